@@ -1,0 +1,167 @@
+"""Configuration: which provider, which model, which options, which store.
+
+Resolution order, first match wins: explicit arguments; environment variables
+(``LMBATCH_PROVIDER``, ``LMBATCH_MODEL``, ``LMBATCH_STORE``); ``lmbatch.toml`` in the
+working directory (or the file named by ``LMBATCH_CONFIG``), whose keys sit at top level;
+``[tool.lmbatch]`` in ``pyproject.toml``. Example ``lmbatch.toml``::
+
+    provider = "openai"
+    store = "~/.cache/my-project/lmbatch.sqlite3"
+
+    [providers.openai]
+    model = "gpt-4.1-mini"
+
+    [providers.anthropic]
+    model = "claude-sonnet-4-5"
+
+API keys are never read from config files, only from environment variables or an
+explicit argument.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from lmbatch._errors import ConfigError
+from lmbatch._operations import BatchOperations
+from lmbatch._plugins import registry
+from lmbatch._settings import validate_settings
+from lmbatch._store import JobStore
+
+__all__ = ["LMBatchConfig", "get_batch_operations", "load_config"]
+
+
+@dataclass(frozen=True)
+class LMBatchConfig:
+    """What a config file says.
+
+    Attributes:
+        provider: Selected provider name, or None.
+        store: Job store path, or None.
+        providers: Options per provider name.
+        source: The file read, or None when there was none.
+    """
+
+    provider: str | None = None
+    store: str | None = None
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: Path | None = None
+
+
+def load_config(directory: str | os.PathLike[str] | None = None) -> LMBatchConfig:
+    """Read ``lmbatch.toml`` (or ``$LMBATCH_CONFIG``), else ``[tool.lmbatch]`` of pyproject."""
+    base = Path(directory) if directory is not None else Path.cwd()
+    explicit = os.environ.get("LMBATCH_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"LMBATCH_CONFIG names {path}, which is not a file")
+        return _parse(path, _read_toml(path))
+    own = base / "lmbatch.toml"
+    if own.is_file():
+        return _parse(own, _read_toml(own))
+    pyproject = base / "pyproject.toml"
+    if pyproject.is_file():
+        section = _read_toml(pyproject).get("tool", {}).get("lmbatch")
+        if isinstance(section, dict):
+            return _parse(pyproject, section, prefix="tool.lmbatch.")
+    return LMBatchConfig()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _parse(path: Path, data: dict[str, Any], prefix: str = "") -> LMBatchConfig:
+    known = {"provider", "store", "providers"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(prefix + u for u in unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    provider = data.get("provider")
+    if provider is not None and not isinstance(provider, str):
+        raise ConfigError(f"{path}: {prefix}provider must be a string")
+    store = data.get("store")
+    if store is not None:
+        if not isinstance(store, str):
+            raise ConfigError(f"{path}: {prefix}store must be a string")
+        if store != ":memory:":
+            store_path = Path(store).expanduser()
+            store = str(store_path if store_path.is_absolute() else path.parent / store_path)
+    providers = data.get("providers", {})
+    if not isinstance(providers, dict) or not all(isinstance(v, dict) for v in providers.values()):
+        raise ConfigError(
+            f"{path}: {prefix}providers must be tables, e.g. [{prefix}providers.openai]"
+        )
+    return LMBatchConfig(provider=provider, store=store, providers=providers, source=path)
+
+
+def get_batch_operations(
+    provider: str | None = None,
+    *,
+    store: JobStore | str | os.PathLike[str] | None = None,
+    config: LMBatchConfig | None = None,
+    **options: Any,
+) -> BatchOperations:
+    """The configured provider, ready to use.
+
+    Args:
+        provider: Provider name; defaults to ``$LMBATCH_PROVIDER``, then the config file.
+        store: Job store (path or :class:`JobStore`); defaults to ``$LMBATCH_STORE``, the
+            config file's ``store``, then the user data directory.
+        config: Use this configuration instead of reading files.
+        **options: Provider options (``model``, ``api_key``...), overriding config.
+
+    Raises:
+        ConfigError: No provider selected, or an option is unknown or invalid.
+        UnknownProviderError: The provider is not installed.
+    """
+    config = config if config is not None else load_config()
+    name = provider or os.environ.get("LMBATCH_PROVIDER") or config.provider
+    if not name:
+        raise ConfigError(
+            "no provider selected: pass one (get_batch_operations('openai')), set "
+            'LMBATCH_PROVIDER, or put provider = "..." in lmbatch.toml'
+        )
+    operations_class = registry.get(name)
+    file_options = dict(config.providers.get(name, {}))
+    _refuse_secrets(operations_class, file_options, config.source)
+    merged: dict[str, Any] = file_options
+    env_model = os.environ.get("LMBATCH_MODEL")
+    if env_model:
+        merged["model"] = env_model
+    merged.update(options)
+    settings = validate_settings(operations_class.settings_class, name, merged)
+    chosen_store = store or os.environ.get("LMBATCH_STORE") or config.store
+    return operations_class(settings, store=chosen_store)
+
+
+def _refuse_secrets(
+    operations_class: type[BatchOperations], options: dict[str, Any], source: Path | None
+) -> None:
+    fields = operations_class.settings_class.model_fields
+    for option in options:
+        info = fields.get(option)
+        if info is not None and info.annotation is not None and _is_secret(info.annotation):
+            raise ConfigError(
+                f"{source}: option {option!r} of provider {operations_class.name!r} is a secret; "
+                "secrets are never read from config files, set it in the environment"
+            )
+
+
+def _is_secret(annotation: Any) -> bool:
+    if annotation is SecretStr:
+        return True
+    return SecretStr in getattr(annotation, "__args__", ())

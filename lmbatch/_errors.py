@@ -1,0 +1,243 @@
+"""The lmbatch error tree.
+
+Every error lmbatch raises derives from :class:`LMBatchError`; vendor SDK exceptions never
+cross the library boundary, providers translate them into this tree::
+
+    LMBatchError
+    ├── ConfigError
+    │   ├── UnknownProviderError
+    │   └── MissingCredentialsError
+    ├── ValidationError                (also a ValueError)
+    ├── ProviderError                  (provider, status_code, request_id, code)
+    │   ├── AuthenticationError        (401, 403)
+    │   ├── RateLimitError             (429)
+    │   ├── BatchNotFoundError         (404, or an id the provider does not know)
+    │   ├── ProviderServerError        (5xx)
+    │   ├── ProviderConnectionError    (network failures, timeouts talking to the vendor)
+    │   ├── ProviderRequestError       (any other 4xx)
+    │   └── SubmissionUncertainError   (a create call may or may not have reached the vendor)
+    ├── BatchNotFinishedError          (retrieve before a terminal state)
+    ├── BatchTimeoutError              (also a TimeoutError; carries batch_id)
+    ├── OperationUnsupportedError
+    └── ProviderConflictError          (two plugins claim one provider name)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "BatchNotFinishedError",
+    "BatchNotFoundError",
+    "BatchTimeoutError",
+    "ConfigError",
+    "LMBatchError",
+    "MissingCredentialsError",
+    "OperationUnsupportedError",
+    "ProviderConflictError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderRequestError",
+    "ProviderServerError",
+    "RateLimitError",
+    "SubmissionUncertainError",
+    "UnknownProviderError",
+    "ValidationError",
+]
+
+
+class LMBatchError(Exception):
+    """Base class of every error raised by lmbatch."""
+
+
+class ConfigError(LMBatchError):
+    """The configuration (arguments, environment, config files) is invalid or incomplete."""
+
+
+class UnknownProviderError(ConfigError):
+    """No installed provider has the requested name.
+
+    Attributes:
+        provider: The name that was asked for.
+        available: Names of the providers that are installed and working.
+    """
+
+    def __init__(self, message: str, *, provider: str, available: list[str]) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.available = available
+
+
+class MissingCredentialsError(ConfigError):
+    """A provider needs a credential (an API key) that was not given.
+
+    Attributes:
+        env_var: The environment variable the credential is read from.
+    """
+
+    def __init__(self, message: str, *, env_var: str | None = None) -> None:
+        super().__init__(message)
+        self.env_var = env_var
+
+
+class ValidationError(LMBatchError, ValueError):
+    """Input was refused before anything was sent to a provider.
+
+    Attributes:
+        key: The request key at fault, when the problem belongs to one request.
+        reason: What was wrong, in words.
+    """
+
+    def __init__(self, reason: str, *, key: str | None = None) -> None:
+        message = f"request {key!r}: {reason}" if key is not None else reason
+        super().__init__(message)
+        self.key = key
+        self.reason = reason
+
+
+class ProviderError(LMBatchError):
+    """The provider's API returned an error or could not be reached.
+
+    Attributes:
+        provider: Name of the lmbatch provider that made the call.
+        status_code: HTTP status of the failed call, when there was one.
+        request_id: The vendor's request id, when known (quote it to vendor support).
+        code: The vendor's error code or type, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status_code = status_code
+        self.request_id = request_id
+        self.code = code
+
+    def __str__(self) -> str:
+        details = [
+            f"{name}={value}"
+            for name, value in (
+                ("provider", self.provider),
+                ("status", self.status_code),
+                ("code", self.code),
+                ("request_id", self.request_id),
+            )
+            if value is not None
+        ]
+        base = super().__str__()
+        return f"{base} ({', '.join(details)})" if details else base
+
+    @property
+    def is_transient(self) -> bool:
+        """Whether retrying the same call later may succeed."""
+        return False
+
+
+class AuthenticationError(ProviderError):
+    """The provider refused the credentials (HTTP 401 or 403)."""
+
+
+class RateLimitError(ProviderError):
+    """The provider rate-limited the call (HTTP 429)."""
+
+    @property
+    def is_transient(self) -> bool:
+        return True
+
+
+class BatchNotFoundError(ProviderError):
+    """The provider (or the job store) does not know this batch id."""
+
+
+class ProviderServerError(ProviderError):
+    """The provider failed on its side (HTTP 5xx or an overload signal)."""
+
+    @property
+    def is_transient(self) -> bool:
+        return True
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached, or the call timed out."""
+
+    @property
+    def is_transient(self) -> bool:
+        return True
+
+
+class ProviderRequestError(ProviderError):
+    """The provider rejected the call (a 4xx other than 401/403/404/429)."""
+
+    @property
+    def is_transient(self) -> bool:
+        return self.status_code in (408, 409)
+
+
+class SubmissionUncertainError(ProviderError):
+    """A batch-creating call failed in a way that leaves unknown whether the batch exists.
+
+    lmbatch never repeats such a call blindly, because a repeat may be billed twice.
+
+    Attributes:
+        details: What is known of the attempt (uploaded file id, lmbatch job id...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, str] | None = None,
+        provider: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            provider=provider,
+            status_code=status_code,
+            request_id=request_id,
+            code=code,
+        )
+        self.details = dict(details or {})
+
+
+class BatchNotFinishedError(LMBatchError):
+    """Results were asked for before the batch reached a terminal state.
+
+    Attributes:
+        batch_id: The batch (or job) id.
+        status: Its status when asked.
+    """
+
+    def __init__(self, message: str, *, batch_id: str, status: str) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+        self.status = status
+
+
+class BatchTimeoutError(LMBatchError, TimeoutError):
+    """`invoke` stopped waiting (`max_iterations` or `timeout` reached).
+
+    Attributes:
+        batch_id: The batch (or job) that was being waited for; it is left running
+            unless `cancel_on_timeout=True` was given.
+    """
+
+    def __init__(self, message: str, *, batch_id: str) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+
+
+class OperationUnsupportedError(LMBatchError):
+    """The provider does not offer this operation."""
+
+
+class ProviderConflictError(LMBatchError):
+    """Two plugins registered providers under one name."""

@@ -1,0 +1,255 @@
+"""Portable generation settings (``hyperparameters``) and their validation.
+
+Portable names and what they mean:
+
+=================  ==========================================================
+``max_tokens``     most tokens to generate (int > 0)
+``temperature``    sampling temperature (0 ≤ t ≤ 2)
+``top_p``          nucleus sampling (0 < p ≤ 1)
+``stop``           a stop sequence or a list of them
+``seed``           sampling seed (int), where the vendor supports it
+``response_schema``  a pydantic model class or a JSON schema dict (object schema):
+                   the answer is structured output following it
+``tools``          tool definitions: :class:`Tool`, dicts with ``name``,
+                   ``description``, ``parameters``, or pydantic model classes
+``tool_choice``    ``"auto"``, ``"none"``, ``"required"`` or a tool name
+=================  ==========================================================
+
+Any other key is passed to the vendor's request body unchanged; each provider documents
+how the portable names map to its own fields.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lmbatch._errors import ValidationError
+
+__all__ = ["PORTABLE_HYPERPARAMETERS", "Hyperparameters", "ResponseSchema", "Tool"]
+
+PORTABLE_HYPERPARAMETERS = frozenset(
+    {
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "seed",
+        "response_schema",
+        "tools",
+        "tool_choice",
+    }
+)
+_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+class Tool(BaseModel):
+    """A function the model may call.
+
+    Attributes:
+        name: Tool name (letters, digits, ``_`` and ``-``; at most 64).
+        description: What the tool does, for the model.
+        parameters: JSON schema (an object schema) of the arguments.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class ResponseSchema(BaseModel):
+    """A normalised ``response_schema``: name, JSON schema and the model class if any."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    json_schema: dict[str, Any]
+    model: type[BaseModel] | None = None
+
+    @property
+    def model_path(self) -> str | None:
+        """``module:QualName`` of the model class, so another process can import it."""
+        if self.model is None:
+            return None
+        return f"{self.model.__module__}:{self.model.__qualname__}"
+
+
+class Hyperparameters(BaseModel):
+    """Validated generation settings; ``extra`` holds vendor-specific pass-through keys."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    response_schema: ResponseSchema | None = None
+    tools: list[Tool] | None = None
+    tool_choice: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any] | None) -> Hyperparameters:
+        """Validate a user's ``hyperparameters`` dict; raise :class:`ValidationError`."""
+        if values is None:
+            return cls()
+        if not isinstance(values, dict):
+            raise ValidationError(f"hyperparameters must be a dict, not {type(values).__name__}")
+        portable: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for name, value in values.items():
+            if not isinstance(name, str):
+                raise ValidationError(f"hyperparameter names must be strings, got {name!r}")
+            (portable if name in PORTABLE_HYPERPARAMETERS else extra)[name] = value
+        return cls(
+            max_tokens=_check_max_tokens(portable.get("max_tokens")),
+            temperature=_check_range("temperature", portable.get("temperature"), 0.0, 2.0),
+            top_p=_check_top_p(portable.get("top_p")),
+            stop=_check_stop(portable.get("stop")),
+            seed=_check_int("seed", portable.get("seed")),
+            response_schema=normalize_response_schema(portable.get("response_schema")),
+            tools=_check_tools(portable.get("tools")),
+            tool_choice=_check_tool_choice(portable.get("tool_choice"), portable.get("tools")),
+            extra=extra,
+        )
+
+    def fingerprint_data(self) -> dict[str, Any]:
+        """A JSON-able form used for the job fingerprint."""
+        data = self.model_dump(exclude={"response_schema", "extra"}, exclude_none=True)
+        if self.response_schema is not None:
+            data["response_schema"] = self.response_schema.json_schema
+        data["extra"] = self.extra
+        return data
+
+
+def _fail(name: str, reason: str) -> ValidationError:
+    return ValidationError(f"hyperparameters[{name!r}]: {reason}")
+
+
+def _check_int(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(name, f"must be an integer, got {value!r}")
+    return value
+
+
+def _check_max_tokens(value: Any) -> int | None:
+    checked = _check_int("max_tokens", value)
+    if checked is not None and checked <= 0:
+        raise _fail("max_tokens", f"must be greater than 0, got {checked}")
+    return checked
+
+
+def _check_range(name: str, value: Any, low: float, high: float) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(name, f"must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise _fail(name, f"must be between {low:g} and {high:g}, got {value!r}")
+    return float(value)
+
+
+def _check_top_p(value: Any) -> float | None:
+    checked = _check_range("top_p", value, 0.0, 1.0)
+    if checked is not None and checked == 0:
+        raise _fail("top_p", "must be greater than 0")
+    return checked
+
+
+def _check_stop(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(s, str) and s for s in value):
+        raise _fail("stop", f"must be a non-empty string or a list of them, got {value!r}")
+    return list(value)
+
+
+def normalize_response_schema(value: Any) -> ResponseSchema | None:
+    """Turn a pydantic model class or a JSON schema dict into a :class:`ResponseSchema`."""
+    if value is None:
+        return None
+    if isinstance(value, ResponseSchema):
+        return value
+    if isinstance(value, type) and issubclass(value, BaseModel):
+        schema = value.model_json_schema()
+        return ResponseSchema(name=_schema_name(value.__name__), json_schema=schema, model=value)
+    if isinstance(value, dict):
+        if value.get("type") != "object":
+            raise _fail(
+                "response_schema",
+                'must be an object schema ({"type": "object", ...}) or a pydantic model class',
+            )
+        title = value.get("title")
+        name = _schema_name(title if isinstance(title, str) else "response")
+        return ResponseSchema(name=name, json_schema=dict(value))
+    raise _fail(
+        "response_schema",
+        f"must be a pydantic model class or a JSON schema dict, got {type(value).__name__}",
+    )
+
+
+def _schema_name(raw: str) -> str:
+    cleaned = re.sub(r"[^a-zA-Z0-9_-]", "_", raw)[:64]
+    return cleaned or "response"
+
+
+def _check_tools(value: Any) -> list[Tool] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        raise _fail("tools", f"must be a list, got {type(value).__name__}")
+    tools: list[Tool] = []
+    for index, item in enumerate(value):
+        tool = _to_tool(index, item)
+        if not _NAME_RE.fullmatch(tool.name):
+            raise _fail("tools", f"tool #{index} has an invalid name {tool.name!r}")
+        if tool.parameters.get("type") != "object":
+            raise _fail("tools", f"tool {tool.name!r}: parameters must be an object schema")
+        tools.append(tool)
+    names = [tool.name for tool in tools]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise _fail("tools", f"duplicate tool names {duplicates}")
+    return tools
+
+
+def _to_tool(index: int, item: Any) -> Tool:
+    if isinstance(item, Tool):
+        return item
+    if isinstance(item, type) and issubclass(item, BaseModel):
+        return Tool(
+            name=item.__name__,
+            description=(item.__doc__ or "").strip(),
+            parameters=item.model_json_schema(),
+        )
+    if isinstance(item, dict) and isinstance(item.get("name"), str):
+        unknown = set(item) - {"name", "description", "parameters"}
+        if unknown:
+            raise _fail("tools", f"tool #{index} has unknown fields {sorted(unknown)}")
+        return Tool(**item)
+    raise _fail(
+        "tools",
+        f"tool #{index} must be a Tool, a dict with 'name', or a pydantic model class",
+    )
+
+
+def _check_tool_choice(value: Any, tools: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise _fail("tool_choice", f"must be 'auto', 'none', 'required' or a tool name: {value!r}")
+    if value in ("auto", "none", "required"):
+        return value
+    names = {tool.name for tool in (_check_tools(tools) or [])}
+    if value not in names:
+        raise _fail("tool_choice", f"names no tool in `tools`: {value!r}")
+    return value

@@ -1,0 +1,671 @@
+"""`BatchOperations`: the one contract, written once for every provider.
+
+Providers subclass :class:`BatchOperations` and implement a handful of small primitives
+(``_encode_request``, ``_submit_batch``, ``_fetch_batch``, ``_iter_result_records``,
+``_list_batches_page``, ``_cancel_batch``) and declare their limits as data. Everything a
+user relies on lives here: input validation, key mapping, splitting over limits, the job
+store, polling, exactly one outcome per key, and the error boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, NamedTuple, TypeVar
+
+import pydantic
+
+from lmbatch._errors import (
+    BatchNotFinishedError,
+    BatchNotFoundError,
+    BatchTimeoutError,
+    LMBatchError,
+    OperationUnsupportedError,
+    ProviderError,
+    SubmissionUncertainError,
+    ValidationError,
+)
+from lmbatch._hyperparameters import Hyperparameters
+from lmbatch._keys import map_custom_ids
+from lmbatch._limits import ProviderLimits
+from lmbatch._messages import LMInput, Message
+from lmbatch._outputs import LMOutput
+from lmbatch._planning import BatchPlan, PreparedBatch, plan_batches
+from lmbatch._results import StructuredOutputValidator
+from lmbatch._settings import ProviderSettings, validate_settings
+from lmbatch._status import BatchInfo, BatchStatus, empty_counts
+from lmbatch._store import JobRecord, JobStore, default_store_path
+
+__all__ = ["ALL_METHODS", "BatchOperations", "BatchPage", "PreparedBatch", "ResultRecord"]
+
+logger = logging.getLogger("lmbatch")
+
+ALL_METHODS = frozenset({"create", "status", "info", "retrieve", "list", "cancel", "invoke"})
+_T = TypeVar("_T")
+# Module-level aliases: inside the class body `list` names the `list()` method.
+_BatchPart = tuple[BatchInfo, JobRecord | None, int | None]
+_BatchParts = list[_BatchPart]
+_BatchDicts = list[dict[str, Any]]
+
+#: Metadata keys lmbatch stamps on every batch it creates (where the vendor keeps metadata).
+JOB_ID_METADATA_KEY = "lmbatch_job_id"
+CHUNK_METADATA_KEY = "lmbatch_chunk"
+
+
+class ResultRecord(NamedTuple):
+    """One result line, decoded by a provider.
+
+    Attributes:
+        custom_id: The id the request was sent with, or None when the line was so broken
+            that it could not be read.
+        output: The decoded outcome (an ``LMOutput`` with ``error`` set for failures).
+    """
+
+    custom_id: str | None
+    output: LMOutput
+
+
+class BatchPage(NamedTuple):
+    """One page of a provider's batch list."""
+
+    batches: list[BatchInfo]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What an id names: a vendor batch (maybe within a job) or a whole job."""
+
+    id: str
+    job: JobRecord | None
+    chunk_index: int | None  # None with a job: the whole job
+
+    @property
+    def is_job(self) -> bool:
+        return self.job is not None and self.chunk_index is None
+
+
+class BatchOperations(ABC):
+    """Create, watch and read batches of LLM requests on one provider.
+
+    Get one with :func:`lmbatch.get_batch_operations`. Every public method is a
+    coroutine; ids returned by :meth:`create` work with every other method.
+
+    Class attributes providers set:
+        name: The provider name users select (also the entry-point name).
+        settings_class: The provider's :class:`ProviderSettings` subclass.
+        limits: What one vendor batch may hold (:class:`ProviderLimits`).
+        supported_methods: The public methods this provider offers.
+    """
+
+    name: ClassVar[str] = ""
+    settings_class: ClassVar[type[ProviderSettings]] = ProviderSettings
+    limits: ProviderLimits = ProviderLimits(
+        max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
+    )
+    supported_methods: ClassVar[frozenset[str]] = ALL_METHODS
+    #: How many vendor batches of one job are submitted at the same time.
+    max_concurrent_submissions: int = 4
+
+    def __init__(
+        self,
+        settings: ProviderSettings | None = None,
+        *,
+        store: JobStore | str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> None:
+        if settings is None:
+            settings = validate_settings(self.settings_class, self.name, options)
+        elif options:
+            raise TypeError("pass either settings or options, not both")
+        self.settings = settings
+        self._store_arg = store
+        self._store: JobStore | None = store if isinstance(store, JobStore) else None
+        # Response models given to create() in this process, by job id: used to parse
+        # structured output into the caller's own class.
+        self._response_models: dict[str, type[pydantic.BaseModel]] = {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.settings.model!r})"
+
+    async def __aenter__(self) -> BatchOperations:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:  # noqa: B027
+        """Release network clients; providers with clients override this."""
+
+    @property
+    def store(self) -> JobStore:
+        """The job store this instance records batches in."""
+        if self._store is None:
+            configured = self._store_arg
+            assert not isinstance(configured, JobStore)
+            path = configured or os.environ.get("LMBATCH_STORE") or default_store_path()
+            self._store = JobStore(path)
+        return self._store
+
+    @property
+    def model(self) -> str | None:
+        """The configured model."""
+        return self.settings.model
+
+    # ------------------------------------------------------------------ primitives
+    # Providers implement these. They raise lmbatch errors (a provider maps its SDK's
+    # exceptions in one place); anything else that escapes is wrapped by core.
+
+    def _validate_hyperparameters(self, params: Hyperparameters) -> None:  # noqa: B027
+        """Refuse settings this provider cannot take (raise :class:`ValidationError`)."""
+
+    def _validate_request(  # noqa: B027
+        self, key: str, messages: list[Message], params: Hyperparameters
+    ) -> None:
+        """Refuse a request this provider cannot take (raise :class:`ValidationError`)."""
+
+    def _batch_context(self, params: Hyperparameters) -> dict[str, Any]:
+        """JSON-able facts needed later to read results (e.g. the endpoint used)."""
+        return {}
+
+    @abstractmethod
+    def _encode_request(
+        self, custom_id: str, messages: list[Message], params: Hyperparameters
+    ) -> dict[str, Any]:
+        """Encode one request as the JSON record (one input line) the vendor takes."""
+
+    @abstractmethod
+    async def _submit_batch(self, batch: PreparedBatch) -> str:
+        """Send one prepared batch; return the vendor's batch id.
+
+        Must not retry a call that may already have created the batch: raise
+        :class:`SubmissionUncertainError` instead, so core can reconcile.
+        """
+
+    @abstractmethod
+    async def _fetch_batch(self, batch_id: str) -> BatchInfo:
+        """The vendor's view of one batch (raise :class:`BatchNotFoundError` if unknown)."""
+
+    @abstractmethod
+    def _iter_result_records(
+        self, info: BatchInfo, context: dict[str, Any]
+    ) -> AsyncIterator[ResultRecord]:
+        """Stream every result line of a terminal batch, decoded, one at a time."""
+
+    async def _list_batches_page(self, cursor: str | None) -> BatchPage:
+        """One page of the vendor's batches, newest first, and the next cursor."""
+        raise OperationUnsupportedError(f"provider {self.name!r} cannot list batches")
+
+    async def _cancel_batch(self, batch_id: str) -> None:
+        """Ask the vendor to cancel a batch."""
+        raise OperationUnsupportedError(f"provider {self.name!r} cannot cancel batches")
+
+    async def _after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:  # noqa: B027
+        """Called once every result of a batch was read (e.g. to delete uploaded files)."""
+
+    async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
+        """Look for a batch whose create call may have reached the vendor.
+
+        Returns its id, or None when the vendor shows no such batch. The default cannot
+        tell and raises :class:`SubmissionUncertainError`.
+        """
+        raise SubmissionUncertainError(
+            f"provider {self.name!r} cannot tell whether chunk {batch.chunk_index} of job "
+            f"{batch.job_id} was created; check the vendor console",
+            provider=self.name,
+            details={"job_id": batch.job_id, "chunk": str(batch.chunk_index)},
+        )
+
+    # -------------------------------------------------------------- public contract
+
+    async def create(
+        self, requests: dict[str, LMInput], hyperparameters: dict[str, Any] | None = None
+    ) -> str:
+        """Submit requests as a batch and return its id.
+
+        Everything is validated and encoded before anything is sent. When the requests
+        exceed one vendor batch, they are split into several and the returned id is an
+        lmbatch job id that works everywhere a batch id does.
+
+        Args:
+            requests: ``{key: LMInput}``; keys come back unchanged from ``retrieve``.
+            hyperparameters: Generation settings (see :mod:`lmbatch._hyperparameters`).
+
+        Raises:
+            ValidationError: Some input cannot be sent (nothing was sent).
+            ProviderError: The vendor refused or failed the submission.
+        """
+        self._require("create")
+        params, plan = self._prepare(requests, hyperparameters)
+        try:
+            job = self._record_job(plan, params)
+            return await self._submit_job(job, plan)
+        finally:
+            plan.cleanup()
+
+    async def status(self, batch_id: str) -> BatchStatus:
+        """The status of a batch or job."""
+        self._require("status")
+        return (await self.info(batch_id))["status"]
+
+    async def info(self, batch_id: str) -> BatchInfo:
+        """Everything known of a batch or job: status, counts, errors, vendor payload."""
+        self._require("info")
+        target = self._resolve(batch_id)
+        if target.is_job:
+            assert target.job is not None
+            return await self._job_info(target.job)
+        return await self._fetch(target.id)
+
+    async def retrieve(self, batch_id: str, **kwargs: Any) -> dict[str, LMOutput]:
+        """Results of a finished batch: exactly one :class:`LMOutput` per submitted key.
+
+        Failed, expired, cancelled and missing requests come back as outputs whose
+        ``error`` is set; one bad line never hides the others.
+
+        Raises:
+            BatchNotFinishedError: The batch has not reached a terminal state.
+        """
+        self._require("retrieve")
+        return {key: output async for key, output in self.iter_results(batch_id, **kwargs)}
+
+    async def iter_results(
+        self, batch_id: str, **kwargs: Any
+    ) -> AsyncIterator[tuple[str, LMOutput]]:
+        """Stream ``(key, LMOutput)`` pairs of a finished batch, one line at a time.
+
+        The streaming twin of :meth:`retrieve`, for results too large to hold at once.
+        """
+        self._require("retrieve")
+        target = self._resolve(batch_id)
+        parts = await self._terminal_parts(target)
+        for info, job, chunk_index in parts:
+            async for pair in self._iter_batch_results(info, job, chunk_index):
+                yield pair
+
+    async def list(self) -> _BatchDicts:
+        """Every batch the provider shows for this account, following all pages."""
+        self._require("list")
+        batches: _BatchDicts = []
+        cursor: str | None = None
+        seen_cursors: set[str] = set()
+        while True:
+            page = await self._call(self._list_batches_page(cursor))
+            batches.extend(dict(item) for item in page.batches)
+            if page.next_cursor is None or page.next_cursor in seen_cursors:
+                return batches
+            seen_cursors.add(page.next_cursor)
+            cursor = page.next_cursor
+
+    async def cancel(self, batch_id: str) -> None:
+        """Ask the provider to cancel a batch (or every running batch of a job).
+
+        Requests that finished before the cancel took effect keep their results.
+        """
+        self._require("cancel")
+        target = self._resolve(batch_id)
+        if not target.is_job:
+            await self._call(self._cancel_batch(target.id))
+            return
+        assert target.job is not None
+        for chunk_batch in target.job.batch_ids:
+            info = await self._fetch(chunk_batch)
+            if not info["status"].is_terminal:
+                await self._call(self._cancel_batch(chunk_batch))
+
+    async def invoke(
+        self,
+        requests: dict[str, LMInput],
+        hyperparameters: dict[str, Any] | None = None,
+        status_check_interval: float = 30.0,
+        max_iterations: int | None = None,
+        *,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = False,
+        max_status_check_interval: float = 300.0,
+        on_progress: Callable[[BatchInfo], None] | None = None,
+    ) -> dict[str, LMOutput]:
+        """Create a batch, wait for it, and return its results.
+
+        Polling starts every ``status_check_interval`` seconds and backs off to
+        ``max_status_check_interval``. A transient error while polling retries the poll,
+        never the submission.
+
+        Args:
+            max_iterations: Most status checks before giving up.
+            timeout: Most seconds to wait before giving up.
+            cancel_on_timeout: Cancel the batch when giving up (default: leave it running).
+            on_progress: Called with the batch info after every status check.
+
+        Raises:
+            BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
+                batch id so the batch can be retrieved later.
+        """
+        self._require("invoke")
+        batch_id = await self.create(requests, hyperparameters)
+        await self._wait(
+            batch_id,
+            interval=status_check_interval,
+            max_interval=max_status_check_interval,
+            max_iterations=max_iterations,
+            timeout=timeout,
+            cancel_on_timeout=cancel_on_timeout,
+            on_progress=on_progress,
+        )
+        return await self.retrieve(batch_id)
+
+    # ------------------------------------------------------------------ internals
+
+    def _require(self, method: str) -> None:
+        if method not in self.supported_methods:
+            raise OperationUnsupportedError(
+                f"provider {self.name!r} does not support {method}() "
+                f"(it supports: {', '.join(sorted(self.supported_methods))})"
+            )
+
+    async def _call(self, awaitable: Awaitable[_T]) -> _T:
+        """Await a primitive; anything that is not an lmbatch error becomes one."""
+        try:
+            return await awaitable
+        except (LMBatchError, StopAsyncIteration):
+            raise
+        except Exception as exc:
+            raise ProviderError(
+                f"unexpected {type(exc).__name__} from provider {self.name!r}: {exc}",
+                provider=self.name,
+            ) from exc
+
+    def _prepare(
+        self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None
+    ) -> tuple[Hyperparameters, BatchPlan]:
+        if not isinstance(requests, Mapping):
+            raise ValidationError(
+                f"requests must be a dict of key → input, not {type(requests).__name__}"
+            )
+        if not requests:
+            raise ValidationError("requests is empty: nothing to submit")
+        for key in requests:
+            if not isinstance(key, str):
+                raise ValidationError(f"keys must be strings, got {type(key).__name__} {key!r}")
+        params = Hyperparameters.from_mapping(hyperparameters)
+        self._validate_hyperparameters(params)
+        custom_ids = map_custom_ids(requests.keys(), self.limits)
+        plan = plan_batches(
+            requests,
+            custom_ids,
+            params,
+            limits=self.limits,
+            encode=self._encode_request,
+            check=self._validate_request,
+            fingerprint_salt=f"{self.name}\x00{self.settings.model}",
+        )
+        return params, plan
+
+    def _record_job(self, plan: BatchPlan, params: Hyperparameters) -> JobRecord:
+        job_id = "lmbjob_" + uuid.uuid4().hex
+        context = dict(self._batch_context(params))
+        if params.response_schema is not None:
+            context["response_schema"] = params.response_schema.json_schema
+            context["response_model"] = params.response_schema.model_path
+            if params.response_schema.model is not None:
+                self._response_models[job_id] = params.response_schema.model
+        self.store.create_job(
+            job_id=job_id,
+            provider=self.name,
+            model=self.settings.model,
+            fingerprint=plan.fingerprint,
+            request_count=plan.request_count,
+            context=context,
+            chunk_sizes=plan.chunk_sizes,
+            keys=plan.keys,
+        )
+        job = self.store.get_job(job_id)
+        assert job is not None
+        return job
+
+    async def _submit_job(self, job: JobRecord, plan: BatchPlan) -> str:
+        """Submit every chunk of ``job`` not submitted yet; return the id to hand out."""
+        semaphore = asyncio.Semaphore(max(1, self.max_concurrent_submissions))
+
+        async def submit(index: int) -> None:
+            async with semaphore:
+                prepared = PreparedBatch(
+                    job_id=job.job_id,
+                    chunk_index=index,
+                    path=plan.chunk_paths[index],
+                    request_count=plan.chunk_sizes[index],
+                    byte_size=plan.chunk_bytes[index],
+                    metadata={JOB_ID_METADATA_KEY: job.job_id, CHUNK_METADATA_KEY: str(index)},
+                    context=job.context,
+                )
+                self.store.mark_chunk_submitting(job.job_id, index)
+                try:
+                    batch_id = await self._call(self._submit_batch(prepared))
+                except SubmissionUncertainError:
+                    raise  # the chunk stays "submitting" until reconciled
+                except BaseException:
+                    # The vendor refused before creating anything: safe to submit later.
+                    self.store.reset_chunk(job.job_id, index)
+                    raise
+                self.store.record_batch(job.job_id, index, batch_id)
+
+        pending = [c.index for c in job.chunks if c.batch_id is None]
+        results = await asyncio.gather(*(submit(i) for i in pending), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            first = errors[0]
+            if len(job.chunks) > 1 and isinstance(first, LMBatchError):
+                first.add_note(
+                    f"lmbatch job {job.job_id}: {len(pending) - len(errors)} of "
+                    f"{len(pending)} batches submitted; lmbatch.resume({job.job_id!r}) "
+                    "submits the rest"
+                )
+            raise first
+        final = self.store.get_job(job.job_id)
+        assert final is not None
+        if len(final.chunks) == 1 and final.chunks[0].batch_id is not None:
+            return final.chunks[0].batch_id
+        return job.job_id
+
+    def _resolve(self, batch_id: str) -> _Target:
+        if not isinstance(batch_id, str) or not batch_id:
+            raise ValidationError(f"batch id must be a non-empty string, got {batch_id!r}")
+        job = self.store.get_job(batch_id)
+        if job is not None:
+            if job.provider != self.name:
+                raise BatchNotFoundError(
+                    f"{batch_id} is a job of provider {job.provider!r}, not {self.name!r}",
+                    provider=self.name,
+                )
+            return _Target(id=batch_id, job=job, chunk_index=None)
+        found = self.store.find_batch(batch_id)
+        if found is not None and found[0].provider == self.name:
+            return _Target(id=batch_id, job=found[0], chunk_index=found[1])
+        return _Target(id=batch_id, job=None, chunk_index=None)
+
+    async def _fetch(self, batch_id: str) -> BatchInfo:
+        info = await self._call(self._fetch_batch(batch_id))
+        found = self.store.find_batch(batch_id)
+        if found is not None:
+            info["metadata"] = {**info["metadata"], JOB_ID_METADATA_KEY: found[0].job_id}
+        return info
+
+    async def _job_info(self, job: JobRecord) -> BatchInfo:
+        infos = [await self._fetch(batch_id) for batch_id in job.batch_ids]
+        unsubmitted = sum(c.request_count for c in job.chunks if c.batch_id is None)
+        counts = empty_counts(job.request_count)
+        for info in infos:
+            for name in ("succeeded", "errored", "processing", "expired", "cancelled"):
+                counts[name] += info["request_counts"][name]
+        counts["processing"] += unsubmitted
+        status = _aggregate_status([info["status"] for info in infos], unsubmitted > 0)
+        return BatchInfo(
+            id=job.job_id,
+            provider=self.name,
+            status=status,
+            provider_status=",".join(info["provider_status"] for info in infos) or "unsubmitted",
+            created_at=datetime.fromtimestamp(job.created_at, tz=UTC),
+            request_counts=counts,
+            model=job.model,
+            metadata={JOB_ID_METADATA_KEY: job.job_id},
+            errors=[error for info in infos for error in info["errors"]],
+            raw={"job_id": job.job_id, "chunks": len(job.chunks), "unsubmitted": unsubmitted},
+            batches=infos,
+        )
+
+    async def _terminal_parts(
+        self, target: _Target
+    ) -> _BatchParts:
+        """Infos of the batches behind ``target``, all terminal, or raise."""
+        if target.is_job:
+            assert target.job is not None
+            job = target.job
+            if any(chunk.batch_id is None for chunk in job.chunks):
+                raise BatchNotFinishedError(
+                    f"job {job.job_id} has batches that were never submitted; "
+                    f"run lmbatch.resume({job.job_id!r})",
+                    batch_id=job.job_id,
+                    status=BatchStatus.IN_PROGRESS,
+                )
+            ids = [(chunk.batch_id, chunk.index) for chunk in job.chunks if chunk.batch_id]
+            parts: _BatchParts = [(await self._fetch(bid), job, index) for bid, index in ids]
+        else:
+            parts = [(await self._fetch(target.id), target.job, target.chunk_index)]
+        for info, _, _ in parts:
+            if not info["status"].is_terminal:
+                raise BatchNotFinishedError(
+                    f"batch {info['id']} is {info['status'].value} "
+                    f"({info['provider_status']}); results are available once it ends",
+                    batch_id=target.id,
+                    status=info["status"],
+                )
+        return parts
+
+    async def _iter_batch_results(
+        self, info: BatchInfo, job: JobRecord | None, chunk_index: int | None
+    ) -> AsyncIterator[tuple[str, LMOutput]]:
+        context = job.context if job is not None else {}
+        keymap = dict(self.store.iter_keys(job.job_id, chunk_index)) if job is not None else None
+        model = self._response_models.get(job.job_id) if job is not None else None
+        validator = StructuredOutputValidator.from_context(context, model)
+        seen: set[str] = set()
+        unreadable = 0
+        async for custom_id, output in self._stream_records(info, context):
+            if custom_id is None:
+                unreadable += 1
+                logger.warning("batch %s: a result line could not be read", info["id"])
+                continue
+            if keymap is not None and custom_id not in keymap:
+                logger.warning("batch %s: result for unknown id %r ignored", info["id"], custom_id)
+                continue
+            if custom_id in seen:
+                logger.warning("batch %s: duplicate result for %r ignored", info["id"], custom_id)
+                continue
+            seen.add(custom_id)
+            if validator is not None:
+                output = validator.check(output)
+            key = keymap[custom_id] if keymap is not None else custom_id
+            yield key, output
+        if keymap is not None:
+            for custom_id, key in keymap.items():
+                if custom_id not in seen:
+                    yield key, self._unanswered(info, unreadable)
+        await self._call(self._after_results(info, context))
+
+    async def _stream_records(
+        self, info: BatchInfo, context: dict[str, Any]
+    ) -> AsyncIterator[ResultRecord]:
+        iterator = self._iter_result_records(info, context).__aiter__()
+        while True:
+            try:
+                record = await self._call(iterator.__anext__())
+            except StopAsyncIteration:
+                return
+            yield record
+
+    def _unanswered(self, info: BatchInfo, unreadable: int) -> LMOutput:
+        """The outcome of a submitted request the vendor returned nothing for."""
+        if info["status"] is BatchStatus.FAILED:
+            first = info["errors"][0] if info["errors"] else None
+            return LMOutput.failure(
+                "errored",
+                first["message"] if first else "the batch failed",
+                code=first["code"] if first else "batch_failed",
+                provider=self.name,
+            )
+        message = "the provider returned no result for this request"
+        if unreadable:
+            message += f" ({unreadable} result line(s) of the batch could not be read)"
+        return LMOutput.failure(
+            "invalid_response" if unreadable else "missing",
+            message,
+            code="unreadable_result" if unreadable else "missing_result",
+            provider=self.name,
+        )
+
+    async def _wait(
+        self,
+        batch_id: str,
+        *,
+        interval: float,
+        max_interval: float,
+        max_iterations: int | None,
+        timeout: float | None,
+        cancel_on_timeout: bool,
+        on_progress: Callable[[BatchInfo], None] | None,
+    ) -> BatchInfo:
+        """Poll until terminal; transient errors retry the poll only."""
+        started = time.monotonic()
+        delay = max(0.0, interval)
+        iterations = 0
+        while True:
+            iterations += 1
+            try:
+                info = await self.info(batch_id)
+            except ProviderError as exc:
+                if not exc.is_transient:
+                    raise
+                logger.warning("status check of %s failed (%s); will retry", batch_id, exc)
+            else:
+                if on_progress is not None:
+                    on_progress(info)
+                if info["status"].is_terminal:
+                    return info
+            elapsed = time.monotonic() - started
+            out_of_iterations = max_iterations is not None and iterations >= max_iterations
+            out_of_time = timeout is not None and elapsed + delay > timeout
+            if out_of_iterations or out_of_time:
+                if cancel_on_timeout:
+                    await self.cancel(batch_id)
+                why = f"{iterations} status checks" if out_of_iterations else f"{timeout:g} s"
+                raise BatchTimeoutError(
+                    f"batch {batch_id} did not finish within {why}; it is "
+                    + ("being cancelled" if cancel_on_timeout else "still running")
+                    + f"; retrieve it later with retrieve({batch_id!r})",
+                    batch_id=batch_id,
+                )
+            await asyncio.sleep(delay)
+            delay = min(max(delay * 1.5, 0.001 if interval > 0 else 0.0), max_interval)
+
+
+def _aggregate_status(statuses: list[BatchStatus], has_unsubmitted: bool) -> BatchStatus:
+    if has_unsubmitted or any(
+        not s.is_terminal and s is not BatchStatus.CANCELING for s in statuses
+    ):
+        return BatchStatus.IN_PROGRESS
+    if any(s is BatchStatus.CANCELING for s in statuses):
+        return BatchStatus.CANCELING
+    if statuses and all(s is BatchStatus.FAILED for s in statuses):
+        return BatchStatus.FAILED
+    if any(s is BatchStatus.CANCELLED for s in statuses):
+        return BatchStatus.CANCELLED
+    if any(s is BatchStatus.EXPIRED for s in statuses):
+        return BatchStatus.EXPIRED
+    return BatchStatus.FINISHED

@@ -1,0 +1,274 @@
+"""Provider discovery: a typed facade over pluggy.
+
+Plugins are found through the ``lmbatch`` entry-point group and loaded lazily, on the
+first provider lookup. Each plugin loads in isolation: one that fails to import or to
+register is reported (a warning, and a *broken* entry in :func:`available_providers`)
+while every other provider keeps working. Two plugins claiming one provider name is an
+error, never last-wins. ``LMBATCH_DISABLE_PLUGINS=a,b`` blocks plugins by name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Literal
+
+import pluggy
+
+from lmbatch import hookspecs
+from lmbatch._errors import ProviderConflictError, UnknownProviderError
+
+if TYPE_CHECKING:
+    from lmbatch._operations import BatchOperations
+
+__all__ = ["FIRST_PARTY_DISTRIBUTIONS", "ProviderEntry", "ProviderRegistry", "registry"]
+
+ENTRY_POINT_GROUP = "lmbatch"
+#: Providers the lmbatch project publishes, for install hints.
+FIRST_PARTY_DISTRIBUTIONS = {"openai": "lmbatch-openai", "anthropic": "lmbatch-anthropic"}
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin could not be loaded; the other providers still work."""
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    """One provider as discovered (or as it failed to load).
+
+    Attributes:
+        name: Provider name (for a broken plugin: the plugin's name).
+        plugin: Name of the plugin that registered it.
+        distribution: The Python distribution shipping the plugin, when known.
+        version: That distribution's version.
+        status: ``"ok"`` or ``"broken"``.
+        reason: Why a broken entry is broken.
+        operations_class: The provider's class (None when broken).
+    """
+
+    name: str
+    plugin: str
+    distribution: str | None
+    version: str | None
+    status: Literal["ok", "broken"]
+    reason: str | None = None
+    operations_class: type[BatchOperations] | None = None
+
+
+class ProviderRegistry:
+    """Finds, loads and hands out providers."""
+
+    def __init__(self) -> None:
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        self._lock = threading.RLock()
+        self._loaded = False
+        self._entries: dict[str, ProviderEntry] = {}
+        self._broken: dict[str, ProviderEntry] = {}
+        self._conflicts: dict[str, list[str]] = {}
+
+    # -- loading ---------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load every installed plugin once (later calls do nothing)."""
+        with self._lock:
+            if self._loaded:
+                return
+            self._loaded = True
+            blocked = _blocked_plugins()
+            for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+                if entry_point.name in blocked:
+                    continue
+                dist = entry_point.dist
+                dist_name = dist.metadata["Name"] if dist is not None else None
+                version = dist.version if dist is not None else None
+                try:
+                    plugin = entry_point.load()
+                except Exception as exc:
+                    self._report_broken(entry_point.name, dist_name, version, exc)
+                    continue
+                self._add(plugin, entry_point.name, dist_name, version)
+
+    def register_plugin(self, plugin: object, name: str) -> None:
+        """Register a plugin object directly (tests, or applications embedding a provider)."""
+        with self._lock:
+            self.load()
+            if name in _blocked_plugins():
+                return
+            self._add(plugin, name, None, None)
+
+    def unregister_plugin(self, name: str) -> None:
+        """Remove a plugin and the providers it registered."""
+        with self._lock:
+            plugin = self._pm.get_plugin(name)
+            if plugin is not None:
+                self._pm.unregister(plugin, name=name)
+            for provider, entry in list(self._entries.items()):
+                if entry.plugin == name:
+                    del self._entries[provider]
+            for provider, plugins in list(self._conflicts.items()):
+                if name in plugins:
+                    plugins.remove(name)
+                    if len(plugins) < 2:
+                        del self._conflicts[provider]
+            self._broken.pop(name, None)
+
+    def _add(self, plugin: object, name: str, dist: str | None, version: str | None) -> None:
+        try:
+            self._pm.register(plugin, name=name)
+            self._pm.check_pending()
+        except Exception as exc:
+            if self._pm.get_plugin(name) is not None:
+                self._pm.unregister(name=name)
+            self._report_broken(name, dist, version, exc)
+            return
+        registered: list[type[BatchOperations]] = []
+        impls = [
+            impl
+            for impl in self._pm.hook.lmbatch_register_providers.get_hookimpls()
+            if impl.plugin_name == name
+        ]
+        try:
+            for impl in impls:
+                impl.function(register=self._make_register(registered))
+        except Exception as exc:
+            self._pm.unregister(name=name)
+            self._report_broken(name, dist, version, exc)
+            return
+        for operations_class in registered:
+            self._add_provider(operations_class, name, dist, version)
+
+    @staticmethod
+    def _make_register(
+        sink: list[type[BatchOperations]],
+    ) -> Callable[[type[BatchOperations]], None]:
+        from lmbatch._operations import BatchOperations
+
+        def register(operations_class: type[BatchOperations]) -> None:
+            if not (
+                isinstance(operations_class, type) and issubclass(operations_class, BatchOperations)
+            ):
+                raise TypeError(
+                    f"register() takes a BatchOperations subclass, not {operations_class!r}"
+                )
+            if not operations_class.name:
+                raise TypeError(f"{operations_class.__qualname__} does not set `name`")
+            sink.append(operations_class)
+
+        return register
+
+    def _add_provider(
+        self,
+        operations_class: type[BatchOperations],
+        plugin: str,
+        dist: str | None,
+        version: str | None,
+    ) -> None:
+        name = operations_class.name
+        existing = self._entries.get(name)
+        if existing is not None or name in self._conflicts:
+            plugins = self._conflicts.setdefault(name, [existing.plugin] if existing else [])
+            plugins.append(plugin)
+            self._entries.pop(name, None)
+            warnings.warn(
+                f"plugins {' and '.join(repr(p) for p in plugins)} both register provider "
+                f"{name!r}; it is disabled until one is uninstalled or blocked with "
+                "LMBATCH_DISABLE_PLUGINS",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
+            return
+        self._entries[name] = ProviderEntry(
+            name=name,
+            plugin=plugin,
+            distribution=dist,
+            version=version,
+            status="ok",
+            operations_class=operations_class,
+        )
+
+    def _report_broken(
+        self, name: str, dist: str | None, version: str | None, exc: BaseException
+    ) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        warnings.warn(
+            f"lmbatch plugin {name!r} failed to load: {reason}", PluginLoadWarning, stacklevel=3
+        )
+        self._broken[name] = ProviderEntry(
+            name=name,
+            plugin=name,
+            distribution=dist,
+            version=version,
+            status="broken",
+            reason=reason,
+        )
+
+    # -- lookup ----------------------------------------------------------------------
+
+    def entries(self) -> list[ProviderEntry]:
+        """Every provider, working or broken, sorted by name."""
+        self.load()
+        with self._lock:
+            conflicted = [
+                ProviderEntry(
+                    name=name,
+                    plugin=", ".join(plugins),
+                    distribution=None,
+                    version=None,
+                    status="broken",
+                    reason=f"registered by several plugins: {', '.join(plugins)}",
+                )
+                for name, plugins in self._conflicts.items()
+            ]
+            entries = [*self._entries.values(), *self._broken.values(), *conflicted]
+        return sorted(entries, key=lambda entry: entry.name)
+
+    def get(self, name: str) -> type[BatchOperations]:
+        """The provider class registered under ``name``.
+
+        Raises:
+            ProviderConflictError: Several plugins registered ``name``.
+            UnknownProviderError: No working provider has that name.
+        """
+        self.load()
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is not None and entry.operations_class is not None:
+                return entry.operations_class
+            if name in self._conflicts:
+                raise ProviderConflictError(
+                    f"provider {name!r} is registered by several plugins: "
+                    f"{', '.join(self._conflicts[name])}; uninstall one or block it with "
+                    f"LMBATCH_DISABLE_PLUGINS"
+                )
+            available = sorted(self._entries)
+            broken = self._broken.get(name)
+        raise UnknownProviderError(
+            _unknown_message(name, available, broken), provider=name, available=available
+        )
+
+
+def _unknown_message(name: str, available: list[str], broken: ProviderEntry | None) -> str:
+    if broken is not None:
+        return f"provider {name!r} is installed but broken: {broken.reason}"
+    message = f"unknown provider {name!r}; installed providers: {', '.join(available) or 'none'}"
+    close = difflib.get_close_matches(name, [*available, *FIRST_PARTY_DISTRIBUTIONS], n=1)
+    if close and close[0] != name:
+        message += f". Did you mean {close[0]!r}?"
+    if name in FIRST_PARTY_DISTRIBUTIONS:
+        message += f". Install it with: pip install {FIRST_PARTY_DISTRIBUTIONS[name]}"
+    return message
+
+
+def _blocked_plugins() -> set[str]:
+    raw = os.environ.get("LMBATCH_DISABLE_PLUGINS", "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+#: The process-wide registry.
+registry = ProviderRegistry()

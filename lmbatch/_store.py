@@ -1,0 +1,283 @@
+"""The job store: every batch lmbatch creates, in SQLite.
+
+A *job* is what one ``create`` call submitted: one or more provider batches (*chunks*),
+the map between caller keys and the ids sent to the vendor, a fingerprint of the requests
+and hyperparameters, and the context needed to read results later (the endpoint used, the
+response schema...). The store is what lets ``retrieve`` restore caller keys in another
+process, and lets a re-run find the batches it already created instead of paying twice.
+
+Several processes may share one store file: it runs in WAL mode and every write is a
+short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ChunkRecord", "JobRecord", "JobStore", "default_store_path"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    model TEXT,
+    fingerprint TEXT NOT NULL,
+    request_count INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    context TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_fingerprint ON jobs (provider, fingerprint);
+CREATE TABLE IF NOT EXISTS chunks (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id),
+    chunk_index INTEGER NOT NULL,
+    request_count INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    batch_id TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (job_id, chunk_index)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_by_batch ON chunks (batch_id);
+CREATE TABLE IF NOT EXISTS request_keys (
+    job_id TEXT NOT NULL,
+    custom_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    PRIMARY KEY (job_id, custom_id)
+);
+CREATE INDEX IF NOT EXISTS request_keys_by_chunk ON request_keys (job_id, chunk_index);
+"""
+
+#: Chunk states: planned (never sent), submitting (a create call may have reached the
+#: vendor), submitted (the vendor batch id is known).
+CHUNK_PLANNED = "planned"
+CHUNK_SUBMITTING = "submitting"
+CHUNK_SUBMITTED = "submitted"
+
+
+def default_store_path() -> Path:
+    """Where the store lives unless configured: the user data directory."""
+    from platformdirs import user_data_path
+
+    return user_data_path("lmbatch", appauthor=False) / "jobs.sqlite3"
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One provider batch of a job, submitted or not."""
+
+    index: int
+    request_count: int
+    state: str
+    batch_id: str | None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as recorded in the store."""
+
+    job_id: str
+    provider: str
+    model: str | None
+    fingerprint: str
+    request_count: int
+    created_at: float
+    context: dict[str, Any]
+    chunks: list[ChunkRecord] = field(default_factory=list)
+
+    @property
+    def batch_ids(self) -> list[str]:
+        """Vendor ids of the chunks submitted so far, in chunk order."""
+        return [chunk.batch_id for chunk in self.chunks if chunk.batch_id is not None]
+
+
+class JobStore:
+    """SQLite-backed record of jobs, their batches and key maps.
+
+    Args:
+        path: A file path, or ``":memory:"`` for a private in-memory store (tests).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # One connection per store; the lock serialises threads (the emulator and
+        # progress display may touch it from helper threads).
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA busy_timeout = 30000")
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"JobStore({self.path!r})"
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._conn.close()
+
+    class _Tx:
+        def __init__(self, store: JobStore) -> None:
+            self._store = store
+
+        def __enter__(self) -> sqlite3.Connection:
+            self._store._lock.acquire()
+            # IMMEDIATE takes the write lock up front, so two processes planning the same
+            # job serialise instead of both reading "not there yet".
+            self._store._conn.execute("BEGIN IMMEDIATE")
+            return self._store._conn
+
+        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+            try:
+                self._store._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            finally:
+                self._store._lock.release()
+
+    def _transaction(self) -> JobStore._Tx:
+        return JobStore._Tx(self)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def create_job(
+        self,
+        *,
+        job_id: str,
+        provider: str,
+        model: str | None,
+        fingerprint: str,
+        request_count: int,
+        context: dict[str, Any],
+        chunk_sizes: list[int],
+        keys: Iterable[tuple[str, str, int]],
+    ) -> None:
+        """Record a job's intent before anything is sent.
+
+        Args:
+            keys: ``(custom_id, key, chunk_index)`` for every request.
+        """
+        now = time.time()
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job_id, provider, model, fingerprint, request_count, now, json.dumps(context)),
+            )
+            conn.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, NULL, ?)",
+                [(job_id, i, size, CHUNK_PLANNED, now) for i, size in enumerate(chunk_sizes)],
+            )
+            conn.executemany(
+                "INSERT INTO request_keys VALUES (?, ?, ?, ?)",
+                ((job_id, custom_id, key, chunk) for custom_id, key, chunk in keys),
+            )
+
+    def mark_chunk_submitting(self, job_id: str, chunk_index: int) -> None:
+        """Note that a create call for this chunk is about to be made."""
+        self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTING, None)
+
+    def record_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
+        """Record the vendor batch id of a chunk, the moment it is known."""
+        self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTED, batch_id)
+
+    def reset_chunk(self, job_id: str, chunk_index: int) -> None:
+        """Return a chunk to *planned* (its create call is known not to have happened)."""
+        self._set_chunk(job_id, chunk_index, CHUNK_PLANNED, None)
+
+    def _set_chunk(self, job_id: str, chunk_index: int, state: str, batch_id: str | None) -> None:
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE chunks SET state = ?, batch_id = COALESCE(?, batch_id), updated_at = ? "
+                "WHERE job_id = ? AND chunk_index = ?",
+                (state, batch_id, time.time(), job_id, chunk_index),
+            )
+            if cursor.rowcount != 1:
+                raise KeyError(f"no chunk {chunk_index} in job {job_id!r}")
+
+    # -- reading ---------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        """The job with this lmbatch job id, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT job_id, provider, model, fingerprint, request_count, created_at, context "
+                "FROM jobs WHERE job_id = ?",
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            chunks = [
+                ChunkRecord(index=r[0], request_count=r[1], state=r[2], batch_id=r[3])
+                for r in self._conn.execute(
+                    "SELECT chunk_index, request_count, state, batch_id FROM chunks "
+                    "WHERE job_id = ? ORDER BY chunk_index",
+                    (job_id,),
+                )
+            ]
+        return JobRecord(
+            job_id=row[0],
+            provider=row[1],
+            model=row[2],
+            fingerprint=row[3],
+            request_count=row[4],
+            created_at=row[5],
+            context=json.loads(row[6]),
+            chunks=chunks,
+        )
+
+    def find_batch(self, batch_id: str) -> tuple[JobRecord, int] | None:
+        """The job holding a vendor batch id, and the chunk index, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT job_id, chunk_index FROM chunks WHERE batch_id = ?", (batch_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        job = self.get_job(row[0])
+        return (job, row[1]) if job is not None else None
+
+    def find_jobs_by_fingerprint(self, provider: str, fingerprint: str) -> list[JobRecord]:
+        """Jobs of this provider with the same requests and settings, oldest first."""
+        with self._lock:
+            ids = [
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT job_id FROM jobs WHERE provider = ? AND fingerprint = ? "
+                    "ORDER BY created_at",
+                    (provider, fingerprint),
+                )
+            ]
+        return [job for job in (self.get_job(i) for i in ids) if job is not None]
+
+    def iter_keys(self, job_id: str, chunk_index: int | None = None) -> Iterator[tuple[str, str]]:
+        """``(custom_id, key)`` pairs of a job (or one chunk of it)."""
+        query = "SELECT custom_id, key FROM request_keys WHERE job_id = ?"
+        params: tuple[Any, ...] = (job_id,)
+        if chunk_index is not None:
+            query += " AND chunk_index = ?"
+            params = (job_id, chunk_index)
+        with self._lock:
+            rows = self._conn.execute(query, params).fetchall()
+        yield from rows
+
+    def list_jobs(self, provider: str | None = None) -> list[JobRecord]:
+        """Every job, newest first (optionally one provider's)."""
+        query = "SELECT job_id FROM jobs"
+        params: tuple[Any, ...] = ()
+        if provider is not None:
+            query += " WHERE provider = ?"
+            params = (provider,)
+        with self._lock:
+            ids = [r[0] for r in self._conn.execute(query + " ORDER BY created_at DESC", params)]
+        return [job for job in (self.get_job(i) for i in ids) if job is not None]
