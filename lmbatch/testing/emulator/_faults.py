@@ -1,0 +1,208 @@
+"""Fault injection: per-request directives and per-operation HTTP failures.
+
+A request can script its own fate through a directive anywhere in its text, so a test or a
+demo can provoke faults without any access to the server::
+
+    [[lmbatch:error=429]]     the request fails with that HTTP status (errored / error file)
+    [[lmbatch:expire]]        the request does not run before the window ends (expired)
+    [[lmbatch:malformed]]     its result line is written as broken JSON
+    [[lmbatch:omit]]          its result line is left out of the results
+    [[lmbatch:duplicate]]     its result line appears twice
+
+Several directives may be combined, either as separate brackets or comma-separated inside
+one (``[[lmbatch:error=500,duplicate]]``). The same words, without brackets, configure faults
+by custom_id in `EmulatorSettings.key_faults`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+from lmbatch.testing.emulator._settings import EndpointFault, Provider
+
+DIRECTIVE_RE = re.compile(r"\[\[lmbatch:([^\]]*)\]\]")
+
+
+@dataclass(frozen=True)
+class KeyFault:
+    """The faults scripted for one request.
+
+    Attributes:
+        error_status: HTTP status the request "fails" with, or ``None``.
+        expire: The request never runs before expiry.
+        malformed: Its result line is corrupted.
+        omit: Its result line is missing.
+        duplicate: Its result line is written twice.
+    """
+
+    error_status: int | None = None
+    expire: bool = False
+    malformed: bool = False
+    omit: bool = False
+    duplicate: bool = False
+
+    @property
+    def any(self) -> bool:
+        """Whether any fault is set."""
+        return self != KeyFault()
+
+    def merge(self, other: KeyFault) -> KeyFault:
+        """Combine two fault sets; ``other`` wins for the error status."""
+        return KeyFault(
+            error_status=other.error_status or self.error_status,
+            expire=self.expire or other.expire,
+            malformed=self.malformed or other.malformed,
+            omit=self.omit or other.omit,
+            duplicate=self.duplicate or other.duplicate,
+        )
+
+
+NO_FAULT = KeyFault()
+
+
+def parse_fault_spec(spec: str) -> KeyFault:
+    """Parse the inside of a directive, e.g. ``"error=429,duplicate"``.
+
+    Args:
+        spec: Comma-separated fault words.
+
+    Returns:
+        The parsed faults.
+
+    Raises:
+        ValueError: On an unknown word or a bad status.
+    """
+    fault = NO_FAULT
+    for raw in spec.split(","):
+        word = raw.strip().lower()
+        if not word:
+            continue
+        if word.startswith("error"):
+            _, _, value = word.partition("=")
+            status = int(value) if value else 500
+            if not 400 <= status <= 599:
+                raise ValueError(f"error status must be 4xx/5xx, got {status}")
+            fault = fault.merge(KeyFault(error_status=status))
+        elif word in ("expire", "malformed", "omit", "duplicate"):
+            fault = fault.merge(KeyFault(**{word: True}))
+        else:
+            raise ValueError(f"unknown lmbatch fault {word!r}")
+    return fault
+
+
+def faults_in_text(text: str) -> KeyFault:
+    """Collect every directive found in ``text``; unknown words are ignored.
+
+    Args:
+        text: Any text, including a raw JSON line (directives survive JSON escaping).
+
+    Returns:
+        The combined faults, `NO_FAULT` when there is no directive.
+    """
+    if "[[lmbatch:" not in text:
+        return NO_FAULT
+    fault = NO_FAULT
+    for match in DIRECTIVE_RE.finditer(text):
+        try:
+            fault = fault.merge(parse_fault_spec(match.group(1)))
+        except ValueError:
+            continue  # a typo in a prompt must not break the whole batch
+    return fault
+
+
+class FaultPlan:
+    """The live fault configuration, shared by the server thread and the test thread.
+
+    Args:
+        lock: The emulator state's lock.
+        key_faults: Initial per-custom_id faults (directive words without brackets).
+        endpoint_faults: Initial operation faults.
+    """
+
+    def __init__(
+        self,
+        lock: threading.RLock,
+        key_faults: dict[str, str] | None = None,
+        endpoint_faults: list[EndpointFault] | None = None,
+    ) -> None:
+        self._lock = lock
+        self._keys: dict[str, KeyFault] = {}
+        self._endpoints: list[EndpointFault] = []
+        for custom_id, spec in (key_faults or {}).items():
+            self.fail_key(custom_id, spec)
+        for fault in endpoint_faults or []:
+            self.add(fault)
+
+    def fail(
+        self,
+        operation: str,
+        status: int = 500,
+        *,
+        nth: int | None = None,
+        provider: Provider | None = None,
+        after_effect: bool = False,
+    ) -> EndpointFault:
+        """Make an operation fail; see `EndpointFault` for the arguments.
+
+        Returns:
+            The fault, whose ``calls`` / ``fired`` counters the test may inspect.
+        """
+        return self.add(
+            EndpointFault(
+                operation=operation,
+                status=status,
+                nth=nth,
+                provider=provider,
+                after_effect=after_effect,
+            )
+        )
+
+    def add(self, fault: EndpointFault) -> EndpointFault:
+        """Register a ready-made `EndpointFault` and return it."""
+        with self._lock:
+            self._endpoints.append(fault)
+        return fault
+
+    def fail_key(self, custom_id: str, spec: str) -> None:
+        """Script a fault for every request with this custom_id (in any batch).
+
+        Args:
+            custom_id: The request key.
+            spec: Directive words, e.g. ``"error=429"`` or ``"expire"``.
+        """
+        fault = parse_fault_spec(spec)
+        with self._lock:
+            self._keys[custom_id] = self._keys.get(custom_id, NO_FAULT).merge(fault)
+
+    def clear(self) -> None:
+        """Remove every key and endpoint fault."""
+        with self._lock:
+            self._keys.clear()
+            self._endpoints.clear()
+
+    @property
+    def endpoint_faults(self) -> list[EndpointFault]:
+        """A snapshot of the registered operation faults."""
+        with self._lock:
+            return list(self._endpoints)
+
+    def for_key(self, custom_id: str, text_fault: KeyFault) -> KeyFault:
+        """Faults for one request: settings by custom_id merged with in-text directives."""
+        with self._lock:
+            return self._keys.get(custom_id, NO_FAULT).merge(text_fault)
+
+    def check(self, provider: Provider, operation: str) -> EndpointFault | None:
+        """Count a call and return the fault that should fire for it, if any."""
+        with self._lock:
+            hit: EndpointFault | None = None
+            for fault in self._endpoints:
+                if fault.operation != operation or fault.provider not in (None, provider):
+                    continue
+                fault.calls += 1
+                if hit is None and (fault.nth is None or fault.calls == fault.nth):
+                    hit = fault
+            if hit is not None:
+                hit.fired += 1
+            return hit

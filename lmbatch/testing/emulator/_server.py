@@ -1,0 +1,204 @@
+"""Running the emulator: a background-thread server for tests, a blocking one for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import Counter
+from types import TracebackType
+from typing import Self
+
+import uvicorn
+
+from lmbatch.testing.emulator._app import create_app
+from lmbatch.testing.emulator._faults import FaultPlan
+from lmbatch.testing.emulator._settings import EmulatorSettings
+from lmbatch.testing.emulator._state import CallRecord, EmulatorState
+
+_START_TIMEOUT = 10.0
+
+
+class Emulator:
+    """A local OpenAI Batch + Files and Anthropic Message Batches server for tests.
+
+    Starts uvicorn in a background thread on ``127.0.0.1`` and a free port; stops it (and
+    deletes its temporary storage) on exit. Usable as a sync or async context manager::
+
+        with Emulator(EmulatorSettings(mode="manual")) as emu:
+            client = openai.OpenAI(base_url=emu.openai_base_url, api_key="test")
+            ...
+            emu.advance()
+
+    Args:
+        settings: Behaviour; defaults to `EmulatorSettings()`.
+    """
+
+    def __init__(self, settings: EmulatorSettings | None = None) -> None:
+        self.settings = settings or EmulatorSettings()
+        self.state = EmulatorState(self.settings)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+        self._sock: socket.socket | None = None
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start serving; returns once the server accepts connections.
+
+        Raises:
+            RuntimeError: The server did not come up in time.
+        """
+        if self._server is not None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(state=self.state),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="lmbatch-emulator", daemon=True
+        )
+        # The socket object stays ours: closing it while uvicorn serves would close the fd.
+        self._server, self._thread, self._sock = server, thread, sock
+        thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the lmbatch emulator did not start")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        """Stop the server, wait for its thread and delete the temporary storage."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(timeout=5)
+            if thread.is_alive() and server is not None:
+                server.force_exit = True
+                thread.join(timeout=5)
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self.state.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # addresses ---------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port (only while running).
+
+        Raises:
+            RuntimeError: Not started.
+        """
+        if self._port is None or self._server is None:
+            raise RuntimeError("the emulator is not running; use it as a context manager")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """Base URL for ``openai.OpenAI(base_url=...)``: ``…/v1``."""
+        return self.base_url + "/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """Base URL for ``anthropic.Anthropic(base_url=...)`` (the SDK adds ``/v1``)."""
+        return self.base_url
+
+    # controls ----------------------------------------------------------------------------
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The live fault plan: ``faults.fail(...)``, ``faults.fail_key(...)``, ``clear()``."""
+        return self.state.faults
+
+    def advance(self, batch_id: str | None = None, steps: int = 1) -> None:
+        """Advance one batch (default: every unfinished batch) by ``steps`` lifecycle steps."""
+        self.state.advance(batch_id, steps)
+
+    def finish(self, batch_id: str | None = None) -> None:
+        """Advance one batch (default: all) to its final state."""
+        self.state.finish(batch_id)
+
+    def expire(self, batch_id: str, finished: int = 0) -> None:
+        """End a batch as expired with only its first ``finished`` requests answered."""
+        self.state.expire(batch_id, finished)
+
+    def reset(self) -> None:
+        """Forget all files, batches, calls, submissions and faults."""
+        self.state.reset()
+
+    @property
+    def calls(self) -> list[CallRecord]:
+        """A snapshot of every call answered so far."""
+        with self.state.lock:
+            return list(self.state.calls)
+
+    @property
+    def create_calls(self) -> int:
+        """Batch-create calls received (both halves, including failed ones)."""
+        return self.state.create_calls
+
+    @property
+    def submissions(self) -> Counter[str]:
+        """How often each custom_id was submitted in an accepted batch, across all batches."""
+        with self.state.lock:
+            return Counter(self.state.submissions)
+
+
+def serve(
+    host: str = "127.0.0.1", port: int = 8089, settings: EmulatorSettings | None = None
+) -> None:
+    """Serve the emulator in the foreground until interrupted (used by the CLI).
+
+    Args:
+        host: Interface to bind; keep the default unless you know why.
+        port: TCP port.
+        settings: Behaviour; defaults to `EmulatorSettings()`.
+    """
+    state = EmulatorState(settings)
+    try:
+        uvicorn.run(create_app(state=state), host=host, port=port, log_level="info")
+    finally:
+        state.close()
