@@ -226,7 +226,7 @@ class BatchOperations(ABC):
     # -------------------------------------------------------------- public contract
 
     async def create(
-        self, requests: dict[str, LMInput], hyperparameters: dict[str, Any] | None = None
+        self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None = None
     ) -> str:
         """Submit requests as a batch and return its id.
 
@@ -235,7 +235,8 @@ class BatchOperations(ABC):
         lmbatch job id that works everywhere a batch id does.
 
         Args:
-            requests: ``{key: LMInput}``; keys come back unchanged from ``retrieve``.
+            requests: ``{key: LMInput}`` (any mapping); keys come back unchanged from
+                ``retrieve``.
             hyperparameters: Generation settings (see :mod:`lmbatch._hyperparameters`).
 
         Raises:
@@ -322,7 +323,7 @@ class BatchOperations(ABC):
 
     async def invoke(
         self,
-        requests: dict[str, LMInput],
+        requests: Mapping[str, LMInput],
         hyperparameters: dict[str, Any] | None = None,
         status_check_interval: float = 30.0,
         max_iterations: int | None = None,
@@ -520,9 +521,7 @@ class BatchOperations(ABC):
             batches=infos,
         )
 
-    async def _terminal_parts(
-        self, target: _Target
-    ) -> _BatchParts:
+    async def _terminal_parts(self, target: _Target) -> _BatchParts:
         """Infos of the batches behind ``target``, all terminal, or raise."""
         if target.is_job:
             assert target.job is not None

@@ -68,9 +68,9 @@ class ProviderRegistry:
         self._pm.add_hookspecs(hookspecs)
         self._lock = threading.RLock()
         self._loaded = False
-        self._entries: dict[str, ProviderEntry] = {}
+        # Every claim on a provider name; a name is usable only with exactly one claim.
+        self._claims: dict[str, list[ProviderEntry]] = {}
         self._broken: dict[str, ProviderEntry] = {}
-        self._conflicts: dict[str, list[str]] = {}
 
     # -- loading ---------------------------------------------------------------------
 
@@ -108,14 +108,10 @@ class ProviderRegistry:
             plugin = self._pm.get_plugin(name)
             if plugin is not None:
                 self._pm.unregister(plugin, name=name)
-            for provider, entry in list(self._entries.items()):
-                if entry.plugin == name:
-                    del self._entries[provider]
-            for provider, plugins in list(self._conflicts.items()):
-                if name in plugins:
-                    plugins.remove(name)
-                    if len(plugins) < 2:
-                        del self._conflicts[provider]
+            for provider, claims in list(self._claims.items()):
+                claims[:] = [claim for claim in claims if claim.plugin != name]
+                if not claims:
+                    del self._claims[provider]
             self._broken.pop(name, None)
 
     def _add(self, plugin: object, name: str, dist: str | None, version: str | None) -> None:
@@ -170,27 +166,25 @@ class ProviderRegistry:
         version: str | None,
     ) -> None:
         name = operations_class.name
-        existing = self._entries.get(name)
-        if existing is not None or name in self._conflicts:
-            plugins = self._conflicts.setdefault(name, [existing.plugin] if existing else [])
-            plugins.append(plugin)
-            self._entries.pop(name, None)
+        claims = self._claims.setdefault(name, [])
+        claims.append(
+            ProviderEntry(
+                name=name,
+                plugin=plugin,
+                distribution=dist,
+                version=version,
+                status="ok",
+                operations_class=operations_class,
+            )
+        )
+        if len(claims) > 1:
+            plugins = " and ".join(repr(claim.plugin) for claim in claims)
             warnings.warn(
-                f"plugins {' and '.join(repr(p) for p in plugins)} both register provider "
-                f"{name!r}; it is disabled until one is uninstalled or blocked with "
-                "LMBATCH_DISABLE_PLUGINS",
+                f"plugins {plugins} both register provider {name!r}; it is disabled until "
+                "one is uninstalled or blocked with LMBATCH_DISABLE_PLUGINS",
                 PluginLoadWarning,
                 stacklevel=2,
             )
-            return
-        self._entries[name] = ProviderEntry(
-            name=name,
-            plugin=plugin,
-            distribution=dist,
-            version=version,
-            status="ok",
-            operations_class=operations_class,
-        )
 
     def _report_broken(
         self, name: str, dist: str | None, version: str | None, exc: BaseException
@@ -214,18 +208,22 @@ class ProviderRegistry:
         """Every provider, working or broken, sorted by name."""
         self.load()
         with self._lock:
-            conflicted = [
-                ProviderEntry(
-                    name=name,
-                    plugin=", ".join(plugins),
-                    distribution=None,
-                    version=None,
-                    status="broken",
-                    reason=f"registered by several plugins: {', '.join(plugins)}",
+            entries = [*self._broken.values()]
+            for name, claims in self._claims.items():
+                if len(claims) == 1:
+                    entries.append(claims[0])
+                    continue
+                plugins = ", ".join(claim.plugin for claim in claims)
+                entries.append(
+                    ProviderEntry(
+                        name=name,
+                        plugin=plugins,
+                        distribution=None,
+                        version=None,
+                        status="broken",
+                        reason=f"registered by several plugins: {plugins}",
+                    )
                 )
-                for name, plugins in self._conflicts.items()
-            ]
-            entries = [*self._entries.values(), *self._broken.values(), *conflicted]
         return sorted(entries, key=lambda entry: entry.name)
 
     def get(self, name: str) -> type[BatchOperations]:
@@ -237,16 +235,16 @@ class ProviderRegistry:
         """
         self.load()
         with self._lock:
-            entry = self._entries.get(name)
-            if entry is not None and entry.operations_class is not None:
-                return entry.operations_class
-            if name in self._conflicts:
+            claims = self._claims.get(name, [])
+            if len(claims) == 1 and claims[0].operations_class is not None:
+                return claims[0].operations_class
+            if len(claims) > 1:
                 raise ProviderConflictError(
                     f"provider {name!r} is registered by several plugins: "
-                    f"{', '.join(self._conflicts[name])}; uninstall one or block it with "
-                    f"LMBATCH_DISABLE_PLUGINS"
+                    f"{', '.join(claim.plugin for claim in claims)}; uninstall one or block "
+                    "it with LMBATCH_DISABLE_PLUGINS"
                 )
-            available = sorted(self._entries)
+            available = sorted(n for n, c in self._claims.items() if len(c) == 1)
             broken = self._broken.get(name)
         raise UnknownProviderError(
             _unknown_message(name, available, broken), provider=name, available=available

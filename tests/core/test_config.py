@@ -1,0 +1,129 @@
+"""Configuration resolution: arguments, environment, lmbatch.toml, pyproject.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import lmbatch
+from lmbatch import ConfigError, UnknownProviderError
+from lmbatch.testing import FakeBatchOperations
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("LMBATCH_PROVIDER", "LMBATCH_MODEL", "LMBATCH_CONFIG", "LMBATCH_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_no_provider_anywhere_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="no provider selected"):
+        lmbatch.get_batch_operations(store=":memory:")
+
+
+def test_lmbatch_toml_selects_provider_and_options(tmp_path: Path) -> None:
+    (tmp_path / "lmbatch.toml").write_text(
+        'provider = "fake"\nstore = "jobs.sqlite3"\n[providers.fake]\nmodel = "from-file"\npolls_until_done = 3\n'
+    )
+    ops = lmbatch.get_batch_operations()
+    assert isinstance(ops, FakeBatchOperations)
+    assert ops.model == "from-file"
+    assert ops.fake_settings.polls_until_done == 3
+    assert ops.store.path == str(tmp_path / "jobs.sqlite3")
+
+
+def test_pyproject_tool_section_is_read(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[tool.lmbatch]\nprovider = "fake"\n[tool.lmbatch.providers.fake]\nmodel = "pp"\n'
+    )
+    ops = lmbatch.get_batch_operations(store=":memory:")
+    assert ops.model == "pp"
+
+
+def test_lmbatch_toml_wins_over_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.lmbatch]\nprovider = "nope"\n')
+    (tmp_path / "lmbatch.toml").write_text('provider = "fake"\n')
+    assert lmbatch.get_batch_operations(store=":memory:").name == "fake"
+
+
+def test_env_beats_files_and_arguments_beat_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lmbatch.toml").write_text('provider = "nope"\n[providers.fake]\nmodel = "file"\n')
+    monkeypatch.setenv("LMBATCH_PROVIDER", "fake")
+    monkeypatch.setenv("LMBATCH_MODEL", "env")
+    assert lmbatch.get_batch_operations(store=":memory:").model == "env"
+    assert lmbatch.get_batch_operations(store=":memory:", model="arg").model == "arg"
+
+
+def test_lmbatch_config_names_another_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = tmp_path / "elsewhere.toml"
+    other.write_text('provider = "fake"\n[providers.fake]\nmodel = "elsewhere"\n')
+    monkeypatch.setenv("LMBATCH_CONFIG", str(other))
+    assert lmbatch.get_batch_operations(store=":memory:").model == "elsewhere"
+    monkeypatch.setenv("LMBATCH_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="not a file"):
+        lmbatch.get_batch_operations(store=":memory:")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"modle": "x"}, "unknown option 'modle'"),
+        ({"polls_until_done": "many"}, "option 'polls_until_done'"),
+    ],
+)
+def test_unknown_or_mistyped_option_names_it(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        lmbatch.get_batch_operations("fake", store=":memory:", **options)
+
+
+def test_unknown_option_in_file_names_it(tmp_path: Path) -> None:
+    (tmp_path / "lmbatch.toml").write_text('provider = "fake"\n[providers.fake]\ntemprature = 1\n')
+    with pytest.raises(ConfigError, match="temprature"):
+        lmbatch.get_batch_operations(store=":memory:")
+
+
+def test_unknown_top_level_setting_and_bad_toml(tmp_path: Path) -> None:
+    (tmp_path / "lmbatch.toml").write_text('provder = "fake"\n')
+    with pytest.raises(ConfigError, match="provder"):
+        lmbatch.get_batch_operations(store=":memory:")
+    (tmp_path / "lmbatch.toml").write_text("provider = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        lmbatch.get_batch_operations(store=":memory:")
+
+
+def test_unknown_provider_from_config(tmp_path: Path) -> None:
+    (tmp_path / "lmbatch.toml").write_text('provider = "nosuchvendor"\n')
+    with pytest.raises(UnknownProviderError, match="nosuchvendor"):
+        lmbatch.get_batch_operations(store=":memory:")
+
+
+async def test_switching_vendor_is_a_one_line_config_change(tmp_path: Path) -> None:
+    """The same code runs on another provider when only the config's provider line changes."""
+
+    class StrictFake(FakeBatchOperations):
+        name = "strictfake"
+
+    from lmbatch._plugins import registry
+    from tests.core.test_registry import _plugin
+
+    registry.register_plugin(_plugin(StrictFake), "strict-plugin")
+    try:
+        body = '[providers.fake]\nmodel = "m1"\n[providers.strictfake]\nmodel = "m2"\n'
+
+        async def user_code() -> tuple[str, str | None]:
+            ops = lmbatch.get_batch_operations(store=":memory:")
+            results = await ops.invoke({"q": "hello"}, status_check_interval=0)
+            return ops.name, results["q"].text
+
+        (tmp_path / "lmbatch.toml").write_text('provider = "fake"\n' + body)
+        first = await user_code()
+        (tmp_path / "lmbatch.toml").write_text('provider = "strictfake"\n' + body)
+        second = await user_code()
+    finally:
+        registry.unregister_plugin("strict-plugin")
+    assert first == ("fake", "echo: hello")
+    assert second == ("strictfake", "echo: hello")

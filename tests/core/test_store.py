@@ -1,0 +1,69 @@
+"""The SQLite job store, including several processes at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmbatch import JobStore
+from lmbatch._store import default_store_path
+
+
+def _write_jobs(path: str, prefix: str, count: int) -> None:
+    store = JobStore(path)
+    for i in range(count):
+        store.create_job(
+            job_id=f"{prefix}-{i}",
+            provider="fake",
+            model=None,
+            fingerprint=f"fp-{i}",
+            request_count=2,
+            context={},
+            chunk_sizes=[2],
+            keys=[("a", "A", 0), ("b", "B", 0)],
+        )
+        store.mark_chunk_submitting(f"{prefix}-{i}", 0)
+        store.record_batch(f"{prefix}-{i}", 0, f"batch-{prefix}-{i}")
+    store.close()
+
+
+def test_records_jobs_chunks_and_keys(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "s.sqlite3")
+    _write_jobs(str(tmp_path / "s.sqlite3"), "j", 1)
+    job = store.get_job("j-0")
+    assert job is not None
+    assert job.batch_ids == ["batch-j-0"]
+    assert store.find_batch("batch-j-0") == (job, 0)
+    assert dict(store.iter_keys("j-0")) == {"a": "A", "b": "B"}
+    assert [j.job_id for j in store.find_jobs_by_fingerprint("fake", "fp-0")] == ["j-0"]
+    assert store.get_job("nope") is None
+    assert store.find_batch("nope") is None
+
+
+def test_unknown_chunk_update_fails(tmp_path: Path) -> None:
+    store = JobStore(":memory:")
+    with pytest.raises(KeyError):
+        store.record_batch("nojob", 0, "b")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork start method")
+def test_several_processes_write_at_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.sqlite3")
+    JobStore(path).close()
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_write_jobs, args=(path, f"p{n}", 30)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    assert len(JobStore(path).list_jobs()) == 120
+
+
+def test_default_path_is_in_the_user_data_dir() -> None:
+    path = default_store_path()
+    assert path.name == "jobs.sqlite3"
+    assert "lmbatch" in str(path)
