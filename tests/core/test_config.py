@@ -25,7 +25,8 @@ def test_no_provider_anywhere_is_a_config_error() -> None:
 
 def test_lmbatch_toml_selects_provider_and_options(tmp_path: Path) -> None:
     (tmp_path / "lmbatch.toml").write_text(
-        'provider = "fake"\nstore = "jobs.sqlite3"\n[providers.fake]\nmodel = "from-file"\npolls_until_done = 3\n'
+        'provider = "fake"\nstore = "jobs.sqlite3"\n'
+        '[providers.fake]\nmodel = "from-file"\npolls_until_done = 3\n'
     )
     ops = lmbatch.get_batch_operations()
     assert isinstance(ops, FakeBatchOperations)
@@ -36,7 +37,8 @@ def test_lmbatch_toml_selects_provider_and_options(tmp_path: Path) -> None:
 
 def test_pyproject_tool_section_is_read(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\n[tool.lmbatch]\nprovider = "fake"\n[tool.lmbatch.providers.fake]\nmodel = "pp"\n'
+        '[project]\nname = "x"\n[tool.lmbatch]\nprovider = "fake"\n'
+        '[tool.lmbatch.providers.fake]\nmodel = "pp"\n'
     )
     ops = lmbatch.get_batch_operations(store=":memory:")
     assert ops.model == "pp"

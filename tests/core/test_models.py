@@ -107,7 +107,7 @@ def test_output_parse_into_model() -> None:
 
 
 def test_error_kinds_are_checked() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="kind"):
         LMError(kind="exploded")  # type: ignore[arg-type]
 
 

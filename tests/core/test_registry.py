@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -50,8 +50,8 @@ def _broken_plugin() -> object:
 
 
 @pytest.fixture
-def registry() -> Iterator[ProviderRegistry]:
-    yield ProviderRegistry()
+def registry() -> ProviderRegistry:
+    return ProviderRegistry()
 
 
 def test_builtin_fake_is_found_through_its_entry_point(registry: ProviderRegistry) -> None:
