@@ -254,7 +254,6 @@ def responses_body(body: dict[str, Any]) -> dict[str, Any]:
             "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
             "total_tokens": in_tokens + total_out,
         },
-        "user": None,
         "metadata": body.get("metadata") or {},
     }
 
