@@ -1,0 +1,302 @@
+"""``AnthropicBatchOperations``: the Message Batches API behind lmbatch's contract.
+
+Only wire translation lives here; encoding, decoding, status and error mapping each have
+their own module (``_encoding``, ``_decoding``, ``_status``, ``_errors``). The official
+``anthropic`` SDK (async client, GA ``/v1/messages/batches`` endpoints) is imported
+lazily, so ``import lmbatch`` never imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from lmbatch import (
+    BatchInfo,
+    BatchOperations,
+    BatchPage,
+    ConfigError,
+    Hyperparameters,
+    Message,
+    MissingCredentialsError,
+    PreparedBatch,
+    ProviderConnectionError,
+    ProviderLimits,
+    ProviderRequestError,
+    ProviderSettings,
+    ResultRecord,
+    SubmissionUncertainError,
+)
+from lmbatch_anthropic._decoding import decode_line
+from lmbatch_anthropic._encoding import (
+    check_hyperparameters,
+    check_request,
+    check_structured_mode,
+    encode_request,
+    structured_mode,
+)
+from lmbatch_anthropic._errors import submission_error, translate_errors
+from lmbatch_anthropic._settings import AnthropicSettings
+from lmbatch_anthropic._status import batch_info
+
+if TYPE_CHECKING:
+    import anthropic
+
+__all__ = ["AnthropicBatchOperations"]
+
+API_KEY_ENV = "ANTHROPIC_API_KEY"
+BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+#: A batch created this many seconds before its job was recorded still counts as a
+#: candidate when looking for a batch whose create call failed (clock skew).
+CLOCK_SKEW_SECONDS = 120.0
+
+
+class AnthropicBatchOperations(BatchOperations):
+    """Anthropic Message Batches (provider name ``anthropic``).
+
+    Options are those of :class:`~lmbatch_anthropic.AnthropicSettings`. Besides the
+    common contract it offers :meth:`delete` for ended batches.
+    """
+
+    name: ClassVar[str] = "anthropic"
+    settings_class: ClassVar[type[ProviderSettings]] = AnthropicSettings
+    limits = ProviderLimits(
+        max_requests_per_batch=100_000,
+        max_bytes_per_batch=256 * 1024 * 1024,
+        custom_id_pattern=r"^[a-zA-Z0-9_-]{1,64}$",
+        custom_id_max_length=64,
+    )
+
+    def __init__(
+        self,
+        settings: ProviderSettings | None = None,
+        *,
+        store: Any = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(settings, store=store, **options)
+        assert isinstance(self.settings, AnthropicSettings)
+        self.anthropic_settings: AnthropicSettings = self.settings
+        self._client: anthropic.AsyncAnthropic | None = None
+
+    # ------------------------------------------------------------------ the client
+
+    @property
+    def client(self) -> anthropic.AsyncAnthropic:
+        """The SDK's async client, built on first use."""
+        if self._client is None:
+            self._client = self._build_client()
+        return self._client
+
+    def _build_client(self) -> anthropic.AsyncAnthropic:
+        try:
+            import anthropic
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise ConfigError(
+                "the anthropic provider needs the `anthropic` package: "
+                "pip install lmbatch-anthropic"
+            ) from exc
+        settings = self.anthropic_settings
+        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        key = key or os.environ.get(API_KEY_ENV)
+        if not key:
+            raise MissingCredentialsError(
+                f"no Anthropic API key: set {API_KEY_ENV} or pass api_key=...",
+                env_var=API_KEY_ENV,
+            )
+        return anthropic.AsyncAnthropic(
+            api_key=key,
+            base_url=settings.base_url or os.environ.get(BASE_URL_ENV) or None,
+            max_retries=settings.max_retries,
+            timeout=settings.timeout,
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    # -------------------------------------------------------------------- encoding
+
+    def _validate_hyperparameters(self, params: Hyperparameters) -> None:
+        settings = self.anthropic_settings
+        check_hyperparameters(params, settings.model, settings.default_max_tokens)
+        check_structured_mode(params, structured_mode(params, settings.structured_output))
+
+    def _validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
+        check_request(key, messages)
+
+    def _batch_context(self, params: Hyperparameters) -> dict[str, Any]:
+        mode = structured_mode(params, self.anthropic_settings.structured_output)
+        if mode is None:
+            return {}
+        assert params.response_schema is not None
+        context: dict[str, Any] = {"structured_output": mode}
+        if mode == "tool":
+            context["schema_tool"] = params.response_schema.name
+        return context
+
+    def _encode_request(
+        self, custom_id: str, messages: list[Message], params: Hyperparameters
+    ) -> dict[str, Any]:
+        settings = self.anthropic_settings
+        assert settings.model is not None  # checked by _validate_hyperparameters
+        return encode_request(
+            custom_id,
+            messages,
+            params,
+            model=settings.model,
+            default_max_tokens=settings.default_max_tokens,
+            mode=structured_mode(params, settings.structured_output),
+        )
+
+    # ------------------------------------------------------------------- lifecycle
+
+    async def _submit_batch(self, batch: PreparedBatch) -> str:
+        requests = list(batch.iter_records())
+        headers = {"anthropic-beta": ",".join(self.anthropic_settings.betas)}
+        details = {
+            "job_id": batch.job_id,
+            "chunk": str(batch.chunk_index),
+            "request_count": str(batch.request_count),
+        }
+        import anthropic
+
+        # Never retried: a repeat of a create that reached the vendor is billed twice.
+        client = self.client.with_options(max_retries=0)
+        try:
+            raw = await client.messages.batches.with_raw_response.create(
+                requests=cast(Any, requests),
+                extra_headers=headers if self.anthropic_settings.betas else None,
+            )
+            body = await raw.json()
+        except anthropic.AnthropicError as exc:
+            raise submission_error(exc, details) from exc
+        batch_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(batch_id, str) or not batch_id:
+            raise SubmissionUncertainError(
+                "the create call answered without a batch id",
+                details=details,
+                provider=self.name,
+                request_id=raw.headers.get("request-id"),
+            )
+        return batch_id
+
+    async def _fetch_batch(self, batch_id: str) -> BatchInfo:
+        async with translate_errors():
+            raw = await self.client.messages.batches.with_raw_response.retrieve(batch_id)
+            body = await raw.json()
+        return batch_info(_as_dict(body))
+
+    async def _iter_result_records(
+        self, info: BatchInfo, context: dict[str, Any]
+    ) -> AsyncIterator[ResultRecord]:
+        import httpx2
+
+        url = info["raw"].get("results_url")
+        if not isinstance(url, str) or not url:
+            archived = info["raw"].get("archived_at")
+            raise ProviderRequestError(
+                f"batch {info['id']} has no results_url"
+                + (f" (its results were archived at {archived})" if archived else ""),
+                provider=self.name,
+            )
+        # Follow the URL the API gave (absolute; its path is not guaranteed), with the
+        # client's auth headers, retries and error mapping.
+        async with translate_errors():
+            response = await self.client.get(
+                url,
+                cast_to=httpx2.Response,
+                options={"headers": {"Accept": "application/binary"}},
+                stream=True,
+                stream_cls=None,
+            )
+        try:
+            async for line in response.aiter_lines():
+                if line.strip():
+                    yield decode_line(line, context)
+        except httpx2.TransportError as exc:
+            raise ProviderConnectionError(
+                f"the results of batch {info['id']} stopped streaming: {exc}",
+                provider=self.name,
+            ) from exc
+        finally:
+            await response.aclose()
+
+    async def _list_batches_page(self, cursor: str | None) -> BatchPage:
+        limit = self.anthropic_settings.list_page_size
+        query: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            query["after_id"] = cursor
+        async with translate_errors():
+            raw = await self.client.messages.batches.with_raw_response.list(**query)
+            body = _as_dict(await raw.json())
+        batches = [batch_info(item) for item in body.get("data") or [] if isinstance(item, dict)]
+        last_id = body.get("last_id")
+        more = bool(body.get("has_more")) and isinstance(last_id, str) and bool(last_id)
+        return BatchPage(batches, cast(str, last_id) if more else None)
+
+    async def _cancel_batch(self, batch_id: str) -> None:
+        async with translate_errors():
+            await self.client.messages.batches.with_raw_response.cancel(batch_id)
+
+    async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
+        """Find a batch whose create call failed in a way that left its fate unknown.
+
+        Anthropic batches carry no metadata, so the evidence is circumstantial: a batch
+        listed as created no earlier than the job was recorded (less
+        ``CLOCK_SKEW_SECONDS``), holding exactly as many requests as the chunk, and not
+        already known to the job store. One such batch is taken to be it; none means the
+        create did not happen; several cannot be told apart and raise
+        :class:`SubmissionUncertainError`.
+        """
+        job = self.store.get_job(batch.job_id)
+        since = (job.created_at if job is not None else time.time()) - CLOCK_SKEW_SECONDS
+        candidates: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = await self._list_batches_page(cursor)
+            for info in page.batches:
+                created = info["created_at"]
+                if created is not None and created.timestamp() < since:
+                    return self._pick_candidate(batch, candidates)
+                same_size = info["request_counts"]["total"] == batch.request_count
+                if same_size and self.store.find_batch(info["id"]) is None:
+                    candidates.append(info["id"])
+            if page.next_cursor is None:
+                return self._pick_candidate(batch, candidates)
+            cursor = page.next_cursor
+
+    def _pick_candidate(self, batch: PreparedBatch, candidates: list[str]) -> str | None:
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        raise SubmissionUncertainError(
+            f"{len(candidates)} Anthropic batches could be chunk {batch.chunk_index} of job "
+            f"{batch.job_id}: {', '.join(candidates)}; check the console",
+            provider=self.name,
+            details={"job_id": batch.job_id, "candidates": ",".join(candidates)},
+        )
+
+    # ------------------------------------------------------------------ extras
+
+    async def delete(self, batch_id: str) -> None:
+        """Delete an ended batch (or every batch of an lmbatch job) at Anthropic.
+
+        Anthropic only deletes batches whose processing has ended; cancel first.
+
+        Raises:
+            ProviderRequestError: The batch has not ended.
+            BatchNotFoundError: Anthropic does not know the batch.
+        """
+        job = self.store.get_job(batch_id)
+        ids = job.batch_ids if job is not None and job.provider == self.name else [batch_id]
+        for vendor_id in ids:
+            async with translate_errors():
+                await self.client.messages.batches.with_raw_response.delete(vendor_id)
+
+
+def _as_dict(body: object) -> dict[str, Any]:
+    return cast(dict[str, Any], body) if isinstance(body, dict) else {}

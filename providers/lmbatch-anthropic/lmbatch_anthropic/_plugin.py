@@ -1,0 +1,19 @@
+"""Registers the ``anthropic`` provider through lmbatch's plugin hook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from lmbatch import hookimpl
+
+if TYPE_CHECKING:
+    from lmbatch import BatchOperations
+
+
+@hookimpl
+def lmbatch_register_providers(register: Callable[[type[BatchOperations]], None]) -> None:
+    """Register :class:`~lmbatch_anthropic.AnthropicBatchOperations`."""
+    from lmbatch_anthropic._operations import AnthropicBatchOperations
+
+    register(AnthropicBatchOperations)
