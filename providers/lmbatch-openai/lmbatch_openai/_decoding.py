@@ -1,0 +1,263 @@
+"""Decoding output- and error-file lines into :class:`LMOutput`.
+
+=================================================  =========================================
+result line                                        outcome
+=================================================  =========================================
+``response.status_code`` 2xx                       success, body decoded by the batch's
+                                                   endpoint (Responses or Chat Completions)
+``response.status_code`` ≥ 400 (or 0)              ``errored``, with the vendor's code,
+                                                   message and status
+``error.code == "batch_expired"``                  ``expired``
+``error.code == "batch_cancelled"``                ``cancelled``
+any other ``error``                                ``errored``
+not JSON, or neither ``response`` nor ``error``    ``invalid_response``
+=================================================  =========================================
+
+Answers: text → :class:`TextOutput` (:class:`StructuredOutput` when a ``response_schema``
+was requested; text that is not JSON is ``invalid_response``), refusals →
+:class:`RefusalOutput`, function calls → :class:`ToolCall`, reasoning summaries →
+:class:`ThinkingOutput`. Usage counts cached input and reasoning tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lmbatch._messages import ToolCall
+from lmbatch._operations import ResultRecord
+from lmbatch._outputs import (
+    LMOutput,
+    OutputItem,
+    RefusalOutput,
+    StructuredOutput,
+    TextOutput,
+    ThinkingOutput,
+    TokenUsage,
+)
+from lmbatch._results import parse_json_object, salvage_custom_id
+
+__all__ = ["decode_body", "decode_line"]
+
+PROVIDER = "openai"
+_NOT_RUN = {"batch_expired": "expired", "batch_cancelled": "cancelled"}
+
+
+class _BadAnswer(Exception):
+    """The body is a 2xx answer lmbatch cannot read."""
+
+
+def decode_line(line: str | bytes, endpoint: str, structured: bool) -> ResultRecord:
+    """One line of an output or error file.
+
+    Args:
+        line: The raw JSONL line.
+        endpoint: The endpoint the batch used (decides how a body reads).
+        structured: Whether a ``response_schema`` was requested.
+    """
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return ResultRecord(
+            salvage_custom_id(line),
+            LMOutput.failure(
+                "invalid_response",
+                "the result line is not valid JSON",
+                code="malformed_line",
+                provider=PROVIDER,
+            ),
+        )
+    if not isinstance(record, dict):
+        return ResultRecord(None, _invalid("the result line is not a JSON object"))
+    custom_id = record.get("custom_id")
+    custom_id = custom_id if isinstance(custom_id, str) else None
+    return ResultRecord(custom_id, _outcome(record, endpoint, structured))
+
+
+def _invalid(message: str, raw: dict[str, Any] | None = None) -> LMOutput:
+    return LMOutput.failure(
+        "invalid_response", message, code="invalid_response", provider=PROVIDER, raw=raw
+    )
+
+
+def _outcome(record: dict[str, Any], endpoint: str, structured: bool) -> LMOutput:
+    error = record.get("error")
+    response = record.get("response")
+    if isinstance(error, dict):
+        code = error.get("code")
+        kind = _NOT_RUN.get(str(code), "errored")
+        return LMOutput.failure(
+            kind,  # type: ignore[arg-type]
+            str(error.get("message") or code or "the request failed"),
+            code=str(code) if code is not None else None,
+            provider=PROVIDER,
+            raw=record,
+        )
+    if not isinstance(response, dict):
+        return _invalid("the result line has neither a response nor an error", record)
+    status = response.get("status_code")
+    body = _dict(response.get("body"))
+    if not isinstance(status, int) or not 200 <= status < 300:
+        detail = _dict(body.get("error"))
+        return LMOutput.failure(
+            "errored",
+            str(detail.get("message") or f"the request failed with HTTP status {status}"),
+            code=detail.get("code") or detail.get("type"),
+            status_code=status if isinstance(status, int) else None,
+            provider=PROVIDER,
+            raw=record,
+        )
+    try:
+        output = decode_body(body, endpoint, structured)
+    except _BadAnswer as exc:
+        return _invalid(str(exc), record)
+    request_id = response.get("request_id")
+    if request_id:
+        output.finish_details["request_id"] = request_id
+    return output
+
+
+def decode_body(body: dict[str, Any], endpoint: str, structured: bool) -> LMOutput:
+    """A 2xx response body of ``endpoint`` as :class:`LMOutput`.
+
+    Raises:
+        _BadAnswer: The body cannot be read (e.g. structured output that is not JSON).
+    """
+    if endpoint == "/v1/chat/completions" or body.get("object") == "chat.completion":
+        return _chat(body, structured)
+    return _responses(body, structured)
+
+
+def _answer_text(text: str, structured: bool) -> OutputItem:
+    if not structured:
+        return TextOutput(text=text)
+    data, problem = parse_json_object(text)
+    if problem is not None:
+        raise _BadAnswer(problem)
+    return StructuredOutput(data=data)
+
+
+def _tool_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
+    if not isinstance(arguments, str) or not arguments.strip():
+        args: Any = {}
+    else:
+        try:
+            args = json.loads(arguments)
+        except ValueError as exc:
+            raise _BadAnswer(f"tool call arguments are not valid JSON: {exc}") from None
+    if not isinstance(args, dict):
+        raise _BadAnswer("tool call arguments are not a JSON object")
+    return ToolCall(id=str(call_id), name=str(name), args=args)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _responses(body: dict[str, Any], structured: bool) -> LMOutput:
+    items: list[OutputItem] = []
+    for entry in body.get("output") or []:
+        if not isinstance(entry, dict):
+            continue
+        kind = entry.get("type")
+        if kind == "message":
+            for part in entry.get("content") or []:
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") == "output_text":
+                    items.append(_answer_text(str(part.get("text") or ""), structured))
+                elif part.get("type") == "refusal":
+                    items.append(RefusalOutput(text=str(part.get("refusal") or "")))
+        elif kind == "function_call":
+            items.append(
+                _tool_call(entry.get("call_id"), entry.get("name"), entry.get("arguments"))
+            )
+        elif kind == "reasoning":
+            for summary in entry.get("summary") or []:
+                if isinstance(summary, dict) and summary.get("text"):
+                    items.append(ThinkingOutput(text=str(summary["text"])))
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
+    token_usage = None
+    if usage is not None:
+        token_usage = TokenUsage(
+            input_tokens=_count(usage.get("input_tokens")),
+            output_tokens=_count(usage.get("output_tokens")),
+            cached_input_tokens=_count(
+                (usage.get("input_tokens_details") or {}).get("cached_tokens")
+            ),
+            reasoning_tokens=_count(
+                (usage.get("output_tokens_details") or {}).get("reasoning_tokens")
+            ),
+        )
+    incomplete = body.get("incomplete_details")
+    if isinstance(incomplete, dict) and incomplete.get("reason"):
+        stop_reason = str(incomplete["reason"])
+    elif any(isinstance(item, ToolCall) for item in items):
+        stop_reason = "tool_calls"
+    else:
+        stop_reason = "stop"
+    details = {
+        "stop_reason": stop_reason,
+        "status": body.get("status"),
+        "model": body.get("model"),
+        "response_id": body.get("id"),
+    }
+    return LMOutput(
+        outputs=items,
+        token_usage=token_usage,
+        finish_details={k: v for k, v in details.items() if v is not None},
+        raw=body,
+    )
+
+
+def _chat(body: dict[str, Any], structured: bool) -> LMOutput:
+    choices = [c for c in body.get("choices") or [] if isinstance(c, dict)]
+    if not choices:
+        raise _BadAnswer("the chat completion has no choices")
+    choice = choices[0]
+    message = _dict(choice.get("message"))
+    items: list[OutputItem] = []
+    reasoning = message.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        items.append(ThinkingOutput(text=reasoning))
+    refusal = message.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        items.append(RefusalOutput(text=refusal))
+    content = message.get("content")
+    if isinstance(content, str) and content:
+        items.append(_answer_text(content, structured))
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            items.append(
+                _tool_call(call.get("id"), function.get("name"), function.get("arguments"))
+            )
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
+    token_usage = None
+    if usage is not None:
+        token_usage = TokenUsage(
+            input_tokens=_count(usage.get("prompt_tokens")),
+            output_tokens=_count(usage.get("completion_tokens")),
+            cached_input_tokens=_count(
+                (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+            ),
+            reasoning_tokens=_count(
+                (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+            ),
+        )
+    details = {
+        "stop_reason": choice.get("finish_reason"),
+        "model": body.get("model"),
+        "response_id": body.get("id"),
+        "choices": len(choices) if len(choices) > 1 else None,
+    }
+    return LMOutput(
+        outputs=items,
+        token_usage=token_usage,
+        finish_details={k: v for k, v in details.items() if v is not None},
+        raw=body,
+    )

@@ -1,0 +1,19 @@
+"""Registers the ``openai`` provider (entry point ``openai`` in group ``lmbatch``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from lmbatch.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from lmbatch._operations import BatchOperations
+
+
+@hookimpl
+def lmbatch_register_providers(register: Callable[[type[BatchOperations]], None]) -> None:
+    """Register :class:`~lmbatch_openai.OpenAIBatchOperations`."""
+    from lmbatch_openai._operations import OpenAIBatchOperations
+
+    register(OpenAIBatchOperations)

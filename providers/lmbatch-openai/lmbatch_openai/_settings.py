@@ -1,0 +1,85 @@
+"""Options of the OpenAI provider, validated."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from lmbatch._errors import MissingCredentialsError
+from lmbatch._settings import ProviderSettings
+
+__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "Endpoint", "OpenAISettings"]
+
+API_KEY_ENV = "OPENAI_API_KEY"
+BASE_URL_ENV = "OPENAI_BASE_URL"
+#: Endpoints lmbatch encodes and decodes.
+Endpoint = Literal["/v1/responses", "/v1/chat/completions"]
+
+
+class OpenAISettings(ProviderSettings):
+    """Options of the ``openai`` provider.
+
+    Attributes:
+        model: Model every request of a batch uses, e.g. ``"gpt-4.1-mini"``.
+        api_key: API key; defaults to ``$OPENAI_API_KEY``. Never read from config files.
+        base_url: API base URL (with ``/v1``); defaults to ``$OPENAI_BASE_URL``, else the
+            vendor's.
+        organization: ``OpenAI-Organization`` header.
+        project: ``OpenAI-Project`` header.
+        endpoint: ``/v1/responses`` (default) or ``/v1/chat/completions``.
+        completion_window: The batch window; the vendor only offers ``"24h"``.
+        metadata: Extra batch-level metadata (at most 14 pairs: lmbatch uses two of the
+            vendor's 16).
+        output_expires_after: Seconds (3600..2592000) after which the output and error
+            files expire, counted from their creation.
+        delete_input_file: Delete the uploaded input file once every result was read.
+        max_retries: SDK retries for reads (status, list, downloads). Uploads and batch
+            creation are never retried.
+        timeout: Seconds before one HTTP call times out.
+    """
+
+    model: str | None = None
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    organization: str | None = None
+    project: str | None = None
+    endpoint: Endpoint = "/v1/responses"
+    completion_window: Literal["24h"] = "24h"
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=14)
+    output_expires_after: int | None = Field(default=None, ge=3600, le=2_592_000)
+    delete_input_file: bool = True
+    max_retries: int = Field(default=2, ge=0)
+    timeout: float | None = Field(default=600.0, gt=0)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_fits(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if len(key) > 64 or len(item) > 512:
+                raise ValueError("metadata keys are at most 64 characters, values at most 512")
+            if key.startswith("lmbatch_"):
+                raise ValueError(f"metadata key {key!r}: the lmbatch_ prefix is reserved")
+        return value
+
+    def resolved_api_key(self) -> str:
+        """The API key to use: the option, else ``$OPENAI_API_KEY``.
+
+        Raises:
+            MissingCredentialsError: Neither is set.
+        """
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key.get_secret_value()
+        from_env = os.environ.get(API_KEY_ENV)
+        if from_env:
+            return from_env
+        raise MissingCredentialsError(
+            f"the openai provider needs an API key: set {API_KEY_ENV} in the environment "
+            "(or pass api_key=...)",
+            env_var=API_KEY_ENV,
+        )
+
+    def resolved_base_url(self) -> str | None:
+        """The base URL: the option, else ``$OPENAI_BASE_URL``, else None (vendor default)."""
+        return self.base_url or os.environ.get(BASE_URL_ENV) or None
