@@ -1,0 +1,117 @@
+"""The ``lmbatch`` command: a typer app whose errors are always one clear line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from lmbatch.cli._batch_commands import (
+    cancel_command,
+    info_command,
+    list_command,
+    results_command,
+    status_command,
+    submit_command,
+)
+from lmbatch.cli._demo import demo_command
+from lmbatch.cli._emulator_command import emulator_command
+from lmbatch.cli._errors import EXIT_INTERRUPTED
+from lmbatch.cli._providers_command import providers_command
+from lmbatch.cli._run_commands import run_command, wait_command
+
+__all__ = ["app", "run"]
+
+HELP = """\
+One command line over the batch APIs of LLM providers (OpenAI, Anthropic, plugins).
+
+Start with "lmbatch demo": it runs a small batch offline against a local emulator.
+
+Examples:
+
+    lmbatch demo
+
+    lmbatch providers
+
+    lmbatch run prompts.jsonl -o results.jsonl --provider openai --model gpt-4.1-mini
+
+    ID=$(lmbatch submit prompts.jsonl -p anthropic -m claude-sonnet-4-5)
+
+    lmbatch status $ID
+
+    lmbatch results $ID -o results.jsonl
+"""
+
+
+class LMBatchGroup(TyperGroup):
+    """Reports usage errors as one line (plus where to find help), not a boxed panel."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            return super().main(
+                args=args,
+                prog_name=prog_name or "lmbatch",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except typer.Abort:
+            print("aborted", file=sys.stderr)
+            code = EXIT_INTERRUPTED
+        except Exception as exc:
+            # Click's usage errors (typer may vendor click, so match them by shape).
+            format_message = getattr(exc, "format_message", None)
+            exit_code = getattr(exc, "exit_code", None)
+            if format_message is None or not isinstance(exit_code, int):
+                raise
+            context = getattr(exc, "ctx", None)
+            command = context.command_path if context is not None else "lmbatch"
+            print(f"error: {format_message()} (see: {command} --help)", file=sys.stderr)
+            code = exit_code
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(
+    name="lmbatch",
+    cls=LMBatchGroup,
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+app.command("demo")(demo_command)
+app.command("providers")(providers_command)
+app.command("run")(run_command)
+app.command("submit")(submit_command)
+app.command("wait")(wait_command)
+app.command("status")(status_command)
+app.command("info")(info_command)
+app.command("results")(results_command)
+app.command("list")(list_command)
+app.command("cancel")(cancel_command)
+app.command("emulator")(emulator_command)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="lmbatch", standalone_mode=False)
+    except SystemExit as exc:  # pragma: no cover - defensive
+        return exc.code if isinstance(exc.code, int) else 1
+    return result if isinstance(result, int) else 0

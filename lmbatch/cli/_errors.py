@@ -1,0 +1,102 @@
+"""How the CLI reports failures: one clear line on stderr and a non-zero exit status."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from lmbatch._errors import ConfigError, LMBatchError, ValidationError
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "CLIError",
+    "reporting_errors",
+]
+
+#: Exit status of a failed command (a provider error, a batch that is not finished...).
+EXIT_ERROR = 1
+#: Exit status of bad usage or bad input, found before anything was sent.
+EXIT_USAGE = 2
+#: Exit status after Ctrl-C.
+EXIT_INTERRUPTED = 130
+
+
+class CLIError(Exception):
+    """A problem with what was typed or the files named: reported as one line.
+
+    Args:
+        message: The line to show (it should name the file and line, or the option).
+        exit_code: The process exit status.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, CLIError):
+        return exc.exit_code
+    if isinstance(exc, ConfigError | ValidationError):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, CLIError):
+        return exc.message
+    unexpected = not isinstance(exc, LMBatchError)
+    text = f"unexpected {type(exc).__name__}: {exc}" if unexpected else str(exc)
+    return " ".join(text.split())
+
+
+def error_payload(exc: BaseException) -> dict[str, object]:
+    """The machine-readable form of an error, as printed with ``--json``."""
+    payload: dict[str, object] = {"type": type(exc).__name__, "message": _one_line(exc)}
+    for attribute in ("provider", "status_code", "request_id", "code", "key", "batch_id"):
+        value = getattr(exc, attribute, None)
+        if value is not None:
+            payload[attribute] = value
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        payload["notes"] = list(notes)
+    return payload
+
+
+def report_error(exc: BaseException, *, verbose: bool, json_output: bool) -> int:
+    """Print ``exc`` as one line (plus its traceback when verbose); return the exit status."""
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"error: {_one_line(exc)}", file=sys.stderr)
+    for note in getattr(exc, "__notes__", None) or []:
+        print(f"note: {note}", file=sys.stderr)
+    if not verbose and not isinstance(exc, LMBatchError | CLIError):
+        print("(run again with --verbose to see the traceback)", file=sys.stderr)
+    if json_output:
+        print(json.dumps({"error": error_payload(exc)}))
+    return _exit_code(exc)
+
+
+@contextmanager
+def reporting_errors(*, verbose: bool = False, json_output: bool = False) -> Iterator[None]:
+    """Turn any exception raised inside into one error line and ``typer.Exit``.
+
+    Args:
+        verbose: Also print the traceback.
+        json_output: Also print ``{"error": {...}}`` on stdout.
+    """
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        code = report_error(exc, verbose=verbose, json_output=json_output)
+        raise typer.Exit(code) from None

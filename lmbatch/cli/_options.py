@@ -1,0 +1,132 @@
+"""Command-line options shared by several commands."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = [
+    "BatchIdArgument",
+    "FormatChoice",
+    "FormatOption",
+    "JsonOption",
+    "ModelOption",
+    "OptionsOption",
+    "OutputOption",
+    "ParamOption",
+    "PollIntervalOption",
+    "ProviderOption",
+    "SchemaOption",
+    "StoreOption",
+    "VerboseOption",
+]
+
+
+class FormatChoice(StrEnum):
+    """Formats of a requests file."""
+
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show the full traceback when something fails.")
+]
+ProviderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--provider",
+        "-p",
+        help="Provider name (default: $LMBATCH_PROVIDER, then the config file; for a "
+        "batch id, the provider recorded in the job store).",
+        show_default=False,
+    ),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Model name (default: config file).", show_default=False),
+]
+OptionsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        "-O",
+        metavar="KEY=VALUE",
+        help="A provider option, e.g. -O base_url=http://127.0.0.1:8089/v1 (repeatable).",
+        show_default=False,
+    ),
+]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        metavar="PATH",
+        help="Job store file (default: $LMBATCH_STORE, the config file, the user data dir).",
+        show_default=False,
+    ),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-P",
+        metavar="KEY=VALUE",
+        help="A hyperparameter, e.g. -P temperature=0 -P max_tokens=200; values are read "
+        "as JSON when they parse, else as text (repeatable).",
+        show_default=False,
+    ),
+]
+SchemaOption = Annotated[
+    str | None,
+    typer.Option(
+        "--schema",
+        metavar="SCHEMA",
+        help="Structured output: module:Model (a pydantic model) or a JSON schema file.",
+        show_default=False,
+    ),
+]
+FormatOption = Annotated[
+    FormatChoice | None,
+    typer.Option("--format", help="Format of FILE (default: from its suffix).", show_default=False),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="OUT.jsonl",
+        help="Write results here, one JSON line per key (default: stdout).",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+PollIntervalOption = Annotated[
+    float,
+    typer.Option(
+        "--poll-interval",
+        metavar="SECONDS",
+        min=0.0,
+        help="Seconds between the first status checks; later checks back off to 5 min.",
+    ),
+]
+BatchIdArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="ID",
+        help="A batch id or an lmbatch job id, as printed by submit.",
+        show_default=False,
+    ),
+]
+FileArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="FILE",
+        help='Requests: JSONL ({"key": ..., "input": ...} per line) or CSV with key and '
+        "prompt columns; - reads JSONL from stdin.",
+        show_default=False,
+    ),
+]

@@ -1,0 +1,265 @@
+"""Reading a file of requests (JSONL or CSV) into ``{key: LMInput}``.
+
+Every problem is reported as one line naming the file and the line, before anything is
+sent anywhere.
+
+JSONL: one JSON object per line::
+
+    {"key": "q1", "input": "What is the capital of France?"}
+    {"key": "q2", "input": "Translate 'cat' to German", "system": "Answer in one word"}
+    {"key": "q3", "input": [{"role": "user", "content": "Hi"}]}
+
+CSV: a header row with ``key`` and ``prompt`` columns (and optionally ``system``); other
+columns are ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from lmbatch._errors import ValidationError
+from lmbatch._inputs import normalize_input
+from lmbatch._messages import Attachment, LMInput, Message
+from lmbatch.cli._errors import CLIError
+
+__all__ = ["FileFormat", "RequestFile", "read_request_file"]
+
+FileFormat = Literal["jsonl", "csv"]
+STDIN = "-"
+_JSONL_FIELDS = ("key", "input", "system")
+_SUFFIX_FORMATS: dict[str, FileFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+@dataclass
+class RequestFile:
+    """The requests read from one file, in file order.
+
+    Attributes:
+        name: The file name as given (``<stdin>`` for standard input).
+        requests: ``{key: LMInput}``, ready for :meth:`lmbatch.BatchOperations.create`.
+        line_of: The line each key was read from.
+    """
+
+    name: str
+    requests: dict[str, LMInput] = field(default_factory=dict)
+    line_of: dict[str, int] = field(default_factory=dict)
+
+    def add(self, line: int, key: str, value: LMInput) -> None:
+        """Record one request; a key seen before is an error naming both lines."""
+        if key in self.requests:
+            raise CLIError(
+                f"{self.name}:{line}: duplicate key {key!r} (first used on line "
+                f"{self.line_of[key]}); keys must be unique"
+            )
+        self.requests[key] = value
+        self.line_of[key] = line
+
+
+def read_request_file(path: str, file_format: FileFormat | None = None) -> RequestFile:
+    """Read and validate every request of ``path`` (``-`` reads JSONL from stdin).
+
+    Args:
+        path: The file to read.
+        file_format: ``"jsonl"`` or ``"csv"``; guessed from the suffix when None.
+
+    Raises:
+        CLIError: The file is missing, unreadable, or a line is invalid (the message
+            names the file and line).
+    """
+    if path == STDIN:
+        result = _read_jsonl("<stdin>", sys.stdin.buffer.read(), Path.cwd())
+    else:
+        file = Path(path)
+        chosen = file_format or _format_of(file)
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            raise CLIError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise CLIError(f"{path}: is a directory, not a file of requests") from None
+        except OSError as exc:
+            raise CLIError(f"{path}: cannot read it: {exc.strerror}") from None
+        reader = _read_jsonl if chosen == "jsonl" else _read_csv
+        result = reader(path, data, file.parent)
+    if not result.requests:
+        raise CLIError(f"{result.name}: no requests in the file")
+    return result
+
+
+def _format_of(file: Path) -> FileFormat:
+    found = _SUFFIX_FORMATS.get(file.suffix.lower())
+    if found is None:
+        raise CLIError(
+            f"{file}: cannot tell the format from the suffix {file.suffix or '(none)'!r}; "
+            "name it .jsonl or .csv, or pass --format jsonl|csv"
+        )
+    return found
+
+
+# -- JSONL -------------------------------------------------------------------------------
+
+
+def _read_jsonl(name: str, data: bytes, base_dir: Path) -> RequestFile:
+    result = RequestFile(name)
+    for number, raw in enumerate(data.splitlines(), start=1):
+        where = f"{name}:{number}"
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise CLIError(f"{where}: not UTF-8 text") from None
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CLIError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+        if not isinstance(record, dict):
+            raise CLIError(
+                f'{where}: expected a JSON object like {{"key": ..., "input": ...}}, '
+                f"got {_json_type(record)}"
+            )
+        key = _read_key(where, record)
+        value = _read_input(where, key, record, base_dir)
+        result.add(number, key, value)
+    return result
+
+
+def _read_key(where: str, record: dict[str, Any]) -> str:
+    unknown = [name for name in record if name not in _JSONL_FIELDS]
+    if unknown:
+        raise CLIError(
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))} "
+            f"(a line has: {', '.join(_JSONL_FIELDS)})"
+        )
+    if "key" not in record:
+        raise CLIError(f'{where}: missing "key"')
+    key = record["key"]
+    if isinstance(key, int) and not isinstance(key, bool):
+        key = str(key)
+    if not isinstance(key, str) or not key:
+        raise CLIError(f'{where}: "key" must be a non-empty string, got {json.dumps(key)}')
+    return key
+
+
+def _read_input(where: str, key: str, record: dict[str, Any], base_dir: Path) -> LMInput:
+    if "input" not in record:
+        raise CLIError(f'{where}: missing "input" for key {key!r}')
+    system = record.get("system")
+    if system is not None and not isinstance(system, str):
+        raise CLIError(f'{where}: "system" must be a string, got {_json_type(system)}')
+    value = _from_json(where, record["input"], base_dir)
+    return _validated(where, key, value, system)
+
+
+def _from_json(where: str, value: Any, base_dir: Path) -> Any:
+    """Accept the JSON spellings people write: ``content`` for ``contents``, file parts."""
+    if not isinstance(value, list):
+        return value
+    converted: list[Any] = []
+    for item in value:
+        if isinstance(item, dict) and "role" in item:
+            message = dict(item)
+            if "content" in message and "contents" not in message:
+                content = message.pop("content")
+                message["contents"] = content if isinstance(content, list) else [content]
+            message["contents"] = [
+                _part(where, part, base_dir) for part in message.get("contents") or []
+            ]
+            converted.append(message)
+        else:
+            converted.append(_part(where, item, base_dir))
+    return converted
+
+
+def _part(where: str, part: Any, base_dir: Path) -> Any:
+    if not (isinstance(part, dict) and part.get("type") == "attachment"):
+        return part
+    part = dict(part)
+    if "path" in part:
+        file = base_dir / str(part.pop("path"))
+        try:
+            return Attachment.from_path(file, part.get("mime_type"))
+        except (OSError, ValueError) as exc:
+            raise CLIError(f"{where}: attachment {file}: {exc}") from None
+    if isinstance(part.get("data"), str):
+        try:
+            part["data"] = base64.b64decode(part["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise CLIError(f'{where}: attachment "data" must be base64') from None
+    return part
+
+
+def _validated(where: str, key: str, value: Any, system: str | None) -> LMInput:
+    try:
+        messages = normalize_input(key, value)
+    except ValidationError as exc:
+        raise CLIError(f"{where}: {exc}") from None
+    if system is None:
+        return value if isinstance(value, str) else messages
+    if not system.strip():
+        raise CLIError(f'{where}: "system" is empty for key {key!r}')
+    return [Message.system(system), *messages]
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+# -- CSV ---------------------------------------------------------------------------------
+
+
+def _read_csv(name: str, data: bytes, base_dir: Path) -> RequestFile:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CLIError(f"{name}:{line}: not UTF-8 text") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise CLIError(f"{name}: the file is empty; it needs a header row with key,prompt")
+    columns = {column.strip().lower(): index for index, column in enumerate(header)}
+    for required in ("key", "prompt"):
+        if required not in columns:
+            raise CLIError(
+                f"{name}:1: missing column {required!r} "
+                f"(the header has: {', '.join(header) or 'nothing'})"
+            )
+    result = RequestFile(name)
+    for number, row in _numbered_rows(name, reader):
+        if not any(cell.strip() for cell in row):
+            continue
+        where = f"{name}:{number}"
+        cells = {
+            column: row[index] if index < len(row) else "" for column, index in columns.items()
+        }
+        key = cells["key"].strip()
+        if not key:
+            raise CLIError(f"{where}: the key column is empty")
+        system = cells.get("system") or None
+        result.add(number, key, _validated(where, key, cells["prompt"], system))
+    return result
+
+
+def _numbered_rows(name: str, reader: Any) -> Iterator[tuple[int, list[str]]]:
+    start = reader.line_num + 1
+    try:
+        for row in reader:
+            yield start, row
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise CLIError(f"{name}:{start}: not valid CSV ({exc})") from None

@@ -1,0 +1,296 @@
+"""Commands that wait for a batch: run (submit, wait, write) and wait (for an existing id)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmbatch._operations import BatchOperations
+from lmbatch._outputs import LMOutput
+from lmbatch._status import BatchInfo
+from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
+from lmbatch.cli._errors import EXIT_INTERRUPTED, reporting_errors
+from lmbatch.cli._options import (
+    BatchIdArgument,
+    FileArgument,
+    FormatOption,
+    JsonOption,
+    ModelOption,
+    OptionsOption,
+    OutputOption,
+    ParamOption,
+    PollIntervalOption,
+    ProviderOption,
+    SchemaOption,
+    StoreOption,
+    VerboseOption,
+)
+from lmbatch.cli._progress import BatchProgress, stderr_console
+from lmbatch.cli._provider_choice import operations_for
+from lmbatch.cli._render import counts_summary, to_json
+from lmbatch.cli._request_file import read_request_file
+from lmbatch.cli._results_file import ResultsWriter
+from lmbatch.cli._session import run_with, wait_until_done
+
+__all__ = ["OnInterrupt", "run_command", "wait_command"]
+
+
+class OnInterrupt(StrEnum):
+    """What Ctrl-C does to the batch being waited for."""
+
+    ASK = "ask"
+    CANCEL = "cancel"
+    LEAVE = "leave"
+
+
+OnInterruptOption = Annotated[
+    OnInterrupt,
+    typer.Option(
+        "--on-interrupt",
+        help="On Ctrl-C: ask (when stdin is a terminal, else leave), cancel the batch, "
+        "or leave it running.",
+    ),
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        min=0.0,
+        help="Stop waiting after this long (the batch keeps running).",
+        show_default=False,
+    ),
+]
+NoProgressOption = Annotated[
+    bool, typer.Option("--no-progress", help="Do not draw the progress bar.")
+]
+
+
+class _Waiter:
+    """Waits for one batch with a progress display, and handles Ctrl-C."""
+
+    def __init__(
+        self,
+        make_ops: Callable[[], BatchOperations],
+        *,
+        interval: float,
+        timeout: float | None,
+        progress: bool,
+        on_interrupt: OnInterrupt,
+        output: Path | None,
+    ) -> None:
+        self.make_ops = make_ops
+        self.interval = interval
+        self.timeout = timeout
+        self.progress = BatchProgress(enabled=None if progress else False)
+        self.on_interrupt = on_interrupt
+        self.output = output
+        self.batch_id: str | None = None
+
+    async def wait(self, ops: BatchOperations, batch_id: str) -> BatchInfo:
+        self.batch_id = batch_id
+        with self.progress:
+            return await wait_until_done(
+                ops,
+                batch_id,
+                interval=self.interval,
+                timeout=self.timeout,
+                on_progress=self.progress.update,
+            )
+
+    def interrupted(self) -> int:
+        """Ask (or decide) what happens to the batch after Ctrl-C; return the exit status."""
+        console = stderr_console()
+        if self.batch_id is None:
+            console.print(
+                "interrupted while submitting; nothing is waiting. Check what reached the "
+                "provider with: lmbatch list"
+            )
+            return EXIT_INTERRUPTED
+        choice = self.on_interrupt
+        if choice is OnInterrupt.ASK:
+            choice = self._ask()
+        out = f" -o {self.output}" if self.output is not None else ""
+        if choice is OnInterrupt.CANCEL:
+            ops = self.make_ops()
+            batch_id = self.batch_id
+
+            async def cancel(ops: BatchOperations) -> None:
+                await ops.cancel(batch_id)
+
+            run_with(ops, cancel)
+            console.print(
+                f"cancel requested for {batch_id}. Requests that already finished keep "
+                f"their results; collect them with: lmbatch wait {batch_id}{out}"
+            )
+        else:
+            console.print(
+                f"{self.batch_id} is still running at the provider. Resume waiting and "
+                f"write the results with: lmbatch wait {self.batch_id}{out}\n"
+                f"Check on it with: lmbatch status {self.batch_id}"
+            )
+        return EXIT_INTERRUPTED
+
+    def _ask(self) -> OnInterrupt:
+        if not sys.stdin.isatty():
+            return OnInterrupt.LEAVE
+        question = (
+            f"\nInterrupted. Cancel batch {self.batch_id}, or leave it running? [cancel/leave]"
+        )
+        try:
+            while True:
+                answer = str(typer.prompt(question, default="leave", err=True)).strip().lower()
+                if answer in ("c", "cancel"):
+                    return OnInterrupt.CANCEL
+                if answer in ("l", "leave"):
+                    return OnInterrupt.LEAVE
+        except (typer.Abort, EOFError, KeyboardInterrupt):
+            return OnInterrupt.LEAVE
+
+
+def _finish(
+    writer: ResultsWriter,
+    batch_id: str,
+    info: BatchInfo,
+    json_output: bool,
+) -> None:
+    console = stderr_console()
+    if writer.path is None:
+        sys.stdout.flush()
+        console.print(f"{batch_id}: {info['status'].value}; {writer.summary.describe()}")
+    elif json_output:
+        summary = {"id": batch_id, "status": info["status"].value, "output": str(writer.path)}
+        print(to_json({**summary, **writer.summary.as_json()}))
+    else:
+        console.print(
+            f"{batch_id}: {info['status'].value}; wrote {writer.summary.describe()} "
+            f"to {writer.path}"
+        )
+
+
+def run_command(
+    file: FileArgument,
+    output: OutputOption = None,
+    provider: ProviderOption = None,
+    model: ModelOption = None,
+    option: OptionsOption = None,
+    param: ParamOption = None,
+    schema: SchemaOption = None,
+    file_format: FormatOption = None,
+    store: StoreOption = None,
+    poll_interval: PollIntervalOption = 10.0,
+    timeout: TimeoutOption = None,
+    on_interrupt: OnInterruptOption = OnInterrupt.ASK,
+    no_progress: NoProgressOption = False,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Submit a file of requests, wait with a progress bar, and write the results.
+
+    Results are written in the order of FILE, one JSON line per key (see "lmbatch results
+    --help"). Ctrl-C asks whether to cancel the batch or leave it running, and prints how
+    to pick it up again ("lmbatch wait ID -o OUT.jsonl").
+
+    Examples:
+
+        lmbatch run prompts.jsonl -o results.jsonl --provider openai --model gpt-4.1-mini
+
+        lmbatch run questions.csv -o answers.jsonl -p anthropic -P max_tokens=200
+
+        lmbatch run people.jsonl -o people.out.jsonl --schema models:Person --json
+    """
+    with reporting_errors(verbose=verbose, json_output=json_output):
+        requests = read_request_file(file, file_format.value if file_format else None)
+        hyperparameters = hyperparameters_from(param, schema)
+
+        def make_ops() -> BatchOperations:
+            return operations_for(provider=provider, model=model, options=option, store=store)
+
+        ops = make_ops()
+        waiter = _Waiter(
+            make_ops,
+            interval=poll_interval,
+            timeout=timeout,
+            progress=not no_progress,
+            on_interrupt=on_interrupt,
+            output=output,
+        )
+        writer = ResultsWriter(output)
+
+        async def run(ops: BatchOperations) -> tuple[str, BatchInfo, dict[str, LMOutput]]:
+            batch_id = await ops.create(requests.requests, hyperparameters)
+            stderr_console().print(describe_submission(ops, batch_id, requests))
+            info = await waiter.wait(ops, batch_id)
+            return batch_id, info, await ops.retrieve(batch_id)
+
+        try:
+            batch_id, info, results = run_with(ops, run)
+        except KeyboardInterrupt:
+            raise typer.Exit(waiter.interrupted()) from None
+        writer.write_all((key, results[key]) for key in requests.requests if key in results)
+        _finish(writer, batch_id, info, json_output)
+
+
+def wait_command(
+    batch_id: BatchIdArgument,
+    output: OutputOption = None,
+    provider: ProviderOption = None,
+    model: ModelOption = None,
+    option: OptionsOption = None,
+    store: StoreOption = None,
+    poll_interval: PollIntervalOption = 10.0,
+    timeout: TimeoutOption = None,
+    on_interrupt: OnInterruptOption = OnInterrupt.LEAVE,
+    no_progress: NoProgressOption = False,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Wait for a batch with a progress bar; with -o, write its results when it ends.
+
+    This is how to resume after leaving "lmbatch run" with Ctrl-C, or to follow a batch
+    made by "lmbatch submit".
+
+    Examples:
+
+        lmbatch wait batch_6812a0c4e5f8 -o results.jsonl
+
+        lmbatch wait lmbjob_0f3c... --timeout 3600
+    """
+    with reporting_errors(verbose=verbose, json_output=json_output):
+
+        def make_ops() -> BatchOperations:
+            return operations_for(
+                provider=provider, model=model, options=option, store=store, batch_id=batch_id
+            )
+
+        waiter = _Waiter(
+            make_ops,
+            interval=poll_interval,
+            timeout=timeout,
+            progress=not no_progress,
+            on_interrupt=on_interrupt,
+            output=output,
+        )
+        writer = ResultsWriter(output) if output is not None else None
+
+        async def wait(ops: BatchOperations) -> BatchInfo:
+            info = await waiter.wait(ops, batch_id)
+            if writer is not None:
+                await writer.write_stream(ops.iter_results(batch_id))
+            return info
+
+        try:
+            info = run_with(make_ops(), wait)
+        except KeyboardInterrupt:
+            raise typer.Exit(waiter.interrupted()) from None
+        if writer is not None:
+            _finish(writer, batch_id, info, json_output)
+        elif json_output:
+            print(to_json({"id": batch_id, "status": info["status"].value}))
+        else:
+            stderr_console().print(f"{batch_id}: {info['status'].value}; {counts_summary(info)}")
