@@ -59,6 +59,7 @@ from lmbatch._outputs import (
 )
 from lmbatch._planning import PreparedBatch
 from lmbatch._plugins import ProviderEntry, registry
+from lmbatch._resume import resume, wait
 from lmbatch._settings import ProviderSettings
 from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts
 from lmbatch._store import JobStore
@@ -121,6 +122,8 @@ __all__ = [
     "get_batch_operations",
     "hookimpl",
     "load_config",
+    "resume",
+    "wait",
 ]
 
 

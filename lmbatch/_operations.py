@@ -10,6 +10,8 @@ store, polling, exactly one outcome per key, and the error boundary.
 from __future__ import annotations
 
 import asyncio
+import builtins
+import json
 import logging
 import os
 import time
@@ -37,26 +39,37 @@ from lmbatch._keys import map_custom_ids
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import LMInput, Message
 from lmbatch._outputs import LMOutput
-from lmbatch._planning import BatchPlan, PreparedBatch, plan_batches
+from lmbatch._planning import (
+    BatchPlan,
+    PreparedBatch,
+    chunk_file_name,
+    plan_batches,
+    replan_records,
+)
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
 from lmbatch._store import JobRecord, JobStore, default_store_path
+from lmbatch._submission import (
+    JOB_ID_METADATA_KEY,
+    discard_spool,
+    submit_pending,
+)
 
 __all__ = ["ALL_METHODS", "BatchOperations", "BatchPage", "PreparedBatch", "ResultRecord"]
 
 logger = logging.getLogger("lmbatch")
 
 ALL_METHODS = frozenset({"create", "status", "info", "retrieve", "list", "cancel", "invoke"})
+#: Resubmission rounds ``invoke`` runs by default.
+DEFAULT_RESUBMIT_ROUNDS = 2
+#: How old a job may be for ``invoke`` to re-attach to it instead of submitting again.
+REUSE_WINDOW_SECONDS = 7 * 24 * 3600
 _T = TypeVar("_T")
 # Module-level aliases: inside the class body `list` names the `list()` method.
 _BatchPart = tuple[BatchInfo, JobRecord | None, int | None]
 _BatchParts = list[_BatchPart]
 _BatchDicts = list[dict[str, Any]]
-
-#: Metadata keys lmbatch stamps on every batch it creates (where the vendor keeps metadata).
-JOB_ID_METADATA_KEY = "lmbatch_job_id"
-CHUNK_METADATA_KEY = "lmbatch_chunk"
 
 
 class ResultRecord(NamedTuple):
@@ -246,10 +259,10 @@ class BatchOperations(ABC):
         self._require("create")
         params, plan = self._prepare(requests, hyperparameters)
         try:
-            job = self._record_job(plan, params)
-            return await self._submit_job(job, plan)
+            job, _ = self._record_job(plan, params)
         finally:
             plan.cleanup()
+        return self._handle(await submit_pending(self, job))
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The status of a batch or job."""
@@ -275,7 +288,14 @@ class BatchOperations(ABC):
             BatchNotFinishedError: The batch has not reached a terminal state.
         """
         self._require("retrieve")
-        return {key: output async for key, output in self.iter_results(batch_id, **kwargs)}
+        results = await self._collect(batch_id)
+        target = self._resolve(batch_id)
+        if target.job is not None and (target.is_job or len(target.job.chunks) == 1):
+            discard_spool(self, target.job.job_id)  # results are in hand
+        return results
+
+    async def _collect(self, batch_id: str) -> dict[str, LMOutput]:
+        return {key: output async for key, output in self.iter_results(batch_id)}
 
     async def iter_results(
         self, batch_id: str, **kwargs: Any
@@ -332,6 +352,8 @@ class BatchOperations(ABC):
         cancel_on_timeout: bool = False,
         max_status_check_interval: float = 300.0,
         on_progress: Callable[[BatchInfo], None] | None = None,
+        resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
+        reuse: bool = True,
     ) -> dict[str, LMOutput]:
         """Create a batch, wait for it, and return its results.
 
@@ -339,20 +361,39 @@ class BatchOperations(ABC):
         ``max_status_check_interval``. A transient error while polling retries the poll,
         never the submission.
 
+        Running the same ``invoke`` again (same requests, settings, provider and model)
+        re-attaches to the job already in the store instead of submitting again, so a
+        process that died while uploading, creating, polling or downloading just picks
+        up where it stopped.
+
         Args:
             max_iterations: Most status checks before giving up.
             timeout: Most seconds to wait before giving up.
             cancel_on_timeout: Cancel the batch when giving up (default: leave it running).
             on_progress: Called with the batch info after every status check.
+            resubmit: Rounds of resubmission (``True`` = 2, ``False`` = 0) for requests
+                that came back expired, missing, or errored with a transient cause (rate
+                limit, 5xx, 408/409, overload, ``token_limit_exceeded``). Never for
+                cancelled or permanently invalid requests. The round that produced a
+                key's outcome is in ``finish_details["lmbatch_round"]`` when above 1.
+            reuse: Re-attach to a job of the same requests made in the last
+                :data:`REUSE_WINDOW_SECONDS` (default True).
 
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
                 batch id so the batch can be retrieved later.
         """
         self._require("invoke")
-        batch_id = await self.create(requests, hyperparameters)
-        await self._wait(
-            batch_id,
+        params, plan = self._prepare(requests, hyperparameters)
+        try:
+            job, created = self._record_job(
+                plan, params, reuse_within=REUSE_WINDOW_SECONDS if reuse else None
+            )
+        finally:
+            plan.cleanup()
+        if not created:
+            logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
+        waiting = _WaitOptions(
             interval=status_check_interval,
             max_interval=max_status_check_interval,
             max_iterations=max_iterations,
@@ -360,7 +401,100 @@ class BatchOperations(ABC):
             cancel_on_timeout=cancel_on_timeout,
             on_progress=on_progress,
         )
-        return await self.retrieve(batch_id)
+        rounds = (
+            (DEFAULT_RESUBMIT_ROUNDS if resubmit else 0) if isinstance(resubmit, bool) else resubmit
+        )
+        return await self._complete_job(job, waiting, rounds)
+
+    async def _complete_job(
+        self, job: JobRecord, waiting: _WaitOptions, resubmit_rounds: int
+    ) -> dict[str, LMOutput]:
+        """Submit what is left of ``job``, wait, collect, resubmit what is worth it."""
+        job = await submit_pending(self, job)
+        handle = self._handle(job)
+        await self._wait(handle, waiting)
+        results = await self._collect(handle)
+        current = job
+        for _ in range(max(0, resubmit_rounds)):
+            retry = {key for key, output in results.items() if should_resubmit(output)}
+            child = self._child_job(current, retry)
+            if child is None:
+                break
+            logger.info(
+                "resubmitting %d request(s) of job %s as job %s (round %d)",
+                child.request_count,
+                current.job_id,
+                child.job_id,
+                child.round,
+            )
+            child = await submit_pending(self, child)
+            child_handle = self._handle(child)
+            await self._wait(child_handle, waiting)
+            async for key, output in self.iter_results(child_handle):
+                details = {**output.finish_details, "lmbatch_round": child.round}
+                results[key] = output.model_copy(update={"finish_details": details})
+            current = child
+        for finished in self._job_family(job):
+            discard_spool(self, finished.job_id)
+        return results
+
+    def _job_family(self, job: JobRecord) -> builtins.list[JobRecord]:
+        family = [job]
+        while children := self.store.child_jobs(family[-1].job_id):
+            family.append(children[0])
+        return family
+
+    def _child_job(self, parent: JobRecord, retry_keys: set[str]) -> JobRecord | None:
+        """The job resubmitting ``retry_keys`` of ``parent`` (existing, or made now)."""
+        existing = self.store.child_jobs(parent.job_id)
+        if existing:
+            return existing[0]
+        if not retry_keys:
+            return None
+        wanted = {cid for cid, key in self.store.iter_keys(parent.job_id) if key in retry_keys}
+        spool = self.store.spool_dir(parent.job_id)
+        sources = [spool / chunk_file_name(chunk.index) for chunk in parent.chunks]
+        if not all(path.exists() for path in sources):
+            logger.warning("job %s: input no longer spooled; cannot resubmit", parent.job_id)
+            return None
+        keymap = dict(self.store.iter_keys(parent.job_id))
+        plan = replan_records(
+            sources,
+            lambda record: _selected(self._record_custom_id(record), wanted),
+            keymap,
+            limits=self.limits,
+            fingerprint_salt=f"{parent.fingerprint}\x00round{parent.round + 1}",
+            spool_root=self.store.spool_dir(),
+        )
+        try:
+            job_id, _ = self.store.create_job(
+                job_id="lmbjob_" + uuid.uuid4().hex,
+                provider=self.name,
+                model=parent.model,
+                fingerprint=plan.fingerprint,
+                request_count=plan.request_count,
+                context=parent.context,
+                chunk_sizes=plan.chunk_sizes,
+                keys=plan.keys,
+                parent_job_id=parent.job_id,
+                round=parent.round + 1,
+            )
+            child = self.store.get_job(job_id)
+            assert child is not None
+            target = self.store.spool_dir(job_id)
+            target.mkdir(parents=True, exist_ok=True)
+            for index, path in enumerate(plan.chunk_paths):
+                if not (target / chunk_file_name(index)).exists():
+                    os.replace(path, target / chunk_file_name(index))
+        finally:
+            plan.cleanup()
+        if parent.job_id in self._response_models:
+            self._response_models[child.job_id] = self._response_models[parent.job_id]
+        return child
+
+    def _record_custom_id(self, record: dict[str, Any]) -> str:
+        """The request id inside one encoded record (override if not ``custom_id``)."""
+        return str(record["custom_id"])
 
     # ------------------------------------------------------------------ internals
 
@@ -405,20 +539,37 @@ class BatchOperations(ABC):
             limits=self.limits,
             encode=self._encode_request,
             check=self._validate_request,
-            fingerprint_salt=f"{self.name}\x00{self.settings.model}",
+            # Settings are part of the identity even where an encoding would drop them.
+            fingerprint_salt="\x00".join(
+                [
+                    self.name,
+                    str(self.settings.model),
+                    json.dumps(params.fingerprint_data(), sort_keys=True, default=str),
+                ]
+            ),
+            spool_root=self.store.spool_dir(),
         )
         return params, plan
 
-    def _record_job(self, plan: BatchPlan, params: Hyperparameters) -> JobRecord:
-        job_id = "lmbjob_" + uuid.uuid4().hex
+    def _record_job(
+        self,
+        plan: BatchPlan,
+        params: Hyperparameters,
+        *,
+        reuse_within: float | None = None,
+        parent: JobRecord | None = None,
+    ) -> tuple[JobRecord, bool]:
+        """Record the job's intent and spool its input; return ``(job, created)``.
+
+        With ``reuse_within`` (seconds), a job of the same requests and settings created
+        that recently is returned instead, so a re-run re-attaches rather than pays twice.
+        """
         context = dict(self._batch_context(params))
         if params.response_schema is not None:
             context["response_schema"] = params.response_schema.json_schema
             context["response_model"] = params.response_schema.model_path
-            if params.response_schema.model is not None:
-                self._response_models[job_id] = params.response_schema.model
-        self.store.create_job(
-            job_id=job_id,
+        job_id, created = self.store.create_job(
+            job_id="lmbjob_" + uuid.uuid4().hex,
             provider=self.name,
             model=self.settings.model,
             fingerprint=plan.fingerprint,
@@ -426,53 +577,30 @@ class BatchOperations(ABC):
             context=context,
             chunk_sizes=plan.chunk_sizes,
             keys=plan.keys,
+            reuse_after=time.time() - reuse_within if reuse_within is not None else None,
+            parent_job_id=parent.job_id if parent is not None else None,
+            round=parent.round + 1 if parent is not None else 1,
         )
+        if params.response_schema is not None and params.response_schema.model is not None:
+            self._response_models[job_id] = params.response_schema.model
         job = self.store.get_job(job_id)
         assert job is not None
-        return job
+        spool = self.store.spool_dir(job.job_id)
+        spool.mkdir(parents=True, exist_ok=True)
+        same_plan = plan.chunk_sizes == [chunk.request_count for chunk in job.chunks]
+        for chunk in job.chunks:
+            target = spool / chunk_file_name(chunk.index)
+            # A re-attached job may have lost spooled input; the fresh plan has the same
+            # bytes (same fingerprint, same chunking), so it can stand in.
+            if chunk.batch_id is None and not target.exists() and same_plan:
+                os.replace(plan.chunk_paths[chunk.index], target)
+        return job, created
 
-    async def _submit_job(self, job: JobRecord, plan: BatchPlan) -> str:
-        """Submit every chunk of ``job`` not submitted yet; return the id to hand out."""
-        semaphore = asyncio.Semaphore(max(1, self.max_concurrent_submissions))
-
-        async def submit(index: int) -> None:
-            async with semaphore:
-                prepared = PreparedBatch(
-                    job_id=job.job_id,
-                    chunk_index=index,
-                    path=plan.chunk_paths[index],
-                    request_count=plan.chunk_sizes[index],
-                    byte_size=plan.chunk_bytes[index],
-                    metadata={JOB_ID_METADATA_KEY: job.job_id, CHUNK_METADATA_KEY: str(index)},
-                    context=job.context,
-                )
-                self.store.mark_chunk_submitting(job.job_id, index)
-                try:
-                    batch_id = await self._call(self._submit_batch(prepared))
-                except SubmissionUncertainError:
-                    raise  # the chunk stays "submitting" until reconciled
-                except BaseException:
-                    # The vendor refused before creating anything: safe to submit later.
-                    self.store.reset_chunk(job.job_id, index)
-                    raise
-                self.store.record_batch(job.job_id, index, batch_id)
-
-        pending = [c.index for c in job.chunks if c.batch_id is None]
-        results = await asyncio.gather(*(submit(i) for i in pending), return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            first = errors[0]
-            if len(job.chunks) > 1 and isinstance(first, LMBatchError):
-                first.add_note(
-                    f"lmbatch job {job.job_id}: {len(pending) - len(errors)} of "
-                    f"{len(pending)} batches submitted; lmbatch.resume({job.job_id!r}) "
-                    "submits the rest"
-                )
-            raise first
-        final = self.store.get_job(job.job_id)
-        assert final is not None
-        if len(final.chunks) == 1 and final.chunks[0].batch_id is not None:
-            return final.chunks[0].batch_id
+    @staticmethod
+    def _handle(job: JobRecord) -> str:
+        """The id handed to callers: the vendor batch id for a one-batch job."""
+        if len(job.chunks) == 1 and job.chunks[0].batch_id is not None:
+            return job.chunks[0].batch_id
         return job.job_id
 
     def _resolve(self, batch_id: str) -> _Target:
@@ -609,20 +737,10 @@ class BatchOperations(ABC):
             provider=self.name,
         )
 
-    async def _wait(
-        self,
-        batch_id: str,
-        *,
-        interval: float,
-        max_interval: float,
-        max_iterations: int | None,
-        timeout: float | None,
-        cancel_on_timeout: bool,
-        on_progress: Callable[[BatchInfo], None] | None,
-    ) -> BatchInfo:
+    async def _wait(self, batch_id: str, options: _WaitOptions) -> BatchInfo:
         """Poll until terminal; transient errors retry the poll only."""
         started = time.monotonic()
-        delay = max(0.0, interval)
+        delay = max(0.0, options.interval)
         iterations = 0
         while True:
             iterations += 1
@@ -633,25 +751,74 @@ class BatchOperations(ABC):
                     raise
                 logger.warning("status check of %s failed (%s); will retry", batch_id, exc)
             else:
-                if on_progress is not None:
-                    on_progress(info)
+                if options.on_progress is not None:
+                    options.on_progress(info)
                 if info["status"].is_terminal:
                     return info
             elapsed = time.monotonic() - started
-            out_of_iterations = max_iterations is not None and iterations >= max_iterations
-            out_of_time = timeout is not None and elapsed + delay > timeout
+            out_of_iterations = (
+                options.max_iterations is not None and iterations >= options.max_iterations
+            )
+            out_of_time = options.timeout is not None and elapsed + delay > options.timeout
             if out_of_iterations or out_of_time:
-                if cancel_on_timeout:
+                if options.cancel_on_timeout:
                     await self.cancel(batch_id)
-                why = f"{iterations} status checks" if out_of_iterations else f"{timeout:g} s"
+                why = (
+                    f"{iterations} status checks" if out_of_iterations else f"{options.timeout:g} s"
+                )
                 raise BatchTimeoutError(
                     f"batch {batch_id} did not finish within {why}; it is "
-                    + ("being cancelled" if cancel_on_timeout else "still running")
+                    + ("being cancelled" if options.cancel_on_timeout else "still running")
                     + f"; retrieve it later with retrieve({batch_id!r})",
                     batch_id=batch_id,
                 )
             await asyncio.sleep(delay)
-            delay = min(max(delay * 1.5, 0.001 if interval > 0 else 0.0), max_interval)
+            floor = 0.001 if options.interval > 0 else 0.0
+            delay = min(max(delay * 1.5, floor), options.max_interval)
+
+
+@dataclass(frozen=True)
+class _WaitOptions:
+    interval: float = 30.0
+    max_interval: float = 300.0
+    max_iterations: int | None = None
+    timeout: float | None = None
+    cancel_on_timeout: bool = False
+    on_progress: Callable[[BatchInfo], None] | None = None
+
+
+#: Error codes that mean "try again later" rather than "this request is wrong".
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "rate_limit_exceeded",
+        "rate_limit_error",
+        "overloaded_error",
+        "api_error",
+        "server_error",
+        "internal_error",
+        "timeout_error",
+        "token_limit_exceeded",
+    }
+)
+
+
+def _selected(custom_id: str, wanted: set[str]) -> str | None:
+    return custom_id if custom_id in wanted else None
+
+
+def should_resubmit(output: LMOutput) -> bool:
+    """Whether a request's outcome is worth submitting again in a new batch."""
+    error = output.error
+    if error is None:
+        return False
+    if error.kind in ("expired", "missing"):
+        return True
+    if error.kind != "errored":
+        return False  # cancelled on purpose, or answered (and billed) but unreadable
+    status = error.status_code
+    if status is not None and (status in (408, 409, 429) or status >= 500):
+        return True
+    return error.code in TRANSIENT_ERROR_CODES
 
 
 def _aggregate_status(statuses: list[BatchStatus], has_unsubmitted: bool) -> BatchStatus:

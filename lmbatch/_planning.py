@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ class _Chunk:
 class BatchPlan:
     """Encoded input files of a job and the facts recorded about it."""
 
-    directory: tempfile.TemporaryDirectory[str]
+    directory: Path
     chunk_paths: list[Path]
     chunk_sizes: list[int]
     chunk_bytes: list[int]
@@ -83,8 +84,65 @@ class BatchPlan:
         return sum(self.chunk_sizes)
 
     def cleanup(self) -> None:
-        """Remove the temporary files."""
-        self.directory.cleanup()
+        """Remove the plan's files (those not moved into a job's spool)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class _ChunkWriter:
+    """Writes encoded lines into chunk files, starting a new chunk at the limits."""
+
+    def __init__(self, directory: Path, limits: ProviderLimits, fingerprint_salt: str) -> None:
+        self.directory = directory
+        self.limits = limits
+        self.max_count = limits.planned_requests_per_batch
+        self.max_bytes = limits.planned_bytes_per_batch
+        self.chunks: list[_Chunk] = []
+        self.keys: list[tuple[str, str, int]] = []
+        self.hasher = hashlib.sha256(fingerprint_salt.encode())
+
+    def add(self, key: str, custom_id: str, line: bytes) -> None:
+        if len(line) > self.max_bytes:
+            raise ValidationError(
+                f"encodes to {len(line):,} bytes, more than one batch may hold "
+                f"({self.limits.max_bytes_per_batch:,})",
+                key=key,
+            )
+        chunks = self.chunks
+        if (
+            not chunks
+            or chunks[-1].count >= self.max_count
+            or chunks[-1].size + len(line) > self.max_bytes
+        ):
+            chunks.append(_open_chunk(self.directory, len(chunks)))
+        chunk = chunks[-1]
+        chunk.handle.write(line)
+        chunk.count += 1
+        chunk.size += len(line)
+        self.keys.append((custom_id, key, len(chunks) - 1))
+        self.hasher.update(key.encode("utf-8", "surrogatepass"))
+        self.hasher.update(b"\x00")
+        self.hasher.update(line)
+
+    def close(self) -> None:
+        for chunk in self.chunks:
+            chunk.handle.close()
+
+    def plan(self) -> BatchPlan:
+        self.close()
+        return BatchPlan(
+            directory=self.directory,
+            chunk_paths=[chunk.path for chunk in self.chunks],
+            chunk_sizes=[chunk.count for chunk in self.chunks],
+            chunk_bytes=[chunk.size for chunk in self.chunks],
+            keys=self.keys,
+            fingerprint=self.hasher.hexdigest(),
+        )
+
+
+def _new_plan_directory(spool_root: Path | None) -> Path:
+    if spool_root is not None:
+        spool_root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="plan-", dir=spool_root))
 
 
 def plan_batches(
@@ -96,63 +154,71 @@ def plan_batches(
     encode: EncodeFn,
     check: CheckFn,
     fingerprint_salt: str,
+    spool_root: Path | None = None,
 ) -> BatchPlan:
     """Validate and encode every request into JSONL chunk files within ``limits``.
+
+    Args:
+        spool_root: Directory to write the chunk files under (a fresh subdirectory is
+            made); the system temp directory when None.
 
     Raises:
         ValidationError: naming the first request that cannot be sent; no file is kept.
     """
-    directory = tempfile.TemporaryDirectory(prefix="lmbatch-")
-    chunks: list[_Chunk] = []
-    keys: list[tuple[str, str, int]] = []
-    hasher = hashlib.sha256(fingerprint_salt.encode())
-    max_count = limits.planned_requests_per_batch
-    max_bytes = limits.planned_bytes_per_batch
+    writer = _ChunkWriter(_new_plan_directory(spool_root), limits, fingerprint_salt)
     try:
         for key, value in requests.items():
             messages = normalize_input(key, value)
             check(key, messages, params)
             custom_id = custom_ids[key]
-            line = _encode_line(encode(custom_id, messages, params))
-            if len(line) > max_bytes:
-                raise ValidationError(
-                    f"encodes to {len(line):,} bytes, more than one batch may hold "
-                    f"({limits.max_bytes_per_batch:,})",
-                    key=key,
-                )
-            if (
-                not chunks
-                or chunks[-1].count >= max_count
-                or chunks[-1].size + len(line) > max_bytes
-            ):
-                chunks.append(_open_chunk(directory.name, len(chunks)))
-            chunk = chunks[-1]
-            chunk.handle.write(line)
-            chunk.count += 1
-            chunk.size += len(line)
-            keys.append((custom_id, key, len(chunks) - 1))
-            hasher.update(key.encode("utf-8", "surrogatepass"))
-            hasher.update(b"\x00")
-            hasher.update(line)
+            writer.add(key, custom_id, _encode_line(encode(custom_id, messages, params)))
     except BaseException:
-        for chunk in chunks:
-            chunk.handle.close()
-        directory.cleanup()
+        writer.close()
+        shutil.rmtree(writer.directory, ignore_errors=True)
         raise
-    for chunk in chunks:
-        chunk.handle.close()
-    return BatchPlan(
-        directory=directory,
-        chunk_paths=[chunk.path for chunk in chunks],
-        chunk_sizes=[chunk.count for chunk in chunks],
-        chunk_bytes=[chunk.size for chunk in chunks],
-        keys=keys,
-        fingerprint=hasher.hexdigest(),
-    )
+    return writer.plan()
 
 
-def _open_chunk(directory: str, index: int) -> _Chunk:
-    path = Path(directory) / f"chunk-{index:05d}.jsonl"
+def replan_records(
+    sources: list[Path],
+    select: Callable[[dict[str, Any]], str | None],
+    keymap: Mapping[str, str],
+    *,
+    limits: ProviderLimits,
+    fingerprint_salt: str,
+    spool_root: Path | None = None,
+) -> BatchPlan:
+    """Plan a new job from already-encoded records (used to resubmit some of them).
+
+    Args:
+        sources: Chunk files of an earlier job.
+        select: Returns a record's custom id to keep it, or None to leave it out.
+        keymap: ``custom_id → key`` of the earlier job.
+    """
+    writer = _ChunkWriter(_new_plan_directory(spool_root), limits, fingerprint_salt)
+    try:
+        for source in sources:
+            with source.open("rb") as handle:
+                for line in handle:
+                    if not line.strip():
+                        continue
+                    custom_id = select(json.loads(line))
+                    if custom_id is not None:
+                        writer.add(keymap[custom_id], custom_id, line.rstrip(b"\n") + b"\n")
+    except BaseException:
+        writer.close()
+        shutil.rmtree(writer.directory, ignore_errors=True)
+        raise
+    return writer.plan()
+
+
+def chunk_file_name(index: int) -> str:
+    """File name of chunk ``index`` in a plan or spool directory."""
+    return f"chunk-{index:05d}.jsonl"
+
+
+def _open_chunk(directory: Path, index: int) -> _Chunk:
+    path = directory / chunk_file_name(index)
     return _Chunk(path=path, handle=path.open("wb"))
 
 

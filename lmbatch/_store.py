@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -32,8 +33,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     fingerprint TEXT NOT NULL,
     request_count INTEGER NOT NULL,
     created_at REAL NOT NULL,
-    context TEXT NOT NULL
+    context TEXT NOT NULL,
+    parent_job_id TEXT,
+    round INTEGER NOT NULL DEFAULT 1
 );
+CREATE INDEX IF NOT EXISTS jobs_by_parent ON jobs (parent_job_id);
 CREATE INDEX IF NOT EXISTS jobs_by_fingerprint ON jobs (provider, fingerprint);
 CREATE TABLE IF NOT EXISTS chunks (
     job_id TEXT NOT NULL REFERENCES jobs (job_id),
@@ -42,6 +46,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     state TEXT NOT NULL,
     batch_id TEXT,
     updated_at REAL NOT NULL,
+    owner TEXT,
     PRIMARY KEY (job_id, chunk_index)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_by_batch ON chunks (batch_id);
@@ -77,6 +82,8 @@ class ChunkRecord:
     request_count: int
     state: str
     batch_id: str | None
+    owner: str | None = None
+    updated_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,8 @@ class JobRecord:
     created_at: float
     context: dict[str, Any]
     chunks: list[ChunkRecord] = field(default_factory=list)
+    parent_job_id: str | None = None
+    round: int = 1
 
     @property
     def batch_ids(self) -> list[str]:
@@ -120,6 +129,7 @@ class JobStore:
             self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.executescript(_SCHEMA)
+        self._memory_spool: Path | None = None
 
     def __repr__(self) -> str:
         return f"JobStore({self.path!r})"
@@ -162,30 +172,104 @@ class JobStore:
         context: dict[str, Any],
         chunk_sizes: list[int],
         keys: Iterable[tuple[str, str, int]],
-    ) -> None:
+        reuse_after: float | None = None,
+        parent_job_id: str | None = None,
+        round: int = 1,
+    ) -> tuple[str, bool]:
         """Record a job's intent before anything is sent.
 
         Args:
             keys: ``(custom_id, key, chunk_index)`` for every request.
+            reuse_after: When set, a job of the same provider and fingerprint created
+                after this unix time is returned instead of recording a new one. The
+                check and the insert are one transaction, so two processes running the
+                same job agree on one.
+            parent_job_id: The job whose failed requests this job resubmits.
+            round: 1 for a first submission, 2 for its first resubmission...
+
+        Returns:
+            ``(job_id, created)``: the id of the new job, or of the existing one.
         """
         now = time.time()
         with self._transaction() as conn:
+            if parent_job_id is not None:
+                # One resubmission job per parent, whoever gets here first.
+                row = conn.execute(
+                    "SELECT job_id FROM jobs WHERE parent_job_id = ? ORDER BY created_at LIMIT 1",
+                    (parent_job_id,),
+                ).fetchone()
+                if row is not None:
+                    return row[0], False
+            if reuse_after is not None:
+                row = conn.execute(
+                    "SELECT job_id FROM jobs WHERE provider = ? AND fingerprint = ? "
+                    "AND created_at >= ? AND parent_job_id IS NULL "
+                    "ORDER BY created_at DESC LIMIT 1",
+                    (provider, fingerprint, reuse_after),
+                ).fetchone()
+                if row is not None:
+                    return row[0], False
             conn.execute(
-                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job_id, provider, model, fingerprint, request_count, now, json.dumps(context)),
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    provider,
+                    model,
+                    fingerprint,
+                    request_count,
+                    now,
+                    json.dumps(context),
+                    parent_job_id,
+                    round,
+                ),
             )
             conn.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, NULL, ?)",
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, NULL, ?, NULL)",
                 [(job_id, i, size, CHUNK_PLANNED, now) for i, size in enumerate(chunk_sizes)],
             )
             conn.executemany(
                 "INSERT INTO request_keys VALUES (?, ?, ?, ?)",
                 ((job_id, custom_id, key, chunk) for custom_id, key, chunk in keys),
             )
+        return job_id, True
 
-    def mark_chunk_submitting(self, job_id: str, chunk_index: int) -> None:
-        """Note that a create call for this chunk is about to be made."""
-        self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTING, None)
+    def claim_chunk(self, job_id: str, chunk_index: int, owner: str) -> bool:
+        """Atomically move a *planned* chunk to *submitting* for ``owner``.
+
+        Returns False when another process got there first.
+        """
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE chunks SET state = ?, owner = ?, updated_at = ? "
+                "WHERE job_id = ? AND chunk_index = ? AND state = ?",
+                (CHUNK_SUBMITTING, owner, time.time(), job_id, chunk_index, CHUNK_PLANNED),
+            )
+            return cursor.rowcount == 1
+
+    def child_jobs(self, job_id: str) -> list[JobRecord]:
+        """Jobs that resubmit requests of ``job_id``, in round order."""
+        with self._lock:
+            ids = [
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT job_id FROM jobs WHERE parent_job_id = ? ORDER BY round, created_at",
+                    (job_id,),
+                )
+            ]
+        return [job for job in (self.get_job(i) for i in ids) if job is not None]
+
+    def spool_dir(self, job_id: str | None = None) -> Path:
+        """Where encoded input of unsubmitted chunks waits (kept until submitted).
+
+        Beside the store file, so that a job can be resumed from the store alone.
+        """
+        if self.path == ":memory:":
+            if self._memory_spool is None:
+                self._memory_spool = Path(tempfile.mkdtemp(prefix="lmbatch-spool-"))
+            root = self._memory_spool
+        else:
+            root = Path(self.path + ".spool")
+        return root / job_id if job_id else root
 
     def record_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
         """Record the vendor batch id of a chunk, the moment it is known."""
@@ -198,9 +282,10 @@ class JobStore:
     def _set_chunk(self, job_id: str, chunk_index: int, state: str, batch_id: str | None) -> None:
         with self._transaction() as conn:
             cursor = conn.execute(
-                "UPDATE chunks SET state = ?, batch_id = COALESCE(?, batch_id), updated_at = ? "
+                "UPDATE chunks SET state = ?, batch_id = COALESCE(?, batch_id), updated_at = ?, "
+                "owner = CASE WHEN ? = 'planned' THEN NULL ELSE owner END "
                 "WHERE job_id = ? AND chunk_index = ?",
-                (state, batch_id, time.time(), job_id, chunk_index),
+                (state, batch_id, time.time(), state, job_id, chunk_index),
             )
             if cursor.rowcount != 1:
                 raise KeyError(f"no chunk {chunk_index} in job {job_id!r}")
@@ -211,16 +296,24 @@ class JobStore:
         """The job with this lmbatch job id, or None."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT job_id, provider, model, fingerprint, request_count, created_at, context "
-                "FROM jobs WHERE job_id = ?",
+                "SELECT job_id, provider, model, fingerprint, request_count, created_at, context, "
+                "parent_job_id, round FROM jobs WHERE job_id = ?",
                 (job_id,),
             ).fetchone()
             if row is None:
                 return None
             chunks = [
-                ChunkRecord(index=r[0], request_count=r[1], state=r[2], batch_id=r[3])
+                ChunkRecord(
+                    index=r[0],
+                    request_count=r[1],
+                    state=r[2],
+                    batch_id=r[3],
+                    owner=r[4],
+                    updated_at=r[5],
+                )
                 for r in self._conn.execute(
-                    "SELECT chunk_index, request_count, state, batch_id FROM chunks "
+                    "SELECT chunk_index, request_count, state, batch_id, owner, updated_at "
+                    "FROM chunks "
                     "WHERE job_id = ? ORDER BY chunk_index",
                     (job_id,),
                 )
@@ -234,6 +327,8 @@ class JobStore:
             created_at=row[5],
             context=json.loads(row[6]),
             chunks=chunks,
+            parent_job_id=row[7],
+            round=row[8],
         )
 
     def find_batch(self, batch_id: str) -> tuple[JobRecord, int] | None:

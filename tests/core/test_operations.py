@@ -96,7 +96,7 @@ async def test_failed_batch_gives_every_key_the_batch_error(backend: FakeBackend
         ]
     )
     ops = make_ops(backend)
-    results = await ops.invoke({"a": "x", "b": "y"}, status_check_interval=0)
+    results = await ops.invoke({"a": "x", "b": "y"}, status_check_interval=0, resubmit=False)
     for output in results.values():
         assert output.error is not None
         assert output.error.kind == "errored"

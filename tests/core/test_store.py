@@ -25,7 +25,7 @@ def _write_jobs(path: str, prefix: str, count: int) -> None:
             chunk_sizes=[2],
             keys=[("a", "A", 0), ("b", "B", 0)],
         )
-        store.mark_chunk_submitting(f"{prefix}-{i}", 0)
+        assert store.claim_chunk(f"{prefix}-{i}", 0, "me:1")
         store.record_batch(f"{prefix}-{i}", 0, f"batch-{prefix}-{i}")
     store.close()
 

@@ -1,0 +1,217 @@
+"""Durability with the fake provider: re-attach, resume, reconcile, resubmit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import lmbatch
+from lmbatch import (
+    BatchNotFoundError,
+    JobStore,
+    ProviderRequestError,
+    RateLimitError,
+    SubmissionUncertainError,
+)
+from lmbatch._operations import should_resubmit
+from lmbatch._outputs import LMOutput
+from lmbatch.testing import FakeBackend, FakeBatchOperations
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> JobStore:
+    return JobStore(tmp_path / "jobs.sqlite3")
+
+
+def ops_for(backend: FakeBackend, store: JobStore, **options: Any) -> FakeBatchOperations:
+    return FakeBatchOperations(backend=backend, store=store, **options)
+
+
+REQUESTS = {f"key {i}": f"prompt {i}" for i in range(7)}
+
+
+async def test_same_invoke_twice_reattaches_instead_of_paying_twice(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    first = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    second = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    assert first == second
+    assert backend.calls["submit"] == 1
+    assert max(backend.submissions.values()) == 1
+
+
+async def test_reuse_false_submits_again(backend: FakeBackend, store: JobStore) -> None:
+    await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0, reuse=False)
+    assert backend.calls["submit"] == 2
+
+
+async def test_different_settings_are_a_different_job(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    await ops_for(backend, store).invoke(REQUESTS, {"temperature": 0.1}, status_check_interval=0)
+    assert backend.calls["submit"] == 2
+
+
+async def test_rerun_after_partial_submission_submits_only_the_rest(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    ops = ops_for(backend, store, max_requests_per_batch=3)
+    ops.max_concurrent_submissions = 1
+    backend.fail_next("submit", ProviderRequestError("quota", provider="fake", status_code=400))
+    with pytest.raises(ProviderRequestError):
+        await ops.invoke(REQUESTS, status_check_interval=0)
+    assert backend.calls["submit"] == 3  # chunk 0 refused, chunks 1 and 2 created
+    results = await ops_for(backend, store, max_requests_per_batch=3).invoke(
+        REQUESTS, status_check_interval=0
+    )
+    assert set(results) == set(REQUESTS)
+    assert all(output.ok for output in results.values())
+    assert backend.calls["submit"] == 4
+    assert sorted(backend.submissions.values()) == [1] * 7
+
+
+async def test_uncertain_create_is_reconciled_not_repeated(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vendor made the batch but the client saw an error: a re-run finds it."""
+    ops = ops_for(backend, store)
+    original = ops._submit_batch
+
+    async def created_then_failed(batch: Any) -> str:
+        await original(batch)
+        raise SubmissionUncertainError("500 after the batch was made", provider="fake")
+
+    monkeypatch.setattr(ops, "_submit_batch", created_then_failed)
+    with pytest.raises(SubmissionUncertainError):
+        await ops.invoke(REQUESTS, status_check_interval=0)
+    assert backend.calls["submit"] == 1
+    results = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+    assert backend.calls["submit"] == 1
+    assert max(backend.submissions.values()) == 1
+
+
+async def test_uncertain_create_that_made_nothing_is_submitted_on_rerun(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    ops = ops_for(backend, store)
+    backend.fail_next("submit", SubmissionUncertainError("timeout", provider="fake"))
+    with pytest.raises(SubmissionUncertainError):
+        await ops.invoke(REQUESTS, status_check_interval=0)
+    results = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+    assert sorted(backend.submissions.values()) == [1] * 7
+
+
+async def test_resume_from_the_store_alone(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops = ops_for(backend, store, max_requests_per_batch=4)
+    ops.max_concurrent_submissions = 1
+    backend.fail_next("submit", RateLimitError("slow down", provider="fake", status_code=429))
+    with pytest.raises(RateLimitError) as caught:
+        await ops.create(REQUESTS)
+    job_id = store.list_jobs()[0].job_id
+    assert job_id in " ".join(caught.value.__notes__)
+    # A new process knows only the job id and the store.
+    monkeypatch.setattr("lmbatch.testing._fake.default_backend", backend)
+    results = await lmbatch.resume(job_id, store=store, status_check_interval=0)
+    assert set(results) == set(REQUESTS)
+    assert all(output.ok for output in results.values())
+    assert sorted(backend.submissions.values()) == [1] * 7
+    assert not store.spool_dir(job_id).exists()
+
+
+async def test_resume_of_unknown_job(store: JobStore) -> None:
+    with pytest.raises(BatchNotFoundError):
+        await lmbatch.resume("lmbjob_nope", store=store)
+
+
+async def test_expired_requests_are_resubmitted_and_rounds_reported(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    results = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+    rounds = sorted(output.finish_details.get("lmbatch_round", 1) for output in results.values())
+    assert rounds == [1, 1, 1, 2, 2, 2, 2]
+    assert backend.calls["submit"] == 2
+    job = store.list_jobs()[-1]
+    assert [child.round for child in store.child_jobs(job.job_id)] == [2]
+
+
+async def test_resubmission_is_bounded(backend: FakeBackend, store: JobStore) -> None:
+    results = await ops_for(backend, store).invoke(
+        {"stubborn": "x [[lmbatch:error=503]]", "fine": "y"}, status_check_interval=0
+    )
+    assert results["fine"].ok
+    assert results["stubborn"].error is not None
+    assert results["stubborn"].finish_details["lmbatch_round"] == 3
+    assert backend.submissions["stubborn"] == 3
+    assert backend.submissions["fine"] == 1
+
+
+async def test_permanent_and_cancelled_errors_are_not_resubmitted(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    results = await ops_for(backend, store).invoke(
+        {"bad": "x [[lmbatch:error=400]]"}, status_check_interval=0
+    )
+    assert results["bad"].error is not None
+    assert backend.submissions["bad"] == 1
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (LMOutput.failure("expired"), True),
+        (LMOutput.failure("missing"), True),
+        (LMOutput.failure("errored", status_code=429), True),
+        (LMOutput.failure("errored", status_code=503), True),
+        (LMOutput.failure("errored", status_code=408), True),
+        (LMOutput.failure("errored", code="overloaded_error"), True),
+        (LMOutput.failure("errored", code="token_limit_exceeded"), True),
+        (LMOutput.failure("errored", status_code=400, code="invalid_request_error"), False),
+        (LMOutput.failure("cancelled"), False),
+        (LMOutput.failure("invalid_response"), False),
+        (LMOutput(), False),
+    ],
+)
+def test_which_outcomes_are_resubmitted(output: LMOutput, expected: bool) -> None:
+    assert should_resubmit(output) is expected
+
+
+async def test_token_limit_failure_is_resubmitted(backend: FakeBackend, store: JobStore) -> None:
+    backend.script_next_batch(
+        fail_with=[
+            {"code": "token_limit_exceeded", "message": "queue full", "line": None, "param": None}
+        ]
+    )
+    results = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+    assert backend.calls["submit"] == 2
+
+
+async def test_two_runners_of_one_job_submit_it_once(backend: FakeBackend, tmp_path: Path) -> None:
+    """Two invocations at once, each with its own connection to one store file."""
+    import asyncio
+
+    path = tmp_path / "shared.sqlite3"
+
+    async def runner() -> dict[str, LMOutput]:
+        ops = FakeBatchOperations(backend=backend, store=JobStore(path), max_requests_per_batch=2)
+        return await ops.invoke(REQUESTS, status_check_interval=0)
+
+    first, second = await asyncio.gather(runner(), runner())
+    assert first.keys() == second.keys() == REQUESTS.keys()
+    assert sorted(backend.submissions.values()) == [1] * 7
+    assert backend.calls["submit"] == 4
