@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from lmbatch_anthropic import AnthropicBatchOperations
 
 from lmbatch.testing.contract import BatchOperationsContract
 from lmbatch.testing.emulator import Emulator
-from lmbatch_anthropic import AnthropicBatchOperations
 
 from .conftest import DUMMY_KEY, MODEL
 

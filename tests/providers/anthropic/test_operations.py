@@ -1,0 +1,329 @@
+"""The provider end to end against the emulator: keys, outcomes, paging, cancel, failures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from lmbatch_anthropic import AnthropicBatchOperations
+
+from lmbatch import (
+    AuthenticationError,
+    BatchNotFoundError,
+    BatchStatus,
+    MissingCredentialsError,
+    PreparedBatch,
+    ProviderLimits,
+    ProviderRequestError,
+    RateLimitError,
+    SubmissionUncertainError,
+)
+from lmbatch.testing.emulator import Emulator
+
+from .conftest import DUMMY_KEY, MODEL
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Recorder:
+    """Collects every HTTP request the SDK client sends."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx2.Request] = []
+
+    async def __call__(self, request: httpx2.Request) -> None:
+        self.requests.append(request)
+
+    def sent(self, method: str, fragment: str = "") -> list[httpx2.Request]:
+        return [r for r in self.requests if r.method == method and fragment in str(r.url)]
+
+
+@pytest.fixture
+async def recorded(
+    emulator: Emulator,
+) -> AsyncIterator[tuple[AnthropicBatchOperations, Recorder]]:
+    """The provider with a client whose requests are recorded (default SDK retries)."""
+    recorder = Recorder()
+    ops = AnthropicBatchOperations(
+        model=MODEL, api_key=DUMMY_KEY, base_url=emulator.anthropic_base_url, store=":memory:"
+    )
+    ops._client = anthropic.AsyncAnthropic(
+        api_key=DUMMY_KEY,
+        base_url=emulator.anthropic_base_url,
+        max_retries=2,
+        http_client=httpx2.AsyncClient(event_hooks={"request": [recorder]}),
+    )
+    yield ops, recorder
+    await ops.aclose()
+
+
+async def finish(ops: AnthropicBatchOperations, batch_id: str) -> BatchStatus:
+    for _ in range(20):
+        status = await ops.status(batch_id)
+        if status.is_terminal:
+            return status
+    raise AssertionError("batch never ended")
+
+
+async def test_keys_anthropic_refuses_come_back_unchanged(
+    ops: AnthropicBatchOperations, emulator: Emulator
+) -> None:
+    keys = ["doc/7 — ünïcode", "x" * 200, "fine_key-1"]
+    batch_id = await ops.create({key: f"prompt {i}" for i, key in enumerate(keys)})
+    sent = set(emulator.submissions)
+    assert "fine_key-1" in sent
+    assert not {"doc/7 — ünïcode", "x" * 200} & sent
+    assert all(len(custom_id) <= 64 for custom_id in sent)
+    assert await finish(ops, batch_id) is BatchStatus.FINISHED
+    results = await ops.retrieve(batch_id)
+    assert sorted(results) == sorted(keys)
+    assert results["doc/7 — ünïcode"].text == "echo: prompt 0"
+    assert results["x" * 200].text == "echo: prompt 1"
+
+
+async def test_every_outcome_kind(ops: AnthropicBatchOperations) -> None:
+    requests = {
+        "ok": "fine",
+        "errored": "fail [[lmbatch:error=400]]",
+        "overloaded": "fail [[lmbatch:error=529]]",
+        "expired": "late [[lmbatch:expire]]",
+        "missing": "gone [[lmbatch:omit]]",
+        "malformed": "bad [[lmbatch:malformed]]",
+        "twice": "again [[lmbatch:duplicate]]",
+    }
+    batch_id = await ops.create(requests)
+    assert await ops.status(batch_id) is BatchStatus.IN_PROGRESS
+    assert await finish(ops, batch_id) is BatchStatus.EXPIRED
+    info = await ops.info(batch_id)
+    assert info["request_counts"]["expired"] == 1
+    assert info["request_counts"]["total"] == len(requests)
+    results = await ops.retrieve(batch_id)
+    assert set(results) == set(requests)
+    assert results["ok"].ok
+    assert results["twice"].ok
+    kinds = {key: out.error.kind for key, out in results.items() if out.error is not None}
+    assert kinds == {
+        "errored": "errored",
+        "overloaded": "errored",
+        "expired": "expired",
+        "missing": "missing",
+        "malformed": "invalid_response",
+    }
+    errored = results["errored"].error
+    assert errored is not None
+    assert errored.code == "invalid_request_error"
+    assert errored.status_code == 400
+    overloaded = results["overloaded"].error
+    assert overloaded is not None
+    assert overloaded.code == "overloaded_error"
+
+
+async def test_cancel_gives_cancelled_outcomes(ops: AnthropicBatchOperations) -> None:
+    requests = {f"k{i}": f"cancel {i}" for i in range(4)}
+    batch_id = await ops.create(requests)
+    await ops.cancel(batch_id)
+    assert await ops.status(batch_id) is BatchStatus.CANCELING
+    assert await finish(ops, batch_id) is BatchStatus.CANCELLED
+    info = await ops.info(batch_id)
+    assert info["request_counts"]["cancelled"] == 2
+    results = await ops.retrieve(batch_id)
+    kinds = sorted(out.error.kind if out.error else "ok" for out in results.values())
+    assert kinds == ["cancelled", "cancelled", "ok", "ok"]
+    with pytest.raises(ProviderRequestError) as caught:
+        await ops.cancel(batch_id)
+    assert caught.value.status_code == 400
+
+
+async def test_list_follows_after_id_until_has_more_is_false(
+    recorded: tuple[AnthropicBatchOperations, Recorder],
+) -> None:
+    ops, recorder = recorded
+    ops = AnthropicBatchOperations(
+        ops.anthropic_settings.model_copy(update={"list_page_size": 2}), store=":memory:"
+    )
+    ops._client = recorded[0]._client
+    created = [await ops.create({"a": f"batch {i}"}) for i in range(5)]
+    listed = await ops.list()
+    assert [item["id"] for item in listed] == list(reversed(created))
+    pages = recorder.sent("GET", "/v1/messages/batches?")
+    assert len(pages) == 3
+    assert "after_id" not in str(pages[0].url)
+    assert f"after_id={created[3]}" in str(pages[1].url)
+    assert f"after_id={created[1]}" in str(pages[2].url)
+    assert all("limit=2" in str(page.url) for page in pages)
+
+
+async def test_results_follow_the_given_url(
+    emulator: Emulator, recorded: tuple[AnthropicBatchOperations, Recorder]
+) -> None:
+    ops, recorder = recorded
+    batch_id = await ops.create({"a": "hello"})
+    await finish(ops, batch_id)
+    info = await ops.info(batch_id)
+    given = f"{emulator.base_url}/v1/messages/batches/{batch_id}/results?signed=abc"
+    info["raw"]["results_url"] = given
+    # A base URL that cannot serve anything: only the given URL works.
+    ops._client = ops.client.with_options(base_url="http://127.0.0.1:9/nowhere")
+    records = [record async for record in ops._iter_result_records(info, {})]
+    assert [r.output.text for r in records] == ["echo: hello"]
+    results_calls = recorder.sent("GET", "/results")
+    assert [str(r.url) for r in results_calls] == [given]
+    headers = results_calls[0].headers
+    assert DUMMY_KEY in (headers.get("x-api-key"), headers.get("authorization", "").split()[-1])
+    assert results_calls[0].headers["accept"] == "application/binary"
+
+
+async def test_betas_go_in_the_create_header(
+    emulator: Emulator, recorded: tuple[AnthropicBatchOperations, Recorder]
+) -> None:
+    _, recorder = recorded
+    ops = AnthropicBatchOperations(
+        model=MODEL,
+        api_key=DUMMY_KEY,
+        base_url=emulator.anthropic_base_url,
+        betas=["output-300k-2026-03-24", "other-beta"],
+        store=":memory:",
+    )
+    ops._client = recorded[0]._client
+    await ops.create({"a": "hi"})
+    (create,) = recorder.sent("POST", "/v1/messages/batches")
+    assert create.headers["anthropic-beta"] == "output-300k-2026-03-24,other-beta"
+    assert "beta=true" not in str(create.url)
+    await ops.aclose()
+
+
+@pytest.mark.parametrize("after_effect", [True, False])
+async def test_create_5xx_is_uncertain_and_never_retried(
+    emulator: Emulator,
+    recorded: tuple[AnthropicBatchOperations, Recorder],
+    after_effect: bool,
+) -> None:
+    ops, recorder = recorded  # the client retries other calls twice
+    emulator.faults.fail("create", 500, nth=1, provider="anthropic", after_effect=after_effect)
+    with pytest.raises(SubmissionUncertainError) as caught:
+        await ops.create({"a": "hi", "b": "there"})
+    assert caught.value.status_code == 500
+    assert caught.value.provider == "anthropic"
+    assert len(recorder.sent("POST", "/v1/messages/batches")) == 1
+    assert emulator.create_calls == 1
+    (job,) = ops.store.list_jobs()
+    chunk = PreparedBatch(
+        job_id=job.job_id,
+        chunk_index=0,
+        path=None,
+        request_count=2,
+        byte_size=0,  # type: ignore[arg-type]
+    )
+    found = await ops._find_submitted_batch(chunk)
+    if after_effect:
+        assert found is not None
+        assert found.startswith("msgbatch_")
+    else:
+        assert found is None
+
+
+async def test_find_submitted_batch_refuses_to_guess(ops: AnthropicBatchOperations) -> None:
+    await ops._call(ops.client.messages.batches.create(requests=[_raw_request("x")]))
+    await ops._call(ops.client.messages.batches.create(requests=[_raw_request("y")]))
+    job_id, _ = ops.store.create_job(
+        job_id="lmbjob_" + "0" * 32,
+        provider="anthropic",
+        model=MODEL,
+        fingerprint="f",
+        request_count=1,
+        context={},
+        chunk_sizes=[1],
+        keys=[("x", "x", 0)],
+    )
+    chunk = PreparedBatch(
+        job_id=job_id,
+        chunk_index=0,
+        path=None,
+        request_count=1,
+        byte_size=0,  # type: ignore[arg-type]
+    )
+    with pytest.raises(SubmissionUncertainError, match="2 Anthropic batches"):
+        await ops._find_submitted_batch(chunk)
+
+
+def _raw_request(custom_id: str) -> Any:
+    return {
+        "custom_id": custom_id,
+        "params": {
+            "model": MODEL,
+            "max_tokens": 10,
+            "messages": [{"role": "user", "content": "x"}],
+        },
+    }
+
+
+async def test_create_4xx_is_a_definite_refusal(
+    emulator: Emulator, ops: AnthropicBatchOperations
+) -> None:
+    emulator.faults.fail("create", 429, nth=1, provider="anthropic")
+    with pytest.raises(RateLimitError):
+        await ops.create({"a": "hi"})
+    (job,) = ops.store.list_jobs()
+    assert [chunk.state for chunk in job.chunks] == ["planned"]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(401, AuthenticationError), (403, AuthenticationError), (429, RateLimitError)],
+)
+async def test_status_errors_are_mapped(
+    emulator: Emulator, ops: AnthropicBatchOperations, status: int, expected: type[Exception]
+) -> None:
+    batch_id = await ops.create({"a": "hi"})
+    emulator.faults.fail("retrieve", status, provider="anthropic")
+    with pytest.raises(expected) as caught:
+        await ops.status(batch_id)
+    assert caught.value.status_code == status  # type: ignore[attr-defined]
+    assert caught.value.request_id  # type: ignore[attr-defined]
+
+
+async def test_unknown_batch(ops: AnthropicBatchOperations) -> None:
+    with pytest.raises(BatchNotFoundError) as caught:
+        await ops.info("msgbatch_01doesnotexist0000000000")
+    assert caught.value.status_code == 404
+
+
+async def test_delete_only_ended_batches(ops: AnthropicBatchOperations) -> None:
+    batch_id = await ops.create({"a": "hi"})
+    with pytest.raises(ProviderRequestError):
+        await ops.delete(batch_id)
+    await finish(ops, batch_id)
+    await ops.delete(batch_id)
+    with pytest.raises(BatchNotFoundError):
+        await ops.info(batch_id)
+
+
+async def test_split_job_round_trip(ops: AnthropicBatchOperations, emulator: Emulator) -> None:
+    ops.limits = ProviderLimits(
+        max_requests_per_batch=2,
+        max_bytes_per_batch=1024 * 1024,
+        custom_id_pattern=r"^[a-zA-Z0-9_-]{1,64}$",
+        custom_id_max_length=64,
+    )
+    requests = {f"key {i}": f"part {i}" for i in range(5)}
+    results = await ops.invoke(requests, status_check_interval=0, max_iterations=20)
+    assert {key: out.text for key, out in results.items()} == {
+        f"key {i}": f"echo: part {i}" for i in range(5)
+    }
+    assert emulator.create_calls == 3
+
+
+async def test_no_key_no_call() -> None:
+    ops = AnthropicBatchOperations(model=MODEL, store=":memory:")
+    with pytest.raises(MissingCredentialsError) as caught:
+        await ops.status("msgbatch_x")
+    assert caught.value.env_var == "ANTHROPIC_API_KEY"
+
+
+async def test_key_is_never_shown(ops: AnthropicBatchOperations) -> None:
+    secret = AnthropicBatchOperations(model=MODEL, api_key="sk-ant-secret", store=":memory:")
+    assert "sk-ant-secret" not in repr(secret)
+    assert "sk-ant-secret" not in repr(secret.settings)
