@@ -21,18 +21,33 @@ MODEL = "gpt-4.1-mini"
 CLAUDE = "claude-sonnet-4-5"
 
 
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    """An emulator in the default ``polls`` mode."""
+@pytest.fixture(scope="session")
+def _polls_server() -> Iterator[Emulator]:
+    # One server per session, reset between tests: start/stop costs ~0.2 s each.
     with Emulator() as running:
         yield running
 
 
-@pytest.fixture
-def manual() -> Iterator[Emulator]:
-    """An emulator whose batches move only on ``advance`` / ``finish``."""
+@pytest.fixture(scope="session")
+def _manual_server() -> Iterator[Emulator]:
     with Emulator(EmulatorSettings(mode="manual")) as running:
         yield running
+
+
+@pytest.fixture
+def emu(_polls_server: Emulator) -> Iterator[Emulator]:
+    """An emulator in the default ``polls`` mode, empty at the start of each test."""
+    _polls_server.reset()
+    yield _polls_server
+    _polls_server.reset()
+
+
+@pytest.fixture
+def manual(_manual_server: Emulator) -> Iterator[Emulator]:
+    """An emulator whose batches move only on ``advance`` / ``finish``, empty per test."""
+    _manual_server.reset()
+    yield _manual_server
+    _manual_server.reset()
 
 
 @pytest.fixture

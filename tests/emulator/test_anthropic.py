@@ -31,11 +31,14 @@ async def test_full_lifecycle_with_sdk(emu: Emulator, claude: anthropic.AsyncAnt
     )
     assert re.fullmatch(r"msgbatch_01[A-Za-z0-9]{22}", created.id)
     assert created.processing_status == "in_progress"
-    assert created.results_url is None and created.ended_at is None
+    assert created.results_url is None
+    assert created.ended_at is None
     assert created.request_counts.processing == 2
     ended = await claude.messages.batches.retrieve(created.id)
-    assert ended.processing_status == "ended" and ended.ended_at is not None
-    assert ended.request_counts.succeeded == 2 and ended.request_counts.processing == 0
+    assert ended.processing_status == "ended"
+    assert ended.ended_at is not None
+    assert ended.request_counts.succeeded == 2
+    assert ended.request_counts.processing == 0
     assert ended.results_url == f"{emu.base_url}/v1/messages/batches/{created.id}/results"
     results = await _results(claude, created.id)
     assert results["a"]["type"] == "succeeded"
@@ -55,7 +58,8 @@ async def test_wire_shapes_match_the_spec(emu: Emulator) -> None:
     for body in (batch, ended):
         assert_matches_spec(body, ANTHROPIC, "MessageBatch")
         assert len(body) == 10
-        assert RFC3339.fullmatch(body["created_at"]) and RFC3339.fullmatch(body["expires_at"])
+        assert RFC3339.fullmatch(body["created_at"])
+        assert RFC3339.fullmatch(body["expires_at"])
     assert results.headers["content-type"].startswith("application/x-jsonl")
     assert f'filename="{batch["id"]}_results.jsonl"' in results.headers["content-disposition"]
     line = json.loads(results.text.splitlines()[0])
@@ -81,7 +85,8 @@ async def test_create_validation(
         response = await raw.post("/v1/messages/batches", json={"requests": requests})
     assert response.status_code == 400
     body = response.json()
-    assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
+    assert body["type"] == "error"
+    assert body["error"]["type"] == "invalid_request_error"
     assert fragment in body["error"]["message"]
     assert body["request_id"] == response.headers["request-id"]
     assert emu.submissions == {}
@@ -98,8 +103,10 @@ async def test_size_and_count_limits_are_configurable() -> None:
             big = await raw.post(
                 "/v1/messages/batches", json={"requests": [claude_request("a", "x" * 6_000)]}
             )
-    assert many.status_code == 400 and "at most 2" in many.json()["error"]["message"]
-    assert big.status_code == 413 and big.json()["error"]["type"] == "request_too_large"
+    assert many.status_code == 400
+    assert "at most 2" in many.json()["error"]["message"]
+    assert big.status_code == 413
+    assert big.json()["error"]["type"] == "request_too_large"
 
 
 async def test_auth_and_version_headers(emu: Emulator) -> None:
@@ -111,7 +118,8 @@ async def test_auth_and_version_headers(emu: Emulator) -> None:
     assert no_key.json()["error"]["type"] == "authentication_error"
     assert no_version.status_code == 400
     assert no_version.json()["error"]["type"] == "invalid_request_error"
-    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "not_found_error"
 
 
 async def test_list_pagination_both_directions(claude: anthropic.AsyncAnthropic) -> None:
@@ -121,13 +129,16 @@ async def test_list_pagination_both_directions(claude: anthropic.AsyncAnthropic)
     ]
     newest_first = ids[::-1]
     page = await claude.messages.batches.list(limit=2)
-    assert [b.id for b in page.data] == newest_first[:2] and page.has_more
-    assert page.first_id == newest_first[0] and page.last_id == newest_first[1]
+    assert [b.id for b in page.data] == newest_first[:2]
+    assert page.has_more
+    assert page.first_id == newest_first[0]
+    assert page.last_id == newest_first[1]
     assert [b.id async for b in claude.messages.batches.list(limit=2)] == newest_first
     after = await claude.messages.batches.list(limit=2, after_id=newest_first[1])
     assert [b.id for b in after.data] == newest_first[2:4]
     before = await claude.messages.batches.list(limit=2, before_id=newest_first[3])
-    assert [b.id for b in before.data] == newest_first[1:3] and before.has_more
+    assert [b.id for b in before.data] == newest_first[1:3]
+    assert before.has_more
     with pytest.raises(anthropic.BadRequestError):
         await claude.messages.batches.list(limit=1001)
 
@@ -142,19 +153,22 @@ async def test_cancel_gives_canceled_results_and_then_delete(manual: Emulator) -
         canceling = await client.messages.batches.cancel(batch.id)
         assert canceling.processing_status == "canceling"
         assert canceling.cancel_initiated_at is not None
-        assert canceling.request_counts.processing == 4 and canceling.request_counts.canceled == 0
+        assert canceling.request_counts.processing == 4
+        assert canceling.request_counts.canceled == 0
         async with httpx.AsyncClient(base_url=manual.base_url, headers=HEADERS) as raw:
             early = await raw.get(f"/v1/messages/batches/{batch.id}/results")
         assert early.status_code == 400
         manual.advance(batch.id)
         ended = await client.messages.batches.retrieve(batch.id)
-        assert ended.request_counts.succeeded == 2 and ended.request_counts.canceled == 2
+        assert ended.request_counts.succeeded == 2
+        assert ended.request_counts.canceled == 2
         results = await _results(client, batch.id)
         assert [results[f"k{i}"]["type"] for i in range(4)] == ["succeeded"] * 2 + ["canceled"] * 2
         with pytest.raises(anthropic.BadRequestError):
             await client.messages.batches.cancel(batch.id)
         deleted = await client.messages.batches.delete(batch.id)
-        assert deleted.type == "message_batch_deleted" and deleted.id == batch.id
+        assert deleted.type == "message_batch_deleted"
+        assert deleted.id == batch.id
         with pytest.raises(anthropic.NotFoundError):
             await client.messages.batches.retrieve(batch.id)
 
@@ -167,8 +181,10 @@ async def test_expire_with_some_finished(manual: Emulator) -> None:
         manual.expire(batch.id, finished=1)
         ended = await client.messages.batches.retrieve(batch.id)
         results = await _results(client, batch.id)
-    assert ended.processing_status == "ended" and ended.cancel_initiated_at is None
-    assert ended.request_counts.expired == 2 and ended.request_counts.succeeded == 1
+    assert ended.processing_status == "ended"
+    assert ended.cancel_initiated_at is None
+    assert ended.request_counts.expired == 2
+    assert ended.request_counts.succeeded == 1
     assert results == {
         "k0": results["k0"],
         "k1": {"type": "expired"},
@@ -182,7 +198,9 @@ async def test_invalid_params_error_per_request(claude: anthropic.AsyncAnthropic
     )
     ended = await claude.messages.batches.retrieve(batch.id)
     results = await _results(claude, batch.id)
-    assert ended.request_counts.errored == 1 and ended.request_counts.succeeded == 1
+    assert ended.request_counts.errored == 1
+    assert ended.request_counts.succeeded == 1
     error = results["a"]["error"]
-    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    assert error["type"] == "error"
+    assert error["error"]["type"] == "invalid_request_error"
     assert error["request_id"].startswith("req_")

@@ -16,7 +16,6 @@ from .conftest import (
     assert_matches_spec,
     chat_line,
     oai_client,
-    poll_until_done,
     read_lines,
     responses_line,
     submit,
@@ -33,8 +32,11 @@ async def test_polls_mode_walks_every_status(emu: Emulator, oai: openai.AsyncOpe
     assert (batch.request_counts.total, batch.request_counts.completed) == (2, 2)
     assert batch.model == "gpt-4.1-mini"
     assert batch.expires_at == batch.created_at + 86400
-    assert batch.usage is not None and batch.usage.total_tokens > 0
-    assert batch.in_progress_at and batch.finalizing_at and batch.completed_at
+    assert batch.usage is not None
+    assert batch.usage.total_tokens > 0
+    assert batch.in_progress_at
+    assert batch.finalizing_at
+    assert batch.completed_at
     assert batch.error_file_id is None
     lines = await read_lines(oai, batch.output_file_id)
     assert {line["custom_id"] for line in lines} == {"a", "b"}
@@ -60,7 +62,8 @@ async def test_create_response_shows_validating_with_zero_counts(oai: openai.Asy
     )
     assert batch.status == "validating"
     assert batch.model is None
-    assert batch.request_counts is not None and batch.request_counts.total == 0
+    assert batch.request_counts is not None
+    assert batch.request_counts.total == 0
     assert batch.metadata == {"run": "7"}
     assert batch.expires_at == batch.created_at + 86400
 
@@ -103,10 +106,12 @@ async def test_cancel_in_progress_keeps_partial_output(manual: Emulator) -> None
         batch_id = await submit(client, [responses_line(f"k{i}", str(i)) for i in range(4)])
         manual.advance(batch_id)
         cancelling = await client.batches.cancel(batch_id)
-        assert cancelling.status == "cancelling" and cancelling.cancelling_at
+        assert cancelling.status == "cancelling"
+        assert cancelling.cancelling_at
         manual.advance(batch_id)
         batch = await client.batches.retrieve(batch_id)
-        assert batch.status == "cancelled" and batch.cancelled_at
+        assert batch.status == "cancelled"
+        assert batch.cancelled_at
         done = await read_lines(client, batch.output_file_id)
         unrun = await read_lines(client, batch.error_file_id)
     assert [line["custom_id"] for line in done] == ["k0", "k1"]  # default fraction 0.5
@@ -114,14 +119,16 @@ async def test_cancel_in_progress_keeps_partial_output(manual: Emulator) -> None
     for line in unrun:
         assert line["response"] is None
         assert line["error"]["code"] == "batch_cancelled"
-    assert batch.request_counts is not None and batch.request_counts.completed == 2
+    assert batch.request_counts is not None
+    assert batch.request_counts.completed == 2
 
 
 async def test_cancel_while_validating_runs_nothing(manual: Emulator) -> None:
     async with oai_client(manual) as client:
         batch_id = await submit(client, [responses_line("a", "x"), responses_line("b", "y")])
         batch = await client.batches.cancel(batch_id)
-        assert batch.status == "cancelling" and batch.in_progress_at is None
+        assert batch.status == "cancelling"
+        assert batch.in_progress_at is None
         manual.advance(batch_id)
         batch = await client.batches.retrieve(batch_id)
         assert batch.status == "cancelled"
@@ -146,7 +153,8 @@ async def test_expire_keeps_finished_requests(manual: Emulator) -> None:
         batch = await client.batches.retrieve(batch_id)
         done = await read_lines(client, batch.output_file_id)
         unrun = await read_lines(client, batch.error_file_id)
-    assert batch.status == "expired" and batch.expired_at
+    assert batch.status == "expired"
+    assert batch.expired_at
     assert batch.request_counts is not None
     assert (batch.request_counts.total, batch.request_counts.completed) == (3, 1)
     assert [line["custom_id"] for line in done] == ["k0"]
@@ -166,7 +174,8 @@ async def test_list_batches_newest_first_with_cursor(oai: openai.AsyncOpenAI) ->
     every = [b.id async for b in oai.batches.list(limit=2)]
     assert every == ids[::-1]
     last = await oai.batches.list(limit=2, after=ids[1])
-    assert [b.id for b in last.data] == [ids[0]] and not last.has_more
+    assert [b.id for b in last.data] == [ids[0]]
+    assert not last.has_more
 
 
 async def test_files_crud_and_content_headers(oai: openai.AsyncOpenAI, emu: Emulator) -> None:
@@ -174,7 +183,8 @@ async def test_files_crud_and_content_headers(oai: openai.AsyncOpenAI, emu: Emul
     first = await oai.files.create(file=("one.jsonl", data), purpose="batch")
     second = await oai.files.create(file=("two.jsonl", data), purpose="user_data")
     assert re.fullmatch(r"file-[A-Za-z0-9]{22}", first.id)
-    assert first.bytes == len(data) and first.filename == "one.jsonl"
+    assert first.bytes == len(data)
+    assert first.filename == "one.jsonl"
     assert first.expires_at == first.created_at + 2_592_000
     assert second.expires_at is None
     assert (await oai.files.retrieve(first.id)).id == first.id
@@ -191,7 +201,8 @@ async def test_files_crud_and_content_headers(oai: openai.AsyncOpenAI, emu: Emul
     assert response.headers["content-type"] == "application/octet-stream"
     assert response.headers["content-disposition"] == 'attachment; filename="one.jsonl"'
     deleted = await oai.files.delete(first.id)
-    assert deleted.deleted and deleted.id == first.id
+    assert deleted.deleted
+    assert deleted.id == first.id
     with pytest.raises(openai.NotFoundError):
         await oai.files.retrieve(first.id)
 
@@ -213,10 +224,17 @@ async def test_upload_expires_after_bracket_form(emu: Emulator) -> None:
             "/files",
             headers=headers,
             files={"file": ("in.jsonl", b"{}\n")},
-            data={"purpose": "batch", "expires_after[anchor]": "created_at", "expires_after[seconds]": "10"},
+            data={
+                "purpose": "batch",
+                "expires_after[anchor]": "created_at",
+                "expires_after[seconds]": "10",
+            },
         )
         wrong_purpose = await raw.post(
-            "/files", headers=headers, files={"file": ("in.jsonl", b"{}")}, data={"purpose": "batches"}
+            "/files",
+            headers=headers,
+            files={"file": ("in.jsonl", b"{}")},
+            data={"purpose": "batches"},
         )
     assert good.status_code == 200
     assert good.json()["expires_at"] == good.json()["created_at"] + 3600
@@ -245,29 +263,41 @@ async def test_http_surface_auth_404_400_and_request_id(emu: Emulator) -> None:
         no_file = await raw.post(
             "/batches",
             headers=auth,
-            json={"input_file_id": "file-x", "endpoint": "/v1/responses", "completion_window": "24h"},
+            json={
+                "input_file_id": "file-x",
+                "endpoint": "/v1/responses",
+                "completion_window": "24h",
+            },
         )
         bad_window = await raw.post(
             "/batches",
             headers=auth,
-            json={"input_file_id": "file-x", "endpoint": "/v1/responses", "completion_window": "48h"},
+            json={
+                "input_file_id": "file-x",
+                "endpoint": "/v1/responses",
+                "completion_window": "48h",
+            },
         )
         unknown_route = await raw.get("/nothing", headers=auth)
-    assert no_key.status_code == 401 and empty_key.status_code == 401
+    assert no_key.status_code == 401
+    assert empty_key.status_code == 401
     assert set(no_key.json()["error"]) == {"message", "type", "param", "code"}
     assert missing.status_code == 404
     assert missing.headers["x-request-id"].startswith("req_")
     assert bad_body.status_code == 400
-    assert no_file.status_code == 404 and no_file.json()["error"]["param"] == "input_file_id"
+    assert no_file.status_code == 404
+    assert no_file.json()["error"]["param"] == "input_file_id"
     assert bad_window.status_code == 400
     assert bad_window.json()["error"]["param"] == "completion_window"
-    assert unknown_route.status_code == 404 and "error" in unknown_route.json()
+    assert unknown_route.status_code == 404
+    assert "error" in unknown_route.json()
 
 
 async def test_sdk_raises_typed_errors(oai: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         await oai.batches.retrieve("batch_0123")
-    assert caught.value.request_id is not None and caught.value.request_id.startswith("req_")
+    assert caught.value.request_id is not None
+    assert caught.value.request_id.startswith("req_")
     with pytest.raises(openai.BadRequestError):
         await oai.batches.create(
             input_file_id="file-x",

@@ -25,9 +25,12 @@ from .conftest import (
 async def _errors(client: openai.AsyncOpenAI, data: bytes) -> list[dict[str, Any]]:
     batch_id = await submit(client, data)
     batch = await client.batches.retrieve(batch_id)  # one poll: validating → failed
-    assert batch.status == "failed" and batch.failed_at
-    assert batch.errors is not None and batch.errors.object == "list"
-    assert batch.output_file_id is None and batch.error_file_id is None
+    assert batch.status == "failed"
+    assert batch.failed_at
+    assert batch.errors is not None
+    assert batch.errors.object == "list"
+    assert batch.output_file_id is None
+    assert batch.error_file_id is None
     return [e.model_dump() for e in batch.errors.data or []]
 
 
@@ -92,7 +95,8 @@ async def test_fifty_thousand_lines(manual: Emulator) -> None:
         out = await client.files.content(batch.output_file_id or "")
         elapsed = time.monotonic() - started
     assert batch.status == "completed"
-    assert batch.request_counts is not None and batch.request_counts.completed == 50_000
+    assert batch.request_counts is not None
+    assert batch.request_counts.completed == 50_000
     body = out.text
     assert body.count("\n") == 50_000
     last = json.loads(body.splitlines()[-1])

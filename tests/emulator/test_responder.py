@@ -60,7 +60,8 @@ def test_instance_for_satisfies_the_schema() -> None:
     value = instance_for(PERSON, seed_text="Ada")
     jsonschema.validate(value, PERSON)
     assert value == instance_for(PERSON, seed_text="Ada")  # deterministic
-    assert value["kind"] == "cat" and value["home"]["zip"] == "00000"
+    assert value["kind"] == "cat"
+    assert value["home"]["zip"] == "00000"
 
 
 def test_instance_for_recursive_schema_terminates() -> None:
@@ -74,7 +75,11 @@ def test_instance_for_recursive_schema_terminates() -> None:
 
 def test_responses_echo_matches_spec() -> None:
     body = responses_body(
-        {"model": MODEL, "input": [{"role": "user", "content": "hello"}], "instructions": "Be brief"}
+        {
+            "model": MODEL,
+            "input": [{"role": "user", "content": "hello"}],
+            "instructions": "Be brief",
+        }
     )
     assert_matches_spec(body, OPENAI_BODIES, "Response")
     assert body["output"][0]["content"][0] == {
@@ -93,12 +98,20 @@ def test_responses_structured_output_and_reasoning() -> None:
             "model": MODEL,
             "input": "who?",
             "reasoning": {"effort": "low", "summary": "auto"},
-            "text": {"format": {"type": "json_schema", "name": "person", "schema": PERSON, "strict": True}},
+            "text": {
+                "format": {
+                    "type": "json_schema",
+                    "name": "person",
+                    "schema": PERSON,
+                    "strict": True,
+                }
+            },
         }
     )
     assert_matches_spec(body, OPENAI_BODIES, "Response")
     reasoning, message = body["output"]
-    assert reasoning["type"] == "reasoning" and reasoning["summary"][0]["type"] == "summary_text"
+    assert reasoning["type"] == "reasoning"
+    assert reasoning["summary"][0]["type"] == "summary_text"
     jsonschema.validate(json.loads(message["content"][0]["text"]), PERSON)
     assert body["usage"]["output_tokens_details"]["reasoning_tokens"] > 0
 
@@ -115,7 +128,8 @@ def test_responses_forced_tool_call() -> None:
     )
     assert_matches_spec(body, OPENAI_BODIES, "Response")
     (call,) = body["output"]
-    assert call["type"] == "function_call" and call["name"] == "weather"
+    assert call["type"] == "function_call"
+    assert call["name"] == "weather"
     jsonschema.validate(json.loads(call["arguments"]), WEATHER_TOOL)
 
 
@@ -146,28 +160,41 @@ def test_chat_shapes() -> None:
     )
     assert_matches_spec(forced, OPENAI_BODIES, "CreateChatCompletionResponse")
     choice = forced["choices"][0]
-    assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] is None
-    jsonschema.validate(json.loads(choice["message"]["tool_calls"][0]["function"]["arguments"]), WEATHER_TOOL)
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["content"] is None
+    jsonschema.validate(
+        json.loads(choice["message"]["tool_calls"][0]["function"]["arguments"]), WEATHER_TOOL
+    )
     assert forced["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
     structured = chat_body(
         {
             "model": MODEL,
             "messages": [{"role": "user", "content": "who?"}],
-            "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": PERSON}},
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "p", "schema": PERSON},
+            },
         }
     )
     jsonschema.validate(json.loads(structured["choices"][0]["message"]["content"]), PERSON)
     refused = chat_body({"model": MODEL, "messages": [{"role": "user", "content": "[[refuse]]"}]})
     assert_matches_spec(refused, OPENAI_BODIES, "CreateChatCompletionResponse")
-    assert refused["choices"][0]["message"]["refusal"] and not refused["choices"][0]["message"]["content"]
-    cut = chat_body({"model": MODEL, "messages": [{"role": "user", "content": "y" * 99}], "max_tokens": 3})
+    assert refused["choices"][0]["message"]["refusal"]
+    assert not refused["choices"][0]["message"]["content"]
+    cut = chat_body(
+        {"model": MODEL, "messages": [{"role": "user", "content": "y" * 99}], "max_tokens": 3}
+    )
     assert cut["choices"][0]["finish_reason"] == "length"
 
 
 def test_embeddings_shape() -> None:
-    body = embeddings_body({"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 4})
+    body = embeddings_body(
+        {"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 4}
+    )
     assert [len(d["embedding"]) for d in body["data"]] == [4, 4]
-    assert body == embeddings_body({"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 4})
+    assert body == embeddings_body(
+        {"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 4}
+    )
 
 
 def _message(**params: Any) -> dict[str, Any]:
@@ -180,7 +207,8 @@ def _message(**params: Any) -> dict[str, Any]:
 def test_anthropic_message_shapes() -> None:
     plain = _message(system="Be brief")
     assert plain["content"] == [{"type": "text", "text": "echo: hi", "citations": None}]
-    assert plain["stop_reason"] == "end_turn" and plain["usage"]["service_tier"] == "batch"
+    assert plain["stop_reason"] == "end_turn"
+    assert plain["usage"]["service_tier"] == "batch"
     thinking = _message(thinking={"type": "enabled", "budget_tokens": 1024})
     assert [b["type"] for b in thinking["content"]] == ["thinking", "text"]
     assert thinking["content"][0]["signature"]
@@ -197,7 +225,9 @@ def test_anthropic_message_shapes() -> None:
 
 
 @pytest.mark.parametrize("endpoint", ["/v1/responses", "/v1/chat/completions"])
-async def test_end_to_end_bodies_match_spec(oai: openai.AsyncOpenAI, emu: Emulator, endpoint: str) -> None:
+async def test_end_to_end_bodies_match_spec(
+    oai: openai.AsyncOpenAI, emu: Emulator, endpoint: str
+) -> None:
     make = responses_line if endpoint == "/v1/responses" else chat_line
     batch_id = await submit(oai, [make("a", "hello")], endpoint)
     batch = await poll_until_done(oai, batch_id)
