@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,10 +86,18 @@ def cassette_target(record_mode: str) -> Iterator[CassetteTarget]:
         yield CassetteTarget(emulator.openai_base_url, DUMMY_KEY, emulator)
 
 
-@pytest.fixture
-async def emulator() -> AsyncIterator[Any]:
-    """A fresh emulator in "polls" mode, stopped after the test."""
+@pytest.fixture(scope="module")
+def emulator_server() -> Iterator[Any]:
+    """One emulator in "polls" mode per test module (starting one takes a moment)."""
     from lmbatch.testing.emulator import Emulator, EmulatorSettings
 
-    async with Emulator(EmulatorSettings(mode="polls")) as running:
+    with Emulator(EmulatorSettings(mode="polls")) as running:
         yield running
+
+
+@pytest.fixture
+def emulator(emulator_server: Any) -> Iterator[Any]:
+    """The module's emulator, emptied before the test: no files, batches or faults."""
+    emulator_server.reset()
+    yield emulator_server
+    emulator_server.reset()
