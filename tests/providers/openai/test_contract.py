@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from lmbatch_openai import OpenAIBatchOperations
 
 from lmbatch.testing.contract import BatchOperationsContract
-from lmbatch_openai import OpenAIBatchOperations
 
 
 class TestOpenAIContractResponses(BatchOperationsContract):
