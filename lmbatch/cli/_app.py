@@ -21,7 +21,7 @@ from lmbatch.cli._demo import demo_command
 from lmbatch.cli._emulator_command import emulator_command
 from lmbatch.cli._errors import EXIT_INTERRUPTED
 from lmbatch.cli._providers_command import providers_command
-from lmbatch.cli._run_commands import run_command, wait_command
+from lmbatch.cli._run_commands import resume_command, run_command, wait_command
 
 __all__ = ["app", "run"]
 
@@ -58,13 +58,15 @@ class LMBatchGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         try:
-            return super().main(
+            result = super().main(
                 args=args,
                 prog_name=prog_name or "lmbatch",
                 complete_var=complete_var,
                 standalone_mode=False,
                 **extra,
             )
+            # Without standalone mode, typer.Exit(code) comes back as the return value.
+            code = result if isinstance(result, int) else 0
         except typer.Abort:
             print("aborted", file=sys.stderr)
             code = EXIT_INTERRUPTED
@@ -74,10 +76,13 @@ class LMBatchGroup(TyperGroup):
             exit_code = getattr(exc, "exit_code", None)
             if format_message is None or not isinstance(exit_code, int):
                 raise
-            context = getattr(exc, "ctx", None)
-            command = context.command_path if context is not None else "lmbatch"
-            print(f"error: {format_message()} (see: {command} --help)", file=sys.stderr)
             code = exit_code
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `lmbatch`: show the help
+                print(format_message(), file=sys.stderr)
+            else:
+                context = getattr(exc, "ctx", None)
+                command = context.command_path if context is not None else "lmbatch"
+                print(f"error: {format_message()} (see: {command} --help)", file=sys.stderr)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -104,6 +109,7 @@ app.command("info")(info_command)
 app.command("results")(results_command)
 app.command("list")(list_command)
 app.command("cancel")(cancel_command)
+app.command("resume")(resume_command)
 app.command("emulator")(emulator_command)
 
 

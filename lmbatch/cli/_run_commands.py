@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -10,11 +11,13 @@ from typing import Annotated
 
 import typer
 
+from lmbatch import resume
 from lmbatch._operations import BatchOperations
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
 from lmbatch.cli._errors import EXIT_INTERRUPTED, reporting_errors
+from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
     BatchIdArgument,
     FileArgument,
@@ -31,13 +34,13 @@ from lmbatch.cli._options import (
     VerboseOption,
 )
 from lmbatch.cli._progress import BatchProgress, stderr_console
-from lmbatch.cli._provider_choice import operations_for
+from lmbatch.cli._provider_choice import operations_for, store_path
 from lmbatch.cli._render import counts_summary, to_json
 from lmbatch.cli._request_file import read_request_file
 from lmbatch.cli._results_file import ResultsWriter
-from lmbatch.cli._session import run_with, wait_until_done
+from lmbatch.cli._session import MAX_POLL_INTERVAL, run_with, wait_until_done
 
-__all__ = ["OnInterrupt", "run_command", "wait_command"]
+__all__ = ["OnInterrupt", "resume_command", "run_command", "wait_command"]
 
 
 class OnInterrupt(StrEnum):
@@ -69,6 +72,11 @@ TimeoutOption = Annotated[
 NoProgressOption = Annotated[
     bool, typer.Option("--no-progress", help="Do not draw the progress bar.")
 ]
+
+
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer a question typed at the terminal."""
+    return sys.stdin.isatty()
 
 
 class _Waiter:
@@ -137,7 +145,7 @@ class _Waiter:
         return EXIT_INTERRUPTED
 
     def _ask(self) -> OnInterrupt:
-        if not sys.stdin.isatty():
+        if not stdin_is_terminal():
             return OnInterrupt.LEAVE
         question = (
             f"\nInterrupted. Cancel batch {self.batch_id}, or leave it running? [cancel/leave]"
@@ -294,3 +302,57 @@ def wait_command(
             print(to_json({"id": batch_id, "status": info["status"].value}))
         else:
             stderr_console().print(f"{batch_id}: {info['status'].value}; {counts_summary(info)}")
+
+
+def resume_command(
+    job_id: BatchIdArgument,
+    output: OutputOption = None,
+    option: OptionsOption = None,
+    store: StoreOption = None,
+    poll_interval: PollIntervalOption = 10.0,
+    timeout: TimeoutOption = None,
+    no_progress: NoProgressOption = False,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Finish an interrupted job from the job store alone, then write its results.
+
+    Submits the batches of the job that were never submitted, checks those whose
+    submission may or may not have reached the provider (never paying twice), waits
+    with a progress bar and writes one JSON line per key.
+
+    Examples:
+
+        lmbatch resume lmbjob_0f3c... -o results.jsonl
+    """
+    with reporting_errors(verbose=verbose, json_output=json_output):
+        settings = parse_assignments(option, "--option")
+        display = BatchProgress(enabled=False if no_progress else None)
+        writer = ResultsWriter(output)
+
+        async def resume_job() -> dict[str, LMOutput]:
+            with display:
+                return await resume(
+                    job_id,
+                    store=store_path(store),
+                    status_check_interval=poll_interval,
+                    max_status_check_interval=max(poll_interval, MAX_POLL_INTERVAL),
+                    timeout=timeout,
+                    on_progress=display.update,
+                    **settings,
+                )
+
+        results = asyncio.run(resume_job())
+        writer.write_all(results.items())
+        info = display.last_info
+        status = info["status"].value if info is not None else "finished"
+        if writer.path is None:
+            sys.stdout.flush()
+            stderr_console().print(f"{job_id}: {status}; {writer.summary.describe()}")
+        elif json_output:
+            summary = {"id": job_id, "status": status, "output": str(writer.path)}
+            print(to_json({**summary, **writer.summary.as_json()}))
+        else:
+            stderr_console().print(
+                f"{job_id}: {status}; wrote {writer.summary.describe()} to {writer.path}"
+            )

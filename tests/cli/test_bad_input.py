@@ -1,0 +1,183 @@
+"""Bad input gives one line naming the file and line (or the option), exits non-zero,
+and nothing is uploaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lmbatch.testing import default_backend
+from tests.cli.conftest import Invoke, Outcome
+
+
+def assert_refused(outcome: Outcome, *fragments: str) -> None:
+    assert outcome.exit_code != 0, outcome.stdout
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    line = outcome.error_lines[0]
+    assert line.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in line
+    assert default_backend.calls["submit"] == 0, "nothing may be uploaded"
+
+
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_malformed_jsonl_line_names_file_and_line(
+    lmbatch: Invoke, tmp_path: Path, command: str
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"key": "a", "input": "hi"}\n{"key": "b", "input": "oops"\n')
+    assert_refused(lmbatch(command, str(path), "-p", "fake"), "bad.jsonl:2:", "not valid JSON")
+
+
+def test_line_that_is_not_an_object(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "list.jsonl"
+    path.write_text('["a", "hi"]\n')
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "list.jsonl:1:", "a list")
+
+
+def test_missing_key_field(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "nokey.jsonl"
+    path.write_text('{"key": "a", "input": "hi"}\n\n{"input": "no key"}\n')
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "nokey.jsonl:3:", '"key"')
+
+
+def test_unknown_field_is_refused(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "typo.jsonl"
+    path.write_text('{"key": "a", "inptu": "hi"}\n')
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "typo.jsonl:1:", "'inptu'")
+
+
+def test_invalid_request_names_line_and_key(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text('{"key": "a", "input": "hi"}\n{"key": "b", "input": "  "}\n')
+    assert_refused(
+        lmbatch("submit", str(path), "-p", "fake"), "empty.jsonl:2:", "'b'", "prompt is empty"
+    )
+
+
+def test_missing_key_column_in_csv(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text("id,prompt\n1,hello\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:1:", "missing column 'key'")
+
+
+def test_missing_prompt_column_in_csv(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text("key,text\n1,hello\n")
+    assert_refused(lmbatch("run", str(path), "-p", "fake"), "q.csv:1:", "'prompt'")
+
+
+def test_duplicate_keys_name_both_lines(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "dup.jsonl"
+    path.write_text("".join(json.dumps({"key": k, "input": "x"}) + "\n" for k in ["a", "b", "a"]))
+    assert_refused(
+        lmbatch("submit", str(path), "-p", "fake"), "dup.jsonl:3:", "duplicate key 'a'", "line 1"
+    )
+
+
+def test_duplicate_keys_in_csv(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text("key,prompt\nx,one\ny,two\nx,three\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "dup.csv:4:", "duplicate key 'x'")
+
+
+def test_missing_file(lmbatch: Invoke) -> None:
+    assert_refused(
+        lmbatch("submit", "nowhere.jsonl", "-p", "fake"), "nowhere.jsonl", "no such file"
+    )
+
+
+def test_unknown_suffix(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "prompts.txt"
+    path.write_text("hello\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "prompts.txt", "--format")
+
+
+def test_empty_file(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "nothing.jsonl"
+    path.write_text("\n\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "nothing.jsonl", "no requests")
+
+
+def test_unknown_provider(lmbatch: Invoke, prompts: Path) -> None:
+    assert_refused(lmbatch("submit", str(prompts), "-p", "fkae"), "unknown provider 'fkae'", "fake")
+
+
+def test_unknown_provider_option(lmbatch: Invoke, prompts: Path) -> None:
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "-O", "colour=blue")
+    assert_refused(outcome, "unknown option 'colour'")
+
+
+def test_malformed_option_names_the_option(lmbatch: Invoke, prompts: Path) -> None:
+    assert_refused(lmbatch("submit", str(prompts), "-p", "fake", "-O", "colour"), "--option")
+
+
+def test_bad_hyperparameter_names_it(lmbatch: Invoke, prompts: Path) -> None:
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "-P", "temperature=9")
+    assert_refused(outcome, "temperature")
+
+
+def test_malformed_param_names_the_option(lmbatch: Invoke, prompts: Path) -> None:
+    assert_refused(lmbatch("submit", str(prompts), "-p", "fake", "-P", "=3"), "--param")
+
+
+def test_schema_that_cannot_be_imported(lmbatch: Invoke, prompts: Path) -> None:
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--schema", "no_such_mod:Model")
+    assert_refused(outcome, "--schema", "no_such_mod")
+
+
+def test_schema_file_with_bad_json(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text('{"type": "object",\n')
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--schema", str(schema))
+    assert_refused(outcome, "--schema", "not valid JSON")
+
+
+def test_no_provider_selected(lmbatch: Invoke, prompts: Path) -> None:
+    assert_refused(lmbatch("submit", str(prompts)), "no provider selected")
+
+
+def test_missing_api_key(lmbatch: Invoke, prompts: Path) -> None:
+    pytest.importorskip("lmbatch_openai")
+    outcome = lmbatch("submit", str(prompts), "-p", "openai", "-m", "gpt-4.1-mini")
+    assert_refused(outcome, "OPENAI_API_KEY")
+
+
+@pytest.mark.parametrize("command", ["status", "info", "results", "cancel", "wait"])
+def test_unknown_batch_id(lmbatch: Invoke, command: str) -> None:
+    assert_refused(lmbatch(command, "batch_nope"), "unknown batch id 'batch_nope'", "--provider")
+
+
+def test_unknown_batch_id_at_the_provider(lmbatch: Invoke) -> None:
+    assert_refused(lmbatch("status", "batch_nope", "-p", "fake"), "batch_nope")
+
+
+def test_unknown_command_and_option_are_one_line(lmbatch: Invoke) -> None:
+    outcome = lmbatch("sumbit")
+    assert outcome.exit_code == 2
+    assert len(outcome.error_lines) == 1
+    assert outcome.error_lines[0].startswith("error: No such command 'sumbit'.")
+    assert outcome.error_lines[0].endswith("(see: lmbatch --help)")
+    outcome = lmbatch("status", "x", "--bogus")
+    assert outcome.exit_code == 2
+    assert len(outcome.error_lines) == 1
+    assert "--bogus" in outcome.error_lines[0]
+
+
+def test_json_errors_are_machine_readable(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text("{\n")
+    outcome = lmbatch("submit", str(path), "-p", "fake", "--json")
+    assert outcome.exit_code == 2
+    error = outcome.json()["error"]
+    assert error["type"] == "CLIError"
+    assert error["message"].startswith(f"{path}:1:")
+
+
+def test_verbose_shows_the_traceback(lmbatch: Invoke) -> None:
+    outcome = lmbatch("status", "batch_nope", "-p", "fake", "--verbose")
+    assert outcome.exit_code == 1
+    assert "Traceback" in outcome.stderr
+    assert outcome.error_lines[-1].startswith("error: ")

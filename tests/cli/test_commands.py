@@ -1,0 +1,309 @@
+"""The batch commands against the in-memory fake provider."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lmbatch.cli._app import app
+from lmbatch.testing import default_backend
+from tests.cli.conftest import Invoke
+
+
+def read_lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_submit_prints_the_id_and_every_command_takes_it(lmbatch: Invoke, prompts: Path) -> None:
+    submitted = lmbatch("submit", str(prompts), "-p", "fake")
+    assert submitted.exit_code == 0, submitted.stderr
+    batch_id = submitted.stdout.strip()
+    assert batch_id.startswith("fakebatch_")
+    assert f"submitted 3 requests from {prompts}" in submitted.stderr
+
+    # The store remembers the provider: no --provider needed from here on.
+    status = lmbatch("status", batch_id, "--json")
+    assert status.json()["status"] == "in_progress"
+    assert status.json()["request_counts"]["total"] == 3
+
+    status = lmbatch("status", batch_id)
+    assert status.stdout.startswith("finished")
+    assert "3/3 done (3 ok)" in status.stdout
+
+    info = lmbatch("info", batch_id, "--json").json()
+    assert info["id"] == batch_id
+    assert info["provider"] == "fake"
+    assert info["raw"]["state"] == "ended"
+    assert "fake-model" in lmbatch("info", batch_id).stdout
+
+    results = lmbatch("results", batch_id)
+    assert results.exit_code == 0
+    lines = [json.loads(line) for line in results.stdout.splitlines()]
+    assert {line["key"] for line in lines} == {"a", "b", "c"}
+    assert "3 results: 3 ok" in results.stderr
+
+
+def test_submit_json(lmbatch: Invoke, prompts: Path) -> None:
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "-m", "other-model", "--json")
+    assert outcome.json() == {
+        "id": "fakebatch_000001",
+        "provider": "fake",
+        "model": "other-model",
+        "requests": 3,
+    }
+
+
+def test_results_to_a_file(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    lmbatch("status", batch_id)
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("results", batch_id, "-o", str(out), "--json")
+    assert outcome.json()["outcomes"] == {"ok": 3}
+    records = {record["key"]: record for record in read_lines(out)}
+    assert records["a"] == {
+        "key": "a",
+        "ok": True,
+        "text": "echo: hello",
+        "error": None,
+        "usage": {
+            "input_tokens": 1,
+            "output_tokens": 2,
+            "cached_input_tokens": 0,
+            "reasoning_tokens": 0,
+        },
+    }
+    assert not (tmp_path / "out.jsonl.partial").exists()
+
+
+def test_results_before_the_batch_ends(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    default_backend.script_next_batch(polls_until_done=5)
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("results", batch_id, "-o", str(out))
+    assert outcome.exit_code == 1
+    assert outcome.error_lines == [
+        f"error: batch {batch_id} is in_progress (in_progress); results are available once it ends"
+    ]
+    assert not out.exists()
+
+
+def test_run_writes_results_in_file_order(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    keys = ["z", "m", "a", "q"]
+    inputs = ["one", "two [[lmbatch:error=429]]", "three [[lmbatch:expire]]", "four"]
+    path.write_text(
+        "".join(
+            json.dumps({"key": k, "input": i}) + "\n" for k, i in zip(keys, inputs, strict=True)
+        )
+    )
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("run", str(path), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    assert outcome.exit_code == 0, outcome.stderr
+    records = read_lines(out)
+    assert [r["key"] for r in records] == keys
+    assert [r["ok"] for r in records] == [True, False, False, True]
+    assert records[1]["error"]["kind"] == "errored"  # type: ignore[index]
+    assert records[1]["error"]["status_code"] == 429  # type: ignore[index]
+    assert records[2]["error"]["kind"] == "expired"  # type: ignore[index]
+    assert "wrote 4 results: 2 ok, 1 errored, 1 expired" in outcome.stderr
+    assert default_backend.calls["submit"] == 1
+
+
+def test_run_json_summary(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch(
+        "run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0", "--json"
+    )
+    assert outcome.json() == {
+        "id": "fakebatch_000001",
+        "status": "finished",
+        "output": str(out),
+        "total": 3,
+        "outcomes": {"ok": 3},
+    }
+
+
+def test_run_without_output_prints_jsonl(lmbatch: Invoke, prompts: Path) -> None:
+    outcome = lmbatch("run", str(prompts), "-p", "fake", "--poll-interval", "0")
+    assert [json.loads(line)["key"] for line in outcome.stdout.splitlines()] == ["a", "b", "c"]
+
+
+def test_run_splits_into_a_job(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch(
+        "run", str(prompts), "-p", "fake", "-O", "max_requests_per_batch=2",
+        "-o", str(out), "--poll-interval", "0",
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "job lmbjob_" in outcome.stderr
+    assert len(read_lines(out)) == 3
+    job_id = outcome.stderr.split("job ")[1].split()[0]
+    info = lmbatch("info", job_id, "--json").json()
+    assert len(info["batches"]) == 2
+    assert "batches of this job" in lmbatch("info", job_id).stdout
+
+
+def test_csv_input(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('key,prompt,notes\nq1,"Hello, world",ignored\nq2,Bye,\n')
+    outcome = lmbatch("run", str(path), "-p", "fake", "--poll-interval", "0")
+    texts = {
+        json.loads(line)["key"]: json.loads(line)["text"] for line in outcome.stdout.splitlines()
+    }
+    assert texts == {"q1": "echo: Hello, world", "q2": "echo: Bye"}
+
+
+def test_stdin_input(lmbatch: Invoke) -> None:
+    outcome = lmbatch(
+        "run", "-", "-p", "fake", "--poll-interval", "0", input='{"key": "s", "input": "hi"}\n'
+    )
+    assert json.loads(outcome.stdout)["text"] == "echo: hi"
+
+
+def test_schema_from_a_pydantic_model(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    (tmp_path / "answer_models.py").write_text(
+        "from pydantic import BaseModel\n\n\n"
+        "class Answer(BaseModel):\n    city: str\n    population: int\n"
+    )
+    outcome = lmbatch(
+        "run", str(prompts), "-p", "fake", "--schema", "answer_models:Answer",
+        "--poll-interval", "0",
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.stderr
+    record = json.loads(outcome.stdout.splitlines()[0])
+    assert set(record["structured"]) == {"city", "population"}
+
+
+def test_schema_from_a_json_file(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        json.dumps(
+            {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+        )
+    )
+    outcome = lmbatch(
+        "run", str(prompts), "-p", "fake", "--schema", str(schema), "--poll-interval", "0"
+    )
+    assert isinstance(json.loads(outcome.stdout.splitlines()[0])["structured"]["ok"], bool)
+
+
+def test_params_are_json_decoded(lmbatch: Invoke, prompts: Path) -> None:
+    outcome = lmbatch(
+        "submit", str(prompts), "-p", "fake", "-P", "max_tokens=50", "-P", 'stop=["END"]'
+    )
+    assert outcome.exit_code == 0, outcome.stderr
+
+
+def test_list(lmbatch: Invoke, prompts: Path) -> None:
+    assert "no batches on fake" in lmbatch("list", "-p", "fake").stderr
+    for _ in range(3):
+        lmbatch("submit", str(prompts), "-p", "fake")
+    listed = lmbatch("list", "-p", "fake", "--json").json()
+    assert [batch["id"] for batch in listed] == [
+        "fakebatch_000003",
+        "fakebatch_000002",
+        "fakebatch_000001",
+    ]
+    assert "raw" not in listed[0]
+    assert len(lmbatch("list", "-p", "fake", "-n", "2", "--json").json()) == 2
+    assert "fakebatch_000002" in lmbatch("list", "-p", "fake").stdout
+
+
+def test_cancel(lmbatch: Invoke, prompts: Path) -> None:
+    default_backend.script_next_batch(polls_until_done=10, finished_before_expiry=1)
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    outcome = lmbatch("cancel", batch_id, "--json")
+    assert outcome.json() == {"id": batch_id, "cancel_requested": True}
+    assert lmbatch("status", batch_id, "--json").json()["status"] == "canceling"
+    results = [json.loads(line) for line in lmbatch("results", batch_id).stdout.splitlines()]
+    assert [r["ok"] for r in results] == [True, False, False]
+    assert results[1]["error"]["kind"] == "cancelled"
+
+
+def test_wait_then_write(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    default_backend.script_next_batch(polls_until_done=3)
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("wait", batch_id, "-o", str(out), "--poll-interval", "0")
+    assert outcome.exit_code == 0, outcome.stderr
+    assert len(read_lines(out)) == 3
+    waited = lmbatch("wait", batch_id, "--poll-interval", "0", "--json")
+    assert waited.json() == {"id": batch_id, "status": "finished"}
+
+
+def test_wait_timeout_leaves_the_batch(lmbatch: Invoke, prompts: Path) -> None:
+    default_backend.script_next_batch(polls_until_done=1000)
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    outcome = lmbatch("wait", batch_id, "--poll-interval", "0.01", "--timeout", "0.05")
+    assert outcome.exit_code == 1
+    assert "did not finish" in outcome.error_lines[0]
+
+
+def test_providers(lmbatch: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMBATCH_PROVIDER", "fake")
+    data = lmbatch("providers", "--json").json()
+    assert data["selected"] == "fake"
+    assert data["selected_by"] == "$LMBATCH_PROVIDER"
+    fake = next(entry for entry in data["providers"] if entry["name"] == "fake")
+    assert fake["status"] == "ok"
+    assert fake["selected"] is True
+    assert fake["version"]
+    assert fake["limits"]["max_requests_per_batch"] > 0
+    table = lmbatch("providers")
+    assert "fake" in table.stdout
+    assert "selected" in table.stdout
+    assert "selected provider: fake ($LMBATCH_PROVIDER)" in table.stderr
+
+
+def test_providers_from_config_file(lmbatch: Invoke, tmp_path: Path) -> None:
+    (tmp_path / "lmbatch.toml").write_text('provider = "fake"\n')
+    data = lmbatch("providers", "--json").json()
+    assert data["selected"] == "fake"
+    assert data["selected_by"].endswith("lmbatch.toml")
+
+
+def test_config_file_selects_the_provider(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    (tmp_path / "lmbatch.toml").write_text(
+        'provider = "fake"\n\n[providers.fake]\nmodel = "configured"\n'
+    )
+    outcome = lmbatch("submit", str(prompts), "--json")
+    assert outcome.json()["model"] == "configured"
+
+
+def test_broken_provider_is_listed_with_its_reason(
+    lmbatch: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch._plugins import ProviderEntry, registry
+
+    broken = ProviderEntry(
+        name="kaput", plugin="kaput", distribution="lmbatch-kaput", version="0.0.1",
+        status="broken", reason="ImportError: no module named kaput_sdk",
+    )  # fmt: skip
+    entries = registry.entries()
+    monkeypatch.setattr(registry, "entries", lambda: [*entries, broken])
+    data = lmbatch("providers", "--json").json()
+    kaput = next(entry for entry in data["providers"] if entry["name"] == "kaput")
+    assert kaput["status"] == "broken"
+    assert kaput["reason"] == "ImportError: no module named kaput_sdk"
+    assert kaput["limits"] is None
+    assert "broken: ImportError" in lmbatch("providers").stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    sorted(command.name for command in app.registered_commands if command.name is not None),
+)
+def test_every_command_has_help_with_examples(lmbatch: Invoke, command: str) -> None:
+    outcome = lmbatch(command, "--help")
+    assert outcome.exit_code == 0
+    assert "Examples:" in outcome.stdout
+    assert f"lmbatch {command}" in outcome.stdout
+
+
+def test_top_level_help(lmbatch: Invoke) -> None:
+    outcome = lmbatch("--help")
+    assert "lmbatch demo" in outcome.stdout
+    for command in ("run", "submit", "status", "results", "providers"):
+        assert command in outcome.stdout

@@ -1,0 +1,100 @@
+"""``python -m lmbatch``, the console script, and keeping ``import lmbatch`` light."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_module(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LMBATCH_")}
+    env.pop("OPENAI_API_KEY", None)
+    env["LMBATCH_STORE"] = str(cwd / "jobs.sqlite3")
+    return subprocess.run(
+        [sys.executable, "-m", "lmbatch", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_import_lmbatch_does_not_import_the_cli_libraries() -> None:
+    code = (
+        "import sys, lmbatch; "
+        "print([m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'click')])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"key": "k", "input": "hi"}\n')
+    done = run_module("run", str(prompts), "-p", "fake", "--poll-interval", "0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["text"] == "echo: hi"
+    # stderr is not a terminal here: no progress bar, no escape codes.
+    assert "\x1b[" not in done.stderr
+
+
+def test_python_dash_m_bad_input_exit_status(tmp_path: Path) -> None:
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text("not json\n")
+    done = run_module("submit", str(prompts), "-p", "fake", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {prompts}:1: not valid JSON (Expecting value, column 1)"
+    ]
+
+
+def _demo_available() -> str | None:
+    try:
+        import lmbatch_openai  # noqa: F401
+
+        import lmbatch.testing.emulator  # noqa: F401
+    except ImportError as exc:
+        return f"the demo needs lmbatch-openai and the emulator extra ({exc.name} missing)"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_demo_available() is not None, reason=str(_demo_available()))
+def test_demo_runs_offline_without_a_key(tmp_path: Path) -> None:
+    done = run_module("demo", cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for key in ("capital-of-france", "haiku", "conversation", "rate-limited"):
+        assert key in done.stdout
+    assert "echo: What is the capital of France?" in done.stdout
+    assert "OPENAI_API_KEY" in done.stdout
+    assert "lmbatch run prompts.jsonl" in done.stdout
+    assert "submitted 6 requests to openai (gpt-4.1-mini)" in done.stderr
+    assert "\x1b[" not in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_demo_available() is not None, reason=str(_demo_available()))
+def test_demo_json(tmp_path: Path) -> None:
+    done = run_module("demo", "--json", cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["status"] == "finished"
+    outcomes = {r["key"]: r["ok"] for r in data["results"]}
+    assert outcomes.pop("rate-limited") is False
+    assert all(outcomes.values())
+
+
+def test_demo_can_save_its_prompts(tmp_path: Path) -> None:
+    done = run_module("demo", "--save-prompts", "prompts.jsonl", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "prompts.jsonl").read_text().splitlines()
+    assert len(lines) == 6
