@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from lmbatch_anthropic import AnthropicBatchOperations
 
 from lmbatch import BatchStatus, Message
-from lmbatch_anthropic import AnthropicBatchOperations
 
 from .conftest import CassetteTarget
 

@@ -8,6 +8,7 @@ unless ``LMBATCH_REQUIRE_MOCK_SERVER=1``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -19,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lmbatch_anthropic import AnthropicBatchOperations
 
 from lmbatch import BatchStatus, ProviderRequestError
-from lmbatch_anthropic import AnthropicBatchOperations
 
 from .conftest import MODEL, REPO, SPEC_FILE
 from .test_encoding import CASES
@@ -66,10 +67,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=5)
 
 

@@ -1,0 +1,126 @@
+"""One script, two providers: only the provider name and the model change.
+
+The same code runs against ``openai`` and ``anthropic`` (both served by the local emulator,
+configured through their usual environment variables) and the *shapes* of what comes back
+(keys, outcome kinds, output item types, status values, info fields) must be identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+import lmbatch
+from lmbatch import BatchStatus, LMOutput, Message
+from lmbatch.testing.emulator import Emulator, EmulatorSettings
+
+pytestmark = pytest.mark.timeout(120)
+
+PROVIDERS = [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+
+
+class Verdict(BaseModel):
+    """Structured output of the script."""
+
+    title: str
+    score: int
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(EmulatorSettings(mode="polls", polls_per_step=2)) as running:
+        yield running
+
+
+@pytest.fixture
+def vendor_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point both SDKs at the emulator the way a user points them at a proxy."""
+    for name in ("LMBATCH_PROVIDER", "LMBATCH_MODEL", "LMBATCH_STORE", "LMBATCH_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    monkeypatch.setenv("OPENAI_BASE_URL", emulator.openai_base_url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.anthropic_base_url)
+
+
+def output_shape(output: LMOutput) -> dict[str, Any]:
+    return {
+        "ok": output.ok,
+        "error": output.error.kind if output.error else None,
+        "items": [item.type for item in output.outputs],
+        "has_text": bool(output.text),
+        "has_usage": output.token_usage is not None and output.token_usage.total_tokens > 0,
+        "structured": sorted(output.structured_output) if output.structured_output else None,
+    }
+
+
+async def script(provider: str, model: str) -> dict[str, Any]:
+    """What a user would write. Nothing in here depends on the provider."""
+    ops = lmbatch.get_batch_operations(provider, model=model, store=":memory:")
+    async with ops:
+        shape: dict[str, Any] = {}
+        results = await ops.invoke(
+            {
+                "plain": "Say hello",
+                "doc/7 — ünïcode": [Message.system("Be brief."), Message.user("What is 2+2?")],
+                "x" * 200: ["First part.", "Second part."],
+                "broken": "Fail please [[lmbatch:error=400]]",
+            },
+            {"max_tokens": 64, "temperature": 0.5},
+            status_check_interval=0,
+            max_iterations=50,
+        )
+        shape["invoke"] = {key: output_shape(out) for key, out in sorted(results.items())}
+        structured = await ops.invoke(
+            {"s": "Rate the title 'Batch APIs'"},
+            {"response_schema": Verdict},
+            status_check_interval=0,
+            max_iterations=50,
+        )
+        shape["structured"] = output_shape(structured["s"])
+        assert isinstance(structured["s"].parse(Verdict), Verdict)
+
+        batch_id = await ops.create({"a": "one", "b": "two"})
+        info = await ops.info(batch_id)
+        shape["info_keys"] = sorted(info)
+        shape["first_status"] = info["status"]
+        # Values differ by vendor (OpenAI counts nothing while validating); fields do not.
+        shape["count_fields"] = sorted(info["request_counts"])
+        await ops.cancel(batch_id)
+        for _ in range(50):
+            status = await ops.status(batch_id)
+            if status.is_terminal:
+                break
+        shape["cancelled_status"] = status
+        cancelled = await ops.retrieve(batch_id)
+        shape["cancelled_keys"] = sorted(cancelled)
+        # How many finished before the cancel took effect is the vendor's business.
+        kinds = {out.error.kind if out.error else "ok" for out in cancelled.values()}
+        shape["cancelled_kinds_allowed"] = kinds <= {"ok", "cancelled"} and "cancelled" in kinds
+        listed = await ops.list()
+        shape["listed"] = batch_id in {item["id"] for item in listed}
+        shape["list_item_keys"] = sorted(set().union(*(item.keys() for item in listed)))
+        return shape
+
+
+async def test_same_script_same_shapes(vendor_env: None) -> None:
+    shapes = {provider: await script(provider, model) for provider, model in PROVIDERS}
+    openai_shape, anthropic_shape = shapes["openai"], shapes["anthropic"]
+    assert anthropic_shape == openai_shape
+    # And the shapes are the ones a user expects.
+    assert openai_shape["invoke"]["broken"]["error"] == "errored"
+    assert openai_shape["invoke"]["plain"] == {
+        "ok": True,
+        "error": None,
+        "items": ["text"],
+        "has_text": True,
+        "has_usage": True,
+        "structured": None,
+    }
+    assert openai_shape["structured"]["structured"] == ["score", "title"]
+    assert openai_shape["first_status"] is BatchStatus.IN_PROGRESS
+    assert openai_shape["cancelled_status"] is BatchStatus.CANCELLED
+    assert openai_shape["listed"] is True
