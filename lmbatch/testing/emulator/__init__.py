@@ -21,7 +21,14 @@ Requires the ``emulator`` extra (starlette, uvicorn, python-multipart).
 from __future__ import annotations
 
 from lmbatch.testing.emulator._app import create_app
-from lmbatch.testing.emulator._faults import FaultPlan, KeyFault, faults_in_text, parse_fault_spec
+from lmbatch.testing.emulator._faults import (
+    FaultPlan,
+    KeyFault,
+    ResultsTamper,
+    TamperAction,
+    faults_in_text,
+    parse_fault_spec,
+)
 from lmbatch.testing.emulator._schemagen import instance_for
 from lmbatch.testing.emulator._server import Emulator, serve
 from lmbatch.testing.emulator._settings import (
@@ -44,6 +51,8 @@ __all__ = [
     "FaultPlan",
     "KeyFault",
     "Mode",
+    "ResultsTamper",
+    "TamperAction",
     "create_app",
     "faults_in_text",
     "instance_for",

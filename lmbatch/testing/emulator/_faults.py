@@ -16,9 +16,11 @@ by custom_id in `EmulatorSettings.key_faults`.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 from lmbatch.testing.emulator._settings import EndpointFault, Provider
 
@@ -112,6 +114,44 @@ def faults_in_text(text: str) -> KeyFault:
     return fault
 
 
+#: Ways a results download can be damaged in transit:
+#: ``truncate`` cuts the body off in the middle of its last line; ``unknown_id`` adds a
+#: line for a custom_id that was never submitted; ``duplicate_all`` sends every line twice.
+TamperAction = Literal["truncate", "unknown_id", "duplicate_all"]
+
+
+@dataclass
+class ResultsTamper:
+    """Damage the body of one download operation (``content`` or ``results``).
+
+    Attributes:
+        operation: ``"content"`` (OpenAI file content) or ``"results"`` (Anthropic).
+        action: What to do to the body (see `TamperAction`).
+        provider: Restrict to one half of the emulator; ``None`` matches both.
+        fired: Bodies damaged so far.
+    """
+
+    operation: str
+    action: TamperAction
+    provider: Provider | None = None
+    fired: int = 0
+
+
+def tamper_body(body: bytes, tamper: ResultsTamper) -> bytes:
+    """Apply ``tamper`` to a JSONL body."""
+    lines = [line for line in body.splitlines(keepends=True) if line.strip()]
+    if not lines:
+        return body
+    if tamper.action == "truncate":
+        last = lines[-1]
+        return b"".join(lines[:-1]) + last[: max(1, len(last) // 2)]
+    if tamper.action == "duplicate_all":
+        return b"".join(line for line in lines for _ in range(2))
+    first = json.loads(lines[0])
+    first["custom_id"] = "never-submitted-id"
+    return b"".join(lines) + (json.dumps(first) + "\n").encode()
+
+
 class FaultPlan:
     """The live fault configuration, shared by the server thread and the test thread.
 
@@ -130,6 +170,7 @@ class FaultPlan:
         self._lock = lock
         self._keys: dict[str, KeyFault] = {}
         self._endpoints: list[EndpointFault] = []
+        self._tampers: list[ResultsTamper] = []
         for custom_id, spec in (key_faults or {}).items():
             self.fail_key(custom_id, spec)
         for fault in endpoint_faults or []:
@@ -159,6 +200,28 @@ class FaultPlan:
             )
         )
 
+    def tamper(
+        self, operation: str, action: TamperAction, *, provider: Provider | None = None
+    ) -> ResultsTamper:
+        """Damage every download of ``operation`` (``"content"`` or ``"results"``).
+
+        Returns:
+            The tamper, whose ``fired`` counter the test may inspect.
+        """
+        tamper = ResultsTamper(operation=operation, action=action, provider=provider)
+        with self._lock:
+            self._tampers.append(tamper)
+        return tamper
+
+    def tamper_for(self, provider: Provider, operation: str) -> ResultsTamper | None:
+        """The tamper to apply to this download, if any (counted as fired)."""
+        with self._lock:
+            for tamper in self._tampers:
+                if tamper.operation == operation and tamper.provider in (None, provider):
+                    tamper.fired += 1
+                    return tamper
+        return None
+
     def add(self, fault: EndpointFault) -> EndpointFault:
         """Register a ready-made `EndpointFault` and return it."""
         with self._lock:
@@ -181,6 +244,7 @@ class FaultPlan:
         with self._lock:
             self._keys.clear()
             self._endpoints.clear()
+            self._tampers.clear()
 
     @property
     def endpoint_faults(self) -> list[EndpointFault]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
+from lmbatch.testing.emulator._faults import tamper_body
 from lmbatch.testing.emulator._http import (
     anthropic_auth_error,
     anthropic_error,
@@ -47,6 +49,12 @@ async def guarded(
     response = await action()
     if fault is not None:
         return _fault_response(provider, fault.status)
+    tamper = state.faults.tamper_for(provider, operation)
+    if tamper is not None and isinstance(response, FileResponse):
+        # Read the file the vendor would have streamed and damage it on the way out.
+        body = tamper_body(Path(response.path).read_bytes(), tamper)  # noqa: ASYNC240 - test fault path
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return Response(body, status_code=response.status_code, headers=headers)
     return response
 
 

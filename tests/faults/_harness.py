@@ -1,0 +1,73 @@
+"""Shared pieces of the fault-injection suite: vendors, requests, the ledger of checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lmbatch
+from lmbatch import BatchOperations, LMOutput
+from lmbatch.testing.emulator import Emulator
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """One provider as driven through the emulator."""
+
+    name: str
+    model: str
+    #: Emulator operation names of this vendor's endpoints.
+    operations: tuple[str, ...]
+
+    def base_url(self, emulator: Emulator) -> str:
+        return emulator.openai_base_url if self.name == "openai" else emulator.anthropic_base_url
+
+
+OPENAI = Vendor("openai", "gpt-4.1-mini", ("upload", "create", "retrieve", "list", "content"))
+ANTHROPIC = Vendor("anthropic", "claude-sonnet-4-5", ("create", "retrieve", "list", "results"))
+VENDORS = (OPENAI, ANTHROPIC)
+
+#: Keys valid as custom ids for every vendor, so the emulator counts them as sent.
+REQUESTS: dict[str, Any] = {f"req-{i}": f"Question number {i}?" for i in range(6)}
+
+
+def make_operations(
+    vendor: Vendor, base_url: str, store: Path | str, **options: Any
+) -> BatchOperations:
+    """A provider pointed at the emulator; SDK retries off so every fault reaches lmbatch."""
+    return lmbatch.get_batch_operations(
+        vendor.name,
+        model=vendor.model,
+        base_url=base_url,
+        api_key="test-key",
+        store=str(store),
+        max_retries=0,
+        **options,
+    )
+
+
+@dataclass
+class Ledger:
+    """What the suite checked, reported at the end of the run."""
+
+    faults_injected: int = 0
+    keys_checked: int = 0
+    duplicates_found: int = 0
+
+
+LEDGER = Ledger()
+
+
+def check_outcomes(results: dict[str, LMOutput], emulator: Emulator, faults: int) -> None:
+    """Every key has one outcome, and the emulator saw each custom id submitted once."""
+    assert set(results) == set(REQUESTS), sorted(results)
+    assert all(output.ok for output in results.values()), {
+        key: output.error for key, output in results.items() if not output.ok
+    }
+    duplicates = {cid: n for cid, n in emulator.submissions.items() if n != 1}
+    LEDGER.faults_injected += faults
+    LEDGER.keys_checked += len(results)
+    LEDGER.duplicates_found += len(duplicates)
+    assert set(emulator.submissions) == set(REQUESTS)
+    assert duplicates == {}, f"submitted more than once: {duplicates}"

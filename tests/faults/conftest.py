@@ -1,0 +1,15 @@
+"""Fault-injection suite: report what was injected and checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults._harness import LEDGER
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if LEDGER.keys_checked:
+        terminalreporter.write_line(
+            f"fault injection: faults injected={LEDGER.faults_injected}, "
+            f"keys checked={LEDGER.keys_checked}, duplicates found={LEDGER.duplicates_found}"
+        )
