@@ -25,9 +25,9 @@ What it gives:
   (``http://127.0.0.1:PORT``) but stored with the vendor's host, in URIs and in response
   bodies (Anthropic's absolute ``results_url``), so replay needs no emulator and the
   cassettes read like vendor traffic.
-* **Readable bodies**: the ``lmbatch_yaml`` serializer stores JSON bodies as YAML
-  structures and text (JSONL, multipart) as literal blocks; compressed responses are
-  decoded before saving.
+* **Readable bodies**: a ``yaml`` serializer (registered in place of vcrpy's own) stores
+  JSON bodies as YAML structures and text (JSONL, multipart) as literal blocks;
+  compressed responses are decoded before saving.
 * **Matching**: the ``lmbatch_body`` matcher compares bodies ignoring the random multipart
   boundary, JSON key order and lmbatch's random job ids.
 * **Completeness**: :func:`cassette_fully_played` fails a replayed test that left
@@ -77,7 +77,7 @@ FILTERED_QUERY_PARAMETERS = ("key", "api_key", "api-key")
 #: Name of the body matcher registered by :func:`pytest_recording_configure`.
 BODY_MATCHER = "lmbatch_body"
 #: Name of the readable serializer registered by :func:`pytest_recording_configure`.
-SERIALIZER = "lmbatch_yaml"
+SERIALIZER = "yaml"  # replaces vcrpy's own, so cassettes keep the .yaml suffix
 
 # Origins the emulator (and other local test servers) listen on.
 _LOCAL_ORIGIN = re.compile(r"http://(?:127\.0\.0\.1|localhost):\d+")
@@ -118,11 +118,15 @@ def vcr_config_for(vendor_origin: str, **overrides: Any) -> dict[str, Any]:
 def rewrite_request(vendor_origin: str) -> Callable[[Any], Any]:
     """A ``before_record_request`` hook: local origin → vendor origin, secrets removed."""
 
+    vendor_host = vendor_origin.split("://", 1)[-1]
+
     def before_record_request(request: Any) -> Any:
         request.uri = _LOCAL_ORIGIN.sub(vendor_origin, request.uri)
         for name in list(request.headers):
             if name.lower() in FILTERED_HEADERS:
                 del request.headers[name]
+            elif name.lower() == "host":
+                request.headers[name] = vendor_host
         return request
 
     return before_record_request
@@ -167,7 +171,8 @@ def normalize_body(body: bytes | str | None, content_type: str = "") -> Any:
         re.match(rb"--([^\r\n]+)\r?\n", raw) if raw.startswith(b"--") else None
     )
     if found is not None:
-        raw = raw.replace(found.group(1), b"<boundary>")
+        # The serializer stores multipart bodies with plain newlines, so compare that way.
+        raw = raw.replace(found.group(1), b"<boundary>").replace(b"\r\n", b"\n")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -211,7 +216,11 @@ _LiteralDumper.add_representer(str, _str_presenter)
 
 
 def _readable(body: Any) -> Any:
-    """``{"string": bytes}`` → ``{"json": ...}`` or ``{"string": text}`` when possible."""
+    """``{"string": bytes}`` → ``{"json": ...}``, ``{"multipart": text}`` or ``{"string": text}``.
+
+    Multipart request bodies lose their CRLFs (only the matcher reads them back, and it
+    compares with plain newlines), so the uploaded JSONL shows one request a line.
+    """
     if not isinstance(body, dict) or "string" not in body:
         return body
     raw = body["string"]
@@ -220,6 +229,8 @@ def _readable(body: Any) -> Any:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
             return body
+    if isinstance(raw, str) and raw.startswith("--") and "\r\n" in raw:
+        return {"multipart": raw.replace("\r\n", "\n")}
     if isinstance(raw, str) and raw[:1] in ("{", "["):
         try:
             return {"json": json.loads(raw)}
@@ -231,6 +242,8 @@ def _readable(body: Any) -> Any:
 def _restore(body: Any) -> Any:
     if isinstance(body, dict) and "json" in body:
         return {"string": json.dumps(body["json"], ensure_ascii=False)}
+    if isinstance(body, dict) and "multipart" in body:
+        return {"string": body["multipart"]}
     return body
 
 
@@ -251,11 +264,15 @@ class ReadableYamlSerializer:
     def deserialize(cassette_string: str) -> dict[str, Any]:
         """YAML text → cassette dict."""
         data: dict[str, Any] = yaml.safe_load(cassette_string) or {}
+        interactions = []
         for interaction in data.get("interactions", []):
-            request = interaction["request"]
+            # Copies: YAML anchors may make two interactions share one dict.
+            request = dict(interaction["request"])
             request["body"] = _restore(request.get("body")).get("string")
-            response = interaction["response"]
+            response = dict(interaction["response"])
             response["body"] = _restore(response.get("body"))
+            interactions.append({"request": request, "response": response})
+        data["interactions"] = interactions
         return data
 
 
