@@ -124,8 +124,6 @@ class BatchOperations(ABC):
         max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
     )
     supported_methods: ClassVar[frozenset[str]] = ALL_METHODS
-    #: How many vendor batches of one job are submitted at the same time.
-    max_concurrent_submissions: int = 4
 
     def __init__(
         self,
@@ -139,6 +137,8 @@ class BatchOperations(ABC):
         elif options:
             raise TypeError("pass either settings or options, not both")
         self.settings = settings
+        #: How many vendor batches of one job are submitted at the same time.
+        self.max_concurrent_submissions = settings.max_concurrent_submissions
         self._store_arg = store
         self._store: JobStore | None = store if isinstance(store, JobStore) else None
         # Response models given to create() in this process, by job id: used to parse
@@ -275,8 +275,15 @@ class BatchOperations(ABC):
         target = self._resolve(batch_id)
         if target.is_job:
             assert target.job is not None
-            return await self._job_info(target.job)
-        return await self._fetch(target.id)
+            info = await self._job_info(target.job)
+        else:
+            info = await self._fetch(target.id)
+        if target.job is not None:
+            info["rounds"] = [
+                {"round": job.round, "job_id": job.job_id, "requests": job.request_count}
+                for job in self._job_family(target.job)
+            ]
+        return info
 
     async def retrieve(self, batch_id: str, **kwargs: Any) -> dict[str, LMOutput]:
         """Results of a finished batch: exactly one :class:`LMOutput` per submitted key.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pydantic
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from lmbatch._errors import ConfigError
 
@@ -21,11 +21,19 @@ class ProviderSettings(BaseModel):
 
     Attributes:
         model: The model every request of a batch uses.
+        max_concurrent_submissions: How many batches of one job are submitted at once.
+        max_batches_in_flight: Most batches of one job running at the same time (None:
+            no cap); further batches are submitted as earlier ones end.
+        in_flight_check_interval: Seconds between status checks while a job waits for
+            room under ``max_batches_in_flight``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str | None = None
+    max_concurrent_submissions: int = Field(default=4, ge=1)
+    max_batches_in_flight: int | None = Field(default=None, ge=1)
+    in_flight_check_interval: float = Field(default=30.0, ge=0)
 
 
 def validate_settings(

@@ -74,6 +74,10 @@ class BatchInfo(TypedDict):
     expires_at: NotRequired[datetime | None]
     #: For a job: the provider batches it consists of.
     batches: NotRequired[list[BatchInfo]]
+    #: For a batch or job lmbatch made: the submission rounds, first and resubmissions
+    #: (``{"round", "job_id", "requests"}`` each; a key's own round is in its output's
+    #: ``finish_details["lmbatch_round"]``).
+    rounds: NotRequired[list[dict[str, Any]]]
 
 
 def empty_counts(total: int = 0) -> RequestCounts:

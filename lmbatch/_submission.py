@@ -15,6 +15,7 @@ chunk moves ``planned → submitting → submitted`` in the store:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -96,28 +97,31 @@ async def submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
     semaphore = asyncio.Semaphore(max(1, ops.max_concurrent_submissions))
     owner = _owner_id()
 
+    cap = ops.settings.max_batches_in_flight
+    room = asyncio.Lock()
+
+    async def wait_for_room() -> None:
+        """Hold back until fewer than ``cap`` batches of the job are running."""
+        if cap is None:
+            return
+        while True:
+            running = 0
+            for batch_id in _reload(ops, job.job_id).batch_ids:
+                if not (await ops._fetch(batch_id))["status"].is_terminal:
+                    running += 1
+            if running < cap:
+                return
+            await asyncio.sleep(ops.settings.in_flight_check_interval)
+
     async def submit(index: int) -> None:
-        async with semaphore:
+        # Under a cap, submissions go one at a time, so each sees the ones before it.
+        async with semaphore, room if cap is not None else contextlib.nullcontext():
+            await wait_for_room()
             if not store.claim_chunk(job.job_id, index, owner):
                 return  # another process claimed it first; waited for below
             _in_flight.add((job.job_id, index))
             try:
-                prepared = prepared_chunk(ops, job, index)
-                if not prepared.path.exists():
-                    store.reset_chunk(job.job_id, index)
-                    raise LMBatchError(
-                        f"the encoded input of chunk {index} of job {job.job_id} is gone "
-                        f"from {prepared.path.parent}; submit the requests again"
-                    )
-                try:
-                    batch_id = await ops._call(ops._submit_batch(prepared))
-                except SubmissionUncertainError:
-                    raise  # stays "submitting" until reconciled
-                except BaseException:
-                    # The vendor refused before creating anything: safe to submit later.
-                    store.reset_chunk(job.job_id, index)
-                    raise
-                store.record_batch(job.job_id, index, batch_id)
+                await _submit_claimed(ops, job, index)
             finally:
                 _in_flight.discard((job.job_id, index))
 
@@ -141,6 +145,26 @@ async def submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
             if c.batch_id is None
         ):
             await asyncio.sleep(_WAIT_STEP)
+
+
+async def _submit_claimed(ops: BatchOperations, job: JobRecord, index: int) -> None:
+    store = ops.store
+    prepared = prepared_chunk(ops, job, index)
+    if not prepared.path.exists():
+        store.reset_chunk(job.job_id, index)
+        raise LMBatchError(
+            f"the encoded input of chunk {index} of job {job.job_id} is gone "
+            f"from {prepared.path.parent}; submit the requests again"
+        )
+    try:
+        batch_id = await ops._call(ops._submit_batch(prepared))
+    except SubmissionUncertainError:
+        raise  # stays "submitting" until reconciled
+    except BaseException:
+        # The vendor refused before creating anything: safe to submit later.
+        store.reset_chunk(job.job_id, index)
+        raise
+    store.record_batch(job.job_id, index, batch_id)
 
 
 async def _reconcile(ops: BatchOperations, job: JobRecord, index: int) -> None:

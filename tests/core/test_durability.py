@@ -64,8 +64,7 @@ async def test_different_settings_are_a_different_job(
 async def test_rerun_after_partial_submission_submits_only_the_rest(
     backend: FakeBackend, store: JobStore
 ) -> None:
-    ops = ops_for(backend, store, max_requests_per_batch=3)
-    ops.max_concurrent_submissions = 1
+    ops = ops_for(backend, store, max_requests_per_batch=3, max_concurrent_submissions=1)
     backend.fail_next("submit", ProviderRequestError("quota", provider="fake", status_code=400))
     with pytest.raises(ProviderRequestError):
         await ops.invoke(REQUESTS, status_check_interval=0)
@@ -115,8 +114,7 @@ async def test_uncertain_create_that_made_nothing_is_submitted_on_rerun(
 async def test_resume_from_the_store_alone(
     backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ops = ops_for(backend, store, max_requests_per_batch=4)
-    ops.max_concurrent_submissions = 1
+    ops = ops_for(backend, store, max_requests_per_batch=4, max_concurrent_submissions=1)
     backend.fail_next("submit", RateLimitError("slow down", provider="fake", status_code=429))
     with pytest.raises(RateLimitError) as caught:
         await ops.create(REQUESTS)
@@ -215,3 +213,35 @@ async def test_two_runners_of_one_job_submit_it_once(backend: FakeBackend, tmp_p
     assert first.keys() == second.keys() == REQUESTS.keys()
     assert sorted(backend.submissions.values()) == [1] * 7
     assert backend.calls["submit"] == 4
+
+
+async def test_batches_in_flight_are_capped(backend: FakeBackend, store: JobStore) -> None:
+    ops = ops_for(
+        backend,
+        store,
+        max_requests_per_batch=2,
+        max_batches_in_flight=2,
+        in_flight_check_interval=0,
+        polls_until_done=3,
+    )
+    running_at_submit: list[int] = []
+    original = ops._submit_batch
+
+    async def spy(batch: Any) -> str:
+        running_at_submit.append(sum(1 for b in backend.batches.values() if b.state != "ended"))
+        return await original(batch)
+
+    ops._submit_batch = spy  # type: ignore[method-assign]
+    results = await ops.invoke(REQUESTS, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+    assert len(running_at_submit) == 4
+    assert max(running_at_submit) < 2
+
+
+async def test_info_reports_the_rounds(backend: FakeBackend, store: JobStore) -> None:
+    backend.script_next_batch(expire=True, finished_before_expiry=5)
+    ops = ops_for(backend, store)
+    await ops.invoke(REQUESTS, status_check_interval=0)
+    first = store.list_jobs()[-1]
+    info = await ops.info(first.job_id)
+    assert [(r["round"], r["requests"]) for r in info["rounds"]] == [(1, 7), (2, 2)]

@@ -270,8 +270,7 @@ async def test_progress_callback_sees_every_check(backend: FakeBackend) -> None:
 
 
 async def test_failed_submission_of_one_chunk_keeps_the_job_resumable(backend: FakeBackend) -> None:
-    ops = make_ops(backend, max_requests_per_batch=2)
-    ops.max_concurrent_submissions = 1
+    ops = make_ops(backend, max_requests_per_batch=2, max_concurrent_submissions=1)
     backend.fail_next("submit", ProviderRequestError("quota", provider="fake", status_code=400))
     with pytest.raises(ProviderRequestError) as caught:
         await ops.create({f"k{i}": "p" for i in range(4)})
