@@ -36,6 +36,7 @@ def _prism_executable() -> str | None:
     """Prism from ``$LMBATCH_PRISM``, ``.tools/`` (the install script) or the PATH."""
     candidates = [
         os.environ.get("LMBATCH_PRISM"),
+        str(REPO / ".tools" / "prism" / "node_modules" / ".bin" / "prism"),
         str(REPO / ".tools" / "node_modules" / ".bin" / "prism"),
         str(REPO / ".tools" / "bin" / "prism"),
         shutil.which("prism"),
