@@ -18,7 +18,6 @@ from lmbatch.testing.emulator import Emulator, EmulatorSettings
 from tests.cassette_support import (
     cassette_fully_played,  # noqa: F401  (autouse: fail a test that left interactions)
     pytest_recording_configure,  # noqa: F401  (registers matcher and serializer)
-    rewrite_request,
     vcr_config_for,
 )
 
@@ -46,19 +45,7 @@ def _no_ambient_anthropic_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def vcr_config() -> dict[str, Any]:
     """VCR settings for Anthropic cassettes (no record_mode: ``--record-mode`` decides)."""
-    return vcr_config_for(VENDOR_ORIGIN, before_record_request=_rewrite_request)
-
-
-_shared_rewrite = rewrite_request(VENDOR_ORIGIN)
-
-
-def _rewrite_request(request: Any) -> Any:
-    """The shared rewrite, plus the ``host`` header (it still names the emulator's port)."""
-    request = _shared_rewrite(request)
-    for name in list(request.headers):
-        if name.lower() == "host":
-            request.headers[name] = VENDOR_ORIGIN.split("://", 1)[1]
-    return request
+    return vcr_config_for(VENDOR_ORIGIN)
 
 
 @pytest.fixture(scope="module")
