@@ -273,7 +273,11 @@ class OpenAIBatchOperations(BatchOperations):
     async def _file_lines(self, file_id: str) -> AsyncIterator[str]:
         """Stream a result file line by line (never held in memory whole)."""
         with mapped_errors(f"download of result file {file_id}"):
-            async with self._client().files.with_streaming_response.content(file_id) as response:
+            # The SDK asks for application/binary only; the spec declares the content as
+            # application/json, so also accept anything: the body is read as raw lines.
+            async with self._client().files.with_streaming_response.content(
+                file_id, extra_headers={"Accept": "application/binary, */*"}
+            ) as response:
                 async for line in response.iter_lines():
                     yield line
 
