@@ -202,7 +202,7 @@ def match_body(r1: Any, r2: Any) -> None:
 # ------------------------------------------------------------------------- serializer
 
 
-class _LiteralDumper(yaml.SafeDumper):
+class _LiteralDumper(yaml.SafeDumper):  # type: ignore[misc]
     """Writes multi-line strings as literal blocks, so JSONL stays one record a line."""
 
 
@@ -258,7 +258,9 @@ class ReadableYamlSerializer:
             request["body"] = _readable({"string": request.get("body")})
             response = interaction["response"]
             response["body"] = _readable(response.get("body"))
-        return yaml.dump(cassette_dict, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True)
+        return str(
+            yaml.dump(cassette_dict, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True)
+        )
 
     @staticmethod
     def deserialize(cassette_string: str) -> dict[str, Any]:

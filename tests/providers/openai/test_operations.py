@@ -376,7 +376,7 @@ def test_key_and_base_url_come_from_the_environment(monkeypatch: pytest.MonkeyPa
 
 def test_settings_refuse_bad_options() -> None:
     with pytest.raises(ValueError, match="endpoint"):
-        OpenAISettings(endpoint="/v1/embeddings")  # type: ignore[arg-type]
+        OpenAISettings(endpoint="/v1/embeddings")
     with pytest.raises(ValueError, match="output_expires_after"):
         OpenAISettings(output_expires_after=60)
     with pytest.raises(ValueError, match="reserved"):

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from lmbatch_openai import OpenAIBatchOperations
 
-from lmbatch import BatchStatus, ProviderRequestError
+from lmbatch import BatchStatus, LMInput, Message, ProviderRequestError
 from lmbatch._status import BatchInfo, empty_counts
 
 from .conftest import REPO, SPECS
@@ -132,7 +132,8 @@ def _terminal_info(batch_id: str) -> BatchInfo:
 @pytest.mark.parametrize("endpoint", ["/v1/responses", "/v1/chat/completions"])
 async def test_upload_and_create_conform(prism_url: str, endpoint: str) -> None:
     async with _make_ops(prism_url, endpoint) as ops:
-        batch_id = await ops.create({"a": "Hello", "b": ["two", "parts"]}, {"max_tokens": 10})
+        requests: dict[str, LMInput] = {"a": "Hello", "b": [Message.user("two", "parts")]}
+        batch_id = await ops.create(requests, {"max_tokens": 10})
     assert batch_id
 
 
