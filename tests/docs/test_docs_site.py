@@ -1,0 +1,86 @@
+"""The documentation site builds strictly, its config examples are valid, and the
+example plugin passes its own tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from lmbatch._config import load_config
+from tests.docs.conftest import EXAMPLE_PLUGIN, ROOT, markdown_files
+
+_TOML_BLOCK = re.compile(r"^```toml(?P<info>[^\n]*)\n(?P<body>.*?)^```", re.M | re.S)
+
+
+@pytest.mark.slow
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    site = tmp_path / "site"
+    configuration = (site / "configuration" / "index.html").read_text()
+    assert "gpt-4.1-mini" in configuration  # the generated provider option tables
+    assert "polls_until_done" in configuration
+    cli = (site / "cli" / "index.html").read_text()
+    assert "lmbatch submit" in cli
+    assert "--poll-interval" in cli
+    tutorial = (site / "plugins" / "tutorial" / "index.html").read_text()
+    assert "EchoBatchOperations" in tutorial
+    assert "--8&lt;--" not in tutorial
+
+
+def _toml_blocks() -> list[tuple[str, str, str]]:
+    blocks = []
+    for path in markdown_files():
+        for match in _TOML_BLOCK.finditer(path.read_text(encoding="utf-8")):
+            if not match["body"].lstrip().startswith("--8<--"):  # included, tested at source
+                blocks.append((path.name, match["info"], match["body"]))
+    return blocks
+
+
+@pytest.mark.parametrize(("page", "info", "body"), _toml_blocks())
+def test_config_examples_are_valid(page: str, info: str, body: str, tmp_path: Path) -> None:
+    data = tomllib.loads(body)
+    if "entry-points" in body or "build-system" in data:
+        return  # a plugin's pyproject.toml, not lmbatch configuration
+    if "tool" in data:
+        (tmp_path / "pyproject.toml").write_text(body)
+    else:
+        (tmp_path / "lmbatch.toml").write_text(body)
+    config = load_config(tmp_path)
+    assert config.provider or config.providers, f"{page}: the example configures nothing"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("lmbatch_echo") is None,
+    reason="the example plugin is not installed (pip install -e docs/examples/lmbatch-echo)",
+)
+def test_example_plugin_passes_its_tests() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE_PLUGIN)],
+        cwd=EXAMPLE_PLUGIN,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " passed" in done.stdout
