@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -15,8 +14,8 @@ import pytest
 import yaml
 
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
+from tests.specs import SPECS
 
-SPECS = Path(__file__).resolve().parents[3] / "shared" / "openapi"
 MODEL = "gpt-4.1-mini"
 CLAUDE = "claude-sonnet-4-5"
 

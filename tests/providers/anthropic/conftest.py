@@ -20,10 +20,10 @@ from tests.cassette_support import (
     pytest_recording_configure,  # noqa: F401  (registers matcher and serializer)
     vcr_config_for,
 )
+from tests.specs import SPECS
 
 REPO = Path(__file__).resolve().parents[3]
 CASSETTES = REPO / "cassettes" / "anthropic"
-SPECS = (REPO / ".." / "shared" / "openapi").resolve()
 SPEC_FILE = SPECS / "anthropic-message-batches.subset.yaml"
 VENDOR_ORIGIN = "https://api.anthropic.com"
 #: Opt-in key for re-recording cassettes against the live API. ANTHROPIC_API_KEY is never used.

@@ -18,7 +18,6 @@ from tests.cassette_support import (
 
 REPO = Path(__file__).resolve().parents[3]
 CASSETTES = REPO / "cassettes" / "openai"
-SPECS = (REPO / ".." / "shared" / "openapi").resolve()
 VENDOR_ORIGIN = "https://api.openai.com"
 #: Opt-in key for re-recording cassettes against the live API. OPENAI_API_KEY is never used.
 LIVE_KEY_VARIABLE = "LMBATCH_LIVE_OPENAI_KEY"

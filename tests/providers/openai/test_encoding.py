@@ -16,8 +16,7 @@ from pydantic import BaseModel
 from lmbatch import Attachment, Message, ToolCall, ToolResult
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._inputs import normalize_input
-
-from .conftest import SPECS
+from tests.specs import SPECS
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 PDF = b"%PDF-1.4\n%fake\n"

@@ -1,6 +1,6 @@
 """The provider's calls conform to the official OpenAI spec (Prism mock server).
 
-Prism serves ``../shared/openapi/openai-batch-files.subset.yaml`` and answers any request
+Prism serves ``specs/openapi/openai-batch-files.subset.yaml`` and answers any request
 that breaks the spec with a 4xx (422), which the provider turns into an lmbatch error, so
 each test fails on a non-conforming call. Prism's answers are schema-generated filler, so
 these tests check request shapes only; lifecycle and result files are covered by the
@@ -26,8 +26,7 @@ from lmbatch_openai import OpenAIBatchOperations
 
 from lmbatch import BatchStatus, LMInput, Message, ProviderRequestError
 from lmbatch._status import BatchInfo, empty_counts
-
-from .conftest import REPO, SPECS
+from tests.specs import REPO, SPECS
 
 PRISM = REPO / ".tools" / "prism" / "node_modules" / ".bin" / "prism"
 SPEC = SPECS / "openai-batch-files.subset.yaml"
