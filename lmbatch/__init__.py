@@ -59,15 +59,19 @@ from lmbatch._outputs import (
 )
 from lmbatch._planning import PreparedBatch
 from lmbatch._plugins import ProviderEntry, registry
+from lmbatch._results import parse_json_object, salvage_custom_id
 from lmbatch._resume import resume, wait
 from lmbatch._settings import ProviderSettings
-from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts
+from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
 from lmbatch._store import JobStore
+from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
 from lmbatch.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CHUNK_METADATA_KEY",
+    "JOB_ID_METADATA_KEY",
     "Attachment",
     "AuthenticationError",
     "BatchError",
@@ -119,10 +123,13 @@ __all__ = [
     "ValidationError",
     "__version__",
     "available_providers",
+    "empty_counts",
     "get_batch_operations",
     "hookimpl",
     "load_config",
+    "parse_json_object",
     "resume",
+    "salvage_custom_id",
     "wait",
 ]
 

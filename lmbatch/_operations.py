@@ -711,7 +711,12 @@ class BatchOperations(ABC):
             for custom_id, key in keymap.items():
                 if custom_id not in seen:
                     yield key, self._unanswered(info, unreadable)
-        await self._call(self._after_results(info, context))
+        try:
+            await self._call(self._after_results(info, context))
+        except LMBatchError as exc:
+            # Housekeeping (deleting uploaded files...) must never cost the caller results
+            # that were all read.
+            logger.warning("batch %s: clean-up after reading results failed: %s", info["id"], exc)
 
     async def _stream_records(
         self, info: BatchInfo, context: dict[str, Any]

@@ -41,6 +41,8 @@ class PreparedBatch:
         metadata: String pairs that identify the job; providers that support batch
             metadata attach them so the batch can be found again after a crash.
         context: What is needed later to read the results (endpoint, schema...).
+        job_created_at: Unix time the job was recorded: a batch of this job cannot be
+            older, which bounds the search when reconciling an interrupted create.
     """
 
     job_id: str
@@ -50,6 +52,7 @@ class PreparedBatch:
     byte_size: int
     metadata: dict[str, str] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
+    job_created_at: float | None = None
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
         """The encoded requests, read back one at a time."""

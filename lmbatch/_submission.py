@@ -85,6 +85,7 @@ def prepared_chunk(ops: BatchOperations, job: JobRecord, index: int) -> Prepared
         byte_size=path.stat().st_size if path.exists() else 0,
         metadata={JOB_ID_METADATA_KEY: job.job_id, CHUNK_METADATA_KEY: str(index)},
         context=job.context,
+        job_created_at=job.created_at,
     )
 
 
