@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmbatch._errors import LMBatchError
+
 __all__ = ["ChunkRecord", "JobRecord", "JobStore", "default_store_path"]
 
 _SCHEMA = """
@@ -272,8 +274,20 @@ class JobStore:
         return root / job_id if job_id else root
 
     def record_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
-        """Record the vendor batch id of a chunk, the moment it is known."""
-        self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTED, batch_id)
+        """Record the vendor batch id of a chunk, the moment it is known.
+
+        Raises:
+            LMBatchError: The id is already recorded for another chunk (the vendor
+                handed out one id twice, or two stores were merged).
+        """
+        try:
+            self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTED, batch_id)
+        except sqlite3.IntegrityError:
+            found = self.find_batch(batch_id)
+            owner = f"job {found[0].job_id} chunk {found[1]}" if found else "another chunk"
+            raise LMBatchError(
+                f"batch id {batch_id!r} is already recorded in the job store for {owner}"
+            ) from None
 
     def reset_chunk(self, job_id: str, chunk_index: int) -> None:
         """Return a chunk to *planned* (its create call is known not to have happened)."""

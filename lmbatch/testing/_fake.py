@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -132,6 +133,8 @@ class FakeBackend:
         #: Calls made per operation.
         self.calls: Counter[str] = Counter()
         self._ids = itertools.count(1)
+        # Ids must not repeat across processes that share one job store.
+        self._session = uuid.uuid4().hex[:8]
 
     def reset(self) -> None:
         """Forget every batch, script and count."""
@@ -225,7 +228,7 @@ class FakeBatchOperations(BatchOperations):
             self.backend.batch_scripts.pop(0) if self.backend.batch_scripts else FakeBatchScript()
         )
         polls = script.polls_until_done
-        batch_id = f"fakebatch_{next(self.backend._ids):06d}"
+        batch_id = f"fakebatch_{self.backend._session}_{next(self.backend._ids):06d}"
         self.backend.batches[batch_id] = _FakeBatch(
             id=batch_id,
             model=self.settings.model,

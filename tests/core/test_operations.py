@@ -307,3 +307,11 @@ async def test_failed_clean_up_after_results_keeps_the_results(
     monkeypatch.setattr(ops, "_after_results", failing_clean_up)
     results = await ops.invoke({"a": "x", "b": "y"}, status_check_interval=0)
     assert all(output.ok for output in results.values())
+
+
+async def test_fake_batch_ids_do_not_repeat_across_backends(tmp_path: Path) -> None:
+    """Two processes (two backends) sharing one store must not collide on batch ids."""
+    store = JobStore(tmp_path / "s.sqlite3")
+    first = await make_ops(FakeBackend(), store).create({"a": "x"})
+    second = await make_ops(FakeBackend(), store).create({"a": "y"})
+    assert first != second

@@ -67,3 +67,23 @@ def test_default_path_is_in_the_user_data_dir() -> None:
     path = default_store_path()
     assert path.name == "jobs.sqlite3"
     assert "lmbatch" in str(path)
+
+
+def test_one_batch_id_recorded_twice_is_a_clear_error(tmp_path: Path) -> None:
+    from lmbatch import LMBatchError
+
+    path = str(tmp_path / "s.sqlite3")
+    _write_jobs(path, "j", 1)
+    store = JobStore(path)
+    store.create_job(
+        job_id="other",
+        provider="fake",
+        model=None,
+        fingerprint="x",
+        request_count=1,
+        context={},
+        chunk_sizes=[1],
+        keys=[("a", "A", 0)],
+    )
+    with pytest.raises(LMBatchError, match="already recorded"):
+        store.record_batch("other", 0, "batch-j-0")
