@@ -31,15 +31,12 @@ class _CallLog:
             return
         scope.setdefault("state", {})
         status = [500]
+        recorded = [False]
 
-        async def send_and_watch(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_watch)
-        finally:
+        def record() -> None:
+            if recorded[0]:
+                return
+            recorded[0] = True
             tags = scope["state"]
             self.state.record_call(
                 CallRecord(
@@ -50,6 +47,20 @@ class _CallLog:
                     operation=tags.get("operation"),
                 )
             )
+
+        async def send_and_watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Log the call before the client can see the end of the response, so a
+                # test that reads the log right after its request always finds it.
+                record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            record()
 
 
 async def _not_routed(request: Request, exc: Exception) -> Response:
