@@ -32,8 +32,9 @@ def interrupt_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_ctrl_c_leaves_the_batch_and_says_how_to_resume(lmbatch: Invoke, prompts: Path) -> None:
     outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", "out.jsonl")
     assert outcome.exit_code == 130
-    assert "fakebatch_000001 is still running" in outcome.stderr
-    assert "lmbatch wait fakebatch_000001 -o out.jsonl" in outcome.stderr
+    (batch_id,) = default_backend.batches
+    assert f"{batch_id} is still running" in outcome.stderr
+    assert f"lmbatch wait {batch_id} -o out.jsonl" in outcome.stderr
     assert default_backend.calls["cancel"] == 0
 
 
@@ -42,8 +43,9 @@ def test_ctrl_c_can_cancel(lmbatch: Invoke, prompts: Path) -> None:
     default_backend.script_next_batch(polls_until_done=10)
     outcome = lmbatch("run", str(prompts), "-p", "fake", "--on-interrupt", "cancel")
     assert outcome.exit_code == 130
-    assert "cancel requested for fakebatch_000001" in outcome.stderr
-    assert default_backend.batches["fakebatch_000001"].cancel_requested
+    (batch_id,) = default_backend.batches
+    assert f"cancel requested for {batch_id}" in outcome.stderr
+    assert default_backend.batches[batch_id].cancel_requested
 
 
 @pytest.mark.usefixtures("interrupt_waiting")
@@ -54,8 +56,9 @@ def test_ctrl_c_asks_when_stdin_is_a_terminal(
     monkeypatch.setattr(_run_commands, "stdin_is_terminal", lambda: True)
     outcome = lmbatch("run", str(prompts), "-p", "fake", input="maybe\ncancel\n")
     assert outcome.exit_code == 130
-    assert "Cancel batch fakebatch_000001, or leave it running?" in outcome.stderr
-    assert default_backend.batches["fakebatch_000001"].cancel_requested
+    (batch_id,) = default_backend.batches
+    assert f"Cancel batch {batch_id}, or leave it running?" in outcome.stderr
+    assert default_backend.batches[batch_id].cancel_requested
 
 
 def _info(status: BatchStatus, done: int, total: int, **extra: Any) -> BatchInfo:
