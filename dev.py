@@ -60,8 +60,12 @@ def ensure_environment() -> None:
     if not PYTHON.exists():
         print(f"creating {VENV}", file=sys.stderr)
         venv.EnvBuilder(with_pip=shutil.which("uv") is None).create(VENV)
-    editable = [arg for package in PACKAGES if (ROOT / package.split("[")[0]).exists()
-                for arg in ("-e", package)]
+    editable = [
+        arg
+        for package in PACKAGES
+        if (ROOT / package.split("[")[0]).exists()
+        for arg in ("-e", package)
+    ]
     uv = shutil.which("uv")
     if uv:
         _run(uv, "pip", "install", "--python", PYTHON, *editable)
