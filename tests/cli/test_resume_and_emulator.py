@@ -1,0 +1,100 @@
+"""`lmbatch resume` on a really interrupted job, and `lmbatch emulator` really serving."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lmbatch import ProviderRequestError
+from lmbatch.testing import default_backend
+
+from .conftest import Invoke
+
+
+def test_resume_finishes_a_job_whose_submission_was_interrupted(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    # Three requests, one per batch; the vendor refuses the first submission.
+    default_backend.fail_next(
+        "submit", ProviderRequestError("quota", provider="fake", status_code=400)
+    )
+    failed = lmbatch(
+        "submit",
+        str(prompts),
+        "-p",
+        "fake",
+        "-O",
+        "max_requests_per_batch=1",
+        "-O",
+        "max_concurrent_submissions=1",
+    )
+    assert failed.exit_code != 0
+    assert "lmbatch.resume(" in failed.stderr or "quota" in failed.stderr
+    job_id = next(iter(_job_ids(tmp_path)))
+    out = tmp_path / "out.jsonl"
+    resumed = lmbatch("resume", job_id, "-o", str(out), "--poll-interval", "0")
+    assert resumed.exit_code == 0, resumed.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(line["key"] for line in lines) == ["a", "b", "c"]
+    assert sorted(default_backend.submissions.values()) == [1, 1, 1]
+
+
+def test_resume_of_an_unknown_job_is_one_line(lmbatch: Invoke) -> None:
+    outcome = lmbatch("resume", "lmbjob_nope")
+    assert outcome.exit_code != 0
+    assert len(outcome.error_lines) == 1
+    assert "lmbjob_nope" in outcome.stderr
+
+
+def _job_ids(tmp_path: Path) -> list[str]:
+    from lmbatch import JobStore
+
+    store = JobStore(tmp_path / "store" / "jobs.sqlite3")
+    try:
+        return [job.job_id for job in store.list_jobs()]
+    finally:
+        store.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_emulator_command_serves_the_openai_api_on_localhost() -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lmbatch", "emulator", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(
+                    f"http://127.0.0.1:{port}/v1/batches",
+                    headers={"Authorization": "Bearer test"},
+                    timeout=2,
+                )
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert answer.status_code == 200
+        assert answer.json()["object"] == "list"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
