@@ -361,6 +361,7 @@ class BatchOperations(ABC):
         on_progress: Callable[[BatchInfo], None] | None = None,
         resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
         reuse: bool = True,
+        on_submitted: Callable[[str, bool], None] | None = None,
     ) -> dict[str, LMOutput]:
         """Create a batch, wait for it, and return its results.
 
@@ -385,6 +386,8 @@ class BatchOperations(ABC):
                 key's outcome is in ``finish_details["lmbatch_round"]`` when above 1.
             reuse: Re-attach to a job of the same requests made in the last
                 :data:`REUSE_WINDOW_SECONDS` (default True).
+            on_submitted: Called once the requests are with the provider, with the batch
+                (or job) id and whether this call created it (False: re-attached).
 
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
@@ -411,14 +414,27 @@ class BatchOperations(ABC):
         rounds = (
             (DEFAULT_RESUBMIT_ROUNDS if resubmit else 0) if isinstance(resubmit, bool) else resubmit
         )
-        return await self._complete_job(job, waiting, rounds)
+        announce = None
+        if on_submitted is not None:
+            callback = on_submitted
+
+            def announce(handle: str) -> None:
+                callback(handle, created)
+
+        return await self._complete_job(job, waiting, rounds, on_submitted=announce)
 
     async def _complete_job(
-        self, job: JobRecord, waiting: _WaitOptions, resubmit_rounds: int
+        self,
+        job: JobRecord,
+        waiting: _WaitOptions,
+        resubmit_rounds: int,
+        on_submitted: Callable[[str], None] | None = None,
     ) -> dict[str, LMOutput]:
         """Submit what is left of ``job``, wait, collect, resubmit what is worth it."""
         job = await submit_pending(self, job)
         handle = self._handle(job)
+        if on_submitted is not None:
+            on_submitted(handle)
         await self._wait(handle, waiting)
         results = await self._collect(handle)
         current = job

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from lmbatch import resume
-from lmbatch._operations import BatchOperations
+from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, BatchOperations
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
@@ -71,6 +71,22 @@ TimeoutOption = Annotated[
 ]
 NoProgressOption = Annotated[
     bool, typer.Option("--no-progress", help="Do not draw the progress bar.")
+]
+FreshOption = Annotated[
+    bool,
+    typer.Option(
+        "--fresh",
+        help="Submit again even if the same requests were already run (by default a "
+        "re-run picks up the earlier job instead of paying twice).",
+    ),
+]
+ResubmitOption = Annotated[
+    int,
+    typer.Option(
+        "--resubmit",
+        min=0,
+        help="Rounds of resubmission for expired, missing and transiently failed requests.",
+    ),
 ]
 
 
@@ -195,6 +211,8 @@ def run_command(
     timeout: TimeoutOption = None,
     on_interrupt: OnInterruptOption = OnInterrupt.ASK,
     no_progress: NoProgressOption = False,
+    fresh: FreshOption = False,
+    resubmit: ResubmitOption = DEFAULT_RESUBMIT_ROUNDS,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -203,6 +221,10 @@ def run_command(
     Results are written in the order of FILE, one JSON line per key (see "lmbatch results
     --help"). Ctrl-C asks whether to cancel the batch or leave it running, and prints how
     to pick it up again ("lmbatch wait ID -o OUT.jsonl").
+
+    Running the same command again (same file, settings, provider and model) picks up
+    the earlier job: batches already made are waited for, not paid for twice. Requests
+    that expired or failed for a passing reason are resubmitted (--resubmit rounds).
 
     Examples:
 
@@ -231,10 +253,28 @@ def run_command(
         writer = ResultsWriter(output)
 
         async def run(ops: BatchOperations) -> tuple[str, BatchInfo, dict[str, LMOutput]]:
-            batch_id = await ops.create(requests.requests, hyperparameters)
-            stderr_console().print(describe_submission(ops, batch_id, requests))
-            info = await waiter.wait(ops, batch_id)
-            return batch_id, info, await ops.retrieve(batch_id)
+            def submitted(batch_id: str, created: bool) -> None:
+                waiter.batch_id = batch_id
+                message = describe_submission(ops, batch_id, requests)
+                if not created:
+                    message = f"picked up the earlier job for these requests: {batch_id}"
+                stderr_console().print(message)
+
+            with waiter.progress:
+                results = await ops.invoke(
+                    requests.requests,
+                    hyperparameters,
+                    status_check_interval=poll_interval,
+                    max_status_check_interval=max(poll_interval, MAX_POLL_INTERVAL),
+                    timeout=timeout,
+                    on_progress=waiter.progress.update,
+                    on_submitted=submitted,
+                    resubmit=resubmit,
+                    reuse=not fresh,
+                )
+            assert waiter.batch_id is not None
+            info = waiter.progress.last_info or await ops.info(waiter.batch_id)
+            return waiter.batch_id, info, results
 
         try:
             batch_id, info, results = run_with(ops, run)

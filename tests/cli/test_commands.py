@@ -100,7 +100,9 @@ def test_run_writes_results_in_file_order(lmbatch: Invoke, tmp_path: Path) -> No
         )
     )
     out = tmp_path / "out.jsonl"
-    outcome = lmbatch("run", str(path), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    outcome = lmbatch(
+        "run", str(path), "-p", "fake", "-o", str(out), "--poll-interval", "0", "--resubmit", "0"
+    )
     assert outcome.exit_code == 0, outcome.stderr
     records = read_lines(out)
     assert [r["key"] for r in records] == keys
@@ -306,3 +308,40 @@ def test_top_level_help(lmbatch: Invoke) -> None:
     assert "lmbatch demo" in outcome.stdout
     for command in ("run", "submit", "status", "results", "providers"):
         assert command in outcome.stdout
+
+
+def test_run_again_picks_up_the_earlier_job(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    first = lmbatch(
+        "run", str(prompts), "-p", "fake", "-o", str(tmp_path / "1.jsonl"), "--poll-interval", "0"
+    )
+    assert first.exit_code == 0, first.stderr
+    again = lmbatch(
+        "run", str(prompts), "-p", "fake", "-o", str(tmp_path / "2.jsonl"), "--poll-interval", "0"
+    )
+    assert again.exit_code == 0, again.stderr
+    assert "picked up the earlier job" in again.stderr
+    assert default_backend.calls["submit"] == 1
+    assert (tmp_path / "1.jsonl").read_text() == (tmp_path / "2.jsonl").read_text()
+    fresh = lmbatch(
+        "run",
+        str(prompts),
+        "-p",
+        "fake",
+        "-o",
+        str(tmp_path / "3.jsonl"),
+        "--poll-interval",
+        "0",
+        "--fresh",
+    )
+    assert fresh.exit_code == 0, fresh.stderr
+    assert default_backend.calls["submit"] == 2
+
+
+def test_run_resubmits_expired_requests(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
+    default_backend.script_next_batch(expire=True, finished_before_expiry=1)
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    assert outcome.exit_code == 0, outcome.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(line["ok"] for line in lines)
+    assert default_backend.calls["submit"] == 2
