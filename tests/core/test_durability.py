@@ -247,7 +247,9 @@ async def test_info_reports_the_rounds(backend: FakeBackend, store: JobStore) ->
     assert [(r["round"], r["requests"]) for r in info["rounds"]] == [(1, 7), (2, 2)]
 
 
-async def test_on_submitted_tells_created_or_reattached(backend: FakeBackend, store: JobStore) -> None:
+async def test_on_submitted_tells_created_or_reattached(
+    backend: FakeBackend, store: JobStore
+) -> None:
     seen: list[tuple[str, bool]] = []
     await ops_for(backend, store).invoke(
         REQUESTS, status_check_interval=0, on_submitted=lambda i, c: seen.append((i, c))
