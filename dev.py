@@ -5,6 +5,7 @@
     python3 dev.py test     # set up .venv, then run the whole test suite
     python3 dev.py check    # ruff (lint + format) and mypy --strict
     python3 dev.py docs     # build the documentation site strictly
+    python3 dev.py bench    # speed benchmarks, as ratios to a baseline in the same run
 
 The virtual environment is created in .venv on first use and refreshed whenever a
 pyproject.toml changes. uv is used when it is on PATH, pip otherwise.
@@ -33,7 +34,7 @@ PACKAGES = [
     "providers/lmbatch-anthropic",
     "docs/examples/lmbatch-echo",
 ]
-LINT_PATHS = ["lmbatch", "providers", "tests", "docs/examples", "dev.py"]
+LINT_PATHS = ["lmbatch", "providers", "tests", "docs/examples", "benchmarks", "dev.py"]
 
 
 def _requirements_digest() -> str:
@@ -99,6 +100,9 @@ def main(argv: list[str]) -> None:
         _run(BIN / "ruff", "check", *LINT_PATHS)
         _run(BIN / "ruff", "format", "--check", *LINT_PATHS)
         _run(BIN / "mypy")
+    elif command == "bench":
+        ensure_environment()
+        _run(PYTHON, "benchmarks/bench_pipeline.py", *rest)
     elif command == "docs":
         ensure_environment()
         _run(BIN / "mkdocs", "build", "--strict", *rest)
