@@ -68,8 +68,11 @@ logger = logging.getLogger("lmbatch.openai")
 
 CHAT_ENDPOINT = "/v1/chat/completions"
 RESPONSES_ENDPOINT = "/v1/responses"
-#: How many list pages ``_find_submitted_batch`` reads before concluding "not created".
+#: How many list pages ``_find_submitted_batch`` reads before giving up (it stops earlier
+#: at batches older than the job).
 _RECONCILE_PAGES = 10
+#: Tolerated difference between this machine's clock and the vendor's, in seconds.
+_CLOCK_SKEW_SECONDS = 300.0
 
 
 class OpenAIBatchOperations(BatchOperations):
@@ -231,6 +234,9 @@ class OpenAIBatchOperations(BatchOperations):
         )
 
     async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
+        # Batches are listed newest first: once they are older than the job (less some
+        # clock skew), the one we look for cannot come any more.
+        oldest = batch.job_created_at - _CLOCK_SKEW_SECONDS if batch.job_created_at else None
         cursor: str | None = None
         for _ in range(_RECONCILE_PAGES):
             page = await self._list_batches_page(cursor)
@@ -239,6 +245,9 @@ class OpenAIBatchOperations(BatchOperations):
                 stamped = info["metadata"]
                 if batch.metadata and all(stamped.get(k) == v for k, v in batch.metadata.items()):
                     return info["id"]
+                created = info["created_at"]
+                if oldest is not None and created is not None and created.timestamp() < oldest:
+                    return None
             if page.next_cursor is None:
                 return None
             cursor = page.next_cursor

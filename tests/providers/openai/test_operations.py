@@ -397,3 +397,31 @@ def test_registered_under_its_entry_point_name() -> None:
     from lmbatch._plugins import registry
 
     assert registry.get("openai") is OpenAIBatchOperations
+
+
+async def test_find_submitted_batch_stops_at_batches_older_than_the_job(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing stops once batches predate the job, instead of reading every page."""
+    import time
+
+    from lmbatch._planning import PreparedBatch
+
+    monkeypatch.setattr(OpenAIBatchOperations, "list_page_size", 1)
+    ops = _ops(emulator)
+    for i in range(4):
+        await ops.create({"a": f"older {i}"})
+    pages_before = sum(1 for c in emulator.calls if c.operation == "list")
+    lost = PreparedBatch(
+        job_id="lmbjob_" + "1" * 32,
+        chunk_index=0,
+        path=None,  # type: ignore[arg-type]
+        request_count=1,
+        byte_size=1,
+        metadata={"lmbatch_job_id": "lmbjob_" + "1" * 32, "lmbatch_chunk": "0"},
+        # Recorded after every existing batch was made (beyond the clock-skew margin).
+        job_created_at=time.time() + 3600,
+    )
+    assert await ops._find_submitted_batch(lost) is None
+    assert sum(1 for c in emulator.calls if c.operation == "list") - pages_before == 1
+    await ops.aclose()
