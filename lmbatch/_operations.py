@@ -360,7 +360,7 @@ class BatchOperations(ABC):
         max_status_check_interval: float = 300.0,
         on_progress: Callable[[BatchInfo], None] | None = None,
         resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
-        reuse: bool = True,
+        reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
     ) -> dict[str, LMOutput]:
         """Create a batch, wait for it, and return its results.
@@ -385,7 +385,8 @@ class BatchOperations(ABC):
                 cancelled or permanently invalid requests. The round that produced a
                 key's outcome is in ``finish_details["lmbatch_round"]`` when above 1.
             reuse: Re-attach to a job of the same requests made in the last
-                :data:`REUSE_WINDOW_SECONDS` (default True).
+                :data:`REUSE_WINDOW_SECONDS` (True, the default), in the last ``reuse``
+                seconds (a number), or never (False).
             on_submitted: Called once the requests are with the provider, with the batch
                 (or job) id and whether this call created it (False: re-attached).
 
@@ -396,9 +397,7 @@ class BatchOperations(ABC):
         self._require("invoke")
         params, plan = self._prepare(requests, hyperparameters)
         try:
-            job, created = self._record_job(
-                plan, params, reuse_within=REUSE_WINDOW_SECONDS if reuse else None
-            )
+            job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
         finally:
             plan.cleanup()
         if not created:
@@ -828,6 +827,16 @@ TRANSIENT_ERROR_CODES = frozenset(
         "token_limit_exceeded",
     }
 )
+
+
+def _reuse_window(reuse: bool | float) -> float | None:
+    if reuse is True:
+        return REUSE_WINDOW_SECONDS
+    if reuse is False:
+        return None
+    if reuse < 0:
+        raise ValidationError(f"reuse must be True, False or a number of seconds >= 0, not {reuse}")
+    return float(reuse)
 
 
 def _selected(custom_id: str, wanted: set[str]) -> str | None:

@@ -259,3 +259,14 @@ async def test_on_submitted_tells_created_or_reattached(
     )
     assert [created for _, created in seen] == [True, False]
     assert seen[0][0] == seen[1][0]
+
+
+async def test_reuse_window_in_seconds(backend: FakeBackend, store: JobStore) -> None:
+    await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0, reuse=3600)
+    assert backend.calls["submit"] == 1
+    # A window shorter than the job's age does not re-attach.
+    await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0, reuse=0)
+    assert backend.calls["submit"] == 2
+    with pytest.raises(lmbatch.ValidationError, match="reuse"):
+        await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0, reuse=-1)
