@@ -18,7 +18,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,22 @@ CREATE INDEX IF NOT EXISTS request_keys_by_chunk ON request_keys (job_id, chunk_
 CHUNK_PLANNED = "planned"
 CHUNK_SUBMITTING = "submitting"
 CHUNK_SUBMITTED = "submitted"
+
+
+def _retry_while_locked(statement: Callable[[], object], attempts: int = 200) -> None:
+    """Run ``statement``, waiting out other processes that are creating the same store.
+
+    Switching a new database to WAL takes an exclusive lock that SQLite's busy timeout
+    does not wait for, so processes opening one fresh store at once would fail.
+    """
+    for attempt in range(attempts):
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.5, 0.01 * (attempt + 1)))
 
 
 def default_store_path() -> Path:
@@ -128,9 +144,9 @@ class JobStore:
         )
         self._conn.execute("PRAGMA busy_timeout = 30000")
         if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            _retry_while_locked(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
         self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.executescript(_SCHEMA)
+        _retry_while_locked(lambda: self._conn.executescript(_SCHEMA))
         self._memory_spool: Path | None = None
 
     def __repr__(self) -> str:

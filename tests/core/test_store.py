@@ -87,3 +87,26 @@ def test_one_batch_id_recorded_twice_is_a_clear_error(tmp_path: Path) -> None:
     )
     with pytest.raises(LMBatchError, match="already recorded"):
         store.record_batch("other", 0, "batch-j-0")
+
+
+def _open_fresh(path: str, start: float) -> None:
+    import time
+
+    time.sleep(max(0.0, start - time.time()))  # everyone opens at the same moment
+    JobStore(path).close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork start method")
+def test_many_processes_opening_one_new_store_at_once(tmp_path: Path) -> None:
+    import time
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(5):  # several rounds: the race is in the first milliseconds
+        path = str(tmp_path / f"fresh-{attempt}.sqlite3")
+        start = time.time() + 0.3
+        workers = [context.Process(target=_open_fresh, args=(path, start)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert [worker.exitcode for worker in workers] == [0] * 6
