@@ -98,3 +98,47 @@ def test_emulator_command_serves_the_openai_api_on_localhost() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_real_sigint_during_run_leaves_the_batch_and_says_how_to_resume(
+    prompts: Path, tmp_path: Path
+) -> None:
+    import signal
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lmbatch",
+            "run",
+            str(prompts),
+            "-p",
+            "fake",
+            "-O",
+            "polls_until_done=100000",
+            "--poll-interval",
+            "0.05",
+            "--on-interrupt",
+            "leave",
+            "-o",
+            str(tmp_path / "out.jsonl"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()  # "submitted 3 requests ... batch <id>"
+        assert "submitted 3 requests" in first
+        time.sleep(0.3)  # let it poll a few times
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "is still running" in rest
+    assert "lmbatch wait" in rest
