@@ -77,7 +77,6 @@ class BatchPlan:
     directory: Path
     chunk_paths: list[Path]
     chunk_sizes: list[int]
-    chunk_bytes: list[int]
     keys: list[tuple[str, str, int]]
     fingerprint: str
 
@@ -136,7 +135,6 @@ class _ChunkWriter:
             directory=self.directory,
             chunk_paths=[chunk.path for chunk in self.chunks],
             chunk_sizes=[chunk.count for chunk in self.chunks],
-            chunk_bytes=[chunk.size for chunk in self.chunks],
             keys=self.keys,
             fingerprint=self.hasher.hexdigest(),
         )

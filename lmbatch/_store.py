@@ -372,19 +372,6 @@ class JobStore:
         job = self.get_job(row[0])
         return (job, row[1]) if job is not None else None
 
-    def find_jobs_by_fingerprint(self, provider: str, fingerprint: str) -> list[JobRecord]:
-        """Jobs of this provider with the same requests and settings, oldest first."""
-        with self._lock:
-            ids = [
-                r[0]
-                for r in self._conn.execute(
-                    "SELECT job_id FROM jobs WHERE provider = ? AND fingerprint = ? "
-                    "ORDER BY created_at",
-                    (provider, fingerprint),
-                )
-            ]
-        return [job for job in (self.get_job(i) for i in ids) if job is not None]
-
     def iter_keys(self, job_id: str, chunk_index: int | None = None) -> Iterator[tuple[str, str]]:
         """``(custom_id, key)`` pairs of a job (or one chunk of it)."""
         query = "SELECT custom_id, key FROM request_keys WHERE job_id = ?"

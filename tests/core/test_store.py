@@ -38,7 +38,6 @@ def test_records_jobs_chunks_and_keys(tmp_path: Path) -> None:
     assert job.batch_ids == ["batch-j-0"]
     assert store.find_batch("batch-j-0") == (job, 0)
     assert dict(store.iter_keys("j-0")) == {"a": "A", "b": "B"}
-    assert [j.job_id for j in store.find_jobs_by_fingerprint("fake", "fp-0")] == ["j-0"]
     assert store.get_job("nope") is None
     assert store.find_batch("nope") is None
 
