@@ -167,6 +167,8 @@ class FakeBackend:
         return batch
 
 
+_FAKE_MAX_BYTES = 50 * 1024 * 1024
+
 #: The backend shared by fake operations that are not given one.
 default_backend = FakeBackend()
 
@@ -176,6 +178,12 @@ class FakeBatchOperations(BatchOperations):
 
     name = "fake"
     settings_class = FakeSettings
+    # What an instance with default settings declares (instances follow their settings).
+    limits = ProviderLimits(
+        max_requests_per_batch=FakeSettings().max_requests_per_batch,
+        max_bytes_per_batch=_FAKE_MAX_BYTES,
+        headroom=1.0,
+    )
 
     def __init__(
         self,
@@ -190,7 +198,7 @@ class FakeBatchOperations(BatchOperations):
         self.backend = backend if backend is not None else default_backend
         self.limits = ProviderLimits(
             max_requests_per_batch=self.fake_settings.max_requests_per_batch,
-            max_bytes_per_batch=50 * 1024 * 1024,
+            max_bytes_per_batch=_FAKE_MAX_BYTES,
             custom_id_pattern=self.fake_settings.custom_id_pattern,
             headroom=1.0,
         )

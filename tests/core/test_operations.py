@@ -315,3 +315,8 @@ async def test_fake_batch_ids_do_not_repeat_across_backends(tmp_path: Path) -> N
     first = await make_ops(FakeBackend(), store).create({"a": "x"})
     second = await make_ops(FakeBackend(), store).create({"a": "y"})
     assert first != second
+
+
+def test_fake_class_limits_match_a_default_instance() -> None:
+    """`lmbatch providers` reads class-level limits; they must describe the real default."""
+    assert FakeBatchOperations.limits == make_ops(FakeBackend()).limits
