@@ -15,6 +15,15 @@ fi
 
 command -v npm >/dev/null 2>&1 || { echo "npm is required to install prism" >&2; exit 1; }
 mkdir -p "$TOOLS"
-npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error \
-    "@stoplight/prism-cli@$PRISM_VERSION"
+# A registry hiccup should not fail the whole run: try a few times.
+attempt=1
+until npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error \
+    "@stoplight/prism-cli@$PRISM_VERSION"; do
+    if [ "$attempt" -ge 3 ]; then
+        echo "could not install prism after $attempt attempts" >&2
+        exit 1
+    fi
+    attempt=$((attempt + 1))
+    sleep 5
+done
 "$BIN" --version
