@@ -503,11 +503,7 @@ class BatchOperations(ABC):
             )
             child = self.store.get_job(job_id)
             assert child is not None
-            target = self.store.spool_dir(job_id)
-            target.mkdir(parents=True, exist_ok=True)
-            for index, path in enumerate(plan.chunk_paths):
-                if not (target / chunk_file_name(index)).exists():
-                    os.replace(path, target / chunk_file_name(index))
+            self._spool_plan(child, plan)
         finally:
             plan.cleanup()
         if parent.job_id in self._response_models:
@@ -607,16 +603,24 @@ class BatchOperations(ABC):
             self._response_models[job_id] = params.response_schema.model
         job = self.store.get_job(job_id)
         assert job is not None
+        self._spool_plan(job, plan)
+        return job, created
+
+    def _spool_plan(self, job: JobRecord, plan: BatchPlan) -> None:
+        """Move the plan's files into the job's spool, for chunks not yet submitted.
+
+        A job recorded by an earlier run (re-attached, or made by a concurrent process)
+        may lack spooled input; a plan of the same requests has the same bytes and the
+        same chunking, so it can stand in.
+        """
         spool = self.store.spool_dir(job.job_id)
         spool.mkdir(parents=True, exist_ok=True)
-        same_plan = plan.chunk_sizes == [chunk.request_count for chunk in job.chunks]
+        if plan.chunk_sizes != [chunk.request_count for chunk in job.chunks]:
+            return
         for chunk in job.chunks:
             target = spool / chunk_file_name(chunk.index)
-            # A re-attached job may have lost spooled input; the fresh plan has the same
-            # bytes (same fingerprint, same chunking), so it can stand in.
-            if chunk.batch_id is None and not target.exists() and same_plan:
+            if chunk.batch_id is None and not target.exists():
                 os.replace(plan.chunk_paths[chunk.index], target)
-        return job, created
 
     @staticmethod
     def _handle(job: JobRecord) -> str:
