@@ -180,19 +180,7 @@ def _responses(body: dict[str, Any], structured: bool) -> LMOutput:
             for summary in entry.get("summary") or []:
                 if isinstance(summary, dict) and summary.get("text"):
                     items.append(ThinkingOutput(text=str(summary["text"])))
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
-    token_usage = None
-    if usage is not None:
-        token_usage = TokenUsage(
-            input_tokens=_count(usage.get("input_tokens")),
-            output_tokens=_count(usage.get("output_tokens")),
-            cached_input_tokens=_count(
-                (usage.get("input_tokens_details") or {}).get("cached_tokens")
-            ),
-            reasoning_tokens=_count(
-                (usage.get("output_tokens_details") or {}).get("reasoning_tokens")
-            ),
-        )
+    token_usage = _token_usage(body, input_name="input_tokens", output_name="output_tokens")
     incomplete = body.get("incomplete_details")
     if isinstance(incomplete, dict) and incomplete.get("reason"):
         stop_reason = str(incomplete["reason"])
@@ -211,6 +199,25 @@ def _responses(body: dict[str, Any], structured: bool) -> LMOutput:
         token_usage=token_usage,
         finish_details={k: v for k, v in details.items() if v is not None},
         raw=body,
+    )
+
+
+def _token_usage(body: dict[str, Any], *, input_name: str, output_name: str) -> TokenUsage | None:
+    """Usage of either endpoint: they differ only in the field names' stems.
+
+    Responses says ``input_tokens``/``output_tokens``; Chat says ``prompt_tokens``/
+    ``completion_tokens``; both add ``<name>_details`` with cached and reasoning tokens.
+    """
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    return TokenUsage(
+        input_tokens=_count(usage.get(input_name)),
+        output_tokens=_count(usage.get(output_name)),
+        cached_input_tokens=_count((usage.get(f"{input_name}_details") or {}).get("cached_tokens")),
+        reasoning_tokens=_count(
+            (usage.get(f"{output_name}_details") or {}).get("reasoning_tokens")
+        ),
     )
 
 
@@ -236,19 +243,7 @@ def _chat(body: dict[str, Any], structured: bool) -> LMOutput:
             items.append(
                 _tool_call(call.get("id"), function.get("name"), function.get("arguments"))
             )
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
-    token_usage = None
-    if usage is not None:
-        token_usage = TokenUsage(
-            input_tokens=_count(usage.get("prompt_tokens")),
-            output_tokens=_count(usage.get("completion_tokens")),
-            cached_input_tokens=_count(
-                (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
-            ),
-            reasoning_tokens=_count(
-                (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
-            ),
-        )
+    token_usage = _token_usage(body, input_name="prompt_tokens", output_name="completion_tokens")
     details = {
         "stop_reason": choice.get("finish_reason"),
         "model": body.get("model"),
