@@ -12,60 +12,68 @@ contract, written once in core, with providers as plugins::
     print(results["q1"].text)
 """
 
+# Exports are loaded on first use (PEP 562): `import lmbatch` costs a few milliseconds
+# instead of importing pydantic, asyncio and SQLite, so a short CLI call or a script that
+# only needs one part pays only for that part. Type checkers read the imports below.
+
 from __future__ import annotations
 
-from lmbatch._config import LMBatchConfig, get_batch_operations, load_config
-from lmbatch._errors import (
-    AuthenticationError,
-    BatchNotFinishedError,
-    BatchNotFoundError,
-    BatchTimeoutError,
-    ConfigError,
-    LMBatchError,
-    MissingCredentialsError,
-    OperationUnsupportedError,
-    ProviderConflictError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderRequestError,
-    ProviderServerError,
-    RateLimitError,
-    SubmissionUncertainError,
-    UnknownProviderError,
-    ValidationError,
-)
-from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
-from lmbatch._limits import ProviderLimits
-from lmbatch._messages import (
-    Attachment,
-    LMInput,
-    Message,
-    MessageContent,
-    MessageRole,
-    ToolCall,
-    ToolResult,
-)
-from lmbatch._operations import BatchOperations, BatchPage, ResultRecord
-from lmbatch._outputs import (
-    ErrorKind,
-    LMError,
-    LMOutput,
-    OutputItem,
-    RefusalOutput,
-    StructuredOutput,
-    TextOutput,
-    ThinkingOutput,
-    TokenUsage,
-)
-from lmbatch._planning import PreparedBatch
-from lmbatch._plugins import ProviderEntry, registry
-from lmbatch._results import parse_json_object, salvage_custom_id
-from lmbatch._resume import resume, wait
-from lmbatch._settings import ProviderSettings
-from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
-from lmbatch._store import JobStore
-from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
-from lmbatch.hookspecs import hookimpl
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmbatch._config import LMBatchConfig, get_batch_operations, load_config
+    from lmbatch._errors import (
+        AuthenticationError,
+        BatchNotFinishedError,
+        BatchNotFoundError,
+        BatchTimeoutError,
+        ConfigError,
+        LMBatchError,
+        MissingCredentialsError,
+        OperationUnsupportedError,
+        ProviderConflictError,
+        ProviderConnectionError,
+        ProviderError,
+        ProviderRequestError,
+        ProviderServerError,
+        RateLimitError,
+        SubmissionUncertainError,
+        UnknownProviderError,
+        ValidationError,
+    )
+    from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
+    from lmbatch._limits import ProviderLimits
+    from lmbatch._messages import (
+        Attachment,
+        LMInput,
+        Message,
+        MessageContent,
+        MessageRole,
+        ToolCall,
+        ToolResult,
+    )
+    from lmbatch._operations import BatchOperations, BatchPage, ResultRecord
+    from lmbatch._outputs import (
+        ErrorKind,
+        LMError,
+        LMOutput,
+        OutputItem,
+        RefusalOutput,
+        StructuredOutput,
+        TextOutput,
+        ThinkingOutput,
+        TokenUsage,
+    )
+    from lmbatch._planning import PreparedBatch
+    from lmbatch._plugins import ProviderEntry
+    from lmbatch._results import parse_json_object, salvage_custom_id
+    from lmbatch._resume import resume, wait
+    from lmbatch._settings import ProviderSettings
+    from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
+    from lmbatch._store import JobStore
+    from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
+    from lmbatch.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
@@ -133,7 +141,85 @@ __all__ = [
     "wait",
 ]
 
+#: Where each exported name lives.
+_EXPORTS: dict[str, str] = {
+    "Attachment": "lmbatch._messages",
+    "AuthenticationError": "lmbatch._errors",
+    "BatchError": "lmbatch._status",
+    "BatchInfo": "lmbatch._status",
+    "BatchNotFinishedError": "lmbatch._errors",
+    "BatchNotFoundError": "lmbatch._errors",
+    "BatchOperations": "lmbatch._operations",
+    "BatchPage": "lmbatch._operations",
+    "BatchStatus": "lmbatch._status",
+    "BatchTimeoutError": "lmbatch._errors",
+    "CHUNK_METADATA_KEY": "lmbatch._submission",
+    "ConfigError": "lmbatch._errors",
+    "ErrorKind": "lmbatch._outputs",
+    "Hyperparameters": "lmbatch._hyperparameters",
+    "JOB_ID_METADATA_KEY": "lmbatch._submission",
+    "JobStore": "lmbatch._store",
+    "LMBatchConfig": "lmbatch._config",
+    "LMBatchError": "lmbatch._errors",
+    "LMError": "lmbatch._outputs",
+    "LMInput": "lmbatch._messages",
+    "LMOutput": "lmbatch._outputs",
+    "Message": "lmbatch._messages",
+    "MessageContent": "lmbatch._messages",
+    "MessageRole": "lmbatch._messages",
+    "MissingCredentialsError": "lmbatch._errors",
+    "OperationUnsupportedError": "lmbatch._errors",
+    "OutputItem": "lmbatch._outputs",
+    "PreparedBatch": "lmbatch._planning",
+    "ProviderConflictError": "lmbatch._errors",
+    "ProviderConnectionError": "lmbatch._errors",
+    "ProviderEntry": "lmbatch._plugins",
+    "ProviderError": "lmbatch._errors",
+    "ProviderLimits": "lmbatch._limits",
+    "ProviderRequestError": "lmbatch._errors",
+    "ProviderServerError": "lmbatch._errors",
+    "ProviderSettings": "lmbatch._settings",
+    "RateLimitError": "lmbatch._errors",
+    "RefusalOutput": "lmbatch._outputs",
+    "RequestCounts": "lmbatch._status",
+    "ResponseSchema": "lmbatch._hyperparameters",
+    "ResultRecord": "lmbatch._operations",
+    "StructuredOutput": "lmbatch._outputs",
+    "SubmissionUncertainError": "lmbatch._errors",
+    "TextOutput": "lmbatch._outputs",
+    "ThinkingOutput": "lmbatch._outputs",
+    "TokenUsage": "lmbatch._outputs",
+    "Tool": "lmbatch._hyperparameters",
+    "ToolCall": "lmbatch._messages",
+    "ToolResult": "lmbatch._messages",
+    "UnknownProviderError": "lmbatch._errors",
+    "ValidationError": "lmbatch._errors",
+    "empty_counts": "lmbatch._status",
+    "get_batch_operations": "lmbatch._config",
+    "hookimpl": "lmbatch.hookspecs",
+    "load_config": "lmbatch._config",
+    "parse_json_object": "lmbatch._results",
+    "resume": "lmbatch._resume",
+    "salvage_custom_id": "lmbatch._results",
+    "wait": "lmbatch._resume",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lmbatch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 def available_providers() -> list[ProviderEntry]:
     """Every installed provider, working or broken (with the reason), sorted by name."""
+    from lmbatch._plugins import registry
+
     return registry.entries()

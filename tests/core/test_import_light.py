@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def test_import_lmbatch_imports_no_vendor_sdk_or_http_client() -> None:
     code = (
@@ -16,3 +18,35 @@ def test_import_lmbatch_imports_no_vendor_sdk_or_http_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def _modules_after(code: str) -> set[str]:
+    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    return {name.split(".")[0] for name in json.loads(out.stdout.strip().splitlines()[-1])}
+
+
+def test_import_lmbatch_loads_its_parts_only_when_used() -> None:
+    # The exports are lazy: a bare import does not pay for pydantic, asyncio or SQLite.
+    bare = _modules_after("import lmbatch")
+    assert not bare & {"pydantic", "asyncio", "sqlite3", "pluggy", "orjson"}
+    used = _modules_after("import lmbatch; lmbatch.LMOutput")
+    assert "pydantic" in used
+    assert "asyncio" not in used
+
+
+def test_every_export_resolves_and_is_listed() -> None:
+    import lmbatch
+
+    for name in lmbatch.__all__:
+        assert getattr(lmbatch, name) is not None, name
+    assert set(lmbatch.__all__) <= set(dir(lmbatch))
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    import lmbatch
+
+    with pytest.raises(AttributeError, match="no attribute 'LMOutputs'"):
+        _ = lmbatch.LMOutputs  # type: ignore[attr-defined]
