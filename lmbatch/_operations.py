@@ -708,6 +708,7 @@ class BatchOperations(ABC):
         keymap = dict(self.store.iter_keys(job.job_id, chunk_index)) if job is not None else None
         model = self._response_models.get(job.job_id) if job is not None else None
         validator = StructuredOutputValidator.from_context(context, model)
+        keep_raw = self.settings.keep_raw
         seen: set[str] = set()
         unreadable = 0
         async for custom_id, output in self._stream_records(info, context):
@@ -724,6 +725,8 @@ class BatchOperations(ABC):
             seen.add(custom_id)
             if validator is not None:
                 output = validator.check(output)
+            if output.error is None and not keep_raw:
+                output.raw = None  # the payload is mostly what outputs already hold
             key = keymap[custom_id] if keymap is not None else custom_id
             yield key, output
         if keymap is not None:

@@ -18,6 +18,7 @@ from typing import IO, Any
 from lmbatch._errors import ValidationError
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._inputs import normalize_input
+from lmbatch._json import dump_line
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import Message
 
@@ -172,7 +173,7 @@ def plan_batches(
             messages = normalize_input(key, value)
             check(key, messages, params)
             custom_id = custom_ids[key]
-            writer.add(key, custom_id, _encode_line(encode(custom_id, messages, params)))
+            writer.add(key, custom_id, dump_line(encode(custom_id, messages, params)))
     except BaseException:
         writer.close()
         shutil.rmtree(writer.directory, ignore_errors=True)
@@ -221,8 +222,3 @@ def chunk_file_name(index: int) -> str:
 def _open_chunk(directory: Path, index: int) -> _Chunk:
     path = directory / chunk_file_name(index)
     return _Chunk(path=path, handle=path.open("wb"))
-
-
-def _encode_line(record: dict[str, Any]) -> bytes:
-    # ensure_ascii=False keeps non-ASCII prompts at their real size for the byte limit.
-    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()

@@ -26,6 +26,9 @@ class ProviderSettings(BaseModel):
             no cap); further batches are submitted as earlier ones end.
         in_flight_check_interval: Seconds between status checks while a job waits for
             room under ``max_batches_in_flight``.
+        keep_raw: Keep each successful answer's vendor payload in ``LMOutput.raw``.
+            Off by default: results are read faster and take far less memory without
+            it. Failures always keep theirs, for diagnosis.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -34,6 +37,7 @@ class ProviderSettings(BaseModel):
     max_concurrent_submissions: int = Field(default=4, ge=1)
     max_batches_in_flight: int | None = Field(default=None, ge=1)
     in_flight_check_interval: float = Field(default=30.0, ge=0)
+    keep_raw: bool = False
 
 
 def validate_settings(

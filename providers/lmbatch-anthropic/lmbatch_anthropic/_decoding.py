@@ -28,7 +28,6 @@ other / bad    ``LMError(kind="invalid_response")``; a line that is not JSON kee
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lmbatch import (
@@ -42,6 +41,8 @@ from lmbatch import (
     TokenUsage,
     ToolCall,
 )
+from lmbatch._json import load_line
+from lmbatch._outputs import build_unchecked
 from lmbatch._results import parse_json_object, salvage_custom_id
 
 __all__ = ["ERROR_STATUS", "decode_line", "decode_result"]
@@ -66,7 +67,7 @@ ERROR_STATUS = {
 def decode_line(line: bytes | str, context: dict[str, Any]) -> ResultRecord:
     """Decode one JSONL line of a results file (never raises)."""
     try:
-        record = json.loads(line)
+        record = load_line(line)
     except (ValueError, UnicodeDecodeError) as exc:
         return ResultRecord(
             salvage_custom_id(line),
@@ -156,7 +157,7 @@ def _succeeded(message: dict[str, Any], context: dict[str, Any]) -> LMOutput:
                     return _unreadable(message, problem)
                 items.append(StructuredOutput(data=data))
             else:
-                items.append(TextOutput(text=block["text"]))
+                items.append(build_unchecked(TextOutput, {"type": "text", "text": block["text"]}))
         elif kind == "thinking":
             items.append(
                 ThinkingOutput(
@@ -184,11 +185,15 @@ def _succeeded(message: dict[str, Any], context: dict[str, Any]) -> LMOutput:
         items = [i for i in items if not isinstance(i, TextOutput | StructuredOutput)]
         items.append(RefusalOutput(text=text))
     usage = _usage_of(message)
-    return LMOutput(
-        outputs=items,
-        token_usage=_usage(usage),
-        finish_details=_finish_details(message, usage),
-        raw=message,
+    return build_unchecked(
+        LMOutput,
+        {
+            "outputs": items,
+            "token_usage": _usage(usage),
+            "finish_details": _finish_details(message, usage),
+            "error": None,
+            "raw": message,
+        },
     )
 
 
@@ -214,10 +219,14 @@ def _int(value: Any) -> int:
 def _usage(usage: dict[str, Any]) -> TokenUsage:
     cache_read = _int(usage.get("cache_read_input_tokens"))
     cache_write = _int(usage.get("cache_creation_input_tokens"))
-    return TokenUsage(
-        input_tokens=_int(usage.get("input_tokens")) + cache_read + cache_write,
-        output_tokens=_int(usage.get("output_tokens")),
-        cached_input_tokens=cache_read,
+    return build_unchecked(
+        TokenUsage,
+        {
+            "input_tokens": _int(usage.get("input_tokens")) + cache_read + cache_write,
+            "output_tokens": _int(usage.get("output_tokens")),
+            "cached_input_tokens": cache_read,
+            "reasoning_tokens": 0,
+        },
     )
 
 

@@ -194,8 +194,6 @@ class AnthropicBatchOperations(BatchOperations):
     async def _iter_result_records(
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
-        import httpx2
-
         url = info["raw"].get("results_url")
         if not isinstance(url, str) or not url:
             archived = info["raw"].get("archived_at")
@@ -204,6 +202,14 @@ class AnthropicBatchOperations(BatchOperations):
                 + (f" (its results were archived at {archived})" if archived else ""),
                 provider=self.name,
             )
+        async for line in self._result_lines(info["id"], url):
+            if line.strip():
+                yield decode_line(line, context)
+
+    async def _result_lines(self, batch_id: str, url: str) -> AsyncIterator[str]:
+        """Stream a batch's results file line by line (never held in memory whole)."""
+        import httpx2
+
         # Follow the URL the API gave (absolute; its path is not guaranteed), with the
         # client's auth headers, retries and error mapping.
         async with translate_errors():
@@ -216,11 +222,10 @@ class AnthropicBatchOperations(BatchOperations):
             )
         try:
             async for line in response.aiter_lines():
-                if line.strip():
-                    yield decode_line(line, context)
+                yield line
         except httpx2.TransportError as exc:
             raise ProviderConnectionError(
-                f"the results of batch {info['id']} stopped streaming: {exc}",
+                f"the results of batch {batch_id} stopped streaming: {exc}",
                 provider=self.name,
             ) from exc
         finally:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lmbatch._json import load_line
 from lmbatch._messages import ToolCall
 from lmbatch._operations import ResultRecord
 from lmbatch._outputs import (
@@ -34,6 +35,7 @@ from lmbatch._outputs import (
     TextOutput,
     ThinkingOutput,
     TokenUsage,
+    build_unchecked,
 )
 from lmbatch._results import parse_json_object, salvage_custom_id
 
@@ -56,7 +58,7 @@ def decode_line(line: str | bytes, endpoint: str, structured: bool) -> ResultRec
         structured: Whether a ``response_schema`` was requested.
     """
     try:
-        record = json.loads(line)
+        record = load_line(line)
     except ValueError:
         return ResultRecord(
             salvage_custom_id(line),
@@ -130,7 +132,7 @@ def decode_body(body: dict[str, Any], endpoint: str, structured: bool) -> LMOutp
 
 def _answer_text(text: str, structured: bool) -> OutputItem:
     if not structured:
-        return TextOutput(text=text)
+        return build_unchecked(TextOutput, {"type": "text", "text": text})
     data, problem = parse_json_object(text)
     if problem is not None:
         raise _BadAnswer(problem)
@@ -194,11 +196,15 @@ def _responses(body: dict[str, Any], structured: bool) -> LMOutput:
         "model": body.get("model"),
         "response_id": body.get("id"),
     }
-    return LMOutput(
-        outputs=items,
-        token_usage=token_usage,
-        finish_details={k: v for k, v in details.items() if v is not None},
-        raw=body,
+    return build_unchecked(
+        LMOutput,
+        {
+            "outputs": items,
+            "token_usage": token_usage,
+            "finish_details": {k: v for k, v in details.items() if v is not None},
+            "error": None,
+            "raw": body,
+        },
     )
 
 
@@ -211,13 +217,18 @@ def _token_usage(body: dict[str, Any], *, input_name: str, output_name: str) -> 
     usage = body.get("usage")
     if not isinstance(usage, dict):
         return None
-    return TokenUsage(
-        input_tokens=_count(usage.get(input_name)),
-        output_tokens=_count(usage.get(output_name)),
-        cached_input_tokens=_count((usage.get(f"{input_name}_details") or {}).get("cached_tokens")),
-        reasoning_tokens=_count(
-            (usage.get(f"{output_name}_details") or {}).get("reasoning_tokens")
-        ),
+    return build_unchecked(
+        TokenUsage,
+        {
+            "input_tokens": _count(usage.get(input_name)),
+            "output_tokens": _count(usage.get(output_name)),
+            "cached_input_tokens": _count(
+                _dict(usage.get(f"{input_name}_details")).get("cached_tokens")
+            ),
+            "reasoning_tokens": _count(
+                _dict(usage.get(f"{output_name}_details")).get("reasoning_tokens")
+            ),
+        },
     )
 
 
@@ -250,9 +261,13 @@ def _chat(body: dict[str, Any], structured: bool) -> LMOutput:
         "response_id": body.get("id"),
         "choices": len(choices) if len(choices) > 1 else None,
     }
-    return LMOutput(
-        outputs=items,
-        token_usage=token_usage,
-        finish_details={k: v for k, v in details.items() if v is not None},
-        raw=body,
+    return build_unchecked(
+        LMOutput,
+        {
+            "outputs": items,
+            "token_usage": token_usage,
+            "finish_details": {k: v for k, v in details.items() if v is not None},
+            "error": None,
+            "raw": body,
+        },
     )

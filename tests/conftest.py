@@ -1,0 +1,10 @@
+"""Settings for the whole test suite."""
+
+from __future__ import annotations
+
+import lmbatch._outputs
+
+# Decoders build their outputs without validation (see `build_unchecked`); in the tests
+# every such output is validated, so a decoder that hands over a wrong value fails here
+# rather than giving users a malformed LMOutput.
+lmbatch._outputs.validate_unchecked = True
