@@ -102,7 +102,7 @@ def main(argv: list[str]) -> None:
         _run(BIN / "mypy")
     elif command == "bench":
         ensure_environment()
-        _run(PYTHON, "benchmarks/bench_pipeline.py", *rest)
+        _run(PYTHON, "-m", "benchmarks", *rest)
     elif command == "docs":
         ensure_environment()
         _run(BIN / "mkdocs", "build", "--strict", *rest)

@@ -8,8 +8,9 @@ library takes over.
 
 One difference is kept on purpose: orjson reads an integer beyond 64 bits as a float.
 :func:`load_line` is therefore only for vendor result lines, whose numbers are counts and
-timestamps; what a model wrote (structured output, tool arguments) and lmbatch's own
-request files are read with the standard library, exactly.
+timestamps, and lmbatch's key files (strings and chunk numbers); what a model wrote
+(structured output, tool arguments) and the request files are read with the standard
+library, exactly.
 """
 
 from __future__ import annotations

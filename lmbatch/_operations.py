@@ -35,7 +35,7 @@ from lmbatch._errors import (
     ValidationError,
 )
 from lmbatch._hyperparameters import Hyperparameters
-from lmbatch._keys import map_custom_ids
+from lmbatch._keys import CustomIdMapper
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import LMInput, Message
 from lmbatch._outputs import LMOutput
@@ -549,10 +549,9 @@ class BatchOperations(ABC):
                 raise ValidationError(f"keys must be strings, got {type(key).__name__} {key!r}")
         params = Hyperparameters.from_mapping(hyperparameters)
         self._validate_hyperparameters(params)
-        custom_ids = map_custom_ids(requests.keys(), self.limits)
         plan = plan_batches(
             requests,
-            custom_ids,
+            CustomIdMapper(requests.keys(), self.limits),
             params,
             limits=self.limits,
             encode=self._encode_request,

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from lmbatch._errors import ValidationError
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._inputs import normalize_input
-from lmbatch._json import dump_line
+from lmbatch._json import dump_line, load_line
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import Message
 
@@ -71,6 +73,30 @@ class _Chunk:
     size: int = 0
 
 
+class KeyFile:
+    """``(custom_id, key, chunk_index)`` of every request, in a file beside the chunks.
+
+    Kept on disk rather than in a list so that planning takes the same memory for a
+    million requests as for a thousand; iterable any number of times.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[tuple[str, str, int]]:
+        with self.path.open("rb") as handle:
+            for line in handle:
+                custom_id, key, chunk_index = load_line(line)
+                yield custom_id, key, chunk_index
+
+
+def _key_line(custom_id: str, key: str, chunk_index: int) -> bytes:
+    try:
+        return orjson.dumps([custom_id, key, chunk_index], option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # a key with a lone surrogate: escaped, read back exactly
+        return (json.dumps([custom_id, key, chunk_index]) + "\n").encode("ascii")
+
+
 @dataclass
 class BatchPlan:
     """Encoded input files of a job and the facts recorded about it."""
@@ -78,7 +104,7 @@ class BatchPlan:
     directory: Path
     chunk_paths: list[Path]
     chunk_sizes: list[int]
-    keys: list[tuple[str, str, int]]
+    keys: KeyFile
     fingerprint: str
 
     @property
@@ -100,7 +126,8 @@ class _ChunkWriter:
         self.max_count = limits.planned_requests_per_batch
         self.max_bytes = limits.planned_bytes_per_batch
         self.chunks: list[_Chunk] = []
-        self.keys: list[tuple[str, str, int]] = []
+        self.keys = KeyFile(directory / "keys.jsonl")
+        self.key_handle = self.keys.path.open("wb")
         self.hasher = hashlib.sha256(fingerprint_salt.encode())
 
     def add(self, key: str, custom_id: str, line: bytes) -> None:
@@ -121,12 +148,13 @@ class _ChunkWriter:
         chunk.handle.write(line)
         chunk.count += 1
         chunk.size += len(line)
-        self.keys.append((custom_id, key, len(chunks) - 1))
+        self.key_handle.write(_key_line(custom_id, key, len(chunks) - 1))
         self.hasher.update(key.encode("utf-8", "surrogatepass"))
         self.hasher.update(b"\x00")
         self.hasher.update(line)
 
     def close(self) -> None:
+        self.key_handle.close()
         for chunk in self.chunks:
             chunk.handle.close()
 
@@ -149,7 +177,7 @@ def _new_plan_directory(spool_root: Path | None) -> Path:
 
 def plan_batches(
     requests: Mapping[str, Any],
-    custom_ids: Mapping[str, str],
+    custom_id_for: Callable[[str], str],
     params: Hyperparameters,
     *,
     limits: ProviderLimits,
@@ -161,6 +189,7 @@ def plan_batches(
     """Validate and encode every request into JSONL chunk files within ``limits``.
 
     Args:
+        custom_id_for: The request id the provider will see for a key.
         spool_root: Directory to write the chunk files under (a fresh subdirectory is
             made); the system temp directory when None.
 
@@ -172,7 +201,7 @@ def plan_batches(
         for key, value in requests.items():
             messages = normalize_input(key, value)
             check(key, messages, params)
-            custom_id = custom_ids[key]
+            custom_id = custom_id_for(key)
             writer.add(key, custom_id, dump_line(encode(custom_id, messages, params)))
     except BaseException:
         writer.close()

@@ -22,9 +22,7 @@ def test_import_lmbatch_imports_no_vendor_sdk_or_http_client() -> None:
 
 def _modules_after(code: str) -> set[str]:
     script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     return {name.split(".")[0] for name in json.loads(out.stdout.strip().splitlines()[-1])}
 
 

@@ -1,0 +1,190 @@
+"""Decode: vendor result files → ``dict[key, LMOutput]``, lmbatch against ``json.loads``.
+
+lmbatch's side is ``retrieve`` on a finished job of the real provider (its downloads read
+from local files, see :mod:`benchmarks._local`): streaming, key mapping, duplicate and
+missing-key accounting, decoding into typed ``LMOutput``, structured-output validation.
+The baseline is what a user writes by hand: ``json.loads`` per line, then text and usage
+picked out into plain dicts. 2 % of the lines are errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks._harness import Result, alternate, peak_mb
+from benchmarks._local import LocalAnthropic, LocalOpenAI
+from benchmarks.workload import (
+    ANSWER_SCHEMA,
+    MODEL_ANTHROPIC,
+    MODEL_OPENAI,
+    anthropic_lines,
+    openai_chat_lines,
+    openai_responses_lines,
+)
+from lmbatch import BatchOperations, LMOutput
+
+Baseline = Callable[[list[Path]], dict[str, dict[str, Any]]]
+
+
+def _responses_baseline(structured: bool) -> Baseline:
+    def decode(paths: list[Path]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for path in paths:
+            with path.open(encoding="utf-8") as handle:
+                for line in handle:
+                    record = json.loads(line)
+                    response = record["response"]
+                    body = response["body"]
+                    if response["status_code"] != 200:
+                        out[record["custom_id"]] = {"error": body["error"]["code"]}
+                        continue
+                    text = "".join(
+                        part["text"]
+                        for item in body["output"]
+                        if item["type"] == "message"
+                        for part in item["content"]
+                        if part["type"] == "output_text"
+                    )
+                    usage = body["usage"]
+                    out[record["custom_id"]] = {
+                        "text": json.loads(text) if structured else text,
+                        "input_tokens": usage["input_tokens"],
+                        "output_tokens": usage["output_tokens"],
+                    }
+        return out
+
+    return decode
+
+
+def _chat_baseline(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                response = record["response"]
+                body = response["body"]
+                if response["status_code"] != 200:
+                    out[record["custom_id"]] = {"error": body["error"]["code"]}
+                    continue
+                usage = body["usage"]
+                out[record["custom_id"]] = {
+                    "text": body["choices"][0]["message"]["content"],
+                    "input_tokens": usage["prompt_tokens"],
+                    "output_tokens": usage["completion_tokens"],
+                }
+    return out
+
+
+def _anthropic_baseline(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                result = record["result"]
+                if result["type"] != "succeeded":
+                    out[record["custom_id"]] = {"error": result["error"]["error"]["type"]}
+                    continue
+                message = result["message"]
+                usage = message["usage"]
+                out[record["custom_id"]] = {
+                    "text": "".join(
+                        block["text"] for block in message["content"] if block["type"] == "text"
+                    ),
+                    "input_tokens": usage["input_tokens"],
+                    "output_tokens": usage["output_tokens"],
+                }
+    return out
+
+
+def _check_same(name: str, ours: dict[str, LMOutput], theirs: dict[str, dict[str, Any]]) -> None:
+    """Both sides must have read the same answers, or the timing compares nothing."""
+    if ours.keys() != theirs.keys():
+        raise AssertionError(f"{name}: lmbatch and the baseline returned different keys")
+    for key, output in ours.items():
+        plain = theirs[key]
+        if "error" in plain:
+            same = output.error is not None and output.error.code == plain["error"]
+        else:
+            got = output.structured_output if output.structured_output is not None else output.text
+            usage = output.token_usage
+            same = (
+                got == plain["text"]
+                and usage is not None
+                and usage.output_tokens == plain["output_tokens"]
+            )
+        if not same:
+            raise AssertionError(f"{name}: {key} reads differently in lmbatch and the baseline")
+
+
+def run(count: int, rounds: int) -> list[Result]:
+    """Time decoding ``count`` result lines for each endpoint and vendor."""
+    directory = Path(tempfile.mkdtemp(prefix="lmbatch-bench-decode-"))
+    requests = {f"req-{index:07d}": f"Question {index}?" for index in range(count)}
+    cases: list[tuple[str, Callable[..., BatchOperations], list[str], dict[str, Any], Baseline]] = [
+        (
+            "decode OpenAI Responses",
+            lambda **kw: LocalOpenAI(model=MODEL_OPENAI, **kw),
+            openai_responses_lines(count),
+            {},
+            _responses_baseline(False),
+        ),
+        (
+            "decode OpenAI Responses, structured",
+            lambda **kw: LocalOpenAI(model=MODEL_OPENAI, **kw),
+            openai_responses_lines(count, structured=True),
+            {"response_schema": ANSWER_SCHEMA},
+            _responses_baseline(True),
+        ),
+        (
+            "decode OpenAI Chat Completions",
+            lambda **kw: LocalOpenAI(model=MODEL_OPENAI, endpoint="/v1/chat/completions", **kw),
+            openai_chat_lines(count),
+            {},
+            _chat_baseline,
+        ),
+        (
+            "decode Anthropic",
+            lambda **kw: LocalAnthropic(model=MODEL_ANTHROPIC, **kw),
+            anthropic_lines(count),
+            {},
+            _anthropic_baseline,
+        ),
+    ]
+    results = []
+    for name, make, lines, params, baseline_decode in cases:
+        answers = {json.loads(line)["custom_id"]: line for line in lines}
+        ops = make(directory=directory, answers=answers, store=":memory:")
+        batch_id = asyncio.run(ops.create(requests, params))
+        local = ops.local  # type: ignore[attr-defined]
+        paths = [local.results_path(batch) for batch in local.counts]
+
+        def ours(ops: BatchOperations = ops, batch_id: str = batch_id) -> dict[str, LMOutput]:
+            return asyncio.run(ops.retrieve(batch_id))
+
+        def baseline(
+            decode: Baseline = baseline_decode, paths: list[Path] = paths
+        ) -> dict[str, dict[str, Any]]:
+            return decode(paths)
+
+        _check_same(name, ours(), baseline())
+        ours_s, baseline_s = alternate(ours, baseline, rounds)
+        results.append(
+            Result(
+                name=name,
+                unit="line",
+                items=count,
+                ours=ours_s,
+                baseline=baseline_s,
+                target=2.0,
+                ours_peak_mb=peak_mb(ours),
+                baseline_peak_mb=peak_mb(baseline),
+            )
+        )
+    return results
