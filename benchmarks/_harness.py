@@ -88,6 +88,23 @@ def alternate(
     return statistics.median(ours_times), statistics.median(baseline_times)
 
 
+def ratio_without_gc(
+    ours: Callable[[], object], baseline: Callable[[], object], rounds: int
+) -> float:
+    """``ours / baseline`` with the garbage collector off: the CPU work alone.
+
+    Holding tens of thousands of typed results makes CPython's collector walk the whole
+    heap many times over, a cost the baseline's flat dicts mostly escape; this figure
+    tells that cost apart from lmbatch's own work.
+    """
+    gc.disable()
+    try:
+        ours_s, baseline_s = alternate(ours, baseline, rounds)
+    finally:
+        gc.enable()
+    return ours_s / baseline_s
+
+
 def peak_mb(work: Callable[[], object]) -> float:
     """Peak Python memory allocated while ``work`` runs, in MB (tracemalloc)."""
     gc.collect()

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import Result, alternate, peak_mb
+from benchmarks._harness import Result, alternate, peak_mb, ratio_without_gc
 from benchmarks._local import LocalAnthropic, LocalOpenAI
 from benchmarks.workload import (
     ANSWER_SCHEMA,
     MODEL_ANTHROPIC,
     MODEL_OPENAI,
+    Answer,
     anthropic_lines,
     openai_chat_lines,
     openai_responses_lines,
@@ -136,7 +137,14 @@ def run(count: int, rounds: int) -> list[Result]:
             _responses_baseline(False),
         ),
         (
-            "decode OpenAI Responses, structured",
+            "decode OpenAI Responses, structured (pydantic model)",
+            lambda **kw: LocalOpenAI(model=MODEL_OPENAI, **kw),
+            openai_responses_lines(count, structured=True),
+            {"response_schema": Answer},
+            _responses_baseline(True),
+        ),
+        (
+            "decode OpenAI Responses, structured (JSON schema dict)",
             lambda **kw: LocalOpenAI(model=MODEL_OPENAI, **kw),
             openai_responses_lines(count, structured=True),
             {"response_schema": ANSWER_SCHEMA},
@@ -175,6 +183,7 @@ def run(count: int, rounds: int) -> list[Result]:
 
         _check_same(name, ours(), baseline())
         ours_s, baseline_s = alternate(ours, baseline, rounds)
+        without_gc = ratio_without_gc(ours, baseline, rounds)
         results.append(
             Result(
                 name=name,
@@ -185,6 +194,8 @@ def run(count: int, rounds: int) -> list[Result]:
                 target=2.0,
                 ours_peak_mb=peak_mb(ours),
                 baseline_peak_mb=peak_mb(baseline),
+                notes=[f"{without_gc:.2f}× with the garbage collector off"],
+                extra={"ratio_without_gc": without_gc},
             )
         )
     return results

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import Result, alternate, peak_mb
+from benchmarks._harness import Result, alternate, peak_mb, ratio_without_gc
 from benchmarks.workload import (
     ANSWER_SCHEMA,
     MAX_TOKENS,
@@ -185,6 +185,7 @@ def run(count: int, rounds: int) -> list[Result]:
             raise AssertionError(f"{name}: lmbatch and the baseline wrote different bytes")
         _remove(mine)
         ours_s, baseline_s = alternate(ours, baseline, rounds)
+        without_gc = ratio_without_gc(ours, baseline, rounds)
         results.append(
             Result(
                 name=name,
@@ -195,6 +196,8 @@ def run(count: int, rounds: int) -> list[Result]:
                 target=1.5,
                 ours_peak_mb=peak_mb(ours),
                 baseline_peak_mb=peak_mb(baseline),
+                notes=[f"{without_gc:.2f}× with the garbage collector off"],
+                extra={"ratio_without_gc": without_gc},
             )
         )
     return results

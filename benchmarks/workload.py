@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 MODEL_OPENAI = "gpt-4.1-mini"
 MODEL_ANTHROPIC = "claude-sonnet-4-5"
@@ -31,6 +33,15 @@ ANSWER_SCHEMA: dict[str, Any] = {
     },
 }
 SCHEMA_NAME = "response"  # the name lmbatch gives a schema passed as a dict
+
+
+class Answer(BaseModel):
+    """The same schema as a pydantic model: the typed way to ask for structured output."""
+
+    label: Literal["positive", "negative", "neutral"]
+    confidence: float
+    reasons: list[str]
+
 
 _WORDS = [
     "the",

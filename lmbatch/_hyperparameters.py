@@ -22,9 +22,10 @@ how the portable names map to its own fields.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from lmbatch._errors import ValidationError
 
@@ -42,6 +43,7 @@ PORTABLE_HYPERPARAMETERS = frozenset(
         "tool_choice",
     }
 )
+_T = TypeVar("_T")
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -92,6 +94,22 @@ class Hyperparameters(BaseModel):
     tools: list[Tool] | None = None
     tool_choice: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+    _derived: dict[tuple[str, int], Any] = PrivateAttr(default_factory=dict)
+
+    def derived(self, name: str, build: Callable[[Hyperparameters], _T]) -> _T:
+        """``build(self)``, computed on the first call and reused after.
+
+        For request parts that depend on the settings alone (a provider's strict form
+        of the response schema, say): the settings of a job are the same for each of its
+        requests, so there is no reason to work them out again per request.
+        """
+        # Keyed by identity too: model_copy shares private state with the copy.
+        slot = (name, id(self))
+        cache = self._derived
+        if slot not in cache:
+            cache[slot] = build(self)
+        value: _T = cache[slot]
+        return value
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any] | None) -> Hyperparameters:

@@ -150,3 +150,24 @@ def test_schema_is_checked_once_per_batch_not_per_answer(monkeypatch: pytest.Mon
         == "structured output does not match the schema: 'one' is not of type 'integer'"
     )
     assert len(checks) == 1
+
+
+# ------------------------------------------------------------------- derived settings
+
+
+def test_derived_values_are_built_once_per_settings_object() -> None:
+    from lmbatch import Hyperparameters
+
+    params = Hyperparameters.from_mapping({"max_tokens": 5})
+    calls: list[int] = []
+
+    def build(p: Hyperparameters) -> int:
+        calls.append(1)
+        return (p.max_tokens or 0) * 2
+
+    assert params.derived("double", build) == 10
+    assert params.derived("double", build) == 10
+    assert len(calls) == 1
+    # A copy with other values never sees the original's derived values.
+    copy = params.model_copy(update={"max_tokens": 7})
+    assert copy.derived("double", build) == 14

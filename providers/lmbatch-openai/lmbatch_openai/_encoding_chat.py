@@ -37,7 +37,7 @@ from lmbatch_openai._encoding_shared import (
     tool_arguments,
     tool_output,
 )
-from lmbatch_openai._schema import strict_schema
+from lmbatch_openai._schema import strict_response_schema
 
 __all__ = ["encode_chat_body", "validate_chat_request"]
 
@@ -105,7 +105,7 @@ def encode_chat_body(
             "type": "json_schema",
             "json_schema": {
                 "name": params.response_schema.name,
-                "schema": strict_schema(params.response_schema.json_schema),
+                "schema": strict_response_schema(params),
                 "strict": True,
             },
         }

@@ -10,10 +10,22 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["strict_schema"]
+from lmbatch._hyperparameters import Hyperparameters
+
+__all__ = ["strict_response_schema", "strict_schema"]
 
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
+
+
+def strict_response_schema(params: Hyperparameters) -> dict[str, Any]:
+    """The strict form of ``params.response_schema``, worked out once per job's settings."""
+    return params.derived("openai.strict_schema", _strict_response_schema)
+
+
+def _strict_response_schema(params: Hyperparameters) -> dict[str, Any]:
+    assert params.response_schema is not None
+    return strict_schema(params.response_schema.json_schema)
 
 
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
