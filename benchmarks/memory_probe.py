@@ -20,7 +20,16 @@ from benchmarks._local import LocalOpenAI, openai_echo_answer
 
 
 def rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
+    """Peak resident set size of this process so far, in MB.
+
+    Linux's ``VmHWM`` belongs to this program alone; ``ru_maxrss`` would also count the
+    parent's memory at the fork that started it, so it is only the fallback elsewhere.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

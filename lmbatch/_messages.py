@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lmbatch._unchecked import build_unchecked
+
 __all__ = [
     "Attachment",
     "LMInput",
@@ -138,17 +140,28 @@ class Message(BaseModel):
     @classmethod
     def system(cls, *contents: MessageContent, **metadata: Any) -> Message:
         """A system (instructions) message."""
-        return cls(role=MessageRole.SYSTEM, contents=list(contents), metadata=metadata)
+        return cls._of(MessageRole.SYSTEM, contents, metadata)
 
     @classmethod
     def user(cls, *contents: MessageContent, **metadata: Any) -> Message:
         """A user message."""
-        return cls(role=MessageRole.USER, contents=list(contents), metadata=metadata)
+        return cls._of(MessageRole.USER, contents, metadata)
 
     @classmethod
     def assistant(cls, *contents: MessageContent, **metadata: Any) -> Message:
         """An assistant message (earlier model output, tool calls included)."""
-        return cls(role=MessageRole.ASSISTANT, contents=list(contents), metadata=metadata)
+        return cls._of(MessageRole.ASSISTANT, contents, metadata)
+
+    @classmethod
+    def _of(
+        cls, role: MessageRole, contents: tuple[MessageContent, ...], metadata: dict[str, Any]
+    ) -> Message:
+        if cls is Message and all(type(part) is str for part in contents):
+            # Text only, the common case: nothing to validate, and conversations are
+            # built by the tens of thousands (validation doubled the cost of encoding).
+            fields = {"role": role, "contents": list(contents), "metadata": metadata}
+            return build_unchecked(cls, fields)
+        return cls(role=role, contents=list(contents), metadata=metadata)
 
     @property
     def text(self) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeAlias, TypeVar
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmbatch._messages import ToolCall
+from lmbatch._unchecked import build_unchecked
 
 __all__ = [
     "ErrorKind",
@@ -20,49 +21,6 @@ __all__ = [
     "TokenUsage",
     "build_unchecked",
 ]
-
-_Model = TypeVar("_Model", bound=BaseModel)
-
-#: Validate in :func:`build_unchecked` after all; the test suite turns this on, so
-#: every decoder's output is checked there while users get the fast path.
-validate_unchecked = False
-
-
-def build_unchecked(model: type[_Model], fields: dict[str, Any]) -> _Model:
-    """Build ``model`` from values already known to be valid, skipping validation.
-
-    For decoders' hot paths (tens of thousands of results), where validation would
-    only re-check what the decoder just built. ``fields`` must give every field, each
-    of its declared type, and nothing else: the caller is responsible, as with
-    pydantic's ``model_construct``.
-    """
-    if validate_unchecked:
-        if set(fields) != set(model.model_fields):
-            raise TypeError(f"build_unchecked({model.__name__}) needs exactly its fields")
-        return model.model_validate(fields)
-    instance = model.__new__(model)
-    # What pydantic's model_construct sets, without its per-field default handling.
-    object.__setattr__(instance, "__dict__", fields)
-    object.__setattr__(instance, "__pydantic_fields_set__", _all_fields(model))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
-    return instance
-
-
-_ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
-
-
-def _all_fields(model: type[BaseModel]) -> set[str]:
-    # One "fields set" shared by every instance of a model: every field is set, so the
-    # only change pydantic ever makes to it (adding a field on assignment) changes
-    # nothing. A set per instance would be one more object for the garbage collector
-    # to walk per result: with 50,000 results held, that alone costs more than decoding
-    # (measured: OpenAI results read ~1.4× faster with shared sets).
-    names = _ALL_FIELDS.get(model)
-    if names is None:
-        names = _ALL_FIELDS[model] = set(model.model_fields)
-    return names
-
 
 #: Why a request has no (valid) answer.
 #: - ``errored``: the provider answered the request with an error.

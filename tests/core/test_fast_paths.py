@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-import lmbatch._outputs
+import lmbatch._unchecked
 from lmbatch import LMOutput, TextOutput, TokenUsage
 from lmbatch._json import dump_line, load_line
-from lmbatch._outputs import build_unchecked
 from lmbatch._results import StructuredOutputValidator
+from lmbatch._unchecked import build_unchecked
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 
 # ---------------------------------------------------------------------------- JSON lines
@@ -56,7 +56,7 @@ def test_load_line_reads_what_orjson_refuses() -> None:
 
 
 def test_build_unchecked_equals_the_validated_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lmbatch._outputs, "validate_unchecked", False)
+    monkeypatch.setattr(lmbatch._unchecked, "validate_unchecked", False)
     text = build_unchecked(TextOutput, {"type": "text", "text": "hi"})
     usage = build_unchecked(
         TokenUsage,
@@ -89,7 +89,7 @@ def test_build_unchecked_equals_the_validated_model(monkeypatch: pytest.MonkeyPa
 def test_build_unchecked_checks_everything_in_the_test_suite() -> None:
     # tests/conftest.py turns validation on, so a decoder handing over a wrong value
     # or forgetting a field fails every test that decodes.
-    assert lmbatch._outputs.validate_unchecked
+    assert lmbatch._unchecked.validate_unchecked
     with pytest.raises(TypeError, match="needs exactly its fields"):
         build_unchecked(TextOutput, {"text": "no type"})
     with pytest.raises(ValueError, match="text"):
@@ -171,3 +171,21 @@ def test_derived_values_are_built_once_per_settings_object() -> None:
     # A copy with other values never sees the original's derived values.
     copy = params.model_copy(update={"max_tokens": 7})
     assert copy.derived("double", build) == 14
+
+
+def test_text_only_messages_take_the_fast_path_and_equal_validated_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lmbatch import Attachment, Message, MessageRole
+
+    monkeypatch.setattr(lmbatch._unchecked, "validate_unchecked", False)
+    fast = Message.user("hi", "there", cache_control="5m")
+    assert fast == Message(
+        role=MessageRole.USER, contents=["hi", "there"], metadata={"cache_control": "5m"}
+    )
+    assert fast.text == "hi\n\nthere"
+    # Anything but plain text is validated as before.
+    image = Attachment.from_url("https://example.com/a.png")
+    assert Message.user("look", image).contents[1] == image
+    with pytest.raises(ValueError, match="contents"):
+        Message.user({"type": "nonsense"})  # type: ignore[arg-type]

@@ -42,8 +42,8 @@ from lmbatch import (
     ToolCall,
 )
 from lmbatch._json import load_line
-from lmbatch._outputs import build_unchecked
 from lmbatch._results import parse_json_object, salvage_custom_id
+from lmbatch._unchecked import build_unchecked
 
 __all__ = ["ERROR_STATUS", "decode_line", "decode_result"]
 
