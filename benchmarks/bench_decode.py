@@ -124,17 +124,50 @@ def _check_same(name: str, ours: dict[str, LMOutput], theirs: dict[str, dict[str
             raise AssertionError(f"{name}: {key} reads differently in lmbatch and the baseline")
 
 
+async def _streamed_plain(ops: BatchOperations, batch_id: str) -> dict[str, dict[str, Any]]:
+    """``iter_results`` kept as the baseline keeps its answers: text and usage only.
+
+    How a large job is best read: nothing but plain values is held per result.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    async for key, output in ops.iter_results(batch_id):
+        if output.error is not None:
+            out[key] = {"error": output.error.code}
+            continue
+        usage = output.token_usage
+        assert usage is not None
+        out[key] = {
+            "text": output.text,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+        }
+    return out
+
+
 def run(count: int, rounds: int) -> list[Result]:
     """Time decoding ``count`` result lines for each endpoint and vendor."""
     directory = Path(tempfile.mkdtemp(prefix="lmbatch-bench-decode-"))
     requests = {f"req-{index:07d}": f"Question {index}?" for index in range(count)}
-    cases: list[tuple[str, Callable[..., BatchOperations], list[str], dict[str, Any], Baseline]] = [
+    responses_lines = openai_responses_lines(count)
+    anthropic = anthropic_lines(count)
+    cases: list[
+        tuple[str, Callable[..., BatchOperations], list[str], dict[str, Any], Baseline, bool]
+    ] = [
         (
             "decode OpenAI Responses",
             lambda **kw: LocalOpenAI(model=MODEL_OPENAI, **kw),
-            openai_responses_lines(count),
+            responses_lines,
             {},
             _responses_baseline(False),
+            False,
+        ),
+        (
+            "decode OpenAI Responses, streamed into plain dicts",
+            lambda **kw: LocalOpenAI(model=MODEL_OPENAI, **kw),
+            responses_lines,
+            {},
+            _responses_baseline(False),
+            True,
         ),
         (
             "decode OpenAI Responses, structured (pydantic model)",
@@ -142,6 +175,7 @@ def run(count: int, rounds: int) -> list[Result]:
             openai_responses_lines(count, structured=True),
             {"response_schema": Answer},
             _responses_baseline(True),
+            False,
         ),
         (
             "decode OpenAI Responses, structured (JSON schema dict)",
@@ -149,6 +183,7 @@ def run(count: int, rounds: int) -> list[Result]:
             openai_responses_lines(count, structured=True),
             {"response_schema": ANSWER_SCHEMA},
             _responses_baseline(True),
+            False,
         ),
         (
             "decode OpenAI Chat Completions",
@@ -156,24 +191,38 @@ def run(count: int, rounds: int) -> list[Result]:
             openai_chat_lines(count),
             {},
             _chat_baseline,
+            False,
         ),
         (
             "decode Anthropic",
             lambda **kw: LocalAnthropic(model=MODEL_ANTHROPIC, **kw),
-            anthropic_lines(count),
+            anthropic,
             {},
             _anthropic_baseline,
+            False,
+        ),
+        (
+            "decode Anthropic, streamed into plain dicts",
+            lambda **kw: LocalAnthropic(model=MODEL_ANTHROPIC, **kw),
+            anthropic,
+            {},
+            _anthropic_baseline,
+            True,
         ),
     ]
     results = []
-    for name, make, lines, params, baseline_decode in cases:
+    for name, make, lines, params, baseline_decode, streamed in cases:
         answers = {json.loads(line)["custom_id"]: line for line in lines}
         ops = make(directory=directory, answers=answers, store=":memory:")
         batch_id = asyncio.run(ops.create(requests, params))
         local = ops.local  # type: ignore[attr-defined]
         paths = [local.results_path(batch) for batch in local.counts]
 
-        def ours(ops: BatchOperations = ops, batch_id: str = batch_id) -> dict[str, LMOutput]:
+        def ours(
+            ops: BatchOperations = ops, batch_id: str = batch_id, streamed: bool = streamed
+        ) -> dict[str, Any]:
+            if streamed:
+                return asyncio.run(_streamed_plain(ops, batch_id))
             return asyncio.run(ops.retrieve(batch_id))
 
         def baseline(
@@ -181,7 +230,16 @@ def run(count: int, rounds: int) -> list[Result]:
         ) -> dict[str, dict[str, Any]]:
             return decode(paths)
 
-        _check_same(name, ours(), baseline())
+        if streamed:
+            # Not compared whole: lmbatch's Anthropic input_tokens include cached tokens.
+            mine, theirs = ours(), baseline()
+            for key, plain in theirs.items():
+                if any(
+                    mine[key].get(f) != plain.get(f) for f in ("text", "error", "output_tokens")
+                ):
+                    raise AssertionError(f"{name}: {key} reads differently")
+        else:
+            _check_same(name, ours(), baseline())
         ours_s, baseline_s = alternate(ours, baseline, rounds)
         without_gc = ratio_without_gc(ours, baseline, rounds)
         results.append(

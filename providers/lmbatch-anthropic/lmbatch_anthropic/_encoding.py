@@ -296,6 +296,10 @@ def _cache_control(value: Any, where: str) -> dict[str, Any]:
 # -------------------------------------------------------------------------- encoding
 
 
+# Looked up once: an enum member's class attribute access is slow on Python 3.11.
+_SYSTEM = MessageRole.SYSTEM
+
+
 def encode_request(
     custom_id: str,
     messages: list[Message],
@@ -313,7 +317,7 @@ def encode_request(
     system = _system(messages)
     if system is not None:
         body["system"] = system
-    body["messages"] = [_message(m) for m in messages if m.role is not MessageRole.SYSTEM]
+    body["messages"] = [_message(m) for m in messages if m.role is not _SYSTEM]
     if params.temperature is not None:
         body["temperature"] = params.temperature
     if params.top_p is not None:
@@ -326,7 +330,7 @@ def encode_request(
 
 
 def _system(messages: list[Message]) -> str | list[dict[str, Any]] | None:
-    systems = [m for m in messages if m.role is MessageRole.SYSTEM]
+    systems = [m for m in messages if m.role is _SYSTEM]
     if not systems:
         return None
     if not any("cache_control" in m.metadata for m in systems):
