@@ -28,7 +28,7 @@ from benchmarks.workload import (
     Workload,
     make_workload,
 )
-from lmbatch import Attachment, BatchOperations, LMInput, Message
+from lmbatch import Attachment, BatchOperations, LMInput, Message, MessageContent
 
 _PARAMS: dict[str, Any] = {"max_tokens": MAX_TOKENS, "temperature": TEMPERATURE}
 _STRUCTURED_PARAMS: dict[str, Any] = {**_PARAMS, "response_schema": ANSWER_SCHEMA}
@@ -40,7 +40,8 @@ _FORCED_TOOL_DESCRIPTION = (
 def as_lm_input(record: SourceRecord) -> LMInput:
     """A source record the way the docs show it: a string, parts, or a conversation."""
     if record.image_url is not None:
-        return [record.prompt, Attachment.from_url(record.image_url)]
+        parts: list[MessageContent] = [record.prompt, Attachment.from_url(record.image_url)]
+        return parts
     if record.system is None and not record.history:
         return record.prompt
     conversation = [Message.system(record.system)] if record.system else []

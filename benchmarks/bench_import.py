@@ -9,6 +9,7 @@ without importing the vendor SDK (that happens on the first network call).
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -41,14 +42,14 @@ _GET_OPS = (
 
 def run(rounds: int) -> list[Result]:
     """Median wall time of each import case against its baseline."""
-    cases = [
+    cases: list[tuple[str, str, str, str, float | None]] = [
         ("import lmbatch", "import lmbatch", "pass", "python -c pass", 0.100),
         ("get_batch_operations('openai')", _GET_OPS, "import openai", "import openai", None),
     ]
     results = []
     for name, code, baseline_code, baseline_name, absolute in cases:
         ours, baseline = alternate(
-            lambda code=code: _python(code), lambda code=baseline_code: _python(code), rounds
+            functools.partial(_python, code), functools.partial(_python, baseline_code), rounds
         )
         leaked = vendor_modules_after(code)
         results.append(

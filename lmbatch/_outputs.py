@@ -20,6 +20,7 @@ __all__ = [
     "ThinkingOutput",
     "TokenUsage",
     "build_unchecked",
+    "unchecked_success",
 ]
 
 #: Why a request has no (valid) answer.
@@ -207,3 +208,20 @@ class LMOutput(BaseModel):
         from pydantic import TypeAdapter
 
         return TypeAdapter(model).validate_python(self.structured_output)
+
+
+def unchecked_success(
+    outputs: list[OutputItem],
+    token_usage: TokenUsage | None,
+    finish_details: dict[str, Any],
+    raw: dict[str, Any] | None,
+) -> LMOutput:
+    """A successful outcome from values a decoder built itself (see ``build_unchecked``)."""
+    fields = {
+        "outputs": outputs,
+        "token_usage": token_usage,
+        "finish_details": finish_details,
+        "error": None,
+        "raw": raw,
+    }
+    return build_unchecked(LMOutput, fields)

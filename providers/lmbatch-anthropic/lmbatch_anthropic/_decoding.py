@@ -42,6 +42,7 @@ from lmbatch import (
     ToolCall,
 )
 from lmbatch._json import load_line
+from lmbatch._outputs import unchecked_success
 from lmbatch._results import parse_json_object, salvage_custom_id
 from lmbatch._unchecked import build_unchecked
 
@@ -185,16 +186,7 @@ def _succeeded(message: dict[str, Any], context: dict[str, Any]) -> LMOutput:
         items = [i for i in items if not isinstance(i, TextOutput | StructuredOutput)]
         items.append(RefusalOutput(text=text))
     usage = _usage_of(message)
-    return build_unchecked(
-        LMOutput,
-        {
-            "outputs": items,
-            "token_usage": _usage(usage),
-            "finish_details": _finish_details(message, usage),
-            "error": None,
-            "raw": message,
-        },
-    )
+    return unchecked_success(items, _usage(usage), _finish_details(message, usage), raw=message)
 
 
 def _unreadable(message: dict[str, Any], reason: str) -> LMOutput:

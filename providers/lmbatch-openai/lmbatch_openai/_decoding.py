@@ -36,6 +36,7 @@ from lmbatch._outputs import (
     ThinkingOutput,
     TokenUsage,
     build_unchecked,
+    unchecked_success,
 )
 from lmbatch._results import parse_json_object, salvage_custom_id
 
@@ -196,15 +197,8 @@ def _responses(body: dict[str, Any], structured: bool) -> LMOutput:
         "model": body.get("model"),
         "response_id": body.get("id"),
     }
-    return build_unchecked(
-        LMOutput,
-        {
-            "outputs": items,
-            "token_usage": token_usage,
-            "finish_details": {k: v for k, v in details.items() if v is not None},
-            "error": None,
-            "raw": body,
-        },
+    return unchecked_success(
+        items, token_usage, {k: v for k, v in details.items() if v is not None}, raw=body
     )
 
 
@@ -261,13 +255,6 @@ def _chat(body: dict[str, Any], structured: bool) -> LMOutput:
         "response_id": body.get("id"),
         "choices": len(choices) if len(choices) > 1 else None,
     }
-    return build_unchecked(
-        LMOutput,
-        {
-            "outputs": items,
-            "token_usage": token_usage,
-            "finish_details": {k: v for k, v in details.items() if v is not None},
-            "error": None,
-            "raw": body,
-        },
+    return unchecked_success(
+        items, token_usage, {k: v for k, v in details.items() if v is not None}, raw=body
     )
