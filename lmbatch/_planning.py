@@ -147,6 +147,10 @@ class _ChunkWriter:
             or chunks[-1].count >= self.max_count
             or chunks[-1].size + len(line) > self.max_bytes
         ):
+            if chunks:
+                # Only the last chunk is written to; closing the full one releases its
+                # write buffer, so a job of many chunks holds one buffer, not one each.
+                chunks[-1].handle.close()
             chunks.append(_open_chunk(self.directory, len(chunks)))
         chunk = chunks[-1]
         chunk.handle.write(line)

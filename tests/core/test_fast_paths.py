@@ -189,3 +189,45 @@ def test_text_only_messages_take_the_fast_path_and_equal_validated_ones(
     assert Message.user("look", image).contents[1] == image
     with pytest.raises(ValueError, match="contents"):
         Message.user({"type": "nonsense"})  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def test_planning_keeps_one_chunk_file_open_and_the_key_map_on_disk(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lmbatch._planning as planning
+    from lmbatch import Hyperparameters, ProviderLimits
+
+    opened: list[Any] = []
+    open_chunk = planning._open_chunk
+
+    def recording_open(directory: Any, index: int) -> Any:
+        # Every earlier chunk must be closed (its write buffer released) by now.
+        assert all(chunk.handle.closed for chunk in opened)
+        chunk = open_chunk(directory, index)
+        opened.append(chunk)
+        return chunk
+
+    monkeypatch.setattr(planning, "_open_chunk", recording_open)
+    limits = ProviderLimits(
+        max_requests_per_batch=3, max_bytes_per_batch=10**6, custom_id_pattern=r"^[\w-]{1,64}$"
+    )
+    requests = {f"key {i}": f"prompt {i}" for i in range(10)}
+    plan = planning.plan_batches(
+        requests,
+        lambda key: key.replace(" ", "-"),
+        Hyperparameters(),
+        limits=limits,
+        encode=lambda cid, messages, params: {"custom_id": cid, "text": messages[0].text},
+        check=lambda key, messages, params: None,
+        fingerprint_salt="t",
+        spool_root=tmp_path,
+    )
+    assert len(opened) == len(plan.chunk_paths) > 2
+    assert list(plan.keys) == [
+        (f"key-{i}", f"key {i}", i // plan.chunk_sizes[0]) for i in range(10)
+    ]
+    assert list(plan.keys) == list(plan.keys)  # read again from disk, same answer
+    plan.cleanup()
