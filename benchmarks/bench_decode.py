@@ -10,6 +10,7 @@ picked out into plain dicts. 2 % of the lines are errors.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import tempfile
 from collections.abc import Callable
@@ -148,6 +149,8 @@ def run(count: int, rounds: int) -> list[Result]:
     """Time decoding ``count`` result lines for each endpoint and vendor."""
     directory = Path(tempfile.mkdtemp(prefix="lmbatch-bench-decode-"))
     requests = {f"req-{index:07d}": f"Question {index}?" for index in range(count)}
+    openai = functools.partial(LocalOpenAI, model=MODEL_OPENAI)
+    anthropic_ops = functools.partial(LocalAnthropic, model=MODEL_ANTHROPIC)
     responses_lines = openai_responses_lines(count)
     anthropic = anthropic_lines(count)
     cases: list[
@@ -155,7 +158,7 @@ def run(count: int, rounds: int) -> list[Result]:
     ] = [
         (
             "decode OpenAI Responses",
-            lambda **kw: LocalOpenAI(model=MODEL_OPENAI, **kw),
+            openai,
             responses_lines,
             {},
             _responses_baseline(False),
@@ -163,7 +166,7 @@ def run(count: int, rounds: int) -> list[Result]:
         ),
         (
             "decode OpenAI Responses, streamed into plain dicts",
-            lambda **kw: LocalOpenAI(model=MODEL_OPENAI, **kw),
+            openai,
             responses_lines,
             {},
             _responses_baseline(False),
@@ -171,7 +174,7 @@ def run(count: int, rounds: int) -> list[Result]:
         ),
         (
             "decode OpenAI Responses, structured (pydantic model)",
-            lambda **kw: LocalOpenAI(model=MODEL_OPENAI, **kw),
+            openai,
             openai_responses_lines(count, structured=True),
             {"response_schema": Answer},
             _responses_baseline(True),
@@ -179,7 +182,7 @@ def run(count: int, rounds: int) -> list[Result]:
         ),
         (
             "decode OpenAI Responses, structured (JSON schema dict)",
-            lambda **kw: LocalOpenAI(model=MODEL_OPENAI, **kw),
+            openai,
             openai_responses_lines(count, structured=True),
             {"response_schema": ANSWER_SCHEMA},
             _responses_baseline(True),
@@ -187,7 +190,7 @@ def run(count: int, rounds: int) -> list[Result]:
         ),
         (
             "decode OpenAI Chat Completions",
-            lambda **kw: LocalOpenAI(model=MODEL_OPENAI, endpoint="/v1/chat/completions", **kw),
+            functools.partial(openai, endpoint="/v1/chat/completions"),
             openai_chat_lines(count),
             {},
             _chat_baseline,
@@ -195,7 +198,7 @@ def run(count: int, rounds: int) -> list[Result]:
         ),
         (
             "decode Anthropic",
-            lambda **kw: LocalAnthropic(model=MODEL_ANTHROPIC, **kw),
+            anthropic_ops,
             anthropic,
             {},
             _anthropic_baseline,
@@ -203,7 +206,7 @@ def run(count: int, rounds: int) -> list[Result]:
         ),
         (
             "decode Anthropic, streamed into plain dicts",
-            lambda **kw: LocalAnthropic(model=MODEL_ANTHROPIC, **kw),
+            anthropic_ops,
             anthropic,
             {},
             _anthropic_baseline,
