@@ -181,3 +181,55 @@ def test_verbose_shows_the_traceback(lmbatch: Invoke) -> None:
     assert outcome.exit_code == 1
     assert "Traceback" in outcome.stderr
     assert outcome.error_lines[-1].startswith("error: ")
+
+
+# -- damaged CSV: refused with the line where the damage starts, never read loosely ---------
+
+
+def test_csv_unclosed_quote_names_the_line_where_the_field_starts(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "q.csv"
+    rows = [f"k{i},prompt number {i}" for i in range(1000)]
+    rows[2] = 'k2,"this quote is never closed'
+    path.write_text("key,prompt\n" + "\n".join(rows) + "\n")
+    assert_refused(
+        lmbatch("submit", str(path), "-p", "fake"), "q.csv:4:", "quoted field", "never closed"
+    )
+
+
+def test_csv_unclosed_quote_closed_by_a_later_row_is_refused(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('key,prompt\na,"unclosed\nb,plain\nc,"quoted"\nd,last\n')
+    assert_refused(lmbatch("run", str(path), "-p", "fake"), "q.csv:2:", "quoted field")
+
+
+def test_csv_bad_quote_in_the_header_names_line_1(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('"key,prompt\na,hello\n')
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:1:", "quoted field")
+
+
+@pytest.mark.parametrize(
+    ("row", "cells"),
+    [("a,hello, world", "3 cells"), ("a", "1 cell")],
+    ids=["more-cells", "fewer-cells"],
+)
+def test_csv_ragged_row_is_refused(lmbatch: Invoke, tmp_path: Path, row: str, cells: str) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text(f"key,prompt\nok,fine\n{row}\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:3:", cells, "2 columns")
+
+
+def test_csv_nul_byte_is_refused(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_bytes(b"key,prompt\nok,fine\nbad,he\x00llo\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:3:", "NUL")
+
+
+def test_csv_duplicate_header_column_is_refused(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text("key,prompt,Prompt\na,one,two\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:1:", "'prompt'", "twice")
