@@ -206,6 +206,7 @@ def normalize_response_schema(value: Any) -> ResponseSchema | None:
                 "response_schema",
                 'must be an object schema ({"type": "object", ...}) or a pydantic model class',
             )
+        _check_json_schema("response_schema", value)
         title = value.get("title")
         name = _schema_name(title if isinstance(title, str) else "response")
         return ResponseSchema(name=name, json_schema=dict(value))
@@ -213,6 +214,19 @@ def normalize_response_schema(value: Any) -> ResponseSchema | None:
         "response_schema",
         f"must be a pydantic model class or a JSON schema dict, got {type(value).__name__}",
     )
+
+
+def _check_json_schema(name: str, schema: dict[str, Any], what: str = "") -> None:
+    """Refuse a schema that is not valid JSON Schema, before anything is sent.
+
+    Only schemas users write are checked: the ones pydantic generates are valid, and
+    checking them would import ``jsonschema`` for nothing.
+    """
+    from lmbatch._jsonschema import schema_problem
+
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise _fail(name, f"{what}not a valid JSON Schema: {problem}")
 
 
 def _schema_name(raw: str) -> str:
@@ -232,6 +246,8 @@ def _check_tools(value: Any) -> list[Tool] | None:
             raise _fail("tools", f"tool #{index} has an invalid name {tool.name!r}")
         if tool.parameters.get("type") != "object":
             raise _fail("tools", f"tool {tool.name!r}: parameters must be an object schema")
+        if not (isinstance(item, type) and issubclass(item, BaseModel)):
+            _check_json_schema("tools", tool.parameters, f"tool {tool.name!r}: parameters are ")
         tools.append(tool)
     names = [tool.name for tool in tools]
     duplicates = sorted({name for name in names if names.count(name) > 1})

@@ -110,6 +110,18 @@ def test_tool_from_pydantic_model() -> None:
         ({"stop": [""]}, "stop"),
         ({"response_schema": {"type": "string"}}, "response_schema"),
         ({"response_schema": 3}, "response_schema"),
+        (
+            {"response_schema": {"type": "object", "properties": {"a": {"type": "strin"}}}},
+            r"response_schema.*not a valid JSON Schema.*properties/a/type",
+        ),
+        (
+            {"response_schema": {"type": "object", "required": "a"}},
+            r"response_schema.*not a valid JSON Schema: 'a' is not of type 'array'",
+        ),
+        (
+            {"tools": [{"name": "t", "parameters": {"type": "object", "properties": 3}}]},
+            r"tools.*tool 't': parameters are not a valid JSON Schema",
+        ),
         ({"tools": [{"name": "bad name!"}]}, "tools"),
         ({"tools": [{"name": "a"}, {"name": "a"}]}, "tools"),
         ({"tools": [{"name": "a", "parameters": {"type": "string"}}]}, "tools"),
