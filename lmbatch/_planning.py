@@ -20,7 +20,7 @@ import orjson
 from lmbatch._errors import ValidationError
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._inputs import normalize_input
-from lmbatch._json import dump_line, load_line
+from lmbatch._json import dump_line, load_line, unencodable_reason
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import Message
 
@@ -210,12 +210,23 @@ def plan_batches(
             messages = normalize_input(key, value)
             check(key, messages, params)
             custom_id = custom_id_for(key)
-            writer.add(key, custom_id, dump_line(encode(custom_id, messages, params)))
+            writer.add(key, custom_id, _encoded_line(key, encode(custom_id, messages, params)))
     except BaseException:
         writer.close()
         shutil.rmtree(writer.directory, ignore_errors=True)
         raise
     return writer.plan()
+
+
+def _encoded_line(key: str, record: dict[str, Any]) -> bytes:
+    """``record`` as a JSON line; what JSON cannot carry is refused naming the key."""
+    try:
+        return dump_line(record)
+    except (TypeError, ValueError, RecursionError) as exc:
+        # A lone surrogate in a prompt, say: found here at no cost to valid requests.
+        raise ValidationError(
+            f"cannot be sent: the request {unencodable_reason(exc)}", key=key
+        ) from None
 
 
 def replan_records(

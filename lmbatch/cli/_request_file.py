@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from lmbatch._errors import ValidationError
 from lmbatch._inputs import normalize_input
+from lmbatch._json import json_problem
 from lmbatch._messages import Attachment, LMInput, Message
 from lmbatch.cli._errors import CLIError
 
@@ -124,6 +125,10 @@ def _read_jsonl(name: str, data: bytes, base_dir: Path) -> RequestFile:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CLIError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+        except RecursionError:
+            raise CLIError(f"{where}: the line is nested too deeply to read") from None
+        if "\\u" in text:
+            _check_escapes(where, record)
         if not isinstance(record, dict):
             raise CLIError(
                 f'{where}: expected a JSON object like {{"key": ..., "input": ...}}, '
@@ -133,6 +138,16 @@ def _read_jsonl(name: str, data: bytes, base_dir: Path) -> RequestFile:
         value = _read_input(where, key, record, base_dir)
         result.add(number, key, value)
     return result
+
+
+def _check_escapes(where: str, record: Any) -> None:
+    """Refuse ``\\ud800``-style escapes of half a character (a lone surrogate).
+
+    JSON lets them through, but no provider takes them: UTF-8 cannot encode them.
+    """
+    problem = json_problem(record)
+    if problem is not None:
+        raise CLIError(f"{where}: the line {problem}")
 
 
 def _read_key(where: str, record: dict[str, Any]) -> str:

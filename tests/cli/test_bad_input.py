@@ -233,3 +233,28 @@ def test_csv_duplicate_header_column_is_refused(lmbatch: Invoke, tmp_path: Path)
     path = tmp_path / "q.csv"
     path.write_text("key,prompt,Prompt\na,one,two\n")
     assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:1:", "'prompt'", "twice")
+
+
+def test_jsonl_line_nested_too_deeply_names_file_and_line(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    deep = "[" * 100_000 + "]" * 100_000
+    path.write_text(f'{{"key": "a", "input": "hi"}}\n{{"key": "b", "input": {deep}}}\n')
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "deep.jsonl:2:", "nested too deeply")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        r'{"key": "b", "input": "half an emoji \ud83d"}',
+        r'{"key": "b\udc80", "input": "hi"}',
+        r'{"key": "b", "input": "hi", "system": "\udfff"}',
+    ],
+    ids=["prompt", "key", "system"],
+)
+def test_jsonl_lone_surrogate_names_file_and_line(
+    lmbatch: Invoke, tmp_path: Path, line: str
+) -> None:
+    path = tmp_path / "text.jsonl"
+    # A whole emoji written as an escaped surrogate pair is fine; half of one is not.
+    path.write_text('{"key": "a", "input": "\\ud83d\\ude00"}\n' + line + "\n")
+    assert_refused(lmbatch("run", str(path), "-p", "fake"), "text.jsonl:2:", "lone surrogate")
