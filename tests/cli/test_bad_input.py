@@ -258,3 +258,16 @@ def test_jsonl_lone_surrogate_names_file_and_line(
     # A whole emoji written as an escaped surrogate pair is fine; half of one is not.
     path.write_text('{"key": "a", "input": "\\ud83d\\ude00"}\n' + line + "\n")
     assert_refused(lmbatch("run", str(path), "-p", "fake"), "text.jsonl:2:", "lone surrogate")
+
+
+def test_damaged_store_names_the_file(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "damaged.sqlite3"
+    store.write_bytes(b"not a database at all\n" * 100)
+    monkeypatch.setenv("LMBATCH_STORE", str(store))
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--json")
+    assert_refused(outcome, str(store), "damaged", "move it aside")
+    error = json.loads(outcome.stdout)["error"]
+    assert error["type"] == "StoreError"
+    assert error["path"] == str(store)
