@@ -196,8 +196,8 @@ def _new_plan_directory(spool_root: Path | None) -> Path:
 # folder of a killed process (same host, pid gone) from one still being written.
 _HOST = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())[:64] or "host"
 _PLAN_NAME = re.compile(r"plan-(\d+)@([A-Za-z0-9._-]+)@")
-#: A plan folder untouched this long is abandoned whoever made it: planning writes a
-#: new chunk file every few seconds, and takes minutes for a million requests.
+#: A plan folder untouched this long is abandoned, whoever made it (its owner may be on
+#: another host): planning a million requests takes minutes, not hours.
 STALE_PLAN_SECONDS = 24 * 3600
 
 
@@ -246,14 +246,18 @@ def remove_stale_plans(spool_root: Path) -> None:
 def spool_error(folder: Path | None, exc: OSError) -> StoreError:
     """The :class:`StoreError` for a file-system failure while writing under ``folder``."""
     where = str(folder) if folder is not None else tempfile.gettempdir()
-    why = "the disk is full" if exc.errno == errno.ENOSPC else "the write failed"
+    why = {
+        errno.ENOSPC: "the disk is full",
+        getattr(errno, "EDQUOT", -1): "the disk quota is used up",
+        errno.EFBIG: "a file reached the file size limit",
+    }.get(exc.errno or 0, "a file operation failed")
     detail = exc.strerror or str(exc)
     if exc.filename:
         detail += f": {exc.filename}"
     return StoreError(
-        f"cannot write the encoded requests under the spool folder {where}: {why} "
-        f"({detail}); nothing was sent and nothing was kept. Free some space and run "
-        "again, or put the store (and its spool) elsewhere with LMBATCH_STORE or store=...",
+        f"cannot spool the encoded requests in {where}: {why} ({detail}); nothing was "
+        "sent and nothing was kept. Free some space and run again, or put the store (and "
+        "its spool folder) elsewhere with LMBATCH_STORE or store=...",
         path=where,
     )
 
