@@ -16,6 +16,7 @@ cross the library boundary, providers translate them into this tree::
     │   ├── ProviderConnectionError    (network failures, timeouts talking to the vendor)
     │   ├── ProviderRequestError       (any other 4xx)
     │   └── SubmissionUncertainError   (a create call may or may not have reached the vendor)
+    ├── StoreError                     (the job store or its spool cannot be read or written)
     ├── BatchNotFinishedError          (retrieve before a terminal state)
     ├── BatchTimeoutError              (also a TimeoutError; carries batch_id)
     ├── OperationUnsupportedError
@@ -39,6 +40,7 @@ __all__ = [
     "ProviderRequestError",
     "ProviderServerError",
     "RateLimitError",
+    "StoreError",
     "SubmissionUncertainError",
     "UnknownProviderError",
     "ValidationError",
@@ -206,6 +208,22 @@ class SubmissionUncertainError(ProviderError):
             code=code,
         )
         self.details = dict(details or {})
+
+
+class StoreError(LMBatchError):
+    """The job store, or the spool folder beside it, cannot be read or written.
+
+    The file is damaged or is not a job store, the disk is full, or permissions forbid
+    it. Nothing was sent to the provider because of the failed operation; the message
+    names the file or folder and what to do.
+
+    Attributes:
+        path: The store file or spool folder at fault.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class BatchNotFinishedError(LMBatchError):

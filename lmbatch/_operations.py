@@ -45,6 +45,7 @@ from lmbatch._planning import (
     chunk_file_name,
     plan_batches,
     replan_records,
+    spool_error,
 )
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
@@ -489,7 +490,7 @@ class BatchOperations(ABC):
             spool_root=self.store.spool_dir(),
         )
         try:
-            job_id, _ = self.store.create_job(
+            job_id, created = self.store.create_job(
                 job_id="lmbjob_" + uuid.uuid4().hex,
                 provider=self.name,
                 model=parent.model,
@@ -503,7 +504,7 @@ class BatchOperations(ABC):
             )
             child = self.store.get_job(job_id)
             assert child is not None
-            self._spool_plan(child, plan)
+            self._spool_or_forget(child, plan, created)
         finally:
             plan.cleanup()
         if parent.job_id in self._response_models:
@@ -602,8 +603,21 @@ class BatchOperations(ABC):
             self._response_models[job_id] = params.response_schema.model
         job = self.store.get_job(job_id)
         assert job is not None
-        self._spool_plan(job, plan)
+        self._spool_or_forget(job, plan, created)
         return job, created
+
+    def _spool_or_forget(self, job: JobRecord, plan: BatchPlan, created: bool) -> None:
+        """Spool the plan; if that fails (a full disk...), forget a job made just now.
+
+        A job on record without its input would be a half-written job: nothing could
+        submit it, and ``create`` would leave it behind on every failed try.
+        """
+        try:
+            self._spool_plan(job, plan)
+        except OSError as exc:
+            if created and self.store.forget_unsubmitted_job(job.job_id):
+                discard_spool(self, job.job_id)
+            raise spool_error(self.store.spool_dir(), exc) from exc
 
     def _spool_plan(self, job: JobRecord, plan: BatchPlan) -> None:
         """Move the plan's files into the job's spool, for chunks not yet submitted.

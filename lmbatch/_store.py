@@ -12,6 +12,8 @@ short transaction.
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import os
 import sqlite3
@@ -21,9 +23,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from lmbatch._errors import LMBatchError
+from lmbatch._errors import LMBatchError, StoreError
 
 __all__ = ["ChunkRecord", "JobRecord", "JobStore", "default_store_path"]
 
@@ -85,6 +87,59 @@ def _retry_while_locked(statement: Callable[[], object], attempts: int = 200) ->
             time.sleep(min(0.5, 0.01 * (attempt + 1)))
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _store_error(path: str, exc: BaseException) -> StoreError:
+    """The :class:`StoreError` for a failure of the store file at ``path``."""
+    if isinstance(exc, OSError):
+        detail = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) != path:
+            detail += f": {exc.filename}"
+        if exc.errno == errno.ENOSPC:
+            why = f"the disk is full ({detail}); free some space and run again"
+        else:
+            why = f"{detail}; check the path and its permissions, or choose another store"
+        return StoreError(f"cannot use the job store {path}: {why}", path=path)
+    text = str(exc)
+    if "disk is full" in text or "database is full" in text:
+        return StoreError(
+            f"cannot write the job store {path}: the disk is full ({text}); "
+            "free some space and run again",
+            path=path,
+        )
+    if isinstance(exc, sqlite3.OperationalError):
+        return StoreError(f"the job store {path} failed: {text}", path=path)
+    # "file is not a database", "database disk image is malformed"...
+    return StoreError(
+        f"the job store {path} is damaged or is not an lmbatch job store ({text}); move it "
+        "aside and run again to start a new store (batches already created stay at the "
+        "provider: `lmbatch list` shows them), or choose another store with LMBATCH_STORE "
+        "or store=...",
+        path=path,
+    )
+
+
+def _store_errors(method: _F) -> _F:
+    """Turn SQLite and file-system failures inside ``method`` into a :class:`StoreError`.
+
+    Constraint violations (``IntegrityError``) pass through: callers handle those.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: JobStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.IntegrityError:
+            raise
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if method.__name__ == "__init__" and hasattr(self, "_conn"):
+                self._conn.close()  # a store that failed to open holds no file open
+            raise _store_error(str(getattr(self, "path", "?")), exc) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
 def default_store_path() -> Path:
     """Where the store lives unless configured: the user data directory."""
     from platformdirs import user_data_path
@@ -132,6 +187,7 @@ class JobStore:
         path: A file path, or ``":memory:"`` for a private in-memory store (tests).
     """
 
+    @_store_errors
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
         if self.path != ":memory:":
@@ -179,6 +235,7 @@ class JobStore:
 
     # -- writing ---------------------------------------------------------------------
 
+    @_store_errors
     def create_job(
         self,
         *,
@@ -251,6 +308,7 @@ class JobStore:
             )
         return job_id, True
 
+    @_store_errors
     def claim_chunk(self, job_id: str, chunk_index: int, owner: str) -> bool:
         """Atomically move a *planned* chunk to *submitting* for ``owner``.
 
@@ -264,6 +322,26 @@ class JobStore:
             )
             return cursor.rowcount == 1
 
+    @_store_errors
+    def forget_unsubmitted_job(self, job_id: str) -> bool:
+        """Delete a job none of whose chunks was claimed yet (its spooling failed).
+
+        Returns False, deleting nothing, once any chunk left *planned*: then a create
+        call may be under way, and the job must stay on record.
+        """
+        with self._transaction() as conn:
+            started = conn.execute(
+                "SELECT COUNT(*) FROM chunks WHERE job_id = ? AND state != ?",
+                (job_id, CHUNK_PLANNED),
+            ).fetchone()[0]
+            if started:
+                return False
+            conn.execute("DELETE FROM request_keys WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+            return True
+
+    @_store_errors
     def child_jobs(self, job_id: str) -> list[JobRecord]:
         """Jobs that resubmit requests of ``job_id``, in round order."""
         with self._lock:
@@ -309,6 +387,7 @@ class JobStore:
         """Return a chunk to *planned* (its create call is known not to have happened)."""
         self._set_chunk(job_id, chunk_index, CHUNK_PLANNED, None)
 
+    @_store_errors
     def _set_chunk(self, job_id: str, chunk_index: int, state: str, batch_id: str | None) -> None:
         with self._transaction() as conn:
             cursor = conn.execute(
@@ -322,6 +401,7 @@ class JobStore:
 
     # -- reading ---------------------------------------------------------------------
 
+    @_store_errors
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job with this lmbatch job id, or None."""
         with self._lock:
@@ -361,6 +441,7 @@ class JobStore:
             round=row[8],
         )
 
+    @_store_errors
     def find_batch(self, batch_id: str) -> tuple[JobRecord, int] | None:
         """The job holding a vendor batch id, and the chunk index, or None."""
         with self._lock:
@@ -383,6 +464,7 @@ class JobStore:
             rows = self._conn.execute(query, params).fetchall()
         yield from rows
 
+    @_store_errors
     def list_jobs(self, provider: str | None = None) -> list[JobRecord]:
         """Every job, newest first (optionally one provider's)."""
         query = "SELECT job_id FROM jobs"

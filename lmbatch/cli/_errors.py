@@ -61,7 +61,7 @@ def _one_line(exc: BaseException) -> str:
 def error_payload(exc: BaseException) -> dict[str, object]:
     """The machine-readable form of an error, as printed with ``--json``."""
     payload: dict[str, object] = {"type": type(exc).__name__, "message": _one_line(exc)}
-    for attribute in ("provider", "status_code", "request_id", "code", "key", "batch_id"):
+    for attribute in ("provider", "status_code", "request_id", "code", "key", "batch_id", "path"):
         value = getattr(exc, attribute, None)
         if value is not None:
             payload[attribute] = value

@@ -181,3 +181,93 @@ def test_verbose_shows_the_traceback(lmbatch: Invoke) -> None:
     assert outcome.exit_code == 1
     assert "Traceback" in outcome.stderr
     assert outcome.error_lines[-1].startswith("error: ")
+
+
+# -- damaged CSV: refused with the line where the damage starts, never read loosely ---------
+
+
+def test_csv_unclosed_quote_names_the_line_where_the_field_starts(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "q.csv"
+    rows = [f"k{i},prompt number {i}" for i in range(1000)]
+    rows[2] = 'k2,"this quote is never closed'
+    path.write_text("key,prompt\n" + "\n".join(rows) + "\n")
+    assert_refused(
+        lmbatch("submit", str(path), "-p", "fake"), "q.csv:4:", "quoted field", "never closed"
+    )
+
+
+def test_csv_unclosed_quote_closed_by_a_later_row_is_refused(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('key,prompt\na,"unclosed\nb,plain\nc,"quoted"\nd,last\n')
+    assert_refused(lmbatch("run", str(path), "-p", "fake"), "q.csv:2:", "quoted field")
+
+
+def test_csv_bad_quote_in_the_header_names_line_1(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('"key,prompt\na,hello\n')
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:1:", "quoted field")
+
+
+@pytest.mark.parametrize(
+    ("row", "cells"),
+    [("a,hello, world", "3 cells"), ("a", "1 cell")],
+    ids=["more-cells", "fewer-cells"],
+)
+def test_csv_ragged_row_is_refused(lmbatch: Invoke, tmp_path: Path, row: str, cells: str) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text(f"key,prompt\nok,fine\n{row}\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:3:", cells, "2 columns")
+
+
+def test_csv_nul_byte_is_refused(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_bytes(b"key,prompt\nok,fine\nbad,he\x00llo\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:3:", "NUL")
+
+
+def test_csv_duplicate_header_column_is_refused(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text("key,prompt,Prompt\na,one,two\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:1:", "'prompt'", "twice")
+
+
+def test_jsonl_line_nested_too_deeply_names_file_and_line(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    deep = "[" * 100_000 + "]" * 100_000
+    path.write_text(f'{{"key": "a", "input": "hi"}}\n{{"key": "b", "input": {deep}}}\n')
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "deep.jsonl:2:", "nested too deeply")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        r'{"key": "b", "input": "half an emoji \ud83d"}',
+        r'{"key": "b\udc80", "input": "hi"}',
+        r'{"key": "b", "input": "hi", "system": "\udfff"}',
+    ],
+    ids=["prompt", "key", "system"],
+)
+def test_jsonl_lone_surrogate_names_file_and_line(
+    lmbatch: Invoke, tmp_path: Path, line: str
+) -> None:
+    path = tmp_path / "text.jsonl"
+    # A whole emoji written as an escaped surrogate pair is fine; half of one is not.
+    path.write_text('{"key": "a", "input": "\\ud83d\\ude00"}\n' + line + "\n")
+    assert_refused(lmbatch("run", str(path), "-p", "fake"), "text.jsonl:2:", "lone surrogate")
+
+
+def test_damaged_store_names_the_file(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "damaged.sqlite3"
+    store.write_bytes(b"not a database at all\n" * 100)
+    monkeypatch.setenv("LMBATCH_STORE", str(store))
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--json")
+    assert_refused(outcome, str(store), "damaged", "move it aside")
+    error = json.loads(outcome.stdout)["error"]
+    assert error["type"] == "StoreError"
+    assert error["path"] == str(store)

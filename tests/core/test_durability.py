@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +18,7 @@ from lmbatch import (
     JobStore,
     ProviderRequestError,
     RateLimitError,
+    StoreError,
     SubmissionUncertainError,
 )
 from lmbatch._operations import should_resubmit
@@ -270,3 +276,83 @@ async def test_reuse_window_in_seconds(backend: FakeBackend, store: JobStore) ->
     assert backend.calls["submit"] == 2
     with pytest.raises(lmbatch.ValidationError, match="reuse"):
         await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0, reuse=-1)
+
+
+# -- a full disk while planning or spooling leaves nothing behind ---------------------------
+
+
+def _no_space(*args: Any, **kwargs: Any) -> Any:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("where", ["writing-a-line", "closing-the-files"])
+async def test_full_disk_while_planning_is_a_store_error_and_leaves_no_plan_folder(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from lmbatch._planning import _ChunkWriter
+
+    if where == "writing-a-line":
+        original_add = _ChunkWriter.add
+        lines = iter(range(100))
+
+        def add(self: _ChunkWriter, *args: Any) -> None:
+            if next(lines) == 3:
+                _no_space()
+            original_add(self, *args)
+
+        monkeypatch.setattr(_ChunkWriter, "add", add)
+    else:
+        monkeypatch.setattr(_ChunkWriter, "plan", _no_space)  # the buffered flush at close
+    with pytest.raises(StoreError) as caught:
+        await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    spool = store.spool_dir()
+    assert caught.value.path == str(spool)
+    assert str(spool) in str(caught.value)
+    assert "No space left on device" in str(caught.value)
+    assert list(spool.iterdir()) == []
+    assert store.list_jobs() == []
+    assert backend.calls["submit"] == 0
+
+
+async def test_full_disk_while_spooling_a_job_records_no_half_written_job(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FakeBatchOperations, "_spool_plan", _no_space)
+    with pytest.raises(StoreError, match="No space left on device"):
+        await ops_for(backend, store).create(REQUESTS)
+    assert store.list_jobs() == []
+    assert list(store.spool_dir().iterdir()) == []
+    assert backend.calls["submit"] == 0
+    monkeypatch.undo()
+    results = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+
+
+def _leave_a_plan_folder_in_a_process_that_dies(root: Path) -> None:
+    code = (
+        "import os, sys\nfrom pathlib import Path\n"
+        "from lmbatch._planning import _new_plan_directory\n"
+        "_new_plan_directory(Path(sys.argv[1]))\nos._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(root)], check=True, timeout=60)
+
+
+async def test_plan_folders_left_by_dead_processes_are_removed_by_a_later_run(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    from lmbatch._planning import _new_plan_directory
+
+    root = store.spool_dir()
+    planning_now = _new_plan_directory(root)  # a live process (this one) planning
+    _leave_a_plan_folder_in_a_process_that_dies(root)
+    two_days_ago = time.time() - 2 * 24 * 3600
+    for name in ("plan-0ld5tale", "lmbjob_of_another_run"):
+        (root / name).mkdir()
+        os.utime(root / name, (two_days_ago, two_days_ago))
+    (root / "plan-fr3sh000").mkdir()  # owner unknown, but recent: maybe still planning
+    assert len([p for p in root.iterdir() if p.name.startswith("plan-")]) == 4
+
+    await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        ["lmbjob_of_another_run", "plan-fr3sh000", planning_now.name]
+    )

@@ -12,6 +12,7 @@ from lmbatch import (
     BatchNotFinishedError,
     BatchStatus,
     BatchTimeoutError,
+    ConfigError,
     JobStore,
     LMOutput,
     ProviderRequestError,
@@ -159,6 +160,56 @@ async def test_json_schema_dict_is_checked_too(
     results = await ops.invoke({"p": "x"}, {"response_schema": schema}, status_check_interval=0)
     assert results["p"].ok
     assert isinstance(results["p"].structured_output["n"], int)
+
+
+async def test_json_schema_dict_answer_that_breaks_it_is_invalid_response(
+    backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops = make_ops(backend)
+    original = ops._answer
+
+    def wrong_type(record: dict[str, Any], script: Any) -> LMOutput:
+        output = original(record, script)
+        return output.model_copy(update={"outputs": [StructuredOutput(data={"age": "forty-two"})]})
+
+    monkeypatch.setattr(ops, "_answer", wrong_type)
+    schema = {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
+    results = await ops.invoke({"p": "x"}, {"response_schema": schema}, status_check_interval=0)
+    assert results["p"].error is not None
+    assert results["p"].error.kind == "invalid_response"
+    assert "'forty-two' is not of type 'integer'" in results["p"].error.message
+
+
+def _without_jsonschema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import jsonschema`` fail, as on an install that lacks it."""
+    import sys
+
+    for name in [m for m in sys.modules if m == "jsonschema" or m.startswith("jsonschema.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "jsonschema", None)
+
+
+async def test_json_schema_dict_is_never_skipped_when_jsonschema_cannot_be_imported(
+    backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It used to be checked only "when jsonschema happens to be installed": without it,
+    # {"age": "forty-two"} came back ok. A broken install is now a ConfigError, up front.
+    _without_jsonschema(monkeypatch)
+    ops = make_ops(backend)
+    schema = {"type": "object", "properties": {"age": {"type": "integer"}}}
+    with pytest.raises(ConfigError, match="jsonschema"):
+        await ops.invoke({"p": "x"}, {"response_schema": schema}, status_check_interval=0)
+    assert backend.calls["submit"] == 0
+
+
+def test_jsonschema_is_a_dependency_of_lmbatch_itself() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    names = [
+        spec.split(">")[0].split("=")[0].strip() for spec in pyproject["project"]["dependencies"]
+    ]
+    assert "jsonschema" in names
 
 
 async def test_large_input_is_split_into_a_job(backend: FakeBackend) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -109,3 +110,89 @@ def test_many_processes_opening_one_new_store_at_once(tmp_path: Path) -> None:
         for worker in workers:
             worker.join(60)
         assert [worker.exitcode for worker in workers] == [0] * 6
+
+
+# -- a damaged or full store is a StoreError naming the file ---------------------------------
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error_naming_it(tmp_path: Path) -> None:
+    from lmbatch import StoreError
+
+    path = tmp_path / "jobs.sqlite3"
+    path.write_bytes(b"this is no database, just some damaged bytes\n" * 200)
+    with pytest.raises(StoreError) as caught:
+        JobStore(path)
+    assert caught.value.path == str(path)
+    assert str(path) in str(caught.value)
+    assert "file is not a database" in str(caught.value)
+    assert "move it aside" in str(caught.value)
+
+
+async def test_operations_on_a_damaged_store_raise_a_store_error(tmp_path: Path) -> None:
+    from lmbatch import StoreError
+    from lmbatch.testing import FakeBackend, FakeBatchOperations
+
+    path = tmp_path / "jobs.sqlite3"
+    path.write_bytes(b"\x00garbage" * 1000)
+    backend = FakeBackend()
+    ops = FakeBatchOperations(backend=backend, store=path)
+    with pytest.raises(StoreError, match=r"jobs\.sqlite3"):
+        await ops.create({"a": "hello"})
+    assert backend.calls["submit"] == 0
+
+
+def test_a_store_whose_folder_cannot_be_made_is_a_store_error(tmp_path: Path) -> None:
+    from lmbatch import StoreError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the store's folder should be")
+    with pytest.raises(StoreError) as caught:
+        JobStore(blocker / "jobs.sqlite3")
+    assert str(blocker / "jobs.sqlite3") in str(caught.value)
+
+
+class _FullDisk:
+    """A sqlite3 connection whose writes fail as on a full disk."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: object) -> sqlite3.Cursor:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+
+def test_a_full_disk_while_recording_a_job_is_a_store_error_and_records_nothing(
+    tmp_path: Path,
+) -> None:
+    from lmbatch import StoreError
+
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    store._conn = _FullDisk(store._conn)  # type: ignore[assignment]
+    with pytest.raises(StoreError) as caught:
+        _write_jobs_into(store)
+    assert str(path) in str(caught.value)
+    assert "disk is full" in str(caught.value)
+    store._conn = store._conn._conn  # type: ignore[attr-defined]
+    assert store.list_jobs() == []
+
+
+def _write_jobs_into(store: JobStore) -> None:
+    store.create_job(
+        job_id="j",
+        provider="fake",
+        model=None,
+        fingerprint="fp",
+        request_count=1,
+        context={},
+        chunk_sizes=[1],
+        keys=[("a", "A", 0)],
+    )

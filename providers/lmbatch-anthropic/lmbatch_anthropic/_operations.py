@@ -174,7 +174,7 @@ class AnthropicBatchOperations(BatchOperations):
             )
             body = await raw.json()
         except anthropic.AnthropicError as exc:
-            raise submission_error(exc, details) from exc
+            raise submission_error(exc, details, str(client.base_url)) from exc
         batch_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(batch_id, str) or not batch_id:
             raise SubmissionUncertainError(

@@ -184,7 +184,9 @@ class OpenAIBatchOperations(BatchOperations):
         client = self._client().with_options(max_retries=0)
         endpoint = str(batch.context.get("endpoint") or self.endpoint)
         filename = f"lmbatch-{batch.job_id}-{batch.chunk_index}.jsonl"
-        with mapped_errors("upload of the batch input file"), batch.path.open("rb") as handle:
+        base_url = str(client.base_url)  # a 404 below: the endpoint is not there
+        upload = mapped_errors("upload of the batch input file", base_url=base_url)
+        with upload, batch.path.open("rb") as handle:
             uploaded = await client.files.create(
                 file=(filename, handle, "application/jsonl"), purpose="batch"
             )
@@ -212,7 +214,7 @@ class OpenAIBatchOperations(BatchOperations):
         """The error to raise for a failed ``batches.create``."""
         import openai
 
-        mapped = map_api_error(exc, "batch creation")
+        mapped = map_api_error(exc, "batch creation", base_url=str(self._client().base_url))
         definite = isinstance(exc, openai.APIStatusError) and exc.status_code < 500
         if definite:
             # The vendor refused: no batch exists, the uploaded file is useless.

@@ -20,6 +20,7 @@ from lmbatch import (
     ProviderRequestError,
     RateLimitError,
     SubmissionUncertainError,
+    ValidationError,
 )
 from lmbatch.testing.emulator import Emulator
 
@@ -327,3 +328,40 @@ async def test_key_is_never_shown(ops: AnthropicBatchOperations) -> None:
     secret = AnthropicBatchOperations(model=MODEL, api_key="sk-ant-secret", store=":memory:")
     assert "sk-ant-secret" not in repr(secret)
     assert "sk-ant-secret" not in repr(secret.settings)
+
+
+# -- a wrong base URL is not an unknown batch ------------------------------------------------
+
+
+async def test_create_404_names_the_base_url_not_an_unknown_batch(emulator: Emulator) -> None:
+    wrong = emulator.anthropic_base_url.rstrip("/") + "/wrong-prefix"
+    ops = AnthropicBatchOperations(model=MODEL, api_key=DUMMY_KEY, base_url=wrong, store=":memory:")
+    with pytest.raises(ProviderRequestError) as caught:
+        await ops.create({"a": "hi"})
+    error = caught.value
+    assert not isinstance(error, BatchNotFoundError | SubmissionUncertainError)
+    assert error.status_code == 404
+    assert "not found" in str(error)
+    assert wrong in str(error)
+    (job,) = ops.store.list_jobs()
+    assert [chunk.state for chunk in job.chunks] == ["planned"]  # safe to send once fixed
+    await ops.aclose()
+
+
+async def test_create_answered_404_is_a_request_error_naming_the_base_url(
+    emulator: Emulator, ops: AnthropicBatchOperations
+) -> None:
+    emulator.faults.fail("create", 404, nth=1, provider="anthropic")
+    with pytest.raises(ProviderRequestError, match="not found at base URL") as caught:
+        await ops.create({"a": "hi"})
+    assert not isinstance(caught.value, BatchNotFoundError)
+
+
+async def test_lone_surrogate_in_a_prompt_sends_nothing(
+    emulator: Emulator, ops: AnthropicBatchOperations
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        await ops.create({"fine": "hello", "bad": "half an emoji \ud83d"})
+    assert caught.value.key == "bad"
+    assert "lone surrogate" in str(caught.value)
+    assert emulator.calls == []

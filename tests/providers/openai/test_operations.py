@@ -133,6 +133,43 @@ async def test_upload_failure_is_not_retried(emulator: Any) -> None:
     await ops.aclose()
 
 
+async def test_upload_404_names_the_base_url_not_an_unknown_batch(emulator: Any) -> None:
+    wrong = emulator.openai_base_url.rstrip("/") + "/wrong-prefix"
+    ops = OpenAIBatchOperations(
+        model="gpt-4.1-mini", api_key="test", base_url=wrong, max_retries=0, store=":memory:"
+    )
+    with pytest.raises(ProviderRequestError) as caught:
+        await ops.create({"a": "one"})
+    error = caught.value
+    assert not isinstance(error, BatchNotFoundError | SubmissionUncertainError)
+    assert error.status_code == 404
+    assert "not found" in str(error)
+    assert wrong in str(error)
+    (job,) = ops.store.list_jobs()
+    assert [chunk.state for chunk in job.chunks] == ["planned"]  # safe to send once fixed
+    await ops.aclose()
+
+
+async def test_create_404_is_a_request_error_naming_the_base_url(emulator: Any) -> None:
+    emulator.faults.fail("create", 404, provider="openai")
+    ops = _ops(emulator)
+    with pytest.raises(ProviderRequestError, match="not found at base URL") as caught:
+        await ops.create({"a": "one"})
+    assert not isinstance(caught.value, BatchNotFoundError | SubmissionUncertainError)
+    assert caught.value.status_code == 404
+    await ops.aclose()
+
+
+async def test_lone_surrogate_in_a_prompt_uploads_nothing(emulator: Any) -> None:
+    ops = _ops(emulator)
+    with pytest.raises(ValidationError) as caught:
+        await ops.create({"fine": "hello", "bad": "half an emoji \ud83d"})
+    assert caught.value.key == "bad"
+    assert "lone surrogate" in str(caught.value)
+    assert emulator.calls == []
+    await ops.aclose()
+
+
 async def test_batch_metadata_identifies_the_job(emulator: Any) -> None:
     ops = _ops(emulator, metadata={"team": "search"}, output_expires_after=7200)
     batch_id = await ops.create({"a": "one"})
