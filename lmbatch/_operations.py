@@ -50,7 +50,8 @@ from lmbatch._planning import (
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
-from lmbatch._store import JobRecord, JobStore, default_store_path
+from lmbatch._store import JobRecord, JobStore
+from lmbatch._store_location import resolve_store
 from lmbatch._submission import (
     JOB_ID_METADATA_KEY,
     discard_spool,
@@ -164,8 +165,7 @@ class BatchOperations(ABC):
         if self._store is None:
             configured = self._store_arg
             assert not isinstance(configured, JobStore)
-            path = configured or os.environ.get("LMBATCH_STORE") or default_store_path()
-            self._store = JobStore(path)
+            self._store = JobStore(resolve_store(configured))
         return self._store
 
     @property

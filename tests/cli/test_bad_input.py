@@ -271,3 +271,18 @@ def test_damaged_store_names_the_file(
     error = json.loads(outcome.stdout)["error"]
     assert error["type"] == "StoreError"
     assert error["path"] == str(store)
+
+
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_a_store_url_is_refused_naming_where_it_came_from(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    url = "postgresql://ann:s3cret@db.example/jobs"
+    outcome = lmbatch(command, str(prompts), "-p", "fake", "--store", url)
+    assert_refused(outcome, "--store is 'postgresql://ann:***@db.example/jobs', a URL")
+    assert outcome.exit_code == 2
+    monkeypatch.setenv("LMBATCH_STORE", url)
+    assert_refused(lmbatch(command, str(prompts), "-p", "fake"), "LMBATCH_STORE is ")
+    assert_refused(lmbatch("status", "batch_x"), "LMBATCH_STORE is ")
+    assert "s3cret" not in outcome.stderr
+    assert not (tmp_path / "postgresql:").exists()
