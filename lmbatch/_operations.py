@@ -177,6 +177,20 @@ class BatchOperations(ABC):
     # Providers implement these. They raise lmbatch errors (a provider maps its SDK's
     # exceptions in one place); anything else that escapes is wrapped by core.
 
+    def _check_ready(self) -> None:
+        """Refuse to start a submission that cannot succeed: no model, no credentials.
+
+        ``create`` and ``invoke`` call it before anything is recorded or sent, so a missing
+        key or model never leaves a job behind, on every provider alike. The base checks
+        the model; providers that need credentials extend it (calling ``super()``) and
+        raise :class:`MissingCredentialsError` naming the environment variable.
+        """
+        if not self.settings.model:
+            raise ValidationError(
+                f"the {self.name} provider needs a model: pass model=..., set LMBATCH_MODEL, "
+                f'or put model = "..." under [providers.{self.name}] in lmbatch.toml'
+            )
+
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:  # noqa: B027
         """Refuse settings this provider cannot take (raise :class:`ValidationError`)."""
 
@@ -539,6 +553,7 @@ class BatchOperations(ABC):
     def _prepare(
         self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None
     ) -> tuple[Hyperparameters, BatchPlan]:
+        self._check_ready()  # before anything is validated, recorded or sent
         if not isinstance(requests, Mapping):
             raise ValidationError(
                 f"requests must be a dict of key → input, not {type(requests).__name__}"

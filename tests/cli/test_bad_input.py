@@ -139,10 +139,36 @@ def test_no_provider_selected(lmbatch: Invoke, prompts: Path) -> None:
     assert_refused(lmbatch("submit", str(prompts)), "no provider selected")
 
 
-def test_missing_api_key(lmbatch: Invoke, prompts: Path) -> None:
-    pytest.importorskip("lmbatch_openai")
-    outcome = lmbatch("submit", str(prompts), "-p", "openai", "-m", "gpt-4.1-mini")
-    assert_refused(outcome, "OPENAI_API_KEY")
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+)
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_missing_api_key_is_one_line_and_records_nothing(
+    lmbatch: Invoke,
+    prompts: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    model: str,
+    command: str,
+) -> None:
+    pytest.importorskip(f"lmbatch_{provider}")
+    env_var = f"{provider.upper()}_API_KEY"
+    monkeypatch.delenv(env_var, raising=False)
+    outcome = lmbatch(command, str(prompts), "-p", provider, "-m", model)
+    assert_refused(outcome, env_var)  # one line: no job was recorded, so no resume note
+    assert outcome.exit_code == 2
+    assert not (tmp_path / "store" / "jobs.sqlite3").exists() or not _jobs(tmp_path)
+
+
+def _jobs(tmp_path: Path) -> list[str]:
+    from lmbatch import JobStore
+
+    store = JobStore(tmp_path / "store" / "jobs.sqlite3")
+    try:
+        return [job.job_id for job in store.list_jobs()]
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("command", ["status", "info", "results", "cancel", "wait"])
