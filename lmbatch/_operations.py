@@ -254,7 +254,12 @@ class BatchOperations(ABC):
     # -------------------------------------------------------------- public contract
 
     async def create(
-        self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None = None
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None = None,
+        *,
+        reuse: bool | float = False,
+        on_submitted: Callable[[str, bool], None] | None = None,
     ) -> str:
         """Submit requests as a batch and return its id.
 
@@ -266,6 +271,15 @@ class BatchOperations(ABC):
             requests: ``{key: LMInput}`` (any mapping); keys come back unchanged from
                 ``retrieve``.
             hyperparameters: Generation settings (see :mod:`lmbatch._hyperparameters`).
+            reuse: Re-attach to a job of the same requests, settings, provider and model
+                that has not ended yet, instead of paying for the same work twice, and
+                return its id: one made in the last :data:`REUSE_WINDOW_SECONDS` (True),
+                in the last ``reuse`` seconds (a number), or never (False, the default:
+                every call submits). Its batches that were never submitted (a process
+                that died while submitting) are submitted now. A job whose batches all
+                ended is not re-attached to: the requests are submitted again.
+            on_submitted: Called once the requests are with the provider, with the id
+                and whether this call created the job (False: re-attached).
 
         Raises:
             ValidationError: Some input cannot be sent (nothing was sent).
@@ -274,10 +288,34 @@ class BatchOperations(ABC):
         self._require("create")
         params, plan = self._prepare(requests, hyperparameters)
         try:
-            job, _ = self._record_job(plan, params)
+            job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
+            if not created and await self._has_ended(job):
+                # Its results are there to read; a new submission is what is asked for.
+                job, created = self._record_job(plan, params)
         finally:
             plan.cleanup()
-        return self._handle(await submit_pending(self, job))
+        if not created:
+            logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
+        handle = self._handle(await submit_pending(self, job))
+        if on_submitted is not None:
+            on_submitted(handle, created)
+        return handle
+
+    async def _has_ended(self, job: JobRecord) -> bool:
+        """Whether every batch of ``job`` reached a terminal state (asks the vendor)."""
+        if any(chunk.batch_id is None for chunk in job.chunks):
+            return False  # parts were never submitted: the job is not over
+        try:
+            for batch_id in job.batch_ids:
+                if not (await self._fetch(batch_id))["status"].is_terminal:
+                    return False
+        except LMBatchError as exc:
+            exc.add_note(
+                f"job {job.job_id} of the same requests is in the job store and its status "
+                "could not be checked; pass reuse=False to submit the requests again anyway"
+            )
+            raise
+        return True
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The status of a batch or job."""

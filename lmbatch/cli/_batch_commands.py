@@ -75,6 +75,16 @@ def describe_submission(ops: BatchOperations, batch_id: str, requests: RequestFi
     )
 
 
+SubmitFreshOption = Annotated[
+    bool,
+    typer.Option(
+        "--fresh",
+        help="Submit even if the same requests are already running (by default the "
+        "earlier job's id is printed instead of paying twice).",
+    ),
+]
+
+
 def submit_command(
     file: FileArgument,
     provider: ProviderOption = None,
@@ -84,6 +94,7 @@ def submit_command(
     schema: SchemaOption = None,
     file_format: FormatOption = None,
     store: StoreOption = None,
+    fresh: SubmitFreshOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -92,6 +103,11 @@ def submit_command(
     The whole file is checked first: a bad line stops the command before anything is
     uploaded. Files too large for one vendor batch become an lmbatch job (several
     batches) whose id works with every other command.
+
+    Submitting the same file again (same settings, provider and model) while the earlier
+    job has not ended prints the earlier id instead of submitting twice ("reattached" in
+    --json); --fresh submits again on purpose. Once the earlier job has ended, the file
+    is submitted anew.
 
     Examples:
 
@@ -106,10 +122,18 @@ def submit_command(
         hyperparameters = hyperparameters_from(param, schema)
         ops = operations_for(provider=provider, model=model, options=option, store=store)
 
+        created: list[bool] = []
+
         async def create(ops: BatchOperations) -> str:
-            return await ops.create(requests.requests, hyperparameters)
+            return await ops.create(
+                requests.requests,
+                hyperparameters,
+                reuse=not fresh,
+                on_submitted=lambda _, made: created.append(made),
+            )
 
         batch_id = run_with(ops, create)
+        reattached = created == [False]
         if json_output:
             print(
                 to_json(
@@ -118,11 +142,20 @@ def submit_command(
                         "provider": ops.name,
                         "model": ops.model,
                         "requests": len(requests.requests),
+                        "reattached": reattached,
                     }
                 )
             )
         else:
-            stderr_console().print(describe_submission(ops, batch_id, requests))
+            if reattached:
+                kind = "job" if batch_id.startswith("lmbjob_") else "batch"
+                message = (
+                    f"re-attached to the earlier job for these requests: {kind} {batch_id} "
+                    "(it has not ended; nothing was submitted twice; --fresh submits again)"
+                )
+            else:
+                message = describe_submission(ops, batch_id, requests)
+            stderr_console().print(message)
             print(batch_id)
 
 

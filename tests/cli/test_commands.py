@@ -53,7 +53,43 @@ def test_submit_json(lmbatch: Invoke, prompts: Path) -> None:
         "provider": "fake",
         "model": "other-model",
         "requests": 3,
+        "reattached": False,
     }
+
+
+def test_submitting_the_same_file_again_reattaches_instead_of_paying_twice(
+    lmbatch: Invoke, prompts: Path
+) -> None:
+    # Each re-attach checks the earlier batch, which moves the fake vendor on a step.
+    slow = ("-O", "polls_until_done=10")
+    first = lmbatch("submit", str(prompts), "-p", "fake", *slow)
+    again = lmbatch("submit", str(prompts), "-p", "fake", *slow)
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == first.stdout
+    batch_id = first.stdout.strip()
+    assert f"re-attached to the earlier job for these requests: batch {batch_id}" in again.stderr
+    assert "--fresh" in again.stderr
+    assert default_backend.calls["submit"] == 1
+    as_json = lmbatch("submit", str(prompts), "-p", "fake", *slow, "--json").json()
+    assert as_json["id"] == batch_id
+    assert as_json["reattached"] is True
+    # Other settings are other requests; --fresh pays again on purpose.
+    other = lmbatch("submit", str(prompts), "-p", "fake", "-P", "temperature=0")
+    assert other.stdout != first.stdout
+    fresh = lmbatch("submit", str(prompts), "-p", "fake", "--fresh", "--json").json()
+    assert fresh["id"] not in (batch_id, other.stdout.strip())
+    assert fresh["reattached"] is False
+    assert default_backend.calls["submit"] == 3
+
+
+def test_submitting_again_after_the_batch_ended_submits_anew(
+    lmbatch: Invoke, prompts: Path
+) -> None:
+    first = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    assert lmbatch("wait", first, "--poll-interval", "0").exit_code == 0
+    again = lmbatch("submit", str(prompts), "-p", "fake", "--json").json()
+    assert again["id"] != first
+    assert again["reattached"] is False
 
 
 def test_results_to_a_file(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
