@@ -134,8 +134,8 @@ def get_batch_operations(
     name = provider or os.environ.get("LMBATCH_PROVIDER") or config.provider
     if not name:
         raise ConfigError(
-            "no provider selected: pass one (get_batch_operations('openai')), set "
-            'LMBATCH_PROVIDER, or put provider = "..." in lmbatch.toml'
+            "no provider selected: pass provider=... (e.g. get_batch_operations('openai')), "
+            'set LMBATCH_PROVIDER, or put provider = "..." in lmbatch.toml'
         )
     operations_class = registry.get(name)
     file_options = dict(config.providers.get(name, {}))

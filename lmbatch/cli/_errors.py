@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import typer
 
 from lmbatch._errors import ConfigError, LMBatchError, ValidationError
+from lmbatch.cli._wording import cli_words
 
 __all__ = [
     "EXIT_ERROR",
@@ -54,8 +55,14 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, CLIError):
         return exc.message
     unexpected = not isinstance(exc, LMBatchError)
-    text = f"unexpected {type(exc).__name__}: {exc}" if unexpected else str(exc)
+    text = f"unexpected {type(exc).__name__}: {exc}" if unexpected else cli_words(str(exc))
     return " ".join(text.split())
+
+
+def _notes(exc: BaseException) -> list[str]:
+    """The notes added to ``exc``, in command-line words."""
+    notes = getattr(exc, "__notes__", None) or []
+    return [cli_words(str(note)) for note in notes]
 
 
 def error_payload(exc: BaseException) -> dict[str, object]:
@@ -65,9 +72,9 @@ def error_payload(exc: BaseException) -> dict[str, object]:
         value = getattr(exc, attribute, None)
         if value is not None:
             payload[attribute] = value
-    notes = getattr(exc, "__notes__", None)
+    notes = _notes(exc)
     if notes:
-        payload["notes"] = list(notes)
+        payload["notes"] = notes
     return payload
 
 
@@ -76,7 +83,7 @@ def report_error(exc: BaseException, *, verbose: bool, json_output: bool) -> int
     if verbose:
         traceback.print_exception(exc, file=sys.stderr)
     print(f"error: {_one_line(exc)}", file=sys.stderr)
-    for note in getattr(exc, "__notes__", None) or []:
+    for note in _notes(exc):
         print(f"note: {note}", file=sys.stderr)
     if not verbose and not isinstance(exc, LMBatchError | CLIError):
         print("(run again with --verbose to see the traceback)", file=sys.stderr)
