@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Group
 from rich.table import Table
 
+from lmbatch._errors import BatchNotFinishedError
 from lmbatch._operations import BatchOperations
 from lmbatch._status import BatchInfo
 from lmbatch.cli._errors import CLIError, reporting_errors
@@ -329,6 +331,15 @@ def cancel_command(
             )
 
 
+def _how_to_wait(ops: BatchOperations, batch_id: str, output: Path | None) -> str | None:
+    """The command that waits for a running batch and then writes its results."""
+    job = ops.store.get_job(batch_id)
+    if job is not None and any(chunk.batch_id is None for chunk in job.chunks):
+        return None  # parts were never submitted: the error says how to resume
+    out = f" -o {output}" if output is not None else ""
+    return f"wait for it and write its results with: lmbatch wait {batch_id}{out}"
+
+
 def results_command(
     batch_id: BatchIdArgument,
     output: OutputOption = None,
@@ -360,7 +371,13 @@ def results_command(
         async def write(ops: BatchOperations) -> None:
             await writer.write_stream(ops.iter_results(batch_id))
 
-        run_with(ops, write)
+        try:
+            run_with(ops, write)
+        except BatchNotFinishedError as exc:
+            note = _how_to_wait(ops, batch_id, output)
+            if note is not None:
+                exc.add_note(note)
+            raise
         if output is None:
             sys.stdout.flush()
             stderr_console().print(writer.summary.describe())

@@ -198,8 +198,58 @@ def test_json_errors_are_machine_readable(lmbatch: Invoke, tmp_path: Path) -> No
     outcome = lmbatch("submit", str(path), "-p", "fake", "--json")
     assert outcome.exit_code == 2
     error = outcome.json()["error"]
-    assert error["type"] == "CLIError"
+    assert error["type"] == "UsageError"
     assert error["message"].startswith(f"{path}:1:")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["submit", "--bogus", "--json"], "No such option: --bogus"),
+        (["sumbit", "x", "--json"], "No such command 'sumbit'"),
+        (["submit", "--json"], "Missing argument 'FILE'"),
+        (["status", "x", "--json", "--poll-interval", "-1"], "No such option"),
+        (["run", "x.jsonl", "--json", "--poll-interval", "-1"], "--poll-interval"),
+    ],
+)
+def test_usage_errors_are_json_under_json(lmbatch: Invoke, args: list[str], fragment: str) -> None:
+    outcome = lmbatch(*args)
+    assert outcome.exit_code == 2
+    error = outcome.json()["error"]
+    assert error["type"] == "UsageError"
+    assert fragment in error["message"]
+    assert len(outcome.error_lines) == 1  # the line on stderr stays
+
+
+def test_unexpected_errors_are_json_with_a_stable_type(
+    lmbatch: Invoke, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch.cli import _batch_commands
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(_batch_commands, "read_request_file", broken)
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--json")
+    assert outcome.exit_code == 1
+    assert outcome.json()["error"] == {
+        "type": "UnexpectedError",
+        "message": "unexpected RuntimeError: a bug",
+    }
+
+
+def test_an_interruption_is_json_under_json(
+    lmbatch: Invoke, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch.cli import _batch_commands
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_batch_commands, "read_request_file", interrupted)
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--json")
+    assert outcome.exit_code == 130
+    assert outcome.json()["error"]["type"] == "Interrupted"
 
 
 def test_verbose_shows_the_traceback(lmbatch: Invoke) -> None:

@@ -121,7 +121,8 @@ def test_results_before_the_batch_ends(lmbatch: Invoke, prompts: Path, tmp_path:
     outcome = lmbatch("results", batch_id, "-o", str(out))
     assert outcome.exit_code == 1
     assert outcome.error_lines == [
-        f"error: batch {batch_id} is in_progress (in_progress); results are available once it ends"
+        f"error: batch {batch_id} is in_progress (in_progress); results are available once it ends",
+        f"note: wait for it and write its results with: lmbatch wait {batch_id} -o {out}",
     ]
     assert not out.exists()
 
@@ -381,3 +382,55 @@ def test_run_resubmits_expired_requests(lmbatch: Invoke, prompts: Path, tmp_path
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(line["ok"] for line in lines)
     assert default_backend.calls["submit"] == 2
+
+
+# -- issue 15 item 15: CLI polish ------------------------------------------------------------
+
+
+def test_results_of_a_running_batch_say_how_to_wait(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    default_backend.script_next_batch(polls_until_done=10)
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("results", batch_id, "-o", str(out))
+    assert outcome.exit_code == 1
+    assert outcome.error_lines[0].startswith(f"error: batch {batch_id} is in_progress")
+    assert f"lmbatch wait {batch_id} -o {out}" in outcome.error_lines[1]
+    as_json = lmbatch("results", batch_id, "--json").json()["error"]
+    assert as_json["type"] == "BatchNotFinishedError"
+    assert any(f"lmbatch wait {batch_id}" in note for note in as_json["notes"])
+
+
+def test_the_fake_provider_is_listed_only_with_all(lmbatch: Invoke) -> None:
+    names = {entry["name"] for entry in lmbatch("providers", "--json").json()["providers"]}
+    assert "fake" not in names
+    assert "fake" not in lmbatch("providers").stdout
+    everything = lmbatch("providers", "--all", "--json").json()["providers"]
+    assert "fake" in {entry["name"] for entry in everything}
+    assert "fake" in lmbatch("providers", "--all").stdout
+
+
+BOX_DRAWING = set("│┃┏┓┗┛━─┡┩┼╇")
+
+
+def test_tables_are_plain_lines_when_piped(
+    lmbatch: Invoke, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")  # narrower than one row
+    for _ in range(2):
+        lmbatch("submit", str(prompts), "-p", "fake", "--fresh")
+    listed = lmbatch("list", "-p", "fake").stdout
+    assert not BOX_DRAWING & set(listed)
+    lines = listed.splitlines()
+    assert lines[0].split() == ["id", "status", "requests", "model", "created"]
+    for batch_id in default_backend.batches:
+        (row,) = [line for line in lines if batch_id in line]
+        assert row.split()[0] == batch_id  # whole, on one line, first
+    batch_id = next(iter(default_backend.batches))
+    info = lmbatch("info", batch_id).stdout
+    assert not BOX_DRAWING & set(info)
+    assert any(line.split() == ["id", batch_id] for line in info.splitlines())
+    providers = lmbatch("providers", "--all").stdout
+    assert not BOX_DRAWING & set(providers)
+    assert any(line.split()[:1] == ["fake"] for line in providers.splitlines())
