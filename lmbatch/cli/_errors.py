@@ -25,6 +25,7 @@ __all__ = [
     "CLIError",
     "error_payload",
     "error_type",
+    "print_interrupted",
     "report_error",
     "reporting_errors",
     "say",
@@ -123,6 +124,14 @@ def report_error(exc: BaseException, *, verbose: bool, json_output: bool) -> int
     return _exit_code(exc)
 
 
+def print_interrupted(batch_id: str | None = None) -> None:
+    """Print the ``--json`` error of a command stopped by Ctrl-C."""
+    payload: dict[str, object] = {"type": INTERRUPTED, "message": "interrupted (Ctrl-C)"}
+    if batch_id is not None:
+        payload["batch_id"] = batch_id
+    print(json.dumps({"error": payload}))
+
+
 def say(line: str) -> None:
     """Print one message on stderr, wrapped at word boundaries in a terminal."""
     print(wrapped(line, sys.stderr), file=sys.stderr)
@@ -144,7 +153,7 @@ def reporting_errors(*, verbose: bool = False, json_output: bool = False) -> Ite
         # Commands that wait handle Ctrl-C themselves (and say how to resume).
         say("interrupted")
         if json_output:
-            print(json.dumps({"error": {"type": INTERRUPTED, "message": "interrupted (Ctrl-C)"}}))
+            print_interrupted()
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except BrokenPipeError:
         # The reader of stdout went away (`| head`): nothing more to say, to anyone.

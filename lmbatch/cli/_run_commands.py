@@ -16,7 +16,7 @@ from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, BatchOperations
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
-from lmbatch.cli._errors import EXIT_INTERRUPTED, reporting_errors
+from lmbatch.cli._errors import EXIT_INTERRUPTED, print_interrupted, reporting_errors
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
     BatchIdArgument,
@@ -127,8 +127,17 @@ class _Waiter:
                 on_progress=self.progress.update,
             )
 
-    def interrupted(self) -> int:
-        """Ask (or decide) what happens to the batch after Ctrl-C; return the exit status."""
+    def interrupted(self, json_output: bool = False) -> int:
+        """Ask (or decide) what happens to the batch after Ctrl-C; return the exit status.
+
+        With ``json_output``, also print the ``Interrupted`` error on stdout.
+        """
+        code = self._handle_interruption()
+        if json_output:
+            print_interrupted(self.batch_id)
+        return code
+
+    def _handle_interruption(self) -> int:
         console = stderr_console()
         if self.batch_id is None:
             console.print(
@@ -279,7 +288,7 @@ def run_command(
         try:
             batch_id, info, results = run_with(ops, run)
         except KeyboardInterrupt:
-            raise typer.Exit(waiter.interrupted()) from None
+            raise typer.Exit(waiter.interrupted(json_output)) from None
         writer.write_all((key, results[key]) for key in requests.requests if key in results)
         _finish(writer, batch_id, info, json_output)
 
@@ -335,7 +344,7 @@ def wait_command(
         try:
             info = run_with(make_ops(), wait)
         except KeyboardInterrupt:
-            raise typer.Exit(waiter.interrupted()) from None
+            raise typer.Exit(waiter.interrupted(json_output)) from None
         if writer is not None:
             _finish(writer, batch_id, info, json_output)
         elif json_output:
