@@ -8,6 +8,7 @@ lazily, so ``import lmbatch`` never imports it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
@@ -161,7 +162,8 @@ class AnthropicBatchOperations(BatchOperations):
     async def _submit_batch(self, batch: PreparedBatch) -> str:
         # The body is streamed from the spooled chunk (constant memory, however large):
         # the SDK's own create would hold every request as objects and again as JSON.
-        body = RequestsBody(batch.path)
+        # Measuring it reads the whole file: off the event loop, as other chunks upload.
+        body = await asyncio.to_thread(RequestsBody, batch.path)
         headers = {"Content-Length": str(body.length)}
         if self.anthropic_settings.betas:
             headers["anthropic-beta"] = ",".join(self.anthropic_settings.betas)
