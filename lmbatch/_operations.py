@@ -319,6 +319,135 @@ class BatchOperations(ABC):
             async for pair in self._iter_batch_results(info, job, chunk_index):
                 yield pair
 
+    async def invoke_iter(
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None = None,
+        status_check_interval: float = 30.0,
+        max_iterations: int | None = None,
+        *,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = False,
+        max_status_check_interval: float = 300.0,
+        on_progress: Callable[[BatchInfo], None] | None = None,
+        resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
+        reuse: bool | float = True,
+        on_submitted: Callable[[str, bool], None] | None = None,
+    ) -> AsyncIterator[tuple[str, LMOutput]]:
+        """:meth:`invoke`, streamed: yield ``(key, LMOutput)`` pairs as results are read.
+
+        The same job as :meth:`invoke` (same arguments, same re-attaching, waiting and
+        resubmission rounds) for results too many to hold at once: memory does not grow
+        with the number of results. Every key is yielded exactly once, with its final
+        outcome (the one :meth:`invoke` would return for it), in the order results are
+        read, not the order of ``requests``. An outcome worth resubmitting is held until
+        its next round is made; every other one is yielded as soon as it is read.
+
+        Stopping early leaves the job in the store: the same call again re-attaches to it
+        and streams its results again, paying for nothing twice.
+        """
+        self._require("invoke")
+        params, plan = self._prepare(requests, hyperparameters)
+        try:
+            job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
+        finally:
+            plan.cleanup()
+        if not created:
+            logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
+        waiting = _WaitOptions(
+            interval=status_check_interval,
+            max_interval=max_status_check_interval,
+            max_iterations=max_iterations,
+            timeout=timeout,
+            cancel_on_timeout=cancel_on_timeout,
+            on_progress=on_progress,
+        )
+        rounds = (
+            (DEFAULT_RESUBMIT_ROUNDS if resubmit else 0) if isinstance(resubmit, bool) else resubmit
+        )
+        announce = None
+        if on_submitted is not None:
+            callback = on_submitted
+
+            def announce(handle: str) -> None:
+                callback(handle, created)
+
+        async for pair in self._iter_complete_job(job, waiting, rounds, on_submitted=announce):
+            yield pair
+
+    async def _iter_complete_job(
+        self,
+        job: JobRecord,
+        waiting: _WaitOptions,
+        resubmit_rounds: int,
+        on_submitted: Callable[[str], None] | None = None,
+    ) -> AsyncIterator[tuple[str, LMOutput]]:
+        """:meth:`_complete_job`, streamed: every key's final outcome, yielded once.
+
+        A round's outcome is final unless its key goes into the next round. A next round
+        that already exists (a re-run re-attaching) is known before the round is read,
+        and the outcomes of its keys are skipped; otherwise the outcomes worth
+        resubmitting are held (few, and small: failures) until the next round is made
+        from them, and the rest are yielded at once. Memory: one batch's key map and the
+        keys of the next round, never the results.
+        """
+        job = await submit_pending(self, job)
+        handle = self._handle(job)
+        if on_submitted is not None:
+            on_submitted(handle)
+        current = job
+        rounds_left = max(0, resubmit_rounds)
+        # Keys already yielded that a later round carries anyway (only when another
+        # process made that round from results that differ from ours): skipped there.
+        settled: set[str] = set()
+        while True:
+            await self._wait(handle, waiting)
+            existing = self.store.child_jobs(current.job_id) if rounds_left else []
+            redone = self._job_keys(existing[0]) if existing else set()
+            held: dict[str, LMOutput] = {}
+            async for key, output in self.iter_results(handle):
+                if key in redone or key in settled:
+                    continue
+                if current is not job:
+                    details = {**output.finish_details, "lmbatch_round": current.round}
+                    output = output.model_copy(update={"finish_details": details})
+                if rounds_left and not existing and should_resubmit(output):
+                    held[key] = output
+                    continue
+                yield key, output
+            child = None
+            if rounds_left:
+                child = existing[0] if existing else self._child_job(current, set(held))
+            if child is None:
+                for pair in held.items():
+                    yield pair
+                break
+            if not existing:
+                # Made from ``held`` (or, in a race, by another process from its own
+                # reading): a held key it does not carry keeps this round's outcome.
+                carried = self._job_keys(child)
+                for key, output in held.items():
+                    if key not in carried:
+                        yield key, output
+                settled.update(carried.difference(held))
+                held.clear()
+            logger.info(
+                "resubmitting %d request(s) of job %s as job %s (round %d)",
+                child.request_count,
+                current.job_id,
+                child.job_id,
+                child.round,
+            )
+            current = await submit_pending(self, child)
+            handle = self._handle(current)
+            rounds_left -= 1
+        for finished in self._job_family(job):
+            discard_spool(self, finished.job_id)
+
+    def _job_keys(self, job: JobRecord) -> set[str]:
+        """The caller's keys in ``job``."""
+        return {key for _, key in self.store.iter_keys(job.job_id)}
+
     async def list(self) -> _BatchDicts:
         """Every batch the provider shows for this account, following all pages."""
         self._require("list")

@@ -37,7 +37,7 @@ from lmbatch.cli._progress import BatchProgress, stderr_console
 from lmbatch.cli._provider_choice import operations_for, store_path
 from lmbatch.cli._render import counts_summary, to_json
 from lmbatch.cli._request_file import read_request_file
-from lmbatch.cli._results_file import ResultsWriter
+from lmbatch.cli._results_file import ParkedResults, ResultsWriter
 from lmbatch.cli._session import MAX_POLL_INTERVAL, run_with, wait_until_done
 
 __all__ = ["OnInterrupt", "resume_command", "run_command", "wait_command"]
@@ -251,8 +251,11 @@ def run_command(
             output=output,
         )
         writer = ResultsWriter(output)
+        # Results are parked on disk as they are read (beside the job store's spool),
+        # then written in the file's order: memory stays flat however many there are.
+        parked = ParkedResults(ops.store.spool_dir())
 
-        async def run(ops: BatchOperations) -> tuple[str, BatchInfo, dict[str, LMOutput]]:
+        async def run(ops: BatchOperations) -> tuple[str, BatchInfo]:
             def submitted(batch_id: str, created: bool) -> None:
                 waiter.batch_id = batch_id
                 message = describe_submission(ops, batch_id, requests)
@@ -261,7 +264,7 @@ def run_command(
                 stderr_console().print(message)
 
             with waiter.progress:
-                results = await ops.invoke(
+                async for key, result in ops.invoke_iter(
                     requests.requests,
                     hyperparameters,
                     status_check_interval=poll_interval,
@@ -271,16 +274,18 @@ def run_command(
                     on_submitted=submitted,
                     resubmit=resubmit,
                     reuse=not fresh,
-                )
+                ):
+                    parked.add(key, result)
             assert waiter.batch_id is not None
             info = waiter.progress.last_info or await ops.info(waiter.batch_id)
-            return waiter.batch_id, info, results
+            return waiter.batch_id, info
 
-        try:
-            batch_id, info, results = run_with(ops, run)
-        except KeyboardInterrupt:
-            raise typer.Exit(waiter.interrupted()) from None
-        writer.write_all((key, results[key]) for key in requests.requests if key in results)
+        with parked:
+            try:
+                batch_id, info = run_with(ops, run)
+            except KeyboardInterrupt:
+                raise typer.Exit(waiter.interrupted()) from None
+            writer.write_lines(parked.in_order(requests.requests))
         _finish(writer, batch_id, info, json_output)
 
 

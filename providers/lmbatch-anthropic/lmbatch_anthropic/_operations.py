@@ -8,6 +8,7 @@ lazily, so ``import lmbatch`` never imports it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from lmbatch import (
     ResultRecord,
     SubmissionUncertainError,
 )
+from lmbatch_anthropic._body import RequestsBody
 from lmbatch_anthropic._decoding import decode_line
 from lmbatch_anthropic._encoding import (
     check_hyperparameters,
@@ -51,6 +53,8 @@ BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 #: A batch created this many seconds before its job was recorded still counts as a
 #: candidate when looking for a batch whose create call failed (clock skew).
 CLOCK_SKEW_SECONDS = 120.0
+#: The Message Batches create endpoint, relative to the client's base URL.
+CREATE_PATH = "/v1/messages/batches"
 
 
 class AnthropicBatchOperations(BatchOperations):
@@ -156,32 +160,45 @@ class AnthropicBatchOperations(BatchOperations):
     # ------------------------------------------------------------------- lifecycle
 
     async def _submit_batch(self, batch: PreparedBatch) -> str:
-        requests = list(batch.iter_records())
-        headers = {"anthropic-beta": ",".join(self.anthropic_settings.betas)}
+        # The body is streamed from the spooled chunk (constant memory, however large):
+        # the SDK's own create would hold every request as objects and again as JSON.
+        # Measuring it reads the whole file: off the event loop, as other chunks upload.
+        body = await asyncio.to_thread(RequestsBody, batch.path)
+        headers = {"Content-Length": str(body.length)}
+        if self.anthropic_settings.betas:
+            headers["anthropic-beta"] = ",".join(self.anthropic_settings.betas)
         details = {
             "job_id": batch.job_id,
             "chunk": str(batch.chunk_index),
             "request_count": str(batch.request_count),
         }
         import anthropic
+        import httpx2
 
         # Never retried: a repeat of a create that reached the vendor is billed twice.
+        # The client's own post keeps its base URL, auth and default headers, timeout
+        # and error mapping; only the body is ours.
         client = self.client.with_options(max_retries=0)
         try:
-            raw = await client.messages.batches.with_raw_response.create(
-                requests=cast(Any, requests),
-                extra_headers=headers if self.anthropic_settings.betas else None,
+            response = await client.post(
+                CREATE_PATH,
+                cast_to=httpx2.Response,
+                content=body,
+                options={"headers": headers},
             )
-            body = await raw.json()
         except anthropic.AnthropicError as exc:
             raise submission_error(exc, details, str(client.base_url)) from exc
-        batch_id = body.get("id") if isinstance(body, dict) else None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None  # a 200 that is not JSON: the batch may exist all the same
+        batch_id = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(batch_id, str) or not batch_id:
             raise SubmissionUncertainError(
                 "the create call answered without a batch id",
                 details=details,
                 provider=self.name,
-                request_id=raw.headers.get("request-id"),
+                request_id=response.headers.get("request-id"),
             )
         return batch_id
 

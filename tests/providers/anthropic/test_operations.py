@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, cast
 
 import anthropic
 import httpx2
@@ -14,6 +16,7 @@ from lmbatch import (
     AuthenticationError,
     BatchNotFoundError,
     BatchStatus,
+    LMBatchError,
     MissingCredentialsError,
     PreparedBatch,
     ProviderLimits,
@@ -365,3 +368,96 @@ async def test_lone_surrogate_in_a_prompt_sends_nothing(
     assert caught.value.key == "bad"
     assert "lone surrogate" in str(caught.value)
     assert emulator.calls == []
+
+
+def _spooled_chunk(tmp_path: Path, lines: list[bytes]) -> PreparedBatch:
+    path = tmp_path / "chunk-00000.jsonl"
+    path.write_bytes(b"".join(lines))
+    return PreparedBatch(
+        job_id="lmbjob_" + "1" * 32,
+        chunk_index=0,
+        path=path,
+        request_count=len(lines),
+        byte_size=path.stat().st_size,
+    )
+
+
+def _line(custom_id: str, text: str) -> bytes:
+    return (json.dumps(_raw_request(custom_id) | {"x": text}, ensure_ascii=False) + "\n").encode()
+
+
+async def test_create_body_is_the_spooled_lines_with_a_declared_length(
+    tmp_path: Path, emulator: Emulator, recorded: tuple[AnthropicBatchOperations, Recorder]
+) -> None:
+    # The body is streamed from the chunk file rather than built in memory: it must still
+    # be exactly {"requests": [...those records...]}, sent with a Content-Length (not
+    # chunked), through the client's own auth.
+    ops, recorder = recorded
+    lines = [_line("a", "é ✓"), b"\n", _line("b", "x" * 300_000), _line("c", "")]
+    batch_id = await ops._submit_batch(_spooled_chunk(tmp_path, lines))
+    assert batch_id.startswith("msgbatch_")
+    (create,) = recorder.sent("POST", "/v1/messages/batches")
+    # The stream can be read again (here, after it was sent): nothing was held.
+    body = b"".join([part async for part in cast(AsyncIterable[bytes], create.stream)])
+    assert json.loads(body) == {"requests": [json.loads(line) for line in lines if line.strip()]}
+    assert create.headers["content-length"] == str(len(body))
+    assert "transfer-encoding" not in create.headers
+    headers = create.headers
+    assert DUMMY_KEY in (headers.get("x-api-key"), headers.get("authorization", "").split()[-1])
+    assert emulator.submissions == {"a": 1, "b": 1, "c": 1}
+
+
+async def test_create_from_a_damaged_spool_file_sends_nothing(
+    tmp_path: Path, emulator: Emulator, ops: AnthropicBatchOperations
+) -> None:
+    batch = _spooled_chunk(tmp_path, [_line("a", "fine"), b'{"custom_id": "b", "par\n'])
+    with pytest.raises(LMBatchError, match=r"line 2 of .*chunk-00000\.jsonl"):
+        await ops._submit_batch(batch)
+    assert emulator.create_calls == 0
+
+
+def _answer_html(request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(200, text="<html>gateway</html>", headers={"request-id": "req_1"})
+
+
+def _lose_connection(request: httpx2.Request) -> httpx2.Response:
+    raise httpx2.RemoteProtocolError("peer closed connection", request=request)
+
+
+def _refuse(request: httpx2.Request) -> httpx2.Response:
+    error = {"type": "error", "error": {"type": "invalid_request_error", "message": "no"}}
+    return httpx2.Response(400, json=error)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (_answer_html, SubmissionUncertainError),
+        (_lose_connection, SubmissionUncertainError),
+        (_refuse, ProviderRequestError),
+    ],
+)
+async def test_streamed_create_keeps_the_may_have_happened_rule(
+    tmp_path: Path, answer: Callable[[httpx2.Request], httpx2.Response], expected: type[Exception]
+) -> None:
+    # Whatever the body is made of, a create whose answer is unreadable or lost may have
+    # made a batch (uncertain, reconciled later); a 4xx made none. One call, never retried.
+    calls: list[bytes] = []
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        calls.append(await request.aread())
+        return answer(request)
+
+    ops = AnthropicBatchOperations(model=MODEL, api_key=DUMMY_KEY, store=":memory:")
+    ops._client = anthropic.AsyncAnthropic(
+        api_key=DUMMY_KEY,
+        base_url="http://127.0.0.1:9",
+        max_retries=2,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
+    )
+    with pytest.raises(expected) as caught:
+        await ops._submit_batch(_spooled_chunk(tmp_path, [_line("a", "hi")]))
+    assert type(caught.value) is expected
+    assert len(calls) == 1
+    assert json.loads(calls[0])["requests"][0]["custom_id"] == "a"
+    await ops.aclose()
