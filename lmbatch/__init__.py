@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         StoreError,
         SubmissionUncertainError,
         UnknownProviderError,
+        UntrustedURLError,
         ValidationError,
     )
     from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
@@ -130,6 +131,7 @@ __all__ = [
     "ToolCall",
     "ToolResult",
     "UnknownProviderError",
+    "UntrustedURLError",
     "ValidationError",
     "__version__",
     "available_providers",
@@ -196,6 +198,7 @@ _EXPORTS: dict[str, str] = {
     "ToolCall": "lmbatch._messages",
     "ToolResult": "lmbatch._messages",
     "UnknownProviderError": "lmbatch._errors",
+    "UntrustedURLError": "lmbatch._errors",
     "ValidationError": "lmbatch._errors",
     "empty_counts": "lmbatch._status",
     "get_batch_operations": "lmbatch._config",
