@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from lmbatch._plugins import ProviderEntry
     from lmbatch._results import parse_json_object, salvage_custom_id
     from lmbatch._resume import resume, wait
-    from lmbatch._settings import ProviderSettings
+    from lmbatch._settings import EndpointOption, ProviderSettings
     from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
     from lmbatch._store import JobStore
     from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
@@ -93,6 +93,7 @@ __all__ = [
     "BatchStatus",
     "BatchTimeoutError",
     "ConfigError",
+    "EndpointOption",
     "ErrorKind",
     "Hyperparameters",
     "JobStore",
@@ -159,6 +160,7 @@ _EXPORTS: dict[str, str] = {
     "BatchTimeoutError": "lmbatch._errors",
     "CHUNK_METADATA_KEY": "lmbatch._submission",
     "ConfigError": "lmbatch._errors",
+    "EndpointOption": "lmbatch._settings",
     "ErrorKind": "lmbatch._outputs",
     "Hyperparameters": "lmbatch._hyperparameters",
     "JOB_ID_METADATA_KEY": "lmbatch._submission",

@@ -39,7 +39,7 @@ from lmbatch_anthropic._encoding import (
     structured_mode,
 )
 from lmbatch_anthropic._errors import submission_error, translate_errors
-from lmbatch_anthropic._settings import AnthropicSettings
+from lmbatch_anthropic._settings import BASE_URL_ENV, AnthropicSettings
 from lmbatch_anthropic._status import batch_info
 
 if TYPE_CHECKING:
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["AnthropicBatchOperations"]
 
 API_KEY_ENV = "ANTHROPIC_API_KEY"
-BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 #: A batch created this many seconds before its job was recorded still counts as a
 #: candidate when looking for a batch whose create call failed (clock skew).
 CLOCK_SKEW_SECONDS = 120.0
