@@ -201,6 +201,8 @@ def _write_jobs_into(store: JobStore) -> None:
         chunk_sizes=[1],
         keys=[("a", "A", 0)],
     )
+
+
 # -- private files: the store, the spool and plans are 0600 / 0700 -----------------------
 
 
@@ -275,5 +277,3 @@ def test_plan_folders_and_their_chunk_and_key_files_are_private(tmp_path: Path) 
     assert plan.keys.path.exists()
     assert _loose(tmp_path / "new") == []
     plan.cleanup()
-
-
