@@ -362,3 +362,15 @@ def test_an_attachment_in_a_subfolder_of_the_request_file_is_read(
     outcome = lmbatch("submit", str(path), "-p", "fake")
     assert outcome.exit_code == 0, outcome.stderr
     assert default_backend.calls["submit"] == 1
+
+
+def test_attachment_paths_from_stdin_stay_in_the_working_directory(
+    lmbatch: Invoke, layout: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests, private = layout
+    monkeypatch.chdir(requests)
+    part = {"type": "attachment", "path": str(private / "secret.png")}
+    line = json.dumps({"key": "photo", "input": ["What is this?", part]}) + "\n"
+    assert_refused(lmbatch("submit", "-", "-p", "fake", input=line), "<stdin>:1:", "secret.png")
+    outcome = lmbatch("submit", "-", "-p", "fake", "--allow-path", str(private), input=line)
+    assert outcome.exit_code == 0, outcome.stderr
