@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         StoreError,
         SubmissionUncertainError,
         UnknownProviderError,
+        UntrustedURLError,
         ValidationError,
     )
     from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
     from lmbatch._plugins import ProviderEntry
     from lmbatch._results import parse_json_object, salvage_custom_id
     from lmbatch._resume import resume, wait
-    from lmbatch._settings import ProviderSettings
+    from lmbatch._settings import EndpointOption, ProviderSettings
     from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
     from lmbatch._store import JobStore
     from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
@@ -92,6 +93,7 @@ __all__ = [
     "BatchStatus",
     "BatchTimeoutError",
     "ConfigError",
+    "EndpointOption",
     "ErrorKind",
     "Hyperparameters",
     "JobStore",
@@ -130,6 +132,7 @@ __all__ = [
     "ToolCall",
     "ToolResult",
     "UnknownProviderError",
+    "UntrustedURLError",
     "ValidationError",
     "__version__",
     "available_providers",
@@ -157,6 +160,7 @@ _EXPORTS: dict[str, str] = {
     "BatchTimeoutError": "lmbatch._errors",
     "CHUNK_METADATA_KEY": "lmbatch._submission",
     "ConfigError": "lmbatch._errors",
+    "EndpointOption": "lmbatch._settings",
     "ErrorKind": "lmbatch._outputs",
     "Hyperparameters": "lmbatch._hyperparameters",
     "JOB_ID_METADATA_KEY": "lmbatch._submission",
@@ -196,6 +200,7 @@ _EXPORTS: dict[str, str] = {
     "ToolCall": "lmbatch._messages",
     "ToolResult": "lmbatch._messages",
     "UnknownProviderError": "lmbatch._errors",
+    "UntrustedURLError": "lmbatch._errors",
     "ValidationError": "lmbatch._errors",
     "empty_counts": "lmbatch._status",
     "get_batch_operations": "lmbatch._config",

@@ -15,7 +15,8 @@ cross the library boundary, providers translate them into this tree::
     │   ├── ProviderServerError        (5xx)
     │   ├── ProviderConnectionError    (network failures, timeouts talking to the vendor)
     │   ├── ProviderRequestError       (any other 4xx)
-    │   └── SubmissionUncertainError   (a create call may or may not have reached the vendor)
+    │   ├── SubmissionUncertainError   (a create call may or may not have reached the vendor)
+    │   └── UntrustedURLError          (a vendor link points off the configured API host)
     ├── StoreError                     (the job store or its spool cannot be read or written)
     ├── BatchNotFinishedError          (retrieve before a terminal state)
     ├── BatchTimeoutError              (also a TimeoutError; carries batch_id)
@@ -43,6 +44,7 @@ __all__ = [
     "StoreError",
     "SubmissionUncertainError",
     "UnknownProviderError",
+    "UntrustedURLError",
     "ValidationError",
 ]
 
@@ -208,6 +210,21 @@ class SubmissionUncertainError(ProviderError):
             code=code,
         )
         self.details = dict(details or {})
+
+
+class UntrustedURLError(ProviderError):
+    """The vendor named a download link on a host lmbatch does not send credentials to.
+
+    Links are only followed on the configured base URL's host (or the vendor's own
+    documented API host, read through the configured base URL); nothing was sent.
+
+    Attributes:
+        host: The host the link named (``host`` or ``host:port``).
+    """
+
+    def __init__(self, message: str, *, host: str, provider: str | None = None) -> None:
+        super().__init__(message, provider=provider)
+        self.host = host
 
 
 class StoreError(LMBatchError):

@@ -47,6 +47,7 @@ from lmbatch._planning import (
     replan_records,
     spool_error,
 )
+from lmbatch._private import make_private_dir
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
@@ -756,7 +757,7 @@ class BatchOperations(ABC):
         same chunking, so it can stand in.
         """
         spool = self.store.spool_dir(job.job_id)
-        spool.mkdir(parents=True, exist_ok=True)
+        make_private_dir(spool)
         if plan.chunk_sizes != [chunk.request_count for chunk in job.chunks]:
             return
         for chunk in job.chunks:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lmbatch._errors import LMBatchError, StoreError
+from lmbatch._private import make_private_dir, private_store_files
 
 __all__ = ["ChunkRecord", "JobRecord", "JobStore", "default_store_path"]
 
@@ -191,7 +192,8 @@ class JobStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(Path(self.path).parent)
+            private_store_files(self.path)
         # One connection per store; the lock serialises threads (the emulator and
         # progress display may touch it from helper threads).
         self._lock = threading.RLock()

@@ -14,6 +14,7 @@ from lmbatch._status import BatchInfo
 from lmbatch.cli._errors import CLIError, reporting_errors
 from lmbatch.cli._generation import load_schema, parse_assignments
 from lmbatch.cli._options import (
+    AllowPathOption,
     BatchIdArgument,
     FileArgument,
     FormatOption,
@@ -83,6 +84,7 @@ def submit_command(
     param: ParamOption = None,
     schema: SchemaOption = None,
     file_format: FormatOption = None,
+    allow_path: AllowPathOption = None,
     store: StoreOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -102,7 +104,9 @@ def submit_command(
         lmbatch submit people.jsonl --schema models:Person
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
-        requests = read_request_file(file, file_format.value if file_format else None)
+        requests = read_request_file(
+            file, file_format.value if file_format else None, allow_path or ()
+        )
         hyperparameters = hyperparameters_from(param, schema)
         ops = operations_for(provider=provider, model=model, options=option, store=store)
 

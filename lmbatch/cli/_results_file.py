@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from lmbatch._outputs import LMOutput
+from lmbatch._private import open_private
 from lmbatch.cli._errors import CLIError
 from lmbatch.cli._render import result_record, to_json
 
@@ -68,7 +69,7 @@ class ResultsWriter:
         if self._partial is None:
             return sys.stdout
         try:
-            return self._partial.open("w", encoding="utf-8")
+            return open_private(self._partial, "w", encoding="utf-8")
         except OSError as exc:
             raise CLIError(f"--output {self.path}: cannot write it: {exc.strerror}") from None
 

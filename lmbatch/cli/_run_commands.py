@@ -19,6 +19,7 @@ from lmbatch.cli._batch_commands import describe_submission, hyperparameters_fro
 from lmbatch.cli._errors import EXIT_INTERRUPTED, reporting_errors
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
+    AllowPathOption,
     BatchIdArgument,
     FileArgument,
     FormatOption,
@@ -206,6 +207,7 @@ def run_command(
     param: ParamOption = None,
     schema: SchemaOption = None,
     file_format: FormatOption = None,
+    allow_path: AllowPathOption = None,
     store: StoreOption = None,
     poll_interval: PollIntervalOption = 10.0,
     timeout: TimeoutOption = None,
@@ -235,7 +237,9 @@ def run_command(
         lmbatch run people.jsonl -o people.out.jsonl --schema models:Person --json
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
-        requests = read_request_file(file, file_format.value if file_format else None)
+        requests = read_request_file(
+            file, file_format.value if file_format else None, allow_path or ()
+        )
         hyperparameters = hyperparameters_from(param, schema)
 
         def make_ops() -> BatchOperations:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -388,3 +390,26 @@ def test_run_that_fails_while_reading_results_writes_nothing_and_keeps_nothing(
     spool = tmp_path / "store" / "jobs.sqlite3.spool"
     assert spool.is_dir()
     assert not list(spool.glob("results-*"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_results_files_and_the_store_are_private(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        out = tmp_path / "out.jsonl"
+        out.write_text("an older results file\n")
+        out.chmod(0o644)
+        outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+        assert outcome.exit_code == 0, outcome.stderr
+        (batch_id,) = default_backend.batches
+        again = tmp_path / "again.jsonl"
+        assert lmbatch("results", batch_id, "-o", str(again)).exit_code == 0
+    finally:
+        os.umask(old_umask)
+    assert len(read_lines(out)) == 3
+    written = [out, again, *(tmp_path / "store").rglob("*")]
+    assert [
+        f"{p} {stat.S_IMODE(p.stat().st_mode):o}" for p in written if p.stat().st_mode & 0o077
+    ] == []

@@ -30,6 +30,7 @@ from lmbatch import (
     ResultRecord,
     SubmissionUncertainError,
 )
+from lmbatch._urls import download_url
 from lmbatch_anthropic._body import RequestsBody
 from lmbatch_anthropic._decoding import decode_line
 from lmbatch_anthropic._encoding import (
@@ -40,7 +41,7 @@ from lmbatch_anthropic._encoding import (
     structured_mode,
 )
 from lmbatch_anthropic._errors import submission_error, translate_errors
-from lmbatch_anthropic._settings import AnthropicSettings
+from lmbatch_anthropic._settings import BASE_URL_ENV, AnthropicSettings
 from lmbatch_anthropic._status import batch_info
 
 if TYPE_CHECKING:
@@ -49,12 +50,14 @@ if TYPE_CHECKING:
 __all__ = ["AnthropicBatchOperations"]
 
 API_KEY_ENV = "ANTHROPIC_API_KEY"
-BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 #: A batch created this many seconds before its job was recorded still counts as a
 #: candidate when looking for a batch whose create call failed (clock skew).
 CLOCK_SKEW_SECONDS = 120.0
 #: The Message Batches create endpoint, relative to the client's base URL.
 CREATE_PATH = "/v1/messages/batches"
+#: The vendor's documented API root: a ``results_url`` on it is read through the
+#: configured base URL (see :func:`lmbatch._urls.download_url`).
+VENDOR_BASE_URLS = ("https://api.anthropic.com",)
 
 
 class AnthropicBatchOperations(BatchOperations):
@@ -219,6 +222,13 @@ class AnthropicBatchOperations(BatchOperations):
                 + (f" (its results were archived at {archived})" if archived else ""),
                 provider=self.name,
             )
+        # Never follow a link off the configured API: the client sends the key with it.
+        url = download_url(
+            url,
+            base_url=str(self.client.base_url),
+            vendor_base_urls=VENDOR_BASE_URLS,
+            provider=self.name,
+        )
         async for line in self._result_lines(info["id"], url):
             if line.strip():
                 yield decode_line(line, context)
@@ -227,13 +237,14 @@ class AnthropicBatchOperations(BatchOperations):
         """Stream a batch's results file line by line (never held in memory whole)."""
         import httpx2
 
-        # Follow the URL the API gave (absolute; its path is not guaranteed), with the
-        # client's auth headers, retries and error mapping.
+        # Follow the URL the API gave (absolute; its path is not guaranteed, its host was
+        # checked by download_url), with the client's auth headers, retries and error
+        # mapping. No redirects: one would carry the key to a host nobody checked.
         async with translate_errors():
             response = await self.client.get(
                 url,
                 cast_to=httpx2.Response,
-                options={"headers": {"Accept": "application/binary"}},
+                options={"headers": {"Accept": "application/binary"}, "follow_redirects": False},
                 stream=True,
                 stream_cls=None,
             )

@@ -14,18 +14,22 @@ from lmbatch_anthropic import AnthropicBatchOperations
 
 from lmbatch import (
     AuthenticationError,
+    BatchInfo,
     BatchNotFoundError,
     BatchStatus,
     LMBatchError,
     MissingCredentialsError,
     PreparedBatch,
+    ProviderError,
     ProviderLimits,
     ProviderRequestError,
     RateLimitError,
     SubmissionUncertainError,
+    UntrustedURLError,
     ValidationError,
 )
 from lmbatch.testing.emulator import Emulator
+from tests.listener import Listener
 
 from .conftest import DUMMY_KEY, MODEL
 
@@ -160,17 +164,16 @@ async def test_list_follows_after_id_until_has_more_is_false(
     assert all("limit=2" in str(page.url) for page in pages)
 
 
-async def test_results_follow_the_given_url(
+async def test_results_follow_the_given_url_on_the_base_url_host(
     emulator: Emulator, recorded: tuple[AnthropicBatchOperations, Recorder]
 ) -> None:
     ops, recorder = recorded
     batch_id = await ops.create({"a": "hello"})
     await finish(ops, batch_id)
     info = await ops.info(batch_id)
+    # The path and query are the vendor's to choose (a signed link stays as given).
     given = f"{emulator.base_url}/v1/messages/batches/{batch_id}/results?signed=abc"
     info["raw"]["results_url"] = given
-    # A base URL that cannot serve anything: only the given URL works.
-    ops._client = ops.client.with_options(base_url="http://127.0.0.1:9/nowhere")
     records = [record async for record in ops._iter_result_records(info, {})]
     assert [r.output.text for r in records] == ["echo: hello"]
     results_calls = recorder.sent("GET", "/results")
@@ -178,6 +181,71 @@ async def test_results_follow_the_given_url(
     headers = results_calls[0].headers
     assert DUMMY_KEY in (headers.get("x-api-key"), headers.get("authorization", "").split()[-1])
     assert results_calls[0].headers["accept"] == "application/binary"
+
+
+def _point_results_at(
+    ops: AnthropicBatchOperations, monkeypatch: pytest.MonkeyPatch, origin: str
+) -> None:
+    """Make every status answer name ``origin`` as the host of the results file."""
+    fetch = ops._fetch_batch
+
+    async def fetch_with_moved_results(batch_id: str) -> BatchInfo:
+        info = await fetch(batch_id)
+        url = info["raw"].get("results_url")
+        if url:
+            info["raw"]["results_url"] = origin + "/v1" + url.split("/v1", 1)[1]
+        return info
+
+    monkeypatch.setattr(ops, "_fetch_batch", fetch_with_moved_results)
+
+
+async def test_results_url_on_a_foreign_host_is_refused_and_the_host_receives_nothing(
+    ops: AnthropicBatchOperations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Listener() as foreign:
+        _point_results_at(ops, monkeypatch, foreign.origin)
+        batch_id = await ops.create({"a": "hello"})
+        await finish(ops, batch_id)
+        with pytest.raises(UntrustedURLError) as caught:
+            await ops.retrieve(batch_id)
+    assert foreign.requests == []
+    assert caught.value.host == foreign.host
+    assert foreign.host in str(caught.value)
+    assert DUMMY_KEY not in str(caught.value)
+
+
+async def test_results_url_on_the_vendor_host_is_read_through_the_configured_base_url(
+    ops: AnthropicBatchOperations, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway (here the emulator) passes the vendor's absolute results_url through."""
+    import lmbatch_anthropic._operations as operations_module
+
+    with Listener() as vendor:
+        # The listener plays the vendor's documented host: a results_url naming it is
+        # read from the configured base URL instead, so the vendor host gets nothing.
+        monkeypatch.setattr(operations_module, "VENDOR_BASE_URLS", (vendor.origin,))
+        _point_results_at(ops, monkeypatch, vendor.origin)
+        batch_id = await ops.create({"a": "hello"})
+        await finish(ops, batch_id)
+        results = await ops.retrieve(batch_id)
+    assert vendor.requests == []
+    assert results["a"].text == "echo: hello"
+    assert any(call.path.endswith("/results") for call in emulator.calls)
+
+
+async def test_results_download_does_not_follow_a_redirect_to_another_host() -> None:
+    with Listener() as foreign:
+        redirect = Listener(status=302, headers={"Location": f"{foreign.origin}/stolen"})
+        with redirect:
+            ops = AnthropicBatchOperations(
+                model=MODEL, api_key=DUMMY_KEY, base_url=redirect.origin, store=":memory:"
+            )
+            with pytest.raises(ProviderError):
+                async for _ in ops._result_lines("msgbatch_1", f"{redirect.origin}/results"):
+                    pass
+            await ops.aclose()
+        assert len(redirect.requests) >= 1
+    assert foreign.requests == []
 
 
 async def test_betas_go_in_the_create_header(
