@@ -15,7 +15,8 @@ cross the library boundary, providers translate them into this tree::
     │   ├── ProviderServerError        (5xx)
     │   ├── ProviderConnectionError    (network failures, timeouts talking to the vendor)
     │   ├── ProviderRequestError       (any other 4xx)
-    │   └── SubmissionUncertainError   (a create call may or may not have reached the vendor)
+    │   ├── SubmissionUncertainError   (a create call may or may not have reached the vendor)
+    │   └── ResultsIncompleteError     (a results download stayed short of the vendor's counts)
     ├── StoreError                     (the job store or its spool cannot be read or written)
     ├── BatchNotFinishedError          (retrieve before a terminal state)
     ├── BatchTimeoutError              (also a TimeoutError; carries batch_id)
@@ -40,6 +41,7 @@ __all__ = [
     "ProviderRequestError",
     "ProviderServerError",
     "RateLimitError",
+    "ResultsIncompleteError",
     "StoreError",
     "SubmissionUncertainError",
     "UnknownProviderError",
@@ -224,6 +226,38 @@ class StoreError(LMBatchError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class ResultsIncompleteError(ProviderError):
+    """A batch's results download stayed short of what the vendor reports finished.
+
+    Raised after the download was read again several times, instead of reporting the
+    requests whose lines did not arrive as ``missing`` (which ``invoke`` would resubmit and
+    pay for twice). Transient: the results stay with the vendor; retrieve them later.
+
+    Attributes:
+        batch_id: The vendor batch whose results came back short.
+        expected: Result lines the vendor's request counts promise.
+        read: Those of them that could be read.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        batch_id: str,
+        expected: int,
+        read: int,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.batch_id = batch_id
+        self.expected = expected
+        self.read = read
+
+    @property
+    def is_transient(self) -> bool:
+        return True
 
 
 class BatchNotFinishedError(LMBatchError):

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import pydantic
 
+from lmbatch._downloads import ResultDownload
 from lmbatch._errors import (
     BatchNotFinishedError,
     BatchNotFoundError,
@@ -117,6 +118,7 @@ class BatchOperations(ABC):
         settings_class: The provider's :class:`ProviderSettings` subclass.
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
         supported_methods: The public methods this provider offers.
+        result_line_states: The request-count states the vendor writes result lines for.
     """
 
     name: ClassVar[str] = ""
@@ -125,6 +127,12 @@ class BatchOperations(ABC):
         max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
     )
     supported_methods: ClassVar[frozenset[str]] = ALL_METHODS
+    #: Request-count states (keys of :class:`RequestCounts`) the vendor writes one result
+    #: line for: a results download is checked against them, and read again when short.
+    result_line_states: ClassVar[frozenset[str]] = frozenset({"succeeded", "errored"})
+    #: Pauses (seconds) before reading a results download again after it failed or came
+    #: back short; one more attempt than pauses.
+    result_download_delays: tuple[float, ...] = (1.0, 4.0, 15.0)
 
     def __init__(
         self,
@@ -722,20 +730,14 @@ class BatchOperations(ABC):
         model = self._response_models.get(job.job_id) if job is not None else None
         validator = StructuredOutputValidator.from_context(context, model)
         keep_raw = self.settings.keep_raw
-        seen: set[str] = set()
-        unreadable = 0
-        async for custom_id, output in self._stream_records(info, context):
-            if custom_id is None:
-                unreadable += 1
-                logger.warning("batch %s: a result line could not be read", info["id"])
-                continue
-            if keymap is not None and custom_id not in keymap:
-                logger.warning("batch %s: result for unknown id %r ignored", info["id"], custom_id)
-                continue
-            if custom_id in seen:
-                logger.warning("batch %s: duplicate result for %r ignored", info["id"], custom_id)
-                continue
-            seen.add(custom_id)
+        # Retried and checked against the vendor's counts: raises rather than leave
+        # requests the vendor finished "missing" (which would be resubmitted, paid twice).
+        download = ResultDownload(
+            self, info, context, keymap, job.job_id if job is not None else None
+        )
+        async for record in download.records():
+            custom_id, output = record
+            assert custom_id is not None  # unreadable lines are counted, not yielded
             if validator is not None:
                 output = validator.check(output)
             if output.error is None and not keep_raw:
@@ -744,8 +746,8 @@ class BatchOperations(ABC):
             yield key, output
         if keymap is not None:
             for custom_id, key in keymap.items():
-                if custom_id not in seen:
-                    yield key, self._unanswered(info, unreadable)
+                if custom_id not in download.seen:
+                    yield key, self._unanswered(info, download.unreadable)
         try:
             await self._call(self._after_results(info, context))
         except LMBatchError as exc:
