@@ -18,6 +18,7 @@ cross the library boundary, providers translate them into this tree::
     │   ├── SubmissionUncertainError   (a create call may or may not have reached the vendor)
     │   └── ResultsIncompleteError     (a results download stayed short of the vendor's counts)
     ├── StoreError                     (the job store or its spool cannot be read or written)
+    │   └── SpoolDamagedError          (a job's spooled input is not what was written)
     ├── BatchNotFinishedError          (retrieve before a terminal state)
     ├── BatchTimeoutError              (also a TimeoutError; carries batch_id)
     ├── OperationUnsupportedError
@@ -25,6 +26,7 @@ cross the library boundary, providers translate them into this tree::
 """
 
 from __future__ import annotations
+
 
 __all__ = [
     "AuthenticationError",
@@ -42,6 +44,7 @@ __all__ = [
     "ProviderServerError",
     "RateLimitError",
     "ResultsIncompleteError",
+    "SpoolDamagedError",
     "StoreError",
     "SubmissionUncertainError",
     "UnknownProviderError",
@@ -258,6 +261,26 @@ class ResultsIncompleteError(ProviderError):
     @property
     def is_transient(self) -> bool:
         return True
+
+
+class SpoolDamagedError(StoreError):
+    """A job's spooled input (the encoded requests waiting to be sent) is damaged or gone.
+
+    Every chunk file is checksummed when it is spooled and checked again before it is
+    uploaded or read to resubmit requests, so nothing damaged is ever sent. When the call
+    at hand holds the original requests (the same ``invoke`` run again), the file is
+    rebuilt from them instead and this error is not raised.
+
+    Attributes:
+        job_id: The lmbatch job.
+        chunk_index: The chunk whose file is damaged.
+        path: The chunk file.
+    """
+
+    def __init__(self, message: str, *, job_id: str, chunk_index: int, path: str) -> None:
+        super().__init__(message, path=path)
+        self.job_id = job_id
+        self.chunk_index = chunk_index
 
 
 class BatchNotFinishedError(LMBatchError):

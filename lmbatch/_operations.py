@@ -43,13 +43,13 @@ from lmbatch._outputs import LMOutput
 from lmbatch._planning import (
     BatchPlan,
     PreparedBatch,
-    chunk_file_name,
     plan_batches,
     replan_records,
     spool_error,
 )
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
+from lmbatch._spool import adopt_plan_chunk, plan_chunk_file, requests_at_hand, sound_sources
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
 from lmbatch._store import JobRecord, JobStore, default_store_path
 from lmbatch._submission import (
@@ -153,6 +153,9 @@ class BatchOperations(ABC):
         # Response models given to create() in this process, by job id: used to parse
         # structured output into the caller's own class.
         self._response_models: dict[str, type[pydantic.BaseModel]] = {}
+        # Fresh plans of the caller's requests, by job id, while a create() or invoke()
+        # call holds them: damaged spool files of the job are rebuilt from them.
+        self._spool_sources: dict[str, Callable[[], BatchPlan]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.settings.model!r})"
@@ -271,7 +274,10 @@ class BatchOperations(ABC):
             job, _ = self._record_job(plan, params)
         finally:
             plan.cleanup()
-        return self._handle(await submit_pending(self, job))
+        with requests_at_hand(
+            self, job.job_id, lambda: self._prepare(requests, hyperparameters)[1]
+        ):
+            return self._handle(await submit_pending(self, job))
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The status of a batch or job."""
@@ -429,7 +435,10 @@ class BatchOperations(ABC):
             def announce(handle: str) -> None:
                 callback(handle, created)
 
-        return await self._complete_job(job, waiting, rounds, on_submitted=announce)
+        with requests_at_hand(
+            self, job.job_id, lambda: self._prepare(requests, hyperparameters)[1]
+        ):
+            return await self._complete_job(job, waiting, rounds, on_submitted=announce)
 
     async def _complete_job(
         self,
@@ -483,9 +492,10 @@ class BatchOperations(ABC):
         if not retry_keys:
             return None
         wanted = {cid for cid, key in self.store.iter_keys(parent.job_id) if key in retry_keys}
-        spool = self.store.spool_dir(parent.job_id)
-        sources = [spool / chunk_file_name(chunk.index) for chunk in parent.chunks]
-        if not all(path.exists() for path in sources):
+        # Checked against the checksums recorded when spooled; rebuilt from the caller's
+        # requests if damaged, or SpoolDamagedError: damaged input is never resubmitted.
+        sources = sound_sources(self, parent)
+        if sources is None:
             logger.warning("job %s: input no longer spooled; cannot resubmit", parent.job_id)
             return None
         keymap = dict(self.store.iter_keys(parent.job_id))
@@ -639,9 +649,11 @@ class BatchOperations(ABC):
         if plan.chunk_sizes != [chunk.request_count for chunk in job.chunks]:
             return
         for chunk in job.chunks:
-            target = spool / chunk_file_name(chunk.index)
-            if chunk.batch_id is None and not target.exists():
-                os.replace(plan.chunk_paths[chunk.index], target)
+            if chunk.batch_id is None:
+                # Checksummed; replaces a spooled file only if it is missing or damaged.
+                adopt_plan_chunk(
+                    self.store, job.job_id, chunk.index, plan_chunk_file(plan, job, chunk.index)
+                )
 
     @staticmethod
     def _handle(job: JobRecord) -> str:
