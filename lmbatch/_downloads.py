@@ -119,7 +119,6 @@ class ResultDownload:
                 await asyncio.sleep(max(0.0, delays[attempt - 1]))
             failure = None
             self.unreadable = 0
-            this_reading: set[str] = set()
             try:
                 async for record in self.ops._stream_records(self.info, self.context):
                     custom_id = record.custom_id
@@ -134,14 +133,12 @@ class ResultDownload:
                                 "batch %s: result for unknown id %r ignored", batch_id, custom_id
                             )
                         continue
-                    if custom_id in this_reading:
-                        logger.warning(
-                            "batch %s: duplicate result for %r ignored", batch_id, custom_id
-                        )
-                        continue
-                    this_reading.add(custom_id)
                     if custom_id in self.seen:
-                        continue  # handed out by an earlier reading of the same file
+                        if not attempt:  # later readings meet every line read before
+                            logger.warning(
+                                "batch %s: duplicate result for %r ignored", batch_id, custom_id
+                            )
+                        continue
                     self.seen.add(custom_id)
                     group = _group(record.output)
                     if group is None:

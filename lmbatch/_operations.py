@@ -308,6 +308,8 @@ class BatchOperations(ABC):
 
         Raises:
             BatchNotFinishedError: The batch has not reached a terminal state.
+            ResultsIncompleteError: The results download stayed short of what the vendor
+                reports finished (after reading it again); retry later.
         """
         self._require("retrieve")
         results = await self._collect(batch_id)
@@ -325,6 +327,8 @@ class BatchOperations(ABC):
         """Stream ``(key, LMOutput)`` pairs of a finished batch, one line at a time.
 
         The streaming twin of :meth:`retrieve`, for results too large to hold at once.
+        A download that stays short raises :class:`ResultsIncompleteError` after the
+        pairs that could be read; none is yielded twice.
         """
         self._require("retrieve")
         target = self._resolve(batch_id)
