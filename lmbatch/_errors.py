@@ -27,7 +27,6 @@ cross the library boundary, providers translate them into this tree::
 
 from __future__ import annotations
 
-
 __all__ = [
     "AuthenticationError",
     "BatchNotFinishedError",

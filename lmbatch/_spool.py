@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from lmbatch._errors import SpoolDamagedError
+from lmbatch._errors import LMBatchError, SpoolDamagedError
 from lmbatch._planning import BatchPlan, chunk_file_name
 from lmbatch._store import JobRecord, JobStore
 
@@ -132,7 +132,10 @@ def _problem(store: JobStore, job_id: str, index: int) -> str | None:
     A chunk with no recorded checksum (spooled by an lmbatch that did not record them)
     cannot be checked and is taken as it is, as before.
     """
-    current = file_checksum(chunk_path(store, job_id, index))
+    try:
+        current = file_checksum(chunk_path(store, job_id, index))
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
     if current is None:
         return "is missing"
     recorded = store.spool_checksum(job_id, index)
@@ -179,7 +182,10 @@ def ensure_sound_chunks(
     root = _family_root(store, job)
     replan = ops._spool_sources.get(root.job_id)
     if replan is not None:
-        _rebuild(ops, job, root, sorted(problems), replan)
+        try:
+            _rebuild(ops, job, root, sorted(problems), replan)
+        except (LMBatchError, OSError) as exc:
+            logger.warning("job %s: could not rebuild spooled input: %s", job.job_id, exc)
         problems = {i: why for i in problems if (why := _problem(store, job.job_id, i))}
         if not problems:
             return True

@@ -344,6 +344,7 @@ class JobStore:
             if started:
                 return False
             conn.execute("DELETE FROM request_keys WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM spool_checksums WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
             return True
@@ -390,6 +391,7 @@ class JobStore:
                 f"batch id {batch_id!r} is already recorded in the job store for {owner}"
             ) from None
 
+    @_store_errors
     def record_spool_checksum(
         self, job_id: str, chunk_index: int, sha256: str, size: int
     ) -> tuple[str, int]:
@@ -412,6 +414,7 @@ class JobStore:
             ).fetchone()
         return str(row[0]), int(row[1])
 
+    @_store_errors
     def spool_checksum(self, job_id: str, chunk_index: int) -> tuple[str, int] | None:
         """``(sha256, size)`` recorded for a chunk's spooled input, or None (none recorded)."""
         with self._lock:

@@ -196,6 +196,8 @@ def _write_jobs_into(store: JobStore) -> None:
         chunk_sizes=[1],
         keys=[("a", "A", 0)],
     )
+
+
 def test_spool_checksums_first_record_wins(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "s.sqlite3")
     assert store.spool_checksum("j", 0) is None
