@@ -16,8 +16,10 @@ cross the library boundary, providers translate them into this tree::
     │   ├── ProviderConnectionError    (network failures, timeouts talking to the vendor)
     │   ├── ProviderRequestError       (any other 4xx)
     │   ├── SubmissionUncertainError   (a create call may or may not have reached the vendor)
-    │   └── UntrustedURLError          (a vendor link points off the configured API host)
+    │   ├── UntrustedURLError          (a vendor link points off the configured API host)
+    │   └── ResultsIncompleteError     (a results download stayed short of the vendor's counts)
     ├── StoreError                     (the job store or its spool cannot be read or written)
+    │   └── SpoolDamagedError          (a job's spooled input is not what was written)
     ├── BatchNotFinishedError          (retrieve before a terminal state)
     ├── BatchTimeoutError              (also a TimeoutError; carries batch_id)
     ├── OperationUnsupportedError
@@ -41,6 +43,8 @@ __all__ = [
     "ProviderRequestError",
     "ProviderServerError",
     "RateLimitError",
+    "ResultsIncompleteError",
+    "SpoolDamagedError",
     "StoreError",
     "SubmissionUncertainError",
     "UnknownProviderError",
@@ -241,6 +245,58 @@ class StoreError(LMBatchError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class ResultsIncompleteError(ProviderError):
+    """A batch's results download stayed short of what the vendor reports finished.
+
+    Raised after the download was read again several times, instead of reporting the
+    requests whose lines did not arrive as ``missing`` (which ``invoke`` would resubmit and
+    pay for twice). Transient: the results stay with the vendor; retrieve them later.
+
+    Attributes:
+        batch_id: The vendor batch whose results came back short.
+        expected: Result lines the vendor's request counts promise.
+        read: Those of them that could be read.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        batch_id: str,
+        expected: int,
+        read: int,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.batch_id = batch_id
+        self.expected = expected
+        self.read = read
+
+    @property
+    def is_transient(self) -> bool:
+        return True
+
+
+class SpoolDamagedError(StoreError):
+    """A job's spooled input (the encoded requests waiting to be sent) is damaged or gone.
+
+    Every chunk file is checksummed when it is spooled and checked again before it is
+    uploaded or read to resubmit requests, so nothing damaged is ever sent. When the call
+    at hand holds the original requests (the same ``invoke`` run again), the file is
+    rebuilt from them instead and this error is not raised.
+
+    Attributes:
+        job_id: The lmbatch job.
+        chunk_index: The chunk whose file is damaged.
+        path: The chunk file.
+    """
+
+    def __init__(self, message: str, *, job_id: str, chunk_index: int, path: str) -> None:
+        super().__init__(message, path=path)
+        self.job_id = job_id
+        self.chunk_index = chunk_index
 
 
 class BatchNotFinishedError(LMBatchError):

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import pydantic
 
+from lmbatch._downloads import ResultDownload
 from lmbatch._errors import (
     BatchNotFinishedError,
     BatchNotFoundError,
@@ -42,7 +43,6 @@ from lmbatch._outputs import LMOutput
 from lmbatch._planning import (
     BatchPlan,
     PreparedBatch,
-    chunk_file_name,
     plan_batches,
     replan_records,
     spool_error,
@@ -50,6 +50,7 @@ from lmbatch._planning import (
 from lmbatch._private import make_private_dir
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
+from lmbatch._spool import adopt_plan_chunk, plan_chunk_file, requests_at_hand, sound_sources
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
 from lmbatch._store import JobRecord, JobStore, default_store_path
 from lmbatch._submission import (
@@ -118,6 +119,7 @@ class BatchOperations(ABC):
         settings_class: The provider's :class:`ProviderSettings` subclass.
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
         supported_methods: The public methods this provider offers.
+        result_line_states: The request-count states the vendor writes result lines for.
     """
 
     name: ClassVar[str] = ""
@@ -126,6 +128,12 @@ class BatchOperations(ABC):
         max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
     )
     supported_methods: ClassVar[frozenset[str]] = ALL_METHODS
+    #: Request-count states (keys of :class:`RequestCounts`) the vendor writes one result
+    #: line for: a results download is checked against them, and read again when short.
+    result_line_states: ClassVar[frozenset[str]] = frozenset({"succeeded", "errored"})
+    #: Pauses (seconds) before reading a results download again after it failed or came
+    #: back short; one more attempt than pauses.
+    result_download_delays: tuple[float, ...] = (1.0, 4.0, 15.0)
 
     def __init__(
         self,
@@ -146,6 +154,9 @@ class BatchOperations(ABC):
         # Response models given to create() in this process, by job id: used to parse
         # structured output into the caller's own class.
         self._response_models: dict[str, type[pydantic.BaseModel]] = {}
+        # Fresh plans of the caller's requests, by job id, while a create() or invoke()
+        # call holds them: damaged spool files of the job are rebuilt from them.
+        self._spool_sources: dict[str, Callable[[], BatchPlan]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.settings.model!r})"
@@ -264,7 +275,10 @@ class BatchOperations(ABC):
             job, _ = self._record_job(plan, params)
         finally:
             plan.cleanup()
-        return self._handle(await submit_pending(self, job))
+        with requests_at_hand(
+            self, job.job_id, lambda: self._prepare(requests, hyperparameters)[1]
+        ):
+            return self._handle(await submit_pending(self, job))
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The status of a batch or job."""
@@ -295,6 +309,8 @@ class BatchOperations(ABC):
 
         Raises:
             BatchNotFinishedError: The batch has not reached a terminal state.
+            ResultsIncompleteError: The results download stayed short of what the vendor
+                reports finished (after reading it again); retry later.
         """
         self._require("retrieve")
         results = await self._collect(batch_id)
@@ -312,6 +328,8 @@ class BatchOperations(ABC):
         """Stream ``(key, LMOutput)`` pairs of a finished batch, one line at a time.
 
         The streaming twin of :meth:`retrieve`, for results too large to hold at once.
+        A download that stays short raises :class:`ResultsIncompleteError` after the
+        pairs that could be read; none is yielded twice.
         """
         self._require("retrieve")
         target = self._resolve(batch_id)
@@ -373,8 +391,11 @@ class BatchOperations(ABC):
             def announce(handle: str) -> None:
                 callback(handle, created)
 
-        async for pair in self._iter_complete_job(job, waiting, rounds, on_submitted=announce):
-            yield pair
+        with requests_at_hand(
+            self, job.job_id, lambda: self._prepare(requests, hyperparameters)[1]
+        ):
+            async for pair in self._iter_complete_job(job, waiting, rounds, on_submitted=announce):
+                yield pair
 
     async def _iter_complete_job(
         self,
@@ -551,7 +572,10 @@ class BatchOperations(ABC):
             def announce(handle: str) -> None:
                 callback(handle, created)
 
-        return await self._complete_job(job, waiting, rounds, on_submitted=announce)
+        with requests_at_hand(
+            self, job.job_id, lambda: self._prepare(requests, hyperparameters)[1]
+        ):
+            return await self._complete_job(job, waiting, rounds, on_submitted=announce)
 
     async def _complete_job(
         self,
@@ -605,9 +629,10 @@ class BatchOperations(ABC):
         if not retry_keys:
             return None
         wanted = {cid for cid, key in self.store.iter_keys(parent.job_id) if key in retry_keys}
-        spool = self.store.spool_dir(parent.job_id)
-        sources = [spool / chunk_file_name(chunk.index) for chunk in parent.chunks]
-        if not all(path.exists() for path in sources):
+        # Checked against the checksums recorded when spooled; rebuilt from the caller's
+        # requests if damaged, or SpoolDamagedError: damaged input is never resubmitted.
+        sources = sound_sources(self, parent)
+        if sources is None:
             logger.warning("job %s: input no longer spooled; cannot resubmit", parent.job_id)
             return None
         keymap = dict(self.store.iter_keys(parent.job_id))
@@ -761,9 +786,11 @@ class BatchOperations(ABC):
         if plan.chunk_sizes != [chunk.request_count for chunk in job.chunks]:
             return
         for chunk in job.chunks:
-            target = spool / chunk_file_name(chunk.index)
-            if chunk.batch_id is None and not target.exists():
-                os.replace(plan.chunk_paths[chunk.index], target)
+            if chunk.batch_id is None:
+                # Checksummed; replaces a spooled file only if it is missing or damaged.
+                adopt_plan_chunk(
+                    self.store, job.job_id, chunk.index, plan_chunk_file(plan, job, chunk.index)
+                )
 
     @staticmethod
     def _handle(job: JobRecord) -> str:
@@ -852,20 +879,14 @@ class BatchOperations(ABC):
         model = self._response_models.get(job.job_id) if job is not None else None
         validator = StructuredOutputValidator.from_context(context, model)
         keep_raw = self.settings.keep_raw
-        seen: set[str] = set()
-        unreadable = 0
-        async for custom_id, output in self._stream_records(info, context):
-            if custom_id is None:
-                unreadable += 1
-                logger.warning("batch %s: a result line could not be read", info["id"])
-                continue
-            if keymap is not None and custom_id not in keymap:
-                logger.warning("batch %s: result for unknown id %r ignored", info["id"], custom_id)
-                continue
-            if custom_id in seen:
-                logger.warning("batch %s: duplicate result for %r ignored", info["id"], custom_id)
-                continue
-            seen.add(custom_id)
+        # Retried and checked against the vendor's counts: raises rather than leave
+        # requests the vendor finished "missing" (which would be resubmitted, paid twice).
+        download = ResultDownload(
+            self, info, context, keymap, job.job_id if job is not None else None
+        )
+        async for record in download.records():
+            custom_id, output = record
+            assert custom_id is not None  # unreadable lines are counted, not yielded
             if validator is not None:
                 output = validator.check(output)
             if output.error is None and not keep_raw:
@@ -874,8 +895,8 @@ class BatchOperations(ABC):
             yield key, output
         if keymap is not None:
             for custom_id, key in keymap.items():
-                if custom_id not in seen:
-                    yield key, self._unanswered(info, unreadable)
+                if custom_id not in download.seen:
+                    yield key, self._unanswered(info, download.unreadable)
         try:
             await self._call(self._after_results(info, context))
         except LMBatchError as exc:

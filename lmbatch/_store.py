@@ -63,6 +63,13 @@ CREATE TABLE IF NOT EXISTS request_keys (
     PRIMARY KEY (job_id, custom_id)
 );
 CREATE INDEX IF NOT EXISTS request_keys_by_chunk ON request_keys (job_id, chunk_index);
+CREATE TABLE IF NOT EXISTS spool_checksums (
+    job_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (job_id, chunk_index)
+);
 """
 
 #: Chunk states: planned (never sent), submitting (a create call may have reached the
@@ -339,6 +346,7 @@ class JobStore:
             if started:
                 return False
             conn.execute("DELETE FROM request_keys WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM spool_checksums WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
             return True
@@ -384,6 +392,39 @@ class JobStore:
             raise LMBatchError(
                 f"batch id {batch_id!r} is already recorded in the job store for {owner}"
             ) from None
+
+    @_store_errors
+    def record_spool_checksum(
+        self, job_id: str, chunk_index: int, sha256: str, size: int
+    ) -> tuple[str, int]:
+        """Record what a chunk's spooled input must hold, unless already recorded.
+
+        The first record wins (a job's input never changes), so processes spooling the
+        same job agree on one.
+
+        Returns:
+            ``(sha256, size)`` as recorded.
+        """
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO spool_checksums VALUES (?, ?, ?, ?)",
+                (job_id, chunk_index, sha256, size),
+            )
+            row = conn.execute(
+                "SELECT sha256, size FROM spool_checksums WHERE job_id = ? AND chunk_index = ?",
+                (job_id, chunk_index),
+            ).fetchone()
+        return str(row[0]), int(row[1])
+
+    @_store_errors
+    def spool_checksum(self, job_id: str, chunk_index: int) -> tuple[str, int] | None:
+        """``(sha256, size)`` recorded for a chunk's spooled input, or None (none recorded)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT sha256, size FROM spool_checksums WHERE job_id = ? AND chunk_index = ?",
+                (job_id, chunk_index),
+            ).fetchone()
+        return (str(row[0]), int(row[1])) if row is not None else None
 
     def reset_chunk(self, job_id: str, chunk_index: int) -> None:
         """Return a chunk to *planned* (its create call is known not to have happened)."""

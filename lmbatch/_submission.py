@@ -22,8 +22,9 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
-from lmbatch._errors import LMBatchError, SubmissionUncertainError
+from lmbatch._errors import LMBatchError, SpoolDamagedError, SubmissionUncertainError
 from lmbatch._planning import PreparedBatch, chunk_file_name
+from lmbatch._spool import ensure_sound_chunks
 from lmbatch._store import CHUNK_PLANNED, CHUNK_SUBMITTING, ChunkRecord, JobRecord
 
 if TYPE_CHECKING:
@@ -150,13 +151,14 @@ async def submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
 
 async def _submit_claimed(ops: BatchOperations, job: JobRecord, index: int) -> None:
     store = ops.store
-    prepared = prepared_chunk(ops, job, index)
-    if not prepared.path.exists():
+    try:
+        # Nothing damaged is sent: checked against the checksum recorded when spooled,
+        # rebuilt from the caller's requests, or refused.
+        ensure_sound_chunks(ops, job, [index])
+    except SpoolDamagedError:
         store.reset_chunk(job.job_id, index)
-        raise LMBatchError(
-            f"the encoded input of chunk {index} of job {job.job_id} is gone "
-            f"from {prepared.path.parent}; submit the requests again"
-        )
+        raise
+    prepared = prepared_chunk(ops, job, index)
     try:
         batch_id = await ops._call(ops._submit_batch(prepared))
     except SubmissionUncertainError:

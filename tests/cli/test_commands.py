@@ -11,7 +11,7 @@ import pytest
 
 from lmbatch import ProviderServerError
 from lmbatch.cli._app import app
-from lmbatch.testing import default_backend
+from lmbatch.testing import FakeBatchOperations, default_backend
 from tests.cli.conftest import Invoke
 
 
@@ -378,9 +378,11 @@ def test_run_with_rounds_and_batches_writes_final_outcomes_in_file_order(
 def test_run_that_fails_while_reading_results_writes_nothing_and_keeps_nothing(
     lmbatch: Invoke, prompts: Path, tmp_path: Path
 ) -> None:
-    default_backend.fail_next(
-        "results", ProviderServerError("download failed", provider="fake", status_code=500)
-    )
+    # Every reading fails: the first download and each of its retries.
+    for _ in range(1 + len(FakeBatchOperations.result_download_delays)):
+        default_backend.fail_next(
+            "results", ProviderServerError("download failed", provider="fake", status_code=500)
+        )
     out = tmp_path / "out.jsonl"
     outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
     assert outcome.exit_code == 1

@@ -277,3 +277,25 @@ def test_plan_folders_and_their_chunk_and_key_files_are_private(tmp_path: Path) 
     assert plan.keys.path.exists()
     assert _loose(tmp_path / "new") == []
     plan.cleanup()
+
+
+def test_spool_checksums_first_record_wins(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "s.sqlite3")
+    assert store.spool_checksum("j", 0) is None
+    assert store.record_spool_checksum("j", 0, "aa", 10) == ("aa", 10)
+    assert store.record_spool_checksum("j", 0, "bb", 20) == ("aa", 10)
+    assert store.spool_checksum("j", 0) == ("aa", 10)
+    assert store.spool_checksum("j", 1) is None
+
+
+def test_store_written_before_spool_checksums_gains_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    _write_jobs(str(path), "old", 1)
+    old = sqlite3.connect(path)
+    old.execute("DROP TABLE spool_checksums")
+    old.commit()
+    old.close()
+    store = JobStore(path)
+    assert store.get_job("old-0") is not None
+    assert store.spool_checksum("old-0", 0) is None
+    assert store.record_spool_checksum("old-0", 0, "cc", 3) == ("cc", 3)

@@ -35,8 +35,11 @@ REQUESTS: dict[str, Any] = {f"req-{i}": f"Question number {i}?" for i in range(6
 def make_operations(
     vendor: Vendor, base_url: str, store: Path | str, **options: Any
 ) -> BatchOperations:
-    """A provider pointed at the emulator; SDK retries off so every fault reaches lmbatch."""
-    return lmbatch.get_batch_operations(
+    """A provider pointed at the emulator; SDK retries off so every fault reaches lmbatch.
+
+    A results download that failed or came back short is read again without pausing.
+    """
+    ops = lmbatch.get_batch_operations(
         vendor.name,
         model=vendor.model,
         base_url=base_url,
@@ -45,6 +48,8 @@ def make_operations(
         max_retries=0,
         **options,
     )
+    ops.result_download_delays = (0.0, 0.0, 0.0)
+    return ops
 
 
 @dataclass

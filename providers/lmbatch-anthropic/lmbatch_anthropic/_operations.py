@@ -75,6 +75,10 @@ class AnthropicBatchOperations(BatchOperations):
         custom_id_pattern=r"^[a-zA-Z0-9_-]{1,64}$",
         custom_id_max_length=64,
     )
+    #: An ended batch has one result line per request, whatever became of it.
+    result_line_states: ClassVar[frozenset[str]] = frozenset(
+        {"succeeded", "errored", "expired", "cancelled"}
+    )
 
     def __init__(
         self,

@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
-from lmbatch._errors import ProviderError, SubmissionUncertainError, ValidationError
+from lmbatch._errors import (
+    ProviderConnectionError,
+    ProviderError,
+    SubmissionUncertainError,
+    ValidationError,
+)
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import Message
@@ -283,14 +288,22 @@ class OpenAIBatchOperations(BatchOperations):
 
     async def _file_lines(self, file_id: str) -> AsyncIterator[str]:
         """Stream a result file line by line (never held in memory whole)."""
+        import httpx2
+
         with mapped_errors(f"download of result file {file_id}"):
             # The SDK asks for application/binary only; the spec declares the content as
             # application/json, so also accept anything: the body is read as raw lines.
             async with self._client().files.with_streaming_response.content(
                 file_id, extra_headers={"Accept": "application/binary, */*"}
             ) as response:
-                async for line in response.iter_lines():
-                    yield line
+                try:
+                    async for line in response.iter_lines():
+                        yield line
+                except httpx2.TransportError as exc:
+                    # A connection lost mid-body: transient, core reads the file again.
+                    raise ProviderConnectionError(
+                        f"result file {file_id} stopped streaming: {exc}", provider=PROVIDER
+                    ) from exc
 
     async def _after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:
         input_file_id = info["raw"].get("input_file_id")
