@@ -52,6 +52,7 @@ from lmbatch._status import BatchInfo, BatchStatus, empty_counts
 from lmbatch._store import JobRecord, JobStore, default_store_path
 from lmbatch._submission import (
     JOB_ID_METADATA_KEY,
+    create_started,
     discard_spool,
     submit_pending,
 )
@@ -116,6 +117,12 @@ class BatchOperations(ABC):
         settings_class: The provider's :class:`ProviderSettings` subclass.
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
         supported_methods: The public methods this provider offers.
+        marks_create_start: Whether ``_submit_batch`` calls :meth:`_create_started`
+            right before its create call (see there).
+        completion_window: Seconds the vendor takes at most to end a batch, counted
+            from its creation, when a batch carries no ``expires_at``; None when the
+            vendor has no such window (batches are then only bounded by the caller's
+            timeout).
     """
 
     name: ClassVar[str] = ""
@@ -124,6 +131,8 @@ class BatchOperations(ABC):
         max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
     )
     supported_methods: ClassVar[frozenset[str]] = ALL_METHODS
+    marks_create_start: ClassVar[bool] = False
+    completion_window: ClassVar[float | None] = 24 * 3600.0
 
     def __init__(
         self,
@@ -199,8 +208,22 @@ class BatchOperations(ABC):
         """Send one prepared batch; return the vendor's batch id.
 
         Must not retry a call that may already have created the batch: raise
-        :class:`SubmissionUncertainError` instead, so core can reconcile.
+        :class:`SubmissionUncertainError` instead, so core can reconcile. Providers that
+        do work before the create call (an upload) call :meth:`_create_started` right
+        before it and set ``marks_create_start``.
         """
+
+    def _create_started(self, batch: PreparedBatch) -> None:
+        """Tell core that the call that may create ``batch`` is about to be sent.
+
+        An error or an interruption (``task.cancel()``, Ctrl-C) of ``_submit_batch``
+        before this point means nothing was created: the chunk is simply sent again
+        later. From this point on, anything but a definite refusal (a vendor 4xx) leaves
+        the chunk uncertain, to be reconciled with the vendor before anything is sent
+        again. Providers that never call it (``marks_create_start = False``) are treated
+        as if the whole ``_submit_batch`` were the create call.
+        """
+        create_started()
 
     @abstractmethod
     async def _fetch_batch(self, batch_id: str) -> BatchInfo:

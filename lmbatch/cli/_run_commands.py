@@ -132,8 +132,9 @@ class _Waiter:
         console = stderr_console()
         if self.batch_id is None:
             console.print(
-                "interrupted while submitting; nothing is waiting. Check what reached the "
-                "provider with: lmbatch list"
+                "interrupted while submitting. Run the same command again: it first asks "
+                "the provider which batches were created, and sends only the rest "
+                "(nothing is paid twice)."
             )
             return EXIT_INTERRUPTED
         choice = self.on_interrupt

@@ -62,6 +62,7 @@ class AnthropicBatchOperations(BatchOperations):
 
     name: ClassVar[str] = "anthropic"
     settings_class: ClassVar[type[ProviderSettings]] = AnthropicSettings
+    marks_create_start: ClassVar[bool] = True
     limits = ProviderLimits(
         max_requests_per_batch=100_000,
         max_bytes_per_batch=256 * 1024 * 1024,
@@ -167,6 +168,7 @@ class AnthropicBatchOperations(BatchOperations):
 
         # Never retried: a repeat of a create that reached the vendor is billed twice.
         client = self.client.with_options(max_retries=0)
+        self._create_started(batch)
         try:
             raw = await client.messages.batches.with_raw_response.create(
                 requests=cast(Any, requests),
