@@ -24,9 +24,11 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import pydantic
 
+from lmbatch._deadline import Deadline, current_deadline, deadline_scope, suspended_deadline
 from lmbatch._errors import (
     BatchNotFinishedError,
     BatchNotFoundError,
+    BatchOverdueError,
     BatchTimeoutError,
     LMBatchError,
     OperationUnsupportedError,
@@ -66,6 +68,14 @@ ALL_METHODS = frozenset({"create", "status", "info", "retrieve", "list", "cancel
 DEFAULT_RESUBMIT_ROUNDS = 2
 #: How old a job may be for ``invoke`` to re-attach to it instead of submitting again.
 REUSE_WINDOW_SECONDS = 7 * 24 * 3600
+#: Seconds ``invoke``, ``lmbatch.wait`` and ``lmbatch.resume`` wait at most unless given a
+#: ``timeout`` (None waits without limit): one full 24 h completion window, with room for
+#: resubmission rounds, which are small.
+DEFAULT_TIMEOUT = 48 * 3600.0
+#: How long a batch may still run past its ``expires_at`` (or its creation plus the
+#: provider's ``completion_window``) before waiting stops with ``BatchOverdueError``:
+#: vendors end late batches as expired within minutes; this leaves ample room.
+OVERDUE_MARGIN_SECONDS = 3 * 3600.0
 _T = TypeVar("_T")
 # Module-level aliases: inside the class body `list` names the `list()` method.
 _BatchPart = tuple[BatchInfo, JobRecord | None, int | None]
@@ -153,6 +163,8 @@ class BatchOperations(ABC):
         # Response models given to create() in this process, by job id: used to parse
         # structured output into the caller's own class.
         self._response_models: dict[str, type[pydantic.BaseModel]] = {}
+        # (batch id, vendor status) pairs already logged as unknown: logged once each.
+        self._unknown_statuses: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.settings.model!r})"
@@ -378,7 +390,7 @@ class BatchOperations(ABC):
         status_check_interval: float = 30.0,
         max_iterations: int | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
         cancel_on_timeout: bool = False,
         max_status_check_interval: float = 300.0,
         on_progress: Callable[[BatchInfo], None] | None = None,
@@ -399,7 +411,11 @@ class BatchOperations(ABC):
 
         Args:
             max_iterations: Most status checks before giving up.
-            timeout: Most seconds to wait before giving up.
+            timeout: Most seconds to spend waiting for the batches and reading their
+                results, resubmission rounds included, counted from the call (default
+                :data:`DEFAULT_TIMEOUT`, 48 h; None: no limit). It holds even while one
+                HTTP call hangs. Submitting is not cut short by it (each create call is
+                bounded by the provider's HTTP timeout).
             cancel_on_timeout: Cancel the batch when giving up (default: leave it running).
             on_progress: Called with the batch info after every status check.
             resubmit: Rounds of resubmission (``True`` = 2, ``False`` = 0) for requests
@@ -416,8 +432,11 @@ class BatchOperations(ABC):
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
                 batch id so the batch can be retrieved later.
+            BatchOverdueError: A batch ran well past the vendor's completion window
+                (its ``expires_at``) without ending; see :data:`OVERDUE_MARGIN_SECONDS`.
         """
         self._require("invoke")
+        deadline = Deadline.after(timeout) if timeout is not None else None
         params, plan = self._prepare(requests, hyperparameters)
         try:
             job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
@@ -443,7 +462,10 @@ class BatchOperations(ABC):
             def announce(handle: str) -> None:
                 callback(handle, created)
 
-        return await self._complete_job(job, waiting, rounds, on_submitted=announce)
+        if deadline is not None:
+            deadline.target = job.job_id  # until the batch id is known
+        with deadline_scope(deadline):
+            return await self._complete_job(job, waiting, rounds, on_submitted=announce)
 
     async def _complete_job(
         self,
@@ -547,7 +569,30 @@ class BatchOperations(ABC):
             )
 
     async def _call(self, awaitable: Awaitable[_T]) -> _T:
-        """Await a primitive; anything that is not an lmbatch error becomes one."""
+        """Await a primitive; anything that is not an lmbatch error becomes one.
+
+        Under a caller's deadline (see :mod:`lmbatch._deadline`) the call gets only the
+        time left, and running out raises :class:`BatchTimeoutError`.
+        """
+        deadline = current_deadline()
+        if deadline is None:
+            return await self._mapped(awaitable)
+        left = deadline.remaining()
+        if left <= 0:
+            close = getattr(awaitable, "close", None)
+            if close is not None:
+                close()  # never awaited: no "coroutine was never awaited" warning
+            raise deadline.error()
+        scope = asyncio.timeout(left)
+        try:
+            async with scope:
+                return await self._mapped(awaitable)
+        except TimeoutError:
+            if scope.expired():
+                raise deadline.error() from None
+            raise
+
+    async def _mapped(self, awaitable: Awaitable[_T]) -> _T:
         try:
             return await awaitable
         except (LMBatchError, StopAsyncIteration):
@@ -669,10 +714,26 @@ class BatchOperations(ABC):
 
     async def _fetch(self, batch_id: str) -> BatchInfo:
         info = await self._call(self._fetch_batch(batch_id))
+        if info["status"] is BatchStatus.UNKNOWN:
+            self._log_unknown_status(batch_id, info["provider_status"])
         found = self.store.find_batch(batch_id)
         if found is not None:
             info["metadata"] = {**info["metadata"], JOB_ID_METADATA_KEY: found[0].job_id}
         return info
+
+    def _log_unknown_status(self, batch_id: str, provider_status: str) -> None:
+        """Say once per batch and word that the vendor used a status lmbatch does not know."""
+        if (batch_id, provider_status) in self._unknown_statuses:
+            return
+        self._unknown_statuses.add((batch_id, provider_status))
+        logger.warning(
+            "batch %s: provider %r reports the status %r, which lmbatch does not know; "
+            "treating it as still running (waiting stops once the batch is overdue, or "
+            "at the timeout)",
+            batch_id,
+            self.name,
+            provider_status,
+        )
 
     async def _job_info(self, job: JobRecord) -> BatchInfo:
         infos = [await self._fetch(batch_id) for batch_id in job.batch_ids]
@@ -794,8 +855,29 @@ class BatchOperations(ABC):
         )
 
     async def _wait(self, batch_id: str, options: _WaitOptions) -> BatchInfo:
-        """Poll until terminal; transient errors retry the poll only."""
-        started = time.monotonic()
+        """Poll until terminal; transient errors retry the poll only.
+
+        Bounded three ways: ``max_iterations``, the caller's deadline (the one in force,
+        else ``options.timeout`` from now; every status check gets only the time left),
+        and the vendor's completion window (:class:`BatchOverdueError`).
+        """
+        deadline = current_deadline()
+        if deadline is None and options.timeout is not None:
+            deadline = Deadline.after(options.timeout)
+        if deadline is not None:
+            deadline.target = batch_id
+        with deadline_scope(deadline):
+            try:
+                return await self._poll(batch_id, options, deadline)
+            except BatchTimeoutError:
+                if options.cancel_on_timeout:
+                    with suspended_deadline():  # the cancel must still go out
+                        await self.cancel(batch_id)
+                raise
+
+    async def _poll(
+        self, batch_id: str, options: _WaitOptions, deadline: Deadline | None
+    ) -> BatchInfo:
         delay = max(0.0, options.interval)
         iterations = 0
         while True:
@@ -811,16 +893,16 @@ class BatchOperations(ABC):
                     options.on_progress(info)
                 if info["status"].is_terminal:
                     return info
-            elapsed = time.monotonic() - started
+                self._check_overdue(batch_id, info)
             out_of_iterations = (
                 options.max_iterations is not None and iterations >= options.max_iterations
             )
-            out_of_time = options.timeout is not None and elapsed + delay > options.timeout
+            out_of_time = deadline is not None and deadline.remaining() < delay
             if out_of_iterations or out_of_time:
-                if options.cancel_on_timeout:
-                    await self.cancel(batch_id)
                 why = (
-                    f"{iterations} status checks" if out_of_iterations else f"{options.timeout:g} s"
+                    f"{iterations} status checks"
+                    if out_of_iterations or deadline is None
+                    else f"{deadline.timeout:g} s"
                 )
                 raise BatchTimeoutError(
                     f"batch {batch_id} did not finish within {why}; it is "
@@ -831,6 +913,37 @@ class BatchOperations(ABC):
             await asyncio.sleep(delay)
             floor = 0.001 if options.interval > 0 else 0.0
             delay = min(max(delay * 1.5, floor), options.max_interval)
+
+    def _check_overdue(self, batch_id: str, info: BatchInfo) -> None:
+        """Raise :class:`BatchOverdueError` if a running batch is long past its window."""
+        now = time.time()
+        for part in info.get("batches") or [info]:
+            if part["status"].is_terminal:
+                continue
+            ends = self._window_end(part)
+            if ends is None or now < ends + OVERDUE_MARGIN_SECONDS:
+                continue
+            since = datetime.fromtimestamp(ends, tz=UTC).isoformat(timespec="seconds")
+            raise BatchOverdueError(
+                f"batch {part['id']} is still {part['provider_status']!r} although its "
+                f"completion window ended at {since} (more than "
+                f"{OVERDUE_MARGIN_SECONDS / 3600:g} h ago); the provider should have ended "
+                f"it, so lmbatch stopped waiting for {batch_id}. It was left as it is: "
+                f"cancel({part['id']!r}) it, then retrieve({batch_id!r}) what finished",
+                batch_id=batch_id,
+                overdue_batch_id=part["id"],
+                provider_status=part["provider_status"],
+            )
+
+    def _window_end(self, info: BatchInfo) -> float | None:
+        """Unix time by which the vendor should have ended a batch, when known."""
+        expires = info.get("expires_at")
+        if expires is not None:
+            return expires.timestamp()
+        created = info["created_at"]
+        if created is None or self.completion_window is None:
+            return None
+        return created.timestamp() + self.completion_window
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from lmbatch._deadline import suspended_deadline
 from lmbatch._errors import JobStateError, LMBatchError, ProviderError, SubmissionUncertainError
 from lmbatch._planning import PreparedBatch, chunk_file_name
 from lmbatch._store import (
@@ -128,6 +129,13 @@ def prepared_chunk(ops: BatchOperations, job: JobRecord, index: int) -> Prepared
 
 async def submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
     """Bring every chunk of ``job`` to *submitted*; return the refreshed record."""
+    # A caller's wait deadline does not cut submission short: a create interrupted on
+    # purpose would leave its chunk uncertain. Each call has the provider's HTTP timeout.
+    with suspended_deadline():
+        return await _submit_pending(ops, job)
+
+
+async def _submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
     store = ops.store
     for chunk in job.chunks:
         if chunk.state == CHUNK_SUBMITTING and not _owner_alive(job.job_id, chunk):

@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from lmbatch import resume
-from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, BatchOperations
+from lmbatch._deadline import Deadline, deadline_scope
+from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, DEFAULT_TIMEOUT, BatchOperations
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
@@ -60,15 +61,23 @@ OnInterruptOption = Annotated[
     ),
 ]
 TimeoutOption = Annotated[
-    float | None,
+    float,
     typer.Option(
         "--timeout",
         metavar="SECONDS",
         min=0.0,
-        help="Stop waiting after this long (the batch keeps running).",
+        help=f"Stop waiting after this long (the batch keeps running). Default "
+        f"{DEFAULT_TIMEOUT:g} s (48 h); 0 waits without limit.",
         show_default=False,
     ),
 ]
+
+
+def _limit(timeout: float) -> float | None:
+    """The --timeout value as the API takes it: 0 means no limit."""
+    return timeout or None
+
+
 NoProgressOption = Annotated[
     bool, typer.Option("--no-progress", help="Do not draw the progress bar.")
 ]
@@ -209,7 +218,7 @@ def run_command(
     file_format: FormatOption = None,
     store: StoreOption = None,
     poll_interval: PollIntervalOption = 10.0,
-    timeout: TimeoutOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     on_interrupt: OnInterruptOption = OnInterrupt.ASK,
     no_progress: NoProgressOption = False,
     fresh: FreshOption = False,
@@ -246,7 +255,7 @@ def run_command(
         waiter = _Waiter(
             make_ops,
             interval=poll_interval,
-            timeout=timeout,
+            timeout=_limit(timeout),
             progress=not no_progress,
             on_interrupt=on_interrupt,
             output=output,
@@ -267,7 +276,7 @@ def run_command(
                     hyperparameters,
                     status_check_interval=poll_interval,
                     max_status_check_interval=max(poll_interval, MAX_POLL_INTERVAL),
-                    timeout=timeout,
+                    timeout=_limit(timeout),
                     on_progress=waiter.progress.update,
                     on_submitted=submitted,
                     resubmit=resubmit,
@@ -293,7 +302,7 @@ def wait_command(
     option: OptionsOption = None,
     store: StoreOption = None,
     poll_interval: PollIntervalOption = 10.0,
-    timeout: TimeoutOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     on_interrupt: OnInterruptOption = OnInterrupt.LEAVE,
     no_progress: NoProgressOption = False,
     json_output: JsonOption = False,
@@ -317,10 +326,11 @@ def wait_command(
                 provider=provider, model=model, options=option, store=store, batch_id=batch_id
             )
 
+        limit = _limit(timeout)
         waiter = _Waiter(
             make_ops,
             interval=poll_interval,
-            timeout=timeout,
+            timeout=limit,
             progress=not no_progress,
             on_interrupt=on_interrupt,
             output=output,
@@ -328,9 +338,11 @@ def wait_command(
         writer = ResultsWriter(output) if output is not None else None
 
         async def wait(ops: BatchOperations) -> BatchInfo:
-            info = await waiter.wait(ops, batch_id)
-            if writer is not None:
-                await writer.write_stream(ops.iter_results(batch_id))
+            # One deadline for waiting and writing the results.
+            with deadline_scope(Deadline.after(limit, batch_id) if limit is not None else None):
+                info = await waiter.wait(ops, batch_id)
+                if writer is not None:
+                    await writer.write_stream(ops.iter_results(batch_id))
             return info
 
         try:
@@ -351,7 +363,7 @@ def resume_command(
     option: OptionsOption = None,
     store: StoreOption = None,
     poll_interval: PollIntervalOption = 10.0,
-    timeout: TimeoutOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     no_progress: NoProgressOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -378,7 +390,7 @@ def resume_command(
                     store=store_path(store),
                     status_check_interval=poll_interval,
                     max_status_check_interval=max(poll_interval, MAX_POLL_INTERVAL),
-                    timeout=timeout,
+                    timeout=_limit(timeout),
                     on_progress=display.update,
                     **settings,
                 )
