@@ -95,8 +95,7 @@ class ProxyCall:
         query: The query string (without ``?``), possibly empty.
         headers: Request headers, names lower-cased (a repeated header keeps its last value).
         body: The request body.
-        status: Status the client was answered with (None while the call is open, or
-            when the client gave up before an answer was sent).
+        status: Status the proxy answered with (None while the call is still open).
         upstream_status: Status the upstream answered with (None when not forwarded).
         rules: Indexes (in the order added) of the rules that acted on this call.
     """
@@ -133,10 +132,7 @@ class ProxyRule:
         stalling: Calls held in this rule's stall right now.
     """
 
-    def __init__(
-        self, proxy: HostileProxy, index: int, method: str, path: str, nth: frozenset[int] | None
-    ) -> None:
-        self._proxy = proxy
+    def __init__(self, index: int, method: str, path: str, nth: frozenset[int] | None) -> None:
         self.index = index
         self.method = method.upper()
         self.path = path
@@ -360,7 +356,7 @@ class HostileProxy:
         if selected is not None and (not selected or min(selected) < 1):
             raise ValueError("nth is 1-based")
         with self._lock:
-            rule = ProxyRule(self, len(self._rules), method, path, selected)
+            rule = ProxyRule(len(self._rules), method, path, selected)
             self._rules.append(rule)
         return rule
 
@@ -509,12 +505,13 @@ class HostileProxy:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._wake = asyncio.Event()
-        body = b""
+        parts: list[bytes] = []
         while True:
             message = await receive()
-            body += message.get("body", b"")
+            parts.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
+        body = b"".join(parts)
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:
             headers[raw_name.decode("latin-1").lower()] = raw_value.decode("latin-1")
