@@ -22,6 +22,8 @@ cross the library boundary, providers translate them into this tree::
     │   └── SpoolDamagedError          (a job's spooled input is not what was written)
     ├── BatchNotFinishedError          (retrieve before a terminal state)
     ├── BatchTimeoutError              (also a TimeoutError; carries batch_id)
+    │   └── BatchOverdueError          (the vendor kept a batch past its window)
+    ├── JobStateError                  (the job store holds a state lmbatch cannot continue)
     ├── OperationUnsupportedError
     └── ProviderConflictError          (two plugins claim one provider name)
 """
@@ -32,8 +34,10 @@ __all__ = [
     "AuthenticationError",
     "BatchNotFinishedError",
     "BatchNotFoundError",
+    "BatchOverdueError",
     "BatchTimeoutError",
     "ConfigError",
+    "JobStateError",
     "LMBatchError",
     "MissingCredentialsError",
     "OperationUnsupportedError",
@@ -324,6 +328,40 @@ class BatchTimeoutError(LMBatchError, TimeoutError):
     def __init__(self, message: str, *, batch_id: str) -> None:
         super().__init__(message)
         self.batch_id = batch_id
+
+
+class BatchOverdueError(BatchTimeoutError):
+    """A batch is still not finished well past the vendor's completion window.
+
+    Raised while waiting once a batch has run past its ``expires_at`` (or its creation
+    time plus the provider's completion window) by more than a safety margin: the vendor
+    should have ended it (as expired) by then, so lmbatch stops waiting instead of polling
+    forever. The batch is left as it is; cancel it and retrieve what finished.
+
+    Attributes:
+        batch_id: The batch (or job) that was being waited for.
+        overdue_batch_id: The vendor batch that is overdue (one chunk of a job).
+        provider_status: The vendor's last status word for it.
+    """
+
+    def __init__(
+        self, message: str, *, batch_id: str, overdue_batch_id: str, provider_status: str
+    ) -> None:
+        super().__init__(message, batch_id=batch_id)
+        self.overdue_batch_id = overdue_batch_id
+        self.provider_status = provider_status
+
+
+class JobStateError(LMBatchError):
+    """The job store holds a state lmbatch cannot continue from (nothing was sent).
+
+    Attributes:
+        job_id: The lmbatch job concerned.
+    """
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 class OperationUnsupportedError(LMBatchError):

@@ -17,17 +17,19 @@ import os
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import pydantic
 
+from lmbatch._deadline import Deadline, current_deadline, deadline_scope, suspended_deadline
 from lmbatch._downloads import ResultDownload
 from lmbatch._errors import (
     BatchNotFinishedError,
     BatchNotFoundError,
+    BatchOverdueError,
     BatchTimeoutError,
     LMBatchError,
     OperationUnsupportedError,
@@ -55,6 +57,7 @@ from lmbatch._status import BatchInfo, BatchStatus, empty_counts
 from lmbatch._store import JobRecord, JobStore, default_store_path
 from lmbatch._submission import (
     JOB_ID_METADATA_KEY,
+    create_started,
     discard_spool,
     submit_pending,
 )
@@ -68,6 +71,14 @@ ALL_METHODS = frozenset({"create", "status", "info", "retrieve", "list", "cancel
 DEFAULT_RESUBMIT_ROUNDS = 2
 #: How old a job may be for ``invoke`` to re-attach to it instead of submitting again.
 REUSE_WINDOW_SECONDS = 7 * 24 * 3600
+#: Seconds ``invoke``, ``lmbatch.wait`` and ``lmbatch.resume`` wait at most unless given a
+#: ``timeout`` (None waits without limit): one full 24 h completion window, with room for
+#: resubmission rounds, which are small.
+DEFAULT_TIMEOUT = 48 * 3600.0
+#: How long a batch may still run past its ``expires_at`` (or its creation plus the
+#: provider's ``completion_window``) before waiting stops with ``BatchOverdueError``:
+#: vendors end late batches as expired within minutes; this leaves ample room.
+OVERDUE_MARGIN_SECONDS = 3 * 3600.0
 _T = TypeVar("_T")
 # Module-level aliases: inside the class body `list` names the `list()` method.
 _BatchPart = tuple[BatchInfo, JobRecord | None, int | None]
@@ -120,6 +131,12 @@ class BatchOperations(ABC):
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
         supported_methods: The public methods this provider offers.
         result_line_states: The request-count states the vendor writes result lines for.
+        marks_create_start: Whether ``_submit_batch`` calls :meth:`_create_started`
+            right before its create call (see there).
+        completion_window: Seconds the vendor takes at most to end a batch, counted
+            from its creation, when a batch carries no ``expires_at``; None when the
+            vendor has no such window (batches are then only bounded by the caller's
+            timeout).
     """
 
     name: ClassVar[str] = ""
@@ -134,6 +151,8 @@ class BatchOperations(ABC):
     #: Pauses (seconds) before reading a results download again after it failed or came
     #: back short; one more attempt than pauses.
     result_download_delays: tuple[float, ...] = (1.0, 4.0, 15.0)
+    marks_create_start: ClassVar[bool] = False
+    completion_window: ClassVar[float | None] = 24 * 3600.0
 
     def __init__(
         self,
@@ -157,6 +176,8 @@ class BatchOperations(ABC):
         # Fresh plans of the caller's requests, by job id, while a create() or invoke()
         # call holds them: damaged spool files of the job are rebuilt from them.
         self._spool_sources: dict[str, Callable[[], BatchPlan]] = {}
+        # (batch id, vendor status) pairs already logged as unknown: logged once each.
+        self._unknown_statuses: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.settings.model!r})"
@@ -212,8 +233,22 @@ class BatchOperations(ABC):
         """Send one prepared batch; return the vendor's batch id.
 
         Must not retry a call that may already have created the batch: raise
-        :class:`SubmissionUncertainError` instead, so core can reconcile.
+        :class:`SubmissionUncertainError` instead, so core can reconcile. Providers that
+        do work before the create call (an upload) call :meth:`_create_started` right
+        before it and set ``marks_create_start``.
         """
+
+    def _create_started(self, batch: PreparedBatch) -> None:
+        """Tell core that the call that may create ``batch`` is about to be sent.
+
+        An error or an interruption (``task.cancel()``, Ctrl-C) of ``_submit_batch``
+        before this point means nothing was created: the chunk is simply sent again
+        later. From this point on, anything but a definite refusal (a vendor 4xx) leaves
+        the chunk uncertain, to be reconciled with the vendor before anything is sent
+        again. Providers that never call it (``marks_create_start = False``) are treated
+        as if the whole ``_submit_batch`` were the create call.
+        """
+        create_started()
 
     @abstractmethod
     async def _fetch_batch(self, batch_id: str) -> BatchInfo:
@@ -366,36 +401,38 @@ class BatchOperations(ABC):
         and streams its results again, paying for nothing twice.
         """
         self._require("invoke")
-        params, plan = self._prepare(requests, hyperparameters)
+        started = self._start_invocation(
+            requests,
+            hyperparameters,
+            _WaitOptions(
+                interval=status_check_interval,
+                max_interval=max_status_check_interval,
+                max_iterations=max_iterations,
+                timeout=timeout,
+                cancel_on_timeout=cancel_on_timeout,
+                on_progress=on_progress,
+            ),
+            resubmit=resubmit,
+            reuse=reuse,
+            on_submitted=on_submitted,
+        )
+        job = started.job
+        pairs = self._iter_complete_job(
+            job, started.waiting, started.rounds, on_submitted=started.announce
+        )
+        replan = started.replan(requests, hyperparameters)
         try:
-            job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
-        finally:
-            plan.cleanup()
-        if not created:
-            logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
-        waiting = _WaitOptions(
-            interval=status_check_interval,
-            max_interval=max_status_check_interval,
-            max_iterations=max_iterations,
-            timeout=timeout,
-            cancel_on_timeout=cancel_on_timeout,
-            on_progress=on_progress,
-        )
-        rounds = (
-            (DEFAULT_RESUBMIT_ROUNDS if resubmit else 0) if isinstance(resubmit, bool) else resubmit
-        )
-        announce = None
-        if on_submitted is not None:
-            callback = on_submitted
-
-            def announce(handle: str) -> None:
-                callback(handle, created)
-
-        with requests_at_hand(
-            self, job.job_id, lambda: self._prepare(requests, hyperparameters)[1]
-        ):
-            async for pair in self._iter_complete_job(job, waiting, rounds, on_submitted=announce):
+            while True:
+                # The scopes are entered anew for each step: a generator's consumer runs
+                # between steps, and may close it from another context.
+                with deadline_scope(started.deadline), requests_at_hand(self, job.job_id, replan):
+                    try:
+                        pair = await pairs.__anext__()
+                    except StopAsyncIteration:
+                        return
                 yield pair
+        finally:
+            await pairs.aclose()
 
     async def _iter_complete_job(
         self,
@@ -403,7 +440,7 @@ class BatchOperations(ABC):
         waiting: _WaitOptions,
         resubmit_rounds: int,
         on_submitted: Callable[[str], None] | None = None,
-    ) -> AsyncIterator[tuple[str, LMOutput]]:
+    ) -> AsyncGenerator[tuple[str, LMOutput], None]:
         """:meth:`_complete_job`, streamed: every key's final outcome, yielded once.
 
         A round's outcome is final unless its key goes into the next round. A next round
@@ -507,7 +544,7 @@ class BatchOperations(ABC):
         status_check_interval: float = 30.0,
         max_iterations: int | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
         cancel_on_timeout: bool = False,
         max_status_check_interval: float = 300.0,
         on_progress: Callable[[BatchInfo], None] | None = None,
@@ -528,7 +565,11 @@ class BatchOperations(ABC):
 
         Args:
             max_iterations: Most status checks before giving up.
-            timeout: Most seconds to wait before giving up.
+            timeout: Most seconds to spend waiting for the batches and reading their
+                results, resubmission rounds included, counted from the call (default
+                :data:`DEFAULT_TIMEOUT`, 48 h; None: no limit). It holds even while one
+                HTTP call hangs. Submitting is not cut short by it (each create call is
+                bounded by the provider's HTTP timeout).
             cancel_on_timeout: Cancel the batch when giving up (default: leave it running).
             on_progress: Called with the batch info after every status check.
             resubmit: Rounds of resubmission (``True`` = 2, ``False`` = 0) for requests
@@ -545,8 +586,46 @@ class BatchOperations(ABC):
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
                 batch id so the batch can be retrieved later.
+            BatchOverdueError: A batch ran well past the vendor's completion window
+                (its ``expires_at``) without ending; see :data:`OVERDUE_MARGIN_SECONDS`.
         """
         self._require("invoke")
+        started = self._start_invocation(
+            requests,
+            hyperparameters,
+            _WaitOptions(
+                interval=status_check_interval,
+                max_interval=max_status_check_interval,
+                max_iterations=max_iterations,
+                timeout=timeout,
+                cancel_on_timeout=cancel_on_timeout,
+                on_progress=on_progress,
+            ),
+            resubmit=resubmit,
+            reuse=reuse,
+            on_submitted=on_submitted,
+        )
+        job = started.job
+        with (
+            deadline_scope(started.deadline),
+            requests_at_hand(self, job.job_id, started.replan(requests, hyperparameters)),
+        ):
+            return await self._complete_job(
+                job, started.waiting, started.rounds, on_submitted=started.announce
+            )
+
+    def _start_invocation(
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None,
+        waiting: _WaitOptions,
+        *,
+        resubmit: int | bool,
+        reuse: bool | float,
+        on_submitted: Callable[[str, bool], None] | None,
+    ) -> _Invocation:
+        """Record (or re-attach to) the job of an ``invoke``-style call."""
+        deadline = Deadline.after(waiting.timeout) if waiting.timeout is not None else None
         params, plan = self._prepare(requests, hyperparameters)
         try:
             job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
@@ -554,14 +633,8 @@ class BatchOperations(ABC):
             plan.cleanup()
         if not created:
             logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
-        waiting = _WaitOptions(
-            interval=status_check_interval,
-            max_interval=max_status_check_interval,
-            max_iterations=max_iterations,
-            timeout=timeout,
-            cancel_on_timeout=cancel_on_timeout,
-            on_progress=on_progress,
-        )
+        if deadline is not None:
+            deadline.target = job.job_id  # until the batch id is known
         rounds = (
             (DEFAULT_RESUBMIT_ROUNDS if resubmit else 0) if isinstance(resubmit, bool) else resubmit
         )
@@ -572,10 +645,7 @@ class BatchOperations(ABC):
             def announce(handle: str) -> None:
                 callback(handle, created)
 
-        with requests_at_hand(
-            self, job.job_id, lambda: self._prepare(requests, hyperparameters)[1]
-        ):
-            return await self._complete_job(job, waiting, rounds, on_submitted=announce)
+        return _Invocation(self, job, waiting, rounds, announce, deadline)
 
     async def _complete_job(
         self,
@@ -680,7 +750,30 @@ class BatchOperations(ABC):
             )
 
     async def _call(self, awaitable: Awaitable[_T]) -> _T:
-        """Await a primitive; anything that is not an lmbatch error becomes one."""
+        """Await a primitive; anything that is not an lmbatch error becomes one.
+
+        Under a caller's deadline (see :mod:`lmbatch._deadline`) the call gets only the
+        time left, and running out raises :class:`BatchTimeoutError`.
+        """
+        deadline = current_deadline()
+        if deadline is None:
+            return await self._mapped(awaitable)
+        left = deadline.remaining()
+        if left <= 0:
+            close = getattr(awaitable, "close", None)
+            if close is not None:
+                close()  # never awaited: no "coroutine was never awaited" warning
+            raise deadline.error()
+        scope = asyncio.timeout(left)
+        try:
+            async with scope:
+                return await self._mapped(awaitable)
+        except TimeoutError:
+            if scope.expired():
+                raise deadline.error() from None
+            raise
+
+    async def _mapped(self, awaitable: Awaitable[_T]) -> _T:
         try:
             return await awaitable
         except (LMBatchError, StopAsyncIteration):
@@ -817,10 +910,26 @@ class BatchOperations(ABC):
 
     async def _fetch(self, batch_id: str) -> BatchInfo:
         info = await self._call(self._fetch_batch(batch_id))
+        if info["status"] is BatchStatus.UNKNOWN:
+            self._log_unknown_status(batch_id, info["provider_status"])
         found = self.store.find_batch(batch_id)
         if found is not None:
             info["metadata"] = {**info["metadata"], JOB_ID_METADATA_KEY: found[0].job_id}
         return info
+
+    def _log_unknown_status(self, batch_id: str, provider_status: str) -> None:
+        """Say once per batch and word that the vendor used a status lmbatch does not know."""
+        if (batch_id, provider_status) in self._unknown_statuses:
+            return
+        self._unknown_statuses.add((batch_id, provider_status))
+        logger.warning(
+            "batch %s: provider %r reports the status %r, which lmbatch does not know; "
+            "treating it as still running (waiting stops once the batch is overdue, or "
+            "at the timeout)",
+            batch_id,
+            self.name,
+            provider_status,
+        )
 
     async def _job_info(self, job: JobRecord) -> BatchInfo:
         infos = [await self._fetch(batch_id) for batch_id in job.batch_ids]
@@ -936,8 +1045,29 @@ class BatchOperations(ABC):
         )
 
     async def _wait(self, batch_id: str, options: _WaitOptions) -> BatchInfo:
-        """Poll until terminal; transient errors retry the poll only."""
-        started = time.monotonic()
+        """Poll until terminal; transient errors retry the poll only.
+
+        Bounded three ways: ``max_iterations``, the caller's deadline (the one in force,
+        else ``options.timeout`` from now; every status check gets only the time left),
+        and the vendor's completion window (:class:`BatchOverdueError`).
+        """
+        deadline = current_deadline()
+        if deadline is None and options.timeout is not None:
+            deadline = Deadline.after(options.timeout)
+        if deadline is not None:
+            deadline.target = batch_id
+        with deadline_scope(deadline):
+            try:
+                return await self._poll(batch_id, options, deadline)
+            except BatchTimeoutError:
+                if options.cancel_on_timeout:
+                    with suspended_deadline():  # the cancel must still go out
+                        await self.cancel(batch_id)
+                raise
+
+    async def _poll(
+        self, batch_id: str, options: _WaitOptions, deadline: Deadline | None
+    ) -> BatchInfo:
         delay = max(0.0, options.interval)
         iterations = 0
         while True:
@@ -953,16 +1083,16 @@ class BatchOperations(ABC):
                     options.on_progress(info)
                 if info["status"].is_terminal:
                     return info
-            elapsed = time.monotonic() - started
+                self._check_overdue(batch_id, info)
             out_of_iterations = (
                 options.max_iterations is not None and iterations >= options.max_iterations
             )
-            out_of_time = options.timeout is not None and elapsed + delay > options.timeout
+            out_of_time = deadline is not None and deadline.remaining() < delay
             if out_of_iterations or out_of_time:
-                if options.cancel_on_timeout:
-                    await self.cancel(batch_id)
                 why = (
-                    f"{iterations} status checks" if out_of_iterations else f"{options.timeout:g} s"
+                    f"{iterations} status checks"
+                    if out_of_iterations or deadline is None
+                    else f"{deadline.timeout:g} s"
                 )
                 raise BatchTimeoutError(
                     f"batch {batch_id} did not finish within {why}; it is "
@@ -973,6 +1103,55 @@ class BatchOperations(ABC):
             await asyncio.sleep(delay)
             floor = 0.001 if options.interval > 0 else 0.0
             delay = min(max(delay * 1.5, floor), options.max_interval)
+
+    def _check_overdue(self, batch_id: str, info: BatchInfo) -> None:
+        """Raise :class:`BatchOverdueError` if a running batch is long past its window."""
+        now = time.time()
+        for part in info.get("batches") or [info]:
+            if part["status"].is_terminal:
+                continue
+            ends = self._window_end(part)
+            if ends is None or now < ends + OVERDUE_MARGIN_SECONDS:
+                continue
+            since = datetime.fromtimestamp(ends, tz=UTC).isoformat(timespec="seconds")
+            raise BatchOverdueError(
+                f"batch {part['id']} is still {part['provider_status']!r} although its "
+                f"completion window ended at {since} (more than "
+                f"{OVERDUE_MARGIN_SECONDS / 3600:g} h ago); the provider should have ended "
+                f"it, so lmbatch stopped waiting for {batch_id}. It was left as it is: "
+                f"cancel({part['id']!r}) it, then retrieve({batch_id!r}) what finished",
+                batch_id=batch_id,
+                overdue_batch_id=part["id"],
+                provider_status=part["provider_status"],
+            )
+
+    def _window_end(self, info: BatchInfo) -> float | None:
+        """Unix time by which the vendor should have ended a batch, when known."""
+        expires = info.get("expires_at")
+        if expires is not None:
+            return expires.timestamp()
+        created = info["created_at"]
+        if created is None or self.completion_window is None:
+            return None
+        return created.timestamp() + self.completion_window
+
+
+@dataclass(frozen=True)
+class _Invocation:
+    """An ``invoke``-style call's job, and how to wait for it and resubmit."""
+
+    ops: BatchOperations
+    job: JobRecord
+    waiting: _WaitOptions
+    rounds: int
+    announce: Callable[[str], None] | None
+    deadline: Deadline | None
+
+    def replan(
+        self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None
+    ) -> Callable[[], BatchPlan]:
+        """A fresh plan of the caller's requests, to rebuild damaged spool files."""
+        return lambda: self.ops._prepare(requests, hyperparameters)[1]
 
 
 @dataclass(frozen=True)

@@ -381,9 +381,15 @@ class JobStore:
         """Record the vendor batch id of a chunk, the moment it is known.
 
         Raises:
-            LMBatchError: The id is already recorded for another chunk (the vendor
-                handed out one id twice, or two stores were merged).
+            LMBatchError: The id is empty, or already recorded for another chunk (the
+                vendor handed out one id twice, or two stores were merged).
         """
+        if not isinstance(batch_id, str) or not batch_id:
+            # A chunk "submitted" without an id can be neither polled nor resubmitted.
+            raise LMBatchError(
+                f"refusing to record {batch_id!r} as the batch id of chunk {chunk_index} "
+                f"of job {job_id}"
+            )
         try:
             self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTED, batch_id)
         except sqlite3.IntegrityError:
@@ -425,6 +431,15 @@ class JobStore:
                 (job_id, chunk_index),
             ).fetchone()
         return (str(row[0]), int(row[1])) if row is not None else None
+
+    @_store_errors
+    def mark_uncertain(self, job_id: str, chunk_index: int) -> None:
+        """Put a chunk back to *submitting*: its create call may have made a batch.
+
+        Used for a chunk recorded as submitted without a batch id; it is then reconciled
+        with the vendor like any create whose outcome is unknown.
+        """
+        self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTING, None)
 
     def reset_chunk(self, job_id: str, chunk_index: int) -> None:
         """Return a chunk to *planned* (its create call is known not to have happened)."""

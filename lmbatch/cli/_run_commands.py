@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from lmbatch import resume
-from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, BatchOperations
+from lmbatch._deadline import Deadline, deadline_scope
+from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, DEFAULT_TIMEOUT, BatchOperations
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
@@ -61,15 +62,23 @@ OnInterruptOption = Annotated[
     ),
 ]
 TimeoutOption = Annotated[
-    float | None,
+    float,
     typer.Option(
         "--timeout",
         metavar="SECONDS",
         min=0.0,
-        help="Stop waiting after this long (the batch keeps running).",
+        help=f"Stop waiting after this long (the batch keeps running). Default "
+        f"{DEFAULT_TIMEOUT:g} s (48 h); 0 waits without limit.",
         show_default=False,
     ),
 ]
+
+
+def _limit(timeout: float) -> float | None:
+    """The --timeout value as the API takes it: 0 means no limit."""
+    return timeout or None
+
+
 NoProgressOption = Annotated[
     bool, typer.Option("--no-progress", help="Do not draw the progress bar.")
 ]
@@ -133,8 +142,9 @@ class _Waiter:
         console = stderr_console()
         if self.batch_id is None:
             console.print(
-                "interrupted while submitting; nothing is waiting. Check what reached the "
-                "provider with: lmbatch list"
+                "interrupted while submitting. Run the same command again: it first asks "
+                "the provider which batches were created, and sends only the rest "
+                "(nothing is paid twice)."
             )
             return EXIT_INTERRUPTED
         choice = self.on_interrupt
@@ -210,7 +220,7 @@ def run_command(
     allow_path: AllowPathOption = None,
     store: StoreOption = None,
     poll_interval: PollIntervalOption = 10.0,
-    timeout: TimeoutOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     on_interrupt: OnInterruptOption = OnInterrupt.ASK,
     no_progress: NoProgressOption = False,
     fresh: FreshOption = False,
@@ -249,7 +259,7 @@ def run_command(
         waiter = _Waiter(
             make_ops,
             interval=poll_interval,
-            timeout=timeout,
+            timeout=_limit(timeout),
             progress=not no_progress,
             on_interrupt=on_interrupt,
             output=output,
@@ -273,7 +283,7 @@ def run_command(
                     hyperparameters,
                     status_check_interval=poll_interval,
                     max_status_check_interval=max(poll_interval, MAX_POLL_INTERVAL),
-                    timeout=timeout,
+                    timeout=_limit(timeout),
                     on_progress=waiter.progress.update,
                     on_submitted=submitted,
                     resubmit=resubmit,
@@ -301,7 +311,7 @@ def wait_command(
     option: OptionsOption = None,
     store: StoreOption = None,
     poll_interval: PollIntervalOption = 10.0,
-    timeout: TimeoutOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     on_interrupt: OnInterruptOption = OnInterrupt.LEAVE,
     no_progress: NoProgressOption = False,
     json_output: JsonOption = False,
@@ -325,10 +335,11 @@ def wait_command(
                 provider=provider, model=model, options=option, store=store, batch_id=batch_id
             )
 
+        limit = _limit(timeout)
         waiter = _Waiter(
             make_ops,
             interval=poll_interval,
-            timeout=timeout,
+            timeout=limit,
             progress=not no_progress,
             on_interrupt=on_interrupt,
             output=output,
@@ -336,9 +347,11 @@ def wait_command(
         writer = ResultsWriter(output) if output is not None else None
 
         async def wait(ops: BatchOperations) -> BatchInfo:
-            info = await waiter.wait(ops, batch_id)
-            if writer is not None:
-                await writer.write_stream(ops.iter_results(batch_id))
+            # One deadline for waiting and writing the results.
+            with deadline_scope(Deadline.after(limit, batch_id) if limit is not None else None):
+                info = await waiter.wait(ops, batch_id)
+                if writer is not None:
+                    await writer.write_stream(ops.iter_results(batch_id))
             return info
 
         try:
@@ -359,7 +372,7 @@ def resume_command(
     option: OptionsOption = None,
     store: StoreOption = None,
     poll_interval: PollIntervalOption = 10.0,
-    timeout: TimeoutOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     no_progress: NoProgressOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -386,7 +399,7 @@ def resume_command(
                     store=store_path(store),
                     status_check_interval=poll_interval,
                     max_status_check_interval=max(poll_interval, MAX_POLL_INTERVAL),
-                    timeout=timeout,
+                    timeout=_limit(timeout),
                     on_progress=display.update,
                     **settings,
                 )

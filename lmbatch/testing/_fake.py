@@ -178,6 +178,7 @@ class FakeBatchOperations(BatchOperations):
 
     name = "fake"
     settings_class = FakeSettings
+    marks_create_start = True
     # What an instance with default settings declares (instances follow their settings).
     limits = ProviderLimits(
         max_requests_per_batch=FakeSettings().max_requests_per_batch,
@@ -234,6 +235,8 @@ class FakeBatchOperations(BatchOperations):
     # -- lifecycle -------------------------------------------------------------------
 
     async def _submit_batch(self, batch: PreparedBatch) -> str:
+        # Scripted submit failures play the vendor's answer to the create call.
+        self._create_started(batch)
         self.backend._enter("submit")
         records = list(batch.iter_records())
         script = (

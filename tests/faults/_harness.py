@@ -9,6 +9,7 @@ from typing import Any
 import lmbatch
 from lmbatch import BatchOperations, LMOutput
 from lmbatch.testing.emulator import Emulator
+from lmbatch.testing.proxy import HostileProxy
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,9 @@ class Vendor:
     #: Emulator operation names of this vendor's endpoints.
     operations: tuple[str, ...]
 
-    def base_url(self, emulator: Emulator) -> str:
-        return emulator.openai_base_url if self.name == "openai" else emulator.anthropic_base_url
+    def base_url(self, server: Emulator | HostileProxy) -> str:
+        """This vendor's base URL on the emulator, or on a hostile proxy in front of it."""
+        return server.openai_base_url if self.name == "openai" else server.anthropic_base_url
 
 
 OPENAI = Vendor("openai", "gpt-4.1-mini", ("upload", "create", "retrieve", "list", "content"))

@@ -69,6 +69,7 @@ class AnthropicBatchOperations(BatchOperations):
 
     name: ClassVar[str] = "anthropic"
     settings_class: ClassVar[type[ProviderSettings]] = AnthropicSettings
+    marks_create_start: ClassVar[bool] = True
     limits = ProviderLimits(
         max_requests_per_batch=100_000,
         max_bytes_per_batch=256 * 1024 * 1024,
@@ -186,6 +187,7 @@ class AnthropicBatchOperations(BatchOperations):
         # The client's own post keeps its base URL, auth and default headers, timeout
         # and error mapping; only the body is ours.
         client = self.client.with_options(max_retries=0)
+        self._create_started(batch)
         try:
             response = await client.post(
                 CREATE_PATH,

@@ -96,6 +96,7 @@ class OpenAIBatchOperations(BatchOperations):
 
     name = "openai"
     settings_class = OpenAISettings
+    marks_create_start = True
     limits = ProviderLimits(max_requests_per_batch=50_000, max_bytes_per_batch=200 * 1024 * 1024)
     #: Batches asked for per list page (the vendor allows 1..100).
     list_page_size: ClassVar[int] = 100
@@ -201,6 +202,9 @@ class OpenAIBatchOperations(BatchOperations):
                 "anchor": "created_at",
                 "seconds": settings.output_expires_after,
             }
+        # Up to here nothing can have made a batch; from here on, an interruption or an
+        # unreadable answer leaves the chunk uncertain (core reconciles it).
+        self._create_started(batch)
         try:
             created = await client.batches.create(
                 input_file_id=uploaded.id,
@@ -211,7 +215,22 @@ class OpenAIBatchOperations(BatchOperations):
             )
         except openai.APIError as exc:
             raise await self._create_failure(exc, batch, uploaded.id) from exc
-        return created.id
+        # The SDK hands over a non-JSON body as text, and a JSON body without an id as a
+        # Batch whose id is None: either way the batch may exist, and its id is unknown.
+        batch_id = getattr(created, "id", None)
+        if not isinstance(batch_id, str) or not batch_id:
+            raise SubmissionUncertainError(
+                f"OpenAI batch creation for chunk {batch.chunk_index} of job {batch.job_id} "
+                "answered without a batch id; the batch may or may not exist. Input file "
+                f"{uploaded.id} was uploaded.",
+                details={
+                    "input_file_id": uploaded.id,
+                    "job_id": batch.job_id,
+                    "chunk": str(batch.chunk_index),
+                },
+                provider=PROVIDER,
+            )
+        return batch_id
 
     async def _create_failure(
         self, exc: openai.APIError, batch: PreparedBatch, input_file_id: str
