@@ -17,16 +17,19 @@ import os
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import pydantic
 
+from lmbatch._deadline import Deadline, current_deadline, deadline_scope, suspended_deadline
+from lmbatch._downloads import ResultDownload
 from lmbatch._errors import (
     BatchNotFinishedError,
     BatchNotFoundError,
+    BatchOverdueError,
     BatchTimeoutError,
     LMBatchError,
     OperationUnsupportedError,
@@ -42,18 +45,20 @@ from lmbatch._outputs import LMOutput
 from lmbatch._planning import (
     BatchPlan,
     PreparedBatch,
-    chunk_file_name,
     plan_batches,
     replan_records,
     spool_error,
 )
+from lmbatch._private import make_private_dir
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
+from lmbatch._spool import adopt_plan_chunk, plan_chunk_file, requests_at_hand, sound_sources
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
 from lmbatch._store import JobRecord, JobStore
 from lmbatch._store_location import resolve_store
 from lmbatch._submission import (
     JOB_ID_METADATA_KEY,
+    create_started,
     discard_spool,
     submit_pending,
 )
@@ -67,6 +72,14 @@ ALL_METHODS = frozenset({"create", "status", "info", "retrieve", "list", "cancel
 DEFAULT_RESUBMIT_ROUNDS = 2
 #: How old a job may be for ``invoke`` to re-attach to it instead of submitting again.
 REUSE_WINDOW_SECONDS = 7 * 24 * 3600
+#: Seconds ``invoke``, ``lmbatch.wait`` and ``lmbatch.resume`` wait at most unless given a
+#: ``timeout`` (None waits without limit): one full 24 h completion window, with room for
+#: resubmission rounds, which are small.
+DEFAULT_TIMEOUT = 48 * 3600.0
+#: How long a batch may still run past its ``expires_at`` (or its creation plus the
+#: provider's ``completion_window``) before waiting stops with ``BatchOverdueError``:
+#: vendors end late batches as expired within minutes; this leaves ample room.
+OVERDUE_MARGIN_SECONDS = 3 * 3600.0
 _T = TypeVar("_T")
 # Module-level aliases: inside the class body `list` names the `list()` method.
 _BatchPart = tuple[BatchInfo, JobRecord | None, int | None]
@@ -118,6 +131,13 @@ class BatchOperations(ABC):
         settings_class: The provider's :class:`ProviderSettings` subclass.
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
         supported_methods: The public methods this provider offers.
+        result_line_states: The request-count states the vendor writes result lines for.
+        marks_create_start: Whether ``_submit_batch`` calls :meth:`_create_started`
+            right before its create call (see there).
+        completion_window: Seconds the vendor takes at most to end a batch, counted
+            from its creation, when a batch carries no ``expires_at``; None when the
+            vendor has no such window (batches are then only bounded by the caller's
+            timeout).
     """
 
     name: ClassVar[str] = ""
@@ -126,6 +146,14 @@ class BatchOperations(ABC):
         max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
     )
     supported_methods: ClassVar[frozenset[str]] = ALL_METHODS
+    #: Request-count states (keys of :class:`RequestCounts`) the vendor writes one result
+    #: line for: a results download is checked against them, and read again when short.
+    result_line_states: ClassVar[frozenset[str]] = frozenset({"succeeded", "errored"})
+    #: Pauses (seconds) before reading a results download again after it failed or came
+    #: back short; one more attempt than pauses.
+    result_download_delays: tuple[float, ...] = (1.0, 4.0, 15.0)
+    marks_create_start: ClassVar[bool] = False
+    completion_window: ClassVar[float | None] = 24 * 3600.0
 
     def __init__(
         self,
@@ -146,6 +174,11 @@ class BatchOperations(ABC):
         # Response models given to create() in this process, by job id: used to parse
         # structured output into the caller's own class.
         self._response_models: dict[str, type[pydantic.BaseModel]] = {}
+        # Fresh plans of the caller's requests, by job id, while a create() or invoke()
+        # call holds them: damaged spool files of the job are rebuilt from them.
+        self._spool_sources: dict[str, Callable[[], BatchPlan]] = {}
+        # (batch id, vendor status) pairs already logged as unknown: logged once each.
+        self._unknown_statuses: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.settings.model!r})"
@@ -214,8 +247,22 @@ class BatchOperations(ABC):
         """Send one prepared batch; return the vendor's batch id.
 
         Must not retry a call that may already have created the batch: raise
-        :class:`SubmissionUncertainError` instead, so core can reconcile.
+        :class:`SubmissionUncertainError` instead, so core can reconcile. Providers that
+        do work before the create call (an upload) call :meth:`_create_started` right
+        before it and set ``marks_create_start``.
         """
+
+    def _create_started(self, batch: PreparedBatch) -> None:
+        """Tell core that the call that may create ``batch`` is about to be sent.
+
+        An error or an interruption (``task.cancel()``, Ctrl-C) of ``_submit_batch``
+        before this point means nothing was created: the chunk is simply sent again
+        later. From this point on, anything but a definite refusal (a vendor 4xx) leaves
+        the chunk uncertain, to be reconciled with the vendor before anything is sent
+        again. Providers that never call it (``marks_create_start = False``) are treated
+        as if the whole ``_submit_batch`` were the create call.
+        """
+        create_started()
 
     @abstractmethod
     async def _fetch_batch(self, batch_id: str) -> BatchInfo:
@@ -296,7 +343,10 @@ class BatchOperations(ABC):
             plan.cleanup()
         if not created:
             logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
-        handle = self._handle(await submit_pending(self, job))
+        with requests_at_hand(
+            self, job.job_id, lambda: self._prepare(requests, hyperparameters)[1]
+        ):
+            handle = self._handle(await submit_pending(self, job))
         if on_submitted is not None:
             on_submitted(handle, created)
         return handle
@@ -346,6 +396,8 @@ class BatchOperations(ABC):
 
         Raises:
             BatchNotFinishedError: The batch has not reached a terminal state.
+            ResultsIncompleteError: The results download stayed short of what the vendor
+                reports finished (after reading it again); retry later.
         """
         self._require("retrieve")
         results = await self._collect(batch_id)
@@ -363,6 +415,8 @@ class BatchOperations(ABC):
         """Stream ``(key, LMOutput)`` pairs of a finished batch, one line at a time.
 
         The streaming twin of :meth:`retrieve`, for results too large to hold at once.
+        A download that stays short raises :class:`ResultsIncompleteError` after the
+        pairs that could be read; none is yielded twice.
         """
         self._require("retrieve")
         target = self._resolve(batch_id)
@@ -370,6 +424,140 @@ class BatchOperations(ABC):
         for info, job, chunk_index in parts:
             async for pair in self._iter_batch_results(info, job, chunk_index):
                 yield pair
+
+    async def invoke_iter(
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None = None,
+        status_check_interval: float = 30.0,
+        max_iterations: int | None = None,
+        *,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = False,
+        max_status_check_interval: float = 300.0,
+        on_progress: Callable[[BatchInfo], None] | None = None,
+        resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
+        reuse: bool | float = True,
+        on_submitted: Callable[[str, bool], None] | None = None,
+    ) -> AsyncIterator[tuple[str, LMOutput]]:
+        """:meth:`invoke`, streamed: yield ``(key, LMOutput)`` pairs as results are read.
+
+        The same job as :meth:`invoke` (same arguments, same re-attaching, waiting and
+        resubmission rounds) for results too many to hold at once: memory does not grow
+        with the number of results. Every key is yielded exactly once, with its final
+        outcome (the one :meth:`invoke` would return for it), in the order results are
+        read, not the order of ``requests``. An outcome worth resubmitting is held until
+        its next round is made; every other one is yielded as soon as it is read.
+
+        Stopping early leaves the job in the store: the same call again re-attaches to it
+        and streams its results again, paying for nothing twice.
+        """
+        self._require("invoke")
+        started = self._start_invocation(
+            requests,
+            hyperparameters,
+            _WaitOptions(
+                interval=status_check_interval,
+                max_interval=max_status_check_interval,
+                max_iterations=max_iterations,
+                timeout=timeout,
+                cancel_on_timeout=cancel_on_timeout,
+                on_progress=on_progress,
+            ),
+            resubmit=resubmit,
+            reuse=reuse,
+            on_submitted=on_submitted,
+        )
+        job = started.job
+        pairs = self._iter_complete_job(
+            job, started.waiting, started.rounds, on_submitted=started.announce
+        )
+        replan = started.replan(requests, hyperparameters)
+        try:
+            while True:
+                # The scopes are entered anew for each step: a generator's consumer runs
+                # between steps, and may close it from another context.
+                with deadline_scope(started.deadline), requests_at_hand(self, job.job_id, replan):
+                    try:
+                        pair = await pairs.__anext__()
+                    except StopAsyncIteration:
+                        return
+                yield pair
+        finally:
+            await pairs.aclose()
+
+    async def _iter_complete_job(
+        self,
+        job: JobRecord,
+        waiting: _WaitOptions,
+        resubmit_rounds: int,
+        on_submitted: Callable[[str], None] | None = None,
+    ) -> AsyncGenerator[tuple[str, LMOutput], None]:
+        """:meth:`_complete_job`, streamed: every key's final outcome, yielded once.
+
+        A round's outcome is final unless its key goes into the next round. A next round
+        that already exists (a re-run re-attaching) is known before the round is read,
+        and the outcomes of its keys are skipped; otherwise the outcomes worth
+        resubmitting are held (few, and small: failures) until the next round is made
+        from them, and the rest are yielded at once. Memory: one batch's key map and the
+        keys of the next round, never the results.
+        """
+        job = await submit_pending(self, job)
+        handle = self._handle(job)
+        if on_submitted is not None:
+            on_submitted(handle)
+        current = job
+        rounds_left = max(0, resubmit_rounds)
+        # Keys already yielded that a later round carries anyway (only when another
+        # process made that round from results that differ from ours): skipped there.
+        settled: set[str] = set()
+        while True:
+            await self._wait(handle, waiting)
+            existing = self.store.child_jobs(current.job_id) if rounds_left else []
+            redone = self._job_keys(existing[0]) if existing else set()
+            held: dict[str, LMOutput] = {}
+            async for key, output in self.iter_results(handle):
+                if key in redone or key in settled:
+                    continue
+                if current is not job:
+                    details = {**output.finish_details, "lmbatch_round": current.round}
+                    output = output.model_copy(update={"finish_details": details})
+                if rounds_left and not existing and should_resubmit(output):
+                    held[key] = output
+                    continue
+                yield key, output
+            child = None
+            if rounds_left:
+                child = existing[0] if existing else self._child_job(current, set(held))
+            if child is None:
+                for pair in held.items():
+                    yield pair
+                break
+            if not existing:
+                # Made from ``held`` (or, in a race, by another process from its own
+                # reading): a held key it does not carry keeps this round's outcome.
+                carried = self._job_keys(child)
+                for key, output in held.items():
+                    if key not in carried:
+                        yield key, output
+                settled.update(carried.difference(held))
+                held.clear()
+            logger.info(
+                "resubmitting %d request(s) of job %s as job %s (round %d)",
+                child.request_count,
+                current.job_id,
+                child.job_id,
+                child.round,
+            )
+            current = await submit_pending(self, child)
+            handle = self._handle(current)
+            rounds_left -= 1
+        for finished in self._job_family(job):
+            discard_spool(self, finished.job_id)
+
+    def _job_keys(self, job: JobRecord) -> set[str]:
+        """The caller's keys in ``job``."""
+        return {key for _, key in self.store.iter_keys(job.job_id)}
 
     async def list(self) -> _BatchDicts:
         """Every batch the provider shows for this account, following all pages."""
@@ -408,7 +596,7 @@ class BatchOperations(ABC):
         status_check_interval: float = 30.0,
         max_iterations: int | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
         cancel_on_timeout: bool = False,
         max_status_check_interval: float = 300.0,
         on_progress: Callable[[BatchInfo], None] | None = None,
@@ -429,7 +617,11 @@ class BatchOperations(ABC):
 
         Args:
             max_iterations: Most status checks before giving up.
-            timeout: Most seconds to wait before giving up.
+            timeout: Most seconds to spend waiting for the batches and reading their
+                results, resubmission rounds included, counted from the call (default
+                :data:`DEFAULT_TIMEOUT`, 48 h; None: no limit). It holds even while one
+                HTTP call hangs. Submitting is not cut short by it (each create call is
+                bounded by the provider's HTTP timeout).
             cancel_on_timeout: Cancel the batch when giving up (default: leave it running).
             on_progress: Called with the batch info after every status check.
             resubmit: Rounds of resubmission (``True`` = 2, ``False`` = 0) for requests
@@ -446,8 +638,46 @@ class BatchOperations(ABC):
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
                 batch id so the batch can be retrieved later.
+            BatchOverdueError: A batch ran well past the vendor's completion window
+                (its ``expires_at``) without ending; see :data:`OVERDUE_MARGIN_SECONDS`.
         """
         self._require("invoke")
+        started = self._start_invocation(
+            requests,
+            hyperparameters,
+            _WaitOptions(
+                interval=status_check_interval,
+                max_interval=max_status_check_interval,
+                max_iterations=max_iterations,
+                timeout=timeout,
+                cancel_on_timeout=cancel_on_timeout,
+                on_progress=on_progress,
+            ),
+            resubmit=resubmit,
+            reuse=reuse,
+            on_submitted=on_submitted,
+        )
+        job = started.job
+        with (
+            deadline_scope(started.deadline),
+            requests_at_hand(self, job.job_id, started.replan(requests, hyperparameters)),
+        ):
+            return await self._complete_job(
+                job, started.waiting, started.rounds, on_submitted=started.announce
+            )
+
+    def _start_invocation(
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None,
+        waiting: _WaitOptions,
+        *,
+        resubmit: int | bool,
+        reuse: bool | float,
+        on_submitted: Callable[[str, bool], None] | None,
+    ) -> _Invocation:
+        """Record (or re-attach to) the job of an ``invoke``-style call."""
+        deadline = Deadline.after(waiting.timeout) if waiting.timeout is not None else None
         params, plan = self._prepare(requests, hyperparameters)
         try:
             job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
@@ -455,14 +685,8 @@ class BatchOperations(ABC):
             plan.cleanup()
         if not created:
             logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
-        waiting = _WaitOptions(
-            interval=status_check_interval,
-            max_interval=max_status_check_interval,
-            max_iterations=max_iterations,
-            timeout=timeout,
-            cancel_on_timeout=cancel_on_timeout,
-            on_progress=on_progress,
-        )
+        if deadline is not None:
+            deadline.target = job.job_id  # until the batch id is known
         rounds = (
             (DEFAULT_RESUBMIT_ROUNDS if resubmit else 0) if isinstance(resubmit, bool) else resubmit
         )
@@ -473,7 +697,7 @@ class BatchOperations(ABC):
             def announce(handle: str) -> None:
                 callback(handle, created)
 
-        return await self._complete_job(job, waiting, rounds, on_submitted=announce)
+        return _Invocation(self, job, waiting, rounds, announce, deadline)
 
     async def _complete_job(
         self,
@@ -527,9 +751,10 @@ class BatchOperations(ABC):
         if not retry_keys:
             return None
         wanted = {cid for cid, key in self.store.iter_keys(parent.job_id) if key in retry_keys}
-        spool = self.store.spool_dir(parent.job_id)
-        sources = [spool / chunk_file_name(chunk.index) for chunk in parent.chunks]
-        if not all(path.exists() for path in sources):
+        # Checked against the checksums recorded when spooled; rebuilt from the caller's
+        # requests if damaged, or SpoolDamagedError: damaged input is never resubmitted.
+        sources = sound_sources(self, parent)
+        if sources is None:
             logger.warning("job %s: input no longer spooled; cannot resubmit", parent.job_id)
             return None
         keymap = dict(self.store.iter_keys(parent.job_id))
@@ -577,7 +802,30 @@ class BatchOperations(ABC):
             )
 
     async def _call(self, awaitable: Awaitable[_T]) -> _T:
-        """Await a primitive; anything that is not an lmbatch error becomes one."""
+        """Await a primitive; anything that is not an lmbatch error becomes one.
+
+        Under a caller's deadline (see :mod:`lmbatch._deadline`) the call gets only the
+        time left, and running out raises :class:`BatchTimeoutError`.
+        """
+        deadline = current_deadline()
+        if deadline is None:
+            return await self._mapped(awaitable)
+        left = deadline.remaining()
+        if left <= 0:
+            close = getattr(awaitable, "close", None)
+            if close is not None:
+                close()  # never awaited: no "coroutine was never awaited" warning
+            raise deadline.error()
+        scope = asyncio.timeout(left)
+        try:
+            async with scope:
+                return await self._mapped(awaitable)
+        except TimeoutError:
+            if scope.expired():
+                raise deadline.error() from None
+            raise
+
+    async def _mapped(self, awaitable: Awaitable[_T]) -> _T:
         try:
             return await awaitable
         except (LMBatchError, StopAsyncIteration):
@@ -680,13 +928,15 @@ class BatchOperations(ABC):
         same chunking, so it can stand in.
         """
         spool = self.store.spool_dir(job.job_id)
-        spool.mkdir(parents=True, exist_ok=True)
+        make_private_dir(spool)
         if plan.chunk_sizes != [chunk.request_count for chunk in job.chunks]:
             return
         for chunk in job.chunks:
-            target = spool / chunk_file_name(chunk.index)
-            if chunk.batch_id is None and not target.exists():
-                os.replace(plan.chunk_paths[chunk.index], target)
+            if chunk.batch_id is None:
+                # Checksummed; replaces a spooled file only if it is missing or damaged.
+                adopt_plan_chunk(
+                    self.store, job.job_id, chunk.index, plan_chunk_file(plan, job, chunk.index)
+                )
 
     @staticmethod
     def _handle(job: JobRecord) -> str:
@@ -713,10 +963,26 @@ class BatchOperations(ABC):
 
     async def _fetch(self, batch_id: str) -> BatchInfo:
         info = await self._call(self._fetch_batch(batch_id))
+        if info["status"] is BatchStatus.UNKNOWN:
+            self._log_unknown_status(batch_id, info["provider_status"])
         found = self.store.find_batch(batch_id)
         if found is not None:
             info["metadata"] = {**info["metadata"], JOB_ID_METADATA_KEY: found[0].job_id}
         return info
+
+    def _log_unknown_status(self, batch_id: str, provider_status: str) -> None:
+        """Say once per batch and word that the vendor used a status lmbatch does not know."""
+        if (batch_id, provider_status) in self._unknown_statuses:
+            return
+        self._unknown_statuses.add((batch_id, provider_status))
+        logger.warning(
+            "batch %s: provider %r reports the status %r, which lmbatch does not know; "
+            "treating it as still running (waiting stops once the batch is overdue, or "
+            "at the timeout)",
+            batch_id,
+            self.name,
+            provider_status,
+        )
 
     async def _job_info(self, job: JobRecord) -> BatchInfo:
         infos = [await self._fetch(batch_id) for batch_id in job.batch_ids]
@@ -775,20 +1041,14 @@ class BatchOperations(ABC):
         model = self._response_models.get(job.job_id) if job is not None else None
         validator = StructuredOutputValidator.from_context(context, model)
         keep_raw = self.settings.keep_raw
-        seen: set[str] = set()
-        unreadable = 0
-        async for custom_id, output in self._stream_records(info, context):
-            if custom_id is None:
-                unreadable += 1
-                logger.warning("batch %s: a result line could not be read", info["id"])
-                continue
-            if keymap is not None and custom_id not in keymap:
-                logger.warning("batch %s: result for unknown id %r ignored", info["id"], custom_id)
-                continue
-            if custom_id in seen:
-                logger.warning("batch %s: duplicate result for %r ignored", info["id"], custom_id)
-                continue
-            seen.add(custom_id)
+        # Retried and checked against the vendor's counts: raises rather than leave
+        # requests the vendor finished "missing" (which would be resubmitted, paid twice).
+        download = ResultDownload(
+            self, info, context, keymap, job.job_id if job is not None else None
+        )
+        async for record in download.records():
+            custom_id, output = record
+            assert custom_id is not None  # unreadable lines are counted, not yielded
             if validator is not None:
                 output = validator.check(output)
             if output.error is None and not keep_raw:
@@ -797,8 +1057,8 @@ class BatchOperations(ABC):
             yield key, output
         if keymap is not None:
             for custom_id, key in keymap.items():
-                if custom_id not in seen:
-                    yield key, self._unanswered(info, unreadable)
+                if custom_id not in download.seen:
+                    yield key, self._unanswered(info, download.unreadable)
         try:
             await self._call(self._after_results(info, context))
         except LMBatchError as exc:
@@ -838,8 +1098,29 @@ class BatchOperations(ABC):
         )
 
     async def _wait(self, batch_id: str, options: _WaitOptions) -> BatchInfo:
-        """Poll until terminal; transient errors retry the poll only."""
-        started = time.monotonic()
+        """Poll until terminal; transient errors retry the poll only.
+
+        Bounded three ways: ``max_iterations``, the caller's deadline (the one in force,
+        else ``options.timeout`` from now; every status check gets only the time left),
+        and the vendor's completion window (:class:`BatchOverdueError`).
+        """
+        deadline = current_deadline()
+        if deadline is None and options.timeout is not None:
+            deadline = Deadline.after(options.timeout)
+        if deadline is not None:
+            deadline.target = batch_id
+        with deadline_scope(deadline):
+            try:
+                return await self._poll(batch_id, options, deadline)
+            except BatchTimeoutError:
+                if options.cancel_on_timeout:
+                    with suspended_deadline():  # the cancel must still go out
+                        await self.cancel(batch_id)
+                raise
+
+    async def _poll(
+        self, batch_id: str, options: _WaitOptions, deadline: Deadline | None
+    ) -> BatchInfo:
         delay = max(0.0, options.interval)
         iterations = 0
         while True:
@@ -855,16 +1136,16 @@ class BatchOperations(ABC):
                     options.on_progress(info)
                 if info["status"].is_terminal:
                     return info
-            elapsed = time.monotonic() - started
+                self._check_overdue(batch_id, info)
             out_of_iterations = (
                 options.max_iterations is not None and iterations >= options.max_iterations
             )
-            out_of_time = options.timeout is not None and elapsed + delay > options.timeout
+            out_of_time = deadline is not None and deadline.remaining() < delay
             if out_of_iterations or out_of_time:
-                if options.cancel_on_timeout:
-                    await self.cancel(batch_id)
                 why = (
-                    f"{iterations} status checks" if out_of_iterations else f"{options.timeout:g} s"
+                    f"{iterations} status checks"
+                    if out_of_iterations or deadline is None
+                    else f"{deadline.timeout:g} s"
                 )
                 raise BatchTimeoutError(
                     f"batch {batch_id} did not finish within {why}; it is "
@@ -875,6 +1156,55 @@ class BatchOperations(ABC):
             await asyncio.sleep(delay)
             floor = 0.001 if options.interval > 0 else 0.0
             delay = min(max(delay * 1.5, floor), options.max_interval)
+
+    def _check_overdue(self, batch_id: str, info: BatchInfo) -> None:
+        """Raise :class:`BatchOverdueError` if a running batch is long past its window."""
+        now = time.time()
+        for part in info.get("batches") or [info]:
+            if part["status"].is_terminal:
+                continue
+            ends = self._window_end(part)
+            if ends is None or now < ends + OVERDUE_MARGIN_SECONDS:
+                continue
+            since = datetime.fromtimestamp(ends, tz=UTC).isoformat(timespec="seconds")
+            raise BatchOverdueError(
+                f"batch {part['id']} is still {part['provider_status']!r} although its "
+                f"completion window ended at {since} (more than "
+                f"{OVERDUE_MARGIN_SECONDS / 3600:g} h ago); the provider should have ended "
+                f"it, so lmbatch stopped waiting for {batch_id}. It was left as it is: "
+                f"cancel({part['id']!r}) it, then retrieve({batch_id!r}) what finished",
+                batch_id=batch_id,
+                overdue_batch_id=part["id"],
+                provider_status=part["provider_status"],
+            )
+
+    def _window_end(self, info: BatchInfo) -> float | None:
+        """Unix time by which the vendor should have ended a batch, when known."""
+        expires = info.get("expires_at")
+        if expires is not None:
+            return expires.timestamp()
+        created = info["created_at"]
+        if created is None or self.completion_window is None:
+            return None
+        return created.timestamp() + self.completion_window
+
+
+@dataclass(frozen=True)
+class _Invocation:
+    """An ``invoke``-style call's job, and how to wait for it and resubmit."""
+
+    ops: BatchOperations
+    job: JobRecord
+    waiting: _WaitOptions
+    rounds: int
+    announce: Callable[[str], None] | None
+    deadline: Deadline | None
+
+    def replan(
+        self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None
+    ) -> Callable[[], BatchPlan]:
+        """A fresh plan of the caller's requests, to rebuild damaged spool files."""
+        return lambda: self.ops._prepare(requests, hyperparameters)[1]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from lmbatch._inputs import normalize_input
 from lmbatch._json import dump_line, load_line, unencodable_reason
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import Message
+from lmbatch._private import make_private_dir, open_private
 
 __all__ = ["BatchPlan", "PreparedBatch", "plan_batches"]
 
@@ -139,7 +140,7 @@ class _ChunkWriter:
         self.max_bytes = limits.planned_bytes_per_batch
         self.chunks: list[_Chunk] = []
         self.keys = KeyFile(directory / "keys.jsonl")
-        self.key_handle = self.keys.path.open("wb", buffering=_WRITE_BUFFER)
+        self.key_handle = open_private(self.keys.path, "wb", buffering=_WRITE_BUFFER)
         self.hasher = hashlib.sha256(fingerprint_salt.encode())
 
     def add(self, key: str, custom_id: str, line: bytes) -> None:
@@ -187,9 +188,9 @@ class _ChunkWriter:
 
 def _new_plan_directory(spool_root: Path | None) -> Path:
     if spool_root is not None:
-        spool_root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(spool_root)
         remove_stale_plans(spool_root)
-    return Path(tempfile.mkdtemp(prefix=_plan_prefix(), dir=spool_root))
+    return Path(tempfile.mkdtemp(prefix=_plan_prefix(), dir=spool_root))  # mkdtemp: 0700
 
 
 # Plan folders are named plan-<pid>@<host>@<random>, so that a later run can tell the
@@ -375,4 +376,4 @@ def chunk_file_name(index: int) -> str:
 
 def _open_chunk(directory: Path, index: int) -> _Chunk:
     path = directory / chunk_file_name(index)
-    return _Chunk(path=path, handle=path.open("wb", buffering=_WRITE_BUFFER))
+    return _Chunk(path=path, handle=open_private(path, "wb", buffering=_WRITE_BUFFER))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lmbatch._errors import LMBatchError, StoreError
+from lmbatch._private import make_private_dir, private_store_files
 from lmbatch._store_location import store_location
 
 __all__ = ["ChunkRecord", "JobRecord", "JobStore", "default_store_path"]
@@ -63,6 +64,13 @@ CREATE TABLE IF NOT EXISTS request_keys (
     PRIMARY KEY (job_id, custom_id)
 );
 CREATE INDEX IF NOT EXISTS request_keys_by_chunk ON request_keys (job_id, chunk_index);
+CREATE TABLE IF NOT EXISTS spool_checksums (
+    job_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (job_id, chunk_index)
+);
 """
 
 #: Chunk states: planned (never sent), submitting (a create call may have reached the
@@ -197,7 +205,8 @@ class JobStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = store_location(path, "the job store path")
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(Path(self.path).parent)
+            private_store_files(self.path)
         # One connection per store; the lock serialises threads (the emulator and
         # progress display may touch it from helper threads).
         self._lock = threading.RLock()
@@ -343,6 +352,7 @@ class JobStore:
             if started:
                 return False
             conn.execute("DELETE FROM request_keys WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM spool_checksums WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
             return True
@@ -377,9 +387,15 @@ class JobStore:
         """Record the vendor batch id of a chunk, the moment it is known.
 
         Raises:
-            LMBatchError: The id is already recorded for another chunk (the vendor
-                handed out one id twice, or two stores were merged).
+            LMBatchError: The id is empty, or already recorded for another chunk (the
+                vendor handed out one id twice, or two stores were merged).
         """
+        if not isinstance(batch_id, str) or not batch_id:
+            # A chunk "submitted" without an id can be neither polled nor resubmitted.
+            raise LMBatchError(
+                f"refusing to record {batch_id!r} as the batch id of chunk {chunk_index} "
+                f"of job {job_id}"
+            )
         try:
             self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTED, batch_id)
         except sqlite3.IntegrityError:
@@ -388,6 +404,48 @@ class JobStore:
             raise LMBatchError(
                 f"batch id {batch_id!r} is already recorded in the job store for {owner}"
             ) from None
+
+    @_store_errors
+    def record_spool_checksum(
+        self, job_id: str, chunk_index: int, sha256: str, size: int
+    ) -> tuple[str, int]:
+        """Record what a chunk's spooled input must hold, unless already recorded.
+
+        The first record wins (a job's input never changes), so processes spooling the
+        same job agree on one.
+
+        Returns:
+            ``(sha256, size)`` as recorded.
+        """
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO spool_checksums VALUES (?, ?, ?, ?)",
+                (job_id, chunk_index, sha256, size),
+            )
+            row = conn.execute(
+                "SELECT sha256, size FROM spool_checksums WHERE job_id = ? AND chunk_index = ?",
+                (job_id, chunk_index),
+            ).fetchone()
+        return str(row[0]), int(row[1])
+
+    @_store_errors
+    def spool_checksum(self, job_id: str, chunk_index: int) -> tuple[str, int] | None:
+        """``(sha256, size)`` recorded for a chunk's spooled input, or None (none recorded)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT sha256, size FROM spool_checksums WHERE job_id = ? AND chunk_index = ?",
+                (job_id, chunk_index),
+            ).fetchone()
+        return (str(row[0]), int(row[1])) if row is not None else None
+
+    @_store_errors
+    def mark_uncertain(self, job_id: str, chunk_index: int) -> None:
+        """Put a chunk back to *submitting*: its create call may have made a batch.
+
+        Used for a chunk recorded as submitted without a batch id; it is then reconciled
+        with the vendor like any create whose outcome is unknown.
+        """
+        self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTING, None)
 
     def reset_chunk(self, job_id: str, chunk_index: int) -> None:
         """Return a chunk to *planned* (its create call is known not to have happened)."""

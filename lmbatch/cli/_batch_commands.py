@@ -16,6 +16,7 @@ from lmbatch._status import BatchInfo
 from lmbatch.cli._errors import CLIError, reporting_errors
 from lmbatch.cli._generation import load_schema, parse_assignments
 from lmbatch.cli._options import (
+    AllowPathOption,
     BatchIdArgument,
     FileArgument,
     FormatOption,
@@ -95,6 +96,7 @@ def submit_command(
     param: ParamOption = None,
     schema: SchemaOption = None,
     file_format: FormatOption = None,
+    allow_path: AllowPathOption = None,
     store: StoreOption = None,
     fresh: SubmitFreshOption = False,
     json_output: JsonOption = False,
@@ -120,7 +122,9 @@ def submit_command(
         lmbatch submit people.jsonl --schema models:Person
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
-        requests = read_request_file(file, file_format.value if file_format else None)
+        requests = read_request_file(
+            file, file_format.value if file_format else None, allow_path or ()
+        )
         hyperparameters = hyperparameters_from(param, schema)
         ops = operations_for(provider=provider, model=model, options=option, store=store)
 

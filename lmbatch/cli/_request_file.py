@@ -13,6 +13,12 @@ CSV: a header row with ``key`` and ``prompt`` columns (and optionally ``system``
 columns are ignored. CSV is read strictly: a row with more or fewer cells than the header,
 a quoted field that is never closed, or a NUL byte is an error naming the line where it
 starts, never a prompt that silently swallows the rows after it.
+
+Attachment ``path`` parts are read relative to the request file's folder (the working
+directory for stdin) and must stay inside it, or inside a folder the user allowed with
+``--allow-path``: a request file from elsewhere must not be able to send
+``../../.ssh/id_rsa`` or ``/etc/passwd`` to a vendor. (Python callers building
+:class:`~lmbatch.Attachment` objects in code are trusted: that is their own code.)
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -67,19 +73,51 @@ class RequestFile:
         self.line_of[key] = line
 
 
-def read_request_file(path: str, file_format: FileFormat | None = None) -> RequestFile:
+@dataclass(frozen=True)
+class _AttachmentFolders:
+    """Where attachment paths of a request file are read from, and may be read from."""
+
+    base: Path
+    allowed: tuple[Path, ...]
+
+    @classmethod
+    def of(cls, base: Path, allow_paths: Iterable[str | Path]) -> _AttachmentFolders:
+        roots = (base, *(Path(folder).expanduser() for folder in allow_paths))
+        return cls(base, tuple(root.resolve() for root in roots))
+
+    def resolve(self, where: str, given: str) -> Path:
+        """The file ``given`` names, once it is known to lie in an allowed folder."""
+        # resolve() follows symlinks and "..": a link in the folder pointing out of it
+        # is outside too.
+        file = (self.base / Path(given).expanduser()).resolve()
+        if not any(file.is_relative_to(root) for root in self.allowed):
+            raise CLIError(
+                f"{where}: attachment path {given!r} is outside the request file's folder "
+                f"({self.base}); to read attachments from another folder, pass "
+                "--allow-path DIR"
+            )
+        return file
+
+
+def read_request_file(
+    path: str, file_format: FileFormat | None = None, allow_paths: Iterable[str | Path] = ()
+) -> RequestFile:
     """Read and validate every request of ``path`` (``-`` reads JSONL from stdin).
 
     Args:
         path: The file to read.
         file_format: ``"jsonl"`` or ``"csv"``; guessed from the suffix when None.
+        allow_paths: Folders attachment ``path`` parts may also be read from, besides
+            the request file's own folder (the working directory for stdin).
 
     Raises:
         CLIError: The file is missing, unreadable, or a line is invalid (the message
-            names the file and line).
+            names the file and line), or an attachment path lies outside the allowed
+            folders.
     """
     if path == STDIN:
-        result = _read_jsonl("<stdin>", sys.stdin.buffer.read(), Path.cwd())
+        folders = _AttachmentFolders.of(Path.cwd(), allow_paths)
+        result = _read_jsonl("<stdin>", sys.stdin.buffer.read(), folders)
     else:
         file = Path(path)
         chosen = file_format or _format_of(file)
@@ -91,8 +129,10 @@ def read_request_file(path: str, file_format: FileFormat | None = None) -> Reque
             raise CLIError(f"{path}: is a directory, not a file of requests") from None
         except OSError as exc:
             raise CLIError(f"{path}: cannot read it: {exc.strerror}") from None
-        reader = _read_jsonl if chosen == "jsonl" else _read_csv
-        result = reader(path, data, file.parent)
+        if chosen == "jsonl":
+            result = _read_jsonl(path, data, _AttachmentFolders.of(file.parent, allow_paths))
+        else:
+            result = _read_csv(path, data, file.parent)
     if not result.requests:
         raise CLIError(f"{result.name}: no requests in the file")
     return result
@@ -111,7 +151,7 @@ def _format_of(file: Path) -> FileFormat:
 # -- JSONL -------------------------------------------------------------------------------
 
 
-def _read_jsonl(name: str, data: bytes, base_dir: Path) -> RequestFile:
+def _read_jsonl(name: str, data: bytes, base_dir: _AttachmentFolders) -> RequestFile:
     result = RequestFile(name)
     for number, raw in enumerate(data.splitlines(), start=1):
         where = f"{name}:{number}"
@@ -167,7 +207,9 @@ def _read_key(where: str, record: dict[str, Any]) -> str:
     return key
 
 
-def _read_input(where: str, key: str, record: dict[str, Any], base_dir: Path) -> LMInput:
+def _read_input(
+    where: str, key: str, record: dict[str, Any], base_dir: _AttachmentFolders
+) -> LMInput:
     if "input" not in record:
         raise CLIError(f'{where}: missing "input" for key {key!r}')
     system = record.get("system")
@@ -177,7 +219,7 @@ def _read_input(where: str, key: str, record: dict[str, Any], base_dir: Path) ->
     return _validated(where, key, value, system)
 
 
-def _from_json(where: str, value: Any, base_dir: Path) -> Any:
+def _from_json(where: str, value: Any, base_dir: _AttachmentFolders) -> Any:
     """Accept the JSON spellings people write: ``content`` for ``contents``, file parts."""
     if not isinstance(value, list):
         return value
@@ -197,12 +239,12 @@ def _from_json(where: str, value: Any, base_dir: Path) -> Any:
     return converted
 
 
-def _part(where: str, part: Any, base_dir: Path) -> Any:
+def _part(where: str, part: Any, base_dir: _AttachmentFolders) -> Any:
     if not (isinstance(part, dict) and part.get("type") == "attachment"):
         return part
     part = dict(part)
     if "path" in part:
-        file = base_dir / str(part.pop("path"))
+        file = base_dir.resolve(where, str(part.pop("path")))
         try:
             return Attachment.from_path(file, part.get("mime_type"))
         except (OSError, ValueError) as exc:

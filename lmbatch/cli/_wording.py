@@ -11,9 +11,12 @@ one wording, with a small, regular Python vocabulary, and this module translates
 * ``hyperparameters['NAME']``: ``-P NAME``.
 * ``the provider's `NAME` option``: the flag, as above.
 * ``lmbatch.resume('ID')``: ``lmbatch resume ID``; ``retrieve('ID')``:
-  ``lmbatch results ID``; ``get_batch_operations('NAME')``: ``-p/--provider NAME``.
-* ``(e.g. some_call(...))``: a Python example, dropped.
-* "the same invoke": "the same command".
+  ``lmbatch results ID``; ``cancel('ID')``: ``lmbatch cancel ID``;
+  ``get_batch_operations('NAME')``: ``-p/--provider NAME``.
+* ``(e.g. some_call(...))``: a Python example, dropped; so is the Python half of
+  ``NAME=... in code, -O NAME=... on the command line`` and of
+  ``retrieve('ID') (command line: lmbatch results ID)``.
+* "the same invoke" (or ``invoke()``): "the same command".
 
 Core messages that give advice should use these forms, so that the CLI can say them its
 own way.
@@ -41,10 +44,15 @@ def _flag(name: str) -> str:
 _RULES: list[tuple[re.Pattern[str], str]] = [
     # A Python example in parentheses: the CLI's own help has examples of its own.
     (re.compile(r"\s*\(e\.g\. [\w.]+\([^()]*\)\)"), ""),
+    # "NAME=... in code, -O NAME=... on the command line": only the second half applies.
+    (re.compile(r"\b\w+=\.\.\. in code, "), ""),
     (re.compile(r"\blmbatch\.resume\('([^']+)'\)"), r"lmbatch resume \1"),
+    # "retrieve('ID') (command line: lmbatch results ID)": the command line half.
+    (re.compile(r"(?<![\w.])retrieve\('[^']+'\) \(command line: ([^)]*)\)"), r"\1"),
     (re.compile(r"(?<![\w.])retrieve\('([^']+)'\)"), r"lmbatch results \1"),
+    (re.compile(r"(?<![\w.])cancel\('([^']+)'\)"), r"lmbatch cancel \1"),
     (re.compile(r"\b(?:lmbatch\.)?get_batch_operations\('([^']+)'[^()]*\)"), r"-p/--provider \1"),
-    (re.compile(r"\bthe same invoke\b"), "the same command"),
+    (re.compile(r"\bthe same invoke(?:\(\))?(?: \(or `lmbatch run`\))?"), "the same command"),
     (re.compile(r"\breuse=False\b"), "--fresh"),
     (re.compile(r"\bhyperparameters\['(\w+)'\]"), r"-P \1"),
 ]

@@ -3,6 +3,7 @@ and nothing is uploaded."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -347,6 +348,108 @@ def test_damaged_store_names_the_file(
     error = json.loads(outcome.stdout)["error"]
     assert error["type"] == "StoreError"
     assert error["path"] == str(store)
+
+
+# -- attachment paths stay in the request file's folder -------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\nnot-really-an-image-but-private"
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> tuple[Path, Path]:
+    """``requests/`` (where the request file goes) and ``private/secret.png`` beside it."""
+    requests = tmp_path / "requests"
+    requests.mkdir()
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "secret.png").write_bytes(PNG)
+    return requests, private
+
+
+def _request_file(folder: Path, attachment_path: str) -> Path:
+    path = folder / "q.jsonl"
+    part = {"type": "attachment", "path": attachment_path}
+    path.write_text(
+        json.dumps({"key": "ok", "input": "hi"})
+        + "\n"
+        + json.dumps({"key": "photo", "input": ["What is this?", part]})
+        + "\n"
+    )
+    return path
+
+
+def _sent_bytes() -> bytes:
+    return b"".join(
+        json.dumps(batch.records).encode() for batch in default_backend.batches.values()
+    )
+
+
+@pytest.mark.parametrize("command", ["submit", "run"])
+@pytest.mark.parametrize("how", ["relative", "absolute", "symlink"])
+def test_an_attachment_path_outside_the_request_files_folder_is_refused(
+    lmbatch: Invoke, layout: tuple[Path, Path], command: str, how: str
+) -> None:
+    requests, private = layout
+    secret = private / "secret.png"
+    if how == "relative":
+        given = "../private/secret.png"
+    elif how == "absolute":
+        given = str(secret)
+    else:
+        (requests / "innocent.png").symlink_to(secret)
+        given = "innocent.png"
+    path = _request_file(requests, given)
+    outcome = lmbatch(command, str(path), "-p", "fake")
+    assert_refused(outcome, f"{path}:2:", repr(given), "--allow-path")
+    assert default_backend.batches == {}
+
+
+def test_allow_path_lets_attachments_come_from_another_folder(
+    lmbatch: Invoke, layout: tuple[Path, Path]
+) -> None:
+    requests, private = layout
+    path = _request_file(requests, "../private/secret.png")
+    outcome = lmbatch("submit", str(path), "-p", "fake", "--allow-path", str(private))
+    assert outcome.exit_code == 0, outcome.stderr
+    assert default_backend.calls["submit"] == 1
+    assert base64.b64encode(PNG) in _sent_bytes()
+    # --allow-path is repeatable; a folder that does not hold the file does not help.
+    outcome = lmbatch(
+        "submit",
+        str(path),
+        "-p",
+        "fake",
+        "--allow-path",
+        str(requests / "x"),
+        "--allow-path",
+        str(private.parent / "privat"),
+    )
+    assert outcome.exit_code == 2
+    assert f"{path}:2:" in outcome.stderr
+
+
+def test_an_attachment_in_a_subfolder_of_the_request_file_is_read(
+    lmbatch: Invoke, layout: tuple[Path, Path]
+) -> None:
+    requests, _ = layout
+    (requests / "images").mkdir()
+    (requests / "images" / "cat.png").write_bytes(PNG)
+    path = _request_file(requests, "images/../images/cat.png")
+    outcome = lmbatch("submit", str(path), "-p", "fake")
+    assert outcome.exit_code == 0, outcome.stderr
+    assert default_backend.calls["submit"] == 1
+
+
+def test_attachment_paths_from_stdin_stay_in_the_working_directory(
+    lmbatch: Invoke, layout: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests, private = layout
+    monkeypatch.chdir(requests)
+    part = {"type": "attachment", "path": str(private / "secret.png")}
+    line = json.dumps({"key": "photo", "input": ["What is this?", part]}) + "\n"
+    assert_refused(lmbatch("submit", "-", "-p", "fake", input=line), "<stdin>:1:", "secret.png")
+    outcome = lmbatch("submit", "-", "-p", "fake", "--allow-path", str(private), input=line)
+    assert outcome.exit_code == 0, outcome.stderr
 
 
 @pytest.mark.parametrize("command", ["submit", "run"])

@@ -100,3 +100,45 @@ def test_a_damaged_store_names_the_store_flag(
     store.write_bytes(b"not a database at all\n" * 100)
     monkeypatch.setenv("LMBATCH_STORE", str(store))
     assert_speaks_cli(lmbatch("submit", str(prompts), "-p", "fake"), "LMBATCH_STORE or --store")
+
+
+@pytest.mark.parametrize(
+    ("python", "cli"),
+    [
+        (
+            "pass it (base_url=... in code, -O base_url=... on the command line), or trust",
+            "pass it (-O base_url=... on the command line), or trust",
+        ),
+        (
+            "read them later with retrieve('b1') (command line: lmbatch results b1), "
+            "or run the same invoke again",
+            "read them later with lmbatch results b1, or run the same command again",
+        ),
+        (
+            "Run the same invoke() (or `lmbatch run`) again with the original requests",
+            "Run the same command again with the original requests",
+        ),
+        (
+            "cancel('b2') it, then retrieve('j1') what finished",
+            "lmbatch cancel b2 it, then lmbatch results j1 what finished",
+        ),
+        (
+            "Running the same call again (or lmbatch.resume('j1'))",
+            "Running the same call again (or lmbatch resume j1)",
+        ),
+        ("pass reuse=False to submit anyway", "pass --fresh to submit anyway"),
+        ("set the provider's `model` option", "set -m/--model"),
+        ("hyperparameters['seed']: no seed", "-P seed: no seed"),
+        (
+            "choose another store with LMBATCH_STORE or store=...",
+            "choose another store with LMBATCH_STORE or --store",
+        ),
+    ],
+)
+def test_core_advice_in_command_line_words(python: str, cli: str) -> None:
+    # The phrasings core errors use (see lmbatch/_config.py, _downloads.py, _spool.py,
+    # _operations.py, _submission.py), as the CLI shows them.
+    from lmbatch.cli._wording import cli_words
+
+    assert cli_words(python) == cli
+    assert cli_words(cli) == cli  # translating twice changes nothing

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
+from lmbatch import ProviderServerError
 from lmbatch.cli._app import app
-from lmbatch.testing import default_backend
+from lmbatch.testing import FakeBatchOperations, default_backend
 from tests.cli.conftest import Invoke
 
 
@@ -382,6 +385,73 @@ def test_run_resubmits_expired_requests(lmbatch: Invoke, prompts: Path, tmp_path
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(line["ok"] for line in lines)
     assert default_backend.calls["submit"] == 2
+
+
+def test_run_with_rounds_and_batches_writes_final_outcomes_in_file_order(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    # Results are parked as they stream in (vendor order, round after round) and
+    # written in the file's order at the end, each key once with its last round's outcome.
+    keys = ["k6", "k0", "k5", "k1", "k4", "k2", "k3"]
+    path = tmp_path / "shuffled.jsonl"
+    path.write_text("".join(json.dumps({"key": k, "input": f"say {k}"}) + "\n" for k in keys))
+    default_backend.script_next_batch(expire=True, finished_before_expiry=1)
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch(
+        "run", str(path), "-p", "fake", "-O", "max_requests_per_batch=3",
+        "-o", str(out), "--poll-interval", "0",
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.stderr
+    records = read_lines(out)
+    assert [r["key"] for r in records] == keys
+    assert [r["text"] for r in records] == [f"echo: say {k}" for k in keys]
+    assert "wrote 7 results: 7 ok" in outcome.stderr
+    assert default_backend.calls["submit"] == 4  # 3 batches, then one round for 2 keys
+    spool = tmp_path / "store" / "jobs.sqlite3.spool"
+    assert spool.is_dir()
+    assert not list(spool.glob("results-*"))  # the parked lines are gone
+
+
+def test_run_that_fails_while_reading_results_writes_nothing_and_keeps_nothing(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    # Every reading fails: the first download and each of its retries.
+    for _ in range(1 + len(FakeBatchOperations.result_download_delays)):
+        default_backend.fail_next(
+            "results", ProviderServerError("download failed", provider="fake", status_code=500)
+        )
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    assert outcome.exit_code == 1
+    assert "download failed" in outcome.stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob("out.jsonl*"))
+    spool = tmp_path / "store" / "jobs.sqlite3.spool"
+    assert spool.is_dir()
+    assert not list(spool.glob("results-*"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_results_files_and_the_store_are_private(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        out = tmp_path / "out.jsonl"
+        out.write_text("an older results file\n")
+        out.chmod(0o644)
+        outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+        assert outcome.exit_code == 0, outcome.stderr
+        (batch_id,) = default_backend.batches
+        again = tmp_path / "again.jsonl"
+        assert lmbatch("results", batch_id, "-o", str(again)).exit_code == 0
+    finally:
+        os.umask(old_umask)
+    assert len(read_lines(out)) == 3
+    written = [out, again, *(tmp_path / "store").rglob("*")]
+    assert [
+        f"{p} {stat.S_IMODE(p.stat().st_mode):o}" for p in written if p.stat().st_mode & 0o077
+    ] == []
 
 
 # -- issue 15 item 15: CLI polish ------------------------------------------------------------

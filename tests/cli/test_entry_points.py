@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 
-def run_module(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_module(
+    *args: str, cwd: Path, timeout: float = 60, pythonpath: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("LMBATCH_")}
     env.pop("OPENAI_API_KEY", None)
     env["LMBATCH_STORE"] = str(cwd / "jobs.sqlite3")
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     return subprocess.run(
         [sys.executable, "-m", "lmbatch", *args],
         cwd=cwd,
@@ -98,6 +102,26 @@ def test_demo_can_save_its_prompts(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = (tmp_path / "prompts.jsonl").read_text().splitlines()
     assert len(lines) == 6
+
+
+def test_a_plugin_calling_sys_exit_at_import_does_not_end_lmbatch_run(tmp_path: Path) -> None:
+    """An installed plugin exiting at import is reported; the run goes on with the others."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "quitter.py").write_text("import sys\nsys.exit(0)\n")
+    dist_info = site / "quitter-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: quitter\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[lmbatch]\nquitter = quitter\n")
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"key": "k", "input": "hi"}\n')
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    done = run_module(
+        "run", str(prompts), "-p", "fake", "--poll-interval", "0", cwd=tmp_path, pythonpath=path
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["text"] == "echo: hi"
+    assert "plugin 'quitter' failed to load: SystemExit" in done.stderr
 
 
 # -- issue 15 item 15: --version, and a closed pipe ------------------------------------------

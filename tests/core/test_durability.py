@@ -358,6 +358,133 @@ async def test_plan_folders_left_by_dead_processes_are_removed_by_a_later_run(
     )
 
 
+# ------------------------------------------------------------ invoke_iter (streamed)
+
+MIXED = {
+    **REQUESTS,
+    "stubborn": "x [[lmbatch:error=503]]",
+    "bad": "y [[lmbatch:error=400]]",
+}
+
+
+def _outcomes(pairs: list[tuple[str, LMOutput]]) -> dict[str, tuple[str, Any]]:
+    """``key → (ok or error kind, round)``; fails on a key given twice."""
+    keys = [key for key, _ in pairs]
+    assert len(keys) == len(set(keys)), "a key was yielded twice"
+    return {
+        key: (
+            "ok" if output.error is None else output.error.kind,
+            output.finish_details.get("lmbatch_round", 1),
+        )
+        for key, output in pairs
+    }
+
+
+async def _streamed(ops: FakeBatchOperations, **kwargs: Any) -> list[tuple[str, LMOutput]]:
+    return [pair async for pair in ops.invoke_iter(MIXED, status_check_interval=0, **kwargs)]
+
+
+async def test_invoke_iter_yields_each_final_outcome_once_like_invoke(
+    backend: FakeBackend, store: JobStore, tmp_path: Path
+) -> None:
+    # Round 1: 3 of 9 finish, the rest expire; round 2 finishes the expired ones but
+    # "stubborn" fails with a 503 again; round 3 is its last.
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    streamed = _outcomes(await _streamed(ops_for(backend, store)))
+    other = FakeBackend()
+    other.script_next_batch(expire=True, finished_before_expiry=3)
+    held = await ops_for(other, JobStore(tmp_path / "other.sqlite3")).invoke(
+        MIXED, status_check_interval=0
+    )
+    assert streamed == _outcomes(list(held.items()))
+    assert streamed["stubborn"] == ("errored", 3)
+    assert streamed["bad"][0] == "errored"
+    assert sorted(round for _, round in streamed.values()).count(2) >= 4
+    assert backend.submissions["stubborn"] == 3
+    assert not any(store.spool_dir(job.job_id).exists() for job in store.list_jobs())
+
+
+async def test_invoke_iter_reattaching_takes_each_key_from_its_last_round(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    first = await ops_for(backend, store).invoke(MIXED, status_check_interval=0)
+    calls = backend.calls["submit"]
+    again = _outcomes(await _streamed(ops_for(backend, store)))
+    assert again == _outcomes(list(first.items()))
+    assert backend.calls["submit"] == calls  # the rounds already made are read, not redone
+
+
+async def test_invoke_iter_stopped_early_resumes_without_paying_twice(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    stream = ops_for(backend, store).invoke_iter(MIXED, status_check_interval=0)
+    async for _ in stream:
+        break
+    await stream.aclose()
+    outcomes = _outcomes(await _streamed(ops_for(backend, store)))
+    assert set(outcomes) == set(MIXED)
+    assert backend.submissions["key 0"] == 1
+    assert backend.submissions["stubborn"] == 3
+
+
+async def test_invoke_iter_yields_held_outcomes_when_no_next_round_can_be_made(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops = ops_for(backend, store)
+    monkeypatch.setattr(ops, "_child_job", lambda parent, keys: None)  # input not spooled
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    outcomes = _outcomes(await _streamed(ops))
+    assert set(outcomes) == set(MIXED)
+    assert sorted(kind for kind, _ in outcomes.values()).count("expired") == 6
+    assert backend.calls["submit"] == 1
+
+
+async def test_invoke_iter_with_a_next_round_made_elsewhere_meanwhile(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process made round 2 (from its own reading) between our look for it and
+    # our reading of round 1: it carries a key we already yielded as final and lacks one
+    # we held. Still one outcome per key: ours for the first, round 1's for the second.
+    ops = ops_for(backend, store)
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    job_id = await ops.create(MIXED)
+    await lmbatch.wait(ops, job_id, status_check_interval=0)
+    job = store.get_job(job_id) or store.find_batch(job_id)[0]  # type: ignore[index]
+    first = {key: output async for key, output in ops.iter_results(job_id)}
+    expired = sorted(key for key, output in first.items() if should_resubmit(output))
+    finished = sorted(key for key, output in first.items() if output.ok)
+    elsewhere = ops._child_job(job, {finished[0], *expired[1:]})
+    assert elsewhere is not None
+    # The other process's round stays out of sight until ours would be made.
+    real_children, real_child_job = store.child_jobs, ops._child_job
+    visible: list[bool] = []
+
+    def children(parent_id: str) -> Any:
+        return real_children(parent_id) if visible or parent_id != job.job_id else []
+
+    def child_job(parent: Any, keys: set[str]) -> Any:
+        visible.append(True)
+        return real_child_job(parent, keys)
+
+    monkeypatch.setattr(store, "child_jobs", children)
+    monkeypatch.setattr(ops, "_child_job", child_job)
+    pairs = [pair async for pair in ops._iter_complete_job(job, _waiting(), 2)]
+    outcomes = _outcomes(pairs)
+    assert set(outcomes) == set(MIXED)
+    assert outcomes[finished[0]] == ("ok", 1)
+    assert outcomes[expired[0]] == ("expired", 1)
+    assert all(outcomes[key][1] >= 2 for key in expired[1:])
+    assert backend.submissions[finished[0]] == 2  # sent by the other process's round
+
+
+def _waiting() -> Any:
+    from lmbatch._operations import _WaitOptions
+
+    return _WaitOptions(interval=0)
+
+
 # -- create(reuse=...): submitting the same requests again (issue 15 item 2) ----------------
 
 

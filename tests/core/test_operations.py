@@ -16,7 +16,9 @@ from lmbatch import (
     JobStore,
     LMOutput,
     ProviderRequestError,
+    ProviderServerError,
     RateLimitError,
+    ResultsIncompleteError,
     StructuredOutput,
     SubmissionUncertainError,
 )
@@ -71,6 +73,44 @@ async def test_omitted_result_is_missing(backend: FakeBackend) -> None:
     )
     assert results["b"].error is not None
     assert results["b"].error.kind == "missing"
+
+
+async def test_results_download_failing_once_is_read_again_in_the_same_call(
+    backend: FakeBackend,
+) -> None:
+    backend.fail_next("results", ProviderServerError("download failed", status_code=500))
+    results = await make_ops(backend).invoke({"a": "x", "b": "y"}, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+    assert backend.calls["results"] == 2
+    assert set(backend.submissions.values()) == {1}
+
+
+async def test_results_download_failing_for_good_raises_and_resubmits_nothing(
+    backend: FakeBackend,
+) -> None:
+    ops = make_ops(backend)
+    requests = {"a": "x", "b": "y"}
+    for _ in range(len(ops.result_download_delays) + 1):
+        backend.fail_next("results", ProviderServerError("download failed", status_code=500))
+    with pytest.raises(ResultsIncompleteError) as caught:
+        await ops.invoke(requests, status_check_interval=0)
+    assert (caught.value.expected, caught.value.read) == (2, 0)
+    assert isinstance(caught.value.__cause__, ProviderServerError)
+    assert set(backend.submissions.values()) == {1}
+    # The results were never lost: the same invoke re-attaches and reads them.
+    results = await ops.invoke(requests, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+    assert set(backend.submissions.values()) == {1}
+
+
+async def test_results_download_refused_for_good_is_not_read_again(backend: FakeBackend) -> None:
+    ops = make_ops(backend)
+    batch_id = await ops.create({"a": "x"})
+    await wait_done(ops, batch_id)
+    backend.fail_next("results", ProviderRequestError("archived", status_code=400))
+    with pytest.raises(ProviderRequestError):
+        await ops.retrieve(batch_id)
+    assert backend.calls["results"] == 1
 
 
 async def test_expired_batch_keeps_finished_results(backend: FakeBackend) -> None:

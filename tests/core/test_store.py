@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
+import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lmbatch import JobStore
+import lmbatch
+from lmbatch import Hyperparameters, JobStore, ProviderLimits
+from lmbatch._planning import plan_batches
 from lmbatch._store import default_store_path
 
 
@@ -196,3 +201,101 @@ def _write_jobs_into(store: JobStore) -> None:
         chunk_sizes=[1],
         keys=[("a", "A", 0)],
     )
+
+
+# -- private files: the store, the spool and plans are 0600 / 0700 -----------------------
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """The common umask 022, under which plain open()/mkdir() give 0644/0755."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _loose(root: Path) -> list[str]:
+    """Every path under ``root`` (itself included) that others may read."""
+    paths = [root, *root.rglob("*")]
+    return [f"{p} {_mode(p):o}" for p in paths if _mode(p) & 0o077]
+
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+
+
+@posix_only
+@pytest.mark.usefixtures("loose_umask")
+async def test_store_spool_and_folders_lmbatch_creates_are_private(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    store = root / "lmbatch" / "jobs.sqlite3"
+    ops = lmbatch.get_batch_operations("fake", store=str(store))
+    await ops.create({f"k{i}": f"private prompt {i}" for i in range(3)})
+    files = {path.name for path in root.rglob("*") if path.is_file()}
+    assert {"jobs.sqlite3", "jobs.sqlite3-wal", "jobs.sqlite3-shm"} <= files
+    assert any(name.startswith("chunk-") for name in files), files  # spooled input
+    assert _loose(root) == []
+    ops.store.close()
+
+
+@posix_only
+@pytest.mark.usefixtures("loose_umask")
+def test_opening_an_existing_store_tightens_its_files_and_spool(tmp_path: Path) -> None:
+    store_path = tmp_path / "jobs.sqlite3"
+    _write_jobs(str(store_path), "j", 1)
+    spool = tmp_path / "jobs.sqlite3.spool"
+    spool.mkdir()
+    for path in [store_path, *tmp_path.glob("jobs.sqlite3-*")]:
+        path.chmod(0o644)
+    spool.chmod(0o755)
+    store = JobStore(store_path)
+    store.get_job("j-0")
+    assert _mode(store_path) == 0o600
+    assert _mode(spool) == 0o700
+    assert [p for p in tmp_path.glob("jobs.sqlite3-*") if _mode(p) & 0o077] == []
+    store.close()
+
+
+@posix_only
+@pytest.mark.usefixtures("loose_umask")
+def test_plan_folders_and_their_chunk_and_key_files_are_private(tmp_path: Path) -> None:
+    spool_root = tmp_path / "new" / "spool"
+    plan = plan_batches(
+        {f"k{i}": f"prompt {i}" for i in range(5)},
+        lambda key: key,
+        Hyperparameters(),
+        limits=ProviderLimits(max_requests_per_batch=2, max_bytes_per_batch=10**6),
+        encode=lambda cid, messages, params: {"custom_id": cid, "text": messages[0].text},
+        check=lambda key, messages, params: None,
+        fingerprint_salt="t",
+        spool_root=spool_root,
+    )
+    assert len(plan.chunk_paths) == 3
+    assert plan.keys.path.exists()
+    assert _loose(tmp_path / "new") == []
+    plan.cleanup()
+
+
+def test_spool_checksums_first_record_wins(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "s.sqlite3")
+    assert store.spool_checksum("j", 0) is None
+    assert store.record_spool_checksum("j", 0, "aa", 10) == ("aa", 10)
+    assert store.record_spool_checksum("j", 0, "bb", 20) == ("aa", 10)
+    assert store.spool_checksum("j", 0) == ("aa", 10)
+    assert store.spool_checksum("j", 1) is None
+
+
+def test_store_written_before_spool_checksums_gains_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    _write_jobs(str(path), "old", 1)
+    old = sqlite3.connect(path)
+    old.execute("DROP TABLE spool_checksums")
+    old.commit()
+    old.close()
+    store = JobStore(path)
+    assert store.get_job("old-0") is not None
+    assert store.spool_checksum("old-0", 0) is None
+    assert store.record_spool_checksum("old-0", 0, "cc", 3) == ("cc", 3)
