@@ -36,6 +36,7 @@ from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
 from lmbatch._settings import validate_settings
 from lmbatch._store import JobStore
+from lmbatch._store_location import STORE_ENV, resolve_store, store_location
 
 __all__ = ["TRUST_CONFIG_ENV", "LMBatchConfig", "get_batch_operations", "load_config"]
 
@@ -103,6 +104,7 @@ def _parse(path: Path, data: dict[str, Any], prefix: str = "") -> LMBatchConfig:
     if store is not None:
         if not isinstance(store, str):
             raise ConfigError(f"{path}: {prefix}store must be a string")
+        store = store_location(store, f"{path}: {prefix}store")
         if store != ":memory:":
             store_path = Path(store).expanduser()
             store = str(store_path if store_path.is_absolute() else path.parent / store_path)
@@ -140,8 +142,8 @@ def get_batch_operations(
     name = provider or os.environ.get("LMBATCH_PROVIDER") or config.provider
     if not name:
         raise ConfigError(
-            "no provider selected: pass one (get_batch_operations('openai')), set "
-            'LMBATCH_PROVIDER, or put provider = "..." in lmbatch.toml'
+            "no provider selected: pass provider=... (e.g. get_batch_operations('openai')), "
+            'set LMBATCH_PROVIDER, or put provider = "..." in lmbatch.toml'
         )
     operations_class = registry.get(name)
     file_options = dict(config.providers.get(name, {}))
@@ -153,7 +155,11 @@ def get_batch_operations(
         merged["model"] = env_model
     merged.update(options)
     settings = validate_settings(operations_class.settings_class, name, merged)
-    chosen_store = store or os.environ.get("LMBATCH_STORE") or config.store
+    chosen_store: JobStore | str | None = config.store
+    if isinstance(store, JobStore):
+        chosen_store = store
+    elif store or os.environ.get(STORE_ENV):
+        chosen_store = resolve_store(store)
     return operations_class(settings, store=chosen_store)
 
 

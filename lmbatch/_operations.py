@@ -54,7 +54,8 @@ from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
 from lmbatch._spool import adopt_plan_chunk, plan_chunk_file, requests_at_hand, sound_sources
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
-from lmbatch._store import JobRecord, JobStore, default_store_path
+from lmbatch._store import JobRecord, JobStore
+from lmbatch._store_location import resolve_store
 from lmbatch._submission import (
     JOB_ID_METADATA_KEY,
     create_started,
@@ -197,8 +198,7 @@ class BatchOperations(ABC):
         if self._store is None:
             configured = self._store_arg
             assert not isinstance(configured, JobStore)
-            path = configured or os.environ.get("LMBATCH_STORE") or default_store_path()
-            self._store = JobStore(path)
+            self._store = JobStore(resolve_store(configured))
         return self._store
 
     @property
@@ -209,6 +209,20 @@ class BatchOperations(ABC):
     # ------------------------------------------------------------------ primitives
     # Providers implement these. They raise lmbatch errors (a provider maps its SDK's
     # exceptions in one place); anything else that escapes is wrapped by core.
+
+    def _check_ready(self) -> None:
+        """Refuse to start a submission that cannot succeed: no model, no credentials.
+
+        ``create`` and ``invoke`` call it before anything is recorded or sent, so a missing
+        key or model never leaves a job behind, on every provider alike. The base checks
+        the model; providers that need credentials extend it (calling ``super()``) and
+        raise :class:`MissingCredentialsError` naming the environment variable.
+        """
+        if not self.settings.model:
+            raise ValidationError(
+                f"the {self.name} provider needs a model: pass model=..., set LMBATCH_MODEL, "
+                f'or put model = "..." under [providers.{self.name}] in lmbatch.toml'
+            )
 
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:  # noqa: B027
         """Refuse settings this provider cannot take (raise :class:`ValidationError`)."""
@@ -287,7 +301,12 @@ class BatchOperations(ABC):
     # -------------------------------------------------------------- public contract
 
     async def create(
-        self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None = None
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None = None,
+        *,
+        reuse: bool | float = False,
+        on_submitted: Callable[[str, bool], None] | None = None,
     ) -> str:
         """Submit requests as a batch and return its id.
 
@@ -299,6 +318,15 @@ class BatchOperations(ABC):
             requests: ``{key: LMInput}`` (any mapping); keys come back unchanged from
                 ``retrieve``.
             hyperparameters: Generation settings (see :mod:`lmbatch._hyperparameters`).
+            reuse: Re-attach to a job of the same requests, settings, provider and model
+                that has not ended yet, instead of paying for the same work twice, and
+                return its id: one made in the last :data:`REUSE_WINDOW_SECONDS` (True),
+                in the last ``reuse`` seconds (a number), or never (False, the default:
+                every call submits). Its batches that were never submitted (a process
+                that died while submitting) are submitted now. A job whose batches all
+                ended is not re-attached to: the requests are submitted again.
+            on_submitted: Called once the requests are with the provider, with the id
+                and whether this call created the job (False: re-attached).
 
         Raises:
             ValidationError: Some input cannot be sent (nothing was sent).
@@ -307,13 +335,37 @@ class BatchOperations(ABC):
         self._require("create")
         params, plan = self._prepare(requests, hyperparameters)
         try:
-            job, _ = self._record_job(plan, params)
+            job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
+            if not created and await self._has_ended(job):
+                # Its results are there to read; a new submission is what is asked for.
+                job, created = self._record_job(plan, params)
         finally:
             plan.cleanup()
+        if not created:
+            logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
         with requests_at_hand(
             self, job.job_id, lambda: self._prepare(requests, hyperparameters)[1]
         ):
-            return self._handle(await submit_pending(self, job))
+            handle = self._handle(await submit_pending(self, job))
+        if on_submitted is not None:
+            on_submitted(handle, created)
+        return handle
+
+    async def _has_ended(self, job: JobRecord) -> bool:
+        """Whether every batch of ``job`` reached a terminal state (asks the vendor)."""
+        if any(chunk.batch_id is None for chunk in job.chunks):
+            return False  # parts were never submitted: the job is not over
+        try:
+            for batch_id in job.batch_ids:
+                if not (await self._fetch(batch_id))["status"].is_terminal:
+                    return False
+        except LMBatchError as exc:
+            exc.add_note(
+                f"job {job.job_id} of the same requests is in the job store and its status "
+                "could not be checked; pass reuse=False to submit the requests again anyway"
+            )
+            raise
+        return True
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The status of a batch or job."""
@@ -787,6 +839,7 @@ class BatchOperations(ABC):
     def _prepare(
         self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None
     ) -> tuple[Hyperparameters, BatchPlan]:
+        self._check_ready()  # before anything is validated, recorded or sent
         if not isinstance(requests, Mapping):
             raise ValidationError(
                 f"requests must be a dict of key → input, not {type(requests).__name__}"

@@ -17,7 +17,8 @@ from lmbatch._operations import (
 )
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
-from lmbatch._store import JobStore, default_store_path
+from lmbatch._store import JobStore
+from lmbatch._store_location import STORE_ENV, resolve_store
 
 __all__ = ["resume", "wait"]
 
@@ -113,5 +114,6 @@ async def resume(
 def _open_store(store: JobStore | str | os.PathLike[str] | None) -> JobStore:
     if isinstance(store, JobStore):
         return store
-    path = store or os.environ.get("LMBATCH_STORE") or load_config().store
-    return JobStore(path or default_store_path())
+    if store or os.environ.get(STORE_ENV):
+        return JobStore(resolve_store(store))
+    return JobStore(resolve_store(None, config_store=load_config().store))

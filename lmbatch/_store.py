@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from lmbatch._errors import LMBatchError, StoreError
 from lmbatch._private import make_private_dir, private_store_files
+from lmbatch._store_location import store_location
 
 __all__ = ["ChunkRecord", "JobRecord", "JobStore", "default_store_path"]
 
@@ -192,12 +193,17 @@ class JobStore:
     """SQLite-backed record of jobs, their batches and key maps.
 
     Args:
-        path: A file path, or ``":memory:"`` for a private in-memory store (tests).
+        path: A file path (or a ``file://`` URL), or ``":memory:"`` for a private
+            in-memory store (tests).
+
+    Raises:
+        ConfigError: ``path`` is a URL of another scheme (``postgresql://...``): the
+            store is a local file.
     """
 
     @_store_errors
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = str(path)
+        self.path = store_location(path, "the job store path")
         if self.path != ":memory:":
             make_private_dir(Path(self.path).parent)
             private_store_files(self.path)

@@ -17,7 +17,7 @@ from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, DEFAULT_TIMEOUT, BatchO
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
-from lmbatch.cli._errors import EXIT_INTERRUPTED, reporting_errors
+from lmbatch.cli._errors import EXIT_INTERRUPTED, print_interrupted, reporting_errors
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
     AllowPathOption,
@@ -137,8 +137,17 @@ class _Waiter:
                 on_progress=self.progress.update,
             )
 
-    def interrupted(self) -> int:
-        """Ask (or decide) what happens to the batch after Ctrl-C; return the exit status."""
+    def interrupted(self, json_output: bool = False) -> int:
+        """Ask (or decide) what happens to the batch after Ctrl-C; return the exit status.
+
+        With ``json_output``, also print the ``Interrupted`` error on stdout.
+        """
+        code = self._handle_interruption()
+        if json_output:
+            print_interrupted(self.batch_id)
+        return code
+
+    def _handle_interruption(self) -> int:
         console = stderr_console()
         if self.batch_id is None:
             console.print(
@@ -298,7 +307,7 @@ def run_command(
             try:
                 batch_id, info = run_with(ops, run)
             except KeyboardInterrupt:
-                raise typer.Exit(waiter.interrupted()) from None
+                raise typer.Exit(waiter.interrupted(json_output)) from None
             writer.write_lines(parked.in_order(requests.requests))
         _finish(writer, batch_id, info, json_output)
 
@@ -357,7 +366,7 @@ def wait_command(
         try:
             info = run_with(make_ops(), wait)
         except KeyboardInterrupt:
-            raise typer.Exit(waiter.interrupted()) from None
+            raise typer.Exit(waiter.interrupted(json_output)) from None
         if writer is not None:
             _finish(writer, batch_id, info, json_output)
         elif json_output:

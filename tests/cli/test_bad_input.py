@@ -140,10 +140,36 @@ def test_no_provider_selected(lmbatch: Invoke, prompts: Path) -> None:
     assert_refused(lmbatch("submit", str(prompts)), "no provider selected")
 
 
-def test_missing_api_key(lmbatch: Invoke, prompts: Path) -> None:
-    pytest.importorskip("lmbatch_openai")
-    outcome = lmbatch("submit", str(prompts), "-p", "openai", "-m", "gpt-4.1-mini")
-    assert_refused(outcome, "OPENAI_API_KEY")
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+)
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_missing_api_key_is_one_line_and_records_nothing(
+    lmbatch: Invoke,
+    prompts: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    model: str,
+    command: str,
+) -> None:
+    pytest.importorskip(f"lmbatch_{provider}")
+    env_var = f"{provider.upper()}_API_KEY"
+    monkeypatch.delenv(env_var, raising=False)
+    outcome = lmbatch(command, str(prompts), "-p", provider, "-m", model)
+    assert_refused(outcome, env_var)  # one line: no job was recorded, so no resume note
+    assert outcome.exit_code == 2
+    assert not (tmp_path / "store" / "jobs.sqlite3").exists() or not _jobs(tmp_path)
+
+
+def _jobs(tmp_path: Path) -> list[str]:
+    from lmbatch import JobStore
+
+    store = JobStore(tmp_path / "store" / "jobs.sqlite3")
+    try:
+        return [job.job_id for job in store.list_jobs()]
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("command", ["status", "info", "results", "cancel", "wait"])
@@ -173,8 +199,58 @@ def test_json_errors_are_machine_readable(lmbatch: Invoke, tmp_path: Path) -> No
     outcome = lmbatch("submit", str(path), "-p", "fake", "--json")
     assert outcome.exit_code == 2
     error = outcome.json()["error"]
-    assert error["type"] == "CLIError"
+    assert error["type"] == "UsageError"
     assert error["message"].startswith(f"{path}:1:")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["submit", "--bogus", "--json"], "No such option: --bogus"),
+        (["sumbit", "x", "--json"], "No such command 'sumbit'"),
+        (["submit", "--json"], "Missing argument 'FILE'"),
+        (["status", "x", "--json", "--poll-interval", "-1"], "No such option"),
+        (["run", "x.jsonl", "--json", "--poll-interval", "-1"], "--poll-interval"),
+    ],
+)
+def test_usage_errors_are_json_under_json(lmbatch: Invoke, args: list[str], fragment: str) -> None:
+    outcome = lmbatch(*args)
+    assert outcome.exit_code == 2
+    error = outcome.json()["error"]
+    assert error["type"] == "UsageError"
+    assert fragment in error["message"]
+    assert len(outcome.error_lines) == 1  # the line on stderr stays
+
+
+def test_unexpected_errors_are_json_with_a_stable_type(
+    lmbatch: Invoke, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch.cli import _batch_commands
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(_batch_commands, "read_request_file", broken)
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--json")
+    assert outcome.exit_code == 1
+    assert outcome.json()["error"] == {
+        "type": "UnexpectedError",
+        "message": "unexpected RuntimeError: a bug",
+    }
+
+
+def test_an_interruption_is_json_under_json(
+    lmbatch: Invoke, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch.cli import _batch_commands
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_batch_commands, "read_request_file", interrupted)
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--json")
+    assert outcome.exit_code == 130
+    assert outcome.json()["error"]["type"] == "Interrupted"
 
 
 def test_verbose_shows_the_traceback(lmbatch: Invoke) -> None:
@@ -374,3 +450,18 @@ def test_attachment_paths_from_stdin_stay_in_the_working_directory(
     assert_refused(lmbatch("submit", "-", "-p", "fake", input=line), "<stdin>:1:", "secret.png")
     outcome = lmbatch("submit", "-", "-p", "fake", "--allow-path", str(private), input=line)
     assert outcome.exit_code == 0, outcome.stderr
+
+
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_a_store_url_is_refused_naming_where_it_came_from(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    url = "postgresql://ann:s3cret@db.example/jobs"
+    outcome = lmbatch(command, str(prompts), "-p", "fake", "--store", url)
+    assert_refused(outcome, "--store is 'postgresql://ann:***@db.example/jobs', a URL")
+    assert outcome.exit_code == 2
+    monkeypatch.setenv("LMBATCH_STORE", url)
+    assert_refused(lmbatch(command, str(prompts), "-p", "fake"), "LMBATCH_STORE is ")
+    assert_refused(lmbatch("status", "batch_x"), "LMBATCH_STORE is ")
+    assert "s3cret" not in outcome.stderr
+    assert not (tmp_path / "postgresql:").exists()

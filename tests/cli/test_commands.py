@@ -56,7 +56,43 @@ def test_submit_json(lmbatch: Invoke, prompts: Path) -> None:
         "provider": "fake",
         "model": "other-model",
         "requests": 3,
+        "reattached": False,
     }
+
+
+def test_submitting_the_same_file_again_reattaches_instead_of_paying_twice(
+    lmbatch: Invoke, prompts: Path
+) -> None:
+    # Each re-attach checks the earlier batch, which moves the fake vendor on a step.
+    slow = ("-O", "polls_until_done=10")
+    first = lmbatch("submit", str(prompts), "-p", "fake", *slow)
+    again = lmbatch("submit", str(prompts), "-p", "fake", *slow)
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == first.stdout
+    batch_id = first.stdout.strip()
+    assert f"re-attached to the earlier job for these requests: batch {batch_id}" in again.stderr
+    assert "--fresh" in again.stderr
+    assert default_backend.calls["submit"] == 1
+    as_json = lmbatch("submit", str(prompts), "-p", "fake", *slow, "--json").json()
+    assert as_json["id"] == batch_id
+    assert as_json["reattached"] is True
+    # Other settings are other requests; --fresh pays again on purpose.
+    other = lmbatch("submit", str(prompts), "-p", "fake", "-P", "temperature=0")
+    assert other.stdout != first.stdout
+    fresh = lmbatch("submit", str(prompts), "-p", "fake", "--fresh", "--json").json()
+    assert fresh["id"] not in (batch_id, other.stdout.strip())
+    assert fresh["reattached"] is False
+    assert default_backend.calls["submit"] == 3
+
+
+def test_submitting_again_after_the_batch_ended_submits_anew(
+    lmbatch: Invoke, prompts: Path
+) -> None:
+    first = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    assert lmbatch("wait", first, "--poll-interval", "0").exit_code == 0
+    again = lmbatch("submit", str(prompts), "-p", "fake", "--json").json()
+    assert again["id"] != first
+    assert again["reattached"] is False
 
 
 def test_results_to_a_file(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
@@ -88,7 +124,8 @@ def test_results_before_the_batch_ends(lmbatch: Invoke, prompts: Path, tmp_path:
     outcome = lmbatch("results", batch_id, "-o", str(out))
     assert outcome.exit_code == 1
     assert outcome.error_lines == [
-        f"error: batch {batch_id} is in_progress (in_progress); results are available once it ends"
+        f"error: batch {batch_id} is in_progress (in_progress); results are available once it ends",
+        f"note: wait for it and write its results with: lmbatch wait {batch_id} -o {out}",
     ]
     assert not out.exists()
 
@@ -415,3 +452,55 @@ def test_results_files_and_the_store_are_private(
     assert [
         f"{p} {stat.S_IMODE(p.stat().st_mode):o}" for p in written if p.stat().st_mode & 0o077
     ] == []
+
+
+# -- issue 15 item 15: CLI polish ------------------------------------------------------------
+
+
+def test_results_of_a_running_batch_say_how_to_wait(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    default_backend.script_next_batch(polls_until_done=10)
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("results", batch_id, "-o", str(out))
+    assert outcome.exit_code == 1
+    assert outcome.error_lines[0].startswith(f"error: batch {batch_id} is in_progress")
+    assert f"lmbatch wait {batch_id} -o {out}" in outcome.error_lines[1]
+    as_json = lmbatch("results", batch_id, "--json").json()["error"]
+    assert as_json["type"] == "BatchNotFinishedError"
+    assert any(f"lmbatch wait {batch_id}" in note for note in as_json["notes"])
+
+
+def test_the_fake_provider_is_listed_only_with_all(lmbatch: Invoke) -> None:
+    names = {entry["name"] for entry in lmbatch("providers", "--json").json()["providers"]}
+    assert "fake" not in names
+    assert "fake" not in lmbatch("providers").stdout
+    everything = lmbatch("providers", "--all", "--json").json()["providers"]
+    assert "fake" in {entry["name"] for entry in everything}
+    assert "fake" in lmbatch("providers", "--all").stdout
+
+
+BOX_DRAWING = set("│┃┏┓┗┛━─┡┩┼╇")
+
+
+def test_tables_are_plain_lines_when_piped(
+    lmbatch: Invoke, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")  # narrower than one row
+    for _ in range(2):
+        lmbatch("submit", str(prompts), "-p", "fake", "--fresh")
+    listed = lmbatch("list", "-p", "fake").stdout
+    assert not BOX_DRAWING & set(listed)
+    lines = listed.splitlines()
+    assert lines[0].split() == ["id", "status", "requests", "model", "created"]
+    for batch_id in default_backend.batches:
+        (row,) = [line for line in lines if batch_id in line]
+        assert row.split()[0] == batch_id  # whole, on one line, first
+    batch_id = next(iter(default_backend.batches))
+    info = lmbatch("info", batch_id).stdout
+    assert not BOX_DRAWING & set(info)
+    assert any(line.split() == ["id", batch_id] for line in info.splitlines())
+    providers = lmbatch("providers", "--all").stdout
+    assert not BOX_DRAWING & set(providers)
+    assert any(line.split()[:1] == ["fake"] for line in providers.splitlines())

@@ -227,3 +227,59 @@ def test_first_party_providers_mark_their_base_url() -> None:
     assert AnthropicSettings.endpoint_options() == {
         "base_url": EndpointOption("ANTHROPIC_BASE_URL")
     }
+
+
+# -- a store URL is not a file name (issue 15 item 6) ------------------------------------
+
+STORE_URL = "postgresql://ann:s3cret@db.example/jobs"
+
+
+def _no_url_folder(tmp_path: Path) -> None:
+    assert not (tmp_path / "postgresql:").exists()
+
+
+def test_a_store_url_in_the_environment_is_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LMBATCH_STORE", STORE_URL)
+    with pytest.raises(ConfigError, match="LMBATCH_STORE") as caught:
+        lmbatch.get_batch_operations("fake").store  # noqa: B018
+    assert "postgresql://ann:***@db.example/jobs" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+    _no_url_folder(tmp_path)
+    # Operations built directly read the variable too.
+    with pytest.raises(ConfigError, match="LMBATCH_STORE"):
+        FakeBatchOperations().store  # noqa: B018
+    _no_url_folder(tmp_path)
+
+
+def test_a_store_url_in_the_config_file_is_refused_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "lmbatch.toml").write_text(f'provider = "fake"\nstore = "{STORE_URL}"\n')
+    with pytest.raises(ConfigError) as caught:
+        lmbatch.get_batch_operations()
+    assert f"{tmp_path / 'lmbatch.toml'}: store" in str(caught.value)
+    _no_url_folder(tmp_path)
+
+
+@pytest.mark.parametrize("url", [STORE_URL, "sqlite:///jobs.sqlite3", "s3://bucket/jobs"])
+def test_a_store_url_argument_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="store"):
+        lmbatch.get_batch_operations("fake", store=url).store  # noqa: B018
+    with pytest.raises(ConfigError, match="a URL, but the job store is a local SQLite file"):
+        lmbatch.JobStore(url)
+    _no_url_folder(tmp_path)
+
+
+async def test_resume_refuses_a_store_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LMBATCH_STORE", STORE_URL)
+    with pytest.raises(ConfigError, match="LMBATCH_STORE"):
+        await lmbatch.resume("lmbjob_x")
+    _no_url_folder(tmp_path)
+
+
+def test_a_file_url_names_a_local_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "stores" / "jobs.sqlite3"
+    monkeypatch.setenv("LMBATCH_STORE", path.as_uri())
+    assert lmbatch.get_batch_operations("fake").store.path == str(path)
+    assert lmbatch.JobStore(path.as_uri()).path == str(path)
+    assert path.is_file()

@@ -483,3 +483,72 @@ def _waiting() -> Any:
     from lmbatch._operations import _WaitOptions
 
     return _WaitOptions(interval=0)
+
+
+# -- create(reuse=...): submitting the same requests again (issue 15 item 2) ----------------
+
+
+async def test_create_submits_again_by_default(backend: FakeBackend, store: JobStore) -> None:
+    first = await ops_for(backend, store).create(REQUESTS)
+    second = await ops_for(backend, store).create(REQUESTS)
+    assert first != second
+    assert backend.calls["submit"] == 2
+
+
+async def test_create_with_reuse_reattaches_to_an_unfinished_identical_job(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    seen: list[tuple[str, bool]] = []
+    first = await ops_for(backend, store).create(
+        REQUESTS, reuse=True, on_submitted=lambda i, c: seen.append((i, c))
+    )
+    second = await ops_for(backend, store).create(
+        REQUESTS, reuse=True, on_submitted=lambda i, c: seen.append((i, c))
+    )
+    assert second == first
+    assert seen == [(first, True), (first, False)]
+    assert backend.calls["submit"] == 1
+    # Other settings are another job.
+    third = await ops_for(backend, store).create(REQUESTS, {"temperature": 0.1}, reuse=True)
+    assert third != first
+    assert backend.calls["submit"] == 2
+
+
+async def test_create_with_reuse_submits_again_once_the_identical_job_ended(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    ops = ops_for(backend, store)
+    first = await ops.create(REQUESTS, reuse=True)
+    while not (await ops.status(first)).is_terminal:
+        pass
+    second = await ops.create(REQUESTS, reuse=True)
+    assert second != first
+    assert backend.calls["submit"] == 2
+    # The new one is unfinished: a third submission re-attaches to it.
+    assert await ops.create(REQUESTS, reuse=True) == second
+    assert backend.calls["submit"] == 2
+
+
+async def test_create_with_reuse_submits_the_rest_of_an_interrupted_job(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    options = {"max_requests_per_batch": 3, "max_concurrent_submissions": 1}
+    backend.fail_next("submit", ProviderRequestError("quota", provider="fake", status_code=400))
+    with pytest.raises(ProviderRequestError):
+        await ops_for(backend, store, **options).create(REQUESTS, reuse=True)
+    (job,) = store.list_jobs()
+    job_id = await ops_for(backend, store, **options).create(REQUESTS, reuse=True)
+    assert job_id == job.job_id
+    assert len(backend.submissions) == len(REQUESTS)
+    assert set(backend.submissions.values()) == {1}  # nothing sent twice
+
+
+async def test_create_with_reuse_says_how_to_submit_anyway_when_the_check_fails(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    await ops_for(backend, store).create(REQUESTS, reuse=True)
+    backend.fail_next("fetch", ProviderRequestError("nope", provider="fake", status_code=400))
+    with pytest.raises(ProviderRequestError) as caught:
+        await ops_for(backend, store).create(REQUESTS, reuse=True)
+    assert any("reuse=False" in note for note in caught.value.__notes__)
+    assert backend.calls["submit"] == 1

@@ -111,19 +111,35 @@ class AnthropicBatchOperations(BatchOperations):
                 "pip install lmbatch-anthropic"
             ) from exc
         settings = self.anthropic_settings
-        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
-        key = key or os.environ.get(API_KEY_ENV)
-        if not key:
-            raise MissingCredentialsError(
-                f"no Anthropic API key: set {API_KEY_ENV} or pass api_key=...",
-                env_var=API_KEY_ENV,
-            )
         return anthropic.AsyncAnthropic(
-            api_key=key,
+            api_key=self._api_key(),
             base_url=settings.base_url or os.environ.get(BASE_URL_ENV) or None,
             max_retries=settings.max_retries,
             timeout=settings.timeout,
         )
+
+    def _api_key(self) -> str:
+        """The API key: the ``api_key`` option, else ``$ANTHROPIC_API_KEY``.
+
+        Raises:
+            MissingCredentialsError: Neither is set.
+        """
+        settings = self.anthropic_settings
+        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        key = key or os.environ.get(API_KEY_ENV)
+        if not key:
+            raise MissingCredentialsError(
+                f"the anthropic provider needs an API key: set {API_KEY_ENV} in the "
+                "environment (or pass api_key=...)",
+                env_var=API_KEY_ENV,
+            )
+        return key
+
+    def _check_ready(self) -> None:
+        # The client is built lazily, on the first call; a submission checks the key
+        # before the job is recorded, as every provider does.
+        self._api_key()
+        super()._check_ready()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

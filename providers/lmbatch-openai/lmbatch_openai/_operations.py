@@ -146,10 +146,6 @@ class OpenAIBatchOperations(BatchOperations):
         return self.openai_settings.endpoint
 
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:
-        if not self.settings.model:
-            raise ValidationError(
-                "the openai provider needs a model: pass model=... or set LMBATCH_MODEL"
-            )
         check_schema(params)
         reserved = RESERVED_BODY_KEYS & set(params.extra)
         if reserved:
@@ -173,7 +169,7 @@ class OpenAIBatchOperations(BatchOperations):
         self, custom_id: str, messages: list[Message], params: Hyperparameters
     ) -> dict[str, Any]:
         model = self.settings.model
-        assert model is not None  # checked by _validate_hyperparameters
+        assert model is not None  # checked by _check_ready
         if self.endpoint == CHAT_ENDPOINT:
             body = encode_chat_body(model, messages, params)
         else:
