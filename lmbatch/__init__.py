@@ -23,15 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lmbatch._config import LMBatchConfig, get_batch_operations, load_config
+    from lmbatch._cost import Cost, ModelPrices
     from lmbatch._errors import (
         AuthenticationError,
         BatchNotFinishedError,
         BatchNotFoundError,
         BatchTimeoutError,
+        BudgetExceededError,
         ConfigError,
         LMBatchError,
         MissingCredentialsError,
         OperationUnsupportedError,
+        PriceUnknownError,
         ProviderConflictError,
         ProviderConnectionError,
         ProviderError,
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
         UnknownProviderError,
         ValidationError,
     )
+    from lmbatch._estimate import Estimate
     from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
     from lmbatch._limits import ProviderLimits
     from lmbatch._messages import (
@@ -91,8 +95,11 @@ __all__ = [
     "BatchPage",
     "BatchStatus",
     "BatchTimeoutError",
+    "BudgetExceededError",
     "ConfigError",
+    "Cost",
     "ErrorKind",
+    "Estimate",
     "Hyperparameters",
     "JobStore",
     "LMBatchConfig",
@@ -104,9 +111,11 @@ __all__ = [
     "MessageContent",
     "MessageRole",
     "MissingCredentialsError",
+    "ModelPrices",
     "OperationUnsupportedError",
     "OutputItem",
     "PreparedBatch",
+    "PriceUnknownError",
     "ProviderConflictError",
     "ProviderConnectionError",
     "ProviderEntry",
@@ -155,9 +164,12 @@ _EXPORTS: dict[str, str] = {
     "BatchPage": "lmbatch._operations",
     "BatchStatus": "lmbatch._status",
     "BatchTimeoutError": "lmbatch._errors",
+    "BudgetExceededError": "lmbatch._errors",
     "CHUNK_METADATA_KEY": "lmbatch._submission",
     "ConfigError": "lmbatch._errors",
+    "Cost": "lmbatch._cost",
     "ErrorKind": "lmbatch._outputs",
+    "Estimate": "lmbatch._estimate",
     "Hyperparameters": "lmbatch._hyperparameters",
     "JOB_ID_METADATA_KEY": "lmbatch._submission",
     "JobStore": "lmbatch._store",
@@ -170,9 +182,11 @@ _EXPORTS: dict[str, str] = {
     "MessageContent": "lmbatch._messages",
     "MessageRole": "lmbatch._messages",
     "MissingCredentialsError": "lmbatch._errors",
+    "ModelPrices": "lmbatch._cost",
     "OperationUnsupportedError": "lmbatch._errors",
     "OutputItem": "lmbatch._outputs",
     "PreparedBatch": "lmbatch._planning",
+    "PriceUnknownError": "lmbatch._errors",
     "ProviderConflictError": "lmbatch._errors",
     "ProviderConnectionError": "lmbatch._errors",
     "ProviderEntry": "lmbatch._plugins",

@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import pydantic
@@ -34,8 +35,10 @@ from lmbatch._errors import (
     SubmissionUncertainError,
     ValidationError,
 )
+from lmbatch._estimate import Estimate, check_budget, estimate_requests, parse_max_cost
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._keys import CustomIdMapper
+from lmbatch._ledger import CostTally, ResubmissionBudget, batch_pricer, cost_facts
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import LMInput, Message
 from lmbatch._outputs import LMOutput
@@ -117,6 +120,12 @@ class BatchOperations(ABC):
         settings_class: The provider's :class:`ProviderSettings` subclass.
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
         supported_methods: The public methods this provider offers.
+        batch_discount: The share of the list price the vendor's batch API takes off
+            (0.5: batches cost half). 0 unless the provider declares it, so a cost is
+            never under-estimated.
+        batch_cache_discount: The batch discount on cached input tokens, where the
+            vendor does not stack it with the cache discount (None: ``batch_discount``).
+        price_provider: The provider's id in the price library (default: ``name``).
     """
 
     name: ClassVar[str] = ""
@@ -125,6 +134,9 @@ class BatchOperations(ABC):
         max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
     )
     supported_methods: ClassVar[frozenset[str]] = ALL_METHODS
+    batch_discount: ClassVar[float] = 0.0
+    batch_cache_discount: ClassVar[float | None] = None
+    price_provider: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -185,6 +197,14 @@ class BatchOperations(ABC):
     ) -> None:
         """Refuse a request this provider cannot take (raise :class:`ValidationError`)."""
 
+    def _max_output_tokens(self, params: Hyperparameters) -> int | None:
+        """Most output tokens one request may produce (the bound used by ``max_cost``).
+
+        ``max_tokens`` by default; a provider that sends a default when none is given
+        returns that default.
+        """
+        return params.max_tokens
+
     def _batch_context(self, params: Hyperparameters) -> dict[str, Any]:
         """JSON-able facts needed later to read results (e.g. the endpoint used)."""
         return {}
@@ -240,7 +260,11 @@ class BatchOperations(ABC):
     # -------------------------------------------------------------- public contract
 
     async def create(
-        self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None = None
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None = None,
+        *,
+        max_cost: float | Decimal | None = None,
     ) -> str:
         """Submit requests as a batch and return its id.
 
@@ -252,18 +276,70 @@ class BatchOperations(ABC):
             requests: ``{key: LMInput}`` (any mapping); keys come back unchanged from
                 ``retrieve``.
             hyperparameters: Generation settings (see :mod:`lmbatch._hyperparameters`).
+            max_cost: Budget in USD: refuse the batch unless its upper-bound cost
+                estimate (``max_tokens`` of output per request) fits (see :meth:`estimate`).
 
         Raises:
             ValidationError: Some input cannot be sent (nothing was sent).
+            BudgetExceededError: The upper-bound estimate exceeds ``max_cost``.
             ProviderError: The vendor refused or failed the submission.
         """
         self._require("create")
+        budget = parse_max_cost(max_cost)
         params, plan = self._prepare(requests, hyperparameters)
         try:
+            checked = self._check_budget(requests, params, budget)
             job, _ = self._record_job(plan, params)
         finally:
             plan.cleanup()
+        self._keep_budget(job, params, budget, checked)
         return self._handle(await submit_pending(self, job))
+
+    async def estimate(
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None = None,
+        *,
+        typical_output_tokens: int | None = None,
+    ) -> Estimate:
+        """What submitting ``requests`` would cost, worked out offline; nothing is sent.
+
+        Input tokens are counted (tiktoken for OpenAI models when installed, else an
+        approximation; ``Estimate.input_method`` says which); output tokens are bounded
+        by ``max_tokens`` and assumed at ``typical_output_tokens`` (default 250). Costs
+        come with and without the provider's batch discount.
+
+        Raises:
+            ValidationError: Some input is invalid.
+        """
+        params = Hyperparameters.from_mapping(hyperparameters)
+        self._validate_hyperparameters(params)
+        if not isinstance(requests, Mapping):
+            raise ValidationError(
+                f"requests must be a dict of key → input, not {type(requests).__name__}"
+            )
+        return estimate_requests(
+            self, requests, params, typical_output_tokens=typical_output_tokens
+        )
+
+    def _check_budget(
+        self, requests: Mapping[str, LMInput], params: Hyperparameters, budget: Decimal | None
+    ) -> Estimate | None:
+        """Refuse requests over ``budget`` (USD) before anything is recorded or sent."""
+        if budget is None:
+            return None
+        return check_budget(self, requests, params, budget)
+
+    def _keep_budget(
+        self,
+        job: JobRecord,
+        params: Hyperparameters,
+        budget: Decimal | None,
+        checked: Estimate | None,
+    ) -> None:
+        """Record the budget, so resubmission rounds (in any process) count against it."""
+        if budget is not None and checked is not None:
+            self.store.set_budget(job.job_id, str(budget), self._max_output_tokens(params))
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The status of a batch or job."""
@@ -284,6 +360,7 @@ class BatchOperations(ABC):
                 {"round": job.round, "job_id": job.job_id, "requests": job.request_count}
                 for job in self._job_family(target.job)
             ]
+            info.update(cost_facts(self, target.job, target.chunk_index))  # type: ignore[typeddict-item]
         return info
 
     async def retrieve(self, batch_id: str, **kwargs: Any) -> dict[str, LMOutput]:
@@ -333,6 +410,7 @@ class BatchOperations(ABC):
         resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
         reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
+        max_cost: float | Decimal | None = None,
     ) -> AsyncIterator[tuple[str, LMOutput]]:
         """:meth:`invoke`, streamed: yield ``(key, LMOutput)`` pairs as results are read.
 
@@ -347,11 +425,14 @@ class BatchOperations(ABC):
         and streams its results again, paying for nothing twice.
         """
         self._require("invoke")
+        budget = parse_max_cost(max_cost)
         params, plan = self._prepare(requests, hyperparameters)
         try:
+            checked = self._check_budget(requests, params, budget)
             job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
         finally:
             plan.cleanup()
+        self._keep_budget(job, params, budget, checked)
         if not created:
             logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
         waiting = _WaitOptions(
@@ -492,6 +573,7 @@ class BatchOperations(ABC):
         resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
         reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
+        max_cost: float | Decimal | None = None,
     ) -> dict[str, LMOutput]:
         """Create a batch, wait for it, and return its results.
 
@@ -519,17 +601,25 @@ class BatchOperations(ABC):
                 seconds (a number), or never (False).
             on_submitted: Called once the requests are with the provider, with the batch
                 (or job) id and whether this call created it (False: re-attached).
+            max_cost: Budget in USD for the job and all its resubmission rounds: the
+                upper-bound estimate must fit before anything is sent
+                (:class:`BudgetExceededError` otherwise), and a resubmission round is
+                only sent if its upper bound fits what the earlier rounds left.
 
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
                 batch id so the batch can be retrieved later.
+            BudgetExceededError: The upper-bound estimate exceeds ``max_cost``.
         """
         self._require("invoke")
+        budget = parse_max_cost(max_cost)
         params, plan = self._prepare(requests, hyperparameters)
         try:
+            checked = self._check_budget(requests, params, budget)
             job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
         finally:
             plan.cleanup()
+        self._keep_budget(job, params, budget, checked)
         if not created:
             logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
         waiting = _WaitOptions(
@@ -610,14 +700,27 @@ class BatchOperations(ABC):
             logger.warning("job %s: input no longer spooled; cannot resubmit", parent.job_id)
             return None
         keymap = dict(self.store.iter_keys(parent.job_id))
+        budget = ResubmissionBudget(self, parent)
+
+        def select(record: dict[str, Any]) -> str | None:
+            custom_id = _selected(self._record_custom_id(record), wanted)
+            if custom_id is not None:
+                budget.add(record)
+            return custom_id
+
         plan = replan_records(
             sources,
-            lambda record: _selected(self._record_custom_id(record), wanted),
+            select,
             keymap,
             limits=self.limits,
             fingerprint_salt=f"{parent.fingerprint}\x00round{parent.round + 1}",
             spool_root=self.store.spool_dir(),
         )
+        refusal = budget.refusal()
+        if refusal is not None:
+            plan.cleanup()
+            logger.warning("job %s: %s", parent.job_id, refusal)
+            return None
         try:
             job_id, created = self.store.create_job(
                 job_id="lmbjob_" + uuid.uuid4().hex,
@@ -851,6 +954,8 @@ class BatchOperations(ABC):
         model = self._response_models.get(job.job_id) if job is not None else None
         validator = StructuredOutputValidator.from_context(context, model)
         keep_raw = self.settings.keep_raw
+        pricer = batch_pricer(self, job, info)  # one price lookup per batch
+        tally = CostTally()
         seen: set[str] = set()
         unreadable = 0
         async for custom_id, output in self._stream_records(info, context):
@@ -869,12 +974,23 @@ class BatchOperations(ABC):
                 output = validator.check(output)
             if output.error is None and not keep_raw:
                 output.raw = None  # the payload is mostly what outputs already hold
+            if pricer is not None:
+                output.cost = pricer.cost_of(output)
+            tally.add(output.cost)
             key = keymap[custom_id] if keymap is not None else custom_id
             yield key, output
         if keymap is not None:
             for custom_id, key in keymap.items():
                 if custom_id not in seen:
-                    yield key, self._unanswered(info, unreadable)
+                    missing = self._unanswered(info, unreadable)
+                    if pricer is not None:
+                        missing.cost = pricer.cost_of(missing)
+                    tally.add(missing.cost)
+                    yield key, missing
+        if job is not None and chunk_index is not None:
+            # Every result was read: the batch's line in the ledger (replaced, not
+            # added to, when the results are read again).
+            tally.record(self, job, chunk_index, info["id"])
         try:
             await self._call(self._after_results(info, context))
         except LMBatchError as exc:
