@@ -19,9 +19,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    computed_field,
+    field_validator,
+)
 
 from lmbatch._errors import PriceUnknownError
 
@@ -48,6 +55,10 @@ _MILLION = Decimal(1_000_000)
 _CACHE_SIZE = 512
 
 
+#: An amount in USD: exact in Python, a plain number in JSON (results files, --json).
+USD = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
 class Cost(BaseModel):
     """What a request (or a job) cost, in USD, batch discount applied.
 
@@ -63,15 +74,15 @@ class Cost(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    input: Decimal = _ZERO
-    cached_input: Decimal = _ZERO
-    output: Decimal = _ZERO
-    reasoning: Decimal = _ZERO
+    input: USD = _ZERO
+    cached_input: USD = _ZERO
+    output: USD = _ZERO
+    reasoning: USD = _ZERO
     currency: Literal["USD"] = CURRENCY
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def total(self) -> Decimal:
+    def total(self) -> USD:
         """The sum of every part."""
         return self.input + self.cached_input + self.output + self.reasoning
 
@@ -105,7 +116,7 @@ def _cost(input: Decimal, cached: Decimal, output: Decimal, reasoning: Decimal) 
 
 
 def usd(amount: Decimal | float | None) -> str:
-    """``$0.0123`` (four decimals below a dollar, two above); ``unknown`` for None."""
+    """``$12.30``, ``$0.0123``, ``$0.000123`` (enough decimals to show the amount)."""
     if amount is None:
         return "unknown"
     value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
@@ -113,7 +124,9 @@ def usd(amount: Decimal | float | None) -> str:
         return f"${value:,.2f}"
     if value == 0:
         return "$0.00"
-    return f"${value:.4f}" if abs(value) >= Decimal("0.0001") else f"${value:.2e}"
+    if abs(value) >= Decimal("0.01"):
+        return f"${value:.4f}"
+    return f"${value:.6f}" if abs(value) >= Decimal("0.000001") else f"${value:.2e}"
 
 
 class PriceOverride(BaseModel):

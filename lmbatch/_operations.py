@@ -264,7 +264,7 @@ class BatchOperations(ABC):
         requests: Mapping[str, LMInput],
         hyperparameters: dict[str, Any] | None = None,
         *,
-        max_cost: float | Decimal | None = None,
+        max_cost: float | Decimal | str | None = None,
     ) -> str:
         """Submit requests as a batch and return its id.
 
@@ -410,7 +410,7 @@ class BatchOperations(ABC):
         resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
         reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
-        max_cost: float | Decimal | None = None,
+        max_cost: float | Decimal | str | None = None,
     ) -> AsyncIterator[tuple[str, LMOutput]]:
         """:meth:`invoke`, streamed: yield ``(key, LMOutput)`` pairs as results are read.
 
@@ -573,7 +573,7 @@ class BatchOperations(ABC):
         resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
         reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
-        max_cost: float | Decimal | None = None,
+        max_cost: float | Decimal | str | None = None,
     ) -> dict[str, LMOutput]:
         """Create a batch, wait for it, and return its results.
 

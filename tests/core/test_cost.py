@@ -101,6 +101,7 @@ def test_pricer_splits_cost_into_parts_with_the_batch_discount() -> None:
 def test_usd_formats_small_and_large_amounts() -> None:
     assert usd(Decimal("1234.5")) == "$1,234.50"
     assert usd(Decimal("0.01234")) == "$0.0123"
+    assert usd(Decimal("0.0001234")) == "$0.000123"
     assert usd(Decimal(0)) == "$0.00"
     assert usd(None) == "unknown"
 
