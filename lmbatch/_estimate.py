@@ -46,7 +46,7 @@ TYPICAL_OUTPUT_TOKENS = 250
 CHARS_PER_TOKEN = 4
 BYTES_PER_TOKEN_UPPER = 3
 #: Tokens of framing per message (role, separators) and per request.
-MESSAGE_OVERHEAD = 4
+MESSAGE_OVERHEAD = 3
 REQUEST_OVERHEAD = 3
 #: An image, typical and upper (vendors resize large images to ~1,600 tokens at most).
 IMAGE_TOKENS = (1_000, 1_600)
