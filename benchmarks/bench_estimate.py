@@ -39,8 +39,8 @@ def run(n: int, rounds: int) -> list[Result]:
     return [
         Result(
             name=f"estimate {len(prompts):,} prompts",
-            unit="run",
-            items=1,
+            unit="prompt",
+            items=len(prompts),
             ours=ours_s,
             baseline=baseline_s,
             absolute_target_s=1.0,
