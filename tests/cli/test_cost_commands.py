@@ -148,3 +148,14 @@ def test_results_cost_column_sums_to_what_info_shows(
         shown = lmbatch("info", batch_id, *common).stdout
         assert "cost" in shown
         assert "max cost" in shown
+
+
+def test_dry_run_with_max_cost_says_whether_it_fits(lmbatch: Invoke, questions: Path) -> None:
+    args = ["run", str(questions), "-p", "openai", "-m", "gpt-4.1-mini", "--dry-run"]
+    fits = lmbatch(*args, "-P", "max_tokens=10", "--max-cost", "1")
+    assert fits.exit_code == 0, fits.stderr
+    assert "within --max-cost 1" in fits.stderr
+    over = lmbatch(*args, "-P", "max_tokens=10000", "--max-cost", "0.0001")
+    assert over.exit_code != 0
+    assert "more than max_cost" in over.stderr
+    assert default_backend.calls["submit"] == 0

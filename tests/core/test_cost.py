@@ -359,3 +359,42 @@ def test_import_lmbatch_does_not_load_the_price_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_tiktoken_counts_openai_models_when_its_encoding_loads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    from lmbatch._estimate import _TokenCounter
+
+    class Encoding:
+        def encode_ordinary(self, text: str) -> list[int]:
+            return list(range(len(text.split())))
+
+    working = types.ModuleType("tiktoken")
+    working.encoding_for_model = lambda model: Encoding()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tiktoken", working)
+    counter = _TokenCounter("openai", "gpt-4.1-mini")
+    assert counter.method == "tiktoken"
+    assert counter.count("three words here") == (3, 3)
+    # Other vendors' models are never counted with an OpenAI tokenizer.
+    assert _TokenCounter("anthropic", "claude-sonnet-4-5").method == "approximation"
+
+
+def test_tiktoken_that_cannot_load_its_tables_falls_back_to_the_approximation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    from lmbatch._estimate import _TokenCounter
+
+    def offline(model: str) -> Any:
+        raise OSError("cannot download the BPE file: no network")
+
+    broken = types.ModuleType("tiktoken")
+    broken.encoding_for_model = offline  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tiktoken", broken)
+    counter = _TokenCounter("openai", "gpt-4.1-mini")
+    assert counter.method == "approximation"
+    assert counter.count("abcd" * 10) == (10, 14)
