@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks._harness import Result
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-SUITES = ("import", "encode", "decode", "memory", "e2e")
+SUITES = ("import", "encode", "decode", "estimate", "memory", "e2e")
 
 
 def _format_value(result: Result, seconds: float) -> str:
@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_decode
 
             return lambda: bench_decode.run(decode_n, rounds)
+        if name == "estimate":
+            from benchmarks import bench_estimate
+
+            return lambda: bench_estimate.run(300 if quick else 10_000, rounds)
         if name == "memory":
             from benchmarks import bench_memory
 

@@ -23,17 +23,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lmbatch._config import LMBatchConfig, get_batch_operations, load_config
+    from lmbatch._cost import Cost, ModelPrices
     from lmbatch._errors import (
         AuthenticationError,
         BatchNotFinishedError,
         BatchNotFoundError,
         BatchOverdueError,
         BatchTimeoutError,
+        BudgetExceededError,
         ConfigError,
         JobStateError,
         LMBatchError,
         MissingCredentialsError,
         OperationUnsupportedError,
+        PriceUnknownError,
         ProviderConflictError,
         ProviderConnectionError,
         ProviderError,
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
         UntrustedURLError,
         ValidationError,
     )
+    from lmbatch._estimate import Estimate
     from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
     from lmbatch._limits import ProviderLimits
     from lmbatch._messages import (
@@ -97,9 +101,12 @@ __all__ = [
     "BatchPage",
     "BatchStatus",
     "BatchTimeoutError",
+    "BudgetExceededError",
     "ConfigError",
+    "Cost",
     "EndpointOption",
     "ErrorKind",
+    "Estimate",
     "Hyperparameters",
     "JobStateError",
     "JobStore",
@@ -112,9 +119,11 @@ __all__ = [
     "MessageContent",
     "MessageRole",
     "MissingCredentialsError",
+    "ModelPrices",
     "OperationUnsupportedError",
     "OutputItem",
     "PreparedBatch",
+    "PriceUnknownError",
     "ProviderConflictError",
     "ProviderConnectionError",
     "ProviderEntry",
@@ -167,10 +176,13 @@ _EXPORTS: dict[str, str] = {
     "BatchPage": "lmbatch._operations",
     "BatchStatus": "lmbatch._status",
     "BatchTimeoutError": "lmbatch._errors",
+    "BudgetExceededError": "lmbatch._errors",
     "CHUNK_METADATA_KEY": "lmbatch._submission",
     "ConfigError": "lmbatch._errors",
     "EndpointOption": "lmbatch._settings",
+    "Cost": "lmbatch._cost",
     "ErrorKind": "lmbatch._outputs",
+    "Estimate": "lmbatch._estimate",
     "Hyperparameters": "lmbatch._hyperparameters",
     "JOB_ID_METADATA_KEY": "lmbatch._submission",
     "JobStateError": "lmbatch._errors",
@@ -184,9 +196,11 @@ _EXPORTS: dict[str, str] = {
     "MessageContent": "lmbatch._messages",
     "MessageRole": "lmbatch._messages",
     "MissingCredentialsError": "lmbatch._errors",
+    "ModelPrices": "lmbatch._cost",
     "OperationUnsupportedError": "lmbatch._errors",
     "OutputItem": "lmbatch._outputs",
     "PreparedBatch": "lmbatch._planning",
+    "PriceUnknownError": "lmbatch._errors",
     "ProviderConflictError": "lmbatch._errors",
     "ProviderConnectionError": "lmbatch._errors",
     "ProviderEntry": "lmbatch._plugins",

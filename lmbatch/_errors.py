@@ -6,8 +6,10 @@ cross the library boundary, providers translate them into this tree::
     LMBatchError
     ├── ConfigError
     │   ├── UnknownProviderError
-    │   └── MissingCredentialsError
+    │   ├── MissingCredentialsError
+    │   └── PriceUnknownError          (no price for a model, and a cost was needed)
     ├── ValidationError                (also a ValueError)
+    │   └── BudgetExceededError        (the upper-bound estimate exceeds max_cost)
     ├── ProviderError                  (provider, status_code, request_id, code)
     │   ├── AuthenticationError        (401, 403)
     │   ├── RateLimitError             (429)
@@ -30,17 +32,21 @@ cross the library boundary, providers translate them into this tree::
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AuthenticationError",
     "BatchNotFinishedError",
     "BatchNotFoundError",
     "BatchOverdueError",
     "BatchTimeoutError",
+    "BudgetExceededError",
     "ConfigError",
     "JobStateError",
     "LMBatchError",
     "MissingCredentialsError",
     "OperationUnsupportedError",
+    "PriceUnknownError",
     "ProviderConflictError",
     "ProviderConnectionError",
     "ProviderError",
@@ -104,6 +110,36 @@ class ValidationError(LMBatchError, ValueError):
         super().__init__(message)
         self.key = key
         self.reason = reason
+
+
+class PriceUnknownError(ConfigError):
+    """No price is known for a model, and a cost was needed (a budget, an estimate).
+
+    Attributes:
+        provider: The lmbatch provider name.
+        model: The model with no price.
+    """
+
+    def __init__(self, message: str, *, provider: str, model: str | None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.model = model
+
+
+class BudgetExceededError(ValidationError):
+    """What would be submitted may cost more than ``max_cost`` allows; nothing was sent.
+
+    Attributes:
+        max_cost: The budget, in USD.
+        spent: What the job had already cost (earlier rounds), in USD.
+        upper_bound: The upper-bound estimate of what would be submitted, in USD.
+    """
+
+    def __init__(self, reason: str, *, max_cost: Any, spent: Any, upper_bound: Any) -> None:
+        super().__init__(reason)
+        self.max_cost = max_cost
+        self.spent = spent
+        self.upper_bound = upper_bound
 
 
 class ProviderError(LMBatchError):

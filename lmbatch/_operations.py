@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import pydantic
@@ -37,8 +38,10 @@ from lmbatch._errors import (
     SubmissionUncertainError,
     ValidationError,
 )
+from lmbatch._estimate import Estimate, check_budget, estimate_requests, parse_max_cost
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._keys import CustomIdMapper
+from lmbatch._ledger import CostTally, ResubmissionBudget, batch_pricer, cost_facts
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import LMInput, Message
 from lmbatch._outputs import LMOutput
@@ -138,6 +141,12 @@ class BatchOperations(ABC):
             from its creation, when a batch carries no ``expires_at``; None when the
             vendor has no such window (batches are then only bounded by the caller's
             timeout).
+        batch_discount: The share of the list price the vendor's batch API takes off
+            (0.5: batches cost half). 0 unless the provider declares it, so a cost is
+            never under-estimated.
+        batch_cache_discount: The batch discount on cached input tokens, where the
+            vendor does not stack it with the cache discount (None: ``batch_discount``).
+        price_provider: The provider's id in the price library (default: ``name``).
     """
 
     name: ClassVar[str] = ""
@@ -154,6 +163,9 @@ class BatchOperations(ABC):
     result_download_delays: tuple[float, ...] = (1.0, 4.0, 15.0)
     marks_create_start: ClassVar[bool] = False
     completion_window: ClassVar[float | None] = 24 * 3600.0
+    batch_discount: ClassVar[float] = 0.0
+    batch_cache_discount: ClassVar[float | None] = None
+    price_provider: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -232,6 +244,14 @@ class BatchOperations(ABC):
     ) -> None:
         """Refuse a request this provider cannot take (raise :class:`ValidationError`)."""
 
+    def _max_output_tokens(self, params: Hyperparameters) -> int | None:
+        """Most output tokens one request may produce (the bound used by ``max_cost``).
+
+        ``max_tokens`` by default; a provider that sends a default when none is given
+        returns that default.
+        """
+        return params.max_tokens
+
     def _batch_context(self, params: Hyperparameters) -> dict[str, Any]:
         """JSON-able facts needed later to read results (e.g. the endpoint used)."""
         return {}
@@ -307,6 +327,7 @@ class BatchOperations(ABC):
         *,
         reuse: bool | float = False,
         on_submitted: Callable[[str, bool], None] | None = None,
+        max_cost: float | Decimal | str | None = None,
     ) -> str:
         """Submit requests as a batch and return its id.
 
@@ -327,20 +348,26 @@ class BatchOperations(ABC):
                 ended is not re-attached to: the requests are submitted again.
             on_submitted: Called once the requests are with the provider, with the id
                 and whether this call created the job (False: re-attached).
+            max_cost: Budget in USD: refuse the batch unless its upper-bound cost
+                estimate (``max_tokens`` of output per request) fits (see :meth:`estimate`).
 
         Raises:
             ValidationError: Some input cannot be sent (nothing was sent).
+            BudgetExceededError: The upper-bound estimate exceeds ``max_cost``.
             ProviderError: The vendor refused or failed the submission.
         """
         self._require("create")
+        budget = parse_max_cost(max_cost)
         params, plan = self._prepare(requests, hyperparameters)
         try:
+            checked = self._check_budget(requests, params, budget)
             job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
             if not created and await self._has_ended(job):
                 # Its results are there to read; a new submission is what is asked for.
                 job, created = self._record_job(plan, params)
         finally:
             plan.cleanup()
+        self._keep_budget(job, params, budget, checked)
         if not created:
             logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
         with requests_at_hand(
@@ -367,6 +394,52 @@ class BatchOperations(ABC):
             raise
         return True
 
+    async def estimate(
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None = None,
+        *,
+        typical_output_tokens: int | None = None,
+    ) -> Estimate:
+        """What submitting ``requests`` would cost, worked out offline; nothing is sent.
+
+        Input tokens are counted (tiktoken for OpenAI models when installed, else an
+        approximation; ``Estimate.input_method`` says which); output tokens are bounded
+        by ``max_tokens`` and assumed at ``typical_output_tokens`` (default 250). Costs
+        come with and without the provider's batch discount.
+
+        Raises:
+            ValidationError: Some input is invalid.
+        """
+        params = Hyperparameters.from_mapping(hyperparameters)
+        self._validate_hyperparameters(params)
+        if not isinstance(requests, Mapping):
+            raise ValidationError(
+                f"requests must be a dict of key → input, not {type(requests).__name__}"
+            )
+        return estimate_requests(
+            self, requests, params, typical_output_tokens=typical_output_tokens
+        )
+
+    def _check_budget(
+        self, requests: Mapping[str, LMInput], params: Hyperparameters, budget: Decimal | None
+    ) -> Estimate | None:
+        """Refuse requests over ``budget`` (USD) before anything is recorded or sent."""
+        if budget is None:
+            return None
+        return check_budget(self, requests, params, budget)
+
+    def _keep_budget(
+        self,
+        job: JobRecord,
+        params: Hyperparameters,
+        budget: Decimal | None,
+        checked: Estimate | None,
+    ) -> None:
+        """Record the budget, so resubmission rounds (in any process) count against it."""
+        if budget is not None and checked is not None:
+            self.store.set_budget(job.job_id, str(budget), self._max_output_tokens(params))
+
     async def status(self, batch_id: str) -> BatchStatus:
         """The status of a batch or job."""
         self._require("status")
@@ -386,6 +459,7 @@ class BatchOperations(ABC):
                 {"round": job.round, "job_id": job.job_id, "requests": job.request_count}
                 for job in self._job_family(target.job)
             ]
+            info.update(cost_facts(self, target.job, target.chunk_index))  # type: ignore[typeddict-item]
         return info
 
     async def retrieve(self, batch_id: str, **kwargs: Any) -> dict[str, LMOutput]:
@@ -439,6 +513,7 @@ class BatchOperations(ABC):
         resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
         reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
+        max_cost: float | Decimal | str | None = None,
     ) -> AsyncIterator[tuple[str, LMOutput]]:
         """:meth:`invoke`, streamed: yield ``(key, LMOutput)`` pairs as results are read.
 
@@ -467,6 +542,7 @@ class BatchOperations(ABC):
             resubmit=resubmit,
             reuse=reuse,
             on_submitted=on_submitted,
+            max_cost=max_cost,
         )
         job = started.job
         pairs = self._iter_complete_job(
@@ -603,6 +679,7 @@ class BatchOperations(ABC):
         resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
         reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
+        max_cost: float | Decimal | str | None = None,
     ) -> dict[str, LMOutput]:
         """Create a batch, wait for it, and return its results.
 
@@ -634,12 +711,17 @@ class BatchOperations(ABC):
                 seconds (a number), or never (False).
             on_submitted: Called once the requests are with the provider, with the batch
                 (or job) id and whether this call created it (False: re-attached).
+            max_cost: Budget in USD for the job and all its resubmission rounds: the
+                upper-bound estimate must fit before anything is sent
+                (:class:`BudgetExceededError` otherwise), and a resubmission round is
+                only sent if its upper bound fits what the earlier rounds left.
 
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
                 batch id so the batch can be retrieved later.
             BatchOverdueError: A batch ran well past the vendor's completion window
                 (its ``expires_at``) without ending; see :data:`OVERDUE_MARGIN_SECONDS`.
+            BudgetExceededError: The upper-bound estimate exceeds ``max_cost``.
         """
         self._require("invoke")
         started = self._start_invocation(
@@ -656,6 +738,7 @@ class BatchOperations(ABC):
             resubmit=resubmit,
             reuse=reuse,
             on_submitted=on_submitted,
+            max_cost=max_cost,
         )
         job = started.job
         with (
@@ -675,14 +758,18 @@ class BatchOperations(ABC):
         resubmit: int | bool,
         reuse: bool | float,
         on_submitted: Callable[[str, bool], None] | None,
+        max_cost: float | Decimal | str | None,
     ) -> _Invocation:
         """Record (or re-attach to) the job of an ``invoke``-style call."""
         deadline = Deadline.after(waiting.timeout) if waiting.timeout is not None else None
+        budget = parse_max_cost(max_cost)
         params, plan = self._prepare(requests, hyperparameters)
         try:
+            checked = self._check_budget(requests, params, budget)
             job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
         finally:
             plan.cleanup()
+        self._keep_budget(job, params, budget, checked)
         if not created:
             logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
         if deadline is not None:
@@ -758,14 +845,27 @@ class BatchOperations(ABC):
             logger.warning("job %s: input no longer spooled; cannot resubmit", parent.job_id)
             return None
         keymap = dict(self.store.iter_keys(parent.job_id))
+        budget = ResubmissionBudget(self, parent)
+
+        def select(record: dict[str, Any]) -> str | None:
+            custom_id = _selected(self._record_custom_id(record), wanted)
+            if custom_id is not None:
+                budget.add(record)
+            return custom_id
+
         plan = replan_records(
             sources,
-            lambda record: _selected(self._record_custom_id(record), wanted),
+            select,
             keymap,
             limits=self.limits,
             fingerprint_salt=f"{parent.fingerprint}\x00round{parent.round + 1}",
             spool_root=self.store.spool_dir(),
         )
+        refusal = budget.refusal()
+        if refusal is not None:
+            plan.cleanup()
+            logger.warning("job %s: %s", parent.job_id, refusal)
+            return None
         try:
             job_id, created = self.store.create_job(
                 job_id="lmbjob_" + uuid.uuid4().hex,
@@ -1046,6 +1146,8 @@ class BatchOperations(ABC):
         download = ResultDownload(
             self, info, context, keymap, job.job_id if job is not None else None
         )
+        pricer = batch_pricer(self, job, info)  # one price lookup per batch
+        tally = CostTally()
         async for record in download.records():
             custom_id, output = record
             assert custom_id is not None  # unreadable lines are counted, not yielded
@@ -1053,12 +1155,23 @@ class BatchOperations(ABC):
                 output = validator.check(output)
             if output.error is None and not keep_raw:
                 output.raw = None  # the payload is mostly what outputs already hold
+            if pricer is not None:
+                output.cost = pricer.cost_of(output)
+            tally.add(output.cost)
             key = keymap[custom_id] if keymap is not None else custom_id
             yield key, output
         if keymap is not None:
             for custom_id, key in keymap.items():
                 if custom_id not in download.seen:
-                    yield key, self._unanswered(info, download.unreadable)
+                    missing = self._unanswered(info, download.unreadable)
+                    if pricer is not None:
+                        missing.cost = pricer.cost_of(missing)
+                    tally.add(missing.cost)
+                    yield key, missing
+        if job is not None and chunk_index is not None:
+            # Every result was read: the batch's line in the ledger (replaced, not
+            # added to, when the results are read again).
+            tally.record(self, job, chunk_index, info["id"])
         try:
             await self._call(self._after_results(info, context))
         except LMBatchError as exc:

@@ -6,10 +6,12 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmbatch._cost import Cost
 from lmbatch._messages import ToolCall
 from lmbatch._unchecked import build_unchecked
 
 __all__ = [
+    "Cost",
     "ErrorKind",
     "LMError",
     "LMOutput",
@@ -136,6 +138,9 @@ class LMOutput(BaseModel):
             (``stop_reason``, ``model``...).
         error: Set when the request has no valid answer; see :attr:`ok`.
         raw: The provider's own payload for this request, when kept.
+        cost: What the request cost (USD, batch discount applied), from its token
+            usage; zero for failures the vendor billed nothing for; None when the
+            model has no known price (see the Cost page of the docs).
     """
 
     outputs: list[OutputItem] = Field(default_factory=list)
@@ -143,6 +148,7 @@ class LMOutput(BaseModel):
     finish_details: dict[str, Any] = Field(default_factory=dict)
     error: LMError | None = None
     raw: dict[str, Any] | None = None
+    cost: Cost | None = None
 
     @classmethod
     def failure(
@@ -223,5 +229,6 @@ def unchecked_success(
         "finish_details": finish_details,
         "error": None,
         "raw": raw,
+        "cost": None,  # set by core, where results are collected
     }
     return build_unchecked(LMOutput, fields)

@@ -8,6 +8,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmbatch._cost import PriceOverride
 from lmbatch._errors import ConfigError
 
 __all__ = ["EndpointOption", "ProviderSettings", "validate_settings"]
@@ -51,6 +52,9 @@ class ProviderSettings(BaseModel):
         keep_raw: Keep each successful answer's vendor payload in ``LMOutput.raw``.
             Off by default: results are read faster and take far less memory without
             it. Failures always keep theirs, for diagnosis.
+        prices: Your own list prices by model name (USD per million tokens), for models
+            the price library lacks or prices you negotiated; they win over the library.
+            In config: ``[providers.openai.prices."my-finetune"] input = ..., output = ...``
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,6 +64,7 @@ class ProviderSettings(BaseModel):
     max_batches_in_flight: int | None = Field(default=None, ge=1)
     in_flight_check_interval: float = Field(default=30.0, ge=0)
     keep_raw: bool = False
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
 
     @classmethod
     def endpoint_options(cls) -> dict[str, EndpointOption]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from lmbatch._cost import Cost
 
 __all__ = ["TERMINAL_STATUSES", "BatchError", "BatchInfo", "BatchStatus", "RequestCounts"]
 
@@ -78,6 +81,13 @@ class BatchInfo(TypedDict):
     #: (``{"round", "job_id", "requests"}`` each; a key's own round is in its output's
     #: ``finish_details["lmbatch_round"]``).
     rounds: NotRequired[list[dict[str, Any]]]
+    #: For a batch or job lmbatch made: what it cost (every round of a job), from the
+    #: job store's ledger, which fills as results are read; None before any are.
+    cost: NotRequired[Cost | None]
+    #: Why ``cost`` may be incomplete (results not all read, models without a price).
+    cost_note: NotRequired[str]
+    #: The job's ``max_cost``: ``{"max_cost", "spent", "left", "note"}`` (USD).
+    budget: NotRequired[dict[str, Any]]
 
 
 def empty_counts(total: int = 0) -> RequestCounts:

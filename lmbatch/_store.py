@@ -29,7 +29,14 @@ from lmbatch._errors import LMBatchError, StoreError
 from lmbatch._private import make_private_dir, private_store_files
 from lmbatch._store_location import store_location
 
-__all__ = ["ChunkRecord", "JobRecord", "JobStore", "default_store_path"]
+__all__ = [
+    "BudgetRecord",
+    "ChunkRecord",
+    "JobRecord",
+    "JobStore",
+    "LedgerEntry",
+    "default_store_path",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -70,6 +77,26 @@ CREATE TABLE IF NOT EXISTS spool_checksums (
     sha256 TEXT NOT NULL,
     size INTEGER NOT NULL,
     PRIMARY KEY (job_id, chunk_index)
+);
+CREATE TABLE IF NOT EXISTS cost_ledger (
+    job_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    batch_id TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    unpriced INTEGER NOT NULL,
+    input TEXT NOT NULL,
+    cached_input TEXT NOT NULL,
+    output TEXT NOT NULL,
+    reasoning TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (job_id, chunk_index)
+);
+CREATE TABLE IF NOT EXISTS cost_budgets (
+    job_id TEXT PRIMARY KEY,
+    max_cost TEXT NOT NULL,
+    max_output_tokens INTEGER,
+    note TEXT
 );
 """
 
@@ -187,6 +214,36 @@ class JobRecord:
     def batch_ids(self) -> list[str]:
         """Vendor ids of the chunks submitted so far, in chunk order."""
         return [chunk.batch_id for chunk in self.chunks if chunk.batch_id is not None]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the results of one batch of a job cost, recorded once they were all read.
+
+    Amounts are USD as exact decimal text (summed as :class:`decimal.Decimal`).
+    """
+
+    job_id: str
+    chunk_index: int
+    batch_id: str
+    requests: int
+    #: Outcomes with no known price (their cost is not in the amounts).
+    unpriced: int
+    input: str
+    cached_input: str
+    output: str
+    reasoning: str
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
+class BudgetRecord:
+    """The ``max_cost`` of a job family, as recorded on its first job."""
+
+    max_cost: str
+    max_output_tokens: int | None
+    #: Why the budget stopped something (a resubmission round), if it did.
+    note: str | None = None
 
 
 class JobStore:
@@ -539,3 +596,70 @@ class JobStore:
         with self._lock:
             ids = [r[0] for r in self._conn.execute(query + " ORDER BY created_at DESC", params)]
         return [job for job in (self.get_job(i) for i in ids) if job is not None]
+
+    # -- cost ledger -------------------------------------------------------------------
+
+    @_store_errors
+    def record_cost(self, entry: LedgerEntry) -> None:
+        """Record (or replace: results read again cost nothing more) one batch's cost."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO cost_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.job_id,
+                    entry.chunk_index,
+                    entry.batch_id,
+                    entry.requests,
+                    entry.unpriced,
+                    entry.input,
+                    entry.cached_input,
+                    entry.output,
+                    entry.reasoning,
+                    entry.currency,
+                    time.time(),
+                ),
+            )
+
+    @_store_errors
+    def cost_entries(self, job_ids: Iterable[str]) -> list[LedgerEntry]:
+        """Ledger entries of these jobs, in job and chunk order."""
+        ids = list(job_ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT job_id, chunk_index, batch_id, requests, unpriced, input, cached_input, "
+                f"output, reasoning, currency FROM cost_ledger WHERE job_id IN ({marks}) "
+                "ORDER BY job_id, chunk_index",
+                ids,
+            ).fetchall()
+        return [LedgerEntry(*row) for row in rows]
+
+    @_store_errors
+    def set_budget(
+        self, job_id: str, max_cost: str, max_output_tokens: int | None, note: str | None = None
+    ) -> None:
+        """Record the budget (USD, decimal text) of a job family, on its first job.
+
+        ``max_output_tokens`` is the per-request output bound the budget was checked
+        with, so later resubmission rounds are checked the same way.
+        """
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO cost_budgets VALUES (?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE "
+                "SET max_cost = excluded.max_cost, "
+                "max_output_tokens = excluded.max_output_tokens, "
+                "note = COALESCE(excluded.note, note)",
+                (job_id, max_cost, max_output_tokens, note),
+            )
+
+    @_store_errors
+    def budget(self, job_id: str) -> BudgetRecord | None:
+        """The budget recorded for a job family's first job, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT max_cost, max_output_tokens, note FROM cost_budgets WHERE job_id = ?",
+                (job_id,),
+            ).fetchone()
+        return BudgetRecord(*row) if row is not None else None

@@ -21,6 +21,7 @@ from lmbatch.cli._batch_commands import (
 from lmbatch.cli._demo import demo_command
 from lmbatch.cli._emulator_command import emulator_command
 from lmbatch.cli._errors import EXIT_INTERRUPTED, INTERRUPTED, USAGE_ERROR, say
+from lmbatch.cli._estimate_command import estimate_command
 from lmbatch.cli._providers_command import providers_command
 from lmbatch.cli._run_commands import resume_command, run_command, wait_command
 from lmbatch.cli._terminal import EXIT_BROKEN_PIPE, silence_stdout
@@ -37,6 +38,8 @@ Examples:
     lmbatch demo
 
     lmbatch providers
+
+    lmbatch estimate prompts.jsonl --provider openai --model gpt-4.1-mini
 
     lmbatch run prompts.jsonl -o results.jsonl --provider openai --model gpt-4.1-mini
 
@@ -151,6 +154,7 @@ def _options(
 
 app.command("demo")(demo_command)
 app.command("providers")(providers_command)
+app.command("estimate")(estimate_command)
 app.command("run")(run_command)
 app.command("submit")(submit_command)
 app.command("wait")(wait_command)

@@ -99,6 +99,16 @@ def submit_command(
     allow_path: AllowPathOption = None,
     store: StoreOption = None,
     fresh: SubmitFreshOption = False,
+    max_cost: Annotated[
+        str | None,
+        typer.Option(
+            "--max-cost",
+            metavar="USD",
+            help="Budget in US dollars: refuse (before anything is sent) unless the "
+            "upper-bound estimate fits (needs max_tokens: -P max_tokens=N).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -136,6 +146,7 @@ def submit_command(
                 hyperparameters,
                 reuse=not fresh,
                 on_submitted=lambda _, made: created.append(made),
+                max_cost=max_cost,
             )
 
         batch_id = run_with(ops, create)
@@ -222,7 +233,9 @@ def info_command(
 ) -> None:
     """Show everything known of a batch: status, counts, errors, dates and its batches.
 
-    With --json the vendor's own payload is included under "raw".
+    For batches and jobs made by lmbatch it also shows what they cost (every
+    resubmission round included), from the job store, as results were read. With
+    --json the vendor's own payload is included under "raw".
 
     Examples:
 
@@ -254,6 +267,7 @@ def _info_view(info: BatchInfo) -> Group:
             facts.add_row(name.replace("_at", ""), str(value))
     for name, value in sorted(info["metadata"].items()):
         facts.add_row(f"metadata.{name}", value)
+    _cost_rows(facts, info)
     parts: list[Any] = [facts]
     for error in info["errors"]:
         where = f" (line {error['line']})" if error.get("line") is not None else ""
@@ -262,6 +276,24 @@ def _info_view(info: BatchInfo) -> Group:
     if batches:
         parts.append(batch_table(batches, title="batches of this job"))
     return Group(*parts)
+
+
+def _cost_rows(facts: Table, info: BatchInfo) -> None:
+    """What the job cost (from the job store's ledger) and its budget."""
+    from lmbatch._cost import usd
+
+    if "cost" not in info:
+        return  # not a batch lmbatch made: nothing recorded
+    cost = info["cost"]
+    line = usd(cost.total) if cost is not None else "unknown"
+    note = info.get("cost_note")
+    facts.add_row("cost", f"{line} ({note})" if note else line)
+    budget = info.get("budget")
+    if budget is not None:
+        text = f"{usd(budget['max_cost'])}, {usd(budget['spent'])} spent"
+        if budget.get("note"):
+            text += f"; {budget['note']}"
+        facts.add_row("max cost", text)
 
 
 def list_command(

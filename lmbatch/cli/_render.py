@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -47,6 +48,8 @@ def stdout_console() -> Console:
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)  # amounts of money (USD)
     if isinstance(value, Enum):
         return value.value
     model_dump = getattr(value, "model_dump", None)
@@ -82,6 +85,8 @@ def result_record(key: str, output: LMOutput) -> dict[str, Any]:
         record["refusal"] = output.refusal
     record["error"] = output.error.model_dump(mode="json") if output.error else None
     record["usage"] = output.token_usage.model_dump(mode="json") if output.token_usage else None
+    # USD with the batch discount; null when the model has no known price.
+    record["cost"] = float(output.cost.total) if output.cost is not None else None
     return record
 
 

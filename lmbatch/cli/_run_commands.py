@@ -18,6 +18,7 @@ from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
 from lmbatch.cli._errors import EXIT_INTERRUPTED, print_interrupted, reporting_errors
+from lmbatch.cli._estimate_command import MaxCostOption, dry_run
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
     AllowPathOption,
@@ -88,6 +89,13 @@ FreshOption = Annotated[
         "--fresh",
         help="Submit again even if the same requests were already run (by default a "
         "re-run picks up the earlier job instead of paying twice).",
+    ),
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Print what the run would cost (see: lmbatch estimate --help) and send nothing.",
     ),
 ]
 ResubmitOption = Annotated[
@@ -234,6 +242,8 @@ def run_command(
     no_progress: NoProgressOption = False,
     fresh: FreshOption = False,
     resubmit: ResubmitOption = DEFAULT_RESUBMIT_ROUNDS,
+    max_cost: MaxCostOption = None,
+    dry_run_only: DryRunOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -254,12 +264,26 @@ def run_command(
         lmbatch run questions.csv -o answers.jsonl -p anthropic -P max_tokens=200
 
         lmbatch run people.jsonl -o people.out.jsonl --schema models:Person --json
+
+        lmbatch run prompts.jsonl -p openai -m gpt-4.1-mini -P max_tokens=300 --dry-run
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
         requests = read_request_file(
             file, file_format.value if file_format else None, allow_path or ()
         )
         hyperparameters = hyperparameters_from(param, schema)
+        if dry_run_only:
+            dry_run(
+                requests,
+                hyperparameters,
+                provider=provider,
+                model=model,
+                options=option,
+                store=store,
+                max_cost=max_cost,
+                json_output=json_output,
+            )
+            return
 
         def make_ops() -> BatchOperations:
             return operations_for(provider=provider, model=model, options=option, store=store)
@@ -297,6 +321,7 @@ def run_command(
                     on_submitted=submitted,
                     resubmit=resubmit,
                     reuse=not fresh,
+                    max_cost=max_cost,
                 ):
                     parked.add(key, result)
             assert waiter.batch_id is not None

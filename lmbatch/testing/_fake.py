@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from lmbatch._errors import BatchNotFoundError, ProviderRequestError, ValidationError
 from lmbatch._hyperparameters import Hyperparameters
@@ -179,6 +179,10 @@ class FakeBatchOperations(BatchOperations):
     name = "fake"
     settings_class = FakeSettings
     marks_create_start = True
+    #: Pretends to be a batch API at half price, like the real vendors, so costs
+    #: exercise the discount (its models have no list price: give one in settings,
+    #: ``prices={"fake-model": {"input": 1, "output": 2}}``).
+    batch_discount: ClassVar[float] = 0.5
     # What an instance with default settings declares (instances follow their settings).
     limits = ProviderLimits(
         max_requests_per_batch=FakeSettings().max_requests_per_batch,

@@ -113,6 +113,7 @@ def test_results_to_a_file(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> No
             "cached_input_tokens": 0,
             "reasoning_tokens": 0,
         },
+        "cost": None,  # the fake's model has no price
     }
     assert not (tmp_path / "out.jsonl.partial").exists()
 

@@ -68,6 +68,7 @@ def test_build_unchecked_equals_the_validated_model(monkeypatch: pytest.MonkeyPa
         "finish_details": {"stop_reason": "stop"},
         "error": None,
         "raw": None,
+        "cost": None,
     }
     output = build_unchecked(LMOutput, fields)
     validated = LMOutput(

@@ -13,7 +13,7 @@ def test_import_lmbatch_imports_no_vendor_sdk_or_http_client() -> None:
     code = (
         "import json, sys, lmbatch, lmbatch.testing;"
         "heavy = ('openai', 'anthropic', 'httpx', 'requests', 'aiohttp', 'typer', 'rich',"
-        " 'starlette', 'uvicorn', 'jsonschema');"
+        " 'starlette', 'uvicorn', 'jsonschema', 'genai_prices', 'tiktoken');"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

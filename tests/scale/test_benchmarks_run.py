@@ -33,6 +33,7 @@ def test_quick_benchmark_run_prints_the_table_and_writes_json(tmp_path: Path) ->
         "decode OpenAI Responses",
         "decode OpenAI Chat Completions",
         "decode Anthropic",
+        "estimate 300 prompts",
         "end to end, OpenAI via the emulator",
     ):
         assert expected in names

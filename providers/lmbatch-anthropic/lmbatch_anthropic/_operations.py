@@ -80,6 +80,9 @@ class AnthropicBatchOperations(BatchOperations):
     result_line_states: ClassVar[frozenset[str]] = frozenset(
         {"succeeded", "errored", "expired", "cancelled"}
     )
+    #: Message Batches cost half the standard price; prompt-caching multipliers stack
+    #: with it (batch cache reads and writes are half price too).
+    batch_discount: ClassVar[float] = 0.5
 
     def __init__(
         self,
@@ -156,6 +159,10 @@ class AnthropicBatchOperations(BatchOperations):
 
     def _validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
         check_request(key, messages)
+
+    def _max_output_tokens(self, params: Hyperparameters) -> int | None:
+        # Every request carries max_tokens: the caller's or the configured default.
+        return params.max_tokens or self.anthropic_settings.default_max_tokens
 
     def _batch_context(self, params: Hyperparameters) -> dict[str, Any]:
         mode = structured_mode(params, self.anthropic_settings.structured_output)

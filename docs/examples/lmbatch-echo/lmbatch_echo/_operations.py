@@ -81,6 +81,10 @@ class EchoBatchOperations(BatchOperations):
         max_bytes_per_batch=10 * 1024 * 1024,
         custom_id_pattern=r"[a-zA-Z0-9_-]{1,64}",
     )
+    # The share of the list price batches take off (0.5 = half price); priced via
+    # genai-prices or the user's [providers.echo.prices] config. Echo bills nothing
+    # extra for batching, so no discount.
+    batch_discount = 0.0
 
     @property
     def directory(self) -> Path:

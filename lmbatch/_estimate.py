@@ -1,0 +1,480 @@
+"""Estimates before submitting, and the budget (``max_cost``) that holds.
+
+Input tokens are counted with ``tiktoken`` for OpenAI-family models when it is installed
+and its encoding loads (it downloads its tables on first use: offline, that fails and
+the approximation is used); otherwise approximated: a *typical* count of one token per
+4 characters and an *upper* count of one token per 3 UTF-8 bytes (code and non-Latin
+scripts run denser than English), plus a few tokens per message. Output tokens: the
+upper bound is ``max_tokens`` per request (the provider's default where it has one);
+the typical figure is ``typical_output_tokens`` (default 250, at most ``max_tokens``).
+
+A budget is checked against the upper bound: ``max_cost`` minus what the job already
+spent must cover it, or :class:`BudgetExceededError` is raised before anything is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Literal
+
+from lmbatch._cost import ModelPrices, Pricer, find_prices, price_unknown_message, usd
+from lmbatch._errors import BudgetExceededError, PriceUnknownError, ValidationError
+from lmbatch._hyperparameters import Hyperparameters
+from lmbatch._inputs import normalize_input
+from lmbatch._messages import Attachment, Message, ToolCall, ToolResult
+
+if TYPE_CHECKING:
+    from lmbatch._operations import BatchOperations
+    from lmbatch._outputs import TokenUsage
+    from lmbatch._store import JobRecord, JobStore
+
+__all__ = [
+    "TYPICAL_OUTPUT_TOKENS",
+    "Estimate",
+    "check_budget",
+    "estimate_requests",
+    "parse_max_cost",
+]
+
+#: Output tokens a request is assumed to produce, for the typical estimate.
+TYPICAL_OUTPUT_TOKENS = 250
+#: The approximation: characters per token (typical) and UTF-8 bytes per token (upper).
+CHARS_PER_TOKEN = 4
+BYTES_PER_TOKEN_UPPER = 3
+#: Tokens of framing per message (role, separators) and per request.
+MESSAGE_OVERHEAD = 3
+REQUEST_OVERHEAD = 3
+#: An image, typical and upper (vendors resize large images to ~1,600 tokens at most).
+IMAGE_TOKENS = (1_000, 1_600)
+#: A PDF: tokens per KB of file, typical and upper (text and page images vary widely).
+PDF_TOKENS_PER_KB = (20, 60)
+
+InputMethod = Literal["tiktoken", "approximation"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What submitting some requests would cost, worked out before sending anything.
+
+    Amounts are USD. ``cost`` figures include the provider's batch discount;
+    ``list_cost`` figures are the same tokens at the vendor's normal (non-batch) price,
+    so ``list_cost - cost`` is what the batch API saves.
+
+    Attributes:
+        provider: The provider name.
+        model: The model priced.
+        requests: How many requests.
+        input_tokens: Input tokens, typical count (exact with tiktoken).
+        input_tokens_upper: Input tokens, upper bound.
+        input_method: ``"tiktoken"`` or ``"approximation"`` (see the module docs).
+        output_tokens: Output tokens assumed (typical figure times requests).
+        output_tokens_upper: ``max_tokens`` times requests; None when there is no
+            ``max_tokens`` (then there is no upper bound).
+        batch_discount: The provider's batch discount (0.5 = half price).
+        cost: Typical cost with the batch discount; None when the price is unknown.
+        cost_upper: Upper-bound cost with the batch discount (what a budget is checked
+            against); None without a price or without ``max_tokens``.
+        list_cost: Typical cost at list price (no batch discount).
+        list_cost_upper: Upper-bound cost at list price.
+        prices: The model's list prices used, or None when unknown.
+        price_note: Why there is no cost (the price is unknown), else None.
+    """
+
+    provider: str
+    model: str | None
+    requests: int
+    input_tokens: int
+    input_tokens_upper: int
+    input_method: InputMethod
+    output_tokens: int
+    output_tokens_upper: int | None
+    batch_discount: float
+    cost: Decimal | None
+    cost_upper: Decimal | None
+    list_cost: Decimal | None
+    list_cost_upper: Decimal | None
+    prices: ModelPrices | None
+    price_note: str | None = None
+
+    @property
+    def saved(self) -> Decimal | None:
+        """What the batch discount saves on the typical estimate."""
+        if self.cost is None or self.list_cost is None:
+            return None
+        return self.list_cost - self.cost
+
+    def as_dict(self) -> dict[str, Any]:
+        """The estimate as JSON-able data (amounts as numbers)."""
+
+        def number(value: Decimal | None) -> float | None:
+            return float(value) if value is not None else None
+
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "requests": self.requests,
+            "input_tokens": self.input_tokens,
+            "input_tokens_upper": self.input_tokens_upper,
+            "input_method": self.input_method,
+            "output_tokens": self.output_tokens,
+            "output_tokens_upper": self.output_tokens_upper,
+            "batch_discount": self.batch_discount,
+            "cost": number(self.cost),
+            "cost_upper": number(self.cost_upper),
+            "list_cost": number(self.list_cost),
+            "list_cost_upper": number(self.list_cost_upper),
+            "saved": number(self.saved),
+            "currency": "USD",
+            "price_source": self.prices.source if self.prices is not None else None,
+            "price_note": self.price_note,
+        }
+
+    def describe(self) -> str:
+        """A few lines for people: requests, tokens, cost range and the saving."""
+        model = f" ({self.model})" if self.model else ""
+        upper_out = f"{self.output_tokens_upper:,}" if self.output_tokens_upper is not None else "?"
+        lines = [
+            f"{self.requests:,} request{'s' if self.requests != 1 else ''} to "
+            f"{self.provider}{model}",
+            f"input tokens:  {self.input_tokens:,} (up to {self.input_tokens_upper:,}; "
+            f"counted with {self.input_method})",
+            f"output tokens: {self.output_tokens:,} assumed (up to {upper_out}"
+            + ("" if self.output_tokens_upper is not None else ": set max_tokens for a bound")
+            + ")",
+        ]
+        if self.cost is None:
+            lines.append(f"cost: unknown ({self.price_note})")
+            return "\n".join(lines)
+        upper = f" (at most {usd(self.cost_upper)})" if self.cost_upper is not None else ""
+        lines.append(
+            f"cost: {usd(self.cost)}{upper} with the {self.batch_discount:.0%} batch discount"
+        )
+        list_upper = (
+            f" (at most {usd(self.list_cost_upper)})" if self.list_cost_upper is not None else ""
+        )
+        lines.append(
+            f"without batch: {usd(self.list_cost)}{list_upper}; the batch saves {usd(self.saved)}"
+        )
+        if self.prices is not None:
+            lines.append(f"prices: {self.prices.source}")
+        return "\n".join(lines)
+
+
+class _TokenCounter:
+    """Counts text tokens: tiktoken when usable for the model, else the approximation."""
+
+    def __init__(self, provider: str, model: str | None) -> None:
+        self.encode: Any = None
+        self.method: InputMethod = "approximation"
+        if model is not None and _openai_family(provider, model):
+            encoding = _tiktoken_encoding(model)
+            if encoding is not None:
+                self.encode = encoding.encode_ordinary
+                self.method = "tiktoken"
+
+    def count(self, text: str) -> tuple[int, int]:
+        """``(typical, upper)`` tokens of ``text``."""
+        if not text:
+            return 0, 0
+        if self.encode is not None:
+            exact = len(self.encode(text))
+            return exact, exact
+        typical = math.ceil(len(text) / CHARS_PER_TOKEN)
+        upper = (
+            math.ceil(len(text) / BYTES_PER_TOKEN_UPPER)
+            if text.isascii()
+            else math.ceil(len(text.encode("utf-8", "surrogatepass")) / BYTES_PER_TOKEN_UPPER)
+        )
+        return typical, max(typical, upper)
+
+
+def _openai_family(provider: str, model: str) -> bool:
+    lowered = model.lower()
+    return provider == "openai" or lowered.startswith(("gpt-", "o1", "o3", "o4", "chatgpt"))
+
+
+def _tiktoken_encoding(model: str) -> Any:
+    """tiktoken's encoding for ``model``, or None (not installed, unknown, not downloadable)."""
+    try:
+        import tiktoken
+    except ImportError:
+        return None
+    try:
+        return tiktoken.encoding_for_model(model)
+    except Exception:
+        # Unknown model, or its tables cannot be downloaded (offline): approximate.
+        return None
+
+
+def _message_tokens(counter: _TokenCounter, messages: list[Message]) -> tuple[int, int]:
+    typical = upper = REQUEST_OVERHEAD
+    for message in messages:
+        typical += MESSAGE_OVERHEAD
+        upper += MESSAGE_OVERHEAD
+        for part in message.contents:
+            if isinstance(part, str):
+                low, high = counter.count(part)
+            elif isinstance(part, Attachment):
+                low, high = _attachment_tokens(part)
+            elif isinstance(part, ToolCall):
+                low, high = counter.count(part.name + json.dumps(part.args))
+            elif isinstance(part, ToolResult):
+                low, high = counter.count(part.output)
+            else:  # pragma: no cover - every content kind is listed above
+                low = high = 0
+            typical += low
+            upper += high
+    return typical, upper
+
+
+def _attachment_tokens(attachment: Attachment) -> tuple[int, int]:
+    if attachment.is_pdf:
+        kilobytes = max(1, len(attachment.data or b"") // 1024) if attachment.data else 100
+        return PDF_TOKENS_PER_KB[0] * kilobytes, PDF_TOKENS_PER_KB[1] * kilobytes
+    return IMAGE_TOKENS
+
+
+def _fixed_tokens(counter: _TokenCounter, params: Hyperparameters) -> tuple[int, int]:
+    """Tokens every request carries besides its messages: tool definitions, the schema."""
+    parts: list[Any] = []
+    if params.tools:
+        parts.append([tool.model_dump(mode="json") for tool in params.tools])
+    if params.response_schema is not None:
+        parts.append(params.response_schema.json_schema)
+    if not parts:
+        return 0, 0
+    return counter.count(json.dumps(parts, separators=(",", ":"), default=str))
+
+
+def parse_max_cost(max_cost: Any) -> Decimal | None:
+    """``max_cost`` as a Decimal, or :class:`ValidationError` saying what is wrong."""
+    if max_cost is None:
+        return None
+    if isinstance(max_cost, bool) or not isinstance(max_cost, int | float | Decimal | str):
+        raise ValidationError(
+            f"max_cost must be a number of US dollars, got {type(max_cost).__name__} {max_cost!r}"
+        )
+    try:
+        value = Decimal(str(max_cost).strip().removeprefix("$"))
+    except InvalidOperation:
+        raise ValidationError(
+            f"max_cost must be a number of US dollars, got {max_cost!r}"
+        ) from None
+    if not value.is_finite() or value < 0:
+        raise ValidationError(
+            f"max_cost must be a finite number of US dollars >= 0, got {max_cost!r}"
+        )
+    return value
+
+
+def estimate_requests(
+    ops: BatchOperations,
+    requests: Mapping[str, Any],
+    params: Hyperparameters,
+    *,
+    typical_output_tokens: int | None = None,
+) -> Estimate:
+    """The :class:`Estimate` of ``requests`` on ``ops`` (validated, never sent)."""
+    model = ops.settings.model
+    counter = _TokenCounter(ops.name, model)
+    fixed = _fixed_tokens(counter, params)
+    max_out = ops._max_output_tokens(params)
+    typical_out = (
+        typical_output_tokens if typical_output_tokens is not None else (TYPICAL_OUTPUT_TOKENS)
+    )
+    if typical_out < 0:
+        raise ValidationError(f"typical_output_tokens must be >= 0, got {typical_out}")
+    if max_out is not None:
+        typical_out = min(typical_out, max_out)
+    prices = find_prices(ops.name, model, ops.settings.prices, price_provider=ops.price_provider)
+    tally = _Tally(prices, ops.batch_discount, ops.batch_cache_discount)
+    count = 0
+    for key, value in requests.items():
+        if not isinstance(key, str):
+            raise ValidationError(f"keys must be strings, got {type(key).__name__} {key!r}")
+        low, high = _message_tokens(counter, normalize_input(key, value))
+        tally.add(low + fixed[0], high + fixed[1], typical_out, max_out)
+        count += 1
+    return Estimate(
+        provider=ops.name,
+        model=model,
+        requests=count,
+        input_tokens=tally.input_typical,
+        input_tokens_upper=tally.input_upper,
+        input_method=counter.method,
+        output_tokens=typical_out * count,
+        output_tokens_upper=max_out * count if max_out is not None else None,
+        batch_discount=ops.batch_discount,
+        cost=tally.cost(typical=True, discounted=True),
+        cost_upper=tally.cost(typical=False, discounted=True) if max_out is not None else None,
+        list_cost=tally.cost(typical=True, discounted=False),
+        list_cost_upper=(
+            tally.cost(typical=False, discounted=False) if max_out is not None else None
+        ),
+        prices=prices,
+        price_note=None if prices is not None else price_unknown_message(ops.name, model),
+    )
+
+
+class _Tally:
+    """Token sums per price tier (tiers depend on each request's input size)."""
+
+    def __init__(
+        self, prices: ModelPrices | None, discount: float, cache_discount: float | None
+    ) -> None:
+        self.prices = prices
+        self.discount = discount
+        self.cache_discount = cache_discount
+        self.input_typical = 0
+        self.input_upper = 0
+        # tier start (-1: base prices) → [input, output] tokens
+        self.typical: dict[int, list[int]] = {}
+        self.upper: dict[int, list[int]] = {}
+
+    def add(
+        self, input_typical: int, input_upper: int, out_typical: int, out_upper: int | None
+    ) -> None:
+        self.input_typical += input_typical
+        self.input_upper += input_upper
+        if self.prices is None:
+            return
+        _bucket(self.typical, self.prices, input_typical, out_typical)
+        _bucket(self.upper, self.prices, input_upper, out_upper or 0)
+
+    def cost(self, *, typical: bool, discounted: bool) -> Decimal | None:
+        if self.prices is None:
+            return None
+        pricer = Pricer(
+            self.prices,
+            Decimal(str(self.discount)) if discounted else Decimal(0),
+            (
+                Decimal(str(self.cache_discount))
+                if discounted and self.cache_discount is not None
+                else None
+            ),
+        )
+        total = Decimal(0)
+        for start, (input_tokens, output_tokens) in (
+            self.typical if typical else self.upper
+        ).items():
+            total += pricer.cost(_usage(input_tokens, output_tokens), tier_input=start + 1).total
+        return total
+
+
+def _bucket(
+    buckets: dict[int, list[int]], prices: ModelPrices, input_tokens: int, output: int
+) -> None:
+    chosen = prices.at(input_tokens)
+    start = chosen.start if not isinstance(chosen, ModelPrices) else -1
+    sums = buckets.get(start)
+    if sums is None:
+        buckets[start] = [input_tokens, output]
+    else:
+        sums[0] += input_tokens
+        sums[1] += output
+
+
+def _usage(input_tokens: int, output_tokens: int) -> TokenUsage:
+    from lmbatch._outputs import TokenUsage
+
+    return TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens)
+
+
+# ----------------------------------------------------------------------------- budget
+
+
+def family_root(store: JobStore, job: JobRecord) -> JobRecord:
+    """The first job of a family (resubmission rounds point back at it)."""
+    seen = {job.job_id}
+    while job.parent_job_id is not None:
+        parent = store.get_job(job.parent_job_id)
+        if parent is None or parent.job_id in seen:
+            break
+        seen.add(parent.job_id)
+        job = parent
+    return job
+
+
+def family_ids(store: JobStore, root: JobRecord) -> list[str]:
+    """Ids of a job and every resubmission round made from it."""
+    ids = [root.job_id]
+    while children := store.child_jobs(ids[-1]):
+        ids.append(children[0].job_id)
+    return ids
+
+
+def spent(store: JobStore, job_ids: Iterable[str]) -> Decimal:
+    """What the ledger holds for these jobs (results read so far), in USD."""
+    total = Decimal(0)
+    for entry in store.cost_entries(job_ids):
+        total += (
+            Decimal(entry.input)
+            + Decimal(entry.cached_input)
+            + Decimal(entry.output)
+            + Decimal(entry.reasoning)
+        )
+    return total
+
+
+def check_budget(
+    ops: BatchOperations,
+    requests: Mapping[str, Any],
+    params: Hyperparameters,
+    max_cost: Decimal,
+    *,
+    already_spent: Decimal = Decimal(0),
+) -> Estimate:
+    """Refuse (before anything is sent) requests whose upper-bound cost exceeds the budget.
+
+    Raises:
+        PriceUnknownError: The model has no price (so no budget can be enforced).
+        ValidationError: There is no upper bound on output tokens (no ``max_tokens``).
+        BudgetExceededError: The upper bound exceeds ``max_cost - already_spent``.
+    """
+    estimate = estimate_requests(ops, requests, params)
+    if estimate.prices is None:
+        raise PriceUnknownError(
+            f"max_cost cannot be enforced: {estimate.price_note}",
+            provider=ops.name,
+            model=estimate.model,
+        )
+    if estimate.cost_upper is None:
+        raise ValidationError(
+            "max_cost needs an upper bound on output tokens: set the max_tokens "
+            "hyperparameter (e.g. {'max_tokens': 500}, or -P max_tokens=500 on the CLI)"
+        )
+    refuse_over_budget(estimate.cost_upper, max_cost, already_spent, estimate.requests, estimate)
+    return estimate
+
+
+def refuse_over_budget(
+    upper: Decimal,
+    max_cost: Decimal,
+    already_spent: Decimal,
+    requests: int,
+    estimate: Estimate | None = None,
+) -> None:
+    """Raise :class:`BudgetExceededError` when ``upper`` does not fit what is left."""
+    left = max_cost - already_spent
+    if upper <= left:
+        return
+    spent_note = f" minus {usd(already_spent)} already spent" if already_spent else ""
+    tokens = ""
+    if estimate is not None and estimate.output_tokens_upper is not None:
+        tokens = (
+            f", up to {estimate.input_tokens_upper:,} input and "
+            f"{estimate.output_tokens_upper:,} output tokens"
+        )
+    raise BudgetExceededError(
+        f"the upper-bound estimate of {requests:,} request{'s' if requests != 1 else ''} "
+        f"is {usd(upper)}{tokens}, more than max_cost {usd(max_cost)}{spent_note}; nothing "
+        "was sent. Raise max_cost, lower max_tokens, or send fewer requests "
+        "(`lmbatch estimate` shows the figures)",
+        max_cost=max_cost,
+        spent=already_spent,
+        upper_bound=upper,
+    )
