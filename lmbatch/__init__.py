@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lmbatch._config import LMBatchConfig, get_batch_operations, load_config
     from lmbatch._errors import (
+        AmbiguousBatchError,
         AuthenticationError,
         BatchNotFinishedError,
         BatchNotFoundError,
         BatchOverdueError,
         BatchTimeoutError,
         ConfigError,
+        EndpointMismatchError,
         JobStateError,
         LMBatchError,
         MissingCredentialsError,
@@ -75,7 +77,7 @@ if TYPE_CHECKING:
     from lmbatch._plugins import ProviderEntry
     from lmbatch._results import parse_json_object, salvage_custom_id
     from lmbatch._resume import resume, wait
-    from lmbatch._settings import EndpointOption, ProviderSettings
+    from lmbatch._settings import ConnectionOption, EndpointOption, ProviderSettings
     from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
     from lmbatch._store import JobStore
     from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
@@ -86,6 +88,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CHUNK_METADATA_KEY",
     "JOB_ID_METADATA_KEY",
+    "AmbiguousBatchError",
     "Attachment",
     "AuthenticationError",
     "BatchError",
@@ -98,6 +101,8 @@ __all__ = [
     "BatchStatus",
     "BatchTimeoutError",
     "ConfigError",
+    "ConnectionOption",
+    "EndpointMismatchError",
     "EndpointOption",
     "ErrorKind",
     "Hyperparameters",
@@ -157,6 +162,7 @@ __all__ = [
 #: Where each exported name lives.
 _EXPORTS: dict[str, str] = {
     "Attachment": "lmbatch._messages",
+    "AmbiguousBatchError": "lmbatch._errors",
     "AuthenticationError": "lmbatch._errors",
     "BatchError": "lmbatch._status",
     "BatchInfo": "lmbatch._status",
@@ -169,6 +175,8 @@ _EXPORTS: dict[str, str] = {
     "BatchTimeoutError": "lmbatch._errors",
     "CHUNK_METADATA_KEY": "lmbatch._submission",
     "ConfigError": "lmbatch._errors",
+    "ConnectionOption": "lmbatch._settings",
+    "EndpointMismatchError": "lmbatch._errors",
     "EndpointOption": "lmbatch._settings",
     "ErrorKind": "lmbatch._outputs",
     "Hyperparameters": "lmbatch._hyperparameters",
