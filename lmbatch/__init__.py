@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lmbatch._config import LMBatchConfig, get_batch_operations, load_config
     from lmbatch._cost import Cost, ModelPrices
     from lmbatch._errors import (
+        AmbiguousBatchError,
         AuthenticationError,
         BatchNotFinishedError,
         BatchNotFoundError,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         BatchTimeoutError,
         BudgetExceededError,
         ConfigError,
+        EndpointMismatchError,
         JobStateError,
         LMBatchError,
         MissingCredentialsError,
@@ -79,7 +81,7 @@ if TYPE_CHECKING:
     from lmbatch._plugins import ProviderEntry
     from lmbatch._results import parse_json_object, salvage_custom_id
     from lmbatch._resume import resume, wait
-    from lmbatch._settings import EndpointOption, ProviderSettings
+    from lmbatch._settings import ConnectionOption, EndpointOption, ProviderSettings
     from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
     from lmbatch._store import JobStore
     from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
@@ -90,6 +92,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CHUNK_METADATA_KEY",
     "JOB_ID_METADATA_KEY",
+    "AmbiguousBatchError",
     "Attachment",
     "AuthenticationError",
     "BatchError",
@@ -103,7 +106,9 @@ __all__ = [
     "BatchTimeoutError",
     "BudgetExceededError",
     "ConfigError",
+    "ConnectionOption",
     "Cost",
+    "EndpointMismatchError",
     "EndpointOption",
     "ErrorKind",
     "Estimate",
@@ -166,6 +171,7 @@ __all__ = [
 #: Where each exported name lives.
 _EXPORTS: dict[str, str] = {
     "Attachment": "lmbatch._messages",
+    "AmbiguousBatchError": "lmbatch._errors",
     "AuthenticationError": "lmbatch._errors",
     "BatchError": "lmbatch._status",
     "BatchInfo": "lmbatch._status",
@@ -179,6 +185,8 @@ _EXPORTS: dict[str, str] = {
     "BudgetExceededError": "lmbatch._errors",
     "CHUNK_METADATA_KEY": "lmbatch._submission",
     "ConfigError": "lmbatch._errors",
+    "ConnectionOption": "lmbatch._settings",
+    "EndpointMismatchError": "lmbatch._errors",
     "EndpointOption": "lmbatch._settings",
     "Cost": "lmbatch._cost",
     "ErrorKind": "lmbatch._outputs",

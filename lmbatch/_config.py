@@ -34,7 +34,7 @@ from pydantic import SecretStr
 from lmbatch._errors import ConfigError
 from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
-from lmbatch._settings import validate_settings
+from lmbatch._settings import ProviderSettings, validate_settings
 from lmbatch._store import JobStore
 from lmbatch._store_location import STORE_ENV, resolve_store, store_location
 
@@ -146,6 +146,18 @@ def get_batch_operations(
             'set LMBATCH_PROVIDER, or put provider = "..." in lmbatch.toml'
         )
     operations_class = registry.get(name)
+    settings = configured_settings(name, config, **options)
+    chosen_store: JobStore | str | None = config.store
+    if isinstance(store, JobStore):
+        chosen_store = store
+    elif store or os.environ.get(STORE_ENV):
+        chosen_store = resolve_store(store)
+    return operations_class(settings, store=chosen_store)
+
+
+def configured_settings(name: str, config: LMBatchConfig, **options: Any) -> ProviderSettings:
+    """Provider ``name``'s settings from ``options`` over the environment and ``config``."""
+    operations_class = registry.get(name)
     file_options = dict(config.providers.get(name, {}))
     _refuse_secrets(operations_class, file_options, config.source)
     _check_endpoints(operations_class, file_options, options, config.source)
@@ -154,13 +166,7 @@ def get_batch_operations(
     if env_model:
         merged["model"] = env_model
     merged.update(options)
-    settings = validate_settings(operations_class.settings_class, name, merged)
-    chosen_store: JobStore | str | None = config.store
-    if isinstance(store, JobStore):
-        chosen_store = store
-    elif store or os.environ.get(STORE_ENV):
-        chosen_store = resolve_store(store)
-    return operations_class(settings, store=chosen_store)
+    return validate_settings(operations_class.settings_class, name, merged)
 
 
 def _refuse_secrets(

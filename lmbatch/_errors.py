@@ -7,7 +7,9 @@ cross the library boundary, providers translate them into this tree::
     ├── ConfigError
     │   ├── UnknownProviderError
     │   ├── MissingCredentialsError
-    │   └── PriceUnknownError          (no price for a model, and a cost was needed)
+    │   ├── PriceUnknownError          (no price for a model, and a cost was needed)
+    │   ├── EndpointMismatchError      (options name another endpoint than a job's)
+    │   └── AmbiguousBatchError        (a bare batch id recorded on several endpoints)
     ├── ValidationError                (also a ValueError)
     │   └── BudgetExceededError        (the upper-bound estimate exceeds max_cost)
     ├── ProviderError                  (provider, status_code, request_id, code)
@@ -35,6 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AmbiguousBatchError",
     "AuthenticationError",
     "BatchNotFinishedError",
     "BatchNotFoundError",
@@ -42,6 +45,7 @@ __all__ = [
     "BatchTimeoutError",
     "BudgetExceededError",
     "ConfigError",
+    "EndpointMismatchError",
     "JobStateError",
     "LMBatchError",
     "MissingCredentialsError",
@@ -95,6 +99,43 @@ class MissingCredentialsError(ConfigError):
     def __init__(self, message: str, *, env_var: str | None = None) -> None:
         super().__init__(message)
         self.env_var = env_var
+
+
+class EndpointMismatchError(ConfigError):
+    """The options in use name another endpoint than the one a job was created on.
+
+    Reading a batch id through another endpoint would read another batch (ids are only
+    unique per endpoint), so lmbatch refuses; nothing was sent. The message says which
+    options the job was created with.
+
+    Attributes:
+        batch_id: The batch or job id asked for.
+        recorded: The endpoint identities the store holds it on ("": the default one).
+        current: The endpoint identity of the options in use.
+    """
+
+    def __init__(self, message: str, *, batch_id: str, recorded: list[str], current: str) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+        self.recorded = recorded
+        self.current = current
+
+
+class AmbiguousBatchError(ConfigError):
+    """A bare batch id is recorded on several endpoints (or providers) in the job store.
+
+    lmbatch never guesses which one was meant; the message lists them and the options
+    that pick one (``--provider``, ``-O base_url=...``, or the lmbatch job id).
+
+    Attributes:
+        batch_id: The id asked for.
+        candidates: ``{"provider", "endpoint", "job_id"}`` of each batch holding it.
+    """
+
+    def __init__(self, message: str, *, batch_id: str, candidates: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+        self.candidates = candidates
 
 
 class ValidationError(LMBatchError, ValueError):

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import pydantic
 
+from lmbatch._connections import endpoint_mismatch, select_recorded
 from lmbatch._deadline import Deadline, current_deadline, deadline_scope, suspended_deadline
 from lmbatch._downloads import ResultDownload
 from lmbatch._errors import (
@@ -217,6 +218,19 @@ class BatchOperations(ABC):
     def model(self) -> str | None:
         """The configured model."""
         return self.settings.model
+
+    @property
+    def connection(self) -> dict[str, Any]:
+        """The non-secret connection options in effect (recorded with every job)."""
+        return self.settings.connection_values()
+
+    @property
+    def endpoint_identity(self) -> str:
+        """Which endpoint these operations talk to ("": the vendor's default).
+
+        Batch ids are unique per provider and endpoint identity in the job store.
+        """
+        return type(self.settings).endpoint_identity(self.connection)
 
     # ------------------------------------------------------------------ primitives
     # Providers implement these. They raise lmbatch errors (a provider maps its SDK's
@@ -578,6 +592,7 @@ class BatchOperations(ABC):
         from them, and the rest are yielded at once. Memory: one batch's key map and the
         keys of the next round, never the results.
         """
+        self._check_job_endpoint(job)  # nothing is sent or read on another endpoint
         job = await submit_pending(self, job)
         handle = self._handle(job)
         if on_submitted is not None:
@@ -794,6 +809,7 @@ class BatchOperations(ABC):
         on_submitted: Callable[[str], None] | None = None,
     ) -> dict[str, LMOutput]:
         """Submit what is left of ``job``, wait, collect, resubmit what is worth it."""
+        self._check_job_endpoint(job)  # nothing is sent or read on another endpoint
         job = await submit_pending(self, job)
         handle = self._handle(job)
         if on_submitted is not None:
@@ -878,6 +894,8 @@ class BatchOperations(ABC):
                 keys=plan.keys,
                 parent_job_id=parent.job_id,
                 round=parent.round + 1,
+                endpoint=parent.endpoint,
+                connection=parent.connection,
             )
             child = self.store.get_job(job_id)
             assert child is not None
@@ -999,6 +1017,8 @@ class BatchOperations(ABC):
             reuse_after=time.time() - reuse_within if reuse_within is not None else None,
             parent_job_id=parent.job_id if parent is not None else None,
             round=parent.round + 1 if parent is not None else 1,
+            endpoint=self.endpoint_identity,
+            connection=self.connection,
         )
         if params.response_schema is not None and params.response_schema.model is not None:
             self._response_models[job_id] = params.response_schema.model
@@ -1055,17 +1075,48 @@ class BatchOperations(ABC):
                     f"{batch_id} is a job of provider {job.provider!r}, not {self.name!r}",
                     provider=self.name,
                 )
+            self._check_job_endpoint(job)
             return _Target(id=batch_id, job=job, chunk_index=None)
-        found = self.store.find_batch(batch_id)
-        if found is not None and found[0].provider == self.name:
+        found = self._recorded_batch(batch_id)
+        if found is not None:
             return _Target(id=batch_id, job=found[0], chunk_index=found[1])
         return _Target(id=batch_id, job=None, chunk_index=None)
+
+    def _recorded_batch(self, batch_id: str) -> tuple[JobRecord, int] | None:
+        """This provider's recorded batch ``batch_id`` on this endpoint, or None.
+
+        Raises:
+            EndpointMismatchError: The store holds the id only on other endpoints (these
+                operations' options are explicit: nothing is read from the wrong one).
+        """
+        here = self.endpoint_identity
+        matches = self.store.find_batches(batch_id, provider=self.name)
+        found = select_recorded(
+            batch_id,
+            matches,
+            endpoint_of=lambda _: here,
+            classes=lambda _: type(self.settings),
+            explicit=True,
+        )
+        if found is None:
+            return None
+        job, index = found
+        assert index is not None
+        return job, index
+
+    def _check_job_endpoint(self, job: JobRecord) -> None:
+        """Refuse to work on a job recorded on another endpoint than these options name."""
+        if job.connection is None or job.endpoint == self.endpoint_identity:
+            return
+        raise endpoint_mismatch(
+            job.job_id, [(job, None)], self.name, self.endpoint_identity, type(self.settings)
+        )
 
     async def _fetch(self, batch_id: str) -> BatchInfo:
         info = await self._call(self._fetch_batch(batch_id))
         if info["status"] is BatchStatus.UNKNOWN:
             self._log_unknown_status(batch_id, info["provider_status"])
-        found = self.store.find_batch(batch_id)
+        found = self.store.find_batch(batch_id, provider=self.name, endpoint=self.endpoint_identity)
         if found is not None:
             info["metadata"] = {**info["metadata"], JOB_ID_METADATA_KEY: found[0].job_id}
         return info

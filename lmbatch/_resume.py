@@ -6,9 +6,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from lmbatch._config import get_batch_operations, load_config
+from lmbatch._config import LMBatchConfig, configured_settings, get_batch_operations, load_config
+from lmbatch._connections import options_for_job, select_recorded
 from lmbatch._deadline import Deadline, deadline_scope
-from lmbatch._errors import BatchNotFoundError
+from lmbatch._errors import BatchNotFoundError, LMBatchError
 from lmbatch._operations import (
     DEFAULT_RESUBMIT_ROUNDS,
     DEFAULT_TIMEOUT,
@@ -16,11 +17,13 @@ from lmbatch._operations import (
     _WaitOptions,
 )
 from lmbatch._outputs import LMOutput
+from lmbatch._plugins import registry
+from lmbatch._settings import ProviderSettings
 from lmbatch._status import BatchInfo
-from lmbatch._store import JobStore
+from lmbatch._store import JobRecord, JobStore
 from lmbatch._store_location import STORE_ENV, resolve_store
 
-__all__ = ["resume", "wait"]
+__all__ = ["find_recorded_job", "resume", "wait"]
 
 
 async def wait(
@@ -82,22 +85,23 @@ async def resume(
         store: The job store (default: ``$LMBATCH_STORE``, config, user data dir).
         timeout: Most seconds to spend waiting and reading results, as in
             :meth:`BatchOperations.invoke` (default 48 h; None: no limit).
-        **options: Provider options (e.g. ``api_key``), on top of the configuration.
+        **options: Provider options (e.g. ``api_key``), on top of the connection options
+            the job was created with (``base_url``...), which are used unless given here.
 
     Raises:
         BatchNotFoundError: The store knows no such job.
         BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached.
+        EndpointMismatchError: ``options`` name another endpoint than the job's.
+        AmbiguousBatchError: ``job_id`` is a batch id recorded on several endpoints.
     """
     deadline = Deadline.after(timeout, job_id) if timeout is not None else None
     job_store = _open_store(store)
-    job = job_store.get_job(job_id)
-    if job is None:
-        found = job_store.find_batch(job_id)
-        job = found[0] if found is not None else None
+    job = find_recorded_job(job_store, job_id, options=options)
     if job is None:
         raise BatchNotFoundError(f"the job store at {job_store.path} knows no job {job_id!r}")
     if job.model is not None:
         options.setdefault("model", job.model)
+    options = options_for_job(job, options, registry.get(job.provider).settings_class)
     operations = get_batch_operations(job.provider, store=job_store, **options)
     waiting = _WaitOptions(
         interval=status_check_interval,
@@ -117,3 +121,66 @@ def _open_store(store: JobStore | str | os.PathLike[str] | None) -> JobStore:
     if store or os.environ.get(STORE_ENV):
         return JobStore(resolve_store(store))
     return JobStore(resolve_store(None, config_store=load_config().store))
+
+
+def find_recorded_job(
+    job_store: JobStore,
+    batch_id: str,
+    *,
+    provider: str | None = None,
+    options: dict[str, Any] | None = None,
+    config: LMBatchConfig | None = None,
+) -> JobRecord | None:
+    """The job that a job id, or a bare vendor batch id, names in the store (or None).
+
+    A batch id is looked up on every endpoint (of ``provider``, when given). One match
+    is taken; several are told apart by the endpoint that ``options`` (explicit, such as
+    ``-O base_url=...``) or else the configuration and environment name.
+
+    Raises:
+        EndpointMismatchError: ``options`` name an endpoint holding no such batch, while
+            others do.
+        AmbiguousBatchError: Several batches match and nothing picks one.
+    """
+    job = job_store.get_job(batch_id)
+    if job is not None:
+        return job if provider is None or job.provider == provider else None
+    matches = job_store.find_batches(batch_id, provider=provider)
+    if not matches:
+        return None
+    given = dict(options or {})
+
+    def settings_class(name: str) -> type[ProviderSettings] | None:
+        try:
+            return registry.get(name).settings_class
+        except LMBatchError:
+            return None
+
+    classes = {job.provider: settings_class(job.provider) for job, _ in matches}
+    explicit = any(
+        name in given and marker.identity
+        for cls in classes.values()
+        if cls is not None
+        for name, marker in cls.connection_options().items()
+    )
+    loaded = config
+
+    def endpoint_of(job: JobRecord) -> str | None:
+        nonlocal loaded
+        cls = classes[job.provider]
+        if cls is None:
+            return None
+        chosen = {k: v for k, v in given.items() if k in cls.connection_options()}
+        if explicit:
+            return cls.endpoint_identity({**(job.connection or {}), **chosen})
+        loaded = loaded if loaded is not None else load_config()
+        try:
+            settings = configured_settings(job.provider, loaded, **chosen)
+        except LMBatchError:
+            return None
+        return cls.endpoint_identity(settings.connection_values())
+
+    found = select_recorded(
+        batch_id, matches, endpoint_of=endpoint_of, classes=settings_class, explicit=explicit
+    )
+    return found[0] if found is not None else None

@@ -8,6 +8,10 @@ process, and lets a re-run find the batches it already created instead of paying
 
 Several processes may share one store file: it runs in WAL mode and every write is a
 short transaction.
+
+The schema carries a version (``PRAGMA user_version``, see :data:`SCHEMA_VERSION`). A
+store written by an older lmbatch is migrated in place when opened; one written by a
+newer lmbatch is refused with a :class:`StoreError`, never half-read.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from lmbatch._private import make_private_dir, private_store_files
 from lmbatch._store_location import store_location
 
 __all__ = [
+    "SCHEMA_VERSION",
     "BudgetRecord",
     "ChunkRecord",
     "JobRecord",
@@ -37,6 +42,10 @@ __all__ = [
     "LedgerEntry",
     "default_store_path",
 ]
+
+# The tables of a version-0 store (lmbatch 0.1, whose stores carry no version), less the
+# index that migration 1 replaces. Every store is brought to SCHEMA_VERSION by _MIGRATIONS
+# from there, a new one as well as an old one: one path, exercised by every test.
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -62,7 +71,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     owner TEXT,
     PRIMARY KEY (job_id, chunk_index)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS chunks_by_batch ON chunks (batch_id);
 CREATE TABLE IF NOT EXISTS request_keys (
     job_id TEXT NOT NULL,
     custom_id TEXT NOT NULL,
@@ -99,6 +107,28 @@ CREATE TABLE IF NOT EXISTS cost_budgets (
     note TEXT
 );
 """
+
+#: The schema version this lmbatch writes. 0: lmbatch 0.1 (batch ids unique per store);
+#: 1: batch ids unique per (provider, endpoint identity), connection options per job.
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # Batch ids are unique per endpoint, not per store: two servers numbering their
+    # batches alike must not collide. Existing rows get the vendor's default endpoint
+    # (identity ""), and no recorded options (NULL: recorded before lmbatch kept them).
+    1: (
+        "DROP INDEX IF EXISTS chunks_by_batch",
+        "ALTER TABLE chunks ADD COLUMN provider TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE chunks ADD COLUMN endpoint TEXT NOT NULL DEFAULT ''",
+        "UPDATE chunks SET provider = COALESCE("
+        "(SELECT provider FROM jobs WHERE jobs.job_id = chunks.job_id), '')",
+        "CREATE UNIQUE INDEX chunks_by_endpoint_batch ON chunks (provider, endpoint, batch_id)",
+        "CREATE INDEX chunks_by_batch_id ON chunks (batch_id)",
+        "CREATE TABLE job_connections ("
+        "job_id TEXT PRIMARY KEY, endpoint TEXT NOT NULL, options TEXT)",
+        "INSERT INTO job_connections (job_id, endpoint, options) SELECT job_id, '', NULL FROM jobs",
+    ),
+}
 
 #: Chunk states: planned (never sent), submitting (a create call may have reached the
 #: vendor), submitted (the vendor batch id is known).
@@ -209,6 +239,11 @@ class JobRecord:
     chunks: list[ChunkRecord] = field(default_factory=list)
     parent_job_id: str | None = None
     round: int = 1
+    #: The endpoint identity the job's batches live on ("": the vendor's default).
+    endpoint: str = ""
+    #: The non-secret connection options the job was created with; None for a job
+    #: recorded before lmbatch kept them (its endpoint is then assumed, not known).
+    connection: dict[str, Any] | None = None
 
     @property
     def batch_ids(self) -> list[str]:
@@ -274,8 +309,39 @@ class JobStore:
         if self.path != ":memory:":
             _retry_while_locked(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
         self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._refuse_newer_schema()
         _retry_while_locked(lambda: self._conn.executescript(_SCHEMA))
+        self._migrate()
         self._memory_spool: Path | None = None
+
+    def _schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _refuse_newer_schema(self) -> None:
+        version = self._schema_version()
+        if version > SCHEMA_VERSION:
+            self._conn.close()
+            raise StoreError(
+                f"the job store {self.path} was written by a newer lmbatch (schema version "
+                f"{version}; this lmbatch knows versions up to {SCHEMA_VERSION}); upgrade "
+                "lmbatch to use it, or choose another store with LMBATCH_STORE or store=...",
+                path=self.path,
+            )
+
+    def _migrate(self) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION`, one version per transaction.
+
+        Each step re-reads the version under the write lock, so processes opening one
+        old store at once migrate it once.
+        """
+        while self._schema_version() < SCHEMA_VERSION:
+            with self._transaction() as conn:
+                version = self._schema_version()
+                if version >= SCHEMA_VERSION:
+                    break
+                for statement in _MIGRATIONS[version + 1]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
 
     def __repr__(self) -> str:
         return f"JobStore({self.path!r})"
@@ -322,6 +388,8 @@ class JobStore:
         reuse_after: float | None = None,
         parent_job_id: str | None = None,
         round: int = 1,
+        endpoint: str = "",
+        connection: dict[str, Any] | None = None,
     ) -> tuple[str, bool]:
         """Record a job's intent before anything is sent.
 
@@ -333,6 +401,11 @@ class JobStore:
                 same job agree on one.
             parent_job_id: The job whose failed requests this job resubmits.
             round: 1 for a first submission, 2 for its first resubmission...
+            endpoint: The endpoint identity of the connection options (see
+                :meth:`ProviderSettings.endpoint_identity`); batch ids are unique per
+                provider and endpoint, and ``reuse_after`` only finds jobs on it.
+            connection: The non-secret connection options in effect (recorded so later
+                commands on the job talk to the same endpoint). Never secrets.
 
         Returns:
             ``(job_id, created)``: the id of the new job, or of the existing one.
@@ -350,9 +423,10 @@ class JobStore:
             if reuse_after is not None:
                 row = conn.execute(
                     "SELECT job_id FROM jobs WHERE provider = ? AND fingerprint = ? "
-                    "AND created_at >= ? AND parent_job_id IS NULL "
+                    "AND created_at >= ? AND parent_job_id IS NULL AND job_id IN "
+                    "(SELECT job_id FROM job_connections WHERE endpoint = ?) "
                     "ORDER BY created_at DESC LIMIT 1",
-                    (provider, fingerprint, reuse_after),
+                    (provider, fingerprint, reuse_after, endpoint),
                 ).fetchone()
                 if row is not None:
                     return row[0], False
@@ -370,9 +444,17 @@ class JobStore:
                     round,
                 ),
             )
+            conn.execute(
+                "INSERT INTO job_connections (job_id, endpoint, options) VALUES (?, ?, ?)",
+                (job_id, endpoint, json.dumps(connection) if connection is not None else None),
+            )
             conn.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, NULL, ?, NULL)",
-                [(job_id, i, size, CHUNK_PLANNED, now) for i, size in enumerate(chunk_sizes)],
+                "INSERT INTO chunks (job_id, chunk_index, request_count, state, batch_id, "
+                "updated_at, owner, provider, endpoint) VALUES (?, ?, ?, ?, NULL, ?, NULL, ?, ?)",
+                [
+                    (job_id, i, size, CHUNK_PLANNED, now, provider, endpoint)
+                    for i, size in enumerate(chunk_sizes)
+                ],
             )
             conn.executemany(
                 "INSERT INTO request_keys VALUES (?, ?, ?, ?)",
@@ -411,6 +493,7 @@ class JobStore:
             conn.execute("DELETE FROM request_keys WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM spool_checksums WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM job_connections WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
             return True
 
@@ -443,9 +526,12 @@ class JobStore:
     def record_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
         """Record the vendor batch id of a chunk, the moment it is known.
 
+        Batch ids are unique per provider and endpoint identity (the job's), not per
+        store: another endpoint's batch of the same id is another batch.
+
         Raises:
-            LMBatchError: The id is empty, or already recorded for another chunk (the
-                vendor handed out one id twice, or two stores were merged).
+            LMBatchError: The id is empty, or already recorded for another chunk on the
+                same provider and endpoint (the vendor handed out one id twice).
         """
         if not isinstance(batch_id, str) or not batch_id:
             # A chunk "submitted" without an id can be neither polled nor resubmitted.
@@ -456,7 +542,12 @@ class JobStore:
         try:
             self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTED, batch_id)
         except sqlite3.IntegrityError:
-            found = self.find_batch(batch_id)
+            job = self.get_job(job_id)
+            found = self.find_batch(
+                batch_id,
+                provider=job.provider if job is not None else None,
+                endpoint=job.endpoint if job is not None else None,
+            )
             owner = f"job {found[0].job_id} chunk {found[1]}" if found else "another chunk"
             raise LMBatchError(
                 f"batch id {batch_id!r} is already recorded in the job store for {owner}"
@@ -527,8 +618,9 @@ class JobStore:
         """The job with this lmbatch job id, or None."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT job_id, provider, model, fingerprint, request_count, created_at, context, "
-                "parent_job_id, round FROM jobs WHERE job_id = ?",
+                "SELECT jobs.job_id, provider, model, fingerprint, request_count, created_at, "
+                "context, parent_job_id, round, endpoint, options FROM jobs "
+                "LEFT JOIN job_connections USING (job_id) WHERE jobs.job_id = ?",
                 (job_id,),
             ).fetchone()
             if row is None:
@@ -560,19 +652,46 @@ class JobStore:
             chunks=chunks,
             parent_job_id=row[7],
             round=row[8],
+            endpoint=row[9] or "",
+            connection=json.loads(row[10]) if row[10] is not None else None,
         )
 
     @_store_errors
-    def find_batch(self, batch_id: str) -> tuple[JobRecord, int] | None:
-        """The job holding a vendor batch id, and the chunk index, or None."""
+    def find_batch(
+        self, batch_id: str, *, provider: str | None = None, endpoint: str | None = None
+    ) -> tuple[JobRecord, int] | None:
+        """The job holding a vendor batch id, and the chunk index, or None.
+
+        Args:
+            provider: Only this provider's batches.
+            endpoint: Only batches on this endpoint identity. With ``provider`` too,
+                there is at most one such batch; without, the first found is returned:
+                use :meth:`find_batches` to see them all.
+        """
+        found = self.find_batches(batch_id, provider=provider, endpoint=endpoint)
+        return found[0] if found else None
+
+    @_store_errors
+    def find_batches(
+        self, batch_id: str, *, provider: str | None = None, endpoint: str | None = None
+    ) -> list[tuple[JobRecord, int]]:
+        """Every ``(job, chunk index)`` holding a vendor batch id (one per endpoint)."""
+        query = "SELECT job_id, chunk_index FROM chunks WHERE batch_id = ?"
+        params: list[Any] = [batch_id]
+        if provider is not None:
+            query += " AND provider = ?"
+            params.append(provider)
+        if endpoint is not None:
+            query += " AND endpoint = ?"
+            params.append(endpoint)
         with self._lock:
-            row = self._conn.execute(
-                "SELECT job_id, chunk_index FROM chunks WHERE batch_id = ?", (batch_id,)
-            ).fetchone()
-        if row is None:
-            return None
-        job = self.get_job(row[0])
-        return (job, row[1]) if job is not None else None
+            rows = self._conn.execute(query + " ORDER BY provider, endpoint", params).fetchall()
+        found = []
+        for job_id, index in rows:
+            job = self.get_job(job_id)
+            if job is not None:
+                found.append((job, int(index)))
+        return found
 
     def iter_keys(self, job_id: str, chunk_index: int | None = None) -> Iterator[tuple[str, str]]:
         """``(custom_id, key)`` pairs of a job (or one chunk of it)."""

@@ -253,7 +253,29 @@ async def _submit_claimed(ops: BatchOperations, job: JobRecord, index: int) -> N
         _attempt.reset(token)
     if not isinstance(batch_id, str) or not batch_id:
         raise _uncertain(ops, prepared, f"the provider returned no batch id ({batch_id!r})")
-    store.record_batch(job.job_id, index, batch_id)
+    _record_created(ops, job.job_id, index, batch_id)
+
+
+def _record_created(ops: BatchOperations, job_id: str, index: int, batch_id: str) -> None:
+    """Record the id of a batch the vendor made; a failure leaves the chunk uncertain.
+
+    The batch exists (and is paid for) whatever the store says, so a failed record must
+    never turn into a chunk that is submitted again or can never complete: the chunk
+    stays *submitting*, and the next run reconciles it with the vendor.
+    """
+    try:
+        ops.store.record_batch(job_id, index, batch_id)
+    except Exception as exc:
+        raise SubmissionUncertainError(
+            f"{ops.name} created batch {batch_id} for chunk {index} of job {job_id}, but "
+            f"recording it in the job store at {ops.store.path} failed: {exc}. The chunk "
+            "stays uncertain and nothing was sent again: once the store can be written, "
+            f"running the same call again (or lmbatch.resume({job_id!r})) finds batch "
+            f"{batch_id} at {ops.name} and records it; its status can be read meanwhile "
+            f"with lmbatch status {batch_id}",
+            provider=ops.name,
+            details={"job_id": job_id, "chunk": str(index), "batch_id": batch_id},
+        ) from exc
 
 
 def _not_created(ops: BatchOperations, attempt: _CreateAttempt, exc: BaseException) -> bool:
@@ -290,7 +312,7 @@ async def _reconcile(ops: BatchOperations, job: JobRecord, index: int) -> None:
     """Decide whether an interrupted create call made a batch, without sending again."""
     found = await ops._call(ops._find_submitted_batch(prepared_chunk(ops, job, index)))
     if found is not None:
-        ops.store.record_batch(job.job_id, index, found)
+        _record_created(ops, job.job_id, index, found)
     else:
         ops.store.reset_chunk(job.job_id, index)
 

@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from lmbatch._config import get_batch_operations, load_config
+from lmbatch._connections import options_for_job
 from lmbatch._operations import BatchOperations
+from lmbatch._plugins import registry
+from lmbatch._resume import find_recorded_job
 from lmbatch._store import JobRecord, JobStore
 from lmbatch._store_location import STORE_ENV, resolve_store
 from lmbatch.cli._errors import CLIError
@@ -23,16 +26,14 @@ def store_path(store: str | None) -> str:
     return resolve_store(None, config_store=load_config().store)
 
 
-def _recorded_job(batch_id: str, store: str) -> JobRecord | None:
+def _recorded_job(
+    batch_id: str, store: str, provider: str | None, options: dict[str, Any]
+) -> JobRecord | None:
     if store != ":memory:" and not Path(store).is_file():
         return None
     job_store = JobStore(store)
     try:
-        job = job_store.get_job(batch_id)
-        if job is not None:
-            return job
-        found = job_store.find_batch(batch_id)
-        return found[0] if found is not None else None
+        return find_recorded_job(job_store, batch_id, provider=provider, options=options)
     finally:
         job_store.close()
 
@@ -47,8 +48,10 @@ def operations_for(
 ) -> BatchOperations:
     """Build the provider's :class:`BatchOperations` from the command-line options.
 
-    With ``batch_id`` and no ``--provider``, the job store tells which provider (and
-    model) created the batch.
+    With ``batch_id``, the job store tells which provider (unless ``--provider``), model
+    and connection options (``base_url``...) created the batch; those are used unless
+    given with ``-O`` (a differing one is warned about, or refused when it names another
+    endpoint: see :mod:`lmbatch._connections`).
 
     Raises:
         CLIError: An option is malformed, or no provider can be chosen for ``batch_id``.
@@ -59,13 +62,16 @@ def operations_for(
         if reserved in settings:
             raise CLIError(f"--option {reserved}=...: use --{reserved} instead")
     chosen_store = store_path(store)
-    if batch_id is not None and provider is None:
-        job = _recorded_job(batch_id, chosen_store)
+    if batch_id is not None:
+        job = _recorded_job(batch_id, chosen_store, provider, settings)
         if job is not None:
             provider = job.provider
             if model is None and job.model is not None:
                 model = job.model
-        elif not (os.environ.get("LMBATCH_PROVIDER") or load_config().provider):
+            settings = options_for_job(job, settings, registry.get(provider).settings_class)
+        elif provider is None and not (
+            os.environ.get("LMBATCH_PROVIDER") or load_config().provider
+        ):
             raise CLIError(
                 f"unknown batch id {batch_id!r}: it is not in the job store "
                 f"({chosen_store}); pass --provider to ask a provider directly"

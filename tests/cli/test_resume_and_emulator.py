@@ -205,3 +205,36 @@ def test_emulator_refuses_a_bad_fault_naming_the_option(
     assert len(outcome.error_lines) == 1, outcome.stderr
     assert fragment in outcome.error_lines[0]
     assert served == []
+
+
+def test_status_after_submit_uses_the_base_url_the_job_was_created_with(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15 item 5: `submit -O base_url=...`, then `status ID` with no option."""
+    from lmbatch.testing.emulator import Emulator, EmulatorSettings
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with Emulator(EmulatorSettings(mode="polls", sequential_ids=True)) as emulator:
+        url = emulator.openai_base_url
+        submitted = lmbatch(
+            "submit", str(prompts), "-p", "openai", "-m", "gpt-4.1-mini", "-O", f"base_url={url}"
+        )
+        assert submitted.exit_code == 0, submitted.stderr
+        batch_id = submitted.stdout.strip()
+        status = lmbatch("status", batch_id, "--json")
+        assert status.exit_code == 0, status.stderr
+        assert status.json()["id"] == batch_id
+        out = tmp_path / "out.jsonl"
+        waited = lmbatch("wait", batch_id, "-o", str(out), "--poll-interval", "0")
+        assert waited.exit_code == 0, waited.stderr
+        assert sorted(json.loads(line)["key"] for line in out.read_text().splitlines()) == [
+            "a",
+            "b",
+            "c",
+        ]
+        # Another endpoint named explicitly would read another batch of that id: refused.
+        other = lmbatch("status", batch_id, "-O", "base_url=http://127.0.0.1:9/v1")
+        assert other.exit_code != 0
+        assert "another endpoint" in other.stderr
+        assert f"-O base_url={url}" in other.stderr

@@ -223,9 +223,11 @@ def test_first_party_providers_mark_their_base_url() -> None:
     from lmbatch_anthropic import AnthropicSettings
     from lmbatch_openai import OpenAISettings
 
-    assert OpenAISettings.endpoint_options() == {"base_url": EndpointOption("OPENAI_BASE_URL")}
+    assert OpenAISettings.endpoint_options() == {
+        "base_url": EndpointOption("OPENAI_BASE_URL", default="https://api.openai.com/v1")
+    }
     assert AnthropicSettings.endpoint_options() == {
-        "base_url": EndpointOption("ANTHROPIC_BASE_URL")
+        "base_url": EndpointOption("ANTHROPIC_BASE_URL", default="https://api.anthropic.com")
     }
 
 

@@ -72,7 +72,7 @@ class AnthropicRoutes:
             assert isinstance(requests, list)
             scan = b"[[lmbatch:" in raw  # skip the per-request scan when no directive exists
             batch = AnthropicBatch(
-                id=anthropic_id("msgbatch_"),
+                id=self.state.batch_id("msgbatch_", lambda: anthropic_id("msgbatch_")),
                 requests=[
                     BatchRequest(
                         r["custom_id"],

@@ -244,7 +244,7 @@ class OpenAIRoutes:
         )
         expiry = body.get("output_expires_after")
         batch = OpenAIBatch(
-            id=hex_id("batch_"),
+            id=self.state.batch_id("batch_", lambda: hex_id("batch_")),
             endpoint=body["endpoint"],
             input_file_id=body["input_file_id"],
             completion_window=body["completion_window"],

@@ -95,6 +95,9 @@ class EmulatorSettings:
         endpoint_faults: Operation-level faults, see `EndpointFault`.
         spill_dir: Parent directory for the emulator's temporary storage (``None``: the
             system temp dir). Uploaded files and result files live there, not in memory.
+        sequential_ids: Number batches ``batch_000001``, ``msgbatch_000001``... from the
+            start, as many self-hosted servers do (so two emulators hand out the same
+            ids); by default ids are random, as the vendors' are.
     """
 
     mode: Mode = "polls"
@@ -110,6 +113,7 @@ class EmulatorSettings:
     key_faults: dict[str, str] = field(default_factory=dict)
     endpoint_faults: list[EndpointFault] = field(default_factory=list)
     spill_dir: str | None = None
+    sequential_ids: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("polls", "time", "manual"):

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,15 @@ class EmulatorState:
         self.calls: list[CallRecord] = []
         self.submissions: Counter[str] = Counter()
         self.create_calls = 0
+        self._batch_serial = 0
+
+    def batch_id(self, prefix: str, random_id: Callable[[], str]) -> str:
+        """A new batch id: ``random_id()``, or ``prefix`` + a serial number."""
+        if not self.settings.sequential_ids:
+            return random_id()
+        with self.lock:
+            self._batch_serial += 1
+            return f"{prefix}{self._batch_serial:06d}"
 
     # storage -----------------------------------------------------------------------------
 
@@ -224,4 +234,5 @@ class EmulatorState:
             self.calls.clear()
             self.submissions.clear()
             self.create_calls = 0
+            self._batch_serial = 0
             self.faults.clear()

@@ -326,7 +326,10 @@ class AnthropicBatchOperations(BatchOperations):
                 if created is not None and created.timestamp() < since:
                     return self._pick_candidate(batch, candidates)
                 same_size = info["request_counts"]["total"] == batch.request_count
-                if same_size and self.store.find_batch(info["id"]) is None:
+                known = self.store.find_batch(
+                    info["id"], provider=self.name, endpoint=self.endpoint_identity
+                )
+                if same_size and known is None:
                     candidates.append(info["id"])
             if page.next_cursor is None:
                 return self._pick_candidate(batch, candidates)

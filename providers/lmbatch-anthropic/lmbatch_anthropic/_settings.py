@@ -8,9 +8,11 @@ from pydantic import Field, SecretStr
 
 from lmbatch import EndpointOption, ProviderSettings
 
-__all__ = ["BASE_URL_ENV", "DEFAULT_MAX_TOKENS", "AnthropicSettings"]
+__all__ = ["BASE_URL_ENV", "DEFAULT_BASE_URL", "DEFAULT_MAX_TOKENS", "AnthropicSettings"]
 
 BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+#: The vendor's API root, used when none is configured.
+DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 #: ``max_tokens`` sent when the caller gives none. Anthropic requires the field on every
 #: request; 4096 fits every current model's output limit and most answers.
@@ -43,7 +45,9 @@ class AnthropicSettings(ProviderSettings):
 
     model: str | None = None
     api_key: SecretStr | None = None
-    base_url: Annotated[str | None, EndpointOption(env_var=BASE_URL_ENV)] = None
+    base_url: Annotated[
+        str | None, EndpointOption(env_var=BASE_URL_ENV, default=DEFAULT_BASE_URL)
+    ] = None
     default_max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1)
     betas: list[str] = Field(default_factory=list)
     max_retries: int = Field(default=2, ge=0)

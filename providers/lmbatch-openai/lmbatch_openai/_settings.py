@@ -8,12 +8,17 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 
 from lmbatch._errors import MissingCredentialsError
-from lmbatch._settings import EndpointOption, ProviderSettings
+from lmbatch._settings import ConnectionOption, EndpointOption, ProviderSettings
 
-__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "Endpoint", "OpenAISettings"]
+__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_BASE_URL", "Endpoint", "OpenAISettings"]
 
 API_KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
+#: The vendor's API base URL, used when none is configured.
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: Variables the SDK reads for the organization and project headers.
+ORGANIZATION_ENV = "OPENAI_ORG_ID"
+PROJECT_ENV = "OPENAI_PROJECT_ID"
 #: Endpoints lmbatch encodes and decodes.
 Endpoint = Literal["/v1/responses", "/v1/chat/completions"]
 
@@ -26,8 +31,8 @@ class OpenAISettings(ProviderSettings):
         api_key: API key; defaults to ``$OPENAI_API_KEY``. Never read from config files.
         base_url: API base URL (with ``/v1``); defaults to ``$OPENAI_BASE_URL``, else the
             vendor's. Config files may only set it when trusted (``LMBATCH_TRUST_CONFIG=1``).
-        organization: ``OpenAI-Organization`` header.
-        project: ``OpenAI-Project`` header.
+        organization: ``OpenAI-Organization`` header; defaults to ``$OPENAI_ORG_ID``.
+        project: ``OpenAI-Project`` header; defaults to ``$OPENAI_PROJECT_ID``.
         endpoint: ``/v1/responses`` (default) or ``/v1/chat/completions``.
         completion_window: The batch window; the vendor only offers ``"24h"``.
         metadata: Extra batch-level metadata (at most 14 pairs: lmbatch uses two of the
@@ -42,10 +47,14 @@ class OpenAISettings(ProviderSettings):
 
     model: str | None = None
     api_key: SecretStr | None = None
-    base_url: Annotated[str | None, EndpointOption(env_var=BASE_URL_ENV)] = None
-    organization: str | None = None
-    project: str | None = None
-    endpoint: Endpoint = "/v1/responses"
+    # Connection options are recorded with each job and used again by later commands on
+    # it; only the base URL scopes batch ids (OpenAI's ids are unique across accounts).
+    base_url: Annotated[
+        str | None, EndpointOption(env_var=BASE_URL_ENV, default=DEFAULT_BASE_URL)
+    ] = None
+    organization: Annotated[str | None, ConnectionOption(env_var=ORGANIZATION_ENV)] = None
+    project: Annotated[str | None, ConnectionOption(env_var=PROJECT_ENV)] = None
+    endpoint: Annotated[Endpoint, ConnectionOption()] = "/v1/responses"
     completion_window: Literal["24h"] = "24h"
     metadata: dict[str, str] = Field(default_factory=dict, max_length=14)
     output_expires_after: int | None = Field(default=None, ge=3600, le=2_592_000)
