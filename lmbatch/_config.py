@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from lmbatch._connections import TRUST_CONFIG_ENV, trusts_config_files
 from lmbatch._errors import ConfigError
 from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
@@ -41,7 +42,6 @@ from lmbatch._store_location import STORE_ENV, resolve_store, store_location
 __all__ = ["TRUST_CONFIG_ENV", "LMBatchConfig", "get_batch_operations", "load_config"]
 
 #: Set to 1 to let config files set endpoint options such as ``base_url``.
-TRUST_CONFIG_ENV = "LMBATCH_TRUST_CONFIG"
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def _check_endpoints(
         if env_var and os.environ.get(env_var):
             del file_options[option]
             continue
-        if _trusts_config_files():
+        if trusts_config_files():
             continue
         how = f"set {env_var} in the environment, " if env_var else ""
         raise ConfigError(
@@ -219,8 +219,16 @@ def _check_endpoints(
         )
 
 
-def _trusts_config_files() -> bool:
-    return os.environ.get(TRUST_CONFIG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+def config_file_naming_store(store: object = None) -> Path | None:
+    """The config file whose ``store`` is in effect, when no argument or env var names one.
+
+    Args:
+        store: The store given explicitly (argument, ``--store``), if any.
+    """
+    if store or os.environ.get(STORE_ENV):
+        return None
+    config = load_config()
+    return config.source if config.store else None
 
 
 def _is_secret(annotation: Any) -> bool:

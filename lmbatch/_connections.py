@@ -24,10 +24,12 @@ Rules for a later command on a job or batch:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from lmbatch._errors import AmbiguousBatchError, EndpointMismatchError
+from lmbatch._errors import AmbiguousBatchError, ConfigError, EndpointMismatchError
 from lmbatch._settings import ProviderSettings, normalise_connection_value
 from lmbatch._store import JobRecord
 
@@ -40,6 +42,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("lmbatch")
+
+#: Set to 1 to let config files choose endpoints (``base_url``) and stores that do.
+TRUST_CONFIG_ENV = "LMBATCH_TRUST_CONFIG"
 
 #: A batch as the store records it: the job and the chunk index (None: the whole job).
 Match = tuple[JobRecord, int | None]
@@ -153,13 +158,30 @@ def select_recorded(
 
 
 def options_for_job(
-    job: JobRecord, explicit: dict[str, Any], settings_class: type[ProviderSettings]
+    job: JobRecord,
+    explicit: dict[str, Any],
+    settings_class: type[ProviderSettings],
+    *,
+    store_named_by: Path | None = None,
 ) -> dict[str, Any]:
     """Options for a later command on ``job``: its recorded connection options, under
     the explicit ones (which win; a differing one is logged as a warning).
+
+    Args:
+        store_named_by: The config file that chose the job store, if one did. Such a
+            store may come with a cloned repository, so it cannot choose where the API
+            key goes any more than the file itself could: a recorded endpoint option
+            other than the vendor's default is then refused, unless given explicitly or
+            ``LMBATCH_TRUST_CONFIG=1``.
+
+    Raises:
+        ConfigError: A store named by an untrusted config file records a job on a
+            non-default endpoint.
     """
     markers = settings_class.connection_options()
     recorded = {k: v for k, v in (job.connection or {}).items() if k in markers}
+    if store_named_by is not None and not trusts_config_files():
+        _refuse_untrusted_endpoints(job, recorded, explicit, settings_class, store_named_by)
     for name, value in explicit.items():
         if name not in recorded:
             continue
@@ -173,3 +195,30 @@ def options_for_job(
                 value,
             )
     return {**recorded, **explicit}
+
+
+def trusts_config_files() -> bool:
+    """Whether the user opted in to config files choosing endpoints (``LMBATCH_TRUST_CONFIG``)."""
+    return os.environ.get(TRUST_CONFIG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _refuse_untrusted_endpoints(
+    job: JobRecord,
+    recorded: dict[str, Any],
+    explicit: dict[str, Any],
+    settings_class: type[ProviderSettings],
+    config_file: Path,
+) -> None:
+    for name, marker in settings_class.endpoint_options().items():
+        if name in explicit or recorded.get(name) is None:
+            continue
+        value = normalise_connection_value(recorded[name])
+        if marker.default is not None and value == normalise_connection_value(marker.default):
+            continue
+        raise ConfigError(
+            f"job {job.job_id} was created with {name}={recorded[name]}, in the job store "
+            f"that {config_file} names; a store chosen by a config file cannot choose where "
+            f"requests (and the API key) go. Pass {name}=... explicitly, name the store "
+            f"yourself (--store / LMBATCH_STORE), or set {TRUST_CONFIG_ENV}=1 if you trust "
+            "that file"
+        )

@@ -6,7 +6,13 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from lmbatch._config import LMBatchConfig, configured_settings, get_batch_operations, load_config
+from lmbatch._config import (
+    LMBatchConfig,
+    config_file_naming_store,
+    configured_settings,
+    get_batch_operations,
+    load_config,
+)
 from lmbatch._connections import options_for_job, select_recorded
 from lmbatch._deadline import Deadline, deadline_scope
 from lmbatch._errors import BatchNotFoundError, LMBatchError
@@ -101,7 +107,12 @@ async def resume(
         raise BatchNotFoundError(f"the job store at {job_store.path} knows no job {job_id!r}")
     if job.model is not None:
         options.setdefault("model", job.model)
-    options = options_for_job(job, options, registry.get(job.provider).settings_class)
+    options = options_for_job(
+        job,
+        options,
+        registry.get(job.provider).settings_class,
+        store_named_by=config_file_naming_store(store),
+    )
     operations = get_batch_operations(job.provider, store=job_store, **options)
     waiting = _WaitOptions(
         interval=status_check_interval,

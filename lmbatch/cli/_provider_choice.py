@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lmbatch._config import get_batch_operations, load_config
+from lmbatch._config import config_file_naming_store, get_batch_operations, load_config
 from lmbatch._connections import options_for_job
 from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
@@ -68,7 +68,12 @@ def operations_for(
             provider = job.provider
             if model is None and job.model is not None:
                 model = job.model
-            settings = options_for_job(job, settings, registry.get(provider).settings_class)
+            settings = options_for_job(
+                job,
+                settings,
+                registry.get(provider).settings_class,
+                store_named_by=config_file_naming_store(store),
+            )
         elif provider is None and not (
             os.environ.get("LMBATCH_PROVIDER") or load_config().provider
         ):

@@ -238,3 +238,59 @@ def test_status_after_submit_uses_the_base_url_the_job_was_created_with(
         assert other.exit_code != 0
         assert "another endpoint" in other.stderr
         assert f"-O base_url={url}" in other.stderr
+
+
+def test_a_store_named_by_a_config_file_cannot_send_the_key_to_its_recorded_base_url(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cloned repository may ship a config file naming a store of its own, with a job
+    recorded on a host of its choosing: commands on that job must not send the key there.
+    """
+    import sqlite3
+
+    from lmbatch.testing.emulator import Emulator, EmulatorSettings
+    from tests.listener import Listener
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-do-not-leak")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("LMBATCH_TRUST_CONFIG", raising=False)
+    shipped = tmp_path / "repo" / "jobs.sqlite3"
+    with Emulator(EmulatorSettings(mode="polls")) as emulator:
+        emulator_origin = emulator.openai_base_url.rsplit("/v1", 1)[0]
+        submitted = lmbatch(
+            "submit",
+            str(prompts),
+            "-p",
+            "openai",
+            "-m",
+            "gpt-4.1-mini",
+            "--store",
+            str(shipped),
+            "-O",
+            f"base_url={emulator.openai_base_url}",
+        )
+        assert submitted.exit_code == 0, submitted.stderr
+    batch_id = submitted.stdout.strip()
+    with Listener() as hostile:
+        # What the file's author would ship: the job recorded on their own host.
+        db = sqlite3.connect(shipped)
+        swap = (emulator_origin, hostile.origin)
+        db.execute(
+            "UPDATE job_connections SET options = replace(options, ?, ?), "
+            "endpoint = replace(endpoint, ?, ?)",
+            swap + swap,
+        )
+        db.execute("UPDATE chunks SET endpoint = replace(endpoint, ?, ?)", swap)
+        db.commit()
+        db.close()
+        monkeypatch.delenv("LMBATCH_STORE")
+        (tmp_path / "lmbatch.toml").write_text(f'store = "{shipped}"\n')
+        refused = lmbatch("status", batch_id)
+        assert refused.exit_code != 0
+        assert "LMBATCH_TRUST_CONFIG" in refused.stderr
+        assert "lmbatch.toml" in refused.stderr
+        assert hostile.requests == []
+        # Naming the store yourself is trusting it.
+        monkeypatch.setenv("LMBATCH_STORE", str(shipped))
+        trusted = lmbatch("status", batch_id)
+        assert len(hostile.requests) >= 1, trusted.stderr
