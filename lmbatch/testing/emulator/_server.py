@@ -66,6 +66,7 @@ class Emulator:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=2,
+            date_header=False,  # the app sends Date from the emulated vendor's clock
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -202,6 +203,8 @@ def serve(
     """
     state = EmulatorState(settings)
     try:
-        uvicorn.run(create_app(state=state), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(state=state), host=host, port=port, log_level="info", date_header=False
+        )
     finally:
         state.close()

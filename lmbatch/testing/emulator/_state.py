@@ -7,6 +7,7 @@ Uploaded and generated files live in a temporary directory, not in memory.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import threading
@@ -92,6 +93,15 @@ class EmulatorState:
         self.submissions: Counter[str] = Counter()
         self.create_calls = 0
 
+    def now(self) -> float:
+        """The emulated vendor's clock (this machine's, shifted by ``clock_offset``)."""
+        return time.time() + self.settings.clock_offset
+
+    async def slow_create(self) -> None:
+        """Spend half of ``create_delay`` (called before and after a batch is made)."""
+        if self.settings.create_delay > 0:
+            await asyncio.sleep(self.settings.create_delay / 2)
+
     # storage -----------------------------------------------------------------------------
 
     def new_path(self, suffix: str = "") -> Path:
@@ -109,7 +119,7 @@ class EmulatorState:
             filename=filename,
             purpose=purpose,
             bytes=path.stat().st_size,
-            created_at=int(time.time()),
+            created_at=int(self.now()),
             expires_at=expires_at,
             path=path,
         )
