@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         ProviderRequestError,
         ProviderServerError,
         RateLimitError,
+        SubmissionAmbiguousError,
         SubmissionUncertainError,
         UnknownProviderError,
         ValidationError,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     )
     from lmbatch._planning import PreparedBatch
     from lmbatch._plugins import ProviderEntry
+    from lmbatch._resolution import resolve
     from lmbatch._results import parse_json_object, salvage_custom_id
     from lmbatch._resume import resume, wait
     from lmbatch._settings import ProviderSettings
@@ -120,6 +122,7 @@ __all__ = [
     "ResponseSchema",
     "ResultRecord",
     "StructuredOutput",
+    "SubmissionAmbiguousError",
     "SubmissionUncertainError",
     "TextOutput",
     "ThinkingOutput",
@@ -136,6 +139,7 @@ __all__ = [
     "hookimpl",
     "load_config",
     "parse_json_object",
+    "resolve",
     "resume",
     "salvage_custom_id",
     "wait",
@@ -185,6 +189,7 @@ _EXPORTS: dict[str, str] = {
     "ResponseSchema": "lmbatch._hyperparameters",
     "ResultRecord": "lmbatch._operations",
     "StructuredOutput": "lmbatch._outputs",
+    "SubmissionAmbiguousError": "lmbatch._errors",
     "SubmissionUncertainError": "lmbatch._errors",
     "TextOutput": "lmbatch._outputs",
     "ThinkingOutput": "lmbatch._outputs",
@@ -199,6 +204,7 @@ _EXPORTS: dict[str, str] = {
     "hookimpl": "lmbatch.hookspecs",
     "load_config": "lmbatch._config",
     "parse_json_object": "lmbatch._results",
+    "resolve": "lmbatch._resolution",
     "resume": "lmbatch._resume",
     "salvage_custom_id": "lmbatch._results",
     "wait": "lmbatch._resume",

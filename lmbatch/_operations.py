@@ -35,7 +35,7 @@ from lmbatch._errors import (
     ValidationError,
 )
 from lmbatch._hyperparameters import Hyperparameters
-from lmbatch._keys import CustomIdMapper
+from lmbatch._keys import CustomIdMapper, new_job_tag, strip_job_tag
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import LMInput, Message
 from lmbatch._outputs import LMOutput
@@ -45,7 +45,9 @@ from lmbatch._planning import (
     chunk_file_name,
     plan_batches,
     replan_records,
+    retag_chunk_file,
 )
+from lmbatch._reconcile import settle_adopted, verify_parts
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
@@ -116,6 +118,9 @@ class BatchOperations(ABC):
         settings_class: The provider's :class:`ProviderSettings` subclass.
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
         supported_methods: The public methods this provider offers.
+        stamps_batch_metadata: Whether the vendor keeps the ``metadata`` lmbatch stamps
+            on every batch (job id and chunk) and lists it back: an interrupted create is
+            then found by its stamp alone.
     """
 
     name: ClassVar[str] = ""
@@ -124,6 +129,7 @@ class BatchOperations(ABC):
         max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
     )
     supported_methods: ClassVar[frozenset[str]] = ALL_METHODS
+    stamps_batch_metadata: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -144,6 +150,8 @@ class BatchOperations(ABC):
         # Response models given to create() in this process, by job id: used to parse
         # structured output into the caller's own class.
         self._response_models: dict[str, type[pydantic.BaseModel]] = {}
+        # (vendor clock minus ours, monotonic time read), see lmbatch._reconcile.
+        self._vendor_clock: tuple[float, float] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.settings.model!r})"
@@ -223,11 +231,24 @@ class BatchOperations(ABC):
     async def _after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:  # noqa: B027
         """Called once every result of a batch was read (e.g. to delete uploaded files)."""
 
-    async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
-        """Look for a batch whose create call may have reached the vendor.
+    async def _vendor_date(self) -> str | None:
+        """The HTTP ``Date`` header of a cheap read-only call to the vendor, or None.
 
-        Returns its id, or None when the vendor shows no such batch. The default cannot
-        tell and raises :class:`SubmissionUncertainError`.
+        Core reads it just before each create (cached for a while) so that finding the
+        batch of an interrupted create judges batches by the vendor's clock, not this
+        machine's. None (the default) means this machine's clock, with a wide margin.
+        """
+        return None
+
+    async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
+        """Optional: find the batch of an interrupted create by the provider's own means.
+
+        Core's search (used when this is not overridden) lists batches with
+        ``_list_batches_page`` and proves ownership by the results' request ids, the
+        vendor's clock and, with ``stamps_batch_metadata``, the stamped metadata (see
+        :mod:`lmbatch._reconcile`). An override returns the batch id, or None when no
+        batch was made; core still refuses a batch the store holds and checks the
+        results against the chunk's ids before using them.
         """
         raise SubmissionUncertainError(
             f"provider {self.name!r} cannot tell whether chunk {batch.chunk_index} of job "
@@ -314,6 +335,8 @@ class BatchOperations(ABC):
         self._require("retrieve")
         target = self._resolve(batch_id)
         parts = await self._terminal_parts(target)
+        # A batch found after an interrupted create is proven the chunk's before any use.
+        await verify_parts(self, parts)
         for info, job, chunk_index in parts:
             async for pair in self._iter_batch_results(info, job, chunk_index):
                 yield pair
@@ -430,11 +453,7 @@ class BatchOperations(ABC):
         on_submitted: Callable[[str], None] | None = None,
     ) -> dict[str, LMOutput]:
         """Submit what is left of ``job``, wait, collect, resubmit what is worth it."""
-        job = await submit_pending(self, job)
-        handle = self._handle(job)
-        if on_submitted is not None:
-            on_submitted(handle)
-        await self._wait(handle, waiting)
+        job, handle = await self._run_job(job, waiting, on_submitted)
         results = await self._collect(handle)
         current = job
         for _ in range(max(0, resubmit_rounds)):
@@ -449,9 +468,7 @@ class BatchOperations(ABC):
                 child.job_id,
                 child.round,
             )
-            child = await submit_pending(self, child)
-            child_handle = self._handle(child)
-            await self._wait(child_handle, waiting)
+            child, child_handle = await self._run_job(child, waiting)
             async for key, output in self.iter_results(child_handle):
                 details = {**output.finish_details, "lmbatch_round": child.round}
                 results[key] = output.model_copy(update={"finish_details": details})
@@ -459,6 +476,27 @@ class BatchOperations(ABC):
         for finished in self._job_family(job):
             discard_spool(self, finished.job_id)
         return results
+
+    async def _run_job(
+        self,
+        job: JobRecord,
+        waiting: _WaitOptions,
+        on_submitted: Callable[[str], None] | None = None,
+    ) -> tuple[JobRecord, str]:
+        """Submit what is left of ``job`` and wait until it ends; return it and its handle.
+
+        A batch found after an interrupted create is checked against its chunk's request
+        ids once it ends; one that is not the chunk's is dropped and the chunk sent again.
+        """
+        while True:
+            job = await submit_pending(self, job, waiting)
+            handle = self._handle(job)
+            if on_submitted is not None:
+                on_submitted(handle)
+                on_submitted = None
+            await self._wait(handle, waiting)
+            if not await settle_adopted(self, job):
+                return job, handle
 
     def _job_family(self, job: JobRecord) -> builtins.list[JobRecord]:
         family = [job]
@@ -480,6 +518,7 @@ class BatchOperations(ABC):
             logger.warning("job %s: input no longer spooled; cannot resubmit", parent.job_id)
             return None
         keymap = dict(self.store.iter_keys(parent.job_id))
+        parent_tag = self.store.job_tag(parent.job_id)
         plan = replan_records(
             sources,
             lambda record: _selected(self._record_custom_id(record), wanted),
@@ -487,9 +526,11 @@ class BatchOperations(ABC):
             limits=self.limits,
             fingerprint_salt=f"{parent.fingerprint}\x00round{parent.round + 1}",
             spool_root=self.store.spool_dir(),
+            # The resubmission's ids carry its own tag: its batches are never the parent's.
+            retag=(parent_tag, new_job_tag(self.limits) if parent_tag else ""),
         )
         try:
-            job_id, _ = self.store.create_job(
+            job_id, created = self.store.create_job(
                 job_id="lmbjob_" + uuid.uuid4().hex,
                 provider=self.name,
                 model=parent.model,
@@ -500,9 +541,12 @@ class BatchOperations(ABC):
                 keys=plan.keys,
                 parent_job_id=parent.job_id,
                 round=parent.round + 1,
+                tag=plan.tag,
             )
             child = self.store.get_job(job_id)
             assert child is not None
+            if not created:
+                self._retag_plan(child, plan)
             self._spool_plan(child, plan)
         finally:
             plan.cleanup()
@@ -549,9 +593,11 @@ class BatchOperations(ABC):
                 raise ValidationError(f"keys must be strings, got {type(key).__name__} {key!r}")
         params = Hyperparameters.from_mapping(hyperparameters)
         self._validate_hyperparameters(params)
+        # A fresh tag on every request id: a batch holding them is this job's and no other's.
+        tag = new_job_tag(self.limits)
         plan = plan_batches(
             requests,
-            CustomIdMapper(requests.keys(), self.limits),
+            CustomIdMapper(requests.keys(), self.limits, tag),
             params,
             limits=self.limits,
             encode=self._encode_request,
@@ -565,6 +611,7 @@ class BatchOperations(ABC):
                 ]
             ),
             spool_root=self.store.spool_dir(),
+            tag=tag,
         )
         return params, plan
 
@@ -597,13 +644,30 @@ class BatchOperations(ABC):
             reuse_after=time.time() - reuse_within if reuse_within is not None else None,
             parent_job_id=parent.job_id if parent is not None else None,
             round=parent.round + 1 if parent is not None else 1,
+            tag=plan.tag,
         )
         if params.response_schema is not None and params.response_schema.model is not None:
             self._response_models[job_id] = params.response_schema.model
         job = self.store.get_job(job_id)
         assert job is not None
+        if not created:
+            self._retag_plan(job, plan)
         self._spool_plan(job, plan)
         return job, created
+
+    def _retag_plan(self, job: JobRecord, plan: BatchPlan) -> None:
+        """Give a re-run's plan the recorded job's tag, so its files are the job's input.
+
+        The plan was encoded with a fresh tag; the job's key map holds the ids first sent.
+        """
+        job_tag = self.store.job_tag(job.job_id)
+        if not plan.tag or plan.tag == job_tag:
+            return
+        if plan.chunk_sizes != [chunk.request_count for chunk in job.chunks]:
+            return  # not the same chunking: the plan cannot stand in for the job's input
+        for chunk in job.chunks:
+            if chunk.batch_id is None:
+                retag_chunk_file(plan.chunk_paths[chunk.index], plan.tag, job_tag)
 
     def _spool_plan(self, job: JobRecord, plan: BatchPlan) -> None:
         """Move the plan's files into the job's spool, for chunks not yet submitted.
@@ -642,6 +706,14 @@ class BatchOperations(ABC):
         found = self.store.find_batch(batch_id)
         if found is not None and found[0].provider == self.name:
             return _Target(id=batch_id, job=found[0], chunk_index=found[1])
+        disowned = self.store.disowned_record(batch_id) if found is None else None
+        if disowned is not None:
+            job_id, chunk_index, reason = disowned
+            raise BatchNotFoundError(
+                f"batch {batch_id} was once taken for chunk {chunk_index} of job {job_id} "
+                f"and then proven not to be it ({reason}); use the job id {job_id}",
+                provider=self.name,
+            )
         return _Target(id=batch_id, job=None, chunk_index=None)
 
     async def _fetch(self, batch_id: str) -> BatchInfo:
@@ -726,7 +798,7 @@ class BatchOperations(ABC):
                 output = validator.check(output)
             if output.error is None and not keep_raw:
                 output.raw = None  # the payload is mostly what outputs already hold
-            key = keymap[custom_id] if keymap is not None else custom_id
+            key = keymap[custom_id] if keymap is not None else strip_job_tag(custom_id)
             yield key, output
         if keymap is not None:
             for custom_id, key in keymap.items():

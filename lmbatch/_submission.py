@@ -7,8 +7,9 @@ chunk moves ``planned → submitting → submitted`` in the store:
 * a chunk is *claimed* atomically (two processes never both submit it);
 * the vendor batch id is recorded the moment it is known;
 * a chunk found *submitting* with no live owner (the process died mid-call, or the call
-  failed in a way that leaves unknown whether the batch exists) is reconciled by asking
-  the provider (``_find_submitted_batch``) before anything is sent again;
+  failed in a way that leaves unknown whether the batch exists) is reconciled before
+  anything is sent again, and a batch found that way is only used once proven the
+  chunk's own (:mod:`lmbatch._reconcile`);
 * a chunk being submitted by another live process is waited for, not resubmitted.
 """
 
@@ -24,10 +25,11 @@ from typing import TYPE_CHECKING
 
 from lmbatch._errors import LMBatchError, SubmissionUncertainError
 from lmbatch._planning import PreparedBatch, chunk_file_name
+from lmbatch._reconcile import attempt_create, reconcile_chunks
 from lmbatch._store import CHUNK_PLANNED, CHUNK_SUBMITTING, ChunkRecord, JobRecord
 
 if TYPE_CHECKING:
-    from lmbatch._operations import BatchOperations
+    from lmbatch._operations import BatchOperations, _WaitOptions
 
 __all__ = [
     "CHUNK_METADATA_KEY",
@@ -89,12 +91,17 @@ def prepared_chunk(ops: BatchOperations, job: JobRecord, index: int) -> Prepared
     )
 
 
-async def submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
-    """Bring every chunk of ``job`` to *submitted*; return the refreshed record."""
+async def submit_pending(
+    ops: BatchOperations, job: JobRecord, waiting: _WaitOptions | None = None
+) -> JobRecord:
+    """Bring every chunk of ``job`` to *submitted*; return the refreshed record.
+
+    Args:
+        waiting: How long reconciliation may wait for candidate batches to end (see
+            :func:`lmbatch._reconcile.reconcile_chunks`); None never waits.
+    """
     store = ops.store
-    for chunk in job.chunks:
-        if chunk.state == CHUNK_SUBMITTING and not _owner_alive(job.job_id, chunk):
-            await _reconcile(ops, job, chunk.index)
+    await _reconcile_abandoned(ops, job, waiting)
     semaphore = asyncio.Semaphore(max(1, ops.max_concurrent_submissions))
     owner = _owner_id()
 
@@ -134,12 +141,10 @@ async def submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
         if errors:
             _raise_with_note(errors[0], current, len(planned) - len(errors), len(planned))
         current = _reload(ops, job.job_id)
-        waiting = [c for c in current.chunks if c.batch_id is None]
-        if not waiting:
+        unsent = [c for c in current.chunks if c.batch_id is None]
+        if not unsent:
             return current
-        for chunk in waiting:
-            if chunk.state == CHUNK_SUBMITTING and not _owner_alive(job.job_id, chunk):
-                await _reconcile(ops, current, chunk.index)
+        await _reconcile_abandoned(ops, current, waiting)
         if all(
             c.state == CHUNK_SUBMITTING
             for c in _reload(ops, job.job_id).chunks
@@ -158,7 +163,7 @@ async def _submit_claimed(ops: BatchOperations, job: JobRecord, index: int) -> N
             f"from {prepared.path.parent}; submit the requests again"
         )
     try:
-        batch_id = await ops._call(ops._submit_batch(prepared))
+        batch_id = await ops._call(attempt_create(ops, prepared))
     except SubmissionUncertainError:
         raise  # stays "submitting" until reconciled
     except BaseException:
@@ -168,13 +173,19 @@ async def _submit_claimed(ops: BatchOperations, job: JobRecord, index: int) -> N
     store.record_batch(job.job_id, index, batch_id)
 
 
-async def _reconcile(ops: BatchOperations, job: JobRecord, index: int) -> None:
-    """Decide whether an interrupted create call made a batch, without sending again."""
-    found = await ops._call(ops._find_submitted_batch(prepared_chunk(ops, job, index)))
-    if found is not None:
-        ops.store.record_batch(job.job_id, index, found)
-    else:
-        ops.store.reset_chunk(job.job_id, index)
+async def _reconcile_abandoned(
+    ops: BatchOperations, job: JobRecord, waiting: _WaitOptions | None
+) -> None:
+    """Settle the chunks whose create call was interrupted, without sending anything."""
+    abandoned = [
+        chunk.index
+        for chunk in job.chunks
+        if chunk.state == CHUNK_SUBMITTING
+        and chunk.batch_id is None
+        and not _owner_alive(job.job_id, chunk)
+    ]
+    if abandoned:
+        await reconcile_chunks(ops, job, abandoned, waiting)
 
 
 def _reload(ops: BatchOperations, job_id: str) -> JobRecord:

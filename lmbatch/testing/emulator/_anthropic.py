@@ -89,7 +89,7 @@ class AnthropicRoutes:
             )
             with self.state.lock:
                 self.state.anthropic_batches[batch.id] = batch
-                self.state.submissions.update(r.custom_id for r in batch.requests)
+                self.state.count_submissions(r.custom_id for r in batch.requests)
             await self.state.slow_create()
             with self.state.lock:
                 return anthropic_json(batch.to_json(str(request.base_url)))

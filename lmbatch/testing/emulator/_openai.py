@@ -263,7 +263,7 @@ class OpenAIRoutes:
         with self.state.lock:
             self.state.openai_batches[batch.id] = batch
             if not check.errors:
-                self.state.submissions.update(check.custom_ids)
+                self.state.count_submissions(check.custom_ids)
         return batch
 
     async def list(self, request: Request) -> Response:

@@ -186,7 +186,11 @@ class Emulator:
 
     @property
     def submissions(self) -> Counter[str]:
-        """How often each custom_id was submitted in an accepted batch, across all batches."""
+        """How often each custom_id was submitted in an accepted batch, across all batches.
+
+        Counted without the job tag lmbatch ends every id with (``_lb`` and 10 characters,
+        fresh for each job), so the same request sent in two jobs counts twice.
+        """
         with self.state.lock:
             return Counter(self.state.submissions)
 

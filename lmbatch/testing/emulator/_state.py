@@ -13,10 +13,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmbatch._keys import strip_job_tag
 from lmbatch.testing.emulator._anthropic_jobs import AnthropicBatch
 from lmbatch.testing.emulator._faults import FaultPlan
 from lmbatch.testing.emulator._ids import openai_file_id
@@ -215,6 +217,15 @@ class EmulatorState:
             self.find(batch_id).expire(finished)
 
     # accounting --------------------------------------------------------------------------
+
+    def count_submissions(self, custom_ids: Iterable[str]) -> None:
+        """Count the requests of an accepted batch, by custom_id less lmbatch's job tag.
+
+        lmbatch ends every id with a tag fresh for each job (``_lb`` + 10 characters); it
+        is left out here, so a request sent in two jobs (paid twice) counts twice.
+        """
+        with self.lock:
+            self.submissions.update(strip_job_tag(custom_id) for custom_id in custom_ids)
 
     def record_call(self, call: CallRecord) -> None:
         """Append to the call log."""
