@@ -21,6 +21,7 @@ from lmbatch.cli._demo import demo_command
 from lmbatch.cli._emulator_command import emulator_command
 from lmbatch.cli._errors import EXIT_INTERRUPTED
 from lmbatch.cli._providers_command import providers_command
+from lmbatch.cli._resolve_command import resolve_command
 from lmbatch.cli._run_commands import resume_command, run_command, wait_command
 
 __all__ = ["app", "run"]
@@ -110,6 +111,7 @@ app.command("results")(results_command)
 app.command("list")(list_command)
 app.command("cancel")(cancel_command)
 app.command("resume")(resume_command)
+app.command("resolve")(resolve_command)
 app.command("emulator")(emulator_command)
 
 
