@@ -69,6 +69,8 @@ WINDOW_SLACK_SECONDS = 30.0
 UNKNOWN_CLOCK_SLACK_SECONDS = 15 * 60.0
 #: How long a reading of the vendor's clock is reused.
 CLOCK_READING_SECONDS = 600.0
+#: Differences between two readings of the vendor's clock that are only reading noise.
+_CLOCK_NOISE_SECONDS = 2.0
 #: Most pages of the vendor's batch list read while looking for candidates.
 MAX_LIST_PAGES = 50
 
@@ -118,20 +120,55 @@ async def vendor_offset(ops: BatchOperations) -> float | None:
 
 
 async def attempt_create(ops: BatchOperations, prepared: PreparedBatch) -> str:
-    """Send one chunk's create call, first noting when it went out, by the vendor's clock."""
+    """Send one chunk's create call, noting when it went out (and, while it runs, that it
+    still runs), so an interrupted one can be reconciled by the vendor's clock."""
+    store, job_id, index = ops.store, prepared.job_id, prepared.chunk_index
     started = time.time()
     offset = await vendor_offset(ops)
-    ops.store.record_attempt(prepared.job_id, prepared.chunk_index, started, offset)
-    return await ops._submit_batch(prepared)
+    store.record_attempt(job_id, index, started, offset)
+    beat = asyncio.ensure_future(_heartbeat(ops, job_id, index))
+    try:
+        return await ops._submit_batch(prepared)
+    finally:
+        beat.cancel()
+        store.touch_attempt(job_id, index, time.time())  # the call ended: nothing in flight
+
+
+async def _heartbeat(ops: BatchOperations, job_id: str, index: int) -> None:
+    """Note now and then that a create call is still running (it may upload for minutes)."""
+    interval = min(5.0, max(0.05, ops.settings.create_settle_seconds / 4))
+    while True:
+        await asyncio.sleep(interval)
+        ops.store.touch_attempt(job_id, index, time.time())
 
 
 def _window_start(ops: BatchOperations, job: JobRecord, index: int, offset: float | None) -> float:
     """Vendor time before which no batch can be the chunk's."""
     attempt = ops.store.create_attempt(job.job_id, index)
-    started, recorded = attempt if attempt is not None else (job.created_at, None)
+    started, recorded = (attempt[0], attempt[1]) if attempt is not None else (job.created_at, None)
     if recorded is not None:
         return started + recorded - WINDOW_SLACK_SECONDS
     return started + (offset or 0.0) - UNKNOWN_CLOCK_SLACK_SECONDS
+
+
+def _settle_remaining(
+    ops: BatchOperations, job: JobRecord, index: int, offset: float | None
+) -> float:
+    """Seconds until the chunk's interrupted create can be declared to have made nothing.
+
+    Counted from the call's last sign of life, by the vendor's clock when both readings
+    exist (so a corrected local clock changes nothing).
+    """
+    attempt = ops.store.create_attempt(job.job_id, index)
+    if attempt is None:
+        return 0.0  # no create call was ever sent
+    _, then, last_seen = attempt
+    elapsed = time.time() - last_seen
+    # Readings of a Date header (whole seconds) differ by up to ~1 s anyway; a larger
+    # difference means this machine's clock was moved since.
+    if then is not None and offset is not None and abs(offset - then) > _CLOCK_NOISE_SECONDS:
+        elapsed += offset - then
+    return max(0.0, ops.settings.create_settle_seconds - elapsed)
 
 
 # ------------------------------------------------------------------ reconciliation
@@ -217,14 +254,18 @@ class _Reconciliation:
             if not self.pending:
                 return
             if self.ops.stamps_batch_metadata:
-                # Ours would carry the stamp: no stamped batch, no batch.
+                # Ours would carry the stamp: no stamped batch (once settled), no batch.
+                ambiguous: dict[int, list[BatchInfo]] = {}
                 for index in sorted(self.pending):
-                    self._not_created(index)
-                return
-            ambiguous = self._decide(unproven, windows)
+                    if _settle_remaining(self.ops, self.job, index, offset) > 0:
+                        ambiguous[index] = []
+                    else:
+                        self._not_created(index)
+            else:
+                ambiguous = self._decide(unproven, windows, offset)
             if not ambiguous:
                 return
-            await self._wait_for(ambiguous)
+            await self._wait_for(ambiguous, offset)
 
     def _drop_settled(self) -> None:
         """Forget chunks another process settled meanwhile."""
@@ -355,9 +396,13 @@ class _Reconciliation:
         return _UNPROVEN if self.tag else _FOREIGN
 
     def _decide(
-        self, unproven: list[BatchInfo], windows: dict[int, float]
+        self, unproven: list[BatchInfo], windows: dict[int, float], offset: float | None
     ) -> dict[int, list[BatchInfo]]:
-        """Settle every chunk the evidence allows; return the rest with their candidates."""
+        """Settle every chunk the evidence allows; return the rest with their candidates.
+
+        A chunk no batch fits made none, once its create call has been quiet for
+        ``create_settle_seconds``; until then it is returned with no candidates.
+        """
         contested = self._contested(unproven)
         fits = {i: [b for b in unproven if self._fits(i, b, windows[i])] for i in self.pending}
         taken: set[str] = set()
@@ -367,6 +412,8 @@ class _Reconciliation:
             for index in sorted(self.pending):
                 options = [b for b in fits[index] if b["id"] not in taken]
                 if not options:
+                    if _settle_remaining(self.ops, self.job, index, offset) > 0:
+                        continue
                     self._not_created(index)
                     progress = True
                     break
@@ -433,42 +480,56 @@ class _Reconciliation:
         self.store.reset_chunk(self.job.job_id, index)
         self.pending.discard(index)
 
-    async def _wait_for(self, ambiguous: dict[int, list[BatchInfo]]) -> None:
-        """Wait until one of the candidates ends (its results then tell), or raise."""
+    async def _wait_for(self, ambiguous: dict[int, list[BatchInfo]], offset: float | None) -> None:
+        """Wait until a candidate ends (its results then tell) or a quiet create settles."""
         index = min(ambiguous)
-        candidates = ambiguous[index]
+        candidates = [b["id"] for b in ambiguous[index]]
         running = {
             b["id"]
             for options in ambiguous.values()
             for b in options
             if not b["status"].is_terminal
         }
+        settling = [
+            _settle_remaining(self.ops, self.job, i, offset)
+            for i, options in ambiguous.items()
+            if not options
+        ]
+        reason = ""
+        if not candidates:
+            quiet = self.ops.settings.create_settle_seconds
+            reason = (
+                "no batch is listed yet, and a batch the call made may be listed within "
+                f"create_settle_seconds={quiet:g} of its last sign of life"
+            )
         waiting = self.waiting
-        if waiting is None or not running:
-            raise _ambiguity(self.ops, self.job, index, [b["id"] for b in candidates])
+        if waiting is None or not (running or settling):
+            raise _ambiguity(self.ops, self.job, index, candidates, reason)
         elapsed = time.monotonic() - self.started
-        out_of_time = waiting.timeout is not None and elapsed + self.delay > waiting.timeout
+        pause = self.delay if running else max(min(settling), 0.001)
+        out_of_time = waiting.timeout is not None and elapsed + pause > waiting.timeout
         out_of_polls = waiting.max_iterations is not None and self.polls >= waiting.max_iterations
         if out_of_time or out_of_polls:
             raise _ambiguity(
                 self.ops,
                 self.job,
                 index,
-                [b["id"] for b in candidates],
-                "the candidates did not end while waiting",
+                candidates,
+                reason or "the candidates did not end while waiting",
             )
         if self.polls == 0:
             logger.info(
-                "job %s: waiting for %d batch(es) to end to tell which chunk they belong to",
+                "job %s: waiting to tell which batch, if any, an interrupted create made",
                 self.job.job_id,
-                len(running),
             )
-        await asyncio.sleep(self.delay)
+        self.polls += 1
+        await asyncio.sleep(pause)
+        if not running:
+            return
         for batch_id in sorted(running):
             info = await self.ops._call(self.ops._fetch_batch(batch_id))
             if info["status"].is_terminal:
                 break
-        self.polls += 1
         floor = 0.001 if waiting.interval > 0 else 0.0
         self.delay = min(max(self.delay * 1.5, floor), waiting.max_interval)
 

@@ -29,6 +29,11 @@ class ProviderSettings(BaseModel):
         keep_raw: Keep each successful answer's vendor payload in ``LMOutput.raw``.
             Off by default: results are read faster and take far less memory without
             it. Failures always keep theirs, for diagnosis.
+        create_settle_seconds: After a create call was interrupted (the process died,
+            the connection dropped...), how long lmbatch keeps looking for the batch it
+            may have made before concluding it made none: a vendor can still be making a
+            batch whose request arrived just before the client went away. Counted from
+            the call's last sign of life, by the vendor's clock.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -38,6 +43,7 @@ class ProviderSettings(BaseModel):
     max_batches_in_flight: int | None = Field(default=None, ge=1)
     in_flight_check_interval: float = Field(default=30.0, ge=0)
     keep_raw: bool = False
+    create_settle_seconds: float = Field(default=120.0, ge=0)
 
 
 def validate_settings(

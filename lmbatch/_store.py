@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS create_attempts (
     chunk_index INTEGER NOT NULL,
     started_at REAL NOT NULL,
     vendor_offset REAL,
+    last_seen REAL NOT NULL,
     PRIMARY KEY (job_id, chunk_index)
 );
 CREATE TABLE IF NOT EXISTS adopted_batches (
@@ -89,13 +90,15 @@ CREATE TABLE IF NOT EXISTS foreign_batches (
 );
 CREATE INDEX IF NOT EXISTS foreign_batches_by_batch ON foreign_batches (batch_id);
 """
-# What reconciliation keeps (lmbatch._reconcile): job_tags holds the tag every request id
-# of a job ends with; create_attempts holds, per chunk, the local time just
-# before its create call was first sent and the vendor's clock minus ours then (NULL:
-# unknown); adopted_batches marks chunks whose batch was found after an interrupted create
-# rather than returned by it (verified = 1 once its results proved it the chunk's own);
-# foreign_batches lists batches proven not to be a chunk's, never candidates for it again
-# (disowned = 1: it had been adopted first).
+# What reconciliation keeps (lmbatch._reconcile):
+# - job_tags: the tag every request id of a job ends with;
+# - create_attempts: per chunk, the local time just before its create call was first
+#   sent, the vendor's clock minus ours then (NULL: unknown), and the last local time the
+#   call was seen alive (a heartbeat while it runs, and when it ends);
+# - adopted_batches: chunks whose batch was found after an interrupted create rather than
+#   returned by it (verified = 1 once its results proved it the chunk's own);
+# - foreign_batches: batches proven not to be a chunk's, never candidates for it again
+#   (disowned = 1: it had been adopted first).
 
 #: Chunk states: planned (never sent), submitting (a create call may have reached the
 #: vendor), submitted (the vendor batch id is known).
@@ -462,21 +465,33 @@ class JobStore:
         """
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO create_attempts VALUES (?, ?, ?, ?) "
+                "INSERT INTO create_attempts VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (job_id, chunk_index) DO UPDATE SET "
-                "vendor_offset = COALESCE(vendor_offset, excluded.vendor_offset)",
-                (job_id, chunk_index, started_at, vendor_offset),
+                "vendor_offset = COALESCE(vendor_offset, excluded.vendor_offset), "
+                "last_seen = MAX(last_seen, excluded.last_seen)",
+                (job_id, chunk_index, started_at, vendor_offset, started_at),
             )
 
-    def create_attempt(self, job_id: str, chunk_index: int) -> tuple[float, float | None] | None:
-        """``(started_at, vendor_offset)`` of the chunk's first create attempt, or None."""
+    def touch_attempt(self, job_id: str, chunk_index: int, seen_at: float) -> None:
+        """The chunk's create call was still running (or just ended) at ``seen_at``."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE create_attempts SET last_seen = MAX(last_seen, ?) "
+                "WHERE job_id = ? AND chunk_index = ?",
+                (seen_at, job_id, chunk_index),
+            )
+
+    def create_attempt(
+        self, job_id: str, chunk_index: int
+    ) -> tuple[float, float | None, float] | None:
+        """``(started_at, vendor_offset, last_seen)`` of the chunk's create attempts."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT started_at, vendor_offset FROM create_attempts "
+                "SELECT started_at, vendor_offset, last_seen FROM create_attempts "
                 "WHERE job_id = ? AND chunk_index = ?",
                 (job_id, chunk_index),
             ).fetchone()
-        return (float(row[0]), row[1]) if row is not None else None
+        return (float(row[0]), row[1], float(row[2])) if row is not None else None
 
     def adopt_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
         """Record a batch found after an interrupted create as the chunk's, unverified.

@@ -66,6 +66,8 @@ class FakeSettings(ProviderSettings):
         page_size: Batches per page of ``list`` (small, so paging is exercised).
         max_requests_per_batch: Pretend vendor limit, to exercise splitting.
         custom_id_pattern: Pretend request-id rule, to exercise key mapping.
+        create_settle_seconds: 0: a fake create either happened or not when the call
+            ends, nothing is still in flight at the "vendor".
     """
 
     model: str | None = "fake-model"
@@ -73,6 +75,7 @@ class FakeSettings(ProviderSettings):
     page_size: int = 2
     max_requests_per_batch: int = 10_000
     custom_id_pattern: str | None = None
+    create_settle_seconds: float = 0.0
 
 
 @dataclass

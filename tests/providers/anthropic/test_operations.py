@@ -50,7 +50,11 @@ async def recorded(
     """The provider with a client whose requests are recorded (default SDK retries)."""
     recorder = Recorder()
     ops = AnthropicBatchOperations(
-        model=MODEL, api_key=DUMMY_KEY, base_url=emulator.anthropic_base_url, store=":memory:"
+        model=MODEL,
+        api_key=DUMMY_KEY,
+        base_url=emulator.anthropic_base_url,
+        store=":memory:",
+        create_settle_seconds=0,  # the emulator answers a create only once it is done
     )
     ops._client = anthropic.AsyncAnthropic(
         api_key=DUMMY_KEY,

@@ -400,7 +400,7 @@ async def test_reconciliation_stops_listing_at_batches_older_than_the_create(
     import time
 
     monkeypatch.setattr(OpenAIBatchOperations, "list_page_size", 1)
-    ops = _ops(emulator)
+    ops = _ops(emulator, create_settle_seconds=0)
     for i in range(4):
         await ops.create({"a": f"older {i}"})
     job_id, _ = ops.store.create_job(
@@ -414,8 +414,10 @@ async def test_reconciliation_stops_listing_at_batches_older_than_the_create(
         keys=[("a", "a", 0)],
     )
     assert ops.store.claim_chunk(job_id, 0, "elsewhere:1")
-    # Attempted (by the vendor's clock) after every existing batch was made.
-    ops.store.record_attempt(job_id, 0, time.time() + 3600, 0.0)
+    # The vendor's clock an hour ahead of ours: by it, the create was attempted after
+    # every existing batch was made.
+    ops._vendor_clock = (3600.0, time.monotonic())
+    ops.store.record_attempt(job_id, 0, time.time(), 3600.0)
     pages_before = sum(1 for c in emulator.calls if c.operation == "list")
     job = ops.store.get_job(job_id)
     assert job is not None
