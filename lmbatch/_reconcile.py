@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -541,9 +542,9 @@ def _ambiguity(
     candidates: list[str],
     reason: str = "",
 ) -> SubmissionAmbiguousError:
-    base = f"lmbatch resolve {job.job_id} --chunk {index}{_store_option(ops)}"
-    commands = [f"{base} --adopt {batch_id}" for batch_id in candidates]
-    commands.append(f"{base} --not-created")
+    base, store = f"lmbatch resolve {job.job_id} --chunk {index}", _store_option(ops)
+    commands = [f"{base} --adopt {batch_id}{store}" for batch_id in candidates]
+    commands.append(f"{base} --not-created{store}")
     message = (
         f"chunk {index} of job {job.job_id}: its create call was interrupted and lmbatch "
         "cannot prove which batch, if any, it made"
@@ -580,7 +581,7 @@ def _store_option(ops: BatchOperations) -> str:
     path = ops.store.path
     if path == ":memory:" or path == str(default_store_path()):
         return ""
-    return f" --store {path}"
+    return f" --store {shlex.quote(path)}"
 
 
 # ------------------------------------------------------------------ verification

@@ -15,11 +15,12 @@ from lmbatch import (
     BatchNotFoundError,
     JobStore,
     RateLimitError,
+    SubmissionAmbiguousError,
     SubmissionUncertainError,
 )
 from lmbatch._keys import TAG_LENGTH, strip_job_tag
 from lmbatch._planning import chunk_file_name
-from lmbatch._reconcile import parse_http_date, vendor_offset
+from lmbatch._reconcile import parse_http_date, reconcile_chunks, vendor_offset
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 
 REQUESTS = {f"key-{i}": f"prompt {i}" for i in range(5)}
@@ -199,3 +200,29 @@ def test_spooled_chunks_hold_the_ids_of_the_key_map(backend: FakeBackend, store:
     spooled = store.spool_dir(job.job_id) / chunk_file_name(0)
     ids = [json.loads(line)["custom_id"] for line in spooled.read_bytes().splitlines()]
     assert ids == [custom_id for custom_id, _ in store.iter_keys(job.job_id)]
+
+
+class _SelfFinding(FakeBatchOperations):
+    """A provider that finds its own batches (a plugin overriding _find_submitted_batch)."""
+
+    answer: str | None = None
+
+    async def _find_submitted_batch(self, batch: Any) -> str | None:
+        return self.answer
+
+
+async def test_a_providers_own_search_is_held_to_the_same_rules(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    ops = _SelfFinding(backend=backend, store=store)
+    held = await ops.create({"other": "job"})
+    backend.fail_next("submit", SubmissionUncertainError("lost", provider="fake"))
+    with pytest.raises(SubmissionUncertainError):
+        await ops.create(REQUESTS)
+    job = next(j for j in store.list_jobs() if j.chunks[0].batch_id is None)
+    ops.answer = held  # a batch the store holds for another job: refused, not guessed
+    with pytest.raises(SubmissionAmbiguousError, match="--chunk 0 --not-created"):
+        await reconcile_chunks(ops, job, [0])
+    ops.answer = None
+    await reconcile_chunks(ops, job, [0])
+    assert store.get_job(job.job_id).chunks[0].state == "planned"  # type: ignore[union-attr]

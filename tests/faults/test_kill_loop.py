@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -107,6 +108,7 @@ def _uncertain_chunks(store: Path) -> tuple[int, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the zygote forks (POSIX only)")
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("vendor", VENDORS, ids=lambda v: v.name)
 def test_kill_9_during_slow_creates_never_loses_or_pays_twice(
