@@ -269,7 +269,9 @@ class _Reconciliation:
             await self._wait_for(ambiguous, offset)
 
     def _drop_settled(self) -> None:
-        """Forget chunks another process settled meanwhile."""
+        """Forget chunks another process settled (or took over) meanwhile."""
+        from lmbatch._submission import _owner_alive
+
         current = self.store.get_job(self.job.job_id)
         if current is None:  # pragma: no cover - the store never forgets jobs
             self.pending.clear()
@@ -277,7 +279,10 @@ class _Reconciliation:
         self.pending = {
             c.index
             for c in current.chunks
-            if c.index in self.pending and c.state == CHUNK_SUBMITTING and c.batch_id is None
+            if c.index in self.pending
+            and c.state == CHUNK_SUBMITTING
+            and c.batch_id is None
+            and not _owner_alive(current.job_id, c)
         }
 
     async def _list_since(self, since: float) -> list[BatchInfo]:

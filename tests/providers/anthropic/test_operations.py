@@ -242,7 +242,7 @@ async def test_reconciliation_never_guesses_and_says_how_to_settle(
         keys=[("x_lbaaaaaaaaaa", "x", 0)],
         tag="_lbaaaaaaaaaa",
     )
-    assert ops.store.claim_chunk(job_id, 0, "elsewhere:1")
+    assert ops.store.claim_chunk(job_id, 0, _dead_owner())
     ops.store.record_attempt(job_id, 0, time.time() - 5, 0.0)
     # Two same-size batches of unknown origin, still running: either could be chunk 0.
     for custom_id in ("x", "y"):
@@ -339,3 +339,11 @@ async def test_key_is_never_shown(ops: AnthropicBatchOperations) -> None:
     secret = AnthropicBatchOperations(model=MODEL, api_key="sk-ant-secret", store=":memory:")
     assert "sk-ant-secret" not in repr(secret)
     assert "sk-ant-secret" not in repr(secret.settings)
+
+
+def _dead_owner() -> str:
+    """An owner the store sees as gone: this process, which is not submitting the chunk."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"

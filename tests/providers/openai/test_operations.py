@@ -413,7 +413,7 @@ async def test_reconciliation_stops_listing_at_batches_older_than_the_create(
         chunk_sizes=[1],
         keys=[("a", "a", 0)],
     )
-    assert ops.store.claim_chunk(job_id, 0, "elsewhere:1")
+    assert ops.store.claim_chunk(job_id, 0, _dead_owner())
     # The vendor's clock an hour ahead of ours: by it, the create was attempted after
     # every existing batch was made.
     ops._vendor_clock = (3600.0, time.monotonic())
@@ -425,3 +425,11 @@ async def test_reconciliation_stops_listing_at_batches_older_than_the_create(
     assert ops.store.get_job(job_id).chunks[0].state == "planned"  # type: ignore[union-attr]
     assert sum(1 for c in emulator.calls if c.operation == "list") - pages_before == 1
     await ops.aclose()
+
+
+def _dead_owner() -> str:
+    """An owner the store sees as gone: this process, which is not submitting the chunk."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
