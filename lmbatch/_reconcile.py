@@ -197,16 +197,25 @@ async def reconcile_chunks(
 
     if type(ops)._find_submitted_batch is not BatchOperations._find_submitted_batch:
         for index in indexes:
-            await _reconcile_with_provider_search(ops, job, index)
+            await _reconcile_with_provider_search(ops, job, index, waiting)
         return
     await _Reconciliation(ops, job, indexes, waiting).run()
 
 
-async def _reconcile_with_provider_search(ops: BatchOperations, job: JobRecord, index: int) -> None:
+async def _reconcile_with_provider_search(
+    ops: BatchOperations, job: JobRecord, index: int, waiting: _WaitOptions | None
+) -> None:
     """A provider that finds its own batches: its answer is still held to core's rules."""
     from lmbatch._submission import prepared_chunk
 
     found = await ops._call(ops._find_submitted_batch(prepared_chunk(ops, job, index)))
+    if found is None:
+        quiet = _settle_remaining(ops, job, index, await vendor_offset(ops))
+        if quiet > 0:
+            if waiting is None:
+                raise _ambiguity(ops, job, index, [], "its create call was quiet too briefly")
+            await asyncio.sleep(quiet)  # a batch still being made may show up: ask again
+            found = await ops._call(ops._find_submitted_batch(prepared_chunk(ops, job, index)))
     if found is None:
         ops.store.reset_chunk(job.job_id, index)
         return
