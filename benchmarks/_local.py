@@ -144,7 +144,9 @@ class LocalAnthropic(AnthropicBatchOperations):
                 "created_at": "2026-11-29T00:00:00Z",
                 "ended_at": "2026-11-29T00:01:00Z",
                 "expires_at": "2026-11-30T00:00:00Z",
-                "results_url": f"local://{batch_id}",
+                # The vendor's shape (never fetched: _result_lines reads the directory);
+                # it must name the API host, as lmbatch follows no other.
+                "results_url": f"https://api.anthropic.com/v1/messages/batches/{batch_id}/results",
             }
         )
 

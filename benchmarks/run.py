@@ -81,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     rounds = args.rounds or (1 if quick else 5)
     encode_n, decode_n, e2e_n = (300, 300, 200) if quick else (50_000, 50_000, 10_000)
-    memory_n = ((2_000, 20_000), 20_000) if quick else ((20_000, 200_000, 400_000), 200_000)
+    memory_n: tuple[tuple[int, ...], int] = (
+        ((2_000, 20_000), 20_000) if quick else ((20_000, 200_000, 400_000), 200_000)
+    )
+    # Anthropic create: request count and prompt bytes (a ~19 MB or ~190 MB body).
+    create_n = (2_000, 10_000) if quick else (20_000, 10_000)
 
     def suite(name: str) -> Callable[[], list[Result]]:
         # Imported when run, so one suite's imports never weigh on another's figures.
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "memory":
             from benchmarks import bench_memory
 
-            return lambda: bench_memory.run(*memory_n)
+            return lambda: bench_memory.run(*memory_n, anthropic_create=create_n)
         from benchmarks import bench_end_to_end
 
         return lambda: bench_end_to_end.run(e2e_n, max(1, rounds - 2))

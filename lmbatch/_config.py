@@ -15,7 +15,10 @@ working directory (or the file named by ``LMBATCH_CONFIG``), whose keys sit at t
     model = "claude-sonnet-4-5"
 
 API keys are never read from config files, only from environment variables or an
-explicit argument.
+explicit argument. Nor may a config file say where requests (and so the API key) go:
+options marked :class:`~lmbatch.EndpointOption` (``base_url``...) are refused in a config
+file unless ``LMBATCH_TRUST_CONFIG=1``, because a file in a cloned repository could
+otherwise send your key anywhere. The environment and arguments set them freely.
 """
 
 from __future__ import annotations
@@ -33,8 +36,12 @@ from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
 from lmbatch._settings import validate_settings
 from lmbatch._store import JobStore
+from lmbatch._store_location import STORE_ENV, resolve_store, store_location
 
-__all__ = ["LMBatchConfig", "get_batch_operations", "load_config"]
+__all__ = ["TRUST_CONFIG_ENV", "LMBatchConfig", "get_batch_operations", "load_config"]
+
+#: Set to 1 to let config files set endpoint options such as ``base_url``.
+TRUST_CONFIG_ENV = "LMBATCH_TRUST_CONFIG"
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,7 @@ def _parse(path: Path, data: dict[str, Any], prefix: str = "") -> LMBatchConfig:
     if store is not None:
         if not isinstance(store, str):
             raise ConfigError(f"{path}: {prefix}store must be a string")
+        store = store_location(store, f"{path}: {prefix}store")
         if store != ":memory:":
             store_path = Path(store).expanduser()
             store = str(store_path if store_path.is_absolute() else path.parent / store_path)
@@ -125,26 +133,33 @@ def get_batch_operations(
         **options: Provider options (``model``, ``api_key``...), overriding config.
 
     Raises:
-        ConfigError: No provider selected, or an option is unknown or invalid.
+        ConfigError: No provider selected, or an option is unknown or invalid, or a
+            config file sets where requests go (``base_url``) without
+            ``LMBATCH_TRUST_CONFIG=1``.
         UnknownProviderError: The provider is not installed.
     """
     config = config if config is not None else load_config()
     name = provider or os.environ.get("LMBATCH_PROVIDER") or config.provider
     if not name:
         raise ConfigError(
-            "no provider selected: pass one (get_batch_operations('openai')), set "
-            'LMBATCH_PROVIDER, or put provider = "..." in lmbatch.toml'
+            "no provider selected: pass provider=... (e.g. get_batch_operations('openai')), "
+            'set LMBATCH_PROVIDER, or put provider = "..." in lmbatch.toml'
         )
     operations_class = registry.get(name)
     file_options = dict(config.providers.get(name, {}))
     _refuse_secrets(operations_class, file_options, config.source)
+    _check_endpoints(operations_class, file_options, options, config.source)
     merged: dict[str, Any] = file_options
     env_model = os.environ.get("LMBATCH_MODEL")
     if env_model:
         merged["model"] = env_model
     merged.update(options)
     settings = validate_settings(operations_class.settings_class, name, merged)
-    chosen_store = store or os.environ.get("LMBATCH_STORE") or config.store
+    chosen_store: JobStore | str | None = config.store
+    if isinstance(store, JobStore):
+        chosen_store = store
+    elif store or os.environ.get(STORE_ENV):
+        chosen_store = resolve_store(store)
     return operations_class(settings, store=chosen_store)
 
 
@@ -159,6 +174,47 @@ def _refuse_secrets(
                 f"{source}: option {option!r} of provider {operations_class.name!r} is a secret; "
                 "secrets are never read from config files, set it in the environment"
             )
+
+
+def _check_endpoints(
+    operations_class: type[BatchOperations],
+    file_options: dict[str, Any],
+    options: dict[str, Any],
+    source: Path | None,
+) -> None:
+    """Refuse a config file's endpoint options unless the user trusts config files.
+
+    A config file sits in the working directory, perhaps of a repository just cloned;
+    the API key comes from the user's environment (or code). Letting the file choose the
+    host would let whoever wrote it receive the key. An option also given as an argument
+    is not taken from the file anyway; one whose environment variable is set takes the
+    environment's value (environment beats files), so the file's is dropped.
+    """
+    if source is None:  # an LMBatchConfig built in code, not read from a file
+        return
+    markers = operations_class.settings_class.endpoint_options()
+    for option in [name for name in file_options if name in markers]:
+        if option in options:
+            continue
+        env_var = markers[option].env_var
+        if env_var and os.environ.get(env_var):
+            del file_options[option]
+            continue
+        if _trusts_config_files():
+            continue
+        how = f"set {env_var} in the environment, " if env_var else ""
+        raise ConfigError(
+            f"{source}: option {option!r} of provider {operations_class.name!r} decides "
+            "where requests and your API key are sent, so lmbatch does not take it from a "
+            "config file unless you trust it (a file in a cloned repository could send "
+            f"your key anywhere). To use it: {how}pass it ({option}=... in code, "
+            f"-O {option}=... on the command line), or trust config files with "
+            f"{TRUST_CONFIG_ENV}=1"
+        )
+
+
+def _trusts_config_files() -> bool:
+    return os.environ.get(TRUST_CONFIG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _is_secret(annotation: Any) -> bool:

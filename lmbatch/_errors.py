@@ -15,10 +15,16 @@ cross the library boundary, providers translate them into this tree::
     │   ├── ProviderServerError        (5xx)
     │   ├── ProviderConnectionError    (network failures, timeouts talking to the vendor)
     │   ├── ProviderRequestError       (any other 4xx)
-    │   └── SubmissionUncertainError   (a create call may or may not have reached the vendor)
-    │       └── SubmissionAmbiguousError   (lmbatch cannot prove which batch, if any, it made)
+    │   ├── SubmissionUncertainError   (a create call may or may not have reached the vendor)
+    │   │   └── SubmissionAmbiguousError (lmbatch cannot prove which batch, if any, it made)
+    │   ├── UntrustedURLError          (a vendor link points off the configured API host)
+    │   └── ResultsIncompleteError     (a results download stayed short of the vendor's counts)
+    ├── StoreError                     (the job store or its spool cannot be read or written)
+    │   └── SpoolDamagedError          (a job's spooled input is not what was written)
     ├── BatchNotFinishedError          (retrieve before a terminal state)
     ├── BatchTimeoutError              (also a TimeoutError; carries batch_id)
+    │   └── BatchOverdueError          (the vendor kept a batch past its window)
+    ├── JobStateError                  (the job store holds a state lmbatch cannot continue)
     ├── OperationUnsupportedError
     └── ProviderConflictError          (two plugins claim one provider name)
 """
@@ -29,8 +35,10 @@ __all__ = [
     "AuthenticationError",
     "BatchNotFinishedError",
     "BatchNotFoundError",
+    "BatchOverdueError",
     "BatchTimeoutError",
     "ConfigError",
+    "JobStateError",
     "LMBatchError",
     "MissingCredentialsError",
     "OperationUnsupportedError",
@@ -40,9 +48,13 @@ __all__ = [
     "ProviderRequestError",
     "ProviderServerError",
     "RateLimitError",
+    "ResultsIncompleteError",
+    "SpoolDamagedError",
+    "StoreError",
     "SubmissionAmbiguousError",
     "SubmissionUncertainError",
     "UnknownProviderError",
+    "UntrustedURLError",
     "ValidationError",
 ]
 
@@ -210,6 +222,89 @@ class SubmissionUncertainError(ProviderError):
         self.details = dict(details or {})
 
 
+class UntrustedURLError(ProviderError):
+    """The vendor named a download link on a host lmbatch does not send credentials to.
+
+    Links are only followed on the configured base URL's host (or the vendor's own
+    documented API host, read through the configured base URL); nothing was sent.
+
+    Attributes:
+        host: The host the link named (``host`` or ``host:port``).
+    """
+
+    def __init__(self, message: str, *, host: str, provider: str | None = None) -> None:
+        super().__init__(message, provider=provider)
+        self.host = host
+
+
+class StoreError(LMBatchError):
+    """The job store, or the spool folder beside it, cannot be read or written.
+
+    The file is damaged or is not a job store, the disk is full, or permissions forbid
+    it. Nothing was sent to the provider because of the failed operation; the message
+    names the file or folder and what to do.
+
+    Attributes:
+        path: The store file or spool folder at fault.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ResultsIncompleteError(ProviderError):
+    """A batch's results download stayed short of what the vendor reports finished.
+
+    Raised after the download was read again several times, instead of reporting the
+    requests whose lines did not arrive as ``missing`` (which ``invoke`` would resubmit and
+    pay for twice). Transient: the results stay with the vendor; retrieve them later.
+
+    Attributes:
+        batch_id: The vendor batch whose results came back short.
+        expected: Result lines the vendor's request counts promise.
+        read: Those of them that could be read.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        batch_id: str,
+        expected: int,
+        read: int,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.batch_id = batch_id
+        self.expected = expected
+        self.read = read
+
+    @property
+    def is_transient(self) -> bool:
+        return True
+
+
+class SpoolDamagedError(StoreError):
+    """A job's spooled input (the encoded requests waiting to be sent) is damaged or gone.
+
+    Every chunk file is checksummed when it is spooled and checked again before it is
+    uploaded or read to resubmit requests, so nothing damaged is ever sent. When the call
+    at hand holds the original requests (the same ``invoke`` run again), the file is
+    rebuilt from them instead and this error is not raised.
+
+    Attributes:
+        job_id: The lmbatch job.
+        chunk_index: The chunk whose file is damaged.
+        path: The chunk file.
+    """
+
+    def __init__(self, message: str, *, job_id: str, chunk_index: int, path: str) -> None:
+        super().__init__(message, path=path)
+        self.job_id = job_id
+        self.chunk_index = chunk_index
+
+
 class SubmissionAmbiguousError(SubmissionUncertainError):
     """lmbatch cannot prove which batch, if any, an interrupted create of a chunk made.
 
@@ -275,6 +370,40 @@ class BatchTimeoutError(LMBatchError, TimeoutError):
     def __init__(self, message: str, *, batch_id: str) -> None:
         super().__init__(message)
         self.batch_id = batch_id
+
+
+class BatchOverdueError(BatchTimeoutError):
+    """A batch is still not finished well past the vendor's completion window.
+
+    Raised while waiting once a batch has run past its ``expires_at`` (or its creation
+    time plus the provider's completion window) by more than a safety margin: the vendor
+    should have ended it (as expired) by then, so lmbatch stops waiting instead of polling
+    forever. The batch is left as it is; cancel it and retrieve what finished.
+
+    Attributes:
+        batch_id: The batch (or job) that was being waited for.
+        overdue_batch_id: The vendor batch that is overdue (one chunk of a job).
+        provider_status: The vendor's last status word for it.
+    """
+
+    def __init__(
+        self, message: str, *, batch_id: str, overdue_batch_id: str, provider_status: str
+    ) -> None:
+        super().__init__(message, batch_id=batch_id)
+        self.overdue_batch_id = overdue_batch_id
+        self.provider_status = provider_status
+
+
+class JobStateError(LMBatchError):
+    """The job store holds a state lmbatch cannot continue from (nothing was sent).
+
+    Attributes:
+        job_id: The lmbatch job concerned.
+    """
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 class OperationUnsupportedError(LMBatchError):

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from lmbatch._errors import ValidationError
+from lmbatch._json import json_problem
 
 __all__ = ["PORTABLE_HYPERPARAMETERS", "Hyperparameters", "ResponseSchema", "Tool"]
 
@@ -123,7 +124,10 @@ class Hyperparameters(BaseModel):
         for name, value in values.items():
             if not isinstance(name, str):
                 raise ValidationError(f"hyperparameter names must be strings, got {name!r}")
-            (portable if name in PORTABLE_HYPERPARAMETERS else extra)[name] = value
+            if name in PORTABLE_HYPERPARAMETERS:
+                portable[name] = value
+            else:
+                extra[name] = _check_json(name, value)
         return cls(
             max_tokens=_check_max_tokens(portable.get("max_tokens")),
             temperature=_check_range("temperature", portable.get("temperature"), 0.0, 2.0),
@@ -147,6 +151,14 @@ class Hyperparameters(BaseModel):
 
 def _fail(name: str, reason: str) -> ValidationError:
     return ValidationError(f"hyperparameters[{name!r}]: {reason}")
+
+
+def _check_json(name: str, value: Any) -> Any:
+    """A pass-through value goes into every request line as is: it must be JSON."""
+    problem = json_problem(value)
+    if problem is not None:
+        raise _fail(name, problem)
+    return value
 
 
 def _check_int(name: str, value: Any) -> int | None:
@@ -206,6 +218,7 @@ def normalize_response_schema(value: Any) -> ResponseSchema | None:
                 "response_schema",
                 'must be an object schema ({"type": "object", ...}) or a pydantic model class',
             )
+        _check_json_schema("response_schema", value)
         title = value.get("title")
         name = _schema_name(title if isinstance(title, str) else "response")
         return ResponseSchema(name=name, json_schema=dict(value))
@@ -213,6 +226,24 @@ def normalize_response_schema(value: Any) -> ResponseSchema | None:
         "response_schema",
         f"must be a pydantic model class or a JSON schema dict, got {type(value).__name__}",
     )
+
+
+def _check_json_schema(name: str, schema: dict[str, Any], tool: str | None = None) -> None:
+    """Refuse a schema that is not JSON, or not valid JSON Schema, before anything is sent.
+
+    Only schemas users write are checked: the ones pydantic generates are valid, and
+    checking them would import ``jsonschema`` for nothing.
+    """
+    from lmbatch._jsonschema import schema_problem
+
+    problem = json_problem(schema)
+    if problem is not None:
+        subject = f"tool {tool!r}: the parameters schema" if tool else "the schema"
+        raise _fail(name, f"{subject} {problem}")
+    problem = schema_problem(schema)
+    if problem is not None:
+        subject = f"tool {tool!r}: parameters are " if tool else ""
+        raise _fail(name, f"{subject}not a valid JSON Schema: {problem}")
 
 
 def _schema_name(raw: str) -> str:
@@ -232,6 +263,8 @@ def _check_tools(value: Any) -> list[Tool] | None:
             raise _fail("tools", f"tool #{index} has an invalid name {tool.name!r}")
         if tool.parameters.get("type") != "object":
             raise _fail("tools", f"tool {tool.name!r}: parameters must be an object schema")
+        if not (isinstance(item, type) and issubclass(item, BaseModel)):
+            _check_json_schema("tools", tool.parameters, tool=tool.name)
         tools.append(tool)
     names = [tool.name for tool in tools]
     duplicates = sorted({name for name in names if names.count(name) > 1})

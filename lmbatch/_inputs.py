@@ -7,6 +7,7 @@ from typing import Any
 import pydantic
 
 from lmbatch._errors import ValidationError
+from lmbatch._json import json_problem, unencodable_reason
 from lmbatch._messages import Attachment, Message, MessageRole, ToolCall, ToolResult
 
 __all__ = ["normalize_input"]
@@ -18,6 +19,8 @@ def normalize_input(key: str, value: Any) -> list[Message]:
     A string, or a list of content parts, becomes one user message. Raises
     :class:`ValidationError` naming ``key`` when the request cannot be sent.
     """
+    if not key.isascii():
+        _check_key_text(key)
     if isinstance(value, str):
         if not value.strip():
             raise ValidationError("the prompt is empty", key=key)
@@ -44,6 +47,15 @@ def normalize_input(key: str, value: Any) -> list[Message]:
         )
     _check_conversation(key, messages)
     return messages
+
+
+def _check_key_text(key: str) -> None:
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # The key is stored and sent as UTF-8; one that cannot be encoded would fail
+        # halfway (in the job store or the upload) instead of here.
+        raise ValidationError(f"the key {unencodable_reason(exc)}", key=key) from None
 
 
 def _looks_like_message(item: Any) -> bool:
@@ -93,10 +105,19 @@ def _check_conversation(key: str, messages: list[Message]) -> None:
                 raise ValidationError(
                     f"message #{index} ({message.role}) has an empty text part", key=key
                 )
-            if isinstance(part, ToolCall) and message.role is not MessageRole.ASSISTANT:
-                raise ValidationError(
-                    f"message #{index}: tool calls belong in assistant messages", key=key
-                )
+            if isinstance(part, ToolCall):
+                if message.role is not MessageRole.ASSISTANT:
+                    raise ValidationError(
+                        f"message #{index}: tool calls belong in assistant messages", key=key
+                    )
+                # Free-form arguments: refused here, before providers encode them.
+                problem = json_problem(part.args)
+                if problem is not None:
+                    raise ValidationError(
+                        f"message #{index}: the arguments dict of tool call "
+                        f"{part.name!r} {problem}",
+                        key=key,
+                    )
             if isinstance(part, ToolResult) and message.role is not MessageRole.USER:
                 raise ValidationError(
                     f"message #{index}: tool results belong in user messages", key=key

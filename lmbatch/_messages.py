@@ -59,7 +59,11 @@ class Attachment(BaseModel):
 
     @classmethod
     def from_path(cls, path: str | Path, mime_type: str | None = None) -> Attachment:
-        """Read a local file; the mime type is guessed from the file name unless given."""
+        """Read a local file; the mime type is guessed from the file name unless given.
+
+        Any path is read: code that calls this chose the file. (The CLI confines the
+        ``path`` parts of request files to the file's folder, see ``--allow-path``.)
+        """
         file_path = Path(path)
         guessed = mime_type or mimetypes.guess_type(file_path.name)[0]
         if guessed is None:

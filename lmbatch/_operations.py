@@ -17,16 +17,19 @@ import os
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import pydantic
 
+from lmbatch._deadline import Deadline, current_deadline, deadline_scope, suspended_deadline
+from lmbatch._downloads import ResultDownload
 from lmbatch._errors import (
     BatchNotFinishedError,
     BatchNotFoundError,
+    BatchOverdueError,
     BatchTimeoutError,
     LMBatchError,
     OperationUnsupportedError,
@@ -42,18 +45,21 @@ from lmbatch._outputs import LMOutput
 from lmbatch._planning import (
     BatchPlan,
     PreparedBatch,
-    chunk_file_name,
     plan_batches,
     replan_records,
-    retag_chunk_file,
+    spool_error,
 )
+from lmbatch._private import make_private_dir
 from lmbatch._reconcile import settle_adopted, verify_parts
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
+from lmbatch._spool import adopt_plan_chunk, plan_chunk_file, requests_at_hand, sound_sources
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
-from lmbatch._store import JobRecord, JobStore, default_store_path
+from lmbatch._store import JobRecord, JobStore
+from lmbatch._store_location import resolve_store
 from lmbatch._submission import (
     JOB_ID_METADATA_KEY,
+    create_started,
     discard_spool,
     submit_pending,
 )
@@ -67,6 +73,14 @@ ALL_METHODS = frozenset({"create", "status", "info", "retrieve", "list", "cancel
 DEFAULT_RESUBMIT_ROUNDS = 2
 #: How old a job may be for ``invoke`` to re-attach to it instead of submitting again.
 REUSE_WINDOW_SECONDS = 7 * 24 * 3600
+#: Seconds ``invoke``, ``lmbatch.wait`` and ``lmbatch.resume`` wait at most unless given a
+#: ``timeout`` (None waits without limit): one full 24 h completion window, with room for
+#: resubmission rounds, which are small.
+DEFAULT_TIMEOUT = 48 * 3600.0
+#: How long a batch may still run past its ``expires_at`` (or its creation plus the
+#: provider's ``completion_window``) before waiting stops with ``BatchOverdueError``:
+#: vendors end late batches as expired within minutes; this leaves ample room.
+OVERDUE_MARGIN_SECONDS = 3 * 3600.0
 _T = TypeVar("_T")
 # Module-level aliases: inside the class body `list` names the `list()` method.
 _BatchPart = tuple[BatchInfo, JobRecord | None, int | None]
@@ -118,6 +132,13 @@ class BatchOperations(ABC):
         settings_class: The provider's :class:`ProviderSettings` subclass.
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
         supported_methods: The public methods this provider offers.
+        result_line_states: The request-count states the vendor writes result lines for.
+        marks_create_start: Whether ``_submit_batch`` calls :meth:`_create_started`
+            right before its create call (see there).
+        completion_window: Seconds the vendor takes at most to end a batch, counted
+            from its creation, when a batch carries no ``expires_at``; None when the
+            vendor has no such window (batches are then only bounded by the caller's
+            timeout).
         stamps_batch_metadata: Whether the vendor keeps the ``metadata`` lmbatch stamps
             on every batch (job id and chunk) and lists it back: an interrupted create is
             then found by its stamp alone.
@@ -129,6 +150,14 @@ class BatchOperations(ABC):
         max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
     )
     supported_methods: ClassVar[frozenset[str]] = ALL_METHODS
+    #: Request-count states (keys of :class:`RequestCounts`) the vendor writes one result
+    #: line for: a results download is checked against them, and read again when short.
+    result_line_states: ClassVar[frozenset[str]] = frozenset({"succeeded", "errored"})
+    #: Pauses (seconds) before reading a results download again after it failed or came
+    #: back short; one more attempt than pauses.
+    result_download_delays: tuple[float, ...] = (1.0, 4.0, 15.0)
+    marks_create_start: ClassVar[bool] = False
+    completion_window: ClassVar[float | None] = 24 * 3600.0
     stamps_batch_metadata: ClassVar[bool] = False
 
     def __init__(
@@ -150,6 +179,11 @@ class BatchOperations(ABC):
         # Response models given to create() in this process, by job id: used to parse
         # structured output into the caller's own class.
         self._response_models: dict[str, type[pydantic.BaseModel]] = {}
+        # Fresh plans of the caller's requests, by job id, while a create() or invoke()
+        # call holds them: damaged spool files of the job are rebuilt from them.
+        self._spool_sources: dict[str, Callable[[], BatchPlan]] = {}
+        # (batch id, vendor status) pairs already logged as unknown: logged once each.
+        self._unknown_statuses: set[tuple[str, str]] = set()
         # (vendor clock minus ours, monotonic time read), see lmbatch._reconcile.
         self._vendor_clock: tuple[float, float] | None = None
 
@@ -171,8 +205,7 @@ class BatchOperations(ABC):
         if self._store is None:
             configured = self._store_arg
             assert not isinstance(configured, JobStore)
-            path = configured or os.environ.get("LMBATCH_STORE") or default_store_path()
-            self._store = JobStore(path)
+            self._store = JobStore(resolve_store(configured))
         return self._store
 
     @property
@@ -183,6 +216,20 @@ class BatchOperations(ABC):
     # ------------------------------------------------------------------ primitives
     # Providers implement these. They raise lmbatch errors (a provider maps its SDK's
     # exceptions in one place); anything else that escapes is wrapped by core.
+
+    def _check_ready(self) -> None:
+        """Refuse to start a submission that cannot succeed: no model, no credentials.
+
+        ``create`` and ``invoke`` call it before anything is recorded or sent, so a missing
+        key or model never leaves a job behind, on every provider alike. The base checks
+        the model; providers that need credentials extend it (calling ``super()``) and
+        raise :class:`MissingCredentialsError` naming the environment variable.
+        """
+        if not self.settings.model:
+            raise ValidationError(
+                f"the {self.name} provider needs a model: pass model=..., set LMBATCH_MODEL, "
+                f'or put model = "..." under [providers.{self.name}] in lmbatch.toml'
+            )
 
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:  # noqa: B027
         """Refuse settings this provider cannot take (raise :class:`ValidationError`)."""
@@ -207,8 +254,22 @@ class BatchOperations(ABC):
         """Send one prepared batch; return the vendor's batch id.
 
         Must not retry a call that may already have created the batch: raise
-        :class:`SubmissionUncertainError` instead, so core can reconcile.
+        :class:`SubmissionUncertainError` instead, so core can reconcile. Providers that
+        do work before the create call (an upload) call :meth:`_create_started` right
+        before it and set ``marks_create_start``.
         """
+
+    def _create_started(self, batch: PreparedBatch) -> None:
+        """Tell core that the call that may create ``batch`` is about to be sent.
+
+        An error or an interruption (``task.cancel()``, Ctrl-C) of ``_submit_batch``
+        before this point means nothing was created: the chunk is simply sent again
+        later. From this point on, anything but a definite refusal (a vendor 4xx) leaves
+        the chunk uncertain, to be reconciled with the vendor before anything is sent
+        again. Providers that never call it (``marks_create_start = False``) are treated
+        as if the whole ``_submit_batch`` were the create call.
+        """
+        create_started()
 
     @abstractmethod
     async def _fetch_batch(self, batch_id: str) -> BatchInfo:
@@ -260,7 +321,12 @@ class BatchOperations(ABC):
     # -------------------------------------------------------------- public contract
 
     async def create(
-        self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None = None
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None = None,
+        *,
+        reuse: bool | float = False,
+        on_submitted: Callable[[str, bool], None] | None = None,
     ) -> str:
         """Submit requests as a batch and return its id.
 
@@ -272,6 +338,15 @@ class BatchOperations(ABC):
             requests: ``{key: LMInput}`` (any mapping); keys come back unchanged from
                 ``retrieve``.
             hyperparameters: Generation settings (see :mod:`lmbatch._hyperparameters`).
+            reuse: Re-attach to a job of the same requests, settings, provider and model
+                that has not ended yet, instead of paying for the same work twice, and
+                return its id: one made in the last :data:`REUSE_WINDOW_SECONDS` (True),
+                in the last ``reuse`` seconds (a number), or never (False, the default:
+                every call submits). Its batches that were never submitted (a process
+                that died while submitting) are submitted now. A job whose batches all
+                ended is not re-attached to: the requests are submitted again.
+            on_submitted: Called once the requests are with the provider, with the id
+                and whether this call created the job (False: re-attached).
 
         Raises:
             ValidationError: Some input cannot be sent (nothing was sent).
@@ -280,10 +355,37 @@ class BatchOperations(ABC):
         self._require("create")
         params, plan = self._prepare(requests, hyperparameters)
         try:
-            job, _ = self._record_job(plan, params)
+            job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
+            if not created and await self._has_ended(job):
+                # Its results are there to read; a new submission is what is asked for.
+                job, created = self._record_job(plan, params)
         finally:
             plan.cleanup()
-        return self._handle(await submit_pending(self, job))
+        if not created:
+            logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
+        with requests_at_hand(
+            self, job.job_id, lambda: self._prepare(requests, hyperparameters)[1]
+        ):
+            handle = self._handle(await submit_pending(self, job))
+        if on_submitted is not None:
+            on_submitted(handle, created)
+        return handle
+
+    async def _has_ended(self, job: JobRecord) -> bool:
+        """Whether every batch of ``job`` reached a terminal state (asks the vendor)."""
+        if any(chunk.batch_id is None for chunk in job.chunks):
+            return False  # parts were never submitted: the job is not over
+        try:
+            for batch_id in job.batch_ids:
+                if not (await self._fetch(batch_id))["status"].is_terminal:
+                    return False
+        except LMBatchError as exc:
+            exc.add_note(
+                f"job {job.job_id} of the same requests is in the job store and its status "
+                "could not be checked; pass reuse=False to submit the requests again anyway"
+            )
+            raise
+        return True
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The status of a batch or job."""
@@ -314,6 +416,8 @@ class BatchOperations(ABC):
 
         Raises:
             BatchNotFinishedError: The batch has not reached a terminal state.
+            ResultsIncompleteError: The results download stayed short of what the vendor
+                reports finished (after reading it again); retry later.
         """
         self._require("retrieve")
         results = await self._collect(batch_id)
@@ -331,6 +435,8 @@ class BatchOperations(ABC):
         """Stream ``(key, LMOutput)`` pairs of a finished batch, one line at a time.
 
         The streaming twin of :meth:`retrieve`, for results too large to hold at once.
+        A download that stays short raises :class:`ResultsIncompleteError` after the
+        pairs that could be read; none is yielded twice.
         """
         self._require("retrieve")
         target = self._resolve(batch_id)
@@ -340,6 +446,135 @@ class BatchOperations(ABC):
         for info, job, chunk_index in parts:
             async for pair in self._iter_batch_results(info, job, chunk_index):
                 yield pair
+
+    async def invoke_iter(
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None = None,
+        status_check_interval: float = 30.0,
+        max_iterations: int | None = None,
+        *,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = False,
+        max_status_check_interval: float = 300.0,
+        on_progress: Callable[[BatchInfo], None] | None = None,
+        resubmit: int | bool = DEFAULT_RESUBMIT_ROUNDS,
+        reuse: bool | float = True,
+        on_submitted: Callable[[str, bool], None] | None = None,
+    ) -> AsyncIterator[tuple[str, LMOutput]]:
+        """:meth:`invoke`, streamed: yield ``(key, LMOutput)`` pairs as results are read.
+
+        The same job as :meth:`invoke` (same arguments, same re-attaching, waiting and
+        resubmission rounds) for results too many to hold at once: memory does not grow
+        with the number of results. Every key is yielded exactly once, with its final
+        outcome (the one :meth:`invoke` would return for it), in the order results are
+        read, not the order of ``requests``. An outcome worth resubmitting is held until
+        its next round is made; every other one is yielded as soon as it is read.
+
+        Stopping early leaves the job in the store: the same call again re-attaches to it
+        and streams its results again, paying for nothing twice.
+        """
+        self._require("invoke")
+        started = self._start_invocation(
+            requests,
+            hyperparameters,
+            _WaitOptions(
+                interval=status_check_interval,
+                max_interval=max_status_check_interval,
+                max_iterations=max_iterations,
+                timeout=timeout,
+                cancel_on_timeout=cancel_on_timeout,
+                on_progress=on_progress,
+            ),
+            resubmit=resubmit,
+            reuse=reuse,
+            on_submitted=on_submitted,
+        )
+        job = started.job
+        pairs = self._iter_complete_job(
+            job, started.waiting, started.rounds, on_submitted=started.announce
+        )
+        replan = started.replan(requests, hyperparameters)
+        try:
+            while True:
+                # The scopes are entered anew for each step: a generator's consumer runs
+                # between steps, and may close it from another context.
+                with deadline_scope(started.deadline), requests_at_hand(self, job.job_id, replan):
+                    try:
+                        pair = await pairs.__anext__()
+                    except StopAsyncIteration:
+                        return
+                yield pair
+        finally:
+            await pairs.aclose()
+
+    async def _iter_complete_job(
+        self,
+        job: JobRecord,
+        waiting: _WaitOptions,
+        resubmit_rounds: int,
+        on_submitted: Callable[[str], None] | None = None,
+    ) -> AsyncGenerator[tuple[str, LMOutput], None]:
+        """:meth:`_complete_job`, streamed: every key's final outcome, yielded once.
+
+        A round's outcome is final unless its key goes into the next round. A next round
+        that already exists (a re-run re-attaching) is known before the round is read,
+        and the outcomes of its keys are skipped; otherwise the outcomes worth
+        resubmitting are held (few, and small: failures) until the next round is made
+        from them, and the rest are yielded at once. Memory: one batch's key map and the
+        keys of the next round, never the results.
+        """
+        job, handle = await self._run_job(job, waiting, on_submitted)
+        current = job
+        rounds_left = max(0, resubmit_rounds)
+        # Keys already yielded that a later round carries anyway (only when another
+        # process made that round from results that differ from ours): skipped there.
+        settled: set[str] = set()
+        while True:
+            existing = self.store.child_jobs(current.job_id) if rounds_left else []
+            redone = self._job_keys(existing[0]) if existing else set()
+            held: dict[str, LMOutput] = {}
+            async for key, output in self.iter_results(handle):
+                if key in redone or key in settled:
+                    continue
+                if current is not job:
+                    details = {**output.finish_details, "lmbatch_round": current.round}
+                    output = output.model_copy(update={"finish_details": details})
+                if rounds_left and not existing and should_resubmit(output):
+                    held[key] = output
+                    continue
+                yield key, output
+            child = None
+            if rounds_left:
+                child = existing[0] if existing else self._child_job(current, set(held))
+            if child is None:
+                for pair in held.items():
+                    yield pair
+                break
+            if not existing:
+                # Made from ``held`` (or, in a race, by another process from its own
+                # reading): a held key it does not carry keeps this round's outcome.
+                carried = self._job_keys(child)
+                for key, output in held.items():
+                    if key not in carried:
+                        yield key, output
+                settled.update(carried.difference(held))
+                held.clear()
+            logger.info(
+                "resubmitting %d request(s) of job %s as job %s (round %d)",
+                child.request_count,
+                current.job_id,
+                child.job_id,
+                child.round,
+            )
+            current, handle = await self._run_job(child, waiting)
+            rounds_left -= 1
+        for finished in self._job_family(job):
+            discard_spool(self, finished.job_id)
+
+    def _job_keys(self, job: JobRecord) -> set[str]:
+        """The caller's keys in ``job``."""
+        return {key for _, key in self.store.iter_keys(job.job_id)}
 
     async def list(self) -> _BatchDicts:
         """Every batch the provider shows for this account, following all pages."""
@@ -378,7 +613,7 @@ class BatchOperations(ABC):
         status_check_interval: float = 30.0,
         max_iterations: int | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
         cancel_on_timeout: bool = False,
         max_status_check_interval: float = 300.0,
         on_progress: Callable[[BatchInfo], None] | None = None,
@@ -399,7 +634,11 @@ class BatchOperations(ABC):
 
         Args:
             max_iterations: Most status checks before giving up.
-            timeout: Most seconds to wait before giving up.
+            timeout: Most seconds to spend waiting for the batches and reading their
+                results, resubmission rounds included, counted from the call (default
+                :data:`DEFAULT_TIMEOUT`, 48 h; None: no limit). It holds even while one
+                HTTP call hangs. Submitting is not cut short by it (each create call is
+                bounded by the provider's HTTP timeout).
             cancel_on_timeout: Cancel the batch when giving up (default: leave it running).
             on_progress: Called with the batch info after every status check.
             resubmit: Rounds of resubmission (``True`` = 2, ``False`` = 0) for requests
@@ -416,8 +655,46 @@ class BatchOperations(ABC):
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
                 batch id so the batch can be retrieved later.
+            BatchOverdueError: A batch ran well past the vendor's completion window
+                (its ``expires_at``) without ending; see :data:`OVERDUE_MARGIN_SECONDS`.
         """
         self._require("invoke")
+        started = self._start_invocation(
+            requests,
+            hyperparameters,
+            _WaitOptions(
+                interval=status_check_interval,
+                max_interval=max_status_check_interval,
+                max_iterations=max_iterations,
+                timeout=timeout,
+                cancel_on_timeout=cancel_on_timeout,
+                on_progress=on_progress,
+            ),
+            resubmit=resubmit,
+            reuse=reuse,
+            on_submitted=on_submitted,
+        )
+        job = started.job
+        with (
+            deadline_scope(started.deadline),
+            requests_at_hand(self, job.job_id, started.replan(requests, hyperparameters)),
+        ):
+            return await self._complete_job(
+                job, started.waiting, started.rounds, on_submitted=started.announce
+            )
+
+    def _start_invocation(
+        self,
+        requests: Mapping[str, LMInput],
+        hyperparameters: dict[str, Any] | None,
+        waiting: _WaitOptions,
+        *,
+        resubmit: int | bool,
+        reuse: bool | float,
+        on_submitted: Callable[[str, bool], None] | None,
+    ) -> _Invocation:
+        """Record (or re-attach to) the job of an ``invoke``-style call."""
+        deadline = Deadline.after(waiting.timeout) if waiting.timeout is not None else None
         params, plan = self._prepare(requests, hyperparameters)
         try:
             job, created = self._record_job(plan, params, reuse_within=_reuse_window(reuse))
@@ -425,14 +702,8 @@ class BatchOperations(ABC):
             plan.cleanup()
         if not created:
             logger.info("re-attaching to job %s (same requests and settings)", job.job_id)
-        waiting = _WaitOptions(
-            interval=status_check_interval,
-            max_interval=max_status_check_interval,
-            max_iterations=max_iterations,
-            timeout=timeout,
-            cancel_on_timeout=cancel_on_timeout,
-            on_progress=on_progress,
-        )
+        if deadline is not None:
+            deadline.target = job.job_id  # until the batch id is known
         rounds = (
             (DEFAULT_RESUBMIT_ROUNDS if resubmit else 0) if isinstance(resubmit, bool) else resubmit
         )
@@ -443,7 +714,7 @@ class BatchOperations(ABC):
             def announce(handle: str) -> None:
                 callback(handle, created)
 
-        return await self._complete_job(job, waiting, rounds, on_submitted=announce)
+        return _Invocation(self, job, waiting, rounds, announce, deadline)
 
     async def _complete_job(
         self,
@@ -512,9 +783,10 @@ class BatchOperations(ABC):
         if not retry_keys:
             return None
         wanted = {cid for cid, key in self.store.iter_keys(parent.job_id) if key in retry_keys}
-        spool = self.store.spool_dir(parent.job_id)
-        sources = [spool / chunk_file_name(chunk.index) for chunk in parent.chunks]
-        if not all(path.exists() for path in sources):
+        # Checked against the checksums recorded when spooled; rebuilt from the caller's
+        # requests if damaged, or SpoolDamagedError: damaged input is never resubmitted.
+        sources = sound_sources(self, parent)
+        if sources is None:
             logger.warning("job %s: input no longer spooled; cannot resubmit", parent.job_id)
             return None
         keymap = dict(self.store.iter_keys(parent.job_id))
@@ -545,9 +817,7 @@ class BatchOperations(ABC):
             )
             child = self.store.get_job(job_id)
             assert child is not None
-            if not created:
-                self._retag_plan(child, plan)
-            self._spool_plan(child, plan)
+            self._spool_or_forget(child, plan, created)
         finally:
             plan.cleanup()
         if parent.job_id in self._response_models:
@@ -568,7 +838,30 @@ class BatchOperations(ABC):
             )
 
     async def _call(self, awaitable: Awaitable[_T]) -> _T:
-        """Await a primitive; anything that is not an lmbatch error becomes one."""
+        """Await a primitive; anything that is not an lmbatch error becomes one.
+
+        Under a caller's deadline (see :mod:`lmbatch._deadline`) the call gets only the
+        time left, and running out raises :class:`BatchTimeoutError`.
+        """
+        deadline = current_deadline()
+        if deadline is None:
+            return await self._mapped(awaitable)
+        left = deadline.remaining()
+        if left <= 0:
+            close = getattr(awaitable, "close", None)
+            if close is not None:
+                close()  # never awaited: no "coroutine was never awaited" warning
+            raise deadline.error()
+        scope = asyncio.timeout(left)
+        try:
+            async with scope:
+                return await self._mapped(awaitable)
+        except TimeoutError:
+            if scope.expired():
+                raise deadline.error() from None
+            raise
+
+    async def _mapped(self, awaitable: Awaitable[_T]) -> _T:
         try:
             return await awaitable
         except (LMBatchError, StopAsyncIteration):
@@ -582,6 +875,7 @@ class BatchOperations(ABC):
     def _prepare(
         self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None
     ) -> tuple[Hyperparameters, BatchPlan]:
+        self._check_ready()  # before anything is validated, recorded or sent
         if not isinstance(requests, Mapping):
             raise ValidationError(
                 f"requests must be a dict of key → input, not {type(requests).__name__}"
@@ -650,24 +944,21 @@ class BatchOperations(ABC):
             self._response_models[job_id] = params.response_schema.model
         job = self.store.get_job(job_id)
         assert job is not None
-        if not created:
-            self._retag_plan(job, plan)
-        self._spool_plan(job, plan)
+        self._spool_or_forget(job, plan, created)
         return job, created
 
-    def _retag_plan(self, job: JobRecord, plan: BatchPlan) -> None:
-        """Give a re-run's plan the recorded job's tag, so its files are the job's input.
+    def _spool_or_forget(self, job: JobRecord, plan: BatchPlan, created: bool) -> None:
+        """Spool the plan; if that fails (a full disk...), forget a job made just now.
 
-        The plan was encoded with a fresh tag; the job's key map holds the ids first sent.
+        A job on record without its input would be a half-written job: nothing could
+        submit it, and ``create`` would leave it behind on every failed try.
         """
-        job_tag = self.store.job_tag(job.job_id)
-        if not plan.tag or plan.tag == job_tag:
-            return
-        if plan.chunk_sizes != [chunk.request_count for chunk in job.chunks]:
-            return  # not the same chunking: the plan cannot stand in for the job's input
-        for chunk in job.chunks:
-            if chunk.batch_id is None:
-                retag_chunk_file(plan.chunk_paths[chunk.index], plan.tag, job_tag)
+        try:
+            self._spool_plan(job, plan)
+        except OSError as exc:
+            if created and self.store.forget_unsubmitted_job(job.job_id):
+                discard_spool(self, job.job_id)
+            raise spool_error(self.store.spool_dir(), exc) from exc
 
     def _spool_plan(self, job: JobRecord, plan: BatchPlan) -> None:
         """Move the plan's files into the job's spool, for chunks not yet submitted.
@@ -677,13 +968,15 @@ class BatchOperations(ABC):
         same chunking, so it can stand in.
         """
         spool = self.store.spool_dir(job.job_id)
-        spool.mkdir(parents=True, exist_ok=True)
+        make_private_dir(spool)
         if plan.chunk_sizes != [chunk.request_count for chunk in job.chunks]:
             return
         for chunk in job.chunks:
-            target = spool / chunk_file_name(chunk.index)
-            if chunk.batch_id is None and not target.exists():
-                os.replace(plan.chunk_paths[chunk.index], target)
+            if chunk.batch_id is None:
+                # Checksummed; replaces a spooled file only if it is missing or damaged.
+                adopt_plan_chunk(
+                    self.store, job.job_id, chunk.index, plan_chunk_file(plan, job, chunk.index)
+                )
 
     @staticmethod
     def _handle(job: JobRecord) -> str:
@@ -718,10 +1011,26 @@ class BatchOperations(ABC):
 
     async def _fetch(self, batch_id: str) -> BatchInfo:
         info = await self._call(self._fetch_batch(batch_id))
+        if info["status"] is BatchStatus.UNKNOWN:
+            self._log_unknown_status(batch_id, info["provider_status"])
         found = self.store.find_batch(batch_id)
         if found is not None:
             info["metadata"] = {**info["metadata"], JOB_ID_METADATA_KEY: found[0].job_id}
         return info
+
+    def _log_unknown_status(self, batch_id: str, provider_status: str) -> None:
+        """Say once per batch and word that the vendor used a status lmbatch does not know."""
+        if (batch_id, provider_status) in self._unknown_statuses:
+            return
+        self._unknown_statuses.add((batch_id, provider_status))
+        logger.warning(
+            "batch %s: provider %r reports the status %r, which lmbatch does not know; "
+            "treating it as still running (waiting stops once the batch is overdue, or "
+            "at the timeout)",
+            batch_id,
+            self.name,
+            provider_status,
+        )
 
     async def _job_info(self, job: JobRecord) -> BatchInfo:
         infos = [await self._fetch(batch_id) for batch_id in job.batch_ids]
@@ -780,20 +1089,14 @@ class BatchOperations(ABC):
         model = self._response_models.get(job.job_id) if job is not None else None
         validator = StructuredOutputValidator.from_context(context, model)
         keep_raw = self.settings.keep_raw
-        seen: set[str] = set()
-        unreadable = 0
-        async for custom_id, output in self._stream_records(info, context):
-            if custom_id is None:
-                unreadable += 1
-                logger.warning("batch %s: a result line could not be read", info["id"])
-                continue
-            if keymap is not None and custom_id not in keymap:
-                logger.warning("batch %s: result for unknown id %r ignored", info["id"], custom_id)
-                continue
-            if custom_id in seen:
-                logger.warning("batch %s: duplicate result for %r ignored", info["id"], custom_id)
-                continue
-            seen.add(custom_id)
+        # Retried and checked against the vendor's counts: raises rather than leave
+        # requests the vendor finished "missing" (which would be resubmitted, paid twice).
+        download = ResultDownload(
+            self, info, context, keymap, job.job_id if job is not None else None
+        )
+        async for record in download.records():
+            custom_id, output = record
+            assert custom_id is not None  # unreadable lines are counted, not yielded
             if validator is not None:
                 output = validator.check(output)
             if output.error is None and not keep_raw:
@@ -802,8 +1105,8 @@ class BatchOperations(ABC):
             yield key, output
         if keymap is not None:
             for custom_id, key in keymap.items():
-                if custom_id not in seen:
-                    yield key, self._unanswered(info, unreadable)
+                if custom_id not in download.seen:
+                    yield key, self._unanswered(info, download.unreadable)
         try:
             await self._call(self._after_results(info, context))
         except LMBatchError as exc:
@@ -843,8 +1146,29 @@ class BatchOperations(ABC):
         )
 
     async def _wait(self, batch_id: str, options: _WaitOptions) -> BatchInfo:
-        """Poll until terminal; transient errors retry the poll only."""
-        started = time.monotonic()
+        """Poll until terminal; transient errors retry the poll only.
+
+        Bounded three ways: ``max_iterations``, the caller's deadline (the one in force,
+        else ``options.timeout`` from now; every status check gets only the time left),
+        and the vendor's completion window (:class:`BatchOverdueError`).
+        """
+        deadline = current_deadline()
+        if deadline is None and options.timeout is not None:
+            deadline = Deadline.after(options.timeout)
+        if deadline is not None:
+            deadline.target = batch_id
+        with deadline_scope(deadline):
+            try:
+                return await self._poll(batch_id, options, deadline)
+            except BatchTimeoutError:
+                if options.cancel_on_timeout:
+                    with suspended_deadline():  # the cancel must still go out
+                        await self.cancel(batch_id)
+                raise
+
+    async def _poll(
+        self, batch_id: str, options: _WaitOptions, deadline: Deadline | None
+    ) -> BatchInfo:
         delay = max(0.0, options.interval)
         iterations = 0
         while True:
@@ -860,16 +1184,16 @@ class BatchOperations(ABC):
                     options.on_progress(info)
                 if info["status"].is_terminal:
                     return info
-            elapsed = time.monotonic() - started
+                self._check_overdue(batch_id, info)
             out_of_iterations = (
                 options.max_iterations is not None and iterations >= options.max_iterations
             )
-            out_of_time = options.timeout is not None and elapsed + delay > options.timeout
+            out_of_time = deadline is not None and deadline.remaining() < delay
             if out_of_iterations or out_of_time:
-                if options.cancel_on_timeout:
-                    await self.cancel(batch_id)
                 why = (
-                    f"{iterations} status checks" if out_of_iterations else f"{options.timeout:g} s"
+                    f"{iterations} status checks"
+                    if out_of_iterations or deadline is None
+                    else f"{deadline.timeout:g} s"
                 )
                 raise BatchTimeoutError(
                     f"batch {batch_id} did not finish within {why}; it is "
@@ -880,6 +1204,55 @@ class BatchOperations(ABC):
             await asyncio.sleep(delay)
             floor = 0.001 if options.interval > 0 else 0.0
             delay = min(max(delay * 1.5, floor), options.max_interval)
+
+    def _check_overdue(self, batch_id: str, info: BatchInfo) -> None:
+        """Raise :class:`BatchOverdueError` if a running batch is long past its window."""
+        now = time.time()
+        for part in info.get("batches") or [info]:
+            if part["status"].is_terminal:
+                continue
+            ends = self._window_end(part)
+            if ends is None or now < ends + OVERDUE_MARGIN_SECONDS:
+                continue
+            since = datetime.fromtimestamp(ends, tz=UTC).isoformat(timespec="seconds")
+            raise BatchOverdueError(
+                f"batch {part['id']} is still {part['provider_status']!r} although its "
+                f"completion window ended at {since} (more than "
+                f"{OVERDUE_MARGIN_SECONDS / 3600:g} h ago); the provider should have ended "
+                f"it, so lmbatch stopped waiting for {batch_id}. It was left as it is: "
+                f"cancel({part['id']!r}) it, then retrieve({batch_id!r}) what finished",
+                batch_id=batch_id,
+                overdue_batch_id=part["id"],
+                provider_status=part["provider_status"],
+            )
+
+    def _window_end(self, info: BatchInfo) -> float | None:
+        """Unix time by which the vendor should have ended a batch, when known."""
+        expires = info.get("expires_at")
+        if expires is not None:
+            return expires.timestamp()
+        created = info["created_at"]
+        if created is None or self.completion_window is None:
+            return None
+        return created.timestamp() + self.completion_window
+
+
+@dataclass(frozen=True)
+class _Invocation:
+    """An ``invoke``-style call's job, and how to wait for it and resubmit."""
+
+    ops: BatchOperations
+    job: JobRecord
+    waiting: _WaitOptions
+    rounds: int
+    announce: Callable[[str], None] | None
+    deadline: Deadline | None
+
+    def replan(
+        self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None
+    ) -> Callable[[], BatchPlan]:
+        """A fresh plan of the caller's requests, to rebuild damaged spool files."""
+        return lambda: self.ops._prepare(requests, hyperparameters)[1]
 
 
 @dataclass(frozen=True)

@@ -6,23 +6,32 @@ goes straight to a temporary file, so memory stays flat however many requests th
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
+import os
+import re
 import shutil
+import socket
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from lmbatch._errors import ValidationError
+from lmbatch._errors import StoreError, ValidationError
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._inputs import normalize_input
-from lmbatch._json import dump_line, load_line
+from lmbatch._json import dump_line, load_line, unencodable_reason
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import Message
+from lmbatch._private import make_private_dir, open_private
 
 __all__ = [
     "BatchPlan",
@@ -141,7 +150,7 @@ class _ChunkWriter:
         self.max_bytes = limits.planned_bytes_per_batch
         self.chunks: list[_Chunk] = []
         self.keys = KeyFile(directory / "keys.jsonl")
-        self.key_handle = self.keys.path.open("wb", buffering=_WRITE_BUFFER)
+        self.key_handle = open_private(self.keys.path, "wb", buffering=_WRITE_BUFFER)
         self.hasher = hashlib.sha256(fingerprint_salt.encode())
         self.tag = tag
         # The fingerprint leaves the job tag out: it is random, and a re-run of the same
@@ -194,8 +203,106 @@ class _ChunkWriter:
 
 def _new_plan_directory(spool_root: Path | None) -> Path:
     if spool_root is not None:
-        spool_root.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="plan-", dir=spool_root))
+        make_private_dir(spool_root)
+        remove_stale_plans(spool_root)
+    return Path(tempfile.mkdtemp(prefix=_plan_prefix(), dir=spool_root))  # mkdtemp: 0700
+
+
+# Plan folders are named plan-<pid>@<host>@<random>, so that a later run can tell the
+# folder of a killed process (same host, pid gone) from one still being written.
+_HOST = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname())[:64] or "host"
+_PLAN_NAME = re.compile(r"plan-(\d+)@([A-Za-z0-9._-]+)@")
+#: A plan folder untouched this long is abandoned, whoever made it (its owner may be on
+#: another host): planning a million requests takes minutes, not hours.
+STALE_PLAN_SECONDS = 24 * 3600
+
+
+def _plan_prefix() -> str:
+    return f"plan-{os.getpid()}@{_HOST}@"
+
+
+def _pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - os.kill(pid, 0) would signal it
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but belongs to someone else
+    return True
+
+
+def remove_stale_plans(spool_root: Path) -> None:
+    """Remove plan folders left by killed processes: the owner's pid is gone (on this
+    host), or the folder is older than :data:`STALE_PLAN_SECONDS`.
+
+    Never fails: a folder that cannot be removed now is tried again next time.
+    """
+    now = time.time()
+    try:
+        entries = list(os.scandir(spool_root))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith("plan-"):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        owner = _PLAN_NAME.match(entry.name)
+        dead = owner is not None and owner[2] == _HOST and not _pid_alive(int(owner[1]))
+        if dead or age > STALE_PLAN_SECONDS:
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def spool_error(folder: Path | None, exc: OSError) -> StoreError:
+    """The :class:`StoreError` for a file-system failure while writing under ``folder``."""
+    where = str(folder) if folder is not None else tempfile.gettempdir()
+    why = {
+        errno.ENOSPC: "the disk is full",
+        getattr(errno, "EDQUOT", -1): "the disk quota is used up",
+        errno.EFBIG: "a file reached the file size limit",
+    }.get(exc.errno or 0, "a file operation failed")
+    detail = exc.strerror or str(exc)
+    if exc.filename:
+        detail += f": {exc.filename}"
+    return StoreError(
+        f"cannot spool the encoded requests in {where}: {why} ({detail}); nothing was "
+        "sent and nothing was kept. Free some space and run again, or put the store (and "
+        "its spool folder) elsewhere with LMBATCH_STORE or store=...",
+        path=where,
+    )
+
+
+@contextmanager
+def _plan_folder(spool_root: Path | None) -> Iterator[Path]:
+    """A fresh plan folder, removed again if planning fails.
+
+    A file-system failure (a full disk...) becomes a :class:`StoreError` naming the
+    spool folder.
+    """
+    try:
+        directory = _new_plan_directory(spool_root)
+    except OSError as exc:
+        raise spool_error(spool_root, exc) from exc
+    try:
+        yield directory
+    except BaseException as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise spool_error(spool_root or directory.parent, exc) from exc
+        raise
+
+
+def _close_quietly(writer: _ChunkWriter) -> None:
+    """Close every file of a failed plan; closing flushes, which may fail again."""
+    for handle in [writer.key_handle, *(chunk.handle for chunk in writer.chunks)]:
+        with contextlib.suppress(OSError):
+            handle.close()
 
 
 def plan_batches(
@@ -222,18 +329,29 @@ def plan_batches(
     Raises:
         ValidationError: naming the first request that cannot be sent; no file is kept.
     """
-    writer = _ChunkWriter(_new_plan_directory(spool_root), limits, fingerprint_salt, tag)
+    with _plan_folder(spool_root) as directory:
+        writer = _ChunkWriter(directory, limits, fingerprint_salt, tag)
+        try:
+            for key, value in requests.items():
+                messages = normalize_input(key, value)
+                check(key, messages, params)
+                custom_id = custom_id_for(key)
+                writer.add(key, custom_id, _encoded_line(key, encode(custom_id, messages, params)))
+            return writer.plan()
+        except BaseException:
+            _close_quietly(writer)
+            raise
+
+
+def _encoded_line(key: str, record: dict[str, Any]) -> bytes:
+    """``record`` as a JSON line; what JSON cannot carry is refused naming the key."""
     try:
-        for key, value in requests.items():
-            messages = normalize_input(key, value)
-            check(key, messages, params)
-            custom_id = custom_id_for(key)
-            writer.add(key, custom_id, dump_line(encode(custom_id, messages, params)))
-    except BaseException:
-        writer.close()
-        shutil.rmtree(writer.directory, ignore_errors=True)
-        raise
-    return writer.plan()
+        return dump_line(record)
+    except (TypeError, ValueError, RecursionError) as exc:
+        # A lone surrogate in a prompt, say: found here at no cost to valid requests.
+        raise ValidationError(
+            f"cannot be sent: the request {unencodable_reason(exc)}", key=key
+        ) from None
 
 
 def replan_records(
@@ -257,26 +375,26 @@ def replan_records(
     """
     old_tag, new_tag = retag if retag[0] else ("", "")
     old_bytes, new_bytes = old_tag.encode("ascii"), new_tag.encode("ascii")
-    writer = _ChunkWriter(_new_plan_directory(spool_root), limits, fingerprint_salt, new_tag)
-    try:
-        for source in sources:
-            with source.open("rb") as handle:
-                for line in handle:
-                    if not line.strip():
-                        continue
-                    custom_id = select(json.loads(line))
-                    if custom_id is not None:
-                        line = line.rstrip(b"\n") + b"\n"
-                        key = keymap[custom_id]
-                        if old_bytes:
-                            line = line.replace(old_bytes, new_bytes)
-                            custom_id = custom_id.removesuffix(old_tag) + new_tag
-                        writer.add(key, custom_id, line)
-    except BaseException:
-        writer.close()
-        shutil.rmtree(writer.directory, ignore_errors=True)
-        raise
-    return writer.plan()
+    with _plan_folder(spool_root) as directory:
+        writer = _ChunkWriter(directory, limits, fingerprint_salt, new_tag)
+        try:
+            for source in sources:
+                with source.open("rb") as handle:
+                    for line in handle:
+                        if not line.strip():
+                            continue
+                        custom_id = select(json.loads(line))
+                        if custom_id is not None:
+                            line = line.rstrip(b"\n") + b"\n"
+                            key = keymap[custom_id]
+                            if old_bytes:
+                                line = line.replace(old_bytes, new_bytes)
+                                custom_id = custom_id.removesuffix(old_tag) + new_tag
+                            writer.add(key, custom_id, line)
+            return writer.plan()
+        except BaseException:
+            _close_quietly(writer)
+            raise
 
 
 def retag_chunk_file(path: Path, old_tag: str, new_tag: str) -> None:
@@ -291,7 +409,10 @@ def retag_chunk_file(path: Path, old_tag: str, new_tag: str) -> None:
         raise ValueError("an untagged chunk file cannot be given a tag by replacement")
     old, new = old_tag.encode("ascii"), new_tag.encode("ascii")
     temporary = path.with_name(path.name + ".retag")
-    with path.open("rb") as source, temporary.open("wb", buffering=_WRITE_BUFFER) as target:
+    with (
+        path.open("rb") as source,
+        open_private(temporary, "wb", buffering=_WRITE_BUFFER) as target,
+    ):
         for line in source:
             target.write(line.replace(old, new))
     temporary.replace(path)
@@ -304,4 +425,4 @@ def chunk_file_name(index: int) -> str:
 
 def _open_chunk(directory: Path, index: int) -> _Chunk:
     path = directory / chunk_file_name(index)
-    return _Chunk(path=path, handle=path.open("wb", buffering=_WRITE_BUFFER))
+    return _Chunk(path=path, handle=open_private(path, "wb", buffering=_WRITE_BUFFER))

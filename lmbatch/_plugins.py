@@ -3,8 +3,11 @@
 Plugins are found through the ``lmbatch`` entry-point group and loaded lazily, on the
 first provider lookup. Each plugin loads in isolation: one that fails to import or to
 register is reported (a warning, and a *broken* entry in :func:`available_providers`)
-while every other provider keeps working. Two plugins claiming one provider name is an
-error, never last-wins. ``LMBATCH_DISABLE_PLUGINS=a,b`` blocks plugins by name.
+while every other provider keeps working. That holds for anything a plugin raises,
+``SystemExit`` included (a plugin calling ``sys.exit()`` at import must not end the
+program silently); only ``KeyboardInterrupt`` and ``GeneratorExit`` pass through. Two
+plugins claiming one provider name is an error, never last-wins.
+``LMBATCH_DISABLE_PLUGINS=a,b`` blocks plugins by name.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ __all__ = ["FIRST_PARTY_DISTRIBUTIONS", "ProviderEntry", "ProviderRegistry", "re
 ENTRY_POINT_GROUP = "lmbatch"
 #: Providers the lmbatch project publishes, for install hints.
 FIRST_PARTY_DISTRIBUTIONS = {"openai": "lmbatch-openai", "anthropic": "lmbatch-anthropic"}
+
+
+#: What a plugin may raise that is not the plugin's failure but the program's: Ctrl-C, and
+#: a generator being closed. Everything else (``SystemExit`` too) marks the plugin broken.
+_PASS_THROUGH: tuple[type[BaseException], ...] = (KeyboardInterrupt, GeneratorExit)
 
 
 class PluginLoadWarning(UserWarning):
@@ -89,7 +97,9 @@ class ProviderRegistry:
                 version = dist.version if dist is not None else None
                 try:
                     plugin = entry_point.load()
-                except Exception as exc:
+                except _PASS_THROUGH:
+                    raise
+                except BaseException as exc:
                     self._report_broken(entry_point.name, dist_name, version, exc)
                     continue
                 self._add(plugin, entry_point.name, dist_name, version)
@@ -118,7 +128,9 @@ class ProviderRegistry:
         try:
             self._pm.register(plugin, name=name)
             self._pm.check_pending()
-        except Exception as exc:
+        except _PASS_THROUGH:
+            raise
+        except BaseException as exc:
             if self._pm.get_plugin(name) is not None:
                 self._pm.unregister(name=name)
             self._report_broken(name, dist, version, exc)
@@ -132,7 +144,9 @@ class ProviderRegistry:
         try:
             for impl in impls:
                 impl.function(register=self._make_register(registered))
-        except Exception as exc:
+        except _PASS_THROUGH:
+            raise
+        except BaseException as exc:
             self._pm.unregister(name=name)
             self._report_broken(name, dist, version, exc)
             return
@@ -190,6 +204,8 @@ class ProviderRegistry:
         self, name: str, dist: str | None, version: str | None, exc: BaseException
     ) -> None:
         reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SystemExit):
+            reason = f"SystemExit: the plugin called sys.exit({exc.code!r}) while loading"
         warnings.warn(
             f"lmbatch plugin {name!r} failed to load: {reason}", PluginLoadWarning, stacklevel=3
         )

@@ -496,41 +496,49 @@ class _Reconciliation:
         self.pending.discard(index)
 
     async def _wait_for(self, ambiguous: dict[int, list[BatchInfo]], offset: float | None) -> None:
-        """Wait until a candidate ends (its results then tell) or a quiet create settles."""
-        index = min(ambiguous)
-        candidates = [b["id"] for b in ambiguous[index]]
+        """Wait until a candidate ends (its results then tell) or a quiet create settles.
+
+        Waiting for a create to settle (at most ``create_settle_seconds``) is always
+        allowed; waiting for candidates to end (hours, maybe) only with ``waiting``.
+        """
+        waiting = self.waiting
         running = {
             b["id"]
             for options in ambiguous.values()
             for b in options
             if not b["status"].is_terminal
         }
-        settling = [
-            _settle_remaining(self.ops, self.job, i, offset)
-            for i, options in ambiguous.items()
-            if not options
-        ]
-        reason = ""
-        if not candidates:
-            quiet = self.ops.settings.create_settle_seconds
-            reason = (
-                "no batch is listed yet, and a batch the call made may be listed within "
-                f"create_settle_seconds={quiet:g} of its last sign of life"
+        needs_end = sorted(i for i, options in ambiguous.items() if options)
+        if needs_end and (waiting is None or not running):
+            index = needs_end[0]
+            raise _ambiguity(self.ops, self.job, index, [b["id"] for b in ambiguous[index]])
+        if needs_end:
+            assert waiting is not None
+            pause = self.delay
+        else:
+            pause = max(
+                min(_settle_remaining(self.ops, self.job, i, offset) for i in ambiguous), 0.001
             )
-        waiting = self.waiting
-        if waiting is None or not (running or settling):
-            raise _ambiguity(self.ops, self.job, index, candidates, reason)
         elapsed = time.monotonic() - self.started
-        pause = self.delay if running else max(min(settling), 0.001)
-        out_of_time = waiting.timeout is not None and elapsed + pause > waiting.timeout
-        out_of_polls = waiting.max_iterations is not None and self.polls >= waiting.max_iterations
-        if out_of_time or out_of_polls:
+        out_of_time = waiting is not None and (
+            (waiting.timeout is not None and elapsed + pause > waiting.timeout)
+            or (waiting.max_iterations is not None and self.polls >= waiting.max_iterations)
+        )
+        if out_of_time:
+            index = needs_end[0] if needs_end else min(ambiguous)
+            quiet = self.ops.settings.create_settle_seconds
             raise _ambiguity(
                 self.ops,
                 self.job,
                 index,
-                candidates,
-                reason or "the candidates did not end while waiting",
+                [b["id"] for b in ambiguous[index]],
+                "the candidates did not end while waiting"
+                if needs_end
+                else (
+                    "no batch is listed yet, and one the call made may be listed within "
+                    f"create_settle_seconds={quiet:g} of its last sign of life; run again "
+                    "after that"
+                ),
             )
         if self.polls == 0:
             logger.info(
@@ -539,12 +547,13 @@ class _Reconciliation:
             )
         self.polls += 1
         await asyncio.sleep(pause)
-        if not running:
+        if not needs_end:
             return
         for batch_id in sorted(running):
             info = await self.ops._call(self.ops._fetch_batch(batch_id))
             if info["status"].is_terminal:
                 break
+        assert waiting is not None
         floor = 0.001 if waiting.interval > 0 else 0.0
         self.delay = min(max(self.delay * 1.5, floor), waiting.max_interval)
 

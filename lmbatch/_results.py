@@ -9,6 +9,7 @@ from typing import Any
 
 import pydantic
 
+from lmbatch._jsonschema import compile_schema
 from lmbatch._outputs import LMError, LMOutput, StructuredOutput
 
 __all__ = ["StructuredOutputValidator", "parse_json_object", "salvage_custom_id"]
@@ -42,7 +43,7 @@ class StructuredOutputValidator:
 
     A pydantic model class is used when it is known (given in this process, or
     importable from the path recorded in the job store); otherwise the JSON schema is
-    checked with ``jsonschema`` when that is installed.
+    checked with ``jsonschema`` (a dependency: answers are never let through unchecked).
     """
 
     def __init__(
@@ -84,32 +85,33 @@ class StructuredOutputValidator:
             except pydantic.ValidationError as exc:
                 return f"structured output does not match {self.model.__name__}: {exc}"
             return None
-        schema_validator = self._schema_validator()
-        if schema_validator is None:
+        if self.json_schema is None:
             return None
+        if self._compiled is None:
+            self._compiled = self._schema_validator(self.json_schema)
+        if isinstance(self._compiled, str):
+            return self._compiled
         import jsonschema.exceptions
 
         # The error jsonschema.validate would raise, without re-checking the schema.
-        error = jsonschema.exceptions.best_match(schema_validator.iter_errors(data))
+        error = jsonschema.exceptions.best_match(self._compiled.iter_errors(data))
         if error is None:
             return None
         return f"structured output does not match the schema: {error.message}"
 
-    def _schema_validator(self) -> Any:
-        """A jsonschema validator, built once per batch.
+    @staticmethod
+    def _schema_validator(schema: dict[str, Any]) -> Any:
+        """A jsonschema validator, built once per batch (or why none can be built).
 
         ``jsonschema.validate`` checks the schema itself on every call, which costs far
         more than checking an answer (70× slower results reading, measured).
         """
-        if self._compiled is None and self.json_schema is not None:
-            try:
-                import jsonschema.validators
-            except ImportError:  # pragma: no cover - jsonschema is an optional extra
-                return None
-            validator_class = jsonschema.validators.validator_for(self.json_schema)
-            validator_class.check_schema(self.json_schema)
-            self._compiled = validator_class(self.json_schema)
-        return self._compiled
+        try:
+            return compile_schema(schema)
+        except ValueError as exc:
+            # Refused at create time now; a job recorded before may still hold one. Its
+            # answers cannot be checked, so none is passed as valid.
+            return f"the job's response_schema is not a valid JSON Schema: {exc}"
 
 
 def _invalid(output: LMOutput, reason: str) -> LMOutput:

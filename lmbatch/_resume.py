@@ -7,15 +7,18 @@ from collections.abc import Callable
 from typing import Any
 
 from lmbatch._config import get_batch_operations, load_config
+from lmbatch._deadline import Deadline, deadline_scope
 from lmbatch._errors import BatchNotFoundError
 from lmbatch._operations import (
     DEFAULT_RESUBMIT_ROUNDS,
+    DEFAULT_TIMEOUT,
     BatchOperations,
     _WaitOptions,
 )
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
-from lmbatch._store import JobStore, default_store_path
+from lmbatch._store import JobStore
+from lmbatch._store_location import STORE_ENV, resolve_store
 
 __all__ = ["resume", "wait"]
 
@@ -27,7 +30,7 @@ async def wait(
     status_check_interval: float = 30.0,
     max_status_check_interval: float = 300.0,
     max_iterations: int | None = None,
-    timeout: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
     cancel_on_timeout: bool = False,
     on_progress: Callable[[BatchInfo], None] | None = None,
 ) -> BatchInfo:
@@ -36,8 +39,13 @@ async def wait(
     The waiting half of :meth:`BatchOperations.invoke`, for callers that created the
     batch themselves. Transient errors retry the poll; nothing is ever resubmitted.
 
+    Args:
+        timeout: Most seconds to wait (default 48 h; None: no limit); it holds even
+            while one status check hangs.
+
     Raises:
         BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached.
+        BatchOverdueError: The batch ran well past the vendor's completion window.
     """
     options = _WaitOptions(
         interval=status_check_interval,
@@ -57,7 +65,7 @@ async def resume(
     status_check_interval: float = 30.0,
     max_status_check_interval: float = 300.0,
     max_iterations: int | None = None,
-    timeout: float | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
     on_progress: Callable[[BatchInfo], None] | None = None,
     resubmit: int = DEFAULT_RESUBMIT_ROUNDS,
     **options: Any,
@@ -72,11 +80,15 @@ async def resume(
     Args:
         job_id: An lmbatch job id, or a vendor batch id the store knows.
         store: The job store (default: ``$LMBATCH_STORE``, config, user data dir).
+        timeout: Most seconds to spend waiting and reading results, as in
+            :meth:`BatchOperations.invoke` (default 48 h; None: no limit).
         **options: Provider options (e.g. ``api_key``), on top of the configuration.
 
     Raises:
         BatchNotFoundError: The store knows no such job.
+        BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached.
     """
+    deadline = Deadline.after(timeout, job_id) if timeout is not None else None
     job_store = _open_store(store)
     job = job_store.get_job(job_id)
     if job is None:
@@ -95,11 +107,13 @@ async def resume(
         on_progress=on_progress,
     )
     async with operations:
-        return await operations._complete_job(job, waiting, resubmit)
+        with deadline_scope(deadline):
+            return await operations._complete_job(job, waiting, resubmit)
 
 
 def _open_store(store: JobStore | str | os.PathLike[str] | None) -> JobStore:
     if isinstance(store, JobStore):
         return store
-    path = store or os.environ.get("LMBATCH_STORE") or load_config().store
-    return JobStore(path or default_store_path())
+    if store or os.environ.get(STORE_ENV):
+        return JobStore(resolve_store(store))
+    return JobStore(resolve_store(None, config_store=load_config().store))

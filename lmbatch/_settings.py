@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -9,7 +10,28 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lmbatch._errors import ConfigError
 
-__all__ = ["ProviderSettings", "validate_settings"]
+__all__ = ["EndpointOption", "ProviderSettings", "validate_settings"]
+
+
+@dataclass(frozen=True)
+class EndpointOption:
+    """Marks a settings field that decides where requests, and the credentials, go.
+
+    Put it in the field's annotation::
+
+        base_url: Annotated[str | None, EndpointOption(env_var="ECHO_BASE_URL")] = None
+
+    A config file may not set such an option unless the user trusts config files
+    (``LMBATCH_TRUST_CONFIG=1``): a file in a cloned repository could otherwise send the
+    API key from the environment to any host. Arguments (code, CLI ``-O``) and the
+    environment set it freely.
+
+    Attributes:
+        env_var: The environment variable that sets the same thing, if any. When it is
+            set, it wins over a config file's value.
+    """
+
+    env_var: str | None = None
 
 
 class ProviderSettings(BaseModel):
@@ -44,6 +66,16 @@ class ProviderSettings(BaseModel):
     in_flight_check_interval: float = Field(default=30.0, ge=0)
     keep_raw: bool = False
     create_settle_seconds: float = Field(default=120.0, ge=0)
+
+    @classmethod
+    def endpoint_options(cls) -> dict[str, EndpointOption]:
+        """The options marked with :class:`EndpointOption`, by name."""
+        found: dict[str, EndpointOption] = {}
+        for name, info in cls.model_fields.items():
+            for item in info.metadata:
+                if isinstance(item, EndpointOption):
+                    found[name] = item
+        return found
 
 
 def validate_settings(

@@ -12,6 +12,8 @@ short transaction.
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import os
 import sqlite3
@@ -21,9 +23,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from lmbatch._errors import LMBatchError
+from lmbatch._errors import LMBatchError, StoreError
+from lmbatch._private import make_private_dir, private_store_files
+from lmbatch._store_location import store_location
 
 __all__ = ["ChunkRecord", "JobRecord", "JobStore", "default_store_path"]
 
@@ -60,6 +64,13 @@ CREATE TABLE IF NOT EXISTS request_keys (
     PRIMARY KEY (job_id, custom_id)
 );
 CREATE INDEX IF NOT EXISTS request_keys_by_chunk ON request_keys (job_id, chunk_index);
+CREATE TABLE IF NOT EXISTS spool_checksums (
+    job_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (job_id, chunk_index)
+);
 CREATE TABLE IF NOT EXISTS job_tags (
     job_id TEXT PRIMARY KEY,
     tag TEXT NOT NULL
@@ -123,6 +134,59 @@ def _retry_while_locked(statement: Callable[[], object], attempts: int = 200) ->
             time.sleep(min(0.5, 0.01 * (attempt + 1)))
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _store_error(path: str, exc: BaseException) -> StoreError:
+    """The :class:`StoreError` for a failure of the store file at ``path``."""
+    if isinstance(exc, OSError):
+        detail = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) != path:
+            detail += f": {exc.filename}"
+        if exc.errno == errno.ENOSPC:
+            why = f"the disk is full ({detail}); free some space and run again"
+        else:
+            why = f"{detail}; check the path and its permissions, or choose another store"
+        return StoreError(f"cannot use the job store {path}: {why}", path=path)
+    text = str(exc)
+    if "disk is full" in text or "database is full" in text:
+        return StoreError(
+            f"cannot write the job store {path}: the disk is full ({text}); "
+            "free some space and run again",
+            path=path,
+        )
+    if isinstance(exc, sqlite3.OperationalError):
+        return StoreError(f"the job store {path} failed: {text}", path=path)
+    # "file is not a database", "database disk image is malformed"...
+    return StoreError(
+        f"the job store {path} is damaged or is not an lmbatch job store ({text}); move it "
+        "aside and run again to start a new store (batches already created stay at the "
+        "provider: `lmbatch list` shows them), or choose another store with LMBATCH_STORE "
+        "or store=...",
+        path=path,
+    )
+
+
+def _store_errors(method: _F) -> _F:
+    """Turn SQLite and file-system failures inside ``method`` into a :class:`StoreError`.
+
+    Constraint violations (``IntegrityError``) pass through: callers handle those.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: JobStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.IntegrityError:
+            raise
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if method.__name__ == "__init__" and hasattr(self, "_conn"):
+                self._conn.close()  # a store that failed to open holds no file open
+            raise _store_error(str(getattr(self, "path", "?")), exc) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
 def default_store_path() -> Path:
     """Where the store lives unless configured: the user data directory."""
     from platformdirs import user_data_path
@@ -156,6 +220,8 @@ class JobRecord:
     chunks: list[ChunkRecord] = field(default_factory=list)
     parent_job_id: str | None = None
     round: int = 1
+    #: The tag every request id of the job ends with (``""``: none; see lmbatch._keys).
+    tag: str = ""
 
     @property
     def batch_ids(self) -> list[str]:
@@ -167,13 +233,20 @@ class JobStore:
     """SQLite-backed record of jobs, their batches and key maps.
 
     Args:
-        path: A file path, or ``":memory:"`` for a private in-memory store (tests).
+        path: A file path (or a ``file://`` URL), or ``":memory:"`` for a private
+            in-memory store (tests).
+
+    Raises:
+        ConfigError: ``path`` is a URL of another scheme (``postgresql://...``): the
+            store is a local file.
     """
 
+    @_store_errors
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = str(path)
+        self.path = store_location(path, "the job store path")
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(Path(self.path).parent)
+            private_store_files(self.path)
         # One connection per store; the lock serialises threads (the emulator and
         # progress display may touch it from helper threads).
         self._lock = threading.RLock()
@@ -217,6 +290,7 @@ class JobStore:
 
     # -- writing ---------------------------------------------------------------------
 
+    @_store_errors
     def create_job(
         self,
         *,
@@ -293,6 +367,7 @@ class JobStore:
                 conn.execute("INSERT INTO job_tags VALUES (?, ?)", (job_id, tag))
         return job_id, True
 
+    @_store_errors
     def claim_chunk(self, job_id: str, chunk_index: int, owner: str) -> bool:
         """Atomically move a *planned* chunk to *submitting* for ``owner``.
 
@@ -306,6 +381,27 @@ class JobStore:
             )
             return cursor.rowcount == 1
 
+    @_store_errors
+    def forget_unsubmitted_job(self, job_id: str) -> bool:
+        """Delete a job none of whose chunks was claimed yet (its spooling failed).
+
+        Returns False, deleting nothing, once any chunk left *planned*: then a create
+        call may be under way, and the job must stay on record.
+        """
+        with self._transaction() as conn:
+            started = conn.execute(
+                "SELECT COUNT(*) FROM chunks WHERE job_id = ? AND state != ?",
+                (job_id, CHUNK_PLANNED),
+            ).fetchone()[0]
+            if started:
+                return False
+            conn.execute("DELETE FROM request_keys WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM spool_checksums WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+            return True
+
+    @_store_errors
     def child_jobs(self, job_id: str) -> list[JobRecord]:
         """Jobs that resubmit requests of ``job_id``, in round order."""
         with self._lock:
@@ -335,9 +431,15 @@ class JobStore:
         """Record the vendor batch id of a chunk, the moment it is known.
 
         Raises:
-            LMBatchError: The id is already recorded for another chunk (the vendor
-                handed out one id twice, or two stores were merged).
+            LMBatchError: The id is empty, or already recorded for another chunk (the
+                vendor handed out one id twice, or two stores were merged).
         """
+        if not isinstance(batch_id, str) or not batch_id:
+            # A chunk "submitted" without an id can be neither polled nor resubmitted.
+            raise LMBatchError(
+                f"refusing to record {batch_id!r} as the batch id of chunk {chunk_index} "
+                f"of job {job_id}"
+            )
         try:
             self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTED, batch_id)
         except sqlite3.IntegrityError:
@@ -347,10 +449,53 @@ class JobStore:
                 f"batch id {batch_id!r} is already recorded in the job store for {owner}"
             ) from None
 
+    @_store_errors
+    def record_spool_checksum(
+        self, job_id: str, chunk_index: int, sha256: str, size: int
+    ) -> tuple[str, int]:
+        """Record what a chunk's spooled input must hold, unless already recorded.
+
+        The first record wins (a job's input never changes), so processes spooling the
+        same job agree on one.
+
+        Returns:
+            ``(sha256, size)`` as recorded.
+        """
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO spool_checksums VALUES (?, ?, ?, ?)",
+                (job_id, chunk_index, sha256, size),
+            )
+            row = conn.execute(
+                "SELECT sha256, size FROM spool_checksums WHERE job_id = ? AND chunk_index = ?",
+                (job_id, chunk_index),
+            ).fetchone()
+        return str(row[0]), int(row[1])
+
+    @_store_errors
+    def spool_checksum(self, job_id: str, chunk_index: int) -> tuple[str, int] | None:
+        """``(sha256, size)`` recorded for a chunk's spooled input, or None (none recorded)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT sha256, size FROM spool_checksums WHERE job_id = ? AND chunk_index = ?",
+                (job_id, chunk_index),
+            ).fetchone()
+        return (str(row[0]), int(row[1])) if row is not None else None
+
+    @_store_errors
+    def mark_uncertain(self, job_id: str, chunk_index: int) -> None:
+        """Put a chunk back to *submitting*: its create call may have made a batch.
+
+        Used for a chunk recorded as submitted without a batch id; it is then reconciled
+        with the vendor like any create whose outcome is unknown.
+        """
+        self._set_chunk(job_id, chunk_index, CHUNK_SUBMITTING, None)
+
     def reset_chunk(self, job_id: str, chunk_index: int) -> None:
         """Return a chunk to *planned* (its create call is known not to have happened)."""
         self._set_chunk(job_id, chunk_index, CHUNK_PLANNED, None)
 
+    @_store_errors
     def _set_chunk(self, job_id: str, chunk_index: int, state: str, batch_id: str | None) -> None:
         with self._transaction() as conn:
             cursor = conn.execute(
@@ -364,6 +509,7 @@ class JobStore:
 
     # -- reading ---------------------------------------------------------------------
 
+    @_store_errors
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job with this lmbatch job id, or None."""
         with self._lock:
@@ -390,6 +536,9 @@ class JobStore:
                     (job_id,),
                 )
             ]
+            tag = self._conn.execute(
+                "SELECT tag FROM job_tags WHERE job_id = ?", (job_id,)
+            ).fetchone()
         return JobRecord(
             job_id=row[0],
             provider=row[1],
@@ -401,8 +550,10 @@ class JobStore:
             chunks=chunks,
             parent_job_id=row[7],
             round=row[8],
+            tag=str(tag[0]) if tag is not None else "",
         )
 
+    @_store_errors
     def find_batch(self, batch_id: str) -> tuple[JobRecord, int] | None:
         """The job holding a vendor batch id, and the chunk index, or None."""
         with self._lock:
@@ -425,6 +576,7 @@ class JobStore:
             rows = self._conn.execute(query, params).fetchall()
         yield from rows
 
+    @_store_errors
     def list_jobs(self, provider: str | None = None) -> list[JobRecord]:
         """Every job, newest first (optionally one provider's)."""
         query = "SELECT job_id FROM jobs"

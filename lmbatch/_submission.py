@@ -11,22 +11,44 @@ chunk moves ``planned → submitting → submitted`` in the store:
   anything is sent again, and a batch found that way is only used once proven the
   chunk's own (:mod:`lmbatch._reconcile`);
 * a chunk being submitted by another live process is waited for, not resubmitted.
+
+A create call whose outcome is unknown leaves its chunk *submitting*: a vendor error that
+may have come after the batch was made (:class:`SubmissionUncertainError`), an answer
+that cannot be read (an HTML page, a body without an id), and an interruption
+(``task.cancel()``, Ctrl-C) while the call was open. Only a definite refusal (a 4xx) or
+an interruption before the create call started (providers say when it starts, see
+:meth:`BatchOperations._create_started`) returns the chunk to *planned*.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import shutil
 import socket
 import time
 from typing import TYPE_CHECKING
 
-from lmbatch._errors import LMBatchError, SubmissionUncertainError
+from lmbatch._deadline import suspended_deadline
+from lmbatch._errors import (
+    JobStateError,
+    LMBatchError,
+    ProviderError,
+    SpoolDamagedError,
+    SubmissionUncertainError,
+)
 from lmbatch._planning import PreparedBatch, chunk_file_name
 from lmbatch._reconcile import attempt_create, reconcile_chunks
-from lmbatch._store import CHUNK_PLANNED, CHUNK_SUBMITTING, ChunkRecord, JobRecord
+from lmbatch._spool import ensure_sound_chunks
+from lmbatch._store import (
+    CHUNK_PLANNED,
+    CHUNK_SUBMITTED,
+    CHUNK_SUBMITTING,
+    ChunkRecord,
+    JobRecord,
+)
 
 if TYPE_CHECKING:
     from lmbatch._operations import BatchOperations, _WaitOptions
@@ -34,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHUNK_METADATA_KEY",
     "JOB_ID_METADATA_KEY",
+    "create_started",
     "discard_spool",
     "prepared_chunk",
     "submit_pending",
@@ -51,6 +74,28 @@ _WAIT_STEP = 0.2
 _HOST = socket.gethostname()
 # (job id, chunk index) pairs this process is submitting right now.
 _in_flight: set[tuple[str, int]] = set()
+
+
+class _CreateAttempt:
+    """One ``_submit_batch`` call: has the call that may create the batch begun?"""
+
+    create_started = False
+
+
+_attempt: contextvars.ContextVar[_CreateAttempt | None] = contextvars.ContextVar(
+    "lmbatch_create_attempt", default=None
+)
+
+
+def create_started() -> None:
+    """Note that the ``_submit_batch`` running in this task is sending its create call.
+
+    Called by providers through :meth:`BatchOperations._create_started`; outside a
+    submission it does nothing.
+    """
+    attempt = _attempt.get()
+    if attempt is not None:
+        attempt.create_started = True
 
 
 def _owner_id() -> str:
@@ -100,8 +145,23 @@ async def submit_pending(
         waiting: How long reconciliation may wait for candidate batches to end (see
             :func:`lmbatch._reconcile.reconcile_chunks`); None never waits.
     """
+    # A caller's wait deadline does not cut submission short: a create interrupted on
+    # purpose would leave its chunk uncertain. Each call has the provider's HTTP timeout.
+    with suspended_deadline():
+        return await _submit_pending(ops, job, waiting)
+
+
+async def _submit_pending(
+    ops: BatchOperations, job: JobRecord, waiting: _WaitOptions | None
+) -> JobRecord:
     store = ops.store
-    await _reconcile_abandoned(ops, job, waiting)
+    abandoned = [
+        chunk.index
+        for chunk in job.chunks
+        if chunk.state == CHUNK_SUBMITTING and not _owner_alive(job.job_id, chunk)
+    ]
+    if abandoned:
+        await reconcile_chunks(ops, job, abandoned, waiting)
     semaphore = asyncio.Semaphore(max(1, ops.max_concurrent_submissions))
     owner = _owner_id()
 
@@ -133,6 +193,8 @@ async def submit_pending(
             finally:
                 _in_flight.discard((job.job_id, index))
 
+    # Every pass submits, reconciles or waits for a live submitter; a pass that can do
+    # none of these (a state no lmbatch writes) raises instead of spinning.
     while True:
         current = _reload(ops, job.job_id)
         planned = [c.index for c in current.chunks if c.state == CHUNK_PLANNED]
@@ -144,48 +206,102 @@ async def submit_pending(
         unsent = [c for c in current.chunks if c.batch_id is None]
         if not unsent:
             return current
-        await _reconcile_abandoned(ops, current, waiting)
-        if all(
-            c.state == CHUNK_SUBMITTING
-            for c in _reload(ops, job.job_id).chunks
-            if c.batch_id is None
-        ):
+        progressed = bool(planned)
+        elsewhere = False
+        uncertain: list[int] = []
+        for chunk in unsent:
+            if chunk.state == CHUNK_PLANNED:
+                progressed = True  # released by another process: submitted next pass
+            elif chunk.state == CHUNK_SUBMITTING and _owner_alive(job.job_id, chunk):
+                elsewhere = True
+            elif chunk.state == CHUNK_SUBMITTING:
+                uncertain.append(chunk.index)
+            elif chunk.state == CHUNK_SUBMITTED:
+                # Recorded as sent but without a batch id (lmbatch 0.1 did this with a
+                # create answered without an id): its create may have made a batch, so
+                # it is an uncertain create, reconciled with the vendor.
+                store.mark_uncertain(job.job_id, chunk.index)
+                uncertain.append(chunk.index)
+            else:
+                raise JobStateError(
+                    f"chunk {chunk.index} of job {job.job_id} is in state {chunk.state!r} "
+                    f"in the job store at {store.path}, which this lmbatch does not know; "
+                    "it cannot be submitted or reconciled",
+                    job_id=job.job_id,
+                )
+        if uncertain:
+            # Settled together: the batches of one job are told apart by their results.
+            await reconcile_chunks(ops, _reload(ops, job.job_id), uncertain, waiting)
+            progressed = True
+        if elsewhere:
             await asyncio.sleep(_WAIT_STEP)
+        elif not progressed:  # pragma: no cover - every state above makes progress
+            raise JobStateError(
+                f"job {job.job_id} made no progress while submitting", job_id=job.job_id
+            )
 
 
 async def _submit_claimed(ops: BatchOperations, job: JobRecord, index: int) -> None:
     store = ops.store
-    prepared = prepared_chunk(ops, job, index)
-    if not prepared.path.exists():
+    try:
+        # Nothing damaged is sent: checked against the checksum recorded when spooled,
+        # rebuilt from the caller's requests, or refused.
+        ensure_sound_chunks(ops, job, [index])
+    except SpoolDamagedError:
         store.reset_chunk(job.job_id, index)
-        raise LMBatchError(
-            f"the encoded input of chunk {index} of job {job.job_id} is gone "
-            f"from {prepared.path.parent}; submit the requests again"
-        )
+        raise
+    prepared = prepared_chunk(ops, job, index)
+    attempt = _CreateAttempt()
+    token = _attempt.set(attempt)
     try:
         batch_id = await ops._call(attempt_create(ops, prepared))
     except SubmissionUncertainError:
         raise  # stays "submitting" until reconciled
-    except BaseException:
-        # The vendor refused before creating anything: safe to submit later.
-        store.reset_chunk(job.job_id, index)
+    except BaseException as exc:
+        if _not_created(ops, attempt, exc):
+            # The vendor refused, or the create call never started: safe to submit later.
+            store.reset_chunk(job.job_id, index)
+            raise
+        if isinstance(exc, Exception):
+            raise _uncertain(ops, prepared, f"it failed ({exc})", exc) from exc
+        # Cancelled or interrupted while the create call was open: the batch may exist.
+        # The chunk stays "submitting"; the next run reconciles it before sending again.
         raise
+    finally:
+        _attempt.reset(token)
+    if not isinstance(batch_id, str) or not batch_id:
+        raise _uncertain(ops, prepared, f"the provider returned no batch id ({batch_id!r})")
     store.record_batch(job.job_id, index, batch_id)
 
 
-async def _reconcile_abandoned(
-    ops: BatchOperations, job: JobRecord, waiting: _WaitOptions | None
-) -> None:
-    """Settle the chunks whose create call was interrupted, without sending anything."""
-    abandoned = [
-        chunk.index
-        for chunk in job.chunks
-        if chunk.state == CHUNK_SUBMITTING
-        and chunk.batch_id is None
-        and not _owner_alive(job.job_id, chunk)
-    ]
-    if abandoned:
-        await reconcile_chunks(ops, job, abandoned, waiting)
+def _not_created(ops: BatchOperations, attempt: _CreateAttempt, exc: BaseException) -> bool:
+    """Whether ``exc`` proves that no batch was made."""
+    if ops.marks_create_start and not attempt.create_started:
+        return True
+    # A vendor's 4xx answer is a refusal; anything else (a 5xx, a lost connection, an
+    # unreadable answer, an interruption) may have come after the batch was made.
+    return (
+        isinstance(exc, ProviderError)
+        and exc.status_code is not None
+        and 400 <= exc.status_code < 500
+    )
+
+
+def _uncertain(
+    ops: BatchOperations, batch: PreparedBatch, what: str, cause: BaseException | None = None
+) -> SubmissionUncertainError:
+    """The error for a create call whose outcome is unknown (the chunk stays uncertain)."""
+    provider_error = cause if isinstance(cause, ProviderError) else None
+    return SubmissionUncertainError(
+        f"the create call of chunk {batch.chunk_index} of job {batch.job_id} ended without "
+        f"a readable answer: {what}. The batch may or may not exist; it was not sent again. "
+        f"Running the same call again (or lmbatch.resume({batch.job_id!r})) asks "
+        f"{ops.name} before sending anything",
+        provider=ops.name,
+        details={"job_id": batch.job_id, "chunk": str(batch.chunk_index)},
+        status_code=provider_error.status_code if provider_error else None,
+        request_id=provider_error.request_id if provider_error else None,
+    )
 
 
 def _reload(ops: BatchOperations, job_id: str) -> JobRecord:

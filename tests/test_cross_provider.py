@@ -124,3 +124,60 @@ async def test_same_script_same_shapes(vendor_env: None) -> None:
     assert openai_shape["first_status"] is BatchStatus.IN_PROGRESS
     assert openai_shape["cancelled_status"] is BatchStatus.CANCELLED
     assert openai_shape["listed"] is True
+
+
+# -- a missing key or model is reported before anything is recorded (issue 15 item 13) ---
+
+
+@pytest.fixture
+def no_vendor_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key anywhere; a base URL where nothing listens, in case a call slipped through."""
+    for name in ("LMBATCH_PROVIDER", "LMBATCH_MODEL", "LMBATCH_STORE", "LMBATCH_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize("method", ["create", "invoke"])
+@pytest.mark.parametrize(("provider", "model"), PROVIDERS)
+async def test_a_missing_key_is_reported_before_anything_is_recorded(
+    no_vendor_env: None, tmp_path: Any, provider: str, model: str, method: str
+) -> None:
+    store = lmbatch.JobStore(tmp_path / "jobs.sqlite3")
+
+    async def submit() -> None:
+        # OpenAI checks its key when built, Anthropic when asked to submit: both before
+        # anything is recorded.
+        ops = lmbatch.get_batch_operations(provider, model=model, store=store)
+        await getattr(ops, method)({"a": "hi"})
+
+    with pytest.raises(lmbatch.MissingCredentialsError) as caught:
+        await submit()
+    env_var = f"{provider.upper()}_API_KEY"
+    assert caught.value.env_var == env_var
+    assert env_var in str(caught.value)
+    assert "api_key=..." in str(caught.value)
+    assert not getattr(caught.value, "__notes__", None)  # no job to resume
+    assert store.list_jobs() == []
+
+
+@pytest.mark.parametrize("method", ["create", "invoke"])
+@pytest.mark.parametrize(("provider", "model"), PROVIDERS)
+async def test_a_missing_model_is_reported_before_anything_is_recorded(
+    no_vendor_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    provider: str,
+    model: str,
+    method: str,
+) -> None:
+    monkeypatch.setenv(f"{provider.upper()}_API_KEY", "test")
+    store = lmbatch.JobStore(tmp_path / "jobs.sqlite3")
+    ops = lmbatch.get_batch_operations(provider, store=store)
+    async with ops:
+        with pytest.raises(lmbatch.ValidationError) as caught:
+            await getattr(ops, method)({"a": "hi"})
+    assert str(caught.value).startswith(f"the {provider} provider needs a model: pass model=...")
+    assert store.list_jobs() == []

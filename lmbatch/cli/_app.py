@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -19,10 +20,11 @@ from lmbatch.cli._batch_commands import (
 )
 from lmbatch.cli._demo import demo_command
 from lmbatch.cli._emulator_command import emulator_command
-from lmbatch.cli._errors import EXIT_INTERRUPTED
+from lmbatch.cli._errors import EXIT_INTERRUPTED, INTERRUPTED, USAGE_ERROR, say
 from lmbatch.cli._providers_command import providers_command
 from lmbatch.cli._resolve_command import resolve_command
 from lmbatch.cli._run_commands import resume_command, run_command, wait_command
+from lmbatch.cli._terminal import EXIT_BROKEN_PIPE, silence_stdout
 
 __all__ = ["app", "run"]
 
@@ -47,8 +49,24 @@ Examples:
 """
 
 
+def _wants_json(args: Sequence[str] | None) -> bool:
+    """Whether ``--json`` is among the options (before any ``--``)."""
+    words = list(sys.argv[1:] if args is None else args)
+    if "--" in words:
+        words = words[: words.index("--")]
+    return "--json" in words
+
+
+def _print_json_error(error_type: str, message: str) -> None:
+    print(json.dumps({"error": {"type": error_type, "message": message}}))
+
+
 class LMBatchGroup(TyperGroup):
-    """Reports usage errors as one line (plus where to find help), not a boxed panel."""
+    """Reports usage errors as one line (plus where to find help), not a boxed panel.
+
+    With ``--json`` they are also printed on stdout as ``{"error": {"type": "UsageError",
+    "message": ...}}``, like every other error.
+    """
 
     def main(  # type: ignore[override]
         self,
@@ -58,6 +76,7 @@ class LMBatchGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        json_output = _wants_json(args)
         try:
             result = super().main(
                 args=args,
@@ -69,8 +88,13 @@ class LMBatchGroup(TyperGroup):
             # Without standalone mode, typer.Exit(code) comes back as the return value.
             code = result if isinstance(result, int) else 0
         except typer.Abort:
-            print("aborted", file=sys.stderr)
+            say("aborted")
+            if json_output:
+                _print_json_error(INTERRUPTED, "interrupted (Ctrl-C)")
             code = EXIT_INTERRUPTED
+        except BrokenPipeError:  # the reader of stdout went away (`| head`)
+            silence_stdout()
+            code = EXIT_BROKEN_PIPE
         except Exception as exc:
             # Click's usage errors (typer may vendor click, so match them by shape).
             format_message = getattr(exc, "format_message", None)
@@ -83,7 +107,9 @@ class LMBatchGroup(TyperGroup):
             else:
                 context = getattr(exc, "ctx", None)
                 command = context.command_path if context is not None else "lmbatch"
-                print(f"error: {format_message()} (see: {command} --help)", file=sys.stderr)
+                say(f"error: {format_message()} (see: {command} --help)")
+                if json_output:
+                    _print_json_error(USAGE_ERROR, " ".join(format_message().split()))
         if standalone_mode:
             sys.exit(code)
         return code
@@ -99,6 +125,30 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from lmbatch import __version__
+
+        print(f"lmbatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(help=HELP)
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version of lmbatch and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options of ``lmbatch`` itself, before the command name."""
+
 
 app.command("demo")(demo_command)
 app.command("providers")(providers_command)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Group
 from rich.table import Table
 
+from lmbatch._errors import BatchNotFinishedError
 from lmbatch._operations import BatchOperations
 from lmbatch._status import BatchInfo
 from lmbatch.cli._errors import CLIError, reporting_errors
 from lmbatch.cli._generation import load_schema, parse_assignments
 from lmbatch.cli._options import (
+    AllowPathOption,
     BatchIdArgument,
     FileArgument,
     FormatOption,
@@ -75,6 +78,16 @@ def describe_submission(ops: BatchOperations, batch_id: str, requests: RequestFi
     )
 
 
+SubmitFreshOption = Annotated[
+    bool,
+    typer.Option(
+        "--fresh",
+        help="Submit even if the same requests are already running (by default the "
+        "earlier job's id is printed instead of paying twice).",
+    ),
+]
+
+
 def submit_command(
     file: FileArgument,
     provider: ProviderOption = None,
@@ -83,7 +96,9 @@ def submit_command(
     param: ParamOption = None,
     schema: SchemaOption = None,
     file_format: FormatOption = None,
+    allow_path: AllowPathOption = None,
     store: StoreOption = None,
+    fresh: SubmitFreshOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -92,6 +107,11 @@ def submit_command(
     The whole file is checked first: a bad line stops the command before anything is
     uploaded. Files too large for one vendor batch become an lmbatch job (several
     batches) whose id works with every other command.
+
+    Submitting the same file again (same settings, provider and model) while the earlier
+    job has not ended prints the earlier id instead of submitting twice ("reattached" in
+    --json); --fresh submits again on purpose. Once the earlier job has ended, the file
+    is submitted anew.
 
     Examples:
 
@@ -102,14 +122,24 @@ def submit_command(
         lmbatch submit people.jsonl --schema models:Person
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
-        requests = read_request_file(file, file_format.value if file_format else None)
+        requests = read_request_file(
+            file, file_format.value if file_format else None, allow_path or ()
+        )
         hyperparameters = hyperparameters_from(param, schema)
         ops = operations_for(provider=provider, model=model, options=option, store=store)
 
+        created: list[bool] = []
+
         async def create(ops: BatchOperations) -> str:
-            return await ops.create(requests.requests, hyperparameters)
+            return await ops.create(
+                requests.requests,
+                hyperparameters,
+                reuse=not fresh,
+                on_submitted=lambda _, made: created.append(made),
+            )
 
         batch_id = run_with(ops, create)
+        reattached = created == [False]
         if json_output:
             print(
                 to_json(
@@ -118,11 +148,20 @@ def submit_command(
                         "provider": ops.name,
                         "model": ops.model,
                         "requests": len(requests.requests),
+                        "reattached": reattached,
                     }
                 )
             )
         else:
-            stderr_console().print(describe_submission(ops, batch_id, requests))
+            if reattached:
+                kind = "job" if batch_id.startswith("lmbjob_") else "batch"
+                message = (
+                    f"re-attached to the earlier job for these requests: {kind} {batch_id} "
+                    "(it has not ended; nothing was submitted twice; --fresh submits again)"
+                )
+            else:
+                message = describe_submission(ops, batch_id, requests)
+            stderr_console().print(message)
             print(batch_id)
 
 
@@ -296,6 +335,15 @@ def cancel_command(
             )
 
 
+def _how_to_wait(ops: BatchOperations, batch_id: str, output: Path | None) -> str | None:
+    """The command that waits for a running batch and then writes its results."""
+    job = ops.store.get_job(batch_id)
+    if job is not None and any(chunk.batch_id is None for chunk in job.chunks):
+        return None  # parts were never submitted: the error says how to resume
+    out = f" -o {output}" if output is not None else ""
+    return f"wait for it and write its results with: lmbatch wait {batch_id}{out}"
+
+
 def results_command(
     batch_id: BatchIdArgument,
     output: OutputOption = None,
@@ -327,7 +375,13 @@ def results_command(
         async def write(ops: BatchOperations) -> None:
             await writer.write_stream(ops.iter_results(batch_id))
 
-        run_with(ops, write)
+        try:
+            run_with(ops, write)
+        except BatchNotFinishedError as exc:
+            note = _how_to_wait(ops, batch_id, output)
+            if note is not None:
+                exc.add_note(note)
+            raise
         if output is None:
             sys.stdout.flush()
             stderr_console().print(writer.summary.describe())

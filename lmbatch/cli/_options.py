@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 __all__ = [
+    "AllowPathOption",
     "BatchIdArgument",
     "FormatChoice",
     "FormatOption",
@@ -87,6 +88,17 @@ SchemaOption = Annotated[
         metavar="SCHEMA",
         help="Structured output: module:Model (a pydantic model) or a JSON schema file.",
         show_default=False,
+    ),
+]
+AllowPathOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-path",
+        metavar="DIR",
+        help="Also read attachment paths of FILE from DIR (repeatable). By default they "
+        "must lie in FILE's folder (the working directory for stdin).",
+        show_default=False,
+        file_okay=False,
     ),
 ]
 FormatOption = Annotated[

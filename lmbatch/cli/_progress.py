@@ -15,13 +15,17 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, Tex
 from rich.text import Text
 
 from lmbatch._status import BatchInfo
+from lmbatch.cli._terminal import PlainWhenPipedConsole
 
 __all__ = ["BatchProgress", "stderr_console"]
 
 
 def stderr_console() -> Console:
-    """A console on stderr (no colours when stderr is not a terminal)."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    """A console on stderr: in a terminal, colours and word wrap (a hint never breaks
+    mid-word); elsewhere, plain lines that are never wrapped."""
+    console = PlainWhenPipedConsole(stderr=True, highlight=False)
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def _clock(seconds: float) -> str:

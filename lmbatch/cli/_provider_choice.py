@@ -8,7 +8,8 @@ from typing import Any
 
 from lmbatch._config import get_batch_operations, load_config
 from lmbatch._operations import BatchOperations
-from lmbatch._store import JobRecord, JobStore, default_store_path
+from lmbatch._store import JobRecord, JobStore
+from lmbatch._store_location import STORE_ENV, resolve_store
 from lmbatch.cli._errors import CLIError
 from lmbatch.cli._generation import parse_assignments
 
@@ -17,9 +18,9 @@ __all__ = ["operations_for", "store_path"]
 
 def store_path(store: str | None) -> str:
     """The job store file: ``--store``, then ``$LMBATCH_STORE``, config, default."""
-    if store:
-        return store
-    return os.environ.get("LMBATCH_STORE") or load_config().store or str(default_store_path())
+    if store or os.environ.get(STORE_ENV):
+        return resolve_store(store, source="--store")
+    return resolve_store(None, config_store=load_config().store)
 
 
 def _recorded_job(batch_id: str, store: str) -> JobRecord | None:

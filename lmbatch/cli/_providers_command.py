@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.table import Table
 from rich.text import Text
 
@@ -62,24 +63,40 @@ def _size(count: int) -> str:
     return f"{count} TB"
 
 
-def providers_command(json_output: JsonOption = False, verbose: VerboseOption = False) -> None:
+#: Built-in providers for tests and examples, listed only with --all (or when selected).
+HIDDEN_PROVIDERS = frozenset({"fake"})
+
+AllOption = Annotated[
+    bool,
+    typer.Option("--all", "-a", help="Also list the built-in test provider (fake)."),
+]
+
+
+def providers_command(
+    show_all: AllOption = False, json_output: JsonOption = False, verbose: VerboseOption = False
+) -> None:
     """List installed providers: version, status (ok, or broken and why), limits, selection.
 
     The selected provider is the one commands use without --provider: $LMBATCH_PROVIDER,
-    else "provider" in lmbatch.toml or [tool.lmbatch] of pyproject.toml.
+    else "provider" in lmbatch.toml or [tool.lmbatch] of pyproject.toml. The built-in
+    "fake" provider (for tests) is listed with --all, or when it is the selected one.
 
     Examples:
 
         lmbatch providers
 
-        lmbatch providers --json
+        lmbatch providers --all --json
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
-        entries = registry.entries()
         try:
             selected, source = _selected()
         except ConfigError as exc:
             selected, source = None, f"config error: {exc}"
+        entries = [
+            entry
+            for entry in registry.entries()
+            if show_all or entry.name not in HIDDEN_PROVIDERS or entry.name == selected
+        ]
         if json_output:
             print(
                 to_json(
@@ -112,10 +129,7 @@ def providers_command(json_output: JsonOption = False, verbose: VerboseOption = 
         stdout_console().print(table)
         console = stderr_console()
         console.print(f"selected provider: {selected or 'none'} ({source})")
-        missing = [
-            name
-            for name in FIRST_PARTY_DISTRIBUTIONS
-            if name not in {entry.name for entry in entries}
-        ]
+        installed = {entry.name for entry in registry.entries()}
+        missing = [name for name in FIRST_PARTY_DISTRIBUTIONS if name not in installed]
         for name in missing:
             console.print(f"more: pip install {FIRST_PARTY_DISTRIBUTIONS[name]}")

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo, BatchStatus
+from lmbatch.cli._terminal import PlainWhenPipedConsole
 
 __all__ = [
     "batch_table",
@@ -36,8 +37,11 @@ _STATUS_STYLES = {
 
 
 def stdout_console() -> Console:
-    """A console on stdout (no colours when stdout is not a terminal)."""
-    return Console(highlight=False, soft_wrap=False)
+    """A console on stdout: in a terminal, colours and word wrap; piped, plain unwrapped
+    lines, tables included (see :mod:`lmbatch.cli._terminal`)."""
+    console = PlainWhenPipedConsole(highlight=False)
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def _default(value: Any) -> Any:

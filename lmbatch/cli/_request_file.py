@@ -10,7 +10,15 @@ JSONL: one JSON object per line::
     {"key": "q3", "input": [{"role": "user", "content": "Hi"}]}
 
 CSV: a header row with ``key`` and ``prompt`` columns (and optionally ``system``); other
-columns are ignored.
+columns are ignored. CSV is read strictly: a row with more or fewer cells than the header,
+a quoted field that is never closed, or a NUL byte is an error naming the line where it
+starts, never a prompt that silently swallows the rows after it.
+
+Attachment ``path`` parts are read relative to the request file's folder (the working
+directory for stdin) and must stay inside it, or inside a folder the user allowed with
+``--allow-path``: a request file from elsewhere must not be able to send
+``../../.ssh/id_rsa`` or ``/etc/passwd`` to a vendor. (Python callers building
+:class:`~lmbatch.Attachment` objects in code are trusted: that is their own code.)
 """
 
 from __future__ import annotations
@@ -21,13 +29,14 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from lmbatch._errors import ValidationError
 from lmbatch._inputs import normalize_input
+from lmbatch._json import json_problem
 from lmbatch._messages import Attachment, LMInput, Message
 from lmbatch.cli._errors import CLIError
 
@@ -64,19 +73,51 @@ class RequestFile:
         self.line_of[key] = line
 
 
-def read_request_file(path: str, file_format: FileFormat | None = None) -> RequestFile:
+@dataclass(frozen=True)
+class _AttachmentFolders:
+    """Where attachment paths of a request file are read from, and may be read from."""
+
+    base: Path
+    allowed: tuple[Path, ...]
+
+    @classmethod
+    def of(cls, base: Path, allow_paths: Iterable[str | Path]) -> _AttachmentFolders:
+        roots = (base, *(Path(folder).expanduser() for folder in allow_paths))
+        return cls(base, tuple(root.resolve() for root in roots))
+
+    def resolve(self, where: str, given: str) -> Path:
+        """The file ``given`` names, once it is known to lie in an allowed folder."""
+        # resolve() follows symlinks and "..": a link in the folder pointing out of it
+        # is outside too.
+        file = (self.base / Path(given).expanduser()).resolve()
+        if not any(file.is_relative_to(root) for root in self.allowed):
+            raise CLIError(
+                f"{where}: attachment path {given!r} is outside the request file's folder "
+                f"({self.base}); to read attachments from another folder, pass "
+                "--allow-path DIR"
+            )
+        return file
+
+
+def read_request_file(
+    path: str, file_format: FileFormat | None = None, allow_paths: Iterable[str | Path] = ()
+) -> RequestFile:
     """Read and validate every request of ``path`` (``-`` reads JSONL from stdin).
 
     Args:
         path: The file to read.
         file_format: ``"jsonl"`` or ``"csv"``; guessed from the suffix when None.
+        allow_paths: Folders attachment ``path`` parts may also be read from, besides
+            the request file's own folder (the working directory for stdin).
 
     Raises:
         CLIError: The file is missing, unreadable, or a line is invalid (the message
-            names the file and line).
+            names the file and line), or an attachment path lies outside the allowed
+            folders.
     """
     if path == STDIN:
-        result = _read_jsonl("<stdin>", sys.stdin.buffer.read(), Path.cwd())
+        folders = _AttachmentFolders.of(Path.cwd(), allow_paths)
+        result = _read_jsonl("<stdin>", sys.stdin.buffer.read(), folders)
     else:
         file = Path(path)
         chosen = file_format or _format_of(file)
@@ -88,8 +129,10 @@ def read_request_file(path: str, file_format: FileFormat | None = None) -> Reque
             raise CLIError(f"{path}: is a directory, not a file of requests") from None
         except OSError as exc:
             raise CLIError(f"{path}: cannot read it: {exc.strerror}") from None
-        reader = _read_jsonl if chosen == "jsonl" else _read_csv
-        result = reader(path, data, file.parent)
+        if chosen == "jsonl":
+            result = _read_jsonl(path, data, _AttachmentFolders.of(file.parent, allow_paths))
+        else:
+            result = _read_csv(path, data, file.parent)
     if not result.requests:
         raise CLIError(f"{result.name}: no requests in the file")
     return result
@@ -108,7 +151,7 @@ def _format_of(file: Path) -> FileFormat:
 # -- JSONL -------------------------------------------------------------------------------
 
 
-def _read_jsonl(name: str, data: bytes, base_dir: Path) -> RequestFile:
+def _read_jsonl(name: str, data: bytes, base_dir: _AttachmentFolders) -> RequestFile:
     result = RequestFile(name)
     for number, raw in enumerate(data.splitlines(), start=1):
         where = f"{name}:{number}"
@@ -122,6 +165,10 @@ def _read_jsonl(name: str, data: bytes, base_dir: Path) -> RequestFile:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CLIError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+        except RecursionError:
+            raise CLIError(f"{where}: the line is nested too deeply to read") from None
+        if "\\u" in text:
+            _check_escapes(where, record)
         if not isinstance(record, dict):
             raise CLIError(
                 f'{where}: expected a JSON object like {{"key": ..., "input": ...}}, '
@@ -131,6 +178,16 @@ def _read_jsonl(name: str, data: bytes, base_dir: Path) -> RequestFile:
         value = _read_input(where, key, record, base_dir)
         result.add(number, key, value)
     return result
+
+
+def _check_escapes(where: str, record: Any) -> None:
+    """Refuse ``\\ud800``-style escapes of half a character (a lone surrogate).
+
+    JSON lets them through, but no provider takes them: UTF-8 cannot encode them.
+    """
+    problem = json_problem(record)
+    if problem is not None:
+        raise CLIError(f"{where}: the line {problem}")
 
 
 def _read_key(where: str, record: dict[str, Any]) -> str:
@@ -150,7 +207,9 @@ def _read_key(where: str, record: dict[str, Any]) -> str:
     return key
 
 
-def _read_input(where: str, key: str, record: dict[str, Any], base_dir: Path) -> LMInput:
+def _read_input(
+    where: str, key: str, record: dict[str, Any], base_dir: _AttachmentFolders
+) -> LMInput:
     if "input" not in record:
         raise CLIError(f'{where}: missing "input" for key {key!r}')
     system = record.get("system")
@@ -160,7 +219,7 @@ def _read_input(where: str, key: str, record: dict[str, Any], base_dir: Path) ->
     return _validated(where, key, value, system)
 
 
-def _from_json(where: str, value: Any, base_dir: Path) -> Any:
+def _from_json(where: str, value: Any, base_dir: _AttachmentFolders) -> Any:
     """Accept the JSON spellings people write: ``content`` for ``contents``, file parts."""
     if not isinstance(value, list):
         return value
@@ -180,12 +239,12 @@ def _from_json(where: str, value: Any, base_dir: Path) -> Any:
     return converted
 
 
-def _part(where: str, part: Any, base_dir: Path) -> Any:
+def _part(where: str, part: Any, base_dir: _AttachmentFolders) -> Any:
     if not (isinstance(part, dict) and part.get("type") == "attachment"):
         return part
     part = dict(part)
     if "path" in part:
-        file = base_dir / str(part.pop("path"))
+        file = base_dir.resolve(where, str(part.pop("path")))
         try:
             return Attachment.from_path(file, part.get("mime_type"))
         except (OSError, ValueError) as exc:
@@ -228,25 +287,32 @@ def _read_csv(name: str, data: bytes, base_dir: Path) -> RequestFile:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise CLIError(f"{name}:{line}: not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
+    if "\x00" in text:
+        # A NUL is no text anyone typed: the file is damaged or not UTF-8 CSV at all
+        # (UTF-16 from a spreadsheet, say). Never send it on as part of a prompt.
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise CLIError(f"{name}:{line}: contains a NUL byte; the file is damaged or not CSV text")
+    # strict: a stray quote is an error, not a field that swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = _numbered_rows(name, reader)
+    first = next(rows, None)
+    if first is None:
         raise CLIError(f"{name}: the file is empty; it needs a header row with key,prompt")
-    columns = {column.strip().lower(): index for index, column in enumerate(header)}
-    for required in ("key", "prompt"):
-        if required not in columns:
-            raise CLIError(
-                f"{name}:1: missing column {required!r} "
-                f"(the header has: {', '.join(header) or 'nothing'})"
-            )
+    header_line, header = first
+    columns = _csv_columns(f"{name}:{header_line}", header)
     result = RequestFile(name)
-    for number, row in _numbered_rows(name, reader):
+    for number, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         where = f"{name}:{number}"
-        cells = {
-            column: row[index] if index < len(row) else "" for column, index in columns.items()
-        }
+        if len(row) != len(header):
+            # A missing or extra cell means a prompt with an unquoted comma, or a cell
+            # lost: reading on would send a cut-off prompt, or the wrong one.
+            raise CLIError(
+                f"{where}: the row has {len(row)} cell{'s' if len(row) != 1 else ''} but "
+                f"the header has {len(header)} columns; quote a prompt that holds commas"
+            )
+        cells = {column: row[index] for column, index in columns.items()}
         key = cells["key"].strip()
         if not key:
             raise CLIError(f"{where}: the key column is empty")
@@ -255,11 +321,46 @@ def _read_csv(name: str, data: bytes, base_dir: Path) -> RequestFile:
     return result
 
 
+def _csv_columns(where: str, header: list[str]) -> dict[str, int]:
+    """``{column name: index}`` of the header row; a name given twice is an error."""
+    columns: dict[str, int] = {}
+    for index, column in enumerate(header):
+        name = column.strip().lower()
+        if name in columns and name in ("key", "prompt", "system"):
+            raise CLIError(f"{where}: the header names column {name!r} twice")
+        columns.setdefault(name, index)
+    for required in ("key", "prompt"):
+        if required not in columns:
+            raise CLIError(
+                f"{where}: missing column {required!r} "
+                f"(the header has: {', '.join(header) or 'nothing'})"
+            )
+    return columns
+
+
 def _numbered_rows(name: str, reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """``(line, row)`` pairs; ``line`` is where the row starts (rows may span lines)."""
     start = reader.line_num + 1
     try:
         for row in reader:
             yield start, row
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise CLIError(f"{name}:{start}: not valid CSV ({exc})") from None
+        problem = _csv_problem(str(exc), start, reader.line_num)
+        raise CLIError(f"{name}:{start}: {problem}") from None
+
+
+def _csv_problem(error: str, start: int, stopped: int) -> str:
+    """Words for a ``csv.Error`` met reading the row that starts on line ``start``."""
+    if error == "unexpected end of data" or error.endswith("expected after '\"'"):
+        if error == "unexpected end of data":
+            where = " (it runs to the end of the file)"
+        else:
+            where = "" if stopped <= start else f" (the reader stumbled on line {stopped})"
+        return (
+            "a quoted field starts on this line and is never closed properly; close it, "
+            'and write a quote inside a quoted field as ""' + where
+        )
+    if error.startswith("field larger than field limit"):
+        return f"a field is longer than {csv.field_size_limit():,} characters (an unclosed quote?)"
+    return f"not valid CSV ({error})"

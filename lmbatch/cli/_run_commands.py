@@ -12,13 +12,15 @@ from typing import Annotated
 import typer
 
 from lmbatch import resume
-from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, BatchOperations
+from lmbatch._deadline import Deadline, deadline_scope
+from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, DEFAULT_TIMEOUT, BatchOperations
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
-from lmbatch.cli._errors import EXIT_INTERRUPTED, reporting_errors
+from lmbatch.cli._errors import EXIT_INTERRUPTED, print_interrupted, reporting_errors
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
+    AllowPathOption,
     BatchIdArgument,
     FileArgument,
     FormatOption,
@@ -37,7 +39,7 @@ from lmbatch.cli._progress import BatchProgress, stderr_console
 from lmbatch.cli._provider_choice import operations_for, store_path
 from lmbatch.cli._render import counts_summary, to_json
 from lmbatch.cli._request_file import read_request_file
-from lmbatch.cli._results_file import ResultsWriter
+from lmbatch.cli._results_file import ParkedResults, ResultsWriter
 from lmbatch.cli._session import MAX_POLL_INTERVAL, run_with, wait_until_done
 
 __all__ = ["OnInterrupt", "resume_command", "run_command", "wait_command"]
@@ -60,15 +62,23 @@ OnInterruptOption = Annotated[
     ),
 ]
 TimeoutOption = Annotated[
-    float | None,
+    float,
     typer.Option(
         "--timeout",
         metavar="SECONDS",
         min=0.0,
-        help="Stop waiting after this long (the batch keeps running).",
+        help=f"Stop waiting after this long (the batch keeps running). Default "
+        f"{DEFAULT_TIMEOUT:g} s (48 h); 0 waits without limit.",
         show_default=False,
     ),
 ]
+
+
+def _limit(timeout: float) -> float | None:
+    """The --timeout value as the API takes it: 0 means no limit."""
+    return timeout or None
+
+
 NoProgressOption = Annotated[
     bool, typer.Option("--no-progress", help="Do not draw the progress bar.")
 ]
@@ -127,13 +137,23 @@ class _Waiter:
                 on_progress=self.progress.update,
             )
 
-    def interrupted(self) -> int:
-        """Ask (or decide) what happens to the batch after Ctrl-C; return the exit status."""
+    def interrupted(self, json_output: bool = False) -> int:
+        """Ask (or decide) what happens to the batch after Ctrl-C; return the exit status.
+
+        With ``json_output``, also print the ``Interrupted`` error on stdout.
+        """
+        code = self._handle_interruption()
+        if json_output:
+            print_interrupted(self.batch_id)
+        return code
+
+    def _handle_interruption(self) -> int:
         console = stderr_console()
         if self.batch_id is None:
             console.print(
-                "interrupted while submitting; nothing is waiting. Check what reached the "
-                "provider with: lmbatch list"
+                "interrupted while submitting. Run the same command again: it first asks "
+                "the provider which batches were created, and sends only the rest "
+                "(nothing is paid twice)."
             )
             return EXIT_INTERRUPTED
         choice = self.on_interrupt
@@ -206,9 +226,10 @@ def run_command(
     param: ParamOption = None,
     schema: SchemaOption = None,
     file_format: FormatOption = None,
+    allow_path: AllowPathOption = None,
     store: StoreOption = None,
     poll_interval: PollIntervalOption = 10.0,
-    timeout: TimeoutOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     on_interrupt: OnInterruptOption = OnInterrupt.ASK,
     no_progress: NoProgressOption = False,
     fresh: FreshOption = False,
@@ -235,7 +256,9 @@ def run_command(
         lmbatch run people.jsonl -o people.out.jsonl --schema models:Person --json
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
-        requests = read_request_file(file, file_format.value if file_format else None)
+        requests = read_request_file(
+            file, file_format.value if file_format else None, allow_path or ()
+        )
         hyperparameters = hyperparameters_from(param, schema)
 
         def make_ops() -> BatchOperations:
@@ -245,14 +268,17 @@ def run_command(
         waiter = _Waiter(
             make_ops,
             interval=poll_interval,
-            timeout=timeout,
+            timeout=_limit(timeout),
             progress=not no_progress,
             on_interrupt=on_interrupt,
             output=output,
         )
         writer = ResultsWriter(output)
+        # Results are parked on disk as they are read (beside the job store's spool),
+        # then written in the file's order: memory stays flat however many there are.
+        parked = ParkedResults(ops.store.spool_dir())
 
-        async def run(ops: BatchOperations) -> tuple[str, BatchInfo, dict[str, LMOutput]]:
+        async def run(ops: BatchOperations) -> tuple[str, BatchInfo]:
             def submitted(batch_id: str, created: bool) -> None:
                 waiter.batch_id = batch_id
                 message = describe_submission(ops, batch_id, requests)
@@ -261,26 +287,28 @@ def run_command(
                 stderr_console().print(message)
 
             with waiter.progress:
-                results = await ops.invoke(
+                async for key, result in ops.invoke_iter(
                     requests.requests,
                     hyperparameters,
                     status_check_interval=poll_interval,
                     max_status_check_interval=max(poll_interval, MAX_POLL_INTERVAL),
-                    timeout=timeout,
+                    timeout=_limit(timeout),
                     on_progress=waiter.progress.update,
                     on_submitted=submitted,
                     resubmit=resubmit,
                     reuse=not fresh,
-                )
+                ):
+                    parked.add(key, result)
             assert waiter.batch_id is not None
             info = waiter.progress.last_info or await ops.info(waiter.batch_id)
-            return waiter.batch_id, info, results
+            return waiter.batch_id, info
 
-        try:
-            batch_id, info, results = run_with(ops, run)
-        except KeyboardInterrupt:
-            raise typer.Exit(waiter.interrupted()) from None
-        writer.write_all((key, results[key]) for key in requests.requests if key in results)
+        with parked:
+            try:
+                batch_id, info = run_with(ops, run)
+            except KeyboardInterrupt:
+                raise typer.Exit(waiter.interrupted(json_output)) from None
+            writer.write_lines(parked.in_order(requests.requests))
         _finish(writer, batch_id, info, json_output)
 
 
@@ -292,7 +320,7 @@ def wait_command(
     option: OptionsOption = None,
     store: StoreOption = None,
     poll_interval: PollIntervalOption = 10.0,
-    timeout: TimeoutOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     on_interrupt: OnInterruptOption = OnInterrupt.LEAVE,
     no_progress: NoProgressOption = False,
     json_output: JsonOption = False,
@@ -316,10 +344,11 @@ def wait_command(
                 provider=provider, model=model, options=option, store=store, batch_id=batch_id
             )
 
+        limit = _limit(timeout)
         waiter = _Waiter(
             make_ops,
             interval=poll_interval,
-            timeout=timeout,
+            timeout=limit,
             progress=not no_progress,
             on_interrupt=on_interrupt,
             output=output,
@@ -327,15 +356,17 @@ def wait_command(
         writer = ResultsWriter(output) if output is not None else None
 
         async def wait(ops: BatchOperations) -> BatchInfo:
-            info = await waiter.wait(ops, batch_id)
-            if writer is not None:
-                await writer.write_stream(ops.iter_results(batch_id))
+            # One deadline for waiting and writing the results.
+            with deadline_scope(Deadline.after(limit, batch_id) if limit is not None else None):
+                info = await waiter.wait(ops, batch_id)
+                if writer is not None:
+                    await writer.write_stream(ops.iter_results(batch_id))
             return info
 
         try:
             info = run_with(make_ops(), wait)
         except KeyboardInterrupt:
-            raise typer.Exit(waiter.interrupted()) from None
+            raise typer.Exit(waiter.interrupted(json_output)) from None
         if writer is not None:
             _finish(writer, batch_id, info, json_output)
         elif json_output:
@@ -350,7 +381,7 @@ def resume_command(
     option: OptionsOption = None,
     store: StoreOption = None,
     poll_interval: PollIntervalOption = 10.0,
-    timeout: TimeoutOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
     no_progress: NoProgressOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -377,7 +408,7 @@ def resume_command(
                     store=store_path(store),
                     status_check_interval=poll_interval,
                     max_status_check_interval=max(poll_interval, MAX_POLL_INTERVAL),
-                    timeout=timeout,
+                    timeout=_limit(timeout),
                     on_progress=display.update,
                     **settings,
                 )

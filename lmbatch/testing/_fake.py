@@ -183,12 +183,17 @@ class FakeBatchOperations(BatchOperations):
 
     name = "fake"
     settings_class = FakeSettings
+    marks_create_start = True
     # What an instance with default settings declares (instances follow their settings).
     limits = ProviderLimits(
         max_requests_per_batch=FakeSettings().max_requests_per_batch,
         max_bytes_per_batch=_FAKE_MAX_BYTES,
         headroom=1.0,
     )
+    # Like Anthropic, the fake writes a line for every request it ran, expired or cancelled.
+    result_line_states = frozenset({"succeeded", "errored", "expired", "cancelled"})
+    # In memory: a download that came back short is read again at once.
+    result_download_delays = (0.0, 0.0, 0.0)
     #: Fake batches keep the metadata lmbatch stamps, like OpenAI's.
     stamps_batch_metadata = True
 
@@ -237,6 +242,8 @@ class FakeBatchOperations(BatchOperations):
     # -- lifecycle -------------------------------------------------------------------
 
     async def _submit_batch(self, batch: PreparedBatch) -> str:
+        # Scripted submit failures play the vendor's answer to the create call.
+        self._create_started(batch)
         self.backend._enter("submit")
         records = list(batch.iter_records())
         script = (
@@ -416,7 +423,13 @@ class FakeBatchOperations(BatchOperations):
 
 
 def _count(counts: RequestCounts, results: list[tuple[str | None, LMOutput]]) -> None:
-    for _, output in results:
+    # Requests are counted, not lines: a duplicated line is one request.
+    counted: set[str] = set()
+    for custom_id, output in results:
+        if custom_id is not None:
+            if custom_id in counted:
+                continue
+            counted.add(custom_id)
         if output.error is None:
             counts["succeeded"] += 1
         elif output.error.kind == "expired":

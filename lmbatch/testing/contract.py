@@ -126,6 +126,31 @@ class BatchOperationsContract:
         assert all(output.text for output in results.values())
         assert len(submissions) == 1
 
+    async def test_invoke_iter_yields_each_key_once_with_its_final_outcome(
+        self, batch_operations: BatchOperations, submissions: list[PreparedBatch]
+    ) -> None:
+        faulty = self.supports_fault_directives
+        requests: dict[str, Any] = {
+            "plain": "Say hello",
+            "again": "Say goodbye" + (" [[lmbatch:error=503]]" if faulty else ""),
+        }
+        pairs = [
+            pair
+            async for pair in batch_operations.invoke_iter(
+                requests,
+                status_check_interval=self.status_check_interval,
+                max_iterations=self.max_status_checks,
+                resubmit=1,
+            )
+        ]
+        assert sorted(key for key, _ in pairs) == sorted(requests)
+        outputs = dict(pairs)
+        assert outputs["plain"].ok
+        if faulty:  # failed twice: the outcome of the second (last) round
+            assert outputs["again"].error is not None
+            assert outputs["again"].finish_details["lmbatch_round"] == 2
+            assert len(submissions) == 2
+
     async def test_keys_the_vendor_refuses_come_back_unchanged(
         self, batch_operations: BatchOperations
     ) -> None:

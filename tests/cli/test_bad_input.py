@@ -3,6 +3,7 @@ and nothing is uploaded."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -139,10 +140,36 @@ def test_no_provider_selected(lmbatch: Invoke, prompts: Path) -> None:
     assert_refused(lmbatch("submit", str(prompts)), "no provider selected")
 
 
-def test_missing_api_key(lmbatch: Invoke, prompts: Path) -> None:
-    pytest.importorskip("lmbatch_openai")
-    outcome = lmbatch("submit", str(prompts), "-p", "openai", "-m", "gpt-4.1-mini")
-    assert_refused(outcome, "OPENAI_API_KEY")
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+)
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_missing_api_key_is_one_line_and_records_nothing(
+    lmbatch: Invoke,
+    prompts: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    model: str,
+    command: str,
+) -> None:
+    pytest.importorskip(f"lmbatch_{provider}")
+    env_var = f"{provider.upper()}_API_KEY"
+    monkeypatch.delenv(env_var, raising=False)
+    outcome = lmbatch(command, str(prompts), "-p", provider, "-m", model)
+    assert_refused(outcome, env_var)  # one line: no job was recorded, so no resume note
+    assert outcome.exit_code == 2
+    assert not (tmp_path / "store" / "jobs.sqlite3").exists() or not _jobs(tmp_path)
+
+
+def _jobs(tmp_path: Path) -> list[str]:
+    from lmbatch import JobStore
+
+    store = JobStore(tmp_path / "store" / "jobs.sqlite3")
+    try:
+        return [job.job_id for job in store.list_jobs()]
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("command", ["status", "info", "results", "cancel", "wait"])
@@ -172,8 +199,58 @@ def test_json_errors_are_machine_readable(lmbatch: Invoke, tmp_path: Path) -> No
     outcome = lmbatch("submit", str(path), "-p", "fake", "--json")
     assert outcome.exit_code == 2
     error = outcome.json()["error"]
-    assert error["type"] == "CLIError"
+    assert error["type"] == "UsageError"
     assert error["message"].startswith(f"{path}:1:")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["submit", "--bogus", "--json"], "No such option: --bogus"),
+        (["sumbit", "x", "--json"], "No such command 'sumbit'"),
+        (["submit", "--json"], "Missing argument 'FILE'"),
+        (["status", "x", "--json", "--poll-interval", "-1"], "No such option"),
+        (["run", "x.jsonl", "--json", "--poll-interval", "-1"], "--poll-interval"),
+    ],
+)
+def test_usage_errors_are_json_under_json(lmbatch: Invoke, args: list[str], fragment: str) -> None:
+    outcome = lmbatch(*args)
+    assert outcome.exit_code == 2
+    error = outcome.json()["error"]
+    assert error["type"] == "UsageError"
+    assert fragment in error["message"]
+    assert len(outcome.error_lines) == 1  # the line on stderr stays
+
+
+def test_unexpected_errors_are_json_with_a_stable_type(
+    lmbatch: Invoke, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch.cli import _batch_commands
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(_batch_commands, "read_request_file", broken)
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--json")
+    assert outcome.exit_code == 1
+    assert outcome.json()["error"] == {
+        "type": "UnexpectedError",
+        "message": "unexpected RuntimeError: a bug",
+    }
+
+
+def test_an_interruption_is_json_under_json(
+    lmbatch: Invoke, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch.cli import _batch_commands
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_batch_commands, "read_request_file", interrupted)
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--json")
+    assert outcome.exit_code == 130
+    assert outcome.json()["error"]["type"] == "Interrupted"
 
 
 def test_verbose_shows_the_traceback(lmbatch: Invoke) -> None:
@@ -181,3 +258,210 @@ def test_verbose_shows_the_traceback(lmbatch: Invoke) -> None:
     assert outcome.exit_code == 1
     assert "Traceback" in outcome.stderr
     assert outcome.error_lines[-1].startswith("error: ")
+
+
+# -- damaged CSV: refused with the line where the damage starts, never read loosely ---------
+
+
+def test_csv_unclosed_quote_names_the_line_where_the_field_starts(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "q.csv"
+    rows = [f"k{i},prompt number {i}" for i in range(1000)]
+    rows[2] = 'k2,"this quote is never closed'
+    path.write_text("key,prompt\n" + "\n".join(rows) + "\n")
+    assert_refused(
+        lmbatch("submit", str(path), "-p", "fake"), "q.csv:4:", "quoted field", "never closed"
+    )
+
+
+def test_csv_unclosed_quote_closed_by_a_later_row_is_refused(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('key,prompt\na,"unclosed\nb,plain\nc,"quoted"\nd,last\n')
+    assert_refused(lmbatch("run", str(path), "-p", "fake"), "q.csv:2:", "quoted field")
+
+
+def test_csv_bad_quote_in_the_header_names_line_1(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('"key,prompt\na,hello\n')
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:1:", "quoted field")
+
+
+@pytest.mark.parametrize(
+    ("row", "cells"),
+    [("a,hello, world", "3 cells"), ("a", "1 cell")],
+    ids=["more-cells", "fewer-cells"],
+)
+def test_csv_ragged_row_is_refused(lmbatch: Invoke, tmp_path: Path, row: str, cells: str) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text(f"key,prompt\nok,fine\n{row}\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:3:", cells, "2 columns")
+
+
+def test_csv_nul_byte_is_refused(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_bytes(b"key,prompt\nok,fine\nbad,he\x00llo\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:3:", "NUL")
+
+
+def test_csv_duplicate_header_column_is_refused(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text("key,prompt,Prompt\na,one,two\n")
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "q.csv:1:", "'prompt'", "twice")
+
+
+def test_jsonl_line_nested_too_deeply_names_file_and_line(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    deep = "[" * 100_000 + "]" * 100_000
+    path.write_text(f'{{"key": "a", "input": "hi"}}\n{{"key": "b", "input": {deep}}}\n')
+    assert_refused(lmbatch("submit", str(path), "-p", "fake"), "deep.jsonl:2:", "nested too deeply")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        r'{"key": "b", "input": "half an emoji \ud83d"}',
+        r'{"key": "b\udc80", "input": "hi"}',
+        r'{"key": "b", "input": "hi", "system": "\udfff"}',
+    ],
+    ids=["prompt", "key", "system"],
+)
+def test_jsonl_lone_surrogate_names_file_and_line(
+    lmbatch: Invoke, tmp_path: Path, line: str
+) -> None:
+    path = tmp_path / "text.jsonl"
+    # A whole emoji written as an escaped surrogate pair is fine; half of one is not.
+    path.write_text('{"key": "a", "input": "\\ud83d\\ude00"}\n' + line + "\n")
+    assert_refused(lmbatch("run", str(path), "-p", "fake"), "text.jsonl:2:", "lone surrogate")
+
+
+def test_damaged_store_names_the_file(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "damaged.sqlite3"
+    store.write_bytes(b"not a database at all\n" * 100)
+    monkeypatch.setenv("LMBATCH_STORE", str(store))
+    outcome = lmbatch("submit", str(prompts), "-p", "fake", "--json")
+    assert_refused(outcome, str(store), "damaged", "move it aside")
+    error = json.loads(outcome.stdout)["error"]
+    assert error["type"] == "StoreError"
+    assert error["path"] == str(store)
+
+
+# -- attachment paths stay in the request file's folder -------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\nnot-really-an-image-but-private"
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> tuple[Path, Path]:
+    """``requests/`` (where the request file goes) and ``private/secret.png`` beside it."""
+    requests = tmp_path / "requests"
+    requests.mkdir()
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "secret.png").write_bytes(PNG)
+    return requests, private
+
+
+def _request_file(folder: Path, attachment_path: str) -> Path:
+    path = folder / "q.jsonl"
+    part = {"type": "attachment", "path": attachment_path}
+    path.write_text(
+        json.dumps({"key": "ok", "input": "hi"})
+        + "\n"
+        + json.dumps({"key": "photo", "input": ["What is this?", part]})
+        + "\n"
+    )
+    return path
+
+
+def _sent_bytes() -> bytes:
+    return b"".join(
+        json.dumps(batch.records).encode() for batch in default_backend.batches.values()
+    )
+
+
+@pytest.mark.parametrize("command", ["submit", "run"])
+@pytest.mark.parametrize("how", ["relative", "absolute", "symlink"])
+def test_an_attachment_path_outside_the_request_files_folder_is_refused(
+    lmbatch: Invoke, layout: tuple[Path, Path], command: str, how: str
+) -> None:
+    requests, private = layout
+    secret = private / "secret.png"
+    if how == "relative":
+        given = "../private/secret.png"
+    elif how == "absolute":
+        given = str(secret)
+    else:
+        (requests / "innocent.png").symlink_to(secret)
+        given = "innocent.png"
+    path = _request_file(requests, given)
+    outcome = lmbatch(command, str(path), "-p", "fake")
+    assert_refused(outcome, f"{path}:2:", repr(given), "--allow-path")
+    assert default_backend.batches == {}
+
+
+def test_allow_path_lets_attachments_come_from_another_folder(
+    lmbatch: Invoke, layout: tuple[Path, Path]
+) -> None:
+    requests, private = layout
+    path = _request_file(requests, "../private/secret.png")
+    outcome = lmbatch("submit", str(path), "-p", "fake", "--allow-path", str(private))
+    assert outcome.exit_code == 0, outcome.stderr
+    assert default_backend.calls["submit"] == 1
+    assert base64.b64encode(PNG) in _sent_bytes()
+    # --allow-path is repeatable; a folder that does not hold the file does not help.
+    outcome = lmbatch(
+        "submit",
+        str(path),
+        "-p",
+        "fake",
+        "--allow-path",
+        str(requests / "x"),
+        "--allow-path",
+        str(private.parent / "privat"),
+    )
+    assert outcome.exit_code == 2
+    assert f"{path}:2:" in outcome.stderr
+
+
+def test_an_attachment_in_a_subfolder_of_the_request_file_is_read(
+    lmbatch: Invoke, layout: tuple[Path, Path]
+) -> None:
+    requests, _ = layout
+    (requests / "images").mkdir()
+    (requests / "images" / "cat.png").write_bytes(PNG)
+    path = _request_file(requests, "images/../images/cat.png")
+    outcome = lmbatch("submit", str(path), "-p", "fake")
+    assert outcome.exit_code == 0, outcome.stderr
+    assert default_backend.calls["submit"] == 1
+
+
+def test_attachment_paths_from_stdin_stay_in_the_working_directory(
+    lmbatch: Invoke, layout: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests, private = layout
+    monkeypatch.chdir(requests)
+    part = {"type": "attachment", "path": str(private / "secret.png")}
+    line = json.dumps({"key": "photo", "input": ["What is this?", part]}) + "\n"
+    assert_refused(lmbatch("submit", "-", "-p", "fake", input=line), "<stdin>:1:", "secret.png")
+    outcome = lmbatch("submit", "-", "-p", "fake", "--allow-path", str(private), input=line)
+    assert outcome.exit_code == 0, outcome.stderr
+
+
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_a_store_url_is_refused_naming_where_it_came_from(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    url = "postgresql://ann:s3cret@db.example/jobs"
+    outcome = lmbatch(command, str(prompts), "-p", "fake", "--store", url)
+    assert_refused(outcome, "--store is 'postgresql://ann:***@db.example/jobs', a URL")
+    assert outcome.exit_code == 2
+    monkeypatch.setenv("LMBATCH_STORE", url)
+    assert_refused(lmbatch(command, str(prompts), "-p", "fake"), "LMBATCH_STORE is ")
+    assert_refused(lmbatch("status", "batch_x"), "LMBATCH_STORE is ")
+    assert "s3cret" not in outcome.stderr
+    assert not (tmp_path / "postgresql:").exists()

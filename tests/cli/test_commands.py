@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
+from lmbatch import ProviderServerError
 from lmbatch.cli._app import app
-from lmbatch.testing import default_backend
+from lmbatch.testing import FakeBatchOperations, default_backend
 from tests.cli.conftest import Invoke
 
 
@@ -53,7 +56,43 @@ def test_submit_json(lmbatch: Invoke, prompts: Path) -> None:
         "provider": "fake",
         "model": "other-model",
         "requests": 3,
+        "reattached": False,
     }
+
+
+def test_submitting_the_same_file_again_reattaches_instead_of_paying_twice(
+    lmbatch: Invoke, prompts: Path
+) -> None:
+    # Each re-attach checks the earlier batch, which moves the fake vendor on a step.
+    slow = ("-O", "polls_until_done=10")
+    first = lmbatch("submit", str(prompts), "-p", "fake", *slow)
+    again = lmbatch("submit", str(prompts), "-p", "fake", *slow)
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == first.stdout
+    batch_id = first.stdout.strip()
+    assert f"re-attached to the earlier job for these requests: batch {batch_id}" in again.stderr
+    assert "--fresh" in again.stderr
+    assert default_backend.calls["submit"] == 1
+    as_json = lmbatch("submit", str(prompts), "-p", "fake", *slow, "--json").json()
+    assert as_json["id"] == batch_id
+    assert as_json["reattached"] is True
+    # Other settings are other requests; --fresh pays again on purpose.
+    other = lmbatch("submit", str(prompts), "-p", "fake", "-P", "temperature=0")
+    assert other.stdout != first.stdout
+    fresh = lmbatch("submit", str(prompts), "-p", "fake", "--fresh", "--json").json()
+    assert fresh["id"] not in (batch_id, other.stdout.strip())
+    assert fresh["reattached"] is False
+    assert default_backend.calls["submit"] == 3
+
+
+def test_submitting_again_after_the_batch_ended_submits_anew(
+    lmbatch: Invoke, prompts: Path
+) -> None:
+    first = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    assert lmbatch("wait", first, "--poll-interval", "0").exit_code == 0
+    again = lmbatch("submit", str(prompts), "-p", "fake", "--json").json()
+    assert again["id"] != first
+    assert again["reattached"] is False
 
 
 def test_results_to_a_file(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> None:
@@ -85,7 +124,8 @@ def test_results_before_the_batch_ends(lmbatch: Invoke, prompts: Path, tmp_path:
     outcome = lmbatch("results", batch_id, "-o", str(out))
     assert outcome.exit_code == 1
     assert outcome.error_lines == [
-        f"error: batch {batch_id} is in_progress (in_progress); results are available once it ends"
+        f"error: batch {batch_id} is in_progress (in_progress); results are available once it ends",
+        f"note: wait for it and write its results with: lmbatch wait {batch_id} -o {out}",
     ]
     assert not out.exists()
 
@@ -345,3 +385,122 @@ def test_run_resubmits_expired_requests(lmbatch: Invoke, prompts: Path, tmp_path
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(line["ok"] for line in lines)
     assert default_backend.calls["submit"] == 2
+
+
+def test_run_with_rounds_and_batches_writes_final_outcomes_in_file_order(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    # Results are parked as they stream in (vendor order, round after round) and
+    # written in the file's order at the end, each key once with its last round's outcome.
+    keys = ["k6", "k0", "k5", "k1", "k4", "k2", "k3"]
+    path = tmp_path / "shuffled.jsonl"
+    path.write_text("".join(json.dumps({"key": k, "input": f"say {k}"}) + "\n" for k in keys))
+    default_backend.script_next_batch(expire=True, finished_before_expiry=1)
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch(
+        "run", str(path), "-p", "fake", "-O", "max_requests_per_batch=3",
+        "-o", str(out), "--poll-interval", "0",
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.stderr
+    records = read_lines(out)
+    assert [r["key"] for r in records] == keys
+    assert [r["text"] for r in records] == [f"echo: say {k}" for k in keys]
+    assert "wrote 7 results: 7 ok" in outcome.stderr
+    assert default_backend.calls["submit"] == 4  # 3 batches, then one round for 2 keys
+    spool = tmp_path / "store" / "jobs.sqlite3.spool"
+    assert spool.is_dir()
+    assert not list(spool.glob("results-*"))  # the parked lines are gone
+
+
+def test_run_that_fails_while_reading_results_writes_nothing_and_keeps_nothing(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    # Every reading fails: the first download and each of its retries.
+    for _ in range(1 + len(FakeBatchOperations.result_download_delays)):
+        default_backend.fail_next(
+            "results", ProviderServerError("download failed", provider="fake", status_code=500)
+        )
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    assert outcome.exit_code == 1
+    assert "download failed" in outcome.stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob("out.jsonl*"))
+    spool = tmp_path / "store" / "jobs.sqlite3.spool"
+    assert spool.is_dir()
+    assert not list(spool.glob("results-*"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_results_files_and_the_store_are_private(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        out = tmp_path / "out.jsonl"
+        out.write_text("an older results file\n")
+        out.chmod(0o644)
+        outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+        assert outcome.exit_code == 0, outcome.stderr
+        (batch_id,) = default_backend.batches
+        again = tmp_path / "again.jsonl"
+        assert lmbatch("results", batch_id, "-o", str(again)).exit_code == 0
+    finally:
+        os.umask(old_umask)
+    assert len(read_lines(out)) == 3
+    written = [out, again, *(tmp_path / "store").rglob("*")]
+    assert [
+        f"{p} {stat.S_IMODE(p.stat().st_mode):o}" for p in written if p.stat().st_mode & 0o077
+    ] == []
+
+
+# -- issue 15 item 15: CLI polish ------------------------------------------------------------
+
+
+def test_results_of_a_running_batch_say_how_to_wait(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    default_backend.script_next_batch(polls_until_done=10)
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("results", batch_id, "-o", str(out))
+    assert outcome.exit_code == 1
+    assert outcome.error_lines[0].startswith(f"error: batch {batch_id} is in_progress")
+    assert f"lmbatch wait {batch_id} -o {out}" in outcome.error_lines[1]
+    as_json = lmbatch("results", batch_id, "--json").json()["error"]
+    assert as_json["type"] == "BatchNotFinishedError"
+    assert any(f"lmbatch wait {batch_id}" in note for note in as_json["notes"])
+
+
+def test_the_fake_provider_is_listed_only_with_all(lmbatch: Invoke) -> None:
+    names = {entry["name"] for entry in lmbatch("providers", "--json").json()["providers"]}
+    assert "fake" not in names
+    assert "fake" not in lmbatch("providers").stdout
+    everything = lmbatch("providers", "--all", "--json").json()["providers"]
+    assert "fake" in {entry["name"] for entry in everything}
+    assert "fake" in lmbatch("providers", "--all").stdout
+
+
+BOX_DRAWING = set("│┃┏┓┗┛━─┡┩┼╇")
+
+
+def test_tables_are_plain_lines_when_piped(
+    lmbatch: Invoke, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")  # narrower than one row
+    for _ in range(2):
+        lmbatch("submit", str(prompts), "-p", "fake", "--fresh")
+    listed = lmbatch("list", "-p", "fake").stdout
+    assert not BOX_DRAWING & set(listed)
+    lines = listed.splitlines()
+    assert lines[0].split() == ["id", "status", "requests", "model", "created"]
+    for batch_id in default_backend.batches:
+        (row,) = [line for line in lines if batch_id in line]
+        assert row.split()[0] == batch_id  # whole, on one line, first
+    batch_id = next(iter(default_backend.batches))
+    info = lmbatch("info", batch_id).stdout
+    assert not BOX_DRAWING & set(info)
+    assert any(line.split() == ["id", batch_id] for line in info.splitlines())
+    providers = lmbatch("providers", "--all").stdout
+    assert not BOX_DRAWING & set(providers)
+    assert any(line.split()[:1] == ["fake"] for line in providers.splitlines())

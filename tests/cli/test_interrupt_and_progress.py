@@ -41,6 +41,22 @@ def test_ctrl_c_leaves_the_batch_and_says_how_to_resume(lmbatch: Invoke, prompts
 
 
 @pytest.mark.usefixtures("interrupt_waiting")
+@pytest.mark.parametrize("command", ["run", "wait"])
+def test_ctrl_c_is_a_json_error_under_json(lmbatch: Invoke, prompts: Path, command: str) -> None:
+    default_backend.script_next_batch(polls_until_done=10)
+    target = str(prompts)
+    if command == "wait":
+        target = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    outcome = lmbatch(command, target, "-p", "fake", "-o", "out.jsonl", "--json")
+    assert outcome.exit_code == 130
+    (batch_id,) = default_backend.batches
+    assert outcome.json() == {
+        "error": {"type": "Interrupted", "message": "interrupted (Ctrl-C)", "batch_id": batch_id}
+    }
+    assert f"lmbatch wait {batch_id} -o out.jsonl" in outcome.stderr
+
+
+@pytest.mark.usefixtures("interrupt_waiting")
 def test_ctrl_c_can_cancel(lmbatch: Invoke, prompts: Path) -> None:
     default_backend.script_next_batch(polls_until_done=10)
     outcome = lmbatch("run", str(prompts), "-p", "fake", "--on-interrupt", "cancel")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -142,3 +143,65 @@ def test_real_sigint_during_run_leaves_the_batch_and_says_how_to_resume(
     assert process.returncode == 130
     assert "is still running" in rest
     assert "lmbatch wait" in rest
+
+
+# -- issue 15 item 15: `lmbatch emulator` takes fault directives ------------------------------
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Capture what `lmbatch emulator` would serve, instead of serving it."""
+    emulator = pytest.importorskip("lmbatch.testing.emulator")
+    calls: list[Any] = []
+    monkeypatch.setattr(emulator, "serve", lambda **kwargs: calls.append(kwargs["settings"]))
+    return calls
+
+
+def test_emulator_takes_faults_from_the_command_line(lmbatch: Invoke, served: list[Any]) -> None:
+    from lmbatch.testing.emulator import EndpointFault
+
+    outcome = lmbatch(
+        "emulator",
+        "--fault", "create=500",
+        "--fault", "retrieve=429,nth=2,provider=openai",
+        "--fault", "create=503,after-effect,provider=anthropic",
+        "--key-fault", "q1=error=429",
+        "--key-fault", "q2=expire,duplicate",
+        "--polls-per-step", "3",
+        "--no-auth",
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.stderr
+    (settings,) = served
+    assert settings.endpoint_faults == [
+        EndpointFault("create", 500),
+        EndpointFault("retrieve", 429, nth=2, provider="openai"),
+        EndpointFault("create", 503, provider="anthropic", after_effect=True),
+    ]
+    assert settings.key_faults == {"q1": "error=429", "q2": "expire,duplicate"}
+    assert settings.polls_per_step == 3
+    assert settings.require_auth is False
+    assert "faults: create=500" in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--fault", "nope=500"], "--fault 'nope=500': unknown operation 'nope'"),
+        (["--fault", "create"], "--fault 'create': expected OPERATION=STATUS"),
+        (["--fault", "create=abc"], "--fault 'create=abc': the status must be a number"),
+        (["--fault", "create=200"], "4xx or 5xx"),
+        (["--fault", "create=500,nth=0"], "nth"),
+        (["--fault", "create=500,when=later"], "unknown word 'when=later'"),
+        (["--fault", "create=500,provider=google"], "provider must be openai or anthropic"),
+        (["--key-fault", "q1"], "--key-fault 'q1': expected CUSTOM_ID=FAULTS"),
+        (["--key-fault", "q1=explode"], "--key-fault 'q1=explode': unknown lmbatch fault"),
+    ],
+)
+def test_emulator_refuses_a_bad_fault_naming_the_option(
+    lmbatch: Invoke, served: list[Any], args: list[str], fragment: str
+) -> None:
+    outcome = lmbatch("emulator", *args)
+    assert outcome.exit_code == 2
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    assert fragment in outcome.error_lines[0]
+    assert served == []

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 
 import lmbatch
-from lmbatch import ConfigError, UnknownProviderError
-from lmbatch.testing import FakeBatchOperations
+from lmbatch import ConfigError, EndpointOption, UnknownProviderError
+from lmbatch.testing import FakeBatchOperations, FakeSettings
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +131,155 @@ async def test_switching_vendor_is_a_one_line_config_change(tmp_path: Path) -> N
         registry.unregister_plugin("strict-plugin")
     assert first == ("fake", "echo: hello")
     assert second == ("strictfake", "echo: hello")
+
+
+# -- endpoint options: a config file may not choose where requests go -------------------
+
+
+class GatewaySettings(FakeSettings):
+    """Fake settings with two options that decide where requests go."""
+
+    gateway: Annotated[str | None, EndpointOption(env_var="GATEWAYFAKE_URL")] = None
+    region_host: Annotated[str | None, EndpointOption()] = None
+
+
+class GatewayFake(FakeBatchOperations):
+    name = "gatewayfake"
+    settings_class = GatewaySettings
+
+
+@pytest.fixture
+def gateway_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from lmbatch._plugins import registry
+    from tests.core.test_registry import _plugin
+
+    for name in ("LMBATCH_TRUST_CONFIG", "GATEWAYFAKE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    registry.register_plugin(_plugin(GatewayFake), "gateway-plugin")
+    yield
+    registry.unregister_plugin("gateway-plugin")
+
+
+def _gateway_settings(**options: object) -> GatewaySettings:
+    settings = lmbatch.get_batch_operations("gatewayfake", store=":memory:", **options).settings
+    assert isinstance(settings, GatewaySettings)
+    return settings
+
+
+@pytest.mark.usefixtures("gateway_provider")
+@pytest.mark.parametrize("option", ["gateway", "region_host"])
+def test_any_endpoint_marked_option_in_a_config_file_is_refused(
+    tmp_path: Path, option: str
+) -> None:
+    (tmp_path / "lmbatch.toml").write_text(
+        f'[providers.gatewayfake]\nmodel = "m"\n{option} = "https://elsewhere.example"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        _gateway_settings()
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'lmbatch.toml'}: option {option!r}")
+    assert "LMBATCH_TRUST_CONFIG=1" in message
+    assert f"-O {option}=..." in message
+
+
+@pytest.mark.usefixtures("gateway_provider")
+@pytest.mark.parametrize("value", ["1", "true", "YES"])
+def test_trusting_config_files_lets_them_set_endpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    (tmp_path / "lmbatch.toml").write_text('[providers.gatewayfake]\ngateway = "https://gw"\n')
+    monkeypatch.setenv("LMBATCH_TRUST_CONFIG", value)
+    assert _gateway_settings().gateway == "https://gw"
+    monkeypatch.setenv("LMBATCH_TRUST_CONFIG", "0")
+    with pytest.raises(ConfigError, match="gateway"):
+        _gateway_settings()
+
+
+@pytest.mark.usefixtures("gateway_provider")
+def test_an_endpoint_from_arguments_or_environment_overrides_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lmbatch.toml").write_text(
+        '[providers.gatewayfake]\nmodel = "from-file"\ngateway = "https://file"\n'
+    )
+    settings = _gateway_settings(gateway="https://argument")
+    assert (settings.gateway, settings.model) == ("https://argument", "from-file")
+    monkeypatch.setenv("GATEWAYFAKE_URL", "https://environment")
+    # The environment beats files: the file's value is dropped, the provider reads the
+    # variable itself.
+    settings = _gateway_settings()
+    assert (settings.gateway, settings.model) == (None, "from-file")
+
+
+@pytest.mark.usefixtures("gateway_provider")
+def test_a_config_built_in_code_may_set_endpoints() -> None:
+    config = lmbatch.LMBatchConfig(providers={"gatewayfake": {"gateway": "https://code"}})
+    ops = lmbatch.get_batch_operations("gatewayfake", store=":memory:", config=config)
+    assert isinstance(ops.settings, GatewaySettings)
+    assert ops.settings.gateway == "https://code"
+
+
+def test_first_party_providers_mark_their_base_url() -> None:
+    from lmbatch_anthropic import AnthropicSettings
+    from lmbatch_openai import OpenAISettings
+
+    assert OpenAISettings.endpoint_options() == {"base_url": EndpointOption("OPENAI_BASE_URL")}
+    assert AnthropicSettings.endpoint_options() == {
+        "base_url": EndpointOption("ANTHROPIC_BASE_URL")
+    }
+
+
+# -- a store URL is not a file name (issue 15 item 6) ------------------------------------
+
+STORE_URL = "postgresql://ann:s3cret@db.example/jobs"
+
+
+def _no_url_folder(tmp_path: Path) -> None:
+    assert not (tmp_path / "postgresql:").exists()
+
+
+def test_a_store_url_in_the_environment_is_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LMBATCH_STORE", STORE_URL)
+    with pytest.raises(ConfigError, match="LMBATCH_STORE") as caught:
+        lmbatch.get_batch_operations("fake").store  # noqa: B018
+    assert "postgresql://ann:***@db.example/jobs" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+    _no_url_folder(tmp_path)
+    # Operations built directly read the variable too.
+    with pytest.raises(ConfigError, match="LMBATCH_STORE"):
+        FakeBatchOperations().store  # noqa: B018
+    _no_url_folder(tmp_path)
+
+
+def test_a_store_url_in_the_config_file_is_refused_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "lmbatch.toml").write_text(f'provider = "fake"\nstore = "{STORE_URL}"\n')
+    with pytest.raises(ConfigError) as caught:
+        lmbatch.get_batch_operations()
+    assert f"{tmp_path / 'lmbatch.toml'}: store" in str(caught.value)
+    _no_url_folder(tmp_path)
+
+
+@pytest.mark.parametrize("url", [STORE_URL, "sqlite:///jobs.sqlite3", "s3://bucket/jobs"])
+def test_a_store_url_argument_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="store"):
+        lmbatch.get_batch_operations("fake", store=url).store  # noqa: B018
+    with pytest.raises(ConfigError, match="a URL, but the job store is a local SQLite file"):
+        lmbatch.JobStore(url)
+    _no_url_folder(tmp_path)
+
+
+async def test_resume_refuses_a_store_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LMBATCH_STORE", STORE_URL)
+    with pytest.raises(ConfigError, match="LMBATCH_STORE"):
+        await lmbatch.resume("lmbjob_x")
+    _no_url_folder(tmp_path)
+
+
+def test_a_file_url_names_a_local_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "stores" / "jobs.sqlite3"
+    monkeypatch.setenv("LMBATCH_STORE", path.as_uri())
+    assert lmbatch.get_batch_operations("fake").store.path == str(path)
+    assert lmbatch.JobStore(path.as_uri()).path == str(path)
+    assert path.is_file()

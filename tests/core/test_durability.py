@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +18,7 @@ from lmbatch import (
     JobStore,
     ProviderRequestError,
     RateLimitError,
+    StoreError,
     SubmissionUncertainError,
 )
 from lmbatch._operations import should_resubmit
@@ -270,3 +276,279 @@ async def test_reuse_window_in_seconds(backend: FakeBackend, store: JobStore) ->
     assert backend.calls["submit"] == 2
     with pytest.raises(lmbatch.ValidationError, match="reuse"):
         await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0, reuse=-1)
+
+
+# -- a full disk while planning or spooling leaves nothing behind ---------------------------
+
+
+def _no_space(*args: Any, **kwargs: Any) -> Any:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("where", ["writing-a-line", "closing-the-files"])
+async def test_full_disk_while_planning_is_a_store_error_and_leaves_no_plan_folder(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from lmbatch._planning import _ChunkWriter
+
+    if where == "writing-a-line":
+        original_add = _ChunkWriter.add
+        lines = iter(range(100))
+
+        def add(self: _ChunkWriter, *args: Any) -> None:
+            if next(lines) == 3:
+                _no_space()
+            original_add(self, *args)
+
+        monkeypatch.setattr(_ChunkWriter, "add", add)
+    else:
+        monkeypatch.setattr(_ChunkWriter, "plan", _no_space)  # the buffered flush at close
+    with pytest.raises(StoreError) as caught:
+        await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    spool = store.spool_dir()
+    assert caught.value.path == str(spool)
+    assert str(spool) in str(caught.value)
+    assert "No space left on device" in str(caught.value)
+    assert list(spool.iterdir()) == []
+    assert store.list_jobs() == []
+    assert backend.calls["submit"] == 0
+
+
+async def test_full_disk_while_spooling_a_job_records_no_half_written_job(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FakeBatchOperations, "_spool_plan", _no_space)
+    with pytest.raises(StoreError, match="No space left on device"):
+        await ops_for(backend, store).create(REQUESTS)
+    assert store.list_jobs() == []
+    assert list(store.spool_dir().iterdir()) == []
+    assert backend.calls["submit"] == 0
+    monkeypatch.undo()
+    results = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+
+
+def _leave_a_plan_folder_in_a_process_that_dies(root: Path) -> None:
+    code = (
+        "import os, sys\nfrom pathlib import Path\n"
+        "from lmbatch._planning import _new_plan_directory\n"
+        "_new_plan_directory(Path(sys.argv[1]))\nos._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(root)], check=True, timeout=60)
+
+
+async def test_plan_folders_left_by_dead_processes_are_removed_by_a_later_run(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    from lmbatch._planning import _new_plan_directory
+
+    root = store.spool_dir()
+    planning_now = _new_plan_directory(root)  # a live process (this one) planning
+    _leave_a_plan_folder_in_a_process_that_dies(root)
+    two_days_ago = time.time() - 2 * 24 * 3600
+    for name in ("plan-0ld5tale", "lmbjob_of_another_run"):
+        (root / name).mkdir()
+        os.utime(root / name, (two_days_ago, two_days_ago))
+    (root / "plan-fr3sh000").mkdir()  # owner unknown, but recent: maybe still planning
+    assert len([p for p in root.iterdir() if p.name.startswith("plan-")]) == 4
+
+    await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        ["lmbjob_of_another_run", "plan-fr3sh000", planning_now.name]
+    )
+
+
+# ------------------------------------------------------------ invoke_iter (streamed)
+
+MIXED = {
+    **REQUESTS,
+    "stubborn": "x [[lmbatch:error=503]]",
+    "bad": "y [[lmbatch:error=400]]",
+}
+
+
+def _outcomes(pairs: list[tuple[str, LMOutput]]) -> dict[str, tuple[str, Any]]:
+    """``key → (ok or error kind, round)``; fails on a key given twice."""
+    keys = [key for key, _ in pairs]
+    assert len(keys) == len(set(keys)), "a key was yielded twice"
+    return {
+        key: (
+            "ok" if output.error is None else output.error.kind,
+            output.finish_details.get("lmbatch_round", 1),
+        )
+        for key, output in pairs
+    }
+
+
+async def _streamed(ops: FakeBatchOperations, **kwargs: Any) -> list[tuple[str, LMOutput]]:
+    return [pair async for pair in ops.invoke_iter(MIXED, status_check_interval=0, **kwargs)]
+
+
+async def test_invoke_iter_yields_each_final_outcome_once_like_invoke(
+    backend: FakeBackend, store: JobStore, tmp_path: Path
+) -> None:
+    # Round 1: 3 of 9 finish, the rest expire; round 2 finishes the expired ones but
+    # "stubborn" fails with a 503 again; round 3 is its last.
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    streamed = _outcomes(await _streamed(ops_for(backend, store)))
+    other = FakeBackend()
+    other.script_next_batch(expire=True, finished_before_expiry=3)
+    held = await ops_for(other, JobStore(tmp_path / "other.sqlite3")).invoke(
+        MIXED, status_check_interval=0
+    )
+    assert streamed == _outcomes(list(held.items()))
+    assert streamed["stubborn"] == ("errored", 3)
+    assert streamed["bad"][0] == "errored"
+    assert sorted(round for _, round in streamed.values()).count(2) >= 4
+    assert backend.submissions["stubborn"] == 3
+    assert not any(store.spool_dir(job.job_id).exists() for job in store.list_jobs())
+
+
+async def test_invoke_iter_reattaching_takes_each_key_from_its_last_round(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    first = await ops_for(backend, store).invoke(MIXED, status_check_interval=0)
+    calls = backend.calls["submit"]
+    again = _outcomes(await _streamed(ops_for(backend, store)))
+    assert again == _outcomes(list(first.items()))
+    assert backend.calls["submit"] == calls  # the rounds already made are read, not redone
+
+
+async def test_invoke_iter_stopped_early_resumes_without_paying_twice(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    stream = ops_for(backend, store).invoke_iter(MIXED, status_check_interval=0)
+    async for _ in stream:
+        break
+    await stream.aclose()
+    outcomes = _outcomes(await _streamed(ops_for(backend, store)))
+    assert set(outcomes) == set(MIXED)
+    assert backend.submissions["key 0"] == 1
+    assert backend.submissions["stubborn"] == 3
+
+
+async def test_invoke_iter_yields_held_outcomes_when_no_next_round_can_be_made(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops = ops_for(backend, store)
+    monkeypatch.setattr(ops, "_child_job", lambda parent, keys: None)  # input not spooled
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    outcomes = _outcomes(await _streamed(ops))
+    assert set(outcomes) == set(MIXED)
+    assert sorted(kind for kind, _ in outcomes.values()).count("expired") == 6
+    assert backend.calls["submit"] == 1
+
+
+async def test_invoke_iter_with_a_next_round_made_elsewhere_meanwhile(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process made round 2 (from its own reading) between our look for it and
+    # our reading of round 1: it carries a key we already yielded as final and lacks one
+    # we held. Still one outcome per key: ours for the first, round 1's for the second.
+    ops = ops_for(backend, store)
+    backend.script_next_batch(expire=True, finished_before_expiry=3)
+    job_id = await ops.create(MIXED)
+    await lmbatch.wait(ops, job_id, status_check_interval=0)
+    job = store.get_job(job_id) or store.find_batch(job_id)[0]  # type: ignore[index]
+    first = {key: output async for key, output in ops.iter_results(job_id)}
+    expired = sorted(key for key, output in first.items() if should_resubmit(output))
+    finished = sorted(key for key, output in first.items() if output.ok)
+    elsewhere = ops._child_job(job, {finished[0], *expired[1:]})
+    assert elsewhere is not None
+    # The other process's round stays out of sight until ours would be made.
+    real_children, real_child_job = store.child_jobs, ops._child_job
+    visible: list[bool] = []
+
+    def children(parent_id: str) -> Any:
+        return real_children(parent_id) if visible or parent_id != job.job_id else []
+
+    def child_job(parent: Any, keys: set[str]) -> Any:
+        visible.append(True)
+        return real_child_job(parent, keys)
+
+    monkeypatch.setattr(store, "child_jobs", children)
+    monkeypatch.setattr(ops, "_child_job", child_job)
+    pairs = [pair async for pair in ops._iter_complete_job(job, _waiting(), 2)]
+    outcomes = _outcomes(pairs)
+    assert set(outcomes) == set(MIXED)
+    assert outcomes[finished[0]] == ("ok", 1)
+    assert outcomes[expired[0]] == ("expired", 1)
+    assert all(outcomes[key][1] >= 2 for key in expired[1:])
+    assert backend.submissions[finished[0]] == 2  # sent by the other process's round
+
+
+def _waiting() -> Any:
+    from lmbatch._operations import _WaitOptions
+
+    return _WaitOptions(interval=0)
+
+
+# -- create(reuse=...): submitting the same requests again (issue 15 item 2) ----------------
+
+
+async def test_create_submits_again_by_default(backend: FakeBackend, store: JobStore) -> None:
+    first = await ops_for(backend, store).create(REQUESTS)
+    second = await ops_for(backend, store).create(REQUESTS)
+    assert first != second
+    assert backend.calls["submit"] == 2
+
+
+async def test_create_with_reuse_reattaches_to_an_unfinished_identical_job(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    seen: list[tuple[str, bool]] = []
+    first = await ops_for(backend, store).create(
+        REQUESTS, reuse=True, on_submitted=lambda i, c: seen.append((i, c))
+    )
+    second = await ops_for(backend, store).create(
+        REQUESTS, reuse=True, on_submitted=lambda i, c: seen.append((i, c))
+    )
+    assert second == first
+    assert seen == [(first, True), (first, False)]
+    assert backend.calls["submit"] == 1
+    # Other settings are another job.
+    third = await ops_for(backend, store).create(REQUESTS, {"temperature": 0.1}, reuse=True)
+    assert third != first
+    assert backend.calls["submit"] == 2
+
+
+async def test_create_with_reuse_submits_again_once_the_identical_job_ended(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    ops = ops_for(backend, store)
+    first = await ops.create(REQUESTS, reuse=True)
+    while not (await ops.status(first)).is_terminal:
+        pass
+    second = await ops.create(REQUESTS, reuse=True)
+    assert second != first
+    assert backend.calls["submit"] == 2
+    # The new one is unfinished: a third submission re-attaches to it.
+    assert await ops.create(REQUESTS, reuse=True) == second
+    assert backend.calls["submit"] == 2
+
+
+async def test_create_with_reuse_submits_the_rest_of_an_interrupted_job(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    options = {"max_requests_per_batch": 3, "max_concurrent_submissions": 1}
+    backend.fail_next("submit", ProviderRequestError("quota", provider="fake", status_code=400))
+    with pytest.raises(ProviderRequestError):
+        await ops_for(backend, store, **options).create(REQUESTS, reuse=True)
+    (job,) = store.list_jobs()
+    job_id = await ops_for(backend, store, **options).create(REQUESTS, reuse=True)
+    assert job_id == job.job_id
+    assert len(backend.submissions) == len(REQUESTS)
+    assert set(backend.submissions.values()) == {1}  # nothing sent twice
+
+
+async def test_create_with_reuse_says_how_to_submit_anyway_when_the_check_fails(
+    backend: FakeBackend, store: JobStore
+) -> None:
+    await ops_for(backend, store).create(REQUESTS, reuse=True)
+    backend.fail_next("fetch", ProviderRequestError("nope", provider="fake", status_code=400))
+    with pytest.raises(ProviderRequestError) as caught:
+        await ops_for(backend, store).create(REQUESTS, reuse=True)
+    assert any("reuse=False" in note for note in caught.value.__notes__)
+    assert backend.calls["submit"] == 1

@@ -13,7 +13,7 @@ def test_import_lmbatch_imports_no_vendor_sdk_or_http_client() -> None:
     code = (
         "import json, sys, lmbatch, lmbatch.testing;"
         "heavy = ('openai', 'anthropic', 'httpx', 'requests', 'aiohttp', 'typer', 'rich',"
-        " 'starlette', 'uvicorn');"
+        " 'starlette', 'uvicorn', 'jsonschema');"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -33,6 +33,17 @@ def test_import_lmbatch_loads_its_parts_only_when_used() -> None:
     used = _modules_after("import lmbatch; lmbatch.LMOutput")
     assert "pydantic" in used
     assert "asyncio" not in used
+    # jsonschema (a dependency) is imported only when a JSON Schema dict is checked.
+    settings = "lmbatch.Hyperparameters.from_mapping({'temperature': 1, 'tools': [Tool]})"
+    plain = _modules_after(
+        f"import lmbatch, pydantic\nclass Tool(pydantic.BaseModel): x: int\n{settings}"
+    )
+    assert "jsonschema" not in plain
+    schema = "{'type': 'object'}"
+    checked = _modules_after(
+        f"import lmbatch; lmbatch.Hyperparameters.from_mapping({{'response_schema': {schema}}})"
+    )
+    assert "jsonschema" in checked
 
 
 def test_every_export_resolves_and_is_listed() -> None:

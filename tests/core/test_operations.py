@@ -12,10 +12,13 @@ from lmbatch import (
     BatchNotFinishedError,
     BatchStatus,
     BatchTimeoutError,
+    ConfigError,
     JobStore,
     LMOutput,
     ProviderRequestError,
+    ProviderServerError,
     RateLimitError,
+    ResultsIncompleteError,
     StructuredOutput,
     SubmissionUncertainError,
 )
@@ -70,6 +73,44 @@ async def test_omitted_result_is_missing(backend: FakeBackend) -> None:
     )
     assert results["b"].error is not None
     assert results["b"].error.kind == "missing"
+
+
+async def test_results_download_failing_once_is_read_again_in_the_same_call(
+    backend: FakeBackend,
+) -> None:
+    backend.fail_next("results", ProviderServerError("download failed", status_code=500))
+    results = await make_ops(backend).invoke({"a": "x", "b": "y"}, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+    assert backend.calls["results"] == 2
+    assert set(backend.submissions.values()) == {1}
+
+
+async def test_results_download_failing_for_good_raises_and_resubmits_nothing(
+    backend: FakeBackend,
+) -> None:
+    ops = make_ops(backend)
+    requests = {"a": "x", "b": "y"}
+    for _ in range(len(ops.result_download_delays) + 1):
+        backend.fail_next("results", ProviderServerError("download failed", status_code=500))
+    with pytest.raises(ResultsIncompleteError) as caught:
+        await ops.invoke(requests, status_check_interval=0)
+    assert (caught.value.expected, caught.value.read) == (2, 0)
+    assert isinstance(caught.value.__cause__, ProviderServerError)
+    assert set(backend.submissions.values()) == {1}
+    # The results were never lost: the same invoke re-attaches and reads them.
+    results = await ops.invoke(requests, status_check_interval=0)
+    assert all(output.ok for output in results.values())
+    assert set(backend.submissions.values()) == {1}
+
+
+async def test_results_download_refused_for_good_is_not_read_again(backend: FakeBackend) -> None:
+    ops = make_ops(backend)
+    batch_id = await ops.create({"a": "x"})
+    await wait_done(ops, batch_id)
+    backend.fail_next("results", ProviderRequestError("archived", status_code=400))
+    with pytest.raises(ProviderRequestError):
+        await ops.retrieve(batch_id)
+    assert backend.calls["results"] == 1
 
 
 async def test_expired_batch_keeps_finished_results(backend: FakeBackend) -> None:
@@ -159,6 +200,56 @@ async def test_json_schema_dict_is_checked_too(
     results = await ops.invoke({"p": "x"}, {"response_schema": schema}, status_check_interval=0)
     assert results["p"].ok
     assert isinstance(results["p"].structured_output["n"], int)
+
+
+async def test_json_schema_dict_answer_that_breaks_it_is_invalid_response(
+    backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops = make_ops(backend)
+    original = ops._answer
+
+    def wrong_type(record: dict[str, Any], script: Any) -> LMOutput:
+        output = original(record, script)
+        return output.model_copy(update={"outputs": [StructuredOutput(data={"age": "forty-two"})]})
+
+    monkeypatch.setattr(ops, "_answer", wrong_type)
+    schema = {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
+    results = await ops.invoke({"p": "x"}, {"response_schema": schema}, status_check_interval=0)
+    assert results["p"].error is not None
+    assert results["p"].error.kind == "invalid_response"
+    assert "'forty-two' is not of type 'integer'" in results["p"].error.message
+
+
+def _without_jsonschema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import jsonschema`` fail, as on an install that lacks it."""
+    import sys
+
+    for name in [m for m in sys.modules if m == "jsonschema" or m.startswith("jsonschema.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "jsonschema", None)
+
+
+async def test_json_schema_dict_is_never_skipped_when_jsonschema_cannot_be_imported(
+    backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It used to be checked only "when jsonschema happens to be installed": without it,
+    # {"age": "forty-two"} came back ok. A broken install is now a ConfigError, up front.
+    _without_jsonschema(monkeypatch)
+    ops = make_ops(backend)
+    schema = {"type": "object", "properties": {"age": {"type": "integer"}}}
+    with pytest.raises(ConfigError, match="jsonschema"):
+        await ops.invoke({"p": "x"}, {"response_schema": schema}, status_check_interval=0)
+    assert backend.calls["submit"] == 0
+
+
+def test_jsonschema_is_a_dependency_of_lmbatch_itself() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    names = [
+        spec.split(">")[0].split("=")[0].strip() for spec in pyproject["project"]["dependencies"]
+    ]
+    assert "jsonschema" in names
 
 
 async def test_large_input_is_split_into_a_job(backend: FakeBackend) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import types
 from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +17,7 @@ from lmbatch import (
     UnknownProviderError,
     hookimpl,
 )
-from lmbatch._plugins import PluginLoadWarning, ProviderRegistry
+from lmbatch._plugins import ENTRY_POINT_GROUP, PluginLoadWarning, ProviderRegistry
 from lmbatch.testing import FakeBatchOperations
 
 
@@ -129,3 +132,62 @@ def test_register_rejects_classes_without_a_name(registry: ProviderRegistry) -> 
 def test_available_providers_is_public() -> None:
     names = {entry.name for entry in lmbatch.available_providers()}
     assert "fake" in names
+
+
+# -- a plugin that exits (or raises any BaseException) is just a broken plugin -----------
+
+
+def _exiting_plugin() -> object:
+    module = types.SimpleNamespace()
+
+    @hookimpl
+    def lmbatch_register_providers(register: Callable[[type[BatchOperations]], None]) -> None:
+        sys.exit(0)
+
+    module.lmbatch_register_providers = lmbatch_register_providers
+    return module
+
+
+def _with_entry_point(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, module_source: str
+) -> ProviderRegistry:
+    """A fresh registry that also finds plugin ``exiter`` (a module of ``module_source``)."""
+    (tmp_path / "lmbatch_exiter_plugin.py").write_text(module_source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lmbatch_exiter_plugin", raising=False)
+    real = metadata.entry_points
+    extra = metadata.EntryPoint("exiter", "lmbatch_exiter_plugin", ENTRY_POINT_GROUP)
+
+    def entry_points(**selection: str) -> list[metadata.EntryPoint]:
+        return [*real(**selection), extra]
+
+    monkeypatch.setattr(metadata, "entry_points", entry_points)
+    return ProviderRegistry()
+
+
+@pytest.mark.parametrize("statement", ["sys.exit(0)", "sys.exit('bye')", "raise SystemExit"])
+def test_a_plugin_exiting_at_import_is_reported_and_others_keep_working(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, statement: str
+) -> None:
+    fresh = _with_entry_point(monkeypatch, tmp_path, f"import sys\n{statement}\n")
+    with pytest.warns(PluginLoadWarning, match="'exiter' failed to load: SystemExit"):
+        assert fresh.get("fake") is FakeBatchOperations
+    broken = next(e for e in fresh.entries() if e.name == "exiter")
+    assert broken.status == "broken"
+    assert broken.reason is not None
+    assert broken.reason.startswith("SystemExit")
+
+
+def test_a_plugin_exiting_while_registering_is_reported(registry: ProviderRegistry) -> None:
+    with pytest.warns(PluginLoadWarning, match="'exits' failed to load: SystemExit"):
+        registry.register_plugin(_exiting_plugin(), "exits")
+    assert next(e for e in registry.entries() if e.name == "exits").status == "broken"
+    assert registry.get("fake") is FakeBatchOperations
+
+
+def test_ctrl_c_while_a_plugin_loads_still_interrupts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fresh = _with_entry_point(monkeypatch, tmp_path, "raise KeyboardInterrupt\n")
+    with pytest.raises(KeyboardInterrupt):
+        fresh.load()

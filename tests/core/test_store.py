@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sqlite3
+import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lmbatch import JobStore
+import lmbatch
+from lmbatch import Hyperparameters, JobStore, ProviderLimits
+from lmbatch._planning import plan_batches
 from lmbatch._store import default_store_path
 
 
@@ -109,3 +115,187 @@ def test_many_processes_opening_one_new_store_at_once(tmp_path: Path) -> None:
         for worker in workers:
             worker.join(60)
         assert [worker.exitcode for worker in workers] == [0] * 6
+
+
+# -- a damaged or full store is a StoreError naming the file ---------------------------------
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error_naming_it(tmp_path: Path) -> None:
+    from lmbatch import StoreError
+
+    path = tmp_path / "jobs.sqlite3"
+    path.write_bytes(b"this is no database, just some damaged bytes\n" * 200)
+    with pytest.raises(StoreError) as caught:
+        JobStore(path)
+    assert caught.value.path == str(path)
+    assert str(path) in str(caught.value)
+    assert "file is not a database" in str(caught.value)
+    assert "move it aside" in str(caught.value)
+
+
+async def test_operations_on_a_damaged_store_raise_a_store_error(tmp_path: Path) -> None:
+    from lmbatch import StoreError
+    from lmbatch.testing import FakeBackend, FakeBatchOperations
+
+    path = tmp_path / "jobs.sqlite3"
+    path.write_bytes(b"\x00garbage" * 1000)
+    backend = FakeBackend()
+    ops = FakeBatchOperations(backend=backend, store=path)
+    with pytest.raises(StoreError, match=r"jobs\.sqlite3"):
+        await ops.create({"a": "hello"})
+    assert backend.calls["submit"] == 0
+
+
+def test_a_store_whose_folder_cannot_be_made_is_a_store_error(tmp_path: Path) -> None:
+    from lmbatch import StoreError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the store's folder should be")
+    with pytest.raises(StoreError) as caught:
+        JobStore(blocker / "jobs.sqlite3")
+    assert str(blocker / "jobs.sqlite3") in str(caught.value)
+
+
+class _FullDisk:
+    """A sqlite3 connection whose writes fail as on a full disk."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: object) -> sqlite3.Cursor:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+
+def test_a_full_disk_while_recording_a_job_is_a_store_error_and_records_nothing(
+    tmp_path: Path,
+) -> None:
+    from lmbatch import StoreError
+
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    store._conn = _FullDisk(store._conn)  # type: ignore[assignment]
+    with pytest.raises(StoreError) as caught:
+        _write_jobs_into(store)
+    assert str(path) in str(caught.value)
+    assert "disk is full" in str(caught.value)
+    store._conn = store._conn._conn  # type: ignore[attr-defined]
+    assert store.list_jobs() == []
+
+
+def _write_jobs_into(store: JobStore) -> None:
+    store.create_job(
+        job_id="j",
+        provider="fake",
+        model=None,
+        fingerprint="fp",
+        request_count=1,
+        context={},
+        chunk_sizes=[1],
+        keys=[("a", "A", 0)],
+    )
+
+
+# -- private files: the store, the spool and plans are 0600 / 0700 -----------------------
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """The common umask 022, under which plain open()/mkdir() give 0644/0755."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _loose(root: Path) -> list[str]:
+    """Every path under ``root`` (itself included) that others may read."""
+    paths = [root, *root.rglob("*")]
+    return [f"{p} {_mode(p):o}" for p in paths if _mode(p) & 0o077]
+
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+
+
+@posix_only
+@pytest.mark.usefixtures("loose_umask")
+async def test_store_spool_and_folders_lmbatch_creates_are_private(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    store = root / "lmbatch" / "jobs.sqlite3"
+    ops = lmbatch.get_batch_operations("fake", store=str(store))
+    await ops.create({f"k{i}": f"private prompt {i}" for i in range(3)})
+    files = {path.name for path in root.rglob("*") if path.is_file()}
+    assert {"jobs.sqlite3", "jobs.sqlite3-wal", "jobs.sqlite3-shm"} <= files
+    assert any(name.startswith("chunk-") for name in files), files  # spooled input
+    assert _loose(root) == []
+    ops.store.close()
+
+
+@posix_only
+@pytest.mark.usefixtures("loose_umask")
+def test_opening_an_existing_store_tightens_its_files_and_spool(tmp_path: Path) -> None:
+    store_path = tmp_path / "jobs.sqlite3"
+    _write_jobs(str(store_path), "j", 1)
+    spool = tmp_path / "jobs.sqlite3.spool"
+    spool.mkdir()
+    for path in [store_path, *tmp_path.glob("jobs.sqlite3-*")]:
+        path.chmod(0o644)
+    spool.chmod(0o755)
+    store = JobStore(store_path)
+    store.get_job("j-0")
+    assert _mode(store_path) == 0o600
+    assert _mode(spool) == 0o700
+    assert [p for p in tmp_path.glob("jobs.sqlite3-*") if _mode(p) & 0o077] == []
+    store.close()
+
+
+@posix_only
+@pytest.mark.usefixtures("loose_umask")
+def test_plan_folders_and_their_chunk_and_key_files_are_private(tmp_path: Path) -> None:
+    spool_root = tmp_path / "new" / "spool"
+    plan = plan_batches(
+        {f"k{i}": f"prompt {i}" for i in range(5)},
+        lambda key: key,
+        Hyperparameters(),
+        limits=ProviderLimits(max_requests_per_batch=2, max_bytes_per_batch=10**6),
+        encode=lambda cid, messages, params: {"custom_id": cid, "text": messages[0].text},
+        check=lambda key, messages, params: None,
+        fingerprint_salt="t",
+        spool_root=spool_root,
+    )
+    assert len(plan.chunk_paths) == 3
+    assert plan.keys.path.exists()
+    assert _loose(tmp_path / "new") == []
+    plan.cleanup()
+
+
+def test_spool_checksums_first_record_wins(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "s.sqlite3")
+    assert store.spool_checksum("j", 0) is None
+    assert store.record_spool_checksum("j", 0, "aa", 10) == ("aa", 10)
+    assert store.record_spool_checksum("j", 0, "bb", 20) == ("aa", 10)
+    assert store.spool_checksum("j", 0) == ("aa", 10)
+    assert store.spool_checksum("j", 1) is None
+
+
+def test_store_written_before_spool_checksums_gains_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    _write_jobs(str(path), "old", 1)
+    old = sqlite3.connect(path)
+    old.execute("DROP TABLE spool_checksums")
+    old.commit()
+    old.close()
+    store = JobStore(path)
+    assert store.get_job("old-0") is not None
+    assert store.spool_checksum("old-0", 0) is None
+    assert store.record_spool_checksum("old-0", 0, "cc", 3) == ("cc", 3)

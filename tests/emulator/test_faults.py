@@ -64,7 +64,8 @@ async def test_openai_directives_shape_the_result_files(manual: Emulator) -> Non
         errors = await read_lines(client, batch.error_file_id)
     assert batch.status == "completed"
     assert batch.request_counts is not None
-    assert (batch.request_counts.completed, batch.request_counts.failed) == (4, 2)
+    # The omitted request was lost by the vendor: it is not counted as completed.
+    assert (batch.request_counts.completed, batch.request_counts.failed) == (3, 2)
     parsed, broken = [], []
     for raw in output:
         try:
@@ -135,6 +136,24 @@ async def test_anthropic_line_faults(manual: Emulator) -> None:
     assert broken == 1
     assert [g["custom_id"] for g in good] == ["twice", "twice", "busy"]
     assert good[2]["result"]["error"]["error"]["type"] == "overloaded_error"
+
+
+async def test_download_tampering_shortens_the_first_downloads_only(manual: Emulator) -> None:
+    requests = [claude_request(f"k{i}", "x") for i in range(4)]
+    manual.faults.tamper("results", "drop_tail", provider="anthropic", times=1)
+    manual.faults.tamper("results", "empty", provider="anthropic", times=1)
+    async with httpx.AsyncClient(
+        base_url=manual.base_url, headers={"x-api-key": "k", "anthropic-version": "2023-06-01"}
+    ) as raw:
+        created = (await raw.post("/v1/messages/batches", json={"requests": requests})).json()
+        manual.advance()
+        url = f"/v1/messages/batches/{created['id']}/results"
+        bodies = [(await raw.get(url)).text for _ in range(3)]
+        manual.faults.tamper("results", "disconnect", provider="anthropic")
+        with pytest.raises(httpx.RemoteProtocolError):
+            await raw.get(url)
+    assert [len(body.splitlines()) for body in bodies] == [2, 0, 4]
+    assert bodies[0].splitlines() == bodies[2].splitlines()[:2]
 
 
 async def test_endpoint_fault_every_and_nth(emu: Emulator, oai: openai.AsyncOpenAI) -> None:

@@ -4,6 +4,7 @@ Usage: python _child.py VENDOR BASE_URL STORE [STAGE]
 
 STAGE names the moment this process SIGKILLs itself:
 
+* ``planning`` — halfway through encoding the requests into a plan folder;
 * ``before-submit`` — a chunk was claimed in the store, nothing sent yet;
 * ``after-upload`` — (OpenAI) the input file was uploaded, no batch created;
 * ``after-create`` — the vendor created the batch, its id not yet recorded;
@@ -30,7 +31,18 @@ def die() -> None:
 
 
 def arm(ops: Any, stage: str) -> None:
-    if stage == "before-submit":
+    if stage == "planning":
+        original_encode = ops._encode_request
+        encoded = {"n": 0}
+
+        def encode(*args: Any) -> Any:
+            encoded["n"] += 1
+            if encoded["n"] == len(REQUESTS) // 2:
+                die()
+            return original_encode(*args)
+
+        ops._encode_request = encode
+    elif stage == "before-submit":
 
         async def submit(batch: Any) -> str:
             die()

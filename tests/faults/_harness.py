@@ -9,6 +9,7 @@ from typing import Any
 import lmbatch
 from lmbatch import BatchOperations, LMOutput
 from lmbatch.testing.emulator import Emulator
+from lmbatch.testing.proxy import HostileProxy
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,9 @@ class Vendor:
     #: Emulator operation names of this vendor's endpoints.
     operations: tuple[str, ...]
 
-    def base_url(self, emulator: Emulator) -> str:
-        return emulator.openai_base_url if self.name == "openai" else emulator.anthropic_base_url
+    def base_url(self, server: Emulator | HostileProxy) -> str:
+        """This vendor's base URL on the emulator, or on a hostile proxy in front of it."""
+        return server.openai_base_url if self.name == "openai" else server.anthropic_base_url
 
 
 OPENAI = Vendor("openai", "gpt-4.1-mini", ("upload", "create", "retrieve", "list", "content"))
@@ -37,11 +39,12 @@ def make_operations(
 ) -> BatchOperations:
     """A provider pointed at the emulator; SDK retries off so every fault reaches lmbatch.
 
+    A results download that failed or came back short is read again without pausing.
     An interrupted create settles after half a second (the default is minutes): the
     emulator finishes a create at most ``create_delay`` after its client went away.
     """
     options.setdefault("create_settle_seconds", 0.5)
-    return lmbatch.get_batch_operations(
+    ops = lmbatch.get_batch_operations(
         vendor.name,
         model=vendor.model,
         base_url=base_url,
@@ -50,6 +53,8 @@ def make_operations(
         max_retries=0,
         **options,
     )
+    ops.result_download_delays = (0.0, 0.0, 0.0)
+    return ops
 
 
 @dataclass

@@ -93,6 +93,8 @@ class AnthropicBatch:
         with self.results_path.open("w", encoding="utf-8") as out:
             for request in self.requests:
                 fault = self._key_fault(request)
+                if fault.omit:
+                    continue  # lost by the vendor: never run, never counted, no line
                 if request.custom_id in run:
                     result = self._answer(request, fault)
                 else:

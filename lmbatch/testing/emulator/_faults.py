@@ -6,7 +6,7 @@ demo can provoke faults without any access to the server::
     [[lmbatch:error=429]]     the request fails with that HTTP status (errored / error file)
     [[lmbatch:expire]]        the request does not run before the window ends (expired)
     [[lmbatch:malformed]]     its result line is written as broken JSON
-    [[lmbatch:omit]]          its result line is left out of the results
+    [[lmbatch:omit]]          the request is lost: never run, not counted, no result line
     [[lmbatch:duplicate]]     its result line appears twice
 
 Several directives may be combined, either as separate brackets or comma-separated inside
@@ -36,7 +36,8 @@ class KeyFault:
         error_status: HTTP status the request "fails" with, or ``None``.
         expire: The request never runs before expiry.
         malformed: Its result line is corrupted.
-        omit: Its result line is missing.
+        omit: The vendor loses the request: it is not counted in the batch's request
+            counts and has no result line (a request that never completed).
         duplicate: Its result line is written twice.
     """
 
@@ -116,9 +117,14 @@ def faults_in_text(text: str) -> KeyFault:
 
 
 #: Ways a results download can be damaged in transit:
-#: ``truncate`` cuts the body off in the middle of its last line; ``unknown_id`` adds a
-#: line for a custom_id that was never submitted; ``duplicate_all`` sends every line twice.
-TamperAction = Literal["truncate", "unknown_id", "duplicate_all"]
+#: ``truncate`` cuts the body off in the middle of its last line; ``drop_tail`` ends the body
+#: after the first half of its lines (a download cut at a line boundary); ``empty`` sends no
+#: body at all; ``disconnect`` sends the first half of the lines, then drops the connection;
+#: ``unknown_id`` adds a line for a custom_id that was never submitted; ``duplicate_all``
+#: sends every line twice.
+TamperAction = Literal[
+    "truncate", "drop_tail", "empty", "disconnect", "unknown_id", "duplicate_all"
+]
 
 
 @dataclass
@@ -129,23 +135,30 @@ class ResultsTamper:
         operation: ``"content"`` (OpenAI file content) or ``"results"`` (Anthropic).
         action: What to do to the body (see `TamperAction`).
         provider: Restrict to one half of the emulator; ``None`` matches both.
+        times: Damage only the first ``times`` matching downloads (``None``: every one),
+            so a client that reads again gets the whole body.
         fired: Bodies damaged so far.
     """
 
     operation: str
     action: TamperAction
     provider: Provider | None = None
+    times: int | None = None
     fired: int = 0
 
 
 def tamper_body(body: bytes, tamper: ResultsTamper) -> bytes:
-    """Apply ``tamper`` to a JSONL body."""
+    """Apply ``tamper`` to a JSONL body (``disconnect`` gives the part sent before the drop)."""
     lines = [line for line in body.splitlines(keepends=True) if line.strip()]
+    if tamper.action == "empty":
+        return b""
     if not lines:
         return body
     if tamper.action == "truncate":
         last = lines[-1]
         return b"".join(lines[:-1]) + last[: max(1, len(last) // 2)]
+    if tamper.action in ("drop_tail", "disconnect"):
+        return b"".join(lines[: len(lines) // 2])
     if tamper.action == "duplicate_all":
         return b"".join(line for line in lines for _ in range(2))
     first = json.loads(lines[0])
@@ -202,14 +215,22 @@ class FaultPlan:
         )
 
     def tamper(
-        self, operation: str, action: TamperAction, *, provider: Provider | None = None
+        self,
+        operation: str,
+        action: TamperAction,
+        *,
+        provider: Provider | None = None,
+        times: int | None = None,
     ) -> ResultsTamper:
-        """Damage every download of ``operation`` (``"content"`` or ``"results"``).
+        """Damage downloads of ``operation`` (``"content"`` or ``"results"``).
+
+        Args:
+            times: Damage only the first ``times`` of them (``None``: every one).
 
         Returns:
             The tamper, whose ``fired`` counter the test may inspect.
         """
-        tamper = ResultsTamper(operation=operation, action=action, provider=provider)
+        tamper = ResultsTamper(operation=operation, action=action, provider=provider, times=times)
         with self._lock:
             self._tampers.append(tamper)
         return tamper
@@ -218,7 +239,9 @@ class FaultPlan:
         """The tamper to apply to this download, if any (counted as fired)."""
         with self._lock:
             for tamper in self._tampers:
-                if tamper.operation == operation and tamper.provider in (None, provider):
+                if tamper.operation != operation or tamper.provider not in (None, provider):
+                    continue
+                if tamper.times is None or tamper.fired < tamper.times:
                     tamper.fired += 1
                     return tamper
         return None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from lmbatch.testing.emulator._faults import tamper_body
 from lmbatch.testing.emulator._http import (
@@ -54,8 +54,18 @@ async def guarded(
         # Read the file the vendor would have streamed and damage it on the way out.
         body = tamper_body(Path(response.path).read_bytes(), tamper)  # noqa: ASYNC240 - test fault path
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        if tamper.action == "disconnect":
+            return StreamingResponse(
+                _then_drop(body), status_code=response.status_code, headers=headers
+            )
         return Response(body, status_code=response.status_code, headers=headers)
     return response
+
+
+async def _then_drop(body: bytes) -> AsyncIterator[bytes]:
+    """Send ``body``, then fail mid-response: the server drops the connection."""
+    yield body
+    raise ConnectionAbortedError("emulated connection drop in the middle of a download")
 
 
 def _fault_response(provider: Provider, status: int) -> Response:

@@ -251,6 +251,8 @@ class OpenAIBatch:
                     continue  # blank line: validation already vouched for the rest
                 custom_id = line["custom_id"]
                 fault = self._key_fault(custom_id)
+                if fault.omit:
+                    continue  # lost by the vendor: never run, never counted, no line
                 if custom_id in run:
                     record, ok = self._answer(line, fault)
                 else:

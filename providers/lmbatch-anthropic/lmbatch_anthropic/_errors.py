@@ -4,7 +4,8 @@
 SDK exception                               lmbatch error
 ==========================================  ===============================
 401, 403                                    ``AuthenticationError``
-404                                         ``BatchNotFoundError``
+404                                         ``BatchNotFoundError`` (``ProviderRequestError``
+                                            naming the base URL for a create)
 429                                         ``RateLimitError``
 5xx, 529 / ``overloaded_error``             ``ProviderServerError``
 ``APIConnectionError``, ``APITimeoutError``  ``ProviderConnectionError``
@@ -80,14 +81,26 @@ def map_error(exc: anthropic.AnthropicError) -> ProviderError:
     return ProviderError(f"Anthropic SDK error: {exc}", provider=_PROVIDER)
 
 
-def submission_error(exc: anthropic.AnthropicError, details: dict[str, str]) -> ProviderError:
+def submission_error(
+    exc: anthropic.AnthropicError, details: dict[str, str], base_url: str | None = None
+) -> ProviderError:
     """The error for a failed create call.
 
     A definite refusal (4xx) maps as usual: nothing was created. A 5xx, a timeout or a
     connection failure may have happened after the vendor created the batch, so it becomes
-    :class:`SubmissionUncertainError` and is never retried blindly.
+    :class:`SubmissionUncertainError` and is never retried blindly. A 404 names no batch:
+    the endpoint is not at ``base_url`` (a wrong base URL), not an unknown batch.
     """
     mapped = map_error(exc)
+    if isinstance(mapped, BatchNotFoundError):
+        return ProviderRequestError(
+            f"Anthropic batch creation failed: not found at base URL {base_url} (HTTP 404: "
+            f"{_message(exc)}); check the configured base_url (or ANTHROPIC_BASE_URL)",
+            provider=_PROVIDER,
+            status_code=mapped.status_code,
+            request_id=mapped.request_id,
+            code=mapped.code,
+        )
     if isinstance(mapped, ProviderServerError | ProviderConnectionError):
         return SubmissionUncertainError(
             f"the create call failed ({mapped}); the batch may or may not exist",
@@ -98,6 +111,11 @@ def submission_error(exc: anthropic.AnthropicError, details: dict[str, str]) -> 
             code=mapped.code,
         )
     return mapped
+
+
+def _message(exc: anthropic.AnthropicError) -> str:
+    api_message = getattr(exc, "api_message", None)
+    return api_message if isinstance(api_message, str) else str(exc)
 
 
 def _body_type(body: Any) -> str | None:

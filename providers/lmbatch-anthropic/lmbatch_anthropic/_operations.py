@@ -8,6 +8,7 @@ lazily, so ``import lmbatch`` never imports it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -28,6 +29,8 @@ from lmbatch import (
     ResultRecord,
     SubmissionUncertainError,
 )
+from lmbatch._urls import download_url
+from lmbatch_anthropic._body import RequestsBody
 from lmbatch_anthropic._decoding import decode_line
 from lmbatch_anthropic._encoding import (
     check_hyperparameters,
@@ -37,7 +40,7 @@ from lmbatch_anthropic._encoding import (
     structured_mode,
 )
 from lmbatch_anthropic._errors import submission_error, translate_errors
-from lmbatch_anthropic._settings import AnthropicSettings
+from lmbatch_anthropic._settings import BASE_URL_ENV, AnthropicSettings
 from lmbatch_anthropic._status import batch_info
 
 if TYPE_CHECKING:
@@ -46,7 +49,11 @@ if TYPE_CHECKING:
 __all__ = ["AnthropicBatchOperations"]
 
 API_KEY_ENV = "ANTHROPIC_API_KEY"
-BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+#: The Message Batches create endpoint, relative to the client's base URL.
+CREATE_PATH = "/v1/messages/batches"
+#: The vendor's documented API root: a ``results_url`` on it is read through the
+#: configured base URL (see :func:`lmbatch._urls.download_url`).
+VENDOR_BASE_URLS = ("https://api.anthropic.com",)
 
 
 class AnthropicBatchOperations(BatchOperations):
@@ -58,11 +65,16 @@ class AnthropicBatchOperations(BatchOperations):
 
     name: ClassVar[str] = "anthropic"
     settings_class: ClassVar[type[ProviderSettings]] = AnthropicSettings
+    marks_create_start: ClassVar[bool] = True
     limits = ProviderLimits(
         max_requests_per_batch=100_000,
         max_bytes_per_batch=256 * 1024 * 1024,
         custom_id_pattern=r"^[a-zA-Z0-9_-]{1,64}$",
         custom_id_max_length=64,
+    )
+    #: An ended batch has one result line per request, whatever became of it.
+    result_line_states: ClassVar[frozenset[str]] = frozenset(
+        {"succeeded", "errored", "expired", "cancelled"}
     )
 
     def __init__(
@@ -95,19 +107,35 @@ class AnthropicBatchOperations(BatchOperations):
                 "pip install lmbatch-anthropic"
             ) from exc
         settings = self.anthropic_settings
-        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
-        key = key or os.environ.get(API_KEY_ENV)
-        if not key:
-            raise MissingCredentialsError(
-                f"no Anthropic API key: set {API_KEY_ENV} or pass api_key=...",
-                env_var=API_KEY_ENV,
-            )
         return anthropic.AsyncAnthropic(
-            api_key=key,
+            api_key=self._api_key(),
             base_url=settings.base_url or os.environ.get(BASE_URL_ENV) or None,
             max_retries=settings.max_retries,
             timeout=settings.timeout,
         )
+
+    def _api_key(self) -> str:
+        """The API key: the ``api_key`` option, else ``$ANTHROPIC_API_KEY``.
+
+        Raises:
+            MissingCredentialsError: Neither is set.
+        """
+        settings = self.anthropic_settings
+        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        key = key or os.environ.get(API_KEY_ENV)
+        if not key:
+            raise MissingCredentialsError(
+                f"the anthropic provider needs an API key: set {API_KEY_ENV} in the "
+                "environment (or pass api_key=...)",
+                env_var=API_KEY_ENV,
+            )
+        return key
+
+    def _check_ready(self) -> None:
+        # The client is built lazily, on the first call; a submission checks the key
+        # before the job is recorded, as every provider does.
+        self._api_key()
+        super()._check_ready()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -152,32 +180,46 @@ class AnthropicBatchOperations(BatchOperations):
     # ------------------------------------------------------------------- lifecycle
 
     async def _submit_batch(self, batch: PreparedBatch) -> str:
-        requests = list(batch.iter_records())
-        headers = {"anthropic-beta": ",".join(self.anthropic_settings.betas)}
+        # The body is streamed from the spooled chunk (constant memory, however large):
+        # the SDK's own create would hold every request as objects and again as JSON.
+        # Measuring it reads the whole file: off the event loop, as other chunks upload.
+        body = await asyncio.to_thread(RequestsBody, batch.path)
+        headers = {"Content-Length": str(body.length)}
+        if self.anthropic_settings.betas:
+            headers["anthropic-beta"] = ",".join(self.anthropic_settings.betas)
         details = {
             "job_id": batch.job_id,
             "chunk": str(batch.chunk_index),
             "request_count": str(batch.request_count),
         }
         import anthropic
+        import httpx2
 
         # Never retried: a repeat of a create that reached the vendor is billed twice.
+        # The client's own post keeps its base URL, auth and default headers, timeout
+        # and error mapping; only the body is ours.
         client = self.client.with_options(max_retries=0)
+        self._create_started(batch)
         try:
-            raw = await client.messages.batches.with_raw_response.create(
-                requests=cast(Any, requests),
-                extra_headers=headers if self.anthropic_settings.betas else None,
+            response = await client.post(
+                CREATE_PATH,
+                cast_to=httpx2.Response,
+                content=body,
+                options={"headers": headers},
             )
-            body = await raw.json()
         except anthropic.AnthropicError as exc:
-            raise submission_error(exc, details) from exc
-        batch_id = body.get("id") if isinstance(body, dict) else None
+            raise submission_error(exc, details, str(client.base_url)) from exc
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None  # a 200 that is not JSON: the batch may exist all the same
+        batch_id = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(batch_id, str) or not batch_id:
             raise SubmissionUncertainError(
                 "the create call answered without a batch id",
                 details=details,
                 provider=self.name,
-                request_id=raw.headers.get("request-id"),
+                request_id=response.headers.get("request-id"),
             )
         return batch_id
 
@@ -198,6 +240,13 @@ class AnthropicBatchOperations(BatchOperations):
                 + (f" (its results were archived at {archived})" if archived else ""),
                 provider=self.name,
             )
+        # Never follow a link off the configured API: the client sends the key with it.
+        url = download_url(
+            url,
+            base_url=str(self.client.base_url),
+            vendor_base_urls=VENDOR_BASE_URLS,
+            provider=self.name,
+        )
         async for line in self._result_lines(info["id"], url):
             if line.strip():
                 yield decode_line(line, context)
@@ -206,13 +255,14 @@ class AnthropicBatchOperations(BatchOperations):
         """Stream a batch's results file line by line (never held in memory whole)."""
         import httpx2
 
-        # Follow the URL the API gave (absolute; its path is not guaranteed), with the
-        # client's auth headers, retries and error mapping.
+        # Follow the URL the API gave (absolute; its path is not guaranteed, its host was
+        # checked by download_url), with the client's auth headers, retries and error
+        # mapping. No redirects: one would carry the key to a host nobody checked.
         async with translate_errors():
             response = await self.client.get(
                 url,
                 cast_to=httpx2.Response,
-                options={"headers": {"Accept": "application/binary"}},
+                options={"headers": {"Accept": "application/binary"}, "follow_redirects": False},
                 stream=True,
                 stream_cls=None,
             )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 
-from lmbatch import ProviderSettings
+from lmbatch import EndpointOption, ProviderSettings
 
-__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicSettings"]
+__all__ = ["BASE_URL_ENV", "DEFAULT_MAX_TOKENS", "AnthropicSettings"]
+
+BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 
 #: ``max_tokens`` sent when the caller gives none. Anthropic requires the field on every
 #: request; 4096 fits every current model's output limit and most answers.
@@ -23,6 +25,7 @@ class AnthropicSettings(ProviderSettings):
         api_key: API key; defaults to ``$ANTHROPIC_API_KEY`` when the client is built.
             Never read from config files.
         base_url: API root; defaults to ``$ANTHROPIC_BASE_URL``, then the SDK default.
+            Config files may only set it when trusted (``LMBATCH_TRUST_CONFIG=1``).
         default_max_tokens: ``max_tokens`` used when the hyperparameters give none,
             because Anthropic requires one on every request (default 4096).
         betas: Beta feature names sent in the ``anthropic-beta`` header of the create
@@ -40,7 +43,7 @@ class AnthropicSettings(ProviderSettings):
 
     model: str | None = None
     api_key: SecretStr | None = None
-    base_url: str | None = None
+    base_url: Annotated[str | None, EndpointOption(env_var=BASE_URL_ENV)] = None
     default_max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, ge=1)
     betas: list[str] = Field(default_factory=list)
     max_retries: int = Field(default=2, ge=0)

@@ -4,7 +4,9 @@
 SDK exception                          lmbatch error
 =====================================  ==============================
 ``APIStatusError`` 401, 403            :class:`AuthenticationError`
-``APIStatusError`` 404                 :class:`BatchNotFoundError`
+``APIStatusError`` 404                 :class:`BatchNotFoundError` (reads);
+                                       :class:`ProviderRequestError` naming the
+                                       base URL (upload, create)
 ``APIStatusError`` 429                 :class:`RateLimitError`
 ``APIStatusError`` 5xx                 :class:`ProviderServerError`
 ``APIConnectionError`` (and timeouts)  :class:`ProviderConnectionError`
@@ -39,8 +41,15 @@ __all__ = ["PROVIDER", "map_api_error", "mapped_errors"]
 PROVIDER = "openai"
 
 
-def map_api_error(exc: openai.APIError, action: str) -> ProviderError:
-    """Translate one SDK exception raised while doing ``action`` (e.g. ``"create batch"``)."""
+def map_api_error(
+    exc: openai.APIError, action: str, *, base_url: str | None = None
+) -> ProviderError:
+    """Translate one SDK exception raised while doing ``action`` (e.g. ``"create batch"``).
+
+    Args:
+        base_url: Given for calls that name no batch (upload, create): a 404 there means
+            the endpoint is not at this base URL, not that a batch is unknown.
+    """
     import openai
 
     message = f"OpenAI {action} failed: {exc.message}"
@@ -50,7 +59,13 @@ def map_api_error(exc: openai.APIError, action: str) -> ProviderError:
         return ProviderError(message, provider=PROVIDER, code=exc.code)
     status = exc.status_code
     error_class: type[ProviderError]
-    if status in (401, 403):
+    if status == 404 and base_url is not None:
+        error_class = ProviderRequestError
+        message = (
+            f"OpenAI {action} failed: not found at base URL {base_url} (HTTP 404: "
+            f"{exc.message}); check the configured base_url (or OPENAI_BASE_URL)"
+        )
+    elif status in (401, 403):
         error_class = AuthenticationError
     elif status == 404:
         error_class = BatchNotFoundError
@@ -72,11 +87,11 @@ def map_api_error(exc: openai.APIError, action: str) -> ProviderError:
 
 
 @contextmanager
-def mapped_errors(action: str) -> Iterator[None]:
+def mapped_errors(action: str, *, base_url: str | None = None) -> Iterator[None]:
     """Run a block of SDK calls; SDK exceptions leave it as lmbatch errors."""
     import openai
 
     try:
         yield
     except openai.APIError as exc:
-        raise map_api_error(exc, action) from exc
+        raise map_api_error(exc, action, base_url=base_url) from exc

@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
-from lmbatch._errors import ProviderError, SubmissionUncertainError, ValidationError
+from lmbatch._errors import (
+    ProviderConnectionError,
+    ProviderError,
+    SubmissionUncertainError,
+    ValidationError,
+)
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import Message
@@ -86,6 +91,7 @@ class OpenAIBatchOperations(BatchOperations):
 
     name = "openai"
     settings_class = OpenAISettings
+    marks_create_start = True
     limits = ProviderLimits(max_requests_per_batch=50_000, max_bytes_per_batch=200 * 1024 * 1024)
     #: Batches carry the job id and chunk lmbatch stamps in ``metadata``.
     stamps_batch_metadata = True
@@ -137,10 +143,6 @@ class OpenAIBatchOperations(BatchOperations):
         return self.openai_settings.endpoint
 
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:
-        if not self.settings.model:
-            raise ValidationError(
-                "the openai provider needs a model: pass model=... or set LMBATCH_MODEL"
-            )
         check_schema(params)
         reserved = RESERVED_BODY_KEYS & set(params.extra)
         if reserved:
@@ -164,7 +166,7 @@ class OpenAIBatchOperations(BatchOperations):
         self, custom_id: str, messages: list[Message], params: Hyperparameters
     ) -> dict[str, Any]:
         model = self.settings.model
-        assert model is not None  # checked by _validate_hyperparameters
+        assert model is not None  # checked by _check_ready
         if self.endpoint == CHAT_ENDPOINT:
             body = encode_chat_body(model, messages, params)
         else:
@@ -181,7 +183,9 @@ class OpenAIBatchOperations(BatchOperations):
         client = self._client().with_options(max_retries=0)
         endpoint = str(batch.context.get("endpoint") or self.endpoint)
         filename = f"lmbatch-{batch.job_id}-{batch.chunk_index}.jsonl"
-        with mapped_errors("upload of the batch input file"), batch.path.open("rb") as handle:
+        base_url = str(client.base_url)  # a 404 below: the endpoint is not there
+        upload = mapped_errors("upload of the batch input file", base_url=base_url)
+        with upload, batch.path.open("rb") as handle:
             uploaded = await client.files.create(
                 file=(filename, handle, "application/jsonl"), purpose="batch"
             )
@@ -191,6 +195,9 @@ class OpenAIBatchOperations(BatchOperations):
                 "anchor": "created_at",
                 "seconds": settings.output_expires_after,
             }
+        # Up to here nothing can have made a batch; from here on, an interruption or an
+        # unreadable answer leaves the chunk uncertain (core reconciles it).
+        self._create_started(batch)
         try:
             created = await client.batches.create(
                 input_file_id=uploaded.id,
@@ -201,7 +208,22 @@ class OpenAIBatchOperations(BatchOperations):
             )
         except openai.APIError as exc:
             raise await self._create_failure(exc, batch, uploaded.id) from exc
-        return created.id
+        # The SDK hands over a non-JSON body as text, and a JSON body without an id as a
+        # Batch whose id is None: either way the batch may exist, and its id is unknown.
+        batch_id = getattr(created, "id", None)
+        if not isinstance(batch_id, str) or not batch_id:
+            raise SubmissionUncertainError(
+                f"OpenAI batch creation for chunk {batch.chunk_index} of job {batch.job_id} "
+                "answered without a batch id; the batch may or may not exist. Input file "
+                f"{uploaded.id} was uploaded.",
+                details={
+                    "input_file_id": uploaded.id,
+                    "job_id": batch.job_id,
+                    "chunk": str(batch.chunk_index),
+                },
+                provider=PROVIDER,
+            )
+        return batch_id
 
     async def _create_failure(
         self, exc: openai.APIError, batch: PreparedBatch, input_file_id: str
@@ -209,7 +231,7 @@ class OpenAIBatchOperations(BatchOperations):
         """The error to raise for a failed ``batches.create``."""
         import openai
 
-        mapped = map_api_error(exc, "batch creation")
+        mapped = map_api_error(exc, "batch creation", base_url=str(self._client().base_url))
         definite = isinstance(exc, openai.APIStatusError) and exc.status_code < 500
         if definite:
             # The vendor refused: no batch exists, the uploaded file is useless.
@@ -258,14 +280,22 @@ class OpenAIBatchOperations(BatchOperations):
 
     async def _file_lines(self, file_id: str) -> AsyncIterator[str]:
         """Stream a result file line by line (never held in memory whole)."""
+        import httpx2
+
         with mapped_errors(f"download of result file {file_id}"):
             # The SDK asks for application/binary only; the spec declares the content as
             # application/json, so also accept anything: the body is read as raw lines.
             async with self._client().files.with_streaming_response.content(
                 file_id, extra_headers={"Accept": "application/binary, */*"}
             ) as response:
-                async for line in response.iter_lines():
-                    yield line
+                try:
+                    async for line in response.iter_lines():
+                        yield line
+                except httpx2.TransportError as exc:
+                    # A connection lost mid-body: transient, core reads the file again.
+                    raise ProviderConnectionError(
+                        f"result file {file_id} stopped streaming: {exc}", provider=PROVIDER
+                    ) from exc
 
     async def _after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:
         input_file_id = info["raw"].get("input_file_id")

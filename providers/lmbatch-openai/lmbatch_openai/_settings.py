@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
 from lmbatch._errors import MissingCredentialsError
-from lmbatch._settings import ProviderSettings
+from lmbatch._settings import EndpointOption, ProviderSettings
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "Endpoint", "OpenAISettings"]
 
@@ -25,7 +25,7 @@ class OpenAISettings(ProviderSettings):
         model: Model every request of a batch uses, e.g. ``"gpt-4.1-mini"``.
         api_key: API key; defaults to ``$OPENAI_API_KEY``. Never read from config files.
         base_url: API base URL (with ``/v1``); defaults to ``$OPENAI_BASE_URL``, else the
-            vendor's.
+            vendor's. Config files may only set it when trusted (``LMBATCH_TRUST_CONFIG=1``).
         organization: ``OpenAI-Organization`` header.
         project: ``OpenAI-Project`` header.
         endpoint: ``/v1/responses`` (default) or ``/v1/chat/completions``.
@@ -42,7 +42,7 @@ class OpenAISettings(ProviderSettings):
 
     model: str | None = None
     api_key: SecretStr | None = None
-    base_url: str | None = None
+    base_url: Annotated[str | None, EndpointOption(env_var=BASE_URL_ENV)] = None
     organization: str | None = None
     project: str | None = None
     endpoint: Endpoint = "/v1/responses"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, cast
 
 import anthropic
 import httpx2
@@ -13,17 +15,24 @@ from lmbatch_anthropic import AnthropicBatchOperations
 
 from lmbatch import (
     AuthenticationError,
+    BatchInfo,
     BatchNotFoundError,
     BatchStatus,
+    LMBatchError,
     MissingCredentialsError,
+    PreparedBatch,
+    ProviderError,
     ProviderLimits,
     ProviderRequestError,
     RateLimitError,
     SubmissionAmbiguousError,
     SubmissionUncertainError,
+    UntrustedURLError,
+    ValidationError,
 )
 from lmbatch._reconcile import reconcile_chunks
 from lmbatch.testing.emulator import Emulator
+from tests.listener import Listener
 
 from .conftest import DUMMY_KEY, MODEL
 
@@ -105,7 +114,9 @@ async def test_every_outcome_kind(ops: AnthropicBatchOperations) -> None:
     assert await finish(ops, batch_id) is BatchStatus.EXPIRED
     info = await ops.info(batch_id)
     assert info["request_counts"]["expired"] == 1
-    assert info["request_counts"]["total"] == len(requests)
+    # The omitted request was lost by the vendor: never counted, so it is "missing" (and
+    # worth resubmitting) rather than a short download.
+    assert info["request_counts"]["total"] == len(requests) - 1
     results = await ops.retrieve(batch_id)
     assert set(results) == set(requests)
     assert results["ok"].ok
@@ -163,17 +174,16 @@ async def test_list_follows_after_id_until_has_more_is_false(
     assert all("limit=2" in str(page.url) for page in pages)
 
 
-async def test_results_follow_the_given_url(
+async def test_results_follow_the_given_url_on_the_base_url_host(
     emulator: Emulator, recorded: tuple[AnthropicBatchOperations, Recorder]
 ) -> None:
     ops, recorder = recorded
     batch_id = await ops.create({"a": "hello"})
     await finish(ops, batch_id)
     info = await ops.info(batch_id)
+    # The path and query are the vendor's to choose (a signed link stays as given).
     given = f"{emulator.base_url}/v1/messages/batches/{batch_id}/results?signed=abc"
     info["raw"]["results_url"] = given
-    # A base URL that cannot serve anything: only the given URL works.
-    ops._client = ops.client.with_options(base_url="http://127.0.0.1:9/nowhere")
     records = [record async for record in ops._iter_result_records(info, {})]
     assert [r.output.text for r in records] == ["echo: hello"]
     results_calls = recorder.sent("GET", "/results")
@@ -181,6 +191,71 @@ async def test_results_follow_the_given_url(
     headers = results_calls[0].headers
     assert DUMMY_KEY in (headers.get("x-api-key"), headers.get("authorization", "").split()[-1])
     assert results_calls[0].headers["accept"] == "application/binary"
+
+
+def _point_results_at(
+    ops: AnthropicBatchOperations, monkeypatch: pytest.MonkeyPatch, origin: str
+) -> None:
+    """Make every status answer name ``origin`` as the host of the results file."""
+    fetch = ops._fetch_batch
+
+    async def fetch_with_moved_results(batch_id: str) -> BatchInfo:
+        info = await fetch(batch_id)
+        url = info["raw"].get("results_url")
+        if url:
+            info["raw"]["results_url"] = origin + "/v1" + url.split("/v1", 1)[1]
+        return info
+
+    monkeypatch.setattr(ops, "_fetch_batch", fetch_with_moved_results)
+
+
+async def test_results_url_on_a_foreign_host_is_refused_and_the_host_receives_nothing(
+    ops: AnthropicBatchOperations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Listener() as foreign:
+        _point_results_at(ops, monkeypatch, foreign.origin)
+        batch_id = await ops.create({"a": "hello"})
+        await finish(ops, batch_id)
+        with pytest.raises(UntrustedURLError) as caught:
+            await ops.retrieve(batch_id)
+    assert foreign.requests == []
+    assert caught.value.host == foreign.host
+    assert foreign.host in str(caught.value)
+    assert DUMMY_KEY not in str(caught.value)
+
+
+async def test_results_url_on_the_vendor_host_is_read_through_the_configured_base_url(
+    ops: AnthropicBatchOperations, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway (here the emulator) passes the vendor's absolute results_url through."""
+    import lmbatch_anthropic._operations as operations_module
+
+    with Listener() as vendor:
+        # The listener plays the vendor's documented host: a results_url naming it is
+        # read from the configured base URL instead, so the vendor host gets nothing.
+        monkeypatch.setattr(operations_module, "VENDOR_BASE_URLS", (vendor.origin,))
+        _point_results_at(ops, monkeypatch, vendor.origin)
+        batch_id = await ops.create({"a": "hello"})
+        await finish(ops, batch_id)
+        results = await ops.retrieve(batch_id)
+    assert vendor.requests == []
+    assert results["a"].text == "echo: hello"
+    assert any(call.path.endswith("/results") for call in emulator.calls)
+
+
+async def test_results_download_does_not_follow_a_redirect_to_another_host() -> None:
+    with Listener() as foreign:
+        redirect = Listener(status=302, headers={"Location": f"{foreign.origin}/stolen"})
+        with redirect:
+            ops = AnthropicBatchOperations(
+                model=MODEL, api_key=DUMMY_KEY, base_url=redirect.origin, store=":memory:"
+            )
+            with pytest.raises(ProviderError):
+                async for _ in ops._result_lines("msgbatch_1", f"{redirect.origin}/results"):
+                    pass
+            await ops.aclose()
+        assert len(redirect.requests) >= 1
+    assert foreign.requests == []
 
 
 async def test_betas_go_in_the_create_header(
@@ -339,6 +414,136 @@ async def test_key_is_never_shown(ops: AnthropicBatchOperations) -> None:
     secret = AnthropicBatchOperations(model=MODEL, api_key="sk-ant-secret", store=":memory:")
     assert "sk-ant-secret" not in repr(secret)
     assert "sk-ant-secret" not in repr(secret.settings)
+
+
+# -- a wrong base URL is not an unknown batch ------------------------------------------------
+
+
+async def test_create_404_names_the_base_url_not_an_unknown_batch(emulator: Emulator) -> None:
+    wrong = emulator.anthropic_base_url.rstrip("/") + "/wrong-prefix"
+    ops = AnthropicBatchOperations(model=MODEL, api_key=DUMMY_KEY, base_url=wrong, store=":memory:")
+    with pytest.raises(ProviderRequestError) as caught:
+        await ops.create({"a": "hi"})
+    error = caught.value
+    assert not isinstance(error, BatchNotFoundError | SubmissionUncertainError)
+    assert error.status_code == 404
+    assert "not found" in str(error)
+    assert wrong in str(error)
+    (job,) = ops.store.list_jobs()
+    assert [chunk.state for chunk in job.chunks] == ["planned"]  # safe to send once fixed
+    await ops.aclose()
+
+
+async def test_create_answered_404_is_a_request_error_naming_the_base_url(
+    emulator: Emulator, ops: AnthropicBatchOperations
+) -> None:
+    emulator.faults.fail("create", 404, nth=1, provider="anthropic")
+    with pytest.raises(ProviderRequestError, match="not found at base URL") as caught:
+        await ops.create({"a": "hi"})
+    assert not isinstance(caught.value, BatchNotFoundError)
+
+
+async def test_lone_surrogate_in_a_prompt_sends_nothing(
+    emulator: Emulator, ops: AnthropicBatchOperations
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        await ops.create({"fine": "hello", "bad": "half an emoji \ud83d"})
+    assert caught.value.key == "bad"
+    assert "lone surrogate" in str(caught.value)
+    assert emulator.calls == []
+
+
+def _spooled_chunk(tmp_path: Path, lines: list[bytes]) -> PreparedBatch:
+    path = tmp_path / "chunk-00000.jsonl"
+    path.write_bytes(b"".join(lines))
+    return PreparedBatch(
+        job_id="lmbjob_" + "1" * 32,
+        chunk_index=0,
+        path=path,
+        request_count=len(lines),
+        byte_size=path.stat().st_size,
+    )
+
+
+def _line(custom_id: str, text: str) -> bytes:
+    return (json.dumps(_raw_request(custom_id) | {"x": text}, ensure_ascii=False) + "\n").encode()
+
+
+async def test_create_body_is_the_spooled_lines_with_a_declared_length(
+    tmp_path: Path, emulator: Emulator, recorded: tuple[AnthropicBatchOperations, Recorder]
+) -> None:
+    # The body is streamed from the chunk file rather than built in memory: it must still
+    # be exactly {"requests": [...those records...]}, sent with a Content-Length (not
+    # chunked), through the client's own auth.
+    ops, recorder = recorded
+    lines = [_line("a", "é ✓"), b"\n", _line("b", "x" * 300_000), _line("c", "")]
+    batch_id = await ops._submit_batch(_spooled_chunk(tmp_path, lines))
+    assert batch_id.startswith("msgbatch_")
+    (create,) = recorder.sent("POST", "/v1/messages/batches")
+    # The stream can be read again (here, after it was sent): nothing was held.
+    body = b"".join([part async for part in cast(AsyncIterable[bytes], create.stream)])
+    assert json.loads(body) == {"requests": [json.loads(line) for line in lines if line.strip()]}
+    assert create.headers["content-length"] == str(len(body))
+    assert "transfer-encoding" not in create.headers
+    headers = create.headers
+    assert DUMMY_KEY in (headers.get("x-api-key"), headers.get("authorization", "").split()[-1])
+    assert emulator.submissions == {"a": 1, "b": 1, "c": 1}
+
+
+async def test_create_from_a_damaged_spool_file_sends_nothing(
+    tmp_path: Path, emulator: Emulator, ops: AnthropicBatchOperations
+) -> None:
+    batch = _spooled_chunk(tmp_path, [_line("a", "fine"), b'{"custom_id": "b", "par\n'])
+    with pytest.raises(LMBatchError, match=r"line 2 of .*chunk-00000\.jsonl"):
+        await ops._submit_batch(batch)
+    assert emulator.create_calls == 0
+
+
+def _answer_html(request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(200, text="<html>gateway</html>", headers={"request-id": "req_1"})
+
+
+def _lose_connection(request: httpx2.Request) -> httpx2.Response:
+    raise httpx2.RemoteProtocolError("peer closed connection", request=request)
+
+
+def _refuse(request: httpx2.Request) -> httpx2.Response:
+    error = {"type": "error", "error": {"type": "invalid_request_error", "message": "no"}}
+    return httpx2.Response(400, json=error)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (_answer_html, SubmissionUncertainError),
+        (_lose_connection, SubmissionUncertainError),
+        (_refuse, ProviderRequestError),
+    ],
+)
+async def test_streamed_create_keeps_the_may_have_happened_rule(
+    tmp_path: Path, answer: Callable[[httpx2.Request], httpx2.Response], expected: type[Exception]
+) -> None:
+    # Whatever the body is made of, a create whose answer is unreadable or lost may have
+    # made a batch (uncertain, reconciled later); a 4xx made none. One call, never retried.
+    calls: list[bytes] = []
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        calls.append(await request.aread())
+        return answer(request)
+
+    ops = AnthropicBatchOperations(model=MODEL, api_key=DUMMY_KEY, store=":memory:")
+    ops._client = anthropic.AsyncAnthropic(
+        api_key=DUMMY_KEY,
+        base_url="http://127.0.0.1:9",
+        max_retries=2,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
+    )
+    with pytest.raises(expected) as caught:
+        await ops._submit_batch(_spooled_chunk(tmp_path, [_line("a", "hi")]))
+    assert type(caught.value) is expected
+    assert len(calls) == 1
+    assert json.loads(calls[0])["requests"][0]["custom_id"] == "a"
+    await ops.aclose()
 
 
 def _dead_owner() -> str:

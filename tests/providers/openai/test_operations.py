@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from typing import Any
@@ -19,6 +20,7 @@ from lmbatch import (
     Message,
     MissingCredentialsError,
     ProviderConnectionError,
+    ProviderError,
     ProviderRequestError,
     ProviderServerError,
     RateLimitError,
@@ -27,6 +29,7 @@ from lmbatch import (
 )
 from lmbatch._reconcile import reconcile_chunks
 from lmbatch._store import JobStore
+from tests.listener import Listener
 
 
 def _ops(emulator: Any, **options: Any) -> OpenAIBatchOperations:
@@ -123,6 +126,43 @@ async def test_upload_failure_is_not_retried(emulator: Any) -> None:
         await ops.create({"a": "one"})
     assert _operations(emulator) == ["list", "upload"]  # the clock read, then the upload
     assert emulator.create_calls == 0
+    await ops.aclose()
+
+
+async def test_upload_404_names_the_base_url_not_an_unknown_batch(emulator: Any) -> None:
+    wrong = emulator.openai_base_url.rstrip("/") + "/wrong-prefix"
+    ops = OpenAIBatchOperations(
+        model="gpt-4.1-mini", api_key="test", base_url=wrong, max_retries=0, store=":memory:"
+    )
+    with pytest.raises(ProviderRequestError) as caught:
+        await ops.create({"a": "one"})
+    error = caught.value
+    assert not isinstance(error, BatchNotFoundError | SubmissionUncertainError)
+    assert error.status_code == 404
+    assert "not found" in str(error)
+    assert wrong in str(error)
+    (job,) = ops.store.list_jobs()
+    assert [chunk.state for chunk in job.chunks] == ["planned"]  # safe to send once fixed
+    await ops.aclose()
+
+
+async def test_create_404_is_a_request_error_naming_the_base_url(emulator: Any) -> None:
+    emulator.faults.fail("create", 404, provider="openai")
+    ops = _ops(emulator)
+    with pytest.raises(ProviderRequestError, match="not found at base URL") as caught:
+        await ops.create({"a": "one"})
+    assert not isinstance(caught.value, BatchNotFoundError | SubmissionUncertainError)
+    assert caught.value.status_code == 404
+    await ops.aclose()
+
+
+async def test_lone_surrogate_in_a_prompt_uploads_nothing(emulator: Any) -> None:
+    ops = _ops(emulator)
+    with pytest.raises(ValidationError) as caught:
+        await ops.create({"fine": "hello", "bad": "half an emoji \ud83d"})
+    assert caught.value.key == "bad"
+    assert "lone surrogate" in str(caught.value)
+    assert emulator.calls == []
     await ops.aclose()
 
 
@@ -281,6 +321,49 @@ async def test_failed_batch_surfaces_batch_level_errors(emulator: Any) -> None:
     results = await ops.retrieve(batch_id)
     assert {o.error.kind for o in results.values() if o.error} == {"errored"}
     await ops.aclose()
+
+
+async def test_result_files_are_read_from_the_base_url_whatever_id_the_vendor_names(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files are downloaded by id through the client: a hostile id cannot move the host."""
+    ops = _ops(emulator, max_retries=0)
+    with Listener() as foreign:
+        fetch = ops._fetch_batch
+
+        async def hostile_file_id(batch_id: str) -> Any:
+            info = await fetch(batch_id)
+            info["raw"]["error_file_id"] = f"{foreign.origin}/v1/files/stolen"
+            return info
+
+        monkeypatch.setattr(ops, "_fetch_batch", hostile_file_id)
+        batch_id = await ops.create({"a": "hello"})
+        await _finish(ops, batch_id)
+        with pytest.raises(ProviderError):  # the emulator knows no such file
+            await ops.retrieve(batch_id)
+    await ops.aclose()
+    assert foreign.requests == []
+    downloads = [call.path for call in emulator.calls if call.path.endswith("/content")]
+    assert len(downloads) == 2  # the real output file, then the hostile id: both asked here
+
+
+async def test_a_download_redirected_to_another_host_carries_no_key(emulator: Any) -> None:
+    with Listener() as foreign:
+        redirect = Listener(status=302, headers={"Location": f"{foreign.origin}/stolen"})
+        with redirect:
+            ops = OpenAIBatchOperations(
+                model="gpt-4.1-mini",
+                api_key="sk-secret",
+                base_url=f"{redirect.origin}/v1",
+                store=":memory:",
+                max_retries=0,
+            )
+            with contextlib.suppress(ProviderError):
+                async for _ in ops._file_lines("file-1"):
+                    pass
+            await ops.aclose()
+        assert [call.path for call in redirect.requests] == ["/v1/files/file-1/content"]
+    assert all("sk-secret" not in str(call.headers) for call in foreign.requests)
 
 
 # -- bad input: nothing is uploaded ----------------------------------------------------

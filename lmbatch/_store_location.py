@@ -1,0 +1,95 @@
+"""Where the job store lives: one resolver for every entry point, refusing URLs.
+
+The store is a local SQLite file. A value such as ``postgresql://user@host/db`` used to
+be taken as a relative path (a folder named ``postgresql:`` appeared), so several
+machines each kept a store of their own and each submitted the same job again. Every
+place that picks the store location (``get_batch_operations``, ``BatchOperations.store``,
+``resume``, the config file reader, the CLI and :class:`~lmbatch.JobStore` itself) goes
+through :func:`store_location`, which refuses any ``scheme://`` value, naming where it
+came from. ``file://`` URLs are the one exception: they name a local file and are
+turned into its path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.request import url2pathname
+
+from lmbatch._errors import ConfigError
+
+__all__ = ["STORE_ENV", "resolve_store", "store_location"]
+
+#: The environment variable naming the job store.
+STORE_ENV = "LMBATCH_STORE"
+# Two letters at least, so a Windows drive ("C://...") is never taken for a scheme.
+_URL_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
+
+
+def _shown(url: str) -> str:
+    """``url`` with any password replaced by ``***``: messages never carry secrets."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def store_location(value: str | os.PathLike[str], source: str) -> str:
+    """``value`` as a store file path (``":memory:"`` stays as it is).
+
+    Args:
+        value: A path, ``":memory:"``, or a ``file://`` URL.
+        source: Where the value came from, for the error message (``"LMBATCH_STORE"``,
+            ``"lmbatch.toml: store"``, ``"--store"``...).
+
+    Raises:
+        ConfigError: ``value`` is a URL other than ``file://`` (or a ``file://`` URL of
+            another host).
+    """
+    text = os.fspath(value)
+    match = _URL_RE.match(text)
+    if match is None:
+        return text
+    if match.group(1).lower() == "file":
+        parts = urlsplit(text)
+        if parts.netloc in ("", "localhost"):
+            return url2pathname(unquote(parts.path))
+    raise ConfigError(
+        f"{source} is {_shown(text)!r}, a URL, but the job store is a local SQLite file: "
+        "give a file path (a file:// URL works too); no other store backend exists yet, so "
+        "machines that must share jobs need a shared file system"
+    )
+
+
+def resolve_store(
+    explicit: str | os.PathLike[str] | None,
+    *,
+    source: str = "store",
+    config_store: str | None = None,
+) -> str:
+    """The store path: ``explicit``, else ``$LMBATCH_STORE``, else ``config_store``, else
+    the user data directory.
+
+    Args:
+        explicit: The store given by the caller, or None.
+        source: How the caller gave it, for error messages (``"store"``, ``"--store"``).
+        config_store: The config file's ``store``, already checked when the file was read.
+
+    Raises:
+        ConfigError: The chosen value is a URL (see :func:`store_location`).
+    """
+    if explicit:
+        return store_location(explicit, source)
+    from_env = os.environ.get(STORE_ENV)
+    if from_env:
+        return store_location(from_env, STORE_ENV)
+    if config_store:
+        return config_store
+    from lmbatch._store import default_store_path  # _store imports this module
+
+    return str(default_store_path())
