@@ -542,7 +542,7 @@ class BatchOperations(ABC):
         status_check_interval: float = 30.0,
         max_iterations: int | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
         cancel_on_timeout: bool = False,
         max_status_check_interval: float = 300.0,
         on_progress: Callable[[BatchInfo], None] | None = None,

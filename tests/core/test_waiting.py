@@ -16,7 +16,9 @@ from lmbatch.testing import FakeBackend, FakeBatchOperations
 REQUESTS = {f"key {i}": f"prompt {i}" for i in range(3)}
 
 
-@pytest.mark.parametrize("waiting", [BatchOperations.invoke, lmbatch.wait, lmbatch.resume])
+@pytest.mark.parametrize(
+    "waiting", [BatchOperations.invoke, BatchOperations.invoke_iter, lmbatch.wait, lmbatch.resume]
+)
 def test_waiting_has_a_default_overall_timeout(waiting: object) -> None:
     assert inspect.signature(waiting).parameters["timeout"].default == DEFAULT_TIMEOUT  # type: ignore[arg-type]
     # Longer than one 24 h completion window, short of "forever".
