@@ -8,21 +8,35 @@ scripts run denser than English), plus a few tokens per message. Output tokens: 
 upper bound is ``max_tokens`` per request (the provider's default where it has one);
 the typical figure is ``typical_output_tokens`` (default 250, at most ``max_tokens``).
 
+With the user's permission (``count_tokens="vendor"``), input tokens are counted by the
+vendor's token-count endpoint instead: one network call per request, at most
+:data:`VENDOR_COUNT_CONCURRENCY` at once, on at most :data:`VENDOR_COUNT_SAMPLE` requests;
+a larger set is counted on an evenly spread sample and the rest extrapolated from it.
+When the endpoint fails (or the provider has none), the offline count is used and the
+estimate says so.
+
 A budget is checked against the upper bound: ``max_cost`` minus what the job already
 spent must cover it, or :class:`BudgetExceededError` is raised before anything is sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
 
 from lmbatch._cost import ModelPrices, Pricer, find_prices, price_unknown_message, usd
-from lmbatch._errors import BudgetExceededError, PriceUnknownError, ValidationError
+from lmbatch._errors import (
+    BudgetExceededError,
+    PriceUnknownError,
+    ProviderError,
+    ValidationError,
+)
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._inputs import normalize_input
 from lmbatch._messages import Attachment, Message, ToolCall, ToolResult
@@ -34,11 +48,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TYPICAL_OUTPUT_TOKENS",
+    "VENDOR_COUNT_CONCURRENCY",
+    "VENDOR_COUNT_SAMPLE",
     "Estimate",
     "check_budget",
     "estimate_requests",
+    "estimate_requests_counted",
     "parse_max_cost",
 ]
+
+logger = logging.getLogger("lmbatch")
 
 #: Output tokens a request is assumed to produce, for the typical estimate.
 TYPICAL_OUTPUT_TOKENS = 250
@@ -53,7 +72,13 @@ IMAGE_TOKENS = (1_000, 1_600)
 #: A PDF: tokens per KB of file, typical and upper (text and page images vary widely).
 PDF_TOKENS_PER_KB = (20, 60)
 
-InputMethod = Literal["tiktoken", "approximation"]
+#: Token-count calls to the vendor in flight at once.
+VENDOR_COUNT_CONCURRENCY = 8
+#: Requests counted by the vendor at most; beyond that, a sample is counted.
+VENDOR_COUNT_SAMPLE = 200
+
+InputMethod = Literal["vendor", "vendor-sample", "tiktoken", "approximation"]
+CountTokens = Literal["offline", "vendor"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +95,10 @@ class Estimate:
         requests: How many requests.
         input_tokens: Input tokens, typical count (exact with tiktoken).
         input_tokens_upper: Input tokens, upper bound.
-        input_method: ``"tiktoken"`` or ``"approximation"`` (see the module docs).
+        input_method: How input tokens were counted: ``"vendor"`` (the vendor's
+            token-count endpoint, every request), ``"vendor-sample"`` (the endpoint on
+            a sample, the rest extrapolated), ``"tiktoken"`` or ``"approximation"``
+            (see the module docs).
         output_tokens: Output tokens assumed (typical figure times requests).
         output_tokens_upper: ``max_tokens`` times requests; None when there is no
             ``max_tokens`` (then there is no upper bound).
@@ -82,6 +110,8 @@ class Estimate:
         list_cost_upper: Upper-bound cost at list price.
         prices: The model's list prices used, or None when unknown.
         price_note: Why there is no cost (the price is unknown), else None.
+        input_note: How a vendor count went (the sample size, or why it fell back to
+            the offline count), else None.
     """
 
     provider: str
@@ -99,6 +129,7 @@ class Estimate:
     list_cost_upper: Decimal | None
     prices: ModelPrices | None
     price_note: str | None = None
+    input_note: str | None = None
 
     @property
     def saved(self) -> Decimal | None:
@@ -131,6 +162,7 @@ class Estimate:
             "currency": "USD",
             "price_source": self.prices.source if self.prices is not None else None,
             "price_note": self.price_note,
+            "input_note": self.input_note,
         }
 
     def describe(self) -> str:
@@ -142,6 +174,7 @@ class Estimate:
             f"{self.provider}{model}",
             f"input tokens:  {self.input_tokens:,} (up to {self.input_tokens_upper:,}; "
             f"counted with {self.input_method})",
+            *([f"  ({self.input_note})"] if self.input_note else []),
             f"output tokens: {self.output_tokens:,} assumed (up to {upper_out}"
             + ("" if self.output_tokens_upper is not None else ": set max_tokens for a bound")
             + ")",
@@ -279,12 +312,172 @@ def estimate_requests(
     typical_output_tokens: int | None = None,
 ) -> Estimate:
     """The :class:`Estimate` of ``requests`` on ``ops`` (validated, never sent)."""
-    model = ops.settings.model
-    counter = _TokenCounter(ops.name, model)
+    counter = _TokenCounter(ops.name, ops.settings.model)
     fixed = _fixed_tokens(counter, params)
+    counts: list[tuple[int, int]] = []
+    for key, value in requests.items():
+        low, high = _message_tokens(counter, normalize_input(_checked_key(key), value))
+        counts.append((low + fixed[0], high + fixed[1]))
+    return _priced(ops, params, counts, counter.method, typical_output_tokens)
+
+
+async def estimate_requests_counted(
+    ops: BatchOperations,
+    requests: Mapping[str, Any],
+    params: Hyperparameters,
+    *,
+    typical_output_tokens: int | None = None,
+    sample: int = VENDOR_COUNT_SAMPLE,
+    concurrency: int = VENDOR_COUNT_CONCURRENCY,
+) -> Estimate:
+    """The :class:`Estimate` of ``requests``, input tokens counted by the vendor.
+
+    Makes network calls (``ops._count_input_tokens``): at most ``sample`` requests are
+    counted, ``concurrency`` at a time; with more requests, an evenly spread sample is
+    counted and the others' offline counts scaled by the ratio the sample showed. A
+    provider without a token-count endpoint, or an endpoint that fails, leaves the
+    offline count in place with a warning (and ``input_note`` says why).
+
+    Raises:
+        ValidationError: Some input is invalid (checked before any call).
+        MissingCredentialsError: There is no API key (raised before any call).
+    """
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
+        raise ValidationError(f"count_sample must be a whole number >= 1, got {sample!r}")
+    counter = _TokenCounter(ops.name, ops.settings.model)
+    fixed = _fixed_tokens(counter, params)
+    total = len(requests)
+    chosen = _sample_indices(total, sample)
+    counts: list[tuple[int, int]] = []
+    picked: dict[int, list[Message]] = {}
+    for index, (key, value) in enumerate(requests.items()):
+        key = _checked_key(key)
+        messages = normalize_input(key, value)
+        low, high = _message_tokens(counter, messages)
+        counts.append((low + fixed[0], high + fixed[1]))
+        if index in chosen:
+            # Checked like a submission would check it, so no call is made for a
+            # request that could not be sent anyway.
+            ops._validate_request(key, messages, params)
+            picked[index] = messages
+    vendor, note = await _vendor_counts(ops, picked, params, concurrency)
+    if vendor is None:
+        return _priced(ops, params, counts, counter.method, typical_output_tokens, note)
+    method: InputMethod = "vendor"
+    if len(vendor) < total:
+        method = "vendor-sample"
+        note = (
+            f"the vendor counted {len(vendor):,} of {total:,} requests, an evenly spread "
+            "sample; the others are extrapolated from it"
+        )
+    return _priced(ops, params, _merge_counts(counts, vendor), method, typical_output_tokens, note)
+
+
+def _checked_key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise ValidationError(f"keys must be strings, got {type(key).__name__} {key!r}")
+    return key
+
+
+def _sample_indices(total: int, sample: int) -> set[int]:
+    """``sample`` indices spread evenly over ``range(total)`` (all of them when fewer)."""
+    if total <= sample:
+        return set(range(total))
+    return {index * total // sample for index in range(sample)}
+
+
+async def _vendor_counts(
+    ops: BatchOperations,
+    picked: dict[int, list[Message]],
+    params: Hyperparameters,
+    concurrency: int,
+) -> tuple[dict[int, int] | None, str | None]:
+    """The vendor's input-token counts by request index, or None and why not."""
+    if not picked:
+        return {}, None
+    indices = sorted(picked)
+    try:
+        # The first call alone: a provider without the endpoint says so at no cost,
+        # and a dead endpoint fails once, not eight times.
+        first = await ops._count_input_tokens(picked[indices[0]], params)
+        if first is None:
+            return None, _fell_back(
+                ops, f"the {ops.name} provider has no token-count endpoint for these settings"
+            )
+        counted = {indices[0]: first}
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(index: int) -> None:
+            async with gate:
+                value = await ops._count_input_tokens(picked[index], params)
+            if value is None:  # pragma: no cover - a provider either counts or does not
+                raise ProviderError("the token-count endpoint gave no count", provider=ops.name)
+            counted[index] = value
+
+        await _all_or_first_error([one(index) for index in indices[1:]])
+    except ProviderError as exc:
+        return None, _fell_back(ops, f"the token-count endpoint failed: {exc}")
+    return counted, None
+
+
+async def _all_or_first_error(calls: list[Coroutine[Any, Any, None]]) -> None:
+    """Run ``calls`` together; on the first error, cancel the others and raise it."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    if not tasks:
+        return
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        if task in done and not task.cancelled():
+            error = task.exception()
+            if error is not None:
+                raise error
+
+
+def _fell_back(ops: BatchOperations, reason: str) -> str:
+    note = f"{reason}; counted offline instead"
+    logger.warning("estimate for %s: %s", ops.name, note)
+    return note
+
+
+def _merge_counts(offline: list[tuple[int, int]], vendor: dict[int, int]) -> list[tuple[int, int]]:
+    """Per-request ``(typical, upper)`` input tokens, the vendor's counts merged in.
+
+    A counted request's typical figure is the vendor's count; its upper bound stays at
+    least the offline upper bound (vendors call their counts estimates). Requests not
+    counted are scaled by the ratio of the vendor's counts to the offline typical ones
+    on the sample, and their upper bound is at least that.
+    """
+    offline_sum = sum(offline[index][0] for index in vendor)
+    ratio = sum(vendor.values()) / offline_sum if offline_sum else 1.0
+    merged: list[tuple[int, int]] = []
+    for index, (typical, upper) in enumerate(offline):
+        exact = vendor.get(index)
+        if exact is not None:
+            merged.append((exact, max(exact, upper)))
+        else:
+            scaled = math.ceil(typical * ratio)
+            merged.append((scaled, max(scaled, upper)))
+    return merged
+
+
+def _priced(
+    ops: BatchOperations,
+    params: Hyperparameters,
+    counts: list[tuple[int, int]],
+    method: InputMethod,
+    typical_output_tokens: int | None,
+    note: str | None = None,
+) -> Estimate:
+    """Price per-request ``(typical, upper)`` input token counts into an :class:`Estimate`."""
+    model = ops.settings.model
     max_out = ops._max_output_tokens(params)
     typical_out = (
-        typical_output_tokens if typical_output_tokens is not None else (TYPICAL_OUTPUT_TOKENS)
+        typical_output_tokens if typical_output_tokens is not None else TYPICAL_OUTPUT_TOKENS
     )
     if typical_out < 0:
         raise ValidationError(f"typical_output_tokens must be >= 0, got {typical_out}")
@@ -292,20 +485,16 @@ def estimate_requests(
         typical_out = min(typical_out, max_out)
     prices = find_prices(ops.name, model, ops.settings.prices, price_provider=ops.price_provider)
     tally = _Tally(prices, ops.batch_discount, ops.batch_cache_discount)
-    count = 0
-    for key, value in requests.items():
-        if not isinstance(key, str):
-            raise ValidationError(f"keys must be strings, got {type(key).__name__} {key!r}")
-        low, high = _message_tokens(counter, normalize_input(key, value))
-        tally.add(low + fixed[0], high + fixed[1], typical_out, max_out)
-        count += 1
+    for low, high in counts:
+        tally.add(low, high, typical_out, max_out)
+    count = len(counts)
     return Estimate(
         provider=ops.name,
         model=model,
         requests=count,
         input_tokens=tally.input_typical,
         input_tokens_upper=tally.input_upper,
-        input_method=counter.method,
+        input_method=method,
         output_tokens=typical_out * count,
         output_tokens_upper=max_out * count if max_out is not None else None,
         batch_discount=ops.batch_discount,
@@ -317,6 +506,7 @@ def estimate_requests(
         ),
         prices=prices,
         price_note=None if prices is not None else price_unknown_message(ops.name, model),
+        input_note=note,
     )
 
 

@@ -39,7 +39,15 @@ from lmbatch._errors import (
     SubmissionUncertainError,
     ValidationError,
 )
-from lmbatch._estimate import Estimate, check_budget, estimate_requests, parse_max_cost
+from lmbatch._estimate import (
+    VENDOR_COUNT_SAMPLE,
+    CountTokens,
+    Estimate,
+    check_budget,
+    estimate_requests,
+    estimate_requests_counted,
+    parse_max_cost,
+)
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._keys import CustomIdMapper, new_job_tag, strip_job_tag
 from lmbatch._ledger import CostTally, ResubmissionBudget, batch_pricer, cost_facts
@@ -277,6 +285,19 @@ class BatchOperations(ABC):
         """JSON-able facts needed later to read results (e.g. the endpoint used)."""
         return {}
 
+    async def _count_input_tokens(
+        self, messages: list[Message], params: Hyperparameters
+    ) -> int | None:
+        """The vendor's count of one request's input tokens (one network call), or None.
+
+        Optional: None (the default) means the provider has no token-count endpoint, and
+        estimates count offline. Called only when the user allows network calls
+        (``estimate(..., count_tokens="vendor")``), on validated requests. Errors leave
+        as lmbatch errors (:class:`ProviderError`: the estimate falls back to counting
+        offline; :class:`MissingCredentialsError`: raised to the caller).
+        """
+        return None
+
     @abstractmethod
     def _encode_request(
         self, custom_id: str, messages: list[Message], params: Hyperparameters
@@ -434,22 +455,43 @@ class BatchOperations(ABC):
         hyperparameters: dict[str, Any] | None = None,
         *,
         typical_output_tokens: int | None = None,
+        count_tokens: CountTokens = "offline",
+        count_sample: int = VENDOR_COUNT_SAMPLE,
     ) -> Estimate:
-        """What submitting ``requests`` would cost, worked out offline; nothing is sent.
+        """What submitting ``requests`` would cost; no batch is sent.
 
-        Input tokens are counted (tiktoken for OpenAI models when installed, else an
-        approximation; ``Estimate.input_method`` says which); output tokens are bounded
-        by ``max_tokens`` and assumed at ``typical_output_tokens`` (default 250). Costs
-        come with and without the provider's batch discount.
+        Input tokens are counted offline by default (tiktoken for OpenAI models when
+        installed, else an approximation). With ``count_tokens="vendor"`` the vendor's
+        token-count endpoint counts them: network calls, made only then, 8 at a time,
+        on at most ``count_sample`` requests (a larger set is counted on an evenly
+        spread sample and extrapolated); if the endpoint fails or the provider has none,
+        the offline count is used with a warning. ``Estimate.input_method`` says which
+        way was used. Output tokens are bounded by ``max_tokens`` and assumed at
+        ``typical_output_tokens`` (default 250). Costs come with and without the
+        provider's batch discount.
 
         Raises:
             ValidationError: Some input is invalid.
+            MissingCredentialsError: ``count_tokens="vendor"`` without an API key.
         """
         params = Hyperparameters.from_mapping(hyperparameters)
         self._validate_hyperparameters(params)
         if not isinstance(requests, Mapping):
             raise ValidationError(
                 f"requests must be a dict of key → input, not {type(requests).__name__}"
+            )
+        if count_tokens == "vendor":
+            self._check_ready()  # the model, and the API key, before any call
+            return await estimate_requests_counted(
+                self,
+                requests,
+                params,
+                typical_output_tokens=typical_output_tokens,
+                sample=count_sample,
+            )
+        if count_tokens != "offline":
+            raise ValidationError(
+                f'count_tokens must be "offline" or "vendor", got {count_tokens!r}'
             )
         return estimate_requests(
             self, requests, params, typical_output_tokens=typical_output_tokens

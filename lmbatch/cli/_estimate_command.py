@@ -1,4 +1,4 @@
-"""``lmbatch estimate``: what a file of requests would cost, worked out offline."""
+"""``lmbatch estimate``: what a file of requests would cost, offline unless asked."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from lmbatch.cli._render import to_json
 from lmbatch.cli._request_file import RequestFile, read_request_file
 
 __all__ = [
+    "CountWithVendorOption",
     "MaxCostOption",
     "TypicalOutputOption",
     "dry_run",
@@ -51,6 +52,15 @@ TypicalOutputOption = Annotated[
         help="Output tokens a request typically produces, for the typical figure "
         "(default 250, at most max_tokens).",
         show_default=False,
+    ),
+]
+CountWithVendorOption = Annotated[
+    bool,
+    typer.Option(
+        "--count-with-vendor",
+        help="Count input tokens with the vendor's token-count endpoint (network calls, "
+        "needs the API key; 8 at a time, on a sample of 200 requests at most, the rest "
+        "extrapolated). Falls back to the offline count, with a warning, if it fails.",
     ),
 ]
 MaxCostOption = Annotated[
@@ -81,6 +91,39 @@ def offline_operations(
         return operations_for(provider=provider, model=model, options=placeholder, store=store)
 
 
+def estimate_with(
+    requests: RequestFile,
+    hyperparameters: dict[str, Any],
+    *,
+    provider: str | None,
+    model: str | None,
+    options: list[str] | None,
+    store: str | None,
+    typical_output: int | None = None,
+    count_with_vendor: bool = False,
+) -> tuple[BatchOperations, Estimate]:
+    """The provider and its estimate of ``requests``.
+
+    Offline unless ``count_with_vendor``: then the provider is built with the real
+    credentials (a missing key is an error, before any call) and the vendor counts.
+    """
+    if count_with_vendor:
+        ops = operations_for(provider=provider, model=model, options=options, store=store)
+    else:
+        ops = offline_operations(provider=provider, model=model, options=options, store=store)
+
+    async def estimate() -> Estimate:
+        async with ops:
+            return await ops.estimate(
+                requests.requests,
+                hyperparameters,
+                typical_output_tokens=typical_output,
+                count_tokens="vendor" if count_with_vendor else "offline",
+            )
+
+    return ops, asyncio.run(estimate())
+
+
 def print_estimate(estimate: Estimate, json_output: bool, *, dry_run: bool = False) -> None:
     """Print an estimate: JSON on stdout, or a few lines for people on stdout."""
     if json_output:
@@ -104,12 +147,20 @@ def dry_run(
     store: str | None,
     max_cost: str | None,
     json_output: bool,
+    count_with_vendor: bool = False,
 ) -> None:
-    """``run --dry-run``: print the estimate, check ``--max-cost``, send nothing."""
+    """``run --dry-run``: print the estimate, check ``--max-cost``, send no batch."""
     from lmbatch._estimate import check_budget, parse_max_cost
 
-    ops = offline_operations(provider=provider, model=model, options=options, store=store)
-    estimate = asyncio.run(ops.estimate(requests.requests, hyperparameters))
+    ops, estimate = estimate_with(
+        requests,
+        hyperparameters,
+        provider=provider,
+        model=model,
+        options=options,
+        store=store,
+        count_with_vendor=count_with_vendor,
+    )
     print_estimate(estimate, json_output, dry_run=True)
     budget = parse_max_cost(max_cost)
     if budget is not None:
@@ -131,13 +182,15 @@ def estimate_command(
     file_format: FormatOption = None,
     store: StoreOption = None,
     typical_output: TypicalOutputOption = None,
+    count_with_vendor: CountWithVendorOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Estimate what a file of requests would cost; nothing is sent, no API key needed.
 
     Prints the requests, input tokens (counted with tiktoken for OpenAI models when it is
-    installed, else approximated), output tokens (typical, and the upper bound from
+    installed, else approximated; with --count-with-vendor, by the vendor's token-count
+    endpoint, which needs the API key), output tokens (typical, and the upper bound from
     max_tokens), and the cost in USD with and without the provider's batch discount.
     Prices come from the genai-prices library (pip install 'lmbatch[cost]') or from
     [providers.NAME.prices."MODEL"] in lmbatch.toml.
@@ -147,12 +200,20 @@ def estimate_command(
         lmbatch estimate prompts.jsonl -p openai -m gpt-4.1-mini -P max_tokens=300
 
         lmbatch estimate questions.csv -p anthropic -m claude-sonnet-4-5 --json
+
+        lmbatch estimate prompts.jsonl -p anthropic -m claude-sonnet-4-5 --count-with-vendor
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
         requests = read_request_file(file, file_format.value if file_format else None)
         hyperparameters = hyperparameters_from(param, schema)
-        ops = offline_operations(provider=provider, model=model, options=option, store=store)
-        estimate = asyncio.run(
-            ops.estimate(requests.requests, hyperparameters, typical_output_tokens=typical_output)
+        _, estimate = estimate_with(
+            requests,
+            hyperparameters,
+            provider=provider,
+            model=model,
+            options=option,
+            store=store,
+            typical_output=typical_output,
+            count_with_vendor=count_with_vendor,
         )
         print_estimate(estimate, json_output)

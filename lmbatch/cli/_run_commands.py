@@ -13,12 +13,13 @@ import typer
 
 from lmbatch import resume
 from lmbatch._deadline import Deadline, deadline_scope
+from lmbatch._errors import ConfigError
 from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, DEFAULT_TIMEOUT, BatchOperations
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
 from lmbatch.cli._errors import EXIT_INTERRUPTED, print_interrupted, reporting_errors
-from lmbatch.cli._estimate_command import MaxCostOption, dry_run
+from lmbatch.cli._estimate_command import CountWithVendorOption, MaxCostOption, dry_run
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
     AllowPathOption,
@@ -244,6 +245,7 @@ def run_command(
     resubmit: ResubmitOption = DEFAULT_RESUBMIT_ROUNDS,
     max_cost: MaxCostOption = None,
     dry_run_only: DryRunOption = False,
+    count_with_vendor: CountWithVendorOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -282,8 +284,11 @@ def run_command(
                 store=store,
                 max_cost=max_cost,
                 json_output=json_output,
+                count_with_vendor=count_with_vendor,
             )
             return
+        if count_with_vendor:
+            raise ConfigError("--count-with-vendor counts for an estimate: use it with --dry-run")
 
         def make_ops() -> BatchOperations:
             return operations_for(provider=provider, model=model, options=option, store=store)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from lmbatch.testing import default_backend
-from lmbatch.testing.emulator import Emulator, EmulatorSettings
+from lmbatch.testing.emulator import Emulator, EmulatorSettings, EndpointFault
 from tests.cli.conftest import Invoke
 
 
@@ -158,4 +159,124 @@ def test_dry_run_with_max_cost_says_whether_it_fits(lmbatch: Invoke, questions: 
     over = lmbatch(*args, "-P", "max_tokens=10000", "--max-cost", "0.0001")
     assert over.exit_code != 0
     assert "more than max_cost" in over.stderr
+    assert default_backend.calls["submit"] == 0
+
+
+# ------------------------------------------------------------- --count-with-vendor
+
+
+@pytest.fixture(scope="module")
+def counting_emulator() -> Iterator[Emulator]:
+    with Emulator(EmulatorSettings(mode="polls")) as emulator:
+        yield emulator
+
+
+def _vendor(emulator: Emulator, provider: str) -> list[str]:
+    base_url = emulator.openai_base_url if provider == "openai" else emulator.anthropic_base_url
+    return ["-O", f"base_url={base_url}", "-O", "max_retries=0"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+)
+def test_estimate_counts_with_the_vendor_only_when_asked(
+    lmbatch: Invoke,
+    questions: Path,
+    counting_emulator: Emulator,
+    provider: str,
+    model: str,
+) -> None:
+    counting_emulator.reset()
+    common = ["estimate", str(questions), "-p", provider, "-m", model]
+    common += [*_vendor(counting_emulator, provider), "-O", "api_key=test"]
+    offline = lmbatch(*common, "--json")
+    assert offline.exit_code == 0, offline.stderr
+    assert offline.json()["input_method"] != "vendor"
+    assert counting_emulator.calls == []
+    counted = lmbatch(*common, "--count-with-vendor", "--json")
+    assert counted.exit_code == 0, counted.stderr
+    assert counted.json()["input_method"] == "vendor"
+    assert [call.operation for call in counting_emulator.calls] == ["count_tokens"] * 20
+    shown = lmbatch(*common, "--count-with-vendor")
+    assert "counted with vendor" in shown.stdout
+
+
+def test_run_dry_run_counts_with_the_vendor_and_submits_nothing(
+    lmbatch: Invoke, questions: Path, counting_emulator: Emulator, tmp_path: Path
+) -> None:
+    counting_emulator.reset()
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch(
+        "run",
+        str(questions),
+        "-p",
+        "anthropic",
+        "-m",
+        "claude-sonnet-4-5",
+        *_vendor(counting_emulator, "anthropic"),
+        "-O",
+        "api_key=test",
+        "-o",
+        str(out),
+        "--dry-run",
+        "--count-with-vendor",
+    )
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "counted with vendor" in outcome.stdout
+    assert "dry run: nothing was sent" in outcome.stderr
+    assert {call.operation for call in counting_emulator.calls} == {"count_tokens"}
+    assert counting_emulator.create_calls == 0
+    assert not out.exists()
+
+
+def test_count_with_vendor_without_a_key_says_so_before_any_call(
+    lmbatch: Invoke,
+    questions: Path,
+    counting_emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counting_emulator.reset()
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    outcome = lmbatch(
+        "estimate",
+        str(questions),
+        "-p",
+        "anthropic",
+        "-m",
+        "claude-sonnet-4-5",
+        *_vendor(counting_emulator, "anthropic"),
+        "--count-with-vendor",
+    )
+    assert outcome.exit_code != 0
+    assert "ANTHROPIC_API_KEY" in outcome.stderr
+    assert counting_emulator.calls == []
+
+
+def test_count_with_vendor_falls_back_when_the_endpoint_fails(
+    lmbatch: Invoke, questions: Path, counting_emulator: Emulator
+) -> None:
+    counting_emulator.reset()
+    counting_emulator.faults.add(EndpointFault("count_tokens", 503))
+    outcome = lmbatch(
+        "estimate",
+        str(questions),
+        "-p",
+        "openai",
+        "-m",
+        "gpt-4.1-mini",
+        *_vendor(counting_emulator, "openai"),
+        "-O",
+        "api_key=test",
+        "--count-with-vendor",
+    )
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "token-count endpoint failed" in outcome.stdout
+    assert "counted offline instead" in outcome.stdout
+    assert "counted with vendor" not in outcome.stdout
+
+
+def test_count_with_vendor_needs_dry_run_on_run(lmbatch: Invoke, questions: Path) -> None:
+    outcome = lmbatch("run", str(questions), "-p", "fake", "--count-with-vendor")
+    assert outcome.exit_code != 0
+    assert "--dry-run" in outcome.stderr
     assert default_backend.calls["submit"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -17,12 +18,15 @@ from lmbatch import (
     ConfigError,
     Cost,
     JobStore,
+    Message,
     PriceUnknownError,
+    ProviderServerError,
     TokenUsage,
     ValidationError,
 )
 from lmbatch._config import LMBatchConfig
 from lmbatch._cost import Pricer, find_prices, usd
+from lmbatch._estimate import VENDOR_COUNT_CONCURRENCY, VENDOR_COUNT_SAMPLE
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 
 #: List prices given in settings for the fake provider's model (USD per million tokens).
@@ -398,3 +402,116 @@ def test_tiktoken_that_cannot_load_its_tables_falls_back_to_the_approximation(
     counter = _TokenCounter("openai", "gpt-4.1-mini")
     assert counter.method == "approximation"
     assert counter.count("abcd" * 10) == (10, 14)
+
+
+# ------------------------------------------------------------ vendor token counts
+
+
+class _CountingOps(FakeBatchOperations):
+    """The fake provider with a token-count endpoint: words per request, calls recorded."""
+
+    def __init__(self, *args: Any, fail: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fail = fail
+        self.counted: list[str] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def _count_input_tokens(self, messages: list[Message], params: Any) -> int | None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)  # let every other count start, as network calls would
+            if self.fail:
+                raise ProviderServerError("count endpoint down", provider=self.name)
+            text = " ".join(m.text for m in messages)
+            self.counted.append(text)
+            return len(text.split())
+        finally:
+            self.in_flight -= 1
+
+
+def _counting_ops(backend: FakeBackend, **options: Any) -> _CountingOps:
+    return _CountingOps(backend=backend, store=":memory:", prices=FAKE_PRICES, **options)
+
+
+async def test_vendor_count_gives_the_vendors_numbers_and_says_so(backend: FakeBackend) -> None:
+    ops = _counting_ops(backend)
+    requests = {f"q{i}": "word " * (i + 1) for i in range(10)}
+    estimate = await ops.estimate(requests, {"max_tokens": 10}, count_tokens="vendor")
+    assert estimate.input_method == "vendor"
+    assert estimate.input_tokens == sum(range(1, 11))
+    assert estimate.input_tokens <= estimate.input_tokens_upper
+    assert len(ops.counted) == 10
+    assert estimate.as_dict()["input_method"] == "vendor"
+
+
+async def test_without_permission_the_vendor_is_never_asked(backend: FakeBackend) -> None:
+    ops = _counting_ops(backend)
+    estimate = await ops.estimate({"q": "hello there"}, {"max_tokens": 10})
+    assert estimate.input_method == "approximation"
+    assert ops.counted == []
+
+
+async def test_vendor_count_of_many_requests_counts_a_sample_eight_at_a_time(
+    backend: FakeBackend,
+) -> None:
+    ops = _counting_ops(backend)
+    requests = {f"q{i}": "one two three four" for i in range(10_000)}
+    estimate = await ops.estimate(requests, {"max_tokens": 10}, count_tokens="vendor")
+    assert len(ops.counted) == VENDOR_COUNT_SAMPLE
+    assert ops.most_in_flight == VENDOR_COUNT_CONCURRENCY
+    assert estimate.input_method == "vendor-sample"
+    assert estimate.input_note is not None
+    assert f"{VENDOR_COUNT_SAMPLE} of 10,000" in estimate.input_note
+    assert "extrapolated" in estimate.describe()
+    # Every request has 4 words: the extrapolation lands on the exact total.
+    assert estimate.input_tokens == 40_000
+    assert estimate.requests == 10_000
+
+
+async def test_vendor_count_sample_size_can_be_chosen(backend: FakeBackend) -> None:
+    ops = _counting_ops(backend)
+    requests = {f"q{i}": "a b" for i in range(50)}
+    estimate = await ops.estimate(requests, {}, count_tokens="vendor", count_sample=5)
+    assert len(ops.counted) == 5
+    assert estimate.input_tokens == 100
+    with pytest.raises(ValidationError, match="count_sample"):
+        await ops.estimate(requests, {}, count_tokens="vendor", count_sample=0)
+    with pytest.raises(ValidationError, match="count_tokens"):
+        await ops.estimate(requests, {}, count_tokens="psychic")  # type: ignore[arg-type]
+
+
+async def test_failing_count_endpoint_falls_back_with_a_warning(
+    backend: FakeBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    ops = _counting_ops(backend, fail=True)
+    offline = await ops.estimate({"q": "hello there"}, {"max_tokens": 10})
+    with caplog.at_level(logging.WARNING, logger="lmbatch"):
+        estimate = await ops.estimate(
+            {"q": "hello there"}, {"max_tokens": 10}, count_tokens="vendor"
+        )
+    assert estimate.input_method == "approximation"
+    assert estimate.input_tokens == offline.input_tokens > 0  # never a silent zero
+    assert estimate.input_note is not None
+    assert "count endpoint down" in estimate.input_note
+    assert "counted offline" in caplog.text
+
+
+async def test_provider_without_a_count_endpoint_falls_back_with_a_warning(
+    backend: FakeBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    ops = make_ops(backend)
+    with caplog.at_level(logging.WARNING, logger="lmbatch"):
+        estimate = await ops.estimate({"q": "hello"}, {"max_tokens": 10}, count_tokens="vendor")
+    assert estimate.input_method == "approximation"
+    assert estimate.input_tokens > 0
+    assert "no token-count endpoint" in caplog.text
+    assert backend.calls["submit"] == 0
+
+
+async def test_vendor_count_refuses_bad_input_before_any_call(backend: FakeBackend) -> None:
+    ops = _counting_ops(backend)
+    with pytest.raises(ValidationError):
+        await ops.estimate({"q": 42}, {}, count_tokens="vendor")  # type: ignore[dict-item]
+    assert ops.counted == []

@@ -1,4 +1,4 @@
-"""The Anthropic half: ``/v1/messages/batches``."""
+"""The Anthropic half: ``/v1/messages/batches`` and ``/v1/messages/count_tokens``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,23 @@ from lmbatch.testing.emulator._faults import NO_FAULT, faults_in_text
 from lmbatch.testing.emulator._guard import guarded
 from lmbatch.testing.emulator._http import anthropic_error, anthropic_json, new_anthropic_request_id
 from lmbatch.testing.emulator._ids import anthropic_id
+from lmbatch.testing.emulator._responder_anthropic import message_input_tokens
 from lmbatch.testing.emulator._state import EmulatorState
 
+#: What ``POST /v1/messages/count_tokens`` takes (the SDK's ``messages.count_tokens``).
+MESSAGES_COUNT_FIELDS = frozenset(
+    {
+        "cache_control",
+        "messages",
+        "model",
+        "output_config",
+        "speed",
+        "system",
+        "thinking",
+        "tool_choice",
+        "tools",
+    }
+)
 CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _BASE = "/v1/messages/batches"
 
@@ -40,7 +55,37 @@ class AnthropicRoutes:
             Route(_BASE + "/{batch_id}", self.delete, methods=["DELETE"]),
             Route(_BASE + "/{batch_id}/cancel", self.cancel, methods=["POST"]),
             Route(_BASE + "/{batch_id}/results", self.results, methods=["GET"]),
+            Route("/v1/messages/count_tokens", self.count_tokens, methods=["POST"]),
         ]
+
+    async def count_tokens(self, request: Request) -> Response:
+        """``POST /v1/messages/count_tokens``: the input tokens the answer's usage reports.
+
+        The count is the one the emulator's answers report as ``usage.input_tokens``.
+        ``model`` and ``messages`` are required and fields the endpoint does not take
+        (``max_tokens``, ``temperature``, ...) are refused, as the vendor does.
+        """
+
+        async def action() -> Response:
+            try:
+                body = json.loads(await request.body())
+            except ValueError:
+                return anthropic_error(
+                    400, "There was an issue with the request body: invalid JSON."
+                )
+            if not isinstance(body, dict):
+                return anthropic_error(400, "The request body must be a JSON object.")
+            for field in ("model", "messages"):
+                if field not in body:
+                    return anthropic_error(400, f"{field}: Field required")
+            unknown = sorted(set(body) - MESSAGES_COUNT_FIELDS)
+            if unknown:
+                return anthropic_error(400, f"{unknown[0]}: Extra inputs are not permitted")
+            if not isinstance(body["messages"], list) or not body["messages"]:
+                return anthropic_error(400, "messages: at least one message is required")
+            return anthropic_json({"input_tokens": message_input_tokens(body)})
+
+        return await guarded(self.state, request, "anthropic", "count_tokens", action)
 
     def _batch(self, batch_id: str) -> AnthropicBatch | None:
         with self.state.lock:

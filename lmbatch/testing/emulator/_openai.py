@@ -1,4 +1,4 @@
-"""The OpenAI half: ``/v1/files`` and ``/v1/batches``."""
+"""The OpenAI half: ``/v1/files``, ``/v1/batches`` and ``/v1/responses/input_tokens``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from lmbatch.testing.emulator._guard import guarded
 from lmbatch.testing.emulator._http import new_openai_request_id, openai_error, openai_json
 from lmbatch.testing.emulator._ids import hex_id
 from lmbatch.testing.emulator._openai_jobs import OpenAIBatch, check_input
+from lmbatch.testing.emulator._responder import responses_input_tokens
 from lmbatch.testing.emulator._state import EmulatorState
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -26,6 +27,23 @@ SPEC_ENDPOINTS = (
     "/v1/images/generations",
     "/v1/images/edits",
     "/v1/videos",
+)
+#: What ``POST /v1/responses/input_tokens`` takes (the SDK's ``input_tokens.count``).
+RESPONSES_COUNT_FIELDS = frozenset(
+    {
+        "conversation",
+        "input",
+        "instructions",
+        "model",
+        "parallel_tool_calls",
+        "personality",
+        "previous_response_id",
+        "reasoning",
+        "text",
+        "tool_choice",
+        "tools",
+        "truncation",
+    }
 )
 EMULATED_ENDPOINTS = ("/v1/responses", "/v1/chat/completions", "/v1/embeddings")
 _MIN_EXPIRY, _MAX_EXPIRY = 3600, 2_592_000
@@ -81,7 +99,32 @@ class OpenAIRoutes:
             Route("/v1/batches", self.list, methods=["GET"]),
             Route("/v1/batches/{batch_id}", self.retrieve, methods=["GET"]),
             Route("/v1/batches/{batch_id}/cancel", self.cancel, methods=["POST"]),
+            Route("/v1/responses/input_tokens", self.count_tokens, methods=["POST"]),
         ]
+
+    async def count_tokens(self, request: Request) -> Response:
+        """``POST /v1/responses/input_tokens``: the input tokens the request's usage reports.
+
+        The count is the one the emulator's answers report as ``usage.input_tokens``, so
+        an estimate counted here matches the run. Fields the endpoint does not take (such
+        as ``max_output_tokens``) are refused, as the vendor refuses unknown parameters.
+        """
+
+        async def action() -> Response:
+            try:
+                body = json.loads(await request.body())
+            except ValueError:
+                return openai_error(400, "We could not parse the JSON body of your request.")
+            if not isinstance(body, dict):
+                return openai_error(400, "The request body must be a JSON object.")
+            unknown = sorted(set(body) - RESPONSES_COUNT_FIELDS)
+            if unknown:
+                return openai_error(400, f"Unknown parameter: '{unknown[0]}'.", param=unknown[0])
+            return openai_json(
+                {"object": "response.input_tokens", "input_tokens": responses_input_tokens(body)}
+            )
+
+        return await guarded(self.state, request, "openai", "count_tokens", action)
 
     # files -------------------------------------------------------------------------------
 

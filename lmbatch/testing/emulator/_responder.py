@@ -161,6 +161,14 @@ def openai_response(url: str, body: dict[str, Any]) -> dict[str, Any]:
     raise RequestRejected(404, f"The lmbatch emulator does not serve {url}.")
 
 
+def responses_input_tokens(body: dict[str, Any]) -> int:
+    """Input tokens of a ``/v1/responses`` body: its usage, and its token count."""
+    request_input = body.get("input")
+    return tokens(
+        " ".join(filter(None, [str(body.get("instructions") or ""), all_text(request_input)]))
+    )
+
+
 def responses_body(body: dict[str, Any]) -> dict[str, Any]:
     """A ``Response`` object for a ``/v1/responses`` request body."""
     model = _require_model(body)
@@ -217,7 +225,7 @@ def responses_body(body: dict[str, Any]) -> dict[str, Any]:
                 "content": [part],
             }
         )
-    in_tokens = tokens(prompt)
+    in_tokens = responses_input_tokens(body)
     total_out = out_tokens + reasoning_tokens
     return {
         "id": hex_id("resp_", 48),

@@ -43,6 +43,12 @@ def _output_schema(params: dict[str, Any]) -> Any | None:
     return None
 
 
+def message_input_tokens(params: dict[str, Any]) -> int:
+    """Input tokens of a Messages API body: its usage, and its token count."""
+    messages = params.get("messages")
+    return tokens(" ".join(filter(None, [_system_text(params.get("system")), all_text(messages)])))
+
+
 def message_body(params: dict[str, Any]) -> dict[str, Any]:
     """The ``Message`` a Messages API call with these params would return.
 
@@ -115,7 +121,7 @@ def message_body(params: dict[str, Any]) -> dict[str, Any]:
         "stop_details": stop_details,
         "container": None,
         "usage": {
-            "input_tokens": tokens(prompt),
+            "input_tokens": message_input_tokens(params),
             "output_tokens": out_tokens,
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0,

@@ -27,11 +27,14 @@ OPENAI_OPERATIONS = frozenset(
         "retrieve",
         "list",
         "cancel",
+        "count_tokens",
     }
 )
 """Operation names of the OpenAI half, as used by `EndpointFault.operation`."""
 
-ANTHROPIC_OPERATIONS = frozenset({"create", "retrieve", "list", "cancel", "delete", "results"})
+ANTHROPIC_OPERATIONS = frozenset(
+    {"create", "retrieve", "list", "cancel", "delete", "results", "count_tokens"}
+)
 """Operation names of the Anthropic half, as used by `EndpointFault.operation`."""
 
 
@@ -42,7 +45,7 @@ class EndpointFault:
     Attributes:
         operation: Operation name, one of `OPENAI_OPERATIONS` / `ANTHROPIC_OPERATIONS`
             (``"upload"``, ``"create"``, ``"retrieve"``, ``"list"``, ``"content"``,
-            ``"results"``, ``"cancel"``, ``"delete"``, ...).
+            ``"results"``, ``"cancel"``, ``"delete"``, ``"count_tokens"``, ...).
         status: HTTP status to return (typically 500 or 429; 400..599 accepted).
         nth: Fail only the nth matching call (1-based, counted from when the fault was
             added). ``None`` fails every matching call.

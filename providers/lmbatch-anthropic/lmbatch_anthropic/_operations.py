@@ -51,6 +51,20 @@ __all__ = ["AnthropicBatchOperations"]
 API_KEY_ENV = "ANTHROPIC_API_KEY"
 #: The Message Batches create endpoint, relative to the client's base URL.
 CREATE_PATH = "/v1/messages/batches"
+#: What ``POST /v1/messages/count_tokens`` takes of a request's params.
+COUNT_FIELDS = frozenset(
+    {
+        "cache_control",
+        "messages",
+        "model",
+        "output_config",
+        "speed",
+        "system",
+        "thinking",
+        "tool_choice",
+        "tools",
+    }
+)
 #: The vendor's documented API root: a ``results_url`` on it is read through the
 #: configured base URL (see :func:`lmbatch._urls.download_url`).
 VENDOR_BASE_URLS = ("https://api.anthropic.com",)
@@ -183,6 +197,21 @@ class AnthropicBatchOperations(BatchOperations):
             default_max_tokens=settings.default_max_tokens,
             mode=structured_mode(params, settings.structured_output),
         )
+
+    async def _count_input_tokens(
+        self, messages: list[Message], params: Hyperparameters
+    ) -> int | None:
+        """``POST /v1/messages/count_tokens`` on the params the batch request would carry."""
+        request = self._encode_request("count", messages, params)
+        # max_tokens, temperature, metadata, ... belong to the batch request only: the
+        # count endpoint refuses fields it does not take.
+        body = {name: value for name, value in request["params"].items() if name in COUNT_FIELDS}
+        headers: dict[str, str] = {}
+        if self.anthropic_settings.betas:
+            headers["anthropic-beta"] = ",".join(self.anthropic_settings.betas)
+        async with translate_errors():
+            counted = await self.client.messages.count_tokens(**body, extra_headers=headers or None)
+        return counted.input_tokens
 
     # ------------------------------------------------------------------- lifecycle
 

@@ -73,6 +73,23 @@ logger = logging.getLogger("lmbatch.openai")
 
 CHAT_ENDPOINT = "/v1/chat/completions"
 RESPONSES_ENDPOINT = "/v1/responses"
+#: What ``POST /v1/responses/input_tokens`` takes of a Responses body.
+COUNT_FIELDS = frozenset(
+    {
+        "conversation",
+        "input",
+        "instructions",
+        "model",
+        "parallel_tool_calls",
+        "personality",
+        "previous_response_id",
+        "reasoning",
+        "text",
+        "tool_choice",
+        "tools",
+        "truncation",
+    }
+)
 
 
 class OpenAIBatchOperations(BatchOperations):
@@ -175,6 +192,27 @@ class OpenAIBatchOperations(BatchOperations):
         else:
             body = encode_responses_body(model, messages, params)
         return {"custom_id": custom_id, "method": "POST", "url": self.endpoint, "body": body}
+
+    async def _count_input_tokens(
+        self, messages: list[Message], params: Hyperparameters
+    ) -> int | None:
+        """``POST /v1/responses/input_tokens`` on the body the batch line would carry.
+
+        OpenAI counts input tokens for the Responses API only: on Chat Completions this
+        returns None (estimates count offline).
+        """
+        if self.endpoint != RESPONSES_ENDPOINT:
+            return None
+        model = self.settings.model
+        assert model is not None  # checked by _check_ready
+        body = encode_responses_body(model, messages, params)
+        # Output settings (max_output_tokens, temperature, ...) belong to the batch line
+        # only: the count endpoint refuses parameters it does not take.
+        fields = {name: value for name, value in body.items() if name in COUNT_FIELDS}
+        client = self._client()
+        with mapped_errors("input token count", base_url=str(client.base_url)):
+            counted = await client.responses.input_tokens.count(**fields)
+        return counted.input_tokens
 
     # ---------------------------------------------------------------- submission
 
