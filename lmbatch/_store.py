@@ -20,6 +20,7 @@ import errno
 import functools
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -29,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lmbatch._errors import LMBatchError, StoreError
+from lmbatch._errors import ConfigError, LMBatchError, StoreError
 from lmbatch._private import make_private_dir, private_store_files
+from lmbatch._store_contract import Store, is_database_url
 from lmbatch._store_location import store_location
 
 __all__ = [
@@ -281,7 +283,7 @@ class BudgetRecord:
     note: str | None = None
 
 
-class JobStore:
+class JobStore(Store):
     """SQLite-backed record of jobs, their batches and key maps.
 
     Args:
@@ -289,13 +291,20 @@ class JobStore:
             in-memory store (tests).
 
     Raises:
-        ConfigError: ``path`` is a URL of another scheme (``postgresql://...``): the
-            store is a local file.
+        ConfigError: ``path`` is a URL of another scheme: this store is a local file (a
+            ``postgresql://`` URL is opened by :func:`lmbatch.open_store`, or given as
+            ``store=``/``LMBATCH_STORE``).
     """
 
     @_store_errors
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = store_location(path, "the job store path")
+        if is_database_url(self.path):
+            raise ConfigError(
+                "JobStore is the SQLite store and takes a file path; open a PostgreSQL "
+                "store with lmbatch.open_store(url), or pass the URL as store=... or "
+                "LMBATCH_STORE"
+            )
         if self.path != ":memory:":
             make_private_dir(Path(self.path).parent)
             private_store_files(self.path)
@@ -522,6 +531,20 @@ class JobStore:
         else:
             root = Path(self.path + ".spool")
         return root / job_id if job_id else root
+
+    def spool_put(self, job_id: str, chunk_index: int, source: Path) -> None:
+        """Move ``source`` into the spool folder as the chunk's input."""
+        target = self.spool_path(job_id, chunk_index)
+        make_private_dir(target.parent)
+        os.replace(source, target)
+
+    def spool_fetch(self, job_id: str, chunk_index: int) -> Path:
+        """The chunk's file in the spool folder (read in place)."""
+        return self.spool_path(job_id, chunk_index)
+
+    def discard_spool(self, job_id: str) -> None:
+        """Delete the job's spool folder."""
+        shutil.rmtree(self.spool_dir(job_id), ignore_errors=True)
 
     def record_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
         """Record the vendor batch id of a chunk, the moment it is known.
