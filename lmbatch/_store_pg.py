@@ -256,6 +256,10 @@ class PostgresStore(Store):
             open=True,
             name="lmbatch-store",
         )
+        # A pool left to the garbage collector may be collected in one of its own worker
+        # threads, which cannot join themselves: a store that is never closed (operations
+        # do not close theirs) closes its pool when it is collected, or at exit.
+        self._pool_closer = weakref.finalize(self, self._pool.close)
 
     # -- schema ------------------------------------------------------------------------
 
@@ -304,7 +308,7 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         """Close the pool and remove this process's local spool copies."""
-        self._pool.close()
+        self._pool_closer()
         if self._cleanup is not None:
             self._cleanup()
 
