@@ -4,7 +4,7 @@ Everything lmbatch does around the wire (validation, encoding, splitting, the jo
 result streaming, key mapping, decoding, structured-output checks) runs unchanged; only
 upload/create/poll/download read and write files in a directory instead. Each submitted
 batch gets a results file assembled from ready-made vendor lines (``answers``, one per
-custom id), or from ``answer_for`` when no ready line exists.
+custom id, less lmbatch's job tag), or from ``answer_for`` when no ready line exists.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from lmbatch_openai import OpenAIBatchOperations
 from lmbatch_openai._status import batch_info as openai_batch_info
 
 from lmbatch import BatchInfo, PreparedBatch
+from lmbatch._keys import strip_job_tag
 
 __all__ = ["LocalAnthropic", "LocalOpenAI", "openai_echo_answer"]
 
@@ -41,7 +42,13 @@ class _LocalBatches:
         with self.results_path(batch_id).open("w", encoding="utf-8") as out:
             for record in batch.iter_records():
                 custom_id = record["custom_id"]
-                line = self.answers.get(custom_id) or self.answer_for(custom_id, record)
+                plain = strip_job_tag(custom_id)
+                ready = self.answers.get(plain)
+                if ready is not None:
+                    # Ready-made lines name the plain key; the vendor echoes the id it got.
+                    line = ready.replace(json.dumps(plain), json.dumps(custom_id), 1)
+                else:
+                    line = self.answer_for(custom_id, record)
                 out.write(line + "\n")
                 count += 1
         self.counts[batch_id] = count
@@ -73,6 +80,9 @@ class LocalOpenAI(OpenAIBatchOperations):
 
     async def _submit_batch(self, batch: PreparedBatch) -> str:
         return self.local.submit(batch, "batch")
+
+    async def _vendor_date(self) -> str | None:
+        return None  # no vendor to ask: this machine's clock
 
     async def _fetch_batch(self, batch_id: str) -> BatchInfo:
         count = self.local.counts[batch_id]
@@ -113,6 +123,9 @@ class LocalAnthropic(AnthropicBatchOperations):
 
     async def _submit_batch(self, batch: PreparedBatch) -> str:
         return self.local.submit(batch, "msgbatch")
+
+    async def _vendor_date(self) -> str | None:
+        return None  # no vendor to ask: this machine's clock
 
     async def _fetch_batch(self, batch_id: str) -> BatchInfo:
         count = self.local.counts[batch_id]

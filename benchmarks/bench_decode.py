@@ -29,6 +29,7 @@ from benchmarks.workload import (
     openai_responses_lines,
 )
 from lmbatch import BatchOperations, LMOutput
+from lmbatch._keys import strip_job_tag
 
 Baseline = Callable[[list[Path]], dict[str, dict[str, Any]]]
 
@@ -107,6 +108,8 @@ def _anthropic_baseline(paths: list[Path]) -> dict[str, dict[str, Any]]:
 
 def _check_same(name: str, ours: dict[str, LMOutput], theirs: dict[str, dict[str, Any]]) -> None:
     """Both sides must have read the same answers, or the timing compares nothing."""
+    # The baseline reads the vendor's ids, which end with lmbatch's job tag.
+    theirs = {strip_job_tag(key): value for key, value in theirs.items()}
     if ours.keys() != theirs.keys():
         raise AssertionError(f"{name}: lmbatch and the baseline returned different keys")
     for key, output in ours.items():
@@ -238,7 +241,8 @@ def run(count: int, rounds: int) -> list[Result]:
             mine, theirs = ours(), baseline()
             for key, plain in theirs.items():
                 if any(
-                    mine[key].get(f) != plain.get(f) for f in ("text", "error", "output_tokens")
+                    mine[strip_job_tag(key)].get(f) != plain.get(f)
+                    for f in ("text", "error", "output_tokens")
                 ):
                     raise AssertionError(f"{name}: {key} reads differently")
         else:

@@ -11,6 +11,7 @@ produce the same bytes, which is checked before anything is timed.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,6 +32,7 @@ from benchmarks.workload import (
 from lmbatch import Attachment, BatchOperations, LMInput, Message, MessageContent
 
 _PARAMS: dict[str, Any] = {"max_tokens": MAX_TOKENS, "temperature": TEMPERATURE}
+_TAG = re.compile(rb'_lb[a-z2-7]{10}"')
 _STRUCTURED_PARAMS: dict[str, Any] = {**_PARAMS, "response_schema": ANSWER_SCHEMA}
 _FORCED_TOOL_DESCRIPTION = (
     "Give the final answer as this tool's input, which must follow the schema exactly."
@@ -141,6 +143,11 @@ def _concatenated(files: Iterable[Path]) -> bytes:
     return b"".join(path.read_bytes() for path in files)
 
 
+def _untagged(data: bytes) -> bytes:
+    """lmbatch's bytes less the job tag it ends every request id with (``_lb`` + 10)."""
+    return _TAG.sub(b'"', data)
+
+
 def _remove(files: Iterable[Path]) -> None:
     for path in files:
         path.unlink(missing_ok=True)
@@ -182,7 +189,7 @@ def run(count: int, rounds: int) -> list[Result]:
         # Same bytes, or the comparison means nothing.
         mine = lmbatch_encode(ops, workload)
         baseline()
-        if _concatenated(mine) != baseline_path.read_bytes():
+        if _untagged(_concatenated(mine)) != baseline_path.read_bytes():
             raise AssertionError(f"{name}: lmbatch and the baseline wrote different bytes")
         _remove(mine)
         ours_s, baseline_s = alternate(ours, baseline, rounds)

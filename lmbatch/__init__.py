@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         ResultsIncompleteError,
         SpoolDamagedError,
         StoreError,
+        SubmissionAmbiguousError,
         SubmissionUncertainError,
         UnknownProviderError,
         UntrustedURLError,
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
     )
     from lmbatch._planning import PreparedBatch
     from lmbatch._plugins import ProviderEntry
+    from lmbatch._resolution import resolve
     from lmbatch._results import parse_json_object, salvage_custom_id
     from lmbatch._resume import resume, wait
     from lmbatch._settings import ConnectionOption, EndpointOption, ProviderSettings
@@ -147,6 +149,7 @@ __all__ = [
     "SpoolDamagedError",
     "StoreError",
     "StructuredOutput",
+    "SubmissionAmbiguousError",
     "SubmissionUncertainError",
     "TextOutput",
     "ThinkingOutput",
@@ -165,6 +168,7 @@ __all__ = [
     "load_config",
     "open_store",
     "parse_json_object",
+    "resolve",
     "resume",
     "salvage_custom_id",
     "wait",
@@ -228,6 +232,7 @@ _EXPORTS: dict[str, str] = {
     "SpoolDamagedError": "lmbatch._errors",
     "StoreError": "lmbatch._errors",
     "StructuredOutput": "lmbatch._outputs",
+    "SubmissionAmbiguousError": "lmbatch._errors",
     "SubmissionUncertainError": "lmbatch._errors",
     "TextOutput": "lmbatch._outputs",
     "ThinkingOutput": "lmbatch._outputs",
@@ -244,6 +249,7 @@ _EXPORTS: dict[str, str] = {
     "load_config": "lmbatch._config",
     "open_store": "lmbatch._store_contract",
     "parse_json_object": "lmbatch._results",
+    "resolve": "lmbatch._resolution",
     "resume": "lmbatch._resume",
     "salvage_custom_id": "lmbatch._results",
     "wait": "lmbatch._resume",

@@ -20,6 +20,7 @@ cross the library boundary, providers translate them into this tree::
     │   ├── ProviderConnectionError    (network failures, timeouts talking to the vendor)
     │   ├── ProviderRequestError       (any other 4xx)
     │   ├── SubmissionUncertainError   (a create call may or may not have reached the vendor)
+    │   │   └── SubmissionAmbiguousError (lmbatch cannot prove which batch, if any, it made)
     │   ├── UntrustedURLError          (a vendor link points off the configured API host)
     │   └── ResultsIncompleteError     (a results download stayed short of the vendor's counts)
     ├── StoreError                     (the job store or its spool cannot be read or written)
@@ -60,6 +61,7 @@ __all__ = [
     "ResultsIncompleteError",
     "SpoolDamagedError",
     "StoreError",
+    "SubmissionAmbiguousError",
     "SubmissionUncertainError",
     "UnknownProviderError",
     "UntrustedURLError",
@@ -378,6 +380,46 @@ class SpoolDamagedError(StoreError):
         super().__init__(message, path=path)
         self.job_id = job_id
         self.chunk_index = chunk_index
+
+
+class SubmissionAmbiguousError(SubmissionUncertainError):
+    """lmbatch cannot prove which batch, if any, an interrupted create of a chunk made.
+
+    It never guesses: the message names the candidate batches and the commands that
+    settle the question (``lmbatch resolve JOB_ID --chunk N --adopt BATCH_ID`` or
+    ``--not-created``; :func:`lmbatch.resolve` from Python), or running the job again
+    once the candidates have ended (their results tell them apart).
+
+    Attributes:
+        job_id: The lmbatch job.
+        chunk_index: The chunk whose batch is in question.
+        candidates: Vendor batch ids that could be the chunk's.
+        commands: Command lines that resolve it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str,
+        chunk_index: int,
+        candidates: list[str],
+        commands: list[str],
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            details={
+                "job_id": job_id,
+                "chunk": str(chunk_index),
+                "candidates": ",".join(candidates),
+            },
+            provider=provider,
+        )
+        self.job_id = job_id
+        self.chunk_index = chunk_index
+        self.candidates = list(candidates)
+        self.commands = list(commands)
 
 
 class BatchNotFinishedError(LMBatchError):

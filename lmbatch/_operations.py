@@ -41,7 +41,7 @@ from lmbatch._errors import (
 )
 from lmbatch._estimate import Estimate, check_budget, estimate_requests, parse_max_cost
 from lmbatch._hyperparameters import Hyperparameters
-from lmbatch._keys import CustomIdMapper
+from lmbatch._keys import CustomIdMapper, new_job_tag, strip_job_tag
 from lmbatch._ledger import CostTally, ResubmissionBudget, batch_pricer, cost_facts
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import LMInput, Message
@@ -54,6 +54,7 @@ from lmbatch._planning import (
     spool_error,
 )
 from lmbatch._private import make_private_dir
+from lmbatch._reconcile import settle_adopted, verify_parts
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
 from lmbatch._spool import adopt_plan_chunk, plan_chunk_file, requests_at_hand, sound_sources
@@ -149,6 +150,9 @@ class BatchOperations(ABC):
         batch_cache_discount: The batch discount on cached input tokens, where the
             vendor does not stack it with the cache discount (None: ``batch_discount``).
         price_provider: The provider's id in the price library (default: ``name``).
+        stamps_batch_metadata: Whether the vendor keeps the ``metadata`` lmbatch stamps
+            on every batch (job id and chunk) and lists it back: an interrupted create is
+            then found by its stamp alone.
     """
 
     name: ClassVar[str] = ""
@@ -168,6 +172,7 @@ class BatchOperations(ABC):
     batch_discount: ClassVar[float] = 0.0
     batch_cache_discount: ClassVar[float | None] = None
     price_provider: ClassVar[str | None] = None
+    stamps_batch_metadata: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -193,6 +198,8 @@ class BatchOperations(ABC):
         self._spool_sources: dict[str, Callable[[], BatchPlan]] = {}
         # (batch id, vendor status) pairs already logged as unknown: logged once each.
         self._unknown_statuses: set[tuple[str, str]] = set()
+        # (vendor clock minus ours, monotonic time read), see lmbatch._reconcile.
+        self._vendor_clock: tuple[float, float] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.settings.model!r})"
@@ -320,11 +327,24 @@ class BatchOperations(ABC):
     async def _after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:  # noqa: B027
         """Called once every result of a batch was read (e.g. to delete uploaded files)."""
 
-    async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
-        """Look for a batch whose create call may have reached the vendor.
+    async def _vendor_date(self) -> str | None:
+        """The HTTP ``Date`` header of a cheap read-only call to the vendor, or None.
 
-        Returns its id, or None when the vendor shows no such batch. The default cannot
-        tell and raises :class:`SubmissionUncertainError`.
+        Core reads it just before each create (cached for a while) so that finding the
+        batch of an interrupted create judges batches by the vendor's clock, not this
+        machine's. None (the default) means this machine's clock, with a wide margin.
+        """
+        return None
+
+    async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
+        """Optional: find the batch of an interrupted create by the provider's own means.
+
+        Core's search (used when this is not overridden) lists batches with
+        ``_list_batches_page`` and proves ownership by the results' request ids, the
+        vendor's clock and, with ``stamps_batch_metadata``, the stamped metadata (see
+        :mod:`lmbatch._reconcile`). An override returns the batch id, or None when no
+        batch was made; core still refuses a batch the store holds and checks the
+        results against the chunk's ids before using them.
         """
         raise SubmissionUncertainError(
             f"provider {self.name!r} cannot tell whether chunk {batch.chunk_index} of job "
@@ -510,6 +530,8 @@ class BatchOperations(ABC):
         self._require("retrieve")
         target = self._resolve(batch_id)
         parts = await self._terminal_parts(target)
+        # A batch found after an interrupted create is proven the chunk's before any use.
+        await verify_parts(self, parts)
         for info, job, chunk_index in parts:
             async for pair in self._iter_batch_results(info, job, chunk_index):
                 yield pair
@@ -594,17 +616,13 @@ class BatchOperations(ABC):
         keys of the next round, never the results.
         """
         self._check_job_endpoint(job)  # nothing is sent or read on another endpoint
-        job = await submit_pending(self, job)
-        handle = self._handle(job)
-        if on_submitted is not None:
-            on_submitted(handle)
+        job, handle = await self._run_job(job, waiting, on_submitted)
         current = job
         rounds_left = max(0, resubmit_rounds)
         # Keys already yielded that a later round carries anyway (only when another
         # process made that round from results that differ from ours): skipped there.
         settled: set[str] = set()
         while True:
-            await self._wait(handle, waiting)
             existing = self.store.child_jobs(current.job_id) if rounds_left else []
             redone = self._job_keys(existing[0]) if existing else set()
             held: dict[str, LMOutput] = {}
@@ -641,8 +659,7 @@ class BatchOperations(ABC):
                 child.job_id,
                 child.round,
             )
-            current = await submit_pending(self, child)
-            handle = self._handle(current)
+            current, handle = await self._run_job(child, waiting)
             rounds_left -= 1
         for finished in self._job_family(job):
             discard_spool(self, finished.job_id)
@@ -811,11 +828,7 @@ class BatchOperations(ABC):
     ) -> dict[str, LMOutput]:
         """Submit what is left of ``job``, wait, collect, resubmit what is worth it."""
         self._check_job_endpoint(job)  # nothing is sent or read on another endpoint
-        job = await submit_pending(self, job)
-        handle = self._handle(job)
-        if on_submitted is not None:
-            on_submitted(handle)
-        await self._wait(handle, waiting)
+        job, handle = await self._run_job(job, waiting, on_submitted)
         results = await self._collect(handle)
         current = job
         for _ in range(max(0, resubmit_rounds)):
@@ -830,9 +843,7 @@ class BatchOperations(ABC):
                 child.job_id,
                 child.round,
             )
-            child = await submit_pending(self, child)
-            child_handle = self._handle(child)
-            await self._wait(child_handle, waiting)
+            child, child_handle = await self._run_job(child, waiting)
             async for key, output in self.iter_results(child_handle):
                 details = {**output.finish_details, "lmbatch_round": child.round}
                 results[key] = output.model_copy(update={"finish_details": details})
@@ -840,6 +851,27 @@ class BatchOperations(ABC):
         for finished in self._job_family(job):
             discard_spool(self, finished.job_id)
         return results
+
+    async def _run_job(
+        self,
+        job: JobRecord,
+        waiting: _WaitOptions,
+        on_submitted: Callable[[str], None] | None = None,
+    ) -> tuple[JobRecord, str]:
+        """Submit what is left of ``job`` and wait until it ends; return it and its handle.
+
+        A batch found after an interrupted create is checked against its chunk's request
+        ids once it ends; one that is not the chunk's is dropped and the chunk sent again.
+        """
+        while True:
+            job = await submit_pending(self, job, waiting)
+            handle = self._handle(job)
+            if on_submitted is not None:
+                on_submitted(handle)
+                on_submitted = None
+            await self._wait(handle, waiting)
+            if not await settle_adopted(self, job):
+                return job, handle
 
     def _job_family(self, job: JobRecord) -> builtins.list[JobRecord]:
         family = [job]
@@ -870,6 +902,7 @@ class BatchOperations(ABC):
                 budget.add(record)
             return custom_id
 
+        parent_tag = self.store.job_tag(parent.job_id)
         plan = replan_records(
             sources,
             select,
@@ -877,6 +910,8 @@ class BatchOperations(ABC):
             limits=self.limits,
             fingerprint_salt=f"{parent.fingerprint}\x00round{parent.round + 1}",
             spool_root=self.store.spool_dir(),
+            # The resubmission's ids carry its own tag: its batches are never the parent's.
+            retag=(parent_tag, new_job_tag(self.limits) if parent_tag else ""),
         )
         refusal = budget.refusal()
         if refusal is not None:
@@ -897,6 +932,7 @@ class BatchOperations(ABC):
                 round=parent.round + 1,
                 endpoint=parent.endpoint,
                 connection=parent.connection,
+                tag=plan.tag,
             )
             child = self.store.get_job(job_id)
             assert child is not None
@@ -970,9 +1006,11 @@ class BatchOperations(ABC):
                 raise ValidationError(f"keys must be strings, got {type(key).__name__} {key!r}")
         params = Hyperparameters.from_mapping(hyperparameters)
         self._validate_hyperparameters(params)
+        # A fresh tag on every request id: a batch holding them is this job's and no other's.
+        tag = new_job_tag(self.limits)
         plan = plan_batches(
             requests,
-            CustomIdMapper(requests.keys(), self.limits),
+            CustomIdMapper(requests.keys(), self.limits, tag),
             params,
             limits=self.limits,
             encode=self._encode_request,
@@ -986,6 +1024,7 @@ class BatchOperations(ABC):
                 ]
             ),
             spool_root=self.store.spool_dir(),
+            tag=tag,
         )
         return params, plan
 
@@ -1020,6 +1059,7 @@ class BatchOperations(ABC):
             round=parent.round + 1 if parent is not None else 1,
             endpoint=self.endpoint_identity,
             connection=self.connection,
+            tag=plan.tag,
         )
         if params.response_schema is not None and params.response_schema.model is not None:
             self._response_models[job_id] = params.response_schema.model
@@ -1081,6 +1121,14 @@ class BatchOperations(ABC):
         found = self._recorded_batch(batch_id)
         if found is not None:
             return _Target(id=batch_id, job=found[0], chunk_index=found[1])
+        disowned = self.store.disowned_record(batch_id) if found is None else None
+        if disowned is not None:
+            job_id, chunk_index, reason = disowned
+            raise BatchNotFoundError(
+                f"batch {batch_id} was once taken for chunk {chunk_index} of job {job_id} "
+                f"and then proven not to be it ({reason}); use the job id {job_id}",
+                provider=self.name,
+            )
         return _Target(id=batch_id, job=None, chunk_index=None)
 
     def _recorded_batch(self, batch_id: str) -> tuple[JobRecord, int] | None:
@@ -1210,7 +1258,7 @@ class BatchOperations(ABC):
             if pricer is not None:
                 output.cost = pricer.cost_of(output)
             tally.add(output.cost)
-            key = keymap[custom_id] if keymap is not None else custom_id
+            key = keymap[custom_id] if keymap is not None else strip_job_tag(custom_id)
             yield key, output
         if keymap is not None:
             for custom_id, key in keymap.items():

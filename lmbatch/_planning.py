@@ -33,7 +33,13 @@ from lmbatch._limits import ProviderLimits
 from lmbatch._messages import Message
 from lmbatch._private import make_private_dir, open_private
 
-__all__ = ["BatchPlan", "PreparedBatch", "plan_batches"]
+__all__ = [
+    "BatchPlan",
+    "PreparedBatch",
+    "plan_batches",
+    "replan_records",
+    "retag_chunk_file",
+]
 
 # Chunk files are written a line at a time; a larger buffer than the default 8 KiB
 # means far fewer system calls for lines that are often kilobytes long.
@@ -119,6 +125,8 @@ class BatchPlan:
     chunk_sizes: list[int]
     keys: KeyFile
     fingerprint: str
+    #: The job tag every request id of the plan ends with (``""``: none).
+    tag: str = ""
 
     @property
     def request_count(self) -> int:
@@ -133,7 +141,9 @@ class BatchPlan:
 class _ChunkWriter:
     """Writes encoded lines into chunk files, starting a new chunk at the limits."""
 
-    def __init__(self, directory: Path, limits: ProviderLimits, fingerprint_salt: str) -> None:
+    def __init__(
+        self, directory: Path, limits: ProviderLimits, fingerprint_salt: str, tag: str = ""
+    ) -> None:
         self.directory = directory
         self.limits = limits
         self.max_count = limits.planned_requests_per_batch
@@ -142,6 +152,10 @@ class _ChunkWriter:
         self.keys = KeyFile(directory / "keys.jsonl")
         self.key_handle = open_private(self.keys.path, "wb", buffering=_WRITE_BUFFER)
         self.hasher = hashlib.sha256(fingerprint_salt.encode())
+        self.tag = tag
+        # The fingerprint leaves the job tag out: it is random, and a re-run of the same
+        # requests must find the same job.
+        self.tag_bytes = tag.encode("ascii")
 
     def add(self, key: str, custom_id: str, line: bytes) -> None:
         if len(line) > self.max_bytes:
@@ -168,7 +182,7 @@ class _ChunkWriter:
         self.key_handle.write(_key_line(custom_id, key, len(chunks) - 1))
         self.hasher.update(key.encode("utf-8", "surrogatepass"))
         self.hasher.update(b"\x00")
-        self.hasher.update(line)
+        self.hasher.update(line.replace(self.tag_bytes, b"") if self.tag_bytes else line)
 
     def close(self) -> None:
         self.key_handle.close()
@@ -183,6 +197,7 @@ class _ChunkWriter:
             chunk_sizes=[chunk.count for chunk in self.chunks],
             keys=self.keys,
             fingerprint=self.hasher.hexdigest(),
+            tag=self.tag,
         )
 
 
@@ -300,6 +315,7 @@ def plan_batches(
     check: CheckFn,
     fingerprint_salt: str,
     spool_root: Path | None = None,
+    tag: str = "",
 ) -> BatchPlan:
     """Validate and encode every request into JSONL chunk files within ``limits``.
 
@@ -307,12 +323,14 @@ def plan_batches(
         custom_id_for: The request id the provider will see for a key.
         spool_root: Directory to write the chunk files under (a fresh subdirectory is
             made); the system temp directory when None.
+        tag: The job tag ``custom_id_for`` appends to every id (left out of the
+            fingerprint).
 
     Raises:
         ValidationError: naming the first request that cannot be sent; no file is kept.
     """
     with _plan_folder(spool_root) as directory:
-        writer = _ChunkWriter(directory, limits, fingerprint_salt)
+        writer = _ChunkWriter(directory, limits, fingerprint_salt, tag)
         try:
             for key, value in requests.items():
                 messages = normalize_input(key, value)
@@ -344,6 +362,7 @@ def replan_records(
     limits: ProviderLimits,
     fingerprint_salt: str,
     spool_root: Path | None = None,
+    retag: tuple[str, str] = ("", ""),
 ) -> BatchPlan:
     """Plan a new job from already-encoded records (used to resubmit some of them).
 
@@ -351,9 +370,13 @@ def replan_records(
         sources: Chunk files of an earlier job.
         select: Returns a record's custom id to keep it, or None to leave it out.
         keymap: ``custom_id → key`` of the earlier job.
+        retag: ``(earlier job's tag, new job's tag)``: the new job's ids carry its own
+            tag, so its batches are never taken for the earlier job's (and back).
     """
+    old_tag, new_tag = retag if retag[0] else ("", "")
+    old_bytes, new_bytes = old_tag.encode("ascii"), new_tag.encode("ascii")
     with _plan_folder(spool_root) as directory:
-        writer = _ChunkWriter(directory, limits, fingerprint_salt)
+        writer = _ChunkWriter(directory, limits, fingerprint_salt, new_tag)
         try:
             for source in sources:
                 with source.open("rb") as handle:
@@ -362,11 +385,37 @@ def replan_records(
                             continue
                         custom_id = select(json.loads(line))
                         if custom_id is not None:
-                            writer.add(keymap[custom_id], custom_id, line.rstrip(b"\n") + b"\n")
+                            line = line.rstrip(b"\n") + b"\n"
+                            key = keymap[custom_id]
+                            if old_bytes:
+                                line = line.replace(old_bytes, new_bytes)
+                                custom_id = custom_id.removesuffix(old_tag) + new_tag
+                            writer.add(key, custom_id, line)
             return writer.plan()
         except BaseException:
             _close_quietly(writer)
             raise
+
+
+def retag_chunk_file(path: Path, old_tag: str, new_tag: str) -> None:
+    """Rewrite a chunk file with ``new_tag`` in place of ``old_tag`` (same length or not).
+
+    Used when a re-run re-attaches to a job recorded earlier: its plan was encoded with a
+    fresh tag, and must become byte for byte the job's own input. Streams line by line.
+    """
+    if old_tag == new_tag:
+        return
+    if not old_tag:
+        raise ValueError("an untagged chunk file cannot be given a tag by replacement")
+    old, new = old_tag.encode("ascii"), new_tag.encode("ascii")
+    temporary = path.with_name(path.name + ".retag")
+    with (
+        path.open("rb") as source,
+        open_private(temporary, "wb", buffering=_WRITE_BUFFER) as target,
+    ):
+        for line in source:
+            target.write(line.replace(old, new))
+    temporary.replace(path)
 
 
 def chunk_file_name(index: int) -> str:

@@ -98,6 +98,11 @@ class ProviderSettings(BaseModel):
         prices: Your own list prices by model name (USD per million tokens), for models
             the price library lacks or prices you negotiated; they win over the library.
             In config: ``[providers.openai.prices."my-finetune"] input = ..., output = ...``
+        create_settle_seconds: After a create call was interrupted (the process died,
+            the connection dropped...), how long lmbatch keeps looking for the batch it
+            may have made before concluding it made none: a vendor can still be making a
+            batch whose request arrived just before the client went away. Counted from
+            the call's last sign of life, by the vendor's clock.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -108,6 +113,7 @@ class ProviderSettings(BaseModel):
     in_flight_check_interval: float = Field(default=30.0, ge=0)
     keep_raw: bool = False
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    create_settle_seconds: float = Field(default=120.0, ge=0)
 
     @classmethod
     def endpoint_options(cls) -> dict[str, EndpointOption]:

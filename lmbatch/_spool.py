@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from lmbatch._errors import LMBatchError, SpoolDamagedError
-from lmbatch._planning import BatchPlan
+from lmbatch._planning import BatchPlan, retag_chunk_file
 from lmbatch._store import JobRecord
 from lmbatch._store_contract import Store
 
@@ -83,8 +83,13 @@ def plan_chunk_file(plan: BatchPlan, job: JobRecord, index: int) -> Path:
 
     ``plan`` was made from the same requests as ``job`` (same fingerprint and chunking):
     this is the one place where a fresh plan is matched to a recorded job, so anything a
-    plan carries per run (not per request) is made identical to the recorded job's here.
+    plan carries per run (not per request) is made identical to the recorded job's here:
+    the job tag its request ids end with (fresh for every plan) becomes the job's.
     """
+    if plan.tag and plan.tag != job.tag:
+        for path in plan.chunk_paths:
+            retag_chunk_file(path, plan.tag, job.tag)
+        plan.tag = job.tag
     return plan.chunk_paths[index]
 
 
@@ -260,12 +265,16 @@ def _select_lines(
     lines of the chunk's custom ids, in plan order, are exactly what was spooled.
     """
     wanted = {custom_id for custom_id, _ in ops.store.iter_keys(job.job_id, index)}
+    # Each round's ids carry its own job tag in place of the first round's.
+    root_tag, job_tag = root.tag.encode("ascii"), job.tag.encode("ascii")
     handle, name = tempfile.mkstemp(prefix="rebuild-", dir=spool)
     count = 0
     with os.fdopen(handle, "wb") as out:
         for source_index in range(len(plan.chunk_paths)):
             with plan_chunk_file(plan, root, source_index).open("rb") as source:
                 for line in source:
+                    if root_tag and root_tag != job_tag:
+                        line = line.replace(root_tag, job_tag)
                     if line.strip() and ops._record_custom_id(json.loads(line)) in wanted:
                         out.write(line.rstrip(b"\n") + b"\n")
                         count += 1

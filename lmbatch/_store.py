@@ -108,7 +108,45 @@ CREATE TABLE IF NOT EXISTS cost_budgets (
     max_output_tokens INTEGER,
     note TEXT
 );
+CREATE TABLE IF NOT EXISTS job_tags (
+    job_id TEXT PRIMARY KEY,
+    tag TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS create_attempts (
+    job_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    vendor_offset REAL,
+    last_seen REAL NOT NULL,
+    PRIMARY KEY (job_id, chunk_index)
+);
+CREATE TABLE IF NOT EXISTS adopted_batches (
+    job_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    batch_id TEXT NOT NULL,
+    verified INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, chunk_index)
+);
+CREATE TABLE IF NOT EXISTS foreign_batches (
+    job_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    batch_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    recorded_at REAL NOT NULL,
+    disowned INTEGER NOT NULL,
+    PRIMARY KEY (job_id, chunk_index, batch_id)
+);
+CREATE INDEX IF NOT EXISTS foreign_batches_by_batch ON foreign_batches (batch_id);
 """
+# What reconciliation keeps (lmbatch._reconcile):
+# - job_tags: the tag every request id of a job ends with;
+# - create_attempts: per chunk, the local time just before its create call was first
+#   sent, the vendor's clock minus ours then (NULL: unknown), and the last local time the
+#   call was seen alive (a heartbeat while it runs, and when it ends);
+# - adopted_batches: chunks whose batch was found after an interrupted create rather than
+#   returned by it (verified = 1 once its results proved it the chunk's own);
+# - foreign_batches: batches proven not to be a chunk's, never candidates for it again
+#   (disowned = 1: it had been adopted first).
 
 #: The schema version this lmbatch writes. 0: lmbatch 0.1 (batch ids unique per store);
 #: 1: batch ids unique per (provider, endpoint identity), connection options per job.
@@ -246,6 +284,8 @@ class JobRecord:
     #: The non-secret connection options the job was created with; None for a job
     #: recorded before lmbatch kept them (its endpoint is then assumed, not known).
     connection: dict[str, Any] | None = None
+    #: The tag every request id of the job ends with (``""``: none; see lmbatch._keys).
+    tag: str = ""
 
     @property
     def batch_ids(self) -> list[str]:
@@ -399,6 +439,7 @@ class JobStore(Store):
         round: int = 1,
         endpoint: str = "",
         connection: dict[str, Any] | None = None,
+        tag: str = "",
     ) -> tuple[str, bool]:
         """Record a job's intent before anything is sent.
 
@@ -415,6 +456,7 @@ class JobStore(Store):
                 provider and endpoint, and ``reuse_after`` only finds jobs on it.
             connection: The non-secret connection options in effect (recorded so later
                 commands on the job talk to the same endpoint). Never secrets.
+            tag: The tag every request id of the job ends with (``""``: none).
 
         Returns:
             ``(job_id, created)``: the id of the new job, or of the existing one.
@@ -469,6 +511,8 @@ class JobStore(Store):
                 "INSERT INTO request_keys VALUES (?, ?, ?, ?)",
                 ((job_id, custom_id, key, chunk) for custom_id, key, chunk in keys),
             )
+            if tag:
+                conn.execute("INSERT INTO job_tags VALUES (?, ?)", (job_id, tag))
         return job_id, True
 
     @_store_errors
@@ -664,6 +708,9 @@ class JobStore(Store):
                     (job_id,),
                 )
             ]
+            tag = self._conn.execute(
+                "SELECT tag FROM job_tags WHERE job_id = ?", (job_id,)
+            ).fetchone()
         return JobRecord(
             job_id=row[0],
             provider=row[1],
@@ -677,6 +724,7 @@ class JobStore(Store):
             round=row[8],
             endpoint=row[9] or "",
             connection=json.loads(row[10]) if row[10] is not None else None,
+            tag=str(tag[0]) if tag is not None else "",
         )
 
     @_store_errors
@@ -805,3 +853,174 @@ class JobStore(Store):
                 (job_id,),
             ).fetchone()
         return BudgetRecord(*row) if row is not None else None
+
+    # -- reconciliation (lmbatch._reconcile) -------------------------------------------
+
+    def job_tag(self, job_id: str) -> str:
+        """The tag every request id of the job ends with (``""``: an untagged job)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT tag FROM job_tags WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        return str(row[0]) if row is not None else ""
+
+    def chunk_of(self, job_id: str, custom_id: str) -> int | None:
+        """The chunk of ``job_id`` that holds the request id, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT chunk_index FROM request_keys WHERE job_id = ? AND custom_id = ?",
+                (job_id, custom_id),
+            ).fetchone()
+        return int(row[0]) if row is not None else None
+
+    def record_attempt(
+        self, job_id: str, chunk_index: int, started_at: float, vendor_offset: float | None
+    ) -> None:
+        """Note that a create call of the chunk is about to be sent.
+
+        The first attempt is kept (a batch of it may exist); a vendor clock reading fills
+        in one that was missing.
+        """
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO create_attempts VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (job_id, chunk_index) DO UPDATE SET "
+                "vendor_offset = COALESCE(vendor_offset, excluded.vendor_offset), "
+                "last_seen = MAX(last_seen, excluded.last_seen)",
+                (job_id, chunk_index, started_at, vendor_offset, started_at),
+            )
+
+    def touch_attempt(self, job_id: str, chunk_index: int, seen_at: float) -> None:
+        """The chunk's create call was still running (or just ended) at ``seen_at``."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE create_attempts SET last_seen = MAX(last_seen, ?) "
+                "WHERE job_id = ? AND chunk_index = ?",
+                (seen_at, job_id, chunk_index),
+            )
+
+    def create_attempt(
+        self, job_id: str, chunk_index: int
+    ) -> tuple[float, float | None, float] | None:
+        """``(started_at, vendor_offset, last_seen)`` of the chunk's create attempts."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT started_at, vendor_offset, last_seen FROM create_attempts "
+                "WHERE job_id = ? AND chunk_index = ?",
+                (job_id, chunk_index),
+            ).fetchone()
+        return (float(row[0]), row[1], float(row[2])) if row is not None else None
+
+    def adopt_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
+        """Record a batch found after an interrupted create as the chunk's, unverified.
+
+        Raises:
+            LMBatchError: The store already holds the batch (for this or another chunk).
+        """
+        try:
+            with self._transaction() as conn:
+                cursor = conn.execute(
+                    "UPDATE chunks SET state = ?, batch_id = ?, updated_at = ? "
+                    "WHERE job_id = ? AND chunk_index = ? AND batch_id IS NULL",
+                    (CHUNK_SUBMITTED, batch_id, time.time(), job_id, chunk_index),
+                )
+                if cursor.rowcount != 1:
+                    raise LMBatchError(f"chunk {chunk_index} of job {job_id} already has a batch")
+                conn.execute(
+                    "INSERT OR REPLACE INTO adopted_batches VALUES (?, ?, ?, 0)",
+                    (job_id, chunk_index, batch_id),
+                )
+        except sqlite3.IntegrityError:
+            found = self.find_batch(batch_id)
+            owner = f"job {found[0].job_id} chunk {found[1]}" if found else "another chunk"
+            raise LMBatchError(
+                f"batch id {batch_id!r} is already recorded in the job store for {owner}"
+            ) from None
+
+    def adoption(self, job_id: str, chunk_index: int) -> tuple[str, bool] | None:
+        """``(batch_id, verified)`` when the chunk's batch was adopted, else None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT batch_id, verified FROM adopted_batches "
+                "WHERE job_id = ? AND chunk_index = ?",
+                (job_id, chunk_index),
+            ).fetchone()
+        return (str(row[0]), bool(row[1])) if row is not None else None
+
+    def mark_verified(self, job_id: str, chunk_index: int) -> None:
+        """The adopted batch's results proved it the chunk's own."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE adopted_batches SET verified = 1 WHERE job_id = ? AND chunk_index = ?",
+                (job_id, chunk_index),
+            )
+
+    def disown_batch(self, job_id: str, chunk_index: int, batch_id: str, reason: str) -> None:
+        """The batch is not the chunk's: forget it there (the chunk is *planned* again)."""
+        now = time.time()
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE chunks SET state = ?, batch_id = NULL, owner = NULL, updated_at = ? "
+                "WHERE job_id = ? AND chunk_index = ? AND batch_id = ?",
+                (CHUNK_PLANNED, now, job_id, chunk_index, batch_id),
+            )
+            conn.execute(
+                "DELETE FROM adopted_batches WHERE job_id = ? AND chunk_index = ?",
+                (job_id, chunk_index),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO foreign_batches VALUES (?, ?, ?, ?, ?, 1)",
+                (job_id, chunk_index, batch_id, reason, now),
+            )
+
+    def record_foreign(self, job_id: str, chunk_index: int, batch_id: str, reason: str) -> None:
+        """Remember that ``batch_id`` is proven not to be the chunk's batch."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO foreign_batches VALUES (?, ?, ?, ?, ?, 0)",
+                (job_id, chunk_index, batch_id, reason, time.time()),
+            )
+
+    def is_foreign(self, job_id: str, chunk_index: int, batch_id: str) -> bool:
+        """Whether ``batch_id`` was proven not to be the chunk's batch."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM foreign_batches WHERE job_id = ? AND chunk_index = ? "
+                "AND batch_id = ?",
+                (job_id, chunk_index, batch_id),
+            ).fetchone()
+        return row is not None
+
+    def disowned_record(self, batch_id: str) -> tuple[str, int, str] | None:
+        """``(job_id, chunk_index, reason)`` when the batch was adopted, then disowned."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT job_id, chunk_index, reason FROM foreign_batches "
+                "WHERE batch_id = ? AND disowned = 1 ORDER BY recorded_at DESC LIMIT 1",
+                (batch_id,),
+            ).fetchone()
+        return (str(row[0]), int(row[1]), str(row[2])) if row is not None else None
+
+    def uncertain_chunks(self, provider: str) -> list[tuple[str, ChunkRecord]]:
+        """``(job_id, chunk)`` of every chunk of the provider whose create may have happened."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT c.job_id, c.chunk_index, c.request_count, c.state, c.owner, c.updated_at "
+                "FROM chunks c JOIN jobs j ON j.job_id = c.job_id "
+                "WHERE j.provider = ? AND c.state = ? AND c.batch_id IS NULL",
+                (provider, CHUNK_SUBMITTING),
+            ).fetchall()
+        return [
+            (
+                str(r[0]),
+                ChunkRecord(
+                    index=r[1],
+                    request_count=r[2],
+                    state=r[3],
+                    batch_id=None,
+                    owner=r[4],
+                    updated_at=r[5],
+                ),
+            )
+            for r in rows
+        ]

@@ -7,8 +7,9 @@ chunk moves ``planned → submitting → submitted`` in the store:
 * a chunk is *claimed* atomically (two processes never both submit it);
 * the vendor batch id is recorded the moment it is known;
 * a chunk found *submitting* with no live owner (the process died mid-call, or the call
-  failed in a way that leaves unknown whether the batch exists) is reconciled by asking
-  the provider (``_find_submitted_batch``) before anything is sent again;
+  failed in a way that leaves unknown whether the batch exists) is reconciled before
+  anything is sent again, and a batch found that way is only used once proven the
+  chunk's own (:mod:`lmbatch._reconcile`);
 * a chunk being submitted by another live process is waited for, not resubmitted.
 
 A create call whose outcome is unknown leaves its chunk *submitting*: a vendor error that
@@ -38,6 +39,7 @@ from lmbatch._errors import (
     SubmissionUncertainError,
 )
 from lmbatch._planning import PreparedBatch
+from lmbatch._reconcile import attempt_create, reconcile_chunks
 from lmbatch._spool import ensure_sound_chunks
 from lmbatch._store import (
     CHUNK_PLANNED,
@@ -48,7 +50,7 @@ from lmbatch._store import (
 )
 
 if TYPE_CHECKING:
-    from lmbatch._operations import BatchOperations
+    from lmbatch._operations import BatchOperations, _WaitOptions
 
 __all__ = [
     "CHUNK_METADATA_KEY",
@@ -135,19 +137,32 @@ def prepared_chunk(ops: BatchOperations, job: JobRecord, index: int) -> Prepared
     )
 
 
-async def submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
-    """Bring every chunk of ``job`` to *submitted*; return the refreshed record."""
+async def submit_pending(
+    ops: BatchOperations, job: JobRecord, waiting: _WaitOptions | None = None
+) -> JobRecord:
+    """Bring every chunk of ``job`` to *submitted*; return the refreshed record.
+
+    Args:
+        waiting: How long reconciliation may wait for candidate batches to end (see
+            :func:`lmbatch._reconcile.reconcile_chunks`); None never waits.
+    """
     # A caller's wait deadline does not cut submission short: a create interrupted on
     # purpose would leave its chunk uncertain. Each call has the provider's HTTP timeout.
     with suspended_deadline():
-        return await _submit_pending(ops, job)
+        return await _submit_pending(ops, job, waiting)
 
 
-async def _submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
+async def _submit_pending(
+    ops: BatchOperations, job: JobRecord, waiting: _WaitOptions | None
+) -> JobRecord:
     store = ops.store
-    for chunk in job.chunks:
-        if chunk.state == CHUNK_SUBMITTING and not _owner_alive(job.job_id, chunk):
-            await _reconcile(ops, job, chunk.index)
+    abandoned = [
+        chunk.index
+        for chunk in job.chunks
+        if chunk.state == CHUNK_SUBMITTING and not _owner_alive(job.job_id, chunk)
+    ]
+    if abandoned:
+        await reconcile_chunks(ops, job, abandoned, waiting)
     semaphore = asyncio.Semaphore(max(1, ops.max_concurrent_submissions))
     owner = _owner_id()
 
@@ -189,26 +204,25 @@ async def _submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
         if errors:
             _raise_with_note(errors[0], current, len(planned) - len(errors), len(planned))
         current = _reload(ops, job.job_id)
-        waiting = [c for c in current.chunks if c.batch_id is None]
-        if not waiting:
+        unsent = [c for c in current.chunks if c.batch_id is None]
+        if not unsent:
             return current
         progressed = bool(planned)
         elsewhere = False
-        for chunk in waiting:
+        uncertain: list[int] = []
+        for chunk in unsent:
             if chunk.state == CHUNK_PLANNED:
                 progressed = True  # released by another process: submitted next pass
             elif chunk.state == CHUNK_SUBMITTING and _owner_alive(job.job_id, chunk):
                 elsewhere = True
             elif chunk.state == CHUNK_SUBMITTING:
-                await _reconcile(ops, current, chunk.index)
-                progressed = True
+                uncertain.append(chunk.index)
             elif chunk.state == CHUNK_SUBMITTED:
                 # Recorded as sent but without a batch id (lmbatch 0.1 did this with a
                 # create answered without an id): its create may have made a batch, so
                 # it is an uncertain create, reconciled with the vendor.
                 store.mark_uncertain(job.job_id, chunk.index)
-                await _reconcile(ops, current, chunk.index)
-                progressed = True
+                uncertain.append(chunk.index)
             else:
                 raise JobStateError(
                     f"chunk {chunk.index} of job {job.job_id} is in state {chunk.state!r} "
@@ -216,6 +230,10 @@ async def _submit_pending(ops: BatchOperations, job: JobRecord) -> JobRecord:
                     "it cannot be submitted or reconciled",
                     job_id=job.job_id,
                 )
+        if uncertain:
+            # Settled together: the batches of one job are told apart by their results.
+            await reconcile_chunks(ops, _reload(ops, job.job_id), uncertain, waiting)
+            progressed = True
         if elsewhere:
             await asyncio.sleep(_WAIT_STEP)
         elif not progressed:  # pragma: no cover - every state above makes progress
@@ -237,7 +255,7 @@ async def _submit_claimed(ops: BatchOperations, job: JobRecord, index: int) -> N
     attempt = _CreateAttempt()
     token = _attempt.set(attempt)
     try:
-        batch_id = await ops._call(ops._submit_batch(prepared))
+        batch_id = await ops._call(attempt_create(ops, prepared))
     except SubmissionUncertainError:
         raise  # stays "submitting" until reconciled
     except BaseException as exc:
@@ -307,15 +325,6 @@ def _uncertain(
         status_code=provider_error.status_code if provider_error else None,
         request_id=provider_error.request_id if provider_error else None,
     )
-
-
-async def _reconcile(ops: BatchOperations, job: JobRecord, index: int) -> None:
-    """Decide whether an interrupted create call made a batch, without sending again."""
-    found = await ops._call(ops._find_submitted_batch(prepared_chunk(ops, job, index)))
-    if found is not None:
-        _record_created(ops, job.job_id, index, found)
-    else:
-        ops.store.reset_chunk(job.job_id, index)
 
 
 def _reload(ops: BatchOperations, job_id: str) -> JobRecord:

@@ -32,6 +32,9 @@ What it gives:
   boundary, JSON key order and lmbatch's random job ids.
 * **Completeness**: :func:`cassette_fully_played` fails a replayed test that left
   interactions of its cassette unplayed.
+* **A fixed job tag**: lmbatch ends every request id with a tag drawn at random for each
+  job; :func:`pinned_job_tag` fixes it in cassette tests, so recorded request bodies and
+  result lines match on replay.
 
 ``record_mode`` is deliberately not set here: pytest-recording's ``--record-mode`` decides
 (replay, ``none``, is the default; CI never records).
@@ -53,6 +56,7 @@ __all__ = [
     "SERIALIZER",
     "cassette_fully_played",
     "normalize_body",
+    "pinned_job_tag",
     "pytest_recording_configure",
     "scrub_response",
     "vcr_config_for",
@@ -311,3 +315,15 @@ def cassette_fully_played(vcr: Any, record_mode: str) -> Iterator[None]:
             f"cassette {cassette._path} was not fully played; unplayed: {unplayed[:5]}",
             pytrace=False,
         )
+
+
+#: The job tag of every job in a cassette test (lmbatch draws a random one per job).
+CASSETTE_JOB_TAG = "_lbcassettesa"
+
+
+@pytest.fixture(autouse=True)
+def pinned_job_tag(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In tests marked ``vcr``, every job's request ids end with :data:`CASSETTE_JOB_TAG`."""
+    if request.node.get_closest_marker("vcr") is None:
+        return
+    monkeypatch.setattr("lmbatch._operations.new_job_tag", lambda limits: CASSETTE_JOB_TAG)

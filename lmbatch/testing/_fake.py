@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 
 from lmbatch._errors import BatchNotFoundError, ProviderRequestError, ValidationError
 from lmbatch._hyperparameters import Hyperparameters
+from lmbatch._keys import strip_job_tag
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import Attachment, Message, MessageRole, ToolCall
 from lmbatch._operations import BatchOperations, BatchPage, ResultRecord
@@ -65,6 +66,8 @@ class FakeSettings(ProviderSettings):
         page_size: Batches per page of ``list`` (small, so paging is exercised).
         max_requests_per_batch: Pretend vendor limit, to exercise splitting.
         custom_id_pattern: Pretend request-id rule, to exercise key mapping.
+        create_settle_seconds: 0: a fake create either happened or not when the call
+            ends, nothing is still in flight at the "vendor".
     """
 
     model: str | None = "fake-model"
@@ -72,6 +75,7 @@ class FakeSettings(ProviderSettings):
     page_size: int = 2
     max_requests_per_batch: int = 10_000
     custom_id_pattern: str | None = None
+    create_settle_seconds: float = 0.0
 
 
 @dataclass
@@ -128,7 +132,8 @@ class FakeBackend:
         self.request_scripts: dict[str, FakeRequestScript] = {}
         self.batch_scripts: list[FakeBatchScript] = []
         self.failures: dict[str, list[Exception]] = {}
-        #: How many times each request id was submitted, across all batches.
+        #: How many times each request id was submitted, across all batches (counted
+        #: without the job tag lmbatch ends ids with, so one request in two jobs counts 2).
         self.submissions: Counter[str] = Counter()
         #: Calls made per operation.
         self.calls: Counter[str] = Counter()
@@ -193,6 +198,8 @@ class FakeBatchOperations(BatchOperations):
     result_line_states = frozenset({"succeeded", "errored", "expired", "cancelled"})
     # In memory: a download that came back short is read again at once.
     result_download_delays = (0.0, 0.0, 0.0)
+    #: Fake batches keep the metadata lmbatch stamps, like OpenAI's.
+    stamps_batch_metadata = True
 
     def __init__(
         self,
@@ -258,7 +265,7 @@ class FakeBatchOperations(BatchOperations):
             created_at=datetime.now(UTC),
         )
         for record in records:
-            self.backend.submissions[record["custom_id"]] += 1
+            self.backend.submissions[strip_job_tag(record["custom_id"])] += 1
         return batch_id
 
     async def _fetch_batch(self, batch_id: str) -> BatchInfo:
@@ -311,7 +318,10 @@ class FakeBatchOperations(BatchOperations):
                 batch.results.append((custom_id, output))
 
     def _script_for(self, record: dict[str, Any]) -> FakeRequestScript:
-        script = self.backend.request_scripts.get(record["custom_id"])
+        scripts = self.backend.request_scripts
+        custom_id = record["custom_id"]
+        # Scripted by the id a test knows: with or without lmbatch's job tag.
+        script = scripts.get(custom_id) or scripts.get(strip_job_tag(custom_id))
         if script is not None:
             return script
         text = _last_user_text(record)
@@ -414,14 +424,6 @@ class FakeBatchOperations(BatchOperations):
             )
         batch.cancel_requested = True
         batch.state = "canceling"
-
-    async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
-        for candidate in self.backend.batches.values():
-            if candidate.metadata.get("lmbatch_job_id") == batch.job_id and candidate.metadata.get(
-                "lmbatch_chunk"
-            ) == str(batch.chunk_index):
-                return candidate.id
-        return None
 
 
 def _count(counts: RequestCounts, results: list[tuple[str | None, LMOutput]]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,10 @@ def make_operations(
     """A provider pointed at the emulator; SDK retries off so every fault reaches lmbatch.
 
     A results download that failed or came back short is read again without pausing.
+    An interrupted create settles after half a second (the default is minutes): the
+    emulator finishes a create at most ``create_delay`` after its client went away.
     """
+    options.setdefault("create_settle_seconds", 0.5)
     ops = lmbatch.get_batch_operations(
         vendor.name,
         model=vendor.model,
@@ -61,6 +64,8 @@ class Ledger:
     faults_injected: int = 0
     keys_checked: int = 0
     duplicates_found: int = 0
+    #: Figures of the kill -9 loop, per vendor (tests/faults/test_kill_loop.py).
+    kill_loop: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 LEDGER = Ledger()

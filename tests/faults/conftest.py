@@ -13,3 +13,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"fault injection: faults injected={LEDGER.faults_injected}, "
             f"keys checked={LEDGER.keys_checked}, duplicates found={LEDGER.duplicates_found}"
         )
+    for vendor, figures in sorted(LEDGER.kill_loop.items()):
+        terminalreporter.write_line(
+            f"kill -9 loop ({vendor}): "
+            + ", ".join(f"{name}={count}" for name, count in sorted(figures.items()))
+        )

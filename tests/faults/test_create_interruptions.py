@@ -95,7 +95,9 @@ async def test_cancel_during_the_openai_upload_is_definitely_not_created(
         results = await _invoke(OPENAI, proxy, store)
         check_outcomes(results, emulator, faults=1)
         assert emulator.create_calls == 1
-        assert proxy.calls_to("GET", "/v1/batches") == []  # no reconciliation needed
+        # No reconciliation needed: no listing beyond the vendor-clock reads (limit=1).
+        listings = proxy.calls_to("GET", "/v1/batches")
+        assert [call.query for call in listings if call.query != "limit=1"] == []
 
 
 @pytest.mark.parametrize("reached_vendor", [True, False], ids=["vendor-acted", "gateway-answered"])

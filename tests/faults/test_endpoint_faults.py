@@ -83,7 +83,9 @@ async def test_list_failing_while_reconciling_an_uncertain_create(
     """The batch was made but the client saw a 500; then the lookup fails too."""
     async with Emulator(EmulatorSettings(mode="polls")) as emulator:
         create = emulator.faults.fail("create", 500, nth=1, provider=vendor.name, after_effect=True)  # type: ignore[arg-type]
-        listing = emulator.faults.fail("list", status, nth=1, provider=vendor.name)  # type: ignore[arg-type]
+        # List calls: 1 reads the vendor's clock before the create, 2 when reconciling,
+        # 3 is the reconciliation's own listing: that one fails.
+        listing = emulator.faults.fail("list", status, nth=3, provider=vendor.name)  # type: ignore[arg-type]
         results = await _invoke_until_done(vendor, emulator, tmp_path / "jobs.sqlite3")
         assert (create.fired, listing.fired) == (1, 1)
         check_outcomes(results, emulator, faults=2)

@@ -70,6 +70,7 @@ class AnthropicRoutes:
             if problem is not None:
                 return anthropic_error(400, problem)
             assert isinstance(requests, list)
+            await self.state.slow_create()
             scan = b"[[lmbatch:" in raw  # skip the per-request scan when no directive exists
             batch = AnthropicBatch(
                 id=self.state.batch_id("msgbatch_", lambda: anthropic_id("msgbatch_")),
@@ -84,10 +85,13 @@ class AnthropicRoutes:
                 faults=self.state.faults,
                 cancel_fraction=self.state.settings.cancel_finished_fraction,
                 results_path=self.state.new_path(".results.jsonl"),
+                clock=self.state.now,
             )
             with self.state.lock:
                 self.state.anthropic_batches[batch.id] = batch
-                self.state.submissions.update(r.custom_id for r in batch.requests)
+                self.state.count_submissions(r.custom_id for r in batch.requests)
+            await self.state.slow_create()
+            with self.state.lock:
                 return anthropic_json(batch.to_json(str(request.base_url)))
 
         return await guarded(self.state, request, "anthropic", "create", action)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ class AnthropicBatch:
     faults: FaultPlan
     cancel_fraction: float
     results_path: Path
-    created_at: float = field(default_factory=time.time)
+    clock: Callable[[], float] = time.time
+    created_at: float = 0.0
     status: str = "in_progress"
     polls: int = 0
     last_step_at: float = field(default_factory=time.monotonic)
@@ -44,6 +46,7 @@ class AnthropicBatch:
     counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.created_at = self.created_at or self.clock()
         self.counts = dict.fromkeys(_KINDS, 0)
         self.counts["processing"] = len(self.requests)
 
@@ -77,7 +80,7 @@ class AnthropicBatch:
             return False
         if self.status == "in_progress":
             self.status = "canceling"
-            self.cancel_initiated_at = time.time()
+            self.cancel_initiated_at = self.clock()
         return True
 
     def expire(self, finished: int) -> None:
@@ -100,7 +103,7 @@ class AnthropicBatch:
                 write_line(out, {"custom_id": request.custom_id, "result": result}, fault)
         self.counts = counts
         self.status = "ended"
-        self.ended_at = time.time()
+        self.ended_at = self.clock()
 
     def _answer(self, request: BatchRequest, fault: KeyFault) -> dict[str, Any]:
         status, message = fault.error_status, "Emulated failure requested for this request."

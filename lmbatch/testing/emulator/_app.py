@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.utils import formatdate
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,6 +19,9 @@ from lmbatch.testing.emulator._state import CallRecord, EmulatorState
 
 class _CallLog:
     """Pure ASGI middleware recording (method, path, status, operation) of every call.
+
+    It also sends the HTTP ``Date`` header, from the emulated vendor's clock (the server's
+    own is turned off), so clients see the skew ``clock_offset`` sets.
 
     Pure ASGI rather than ``BaseHTTPMiddleware`` so streamed file bodies pass through as is.
     """
@@ -51,6 +56,9 @@ class _CallLog:
         async def send_and_watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                date = formatdate(self.state.now(), usegmt=True).encode("latin-1")
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", date)]}
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 # Log the call before the client can see the end of the response, so a
                 # test that reads the log right after its request always finds it.

@@ -22,6 +22,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
+from lmbatch._keys import strip_job_tag
 from lmbatch.testing.emulator._settings import EndpointFault, Provider
 
 DIRECTIVE_RE = re.compile(r"\[\[lmbatch:([^\]]*)\]\]")
@@ -276,9 +277,13 @@ class FaultPlan:
             return list(self._endpoints)
 
     def for_key(self, custom_id: str, text_fault: KeyFault) -> KeyFault:
-        """Faults for one request: settings by custom_id merged with in-text directives."""
+        """Faults for one request: settings by custom_id merged with in-text directives.
+
+        A custom_id matches with or without the job tag lmbatch ends its ids with.
+        """
         with self._lock:
-            return self._keys.get(custom_id, NO_FAULT).merge(text_fault)
+            found = self._keys.get(custom_id) or self._keys.get(strip_job_tag(custom_id))
+            return (found or NO_FAULT).merge(text_fault)
 
     def check(self, provider: Provider, operation: str) -> EndpointFault | None:
         """Count a call and return the fault that should fire for it, if any."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -127,7 +126,7 @@ class OpenAIRoutes:
                     return openai_error(413, "File is too large.", param="file")
                 if seconds is None and purpose == "batch":
                     seconds = _MAX_EXPIRY  # batch files expire after 30 days by default
-                now = int(time.time())
+                now = int(self.state.now())
                 expires_at = now + seconds if seconds is not None else None
                 file_id = self.state.add_file(
                     upload.filename or "upload.jsonl", path, expires_at, purpose=str(purpose)
@@ -232,7 +231,10 @@ class OpenAIRoutes:
                     "The input file must be uploaded with purpose 'batch'.",
                     param="input_file_id",
                 )
-            return openai_json(self._new_batch(body, record.path).to_json())
+            await self.state.slow_create()
+            batch = self._new_batch(body, record.path)
+            await self.state.slow_create()
+            return openai_json(batch.to_json())
 
         return await guarded(self.state, request, "openai", "create", action)
 
@@ -256,11 +258,12 @@ class OpenAIRoutes:
             cancel_fraction=settings.cancel_finished_fraction,
             new_path=self.state.new_path,
             add_file=self.state.add_file,
+            clock=self.state.now,
         )
         with self.state.lock:
             self.state.openai_batches[batch.id] = batch
             if not check.errors:
-                self.state.submissions.update(check.custom_ids)
+                self.state.count_submissions(check.custom_ids)
         return batch
 
     async def list(self, request: Request) -> Response:

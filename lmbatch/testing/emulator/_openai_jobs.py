@@ -153,7 +153,8 @@ class OpenAIBatch:
     cancel_fraction: float
     new_path: Callable[[str], Path]
     add_file: AddFile
-    created_at: int = field(default_factory=lambda: int(time.time()))
+    clock: Callable[[], float] = time.time
+    created_at: int = 0
     status: str = "validating"
     polls: int = 0
     last_step_at: float = field(default_factory=time.monotonic)
@@ -165,6 +166,9 @@ class OpenAIBatch:
     )
     usage: list[int] = field(default_factory=lambda: [0, 0, 0])
 
+    def __post_init__(self) -> None:
+        self.created_at = self.created_at or int(self.clock())
+
     @property
     def terminal(self) -> bool:
         """Whether the batch is completed, failed, expired or cancelled."""
@@ -172,7 +176,7 @@ class OpenAIBatch:
 
     def _stamp(self, status: str) -> None:
         self.status = status
-        self.stamps[f"{status}_at"] = int(time.time())
+        self.stamps[f"{status}_at"] = int(self.clock())
 
     def _key_fault(self, custom_id: str) -> KeyFault:
         return self.faults.for_key(custom_id, self.check.text_faults.get(custom_id, NO_FAULT))
@@ -263,7 +267,7 @@ class OpenAIBatch:
                 written[0 if ok else 1] += 1
         self.counts["total"] = len(self.check.custom_ids)
         expires = self.output_expires_seconds
-        now = int(time.time())
+        now = int(self.clock())
         expires_at = now + expires if expires else None
         if written[0]:
             self.output_file_id = self.add_file(

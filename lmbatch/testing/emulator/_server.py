@@ -66,6 +66,7 @@ class Emulator:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=2,
+            date_header=False,  # the app sends Date from the emulated vendor's clock
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -185,7 +186,11 @@ class Emulator:
 
     @property
     def submissions(self) -> Counter[str]:
-        """How often each custom_id was submitted in an accepted batch, across all batches."""
+        """How often each custom_id was submitted in an accepted batch, across all batches.
+
+        Counted without the job tag lmbatch ends every id with (``_lb`` and 10 characters,
+        fresh for each job), so the same request sent in two jobs counts twice.
+        """
         with self.state.lock:
             return Counter(self.state.submissions)
 
@@ -202,6 +207,8 @@ def serve(
     """
     state = EmulatorState(settings)
     try:
-        uvicorn.run(create_app(state=state), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(state=state), host=host, port=port, log_level="info", date_header=False
+        )
     finally:
         state.close()

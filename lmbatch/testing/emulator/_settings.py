@@ -98,6 +98,12 @@ class EmulatorSettings:
         sequential_ids: Number batches ``batch_000001``, ``msgbatch_000001``... from the
             start, as many self-hosted servers do (so two emulators hand out the same
             ids); by default ids are random, as the vendors' are.
+        clock_offset: Seconds the emulated vendor's clock runs ahead of this machine's
+            (negative: behind). Every time it reports (``created_at``, ``ended_at``, file
+            times...) and its HTTP ``Date`` header use that clock, to test clock skew.
+        create_delay: Seconds every batch-create call takes, half before the batch is
+            made and half after, so a client that dies during the call may or may not
+            have made one (both halves of the emulator).
     """
 
     mode: Mode = "polls"
@@ -114,6 +120,8 @@ class EmulatorSettings:
     endpoint_faults: list[EndpointFault] = field(default_factory=list)
     spill_dir: str | None = None
     sequential_ids: bool = False
+    clock_offset: float = 0.0
+    create_delay: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in ("polls", "time", "manual"):
@@ -124,3 +132,5 @@ class EmulatorSettings:
             raise ValueError("seconds_per_step must be > 0")
         if not 0.0 <= self.cancel_finished_fraction <= 1.0:
             raise ValueError("cancel_finished_fraction must be within [0, 1]")
+        if self.create_delay < 0:
+            raise ValueError("create_delay must be >= 0")

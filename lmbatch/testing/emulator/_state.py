@@ -7,16 +7,18 @@ Uploaded and generated files live in a temporary directory, not in memory.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmbatch._keys import strip_job_tag
 from lmbatch.testing.emulator._anthropic_jobs import AnthropicBatch
 from lmbatch.testing.emulator._faults import FaultPlan
 from lmbatch.testing.emulator._ids import openai_file_id
@@ -102,6 +104,15 @@ class EmulatorState:
             self._batch_serial += 1
             return f"{prefix}{self._batch_serial:06d}"
 
+    def now(self) -> float:
+        """The emulated vendor's clock (this machine's, shifted by ``clock_offset``)."""
+        return time.time() + self.settings.clock_offset
+
+    async def slow_create(self) -> None:
+        """Spend half of ``create_delay`` (called before and after a batch is made)."""
+        if self.settings.create_delay > 0:
+            await asyncio.sleep(self.settings.create_delay / 2)
+
     # storage -----------------------------------------------------------------------------
 
     def new_path(self, suffix: str = "") -> Path:
@@ -119,7 +130,7 @@ class EmulatorState:
             filename=filename,
             purpose=purpose,
             bytes=path.stat().st_size,
-            created_at=int(time.time()),
+            created_at=int(self.now()),
             expires_at=expires_at,
             path=path,
         )
@@ -215,6 +226,15 @@ class EmulatorState:
             self.find(batch_id).expire(finished)
 
     # accounting --------------------------------------------------------------------------
+
+    def count_submissions(self, custom_ids: Iterable[str]) -> None:
+        """Count the requests of an accepted batch, by custom_id less lmbatch's job tag.
+
+        lmbatch ends every id with a tag fresh for each job (``_lb`` + 10 characters); it
+        is left out here, so a request sent in two jobs (paid twice) counts twice.
+        """
+        with self.lock:
+            self.submissions.update(strip_job_tag(custom_id) for custom_id in custom_ids)
 
     def record_call(self, call: CallRecord) -> None:
         """Append to the call log."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -50,9 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["AnthropicBatchOperations"]
 
 API_KEY_ENV = "ANTHROPIC_API_KEY"
-#: A batch created this many seconds before its job was recorded still counts as a
-#: candidate when looking for a batch whose create call failed (clock skew).
-CLOCK_SKEW_SECONDS = 120.0
 #: The Message Batches create endpoint, relative to the client's base URL.
 CREATE_PATH = "/v1/messages/batches"
 #: The vendor's documented API root: a ``results_url`` on it is read through the
@@ -305,45 +301,10 @@ class AnthropicBatchOperations(BatchOperations):
         async with translate_errors():
             await self.client.messages.batches.with_raw_response.cancel(batch_id)
 
-    async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
-        """Find a batch whose create call failed in a way that left its fate unknown.
-
-        Anthropic batches carry no metadata, so the evidence is circumstantial: a batch
-        listed as created no earlier than the job was recorded (less
-        ``CLOCK_SKEW_SECONDS``), holding exactly as many requests as the chunk, and not
-        already known to the job store. One such batch is taken to be it; none means the
-        create did not happen; several cannot be told apart and raise
-        :class:`SubmissionUncertainError`.
-        """
-        job = self.store.get_job(batch.job_id)
-        since = (job.created_at if job is not None else time.time()) - CLOCK_SKEW_SECONDS
-        candidates: list[str] = []
-        cursor: str | None = None
-        while True:
-            page = await self._list_batches_page(cursor)
-            for info in page.batches:
-                created = info["created_at"]
-                if created is not None and created.timestamp() < since:
-                    return self._pick_candidate(batch, candidates)
-                same_size = info["request_counts"]["total"] == batch.request_count
-                known = self.store.find_batch(
-                    info["id"], provider=self.name, endpoint=self.endpoint_identity
-                )
-                if same_size and known is None:
-                    candidates.append(info["id"])
-            if page.next_cursor is None:
-                return self._pick_candidate(batch, candidates)
-            cursor = page.next_cursor
-
-    def _pick_candidate(self, batch: PreparedBatch, candidates: list[str]) -> str | None:
-        if len(candidates) <= 1:
-            return candidates[0] if candidates else None
-        raise SubmissionUncertainError(
-            f"{len(candidates)} Anthropic batches could be chunk {batch.chunk_index} of job "
-            f"{batch.job_id}: {', '.join(candidates)}; check the console",
-            provider=self.name,
-            details={"job_id": batch.job_id, "candidates": ",".join(candidates)},
-        )
+    async def _vendor_date(self) -> str | None:
+        async with translate_errors():
+            raw = await self.client.messages.batches.with_raw_response.list(limit=1)
+        return raw.headers.get("date")
 
     # ------------------------------------------------------------------ extras
 

@@ -73,11 +73,6 @@ logger = logging.getLogger("lmbatch.openai")
 
 CHAT_ENDPOINT = "/v1/chat/completions"
 RESPONSES_ENDPOINT = "/v1/responses"
-#: How many list pages ``_find_submitted_batch`` reads before giving up (it stops earlier
-#: at batches older than the job).
-_RECONCILE_PAGES = 10
-#: Tolerated difference between this machine's clock and the vendor's, in seconds.
-_CLOCK_SKEW_SECONDS = 300.0
 
 
 class OpenAIBatchOperations(BatchOperations):
@@ -101,6 +96,8 @@ class OpenAIBatchOperations(BatchOperations):
     #: The Batch API costs half the synchronous price, cached input included (the 50 %
     #: applies on top of the cached-input rate).
     batch_discount: ClassVar[float] = 0.5
+    #: Batches carry the job id and chunk lmbatch stamps in ``metadata``.
+    stamps_batch_metadata = True
     #: Batches asked for per list page (the vendor allows 1..100).
     list_page_size: ClassVar[int] = 100
 
@@ -258,30 +255,10 @@ class OpenAIBatchOperations(BatchOperations):
             code=mapped.code,
         )
 
-    async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
-        # Batches are listed newest first: once they are older than the job (less some
-        # clock skew), the one we look for cannot come any more.
-        oldest = batch.job_created_at - _CLOCK_SKEW_SECONDS if batch.job_created_at else None
-        cursor: str | None = None
-        for _ in range(_RECONCILE_PAGES):
-            page = await self._list_batches_page(cursor)
-            for info in page.batches:
-                # batch.metadata holds the job id and chunk index lmbatch stamped on it.
-                stamped = info["metadata"]
-                if batch.metadata and all(stamped.get(k) == v for k, v in batch.metadata.items()):
-                    return info["id"]
-                created = info["created_at"]
-                if oldest is not None and created is not None and created.timestamp() < oldest:
-                    return None
-            if page.next_cursor is None:
-                return None
-            cursor = page.next_cursor
-        raise SubmissionUncertainError(
-            f"no batch of job {batch.job_id} chunk {batch.chunk_index} in the newest "
-            f"{_RECONCILE_PAGES * self.list_page_size} batches; check the vendor console",
-            provider=PROVIDER,
-            details={"job_id": batch.job_id, "chunk": str(batch.chunk_index)},
-        )
+    async def _vendor_date(self) -> str | None:
+        with mapped_errors("listing batches"):
+            raw = await self._client().batches.with_raw_response.list(limit=1)
+        return raw.headers.get("date")
 
     # ------------------------------------------------------------------- reading
 

@@ -17,6 +17,7 @@ from lmbatch_anthropic import AnthropicBatchOperations
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
 from tests.cassette_support import (
     cassette_fully_played,  # noqa: F401  (autouse: fail a test that left interactions)
+    pinned_job_tag,  # noqa: F401  (autouse: a fixed job tag in cassette tests)
     pytest_recording_configure,  # noqa: F401  (registers matcher and serializer)
     vcr_config_for,
 )

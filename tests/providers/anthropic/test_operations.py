@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -24,10 +25,12 @@ from lmbatch import (
     ProviderLimits,
     ProviderRequestError,
     RateLimitError,
+    SubmissionAmbiguousError,
     SubmissionUncertainError,
     UntrustedURLError,
     ValidationError,
 )
+from lmbatch._reconcile import reconcile_chunks
 from lmbatch.testing.emulator import Emulator
 from tests.listener import Listener
 
@@ -56,7 +59,11 @@ async def recorded(
     """The provider with a client whose requests are recorded (default SDK retries)."""
     recorder = Recorder()
     ops = AnthropicBatchOperations(
-        model=MODEL, api_key=DUMMY_KEY, base_url=emulator.anthropic_base_url, store=":memory:"
+        model=MODEL,
+        api_key=DUMMY_KEY,
+        base_url=emulator.anthropic_base_url,
+        store=":memory:",
+        create_settle_seconds=0,  # the emulator answers a create only once it is done
     )
     ops._client = anthropic.AsyncAnthropic(
         api_key=DUMMY_KEY,
@@ -156,9 +163,10 @@ async def test_list_follows_after_id_until_has_more_is_false(
     )
     ops._client = recorded[0]._client
     created = [await ops.create({"a": f"batch {i}"}) for i in range(5)]
+    before = len(recorder.requests)
     listed = await ops.list()
     assert [item["id"] for item in listed] == list(reversed(created))
-    pages = recorder.sent("GET", "/v1/messages/batches?")
+    pages = [r for r in recorder.requests[before:] if "/v1/messages/batches?" in str(r.url)]
     assert len(pages) == 3
     assert "after_id" not in str(pages[0].url)
     assert f"after_id={created[3]}" in str(pages[1].url)
@@ -284,24 +292,20 @@ async def test_create_5xx_is_uncertain_and_never_retried(
     assert len(recorder.sent("POST", "/v1/messages/batches")) == 1
     assert emulator.create_calls == 1
     (job,) = ops.store.list_jobs()
-    chunk = PreparedBatch(
-        job_id=job.job_id,
-        chunk_index=0,
-        path=None,
-        request_count=2,
-        byte_size=0,  # type: ignore[arg-type]
-    )
-    found = await ops._find_submitted_batch(chunk)
+    assert job.chunks[0].state == "submitting"
+    await reconcile_chunks(ops, job, [0])
+    (chunk,) = ops.store.get_job(job.job_id).chunks  # type: ignore[union-attr]
     if after_effect:
-        assert found is not None
-        assert found.startswith("msgbatch_")
+        assert chunk.batch_id is not None
+        assert chunk.batch_id.startswith("msgbatch_")
+        assert ops.store.adoption(job.job_id, 0) == (chunk.batch_id, False)  # not yet verified
     else:
-        assert found is None
+        assert (chunk.state, chunk.batch_id) == ("planned", None)
 
 
-async def test_find_submitted_batch_refuses_to_guess(ops: AnthropicBatchOperations) -> None:
-    await ops._call(ops.client.messages.batches.create(requests=[_raw_request("x")]))
-    await ops._call(ops.client.messages.batches.create(requests=[_raw_request("y")]))
+async def test_reconciliation_never_guesses_and_says_how_to_settle(
+    ops: AnthropicBatchOperations,
+) -> None:
     job_id, _ = ops.store.create_job(
         job_id="lmbjob_" + "0" * 32,
         provider="anthropic",
@@ -310,17 +314,26 @@ async def test_find_submitted_batch_refuses_to_guess(ops: AnthropicBatchOperatio
         request_count=1,
         context={},
         chunk_sizes=[1],
-        keys=[("x", "x", 0)],
+        keys=[("x_lbaaaaaaaaaa", "x", 0)],
+        tag="_lbaaaaaaaaaa",
     )
-    chunk = PreparedBatch(
-        job_id=job_id,
-        chunk_index=0,
-        path=None,
-        request_count=1,
-        byte_size=0,  # type: ignore[arg-type]
-    )
-    with pytest.raises(SubmissionUncertainError, match="2 Anthropic batches"):
-        await ops._find_submitted_batch(chunk)
+    assert ops.store.claim_chunk(job_id, 0, _dead_owner())
+    ops.store.record_attempt(job_id, 0, time.time() - 5, 0.0)
+    # Two same-size batches of unknown origin, still running: either could be chunk 0.
+    for custom_id in ("x", "y"):
+        await ops._call(ops.client.messages.batches.create(requests=[_raw_request(custom_id)]))
+    job = ops.store.get_job(job_id)
+    assert job is not None
+    with pytest.raises(SubmissionAmbiguousError) as caught:
+        await reconcile_chunks(ops, job, [0])
+    error = caught.value
+    assert (error.job_id, error.chunk_index, len(error.candidates)) == (job_id, 0, 2)
+    assert error.commands == [
+        *(f"lmbatch resolve {job_id} --chunk 0 --adopt {c}" for c in error.candidates),
+        f"lmbatch resolve {job_id} --chunk 0 --not-created",
+    ]
+    assert all(command in str(error) for command in error.commands)
+    assert ops.store.get_job(job_id).chunks[0].state == "submitting"  # type: ignore[union-attr]
 
 
 def _raw_request(custom_id: str) -> Any:
@@ -531,3 +544,11 @@ async def test_streamed_create_keeps_the_may_have_happened_rule(
     assert len(calls) == 1
     assert json.loads(calls[0])["requests"][0]["custom_id"] == "a"
     await ops.aclose()
+
+
+def _dead_owner() -> str:
+    """An owner the store sees as gone: this process, which is not submitting the chunk."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"

@@ -27,6 +27,7 @@ from lmbatch import (
     SubmissionUncertainError,
     ValidationError,
 )
+from lmbatch._reconcile import reconcile_chunks
 from lmbatch._store import JobStore
 from tests.listener import Listener
 
@@ -87,31 +88,22 @@ async def test_create_timeout_or_connection_loss_is_uncertain(emulator: Any) -> 
     await ops.aclose()
 
 
-async def test_find_submitted_batch_matches_job_and_chunk(emulator: Any) -> None:
+async def test_interrupted_create_is_found_by_its_stamp_and_nothing_else(
+    emulator: Any,
+) -> None:
+    emulator.faults.fail("create", 500, nth=2, provider="openai", after_effect=True)
     ops = _ops(emulator)
-    batch_id = await ops.create({"a": "one"})
-    job, _chunk = ops.store.find_batch(batch_id) or (None, None)
+    other = await ops.create({"a": "one"})  # same size, stamped for another job
+    with pytest.raises(SubmissionUncertainError) as caught:
+        await ops.create({"a": "one"})
+    job = ops.store.get_job(caught.value.details["job_id"])
     assert job is not None
-    from lmbatch._planning import PreparedBatch
-
-    prepared = PreparedBatch(
-        job_id=job.job_id,
-        chunk_index=0,
-        path=None,  # type: ignore[arg-type]
-        request_count=1,
-        byte_size=1,
-        metadata={"lmbatch_job_id": job.job_id, "lmbatch_chunk": "0"},
-    )
-    assert await ops._find_submitted_batch(prepared) == batch_id
-    other = PreparedBatch(
-        job_id="lmbjob_" + "0" * 32,
-        chunk_index=0,
-        path=None,  # type: ignore[arg-type]
-        request_count=1,
-        byte_size=1,
-        metadata={"lmbatch_job_id": "lmbjob_" + "0" * 32, "lmbatch_chunk": "0"},
-    )
-    assert await ops._find_submitted_batch(other) is None
+    await reconcile_chunks(ops, job, [0])
+    found = ops.store.get_job(job.job_id).chunks[0].batch_id  # type: ignore[union-attr]
+    assert found is not None
+    assert found != other
+    listed = {item["id"]: item for item in await ops.list()}
+    assert listed[found]["metadata"]["lmbatch_job_id"] == job.job_id
     await ops.aclose()
 
 
@@ -122,7 +114,8 @@ async def test_create_4xx_is_definite_and_the_upload_is_cleaned_up(emulator: Any
         await ops.create({"a": "one"})
     assert not isinstance(caught.value, SubmissionUncertainError)
     assert caught.value.status_code == 400
-    assert _operations(emulator) == ["upload", "create", "delete_file"]
+    # "list": the vendor's clock, read from a Date header before the first create.
+    assert _operations(emulator) == ["list", "upload", "create", "delete_file"]
     await ops.aclose()
 
 
@@ -131,7 +124,7 @@ async def test_upload_failure_is_not_retried(emulator: Any) -> None:
     ops = _ops(emulator, max_retries=5)
     with pytest.raises(ProviderServerError):
         await ops.create({"a": "one"})
-    assert _operations(emulator) == ["upload"]
+    assert _operations(emulator) == ["list", "upload"]  # the clock read, then the upload
     assert emulator.create_calls == 0
     await ops.aclose()
 
@@ -304,9 +297,10 @@ async def test_list_follows_every_page(emulator: Any, monkeypatch: pytest.Monkey
     monkeypatch.setattr(OpenAIBatchOperations, "list_page_size", 2)
     ops = _ops(emulator)
     created = [await ops.create({"a": f"list {i}"}) for i in range(5)]
+    before = len(emulator.calls)
     listed = await ops.list()
     assert [item["id"] for item in listed] == created[::-1]
-    assert [c.path for c in emulator.calls if c.operation == "list"] == ["/v1/batches"] * 3
+    assert [c.path for c in emulator.calls[before:] if c.operation == "list"] == ["/v1/batches"] * 3
     await ops.aclose()
 
 
@@ -482,29 +476,43 @@ def test_registered_under_its_entry_point_name() -> None:
     assert registry.get("openai") is OpenAIBatchOperations
 
 
-async def test_find_submitted_batch_stops_at_batches_older_than_the_job(
+async def test_reconciliation_stops_listing_at_batches_older_than_the_create(
     emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Listing stops once batches predate the job, instead of reading every page."""
+    """Listing stops once batches predate the create attempt, instead of reading every page."""
     import time
 
-    from lmbatch._planning import PreparedBatch
-
     monkeypatch.setattr(OpenAIBatchOperations, "list_page_size", 1)
-    ops = _ops(emulator)
+    ops = _ops(emulator, create_settle_seconds=0)
     for i in range(4):
         await ops.create({"a": f"older {i}"})
-    pages_before = sum(1 for c in emulator.calls if c.operation == "list")
-    lost = PreparedBatch(
+    job_id, _ = ops.store.create_job(
         job_id="lmbjob_" + "1" * 32,
-        chunk_index=0,
-        path=None,  # type: ignore[arg-type]
+        provider="openai",
+        model="gpt-4.1-mini",
+        fingerprint="f",
         request_count=1,
-        byte_size=1,
-        metadata={"lmbatch_job_id": "lmbjob_" + "1" * 32, "lmbatch_chunk": "0"},
-        # Recorded after every existing batch was made (beyond the clock-skew margin).
-        job_created_at=time.time() + 3600,
+        context={},
+        chunk_sizes=[1],
+        keys=[("a", "a", 0)],
     )
-    assert await ops._find_submitted_batch(lost) is None
+    assert ops.store.claim_chunk(job_id, 0, _dead_owner())
+    # The vendor's clock an hour ahead of ours: by it, the create was attempted after
+    # every existing batch was made.
+    ops._vendor_clock = (3600.0, time.monotonic())
+    ops.store.record_attempt(job_id, 0, time.time(), 3600.0)
+    pages_before = sum(1 for c in emulator.calls if c.operation == "list")
+    job = ops.store.get_job(job_id)
+    assert job is not None
+    await reconcile_chunks(ops, job, [0])
+    assert ops.store.get_job(job_id).chunks[0].state == "planned"  # type: ignore[union-attr]
     assert sum(1 for c in emulator.calls if c.operation == "list") - pages_before == 1
     await ops.aclose()
+
+
+def _dead_owner() -> str:
+    """An owner the store sees as gone: this process, which is not submitting the chunk."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
