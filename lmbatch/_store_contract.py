@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lmbatch._store import BudgetRecord, JobRecord, LedgerEntry
+    from lmbatch._store import BudgetRecord, ChunkRecord, JobRecord, LedgerEntry
 
 __all__ = ["Store", "is_database_url", "open_store", "spool_file_name"]
 
@@ -77,6 +77,7 @@ class Store(abc.ABC):
         round: int = 1,
         endpoint: str = "",
         connection: dict[str, Any] | None = None,
+        tag: str = "",
     ) -> tuple[str, bool]:
         """Record a job's intent before anything is sent (see :meth:`JobStore.create_job`)."""
 
@@ -160,6 +161,77 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def budget(self, job_id: str) -> BudgetRecord | None:
         """The budget recorded for a job family's first job, or None."""
+
+    # -- reconciliation (lmbatch._reconcile) ------------------------------------------
+
+    @abc.abstractmethod
+    def job_tag(self, job_id: str) -> str:
+        """The tag every request id of the job ends with (``""``: an untagged job)."""
+
+    @abc.abstractmethod
+    def chunk_of(self, job_id: str, custom_id: str) -> int | None:
+        """The chunk of ``job_id`` that holds the request id, or None."""
+
+    @abc.abstractmethod
+    def record_attempt(
+        self, job_id: str, chunk_index: int, started_at: float, vendor_offset: float | None
+    ) -> None:
+        """Note that a create call of the chunk is about to be sent.
+
+        The first attempt is kept (a batch of it may exist); a vendor clock reading fills
+        in one that was missing; ``last_seen`` only moves forward.
+        """
+
+    @abc.abstractmethod
+    def touch_attempt(self, job_id: str, chunk_index: int, seen_at: float) -> None:
+        """The chunk's create call was still running (or just ended) at ``seen_at``."""
+
+    @abc.abstractmethod
+    def create_attempt(
+        self, job_id: str, chunk_index: int
+    ) -> tuple[float, float | None, float] | None:
+        """``(started_at, vendor_offset, last_seen)`` of the chunk's create attempts."""
+
+    @abc.abstractmethod
+    def adopt_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
+        """Record a batch found after an interrupted create as the chunk's, unverified.
+
+        The chunk becomes *submitted* with ``batch_id`` only if it has no batch yet.
+
+        Raises:
+            LMBatchError: The chunk has a batch already, or the store holds ``batch_id``
+                for another chunk on the same provider and endpoint.
+        """
+
+    @abc.abstractmethod
+    def adoption(self, job_id: str, chunk_index: int) -> tuple[str, bool] | None:
+        """``(batch_id, verified)`` when the chunk's batch was adopted, else None."""
+
+    @abc.abstractmethod
+    def mark_verified(self, job_id: str, chunk_index: int) -> None:
+        """The adopted batch's results proved it the chunk's own."""
+
+    @abc.abstractmethod
+    def disown_batch(self, job_id: str, chunk_index: int, batch_id: str, reason: str) -> None:
+        """The batch is not the chunk's: forget it there (the chunk is *planned* again)
+        and remember it as foreign to the chunk, disowned."""
+
+    @abc.abstractmethod
+    def record_foreign(self, job_id: str, chunk_index: int, batch_id: str, reason: str) -> None:
+        """Remember that ``batch_id`` is proven not to be the chunk's batch (first wins)."""
+
+    @abc.abstractmethod
+    def is_foreign(self, job_id: str, chunk_index: int, batch_id: str) -> bool:
+        """Whether ``batch_id`` was proven not to be the chunk's batch."""
+
+    @abc.abstractmethod
+    def disowned_record(self, batch_id: str) -> tuple[str, int, str] | None:
+        """``(job_id, chunk_index, reason)`` when the batch was adopted, then disowned."""
+
+    @abc.abstractmethod
+    def uncertain_chunks(self, provider: str) -> list[tuple[str, ChunkRecord]]:
+        """``(job_id, chunk)`` of every chunk of the provider whose create may have happened
+        (*submitting*, no batch id)."""
 
     # -- spool ---------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["PG_SCHEMA_VERSION", "SPOOL_BLOCK", "PostgresStore"]
 
 #: The schema version this lmbatch writes to PostgreSQL (its own sequence, not SQLite's).
-PG_SCHEMA_VERSION = 1
+PG_SCHEMA_VERSION = 2
 #: Bytes per row of spooled input.
 SPOOL_BLOCK = 1 << 20
 # Advisory lock keys (first int of the two-int form): migration, job creation, spool.
@@ -138,6 +138,36 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             seq INTEGER NOT NULL,
             data BYTEA NOT NULL,
             PRIMARY KEY (job_id, chunk_index, seq))""",
+    ),
+    # Version 2: what reconciliation keeps (the tables of the same names in SQLite; see
+    # lmbatch._store): the tag of each job's request ids, each chunk's create attempt,
+    # batches adopted after an interrupted create, batches proven not to be a chunk's.
+    2: (
+        """CREATE TABLE job_tags (
+            job_id TEXT PRIMARY KEY,
+            tag TEXT NOT NULL)""",
+        """CREATE TABLE create_attempts (
+            job_id TEXT NOT NULL,
+            chunk_index INTEGER NOT NULL,
+            started_at DOUBLE PRECISION NOT NULL,
+            vendor_offset DOUBLE PRECISION,
+            last_seen DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (job_id, chunk_index))""",
+        """CREATE TABLE adopted_batches (
+            job_id TEXT NOT NULL,
+            chunk_index INTEGER NOT NULL,
+            batch_id TEXT NOT NULL,
+            verified BOOLEAN NOT NULL DEFAULT FALSE,
+            PRIMARY KEY (job_id, chunk_index))""",
+        """CREATE TABLE foreign_batches (
+            job_id TEXT NOT NULL,
+            chunk_index INTEGER NOT NULL,
+            batch_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            recorded_at DOUBLE PRECISION NOT NULL,
+            disowned BOOLEAN NOT NULL,
+            PRIMARY KEY (job_id, chunk_index, batch_id))""",
+        "CREATE INDEX foreign_batches_by_batch ON foreign_batches (batch_id)",
     ),
 }
 
@@ -335,6 +365,7 @@ class PostgresStore(Store):
         round: int = 1,
         endpoint: str = "",
         connection: dict[str, Any] | None = None,
+        tag: str = "",
     ) -> tuple[str, bool]:
         """Record a job's intent before anything is sent (see :meth:`JobStore.create_job`)."""
         now = time.time()
@@ -401,6 +432,8 @@ class PostgresStore(Store):
                 ) as copy:
                     for custom_id, key, chunk in keys:
                         copy.write_row((job_id, custom_id, key, chunk))
+            if tag:
+                conn.execute("INSERT INTO job_tags (job_id, tag) VALUES (%s, %s)", (job_id, tag))
         return job_id, True
 
     @_store_errors
@@ -433,6 +466,7 @@ class PostgresStore(Store):
                 "spool_checksums",
                 "spool_blocks",
                 "spool_files",
+                "job_tags",
                 "chunks",
                 "job_connections",
                 "jobs",
@@ -523,8 +557,9 @@ class PostgresStore(Store):
     def _job(conn: psycopg.Connection[Any], job_id: str) -> JobRecord | None:
         row = conn.execute(
             "SELECT jobs.job_id, provider, model, fingerprint, request_count, created_at, "
-            "context, parent_job_id, round, endpoint, options FROM jobs "
-            "LEFT JOIN job_connections USING (job_id) WHERE jobs.job_id = %s",
+            "context, parent_job_id, round, endpoint, options, tag FROM jobs "
+            "LEFT JOIN job_connections USING (job_id) LEFT JOIN job_tags USING (job_id) "
+            "WHERE jobs.job_id = %s",
             (job_id,),
         ).fetchone()
         if row is None:
@@ -557,6 +592,7 @@ class PostgresStore(Store):
             round=row[8],
             endpoint=row[9] or "",
             connection=json.loads(row[10]) if row[10] is not None else None,
+            tag=str(row[11]) if row[11] is not None else "",
         )
 
     def _jobs(self, query: str, params: tuple[Any, ...]) -> list[JobRecord]:
@@ -687,6 +723,215 @@ class PostgresStore(Store):
                 (job_id,),
             ).fetchone()
         return BudgetRecord(*row) if row is not None else None
+
+    # -- reconciliation (lmbatch._reconcile) ------------------------------------------
+
+    @_store_errors
+    def job_tag(self, job_id: str) -> str:
+        """The tag every request id of the job ends with (``""``: an untagged job)."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT tag FROM job_tags WHERE job_id = %s", (job_id,)).fetchone()
+        return str(row[0]) if row is not None else ""
+
+    @_store_errors
+    def chunk_of(self, job_id: str, custom_id: str) -> int | None:
+        """The chunk of ``job_id`` that holds the request id, or None."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT chunk_index FROM request_keys WHERE job_id = %s AND custom_id = %s",
+                (job_id, custom_id),
+            ).fetchone()
+        return int(row[0]) if row is not None else None
+
+    @_store_errors
+    def record_attempt(
+        self, job_id: str, chunk_index: int, started_at: float, vendor_offset: float | None
+    ) -> None:
+        """Note that a create call of the chunk is about to be sent.
+
+        The first attempt is kept (a batch of it may exist); a vendor clock reading fills
+        in one that was missing.
+        """
+        with self._connection() as conn:
+            conn.execute(
+                "INSERT INTO create_attempts AS a "
+                "(job_id, chunk_index, started_at, vendor_offset, last_seen) "
+                "VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (job_id, chunk_index) DO UPDATE SET "
+                "vendor_offset = COALESCE(a.vendor_offset, excluded.vendor_offset), "
+                "last_seen = GREATEST(a.last_seen, excluded.last_seen)",
+                (job_id, chunk_index, started_at, vendor_offset, started_at),
+            )
+
+    @_store_errors
+    def touch_attempt(self, job_id: str, chunk_index: int, seen_at: float) -> None:
+        """The chunk's create call was still running (or just ended) at ``seen_at``."""
+        with self._connection() as conn:
+            conn.execute(
+                "UPDATE create_attempts SET last_seen = GREATEST(last_seen, %s) "
+                "WHERE job_id = %s AND chunk_index = %s",
+                (seen_at, job_id, chunk_index),
+            )
+
+    @_store_errors
+    def create_attempt(
+        self, job_id: str, chunk_index: int
+    ) -> tuple[float, float | None, float] | None:
+        """``(started_at, vendor_offset, last_seen)`` of the chunk's create attempts."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT started_at, vendor_offset, last_seen FROM create_attempts "
+                "WHERE job_id = %s AND chunk_index = %s",
+                (job_id, chunk_index),
+            ).fetchone()
+        if row is None:
+            return None
+        offset = float(row[1]) if row[1] is not None else None
+        return float(row[0]), offset, float(row[2])
+
+    def adopt_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
+        """Record a batch found after an interrupted create as the chunk's, unverified.
+
+        Raises:
+            LMBatchError: The chunk has a batch already, or the store holds the batch
+                for another chunk on the same provider and endpoint.
+        """
+        import psycopg
+
+        try:
+            self._adopt(job_id, chunk_index, batch_id)
+        except psycopg.errors.UniqueViolation:
+            job = self.get_job(job_id)
+            found = self.find_batch(
+                batch_id,
+                provider=job.provider if job is not None else None,
+                endpoint=job.endpoint if job is not None else None,
+            )
+            owner = f"job {found[0].job_id} chunk {found[1]}" if found else "another chunk"
+            raise LMBatchError(
+                f"batch id {batch_id!r} is already recorded in the job store for {owner}"
+            ) from None
+
+    @_store_errors
+    def _adopt(self, job_id: str, chunk_index: int, batch_id: str) -> None:
+        # One transaction: the chunk takes the batch (if it has none) and the adoption is
+        # on record together; an error rolls both back.
+        with self._connection() as conn:
+            cursor = conn.execute(
+                "UPDATE chunks SET state = %s, batch_id = %s, updated_at = %s "
+                "WHERE job_id = %s AND chunk_index = %s AND batch_id IS NULL",
+                (CHUNK_SUBMITTED, batch_id, time.time(), job_id, chunk_index),
+            )
+            if cursor.rowcount != 1:
+                raise LMBatchError(f"chunk {chunk_index} of job {job_id} already has a batch")
+            conn.execute(
+                "INSERT INTO adopted_batches (job_id, chunk_index, batch_id, verified) "
+                "VALUES (%s, %s, %s, FALSE) ON CONFLICT (job_id, chunk_index) DO UPDATE "
+                "SET batch_id = excluded.batch_id, verified = FALSE",
+                (job_id, chunk_index, batch_id),
+            )
+
+    @_store_errors
+    def adoption(self, job_id: str, chunk_index: int) -> tuple[str, bool] | None:
+        """``(batch_id, verified)`` when the chunk's batch was adopted, else None."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT batch_id, verified FROM adopted_batches "
+                "WHERE job_id = %s AND chunk_index = %s",
+                (job_id, chunk_index),
+            ).fetchone()
+        return (str(row[0]), bool(row[1])) if row is not None else None
+
+    @_store_errors
+    def mark_verified(self, job_id: str, chunk_index: int) -> None:
+        """The adopted batch's results proved it the chunk's own."""
+        with self._connection() as conn:
+            conn.execute(
+                "UPDATE adopted_batches SET verified = TRUE WHERE job_id = %s AND chunk_index = %s",
+                (job_id, chunk_index),
+            )
+
+    @_store_errors
+    def disown_batch(self, job_id: str, chunk_index: int, batch_id: str, reason: str) -> None:
+        """The batch is not the chunk's: forget it there (the chunk is *planned* again)."""
+        now = time.time()
+        with self._connection() as conn:
+            conn.execute(
+                "UPDATE chunks SET state = %s, batch_id = NULL, owner = NULL, updated_at = %s "
+                "WHERE job_id = %s AND chunk_index = %s AND batch_id = %s",
+                (CHUNK_PLANNED, now, job_id, chunk_index, batch_id),
+            )
+            conn.execute(
+                "DELETE FROM adopted_batches WHERE job_id = %s AND chunk_index = %s",
+                (job_id, chunk_index),
+            )
+            conn.execute(
+                "INSERT INTO foreign_batches "
+                "(job_id, chunk_index, batch_id, reason, recorded_at, disowned) "
+                "VALUES (%s, %s, %s, %s, %s, TRUE) "
+                "ON CONFLICT (job_id, chunk_index, batch_id) DO UPDATE SET "
+                "reason = excluded.reason, recorded_at = excluded.recorded_at, disowned = TRUE",
+                (job_id, chunk_index, batch_id, reason, now),
+            )
+
+    @_store_errors
+    def record_foreign(self, job_id: str, chunk_index: int, batch_id: str, reason: str) -> None:
+        """Remember that ``batch_id`` is proven not to be the chunk's batch."""
+        with self._connection() as conn:
+            conn.execute(
+                "INSERT INTO foreign_batches "
+                "(job_id, chunk_index, batch_id, reason, recorded_at, disowned) "
+                "VALUES (%s, %s, %s, %s, %s, FALSE) ON CONFLICT DO NOTHING",
+                (job_id, chunk_index, batch_id, reason, time.time()),
+            )
+
+    @_store_errors
+    def is_foreign(self, job_id: str, chunk_index: int, batch_id: str) -> bool:
+        """Whether ``batch_id`` was proven not to be the chunk's batch."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM foreign_batches WHERE job_id = %s AND chunk_index = %s "
+                "AND batch_id = %s",
+                (job_id, chunk_index, batch_id),
+            ).fetchone()
+        return row is not None
+
+    @_store_errors
+    def disowned_record(self, batch_id: str) -> tuple[str, int, str] | None:
+        """``(job_id, chunk_index, reason)`` when the batch was adopted, then disowned."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT job_id, chunk_index, reason FROM foreign_batches "
+                "WHERE batch_id = %s AND disowned ORDER BY recorded_at DESC LIMIT 1",
+                (batch_id,),
+            ).fetchone()
+        return (str(row[0]), int(row[1]), str(row[2])) if row is not None else None
+
+    @_store_errors
+    def uncertain_chunks(self, provider: str) -> list[tuple[str, ChunkRecord]]:
+        """``(job_id, chunk)`` of every chunk of the provider whose create may have happened."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT c.job_id, c.chunk_index, c.request_count, c.state, c.owner, c.updated_at "
+                "FROM chunks c JOIN jobs j ON j.job_id = c.job_id "
+                "WHERE j.provider = %s AND c.state = %s AND c.batch_id IS NULL "
+                "ORDER BY c.job_id, c.chunk_index",
+                (provider, CHUNK_SUBMITTING),
+            ).fetchall()
+        return [
+            (
+                str(r[0]),
+                ChunkRecord(
+                    index=r[1],
+                    request_count=r[2],
+                    state=r[3],
+                    batch_id=None,
+                    owner=r[4],
+                    updated_at=r[5],
+                ),
+            )
+            for r in rows
+        ]
 
     # -- spool -------------------------------------------------------------------------
 

@@ -419,3 +419,111 @@ def test_cost_ledger_and_budget(store_url: str) -> None:
     assert budget is not None
     assert (budget.max_cost, budget.note) == ("6", "why")
     store.close()
+
+
+# -- what reconciliation keeps (lmbatch._reconcile), on both backends --------------------
+
+
+def test_a_jobs_tag_is_recorded_with_it_and_forgotten_with_it(store_url: str) -> None:
+    store = open_store(store_url)
+    _new_job(store, "tagged", tag="_lbabcdefghij")
+    _new_job(store, "plain", fingerprint="other")
+    assert store.job_tag("tagged") == "_lbabcdefghij"
+    assert store.get_job("tagged").tag == "_lbabcdefghij"  # type: ignore[union-attr]
+    assert store.job_tag("plain") == ""
+    assert store.get_job("plain").tag == ""  # type: ignore[union-attr]
+    assert store.chunk_of("tagged", "c1") == 1
+    assert store.chunk_of("tagged", "nope") is None
+    assert store.forget_unsubmitted_job("tagged")
+    assert store.job_tag("tagged") == ""
+    store.close()
+
+
+def test_the_first_create_attempt_is_kept_and_its_heartbeat_only_moves_forward(
+    store_url: str,
+) -> None:
+    store = open_store(store_url)
+    _new_job(store, "j")
+    assert store.create_attempt("j", 0) is None
+    store.record_attempt("j", 0, 100.0, None)
+    store.record_attempt("j", 0, 200.0, 5.0)  # a later attempt: fills the clock in only
+    assert store.create_attempt("j", 0) == (100.0, 5.0, 200.0)
+    store.record_attempt("j", 0, 300.0, -7.0)  # a known vendor offset is never replaced
+    store.touch_attempt("j", 0, 250.0)  # older than last seen: ignored
+    assert store.create_attempt("j", 0) == (100.0, 5.0, 300.0)
+    store.touch_attempt("j", 0, 400.0)
+    assert store.create_attempt("j", 0) == (100.0, 5.0, 400.0)
+    assert store.create_attempt("j", 1) is None
+    store.close()
+
+
+def test_an_adopted_batch_is_verified_or_disowned_and_a_disowned_one_stays_foreign(
+    store_url: str,
+) -> None:
+    store = open_store(store_url)
+    _new_job(store, "j")
+    assert store.claim_chunk("j", 0, "host:1")
+    # Claimed, no batch id yet: its create may have happened (whether its owner is alive
+    # is for reconciliation to judge).
+    ((job_id, chunk),) = store.uncertain_chunks("fake")
+    assert (job_id, chunk.index, chunk.state, chunk.batch_id) == ("j", 0, "submitting", None)
+    assert store.uncertain_chunks("other-provider") == []
+
+    store.adopt_batch("j", 0, "b-1")
+    assert store.uncertain_chunks("fake") == []
+    assert store.adoption("j", 0) == ("b-1", False)
+    assert store.find_batch("b-1") is not None
+    with pytest.raises(lmbatch.LMBatchError, match="already has a batch"):
+        store.adopt_batch("j", 0, "b-2")
+    assert store.adoption("j", 0) == ("b-1", False)  # the failed adoption changed nothing
+
+    store.disown_batch("j", 0, "b-1", "holds other requests")
+    record = store.get_job("j")
+    assert record is not None
+    assert (record.chunks[0].state, record.chunks[0].batch_id) == ("planned", None)
+    assert record.chunks[0].owner is None
+    assert store.adoption("j", 0) is None
+    assert store.is_foreign("j", 0, "b-1")
+    assert not store.is_foreign("j", 1, "b-1")
+    assert store.disowned_record("b-1") == ("j", 0, "holds other requests")
+
+    # Adopted again (say, by hand), then proven: verified, the chunk keeps it.
+    store.adopt_batch("j", 0, "b-3")
+    store.mark_verified("j", 0)
+    assert store.adoption("j", 0) == ("b-3", True)
+    store.close()
+
+
+def test_a_batch_proven_foreign_is_recorded_once_and_is_not_a_disowned_one(
+    store_url: str,
+) -> None:
+    store = open_store(store_url)
+    _new_job(store, "j")
+    store.record_foreign("j", 0, "b-9", "first reason")
+    store.record_foreign("j", 0, "b-9", "second reason")  # first record wins
+    assert store.is_foreign("j", 0, "b-9")
+    assert store.disowned_record("b-9") is None  # never adopted
+    store.adopt_batch("j", 0, "b-9")  # by hand (lmbatch resolve), then set aside again
+    store.disown_batch("j", 0, "b-9", "set aside by resolve")
+    assert store.disowned_record("b-9") == ("j", 0, "set aside by resolve")
+    store.close()
+
+
+def test_adopting_a_batch_another_chunk_holds_names_it_on_the_same_endpoint_only(
+    store_url: str,
+) -> None:
+    store = open_store(store_url)
+    _new_job(store, "elsewhere", fingerprint="e")  # the vendor's default endpoint
+    _new_job(store, "holder", fingerprint="h", endpoint="https://proxy.example")
+    _new_job(store, "j", fingerprint="j", endpoint="https://proxy.example")
+    for job_id in ("elsewhere", "holder"):
+        assert store.claim_chunk(job_id, 1, "host:1")
+        store.record_batch(job_id, 1, "b-1")  # one id on two endpoints: two batches
+    assert store.claim_chunk("j", 0, "host:1")
+    with pytest.raises(lmbatch.LMBatchError, match="for job holder chunk 1"):
+        store.adopt_batch("j", 0, "b-1")
+    record = store.get_job("j")
+    assert record is not None
+    assert (record.chunks[0].state, record.chunks[0].batch_id) == ("submitting", None)
+    assert store.adoption("j", 0) is None  # nothing half-recorded
+    store.close()

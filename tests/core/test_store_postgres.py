@@ -119,6 +119,38 @@ def test_a_database_of_a_newer_lmbatch_is_refused_and_left_alone(
         assert row == (PG_SCHEMA_VERSION + 1,)
 
 
+def test_a_database_of_schema_version_1_is_migrated_keeping_its_jobs(postgres_url: str) -> None:
+    """A store written before reconciliation's tables (version 1) gains them in place."""
+    import psycopg
+
+    from lmbatch._store_pg import _MIGRATIONS
+
+    with psycopg.connect(postgres_url) as conn:  # the database an older lmbatch left
+        conn.execute("CREATE TABLE lmbatch_schema (id INTEGER PRIMARY KEY, version INTEGER)")
+        conn.execute("INSERT INTO lmbatch_schema VALUES (1, 1)")
+        for statement in _MIGRATIONS[1]:
+            conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute("INSERT INTO jobs VALUES ('old', 'fake', NULL, 'fp', 1, 1.0, '{}', NULL, 1)")
+        conn.execute("INSERT INTO job_connections VALUES ('old', '', NULL)")
+        conn.execute(
+            "INSERT INTO chunks VALUES ('old', 0, 1, 'submitting', NULL, 1.0, 'h:1', 'fake', '')"
+        )
+        conn.execute("INSERT INTO request_keys VALUES ('old', 'a', 'A', 0)")
+    store = open_store(postgres_url)
+    try:
+        job = store.get_job("old")
+        assert job is not None
+        assert (job.tag, job.chunks[0].state) == ("", "submitting")
+        assert [job_id for job_id, _ in store.uncertain_chunks("fake")] == ["old"]
+        store.adopt_batch("old", 0, "b-1")
+        assert store.adoption("old", 0) == ("b-1", False)
+    finally:
+        store.close()
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT version FROM lmbatch_schema").fetchone() == (PG_SCHEMA_VERSION,)
+    assert PG_SCHEMA_VERSION == 2
+
+
 def test_many_processes_opening_one_new_database_create_the_schema_once(
     postgres_url: str,
 ) -> None:
