@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     from lmbatch._settings import ConnectionOption, EndpointOption, ProviderSettings
     from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
     from lmbatch._store import JobStore
+    from lmbatch._store_contract import open_store
     from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
     from lmbatch.hookspecs import hookimpl
 
@@ -165,6 +166,7 @@ __all__ = [
     "get_batch_operations",
     "hookimpl",
     "load_config",
+    "open_store",
     "parse_json_object",
     "resolve",
     "resume",
@@ -245,6 +247,7 @@ _EXPORTS: dict[str, str] = {
     "get_batch_operations": "lmbatch._config",
     "hookimpl": "lmbatch.hookspecs",
     "load_config": "lmbatch._config",
+    "open_store": "lmbatch._store_contract",
     "parse_json_object": "lmbatch._results",
     "resolve": "lmbatch._resolution",
     "resume": "lmbatch._resume",

@@ -36,7 +36,7 @@ from lmbatch._errors import ConfigError
 from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
 from lmbatch._settings import ProviderSettings, validate_settings
-from lmbatch._store import JobStore
+from lmbatch._store_contract import Store
 from lmbatch._store_location import STORE_ENV, resolve_store, store_location
 
 __all__ = ["TRUST_CONFIG_ENV", "LMBatchConfig", "get_batch_operations", "load_config"]
@@ -119,7 +119,7 @@ def _parse(path: Path, data: dict[str, Any], prefix: str = "") -> LMBatchConfig:
 def get_batch_operations(
     provider: str | None = None,
     *,
-    store: JobStore | str | os.PathLike[str] | None = None,
+    store: Store | str | os.PathLike[str] | None = None,
     config: LMBatchConfig | None = None,
     **options: Any,
 ) -> BatchOperations:
@@ -127,8 +127,9 @@ def get_batch_operations(
 
     Args:
         provider: Provider name; defaults to ``$LMBATCH_PROVIDER``, then the config file.
-        store: Job store (path or :class:`JobStore`); defaults to ``$LMBATCH_STORE``, the
-            config file's ``store``, then the user data directory.
+        store: Job store: a path, a ``postgresql://`` URL, or an open store (a
+            :class:`JobStore`...); defaults to ``$LMBATCH_STORE``, the config file's
+            ``store``, then the user data directory.
         config: Use this configuration instead of reading files.
         **options: Provider options (``model``, ``api_key``...), overriding config.
 
@@ -147,8 +148,8 @@ def get_batch_operations(
         )
     operations_class = registry.get(name)
     settings = configured_settings(name, config, **options)
-    chosen_store: JobStore | str | None = config.store
-    if isinstance(store, JobStore):
+    chosen_store: Store | str | None = config.store
+    if isinstance(store, Store):
         chosen_store = store
     elif store or os.environ.get(STORE_ENV):
         chosen_store = resolve_store(store)

@@ -44,7 +44,8 @@ from lmbatch._messages import Attachment, Message, ToolCall, ToolResult
 if TYPE_CHECKING:
     from lmbatch._operations import BatchOperations
     from lmbatch._outputs import TokenUsage
-    from lmbatch._store import JobRecord, JobStore
+    from lmbatch._store import JobRecord
+    from lmbatch._store_contract import Store
 
 __all__ = [
     "TYPICAL_OUTPUT_TOKENS",
@@ -577,7 +578,7 @@ def _usage(input_tokens: int, output_tokens: int) -> TokenUsage:
 # ----------------------------------------------------------------------------- budget
 
 
-def family_root(store: JobStore, job: JobRecord) -> JobRecord:
+def family_root(store: Store, job: JobRecord) -> JobRecord:
     """The first job of a family (resubmission rounds point back at it)."""
     seen = {job.job_id}
     while job.parent_job_id is not None:
@@ -589,7 +590,7 @@ def family_root(store: JobStore, job: JobRecord) -> JobRecord:
     return job
 
 
-def family_ids(store: JobStore, root: JobRecord) -> list[str]:
+def family_ids(store: Store, root: JobRecord) -> list[str]:
     """Ids of a job and every resubmission round made from it."""
     ids = [root.job_id]
     while children := store.child_jobs(ids[-1]):
@@ -597,7 +598,7 @@ def family_ids(store: JobStore, root: JobRecord) -> list[str]:
     return ids
 
 
-def spent(store: JobStore, job_ids: Iterable[str]) -> Decimal:
+def spent(store: Store, job_ids: Iterable[str]) -> Decimal:
     """What the ledger holds for these jobs (results read so far), in USD."""
     total = Decimal(0)
     for entry in store.cost_entries(job_ids):

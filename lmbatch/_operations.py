@@ -67,7 +67,8 @@ from lmbatch._results import StructuredOutputValidator
 from lmbatch._settings import ProviderSettings, validate_settings
 from lmbatch._spool import adopt_plan_chunk, plan_chunk_file, requests_at_hand, sound_sources
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
-from lmbatch._store import JobRecord, JobStore
+from lmbatch._store import JobRecord
+from lmbatch._store_contract import Store, open_store
 from lmbatch._store_location import resolve_store
 from lmbatch._submission import (
     JOB_ID_METADATA_KEY,
@@ -185,7 +186,7 @@ class BatchOperations(ABC):
         self,
         settings: ProviderSettings | None = None,
         *,
-        store: JobStore | str | os.PathLike[str] | None = None,
+        store: Store | str | os.PathLike[str] | None = None,
         **options: Any,
     ) -> None:
         if settings is None:
@@ -196,7 +197,7 @@ class BatchOperations(ABC):
         #: How many vendor batches of one job are submitted at the same time.
         self.max_concurrent_submissions = settings.max_concurrent_submissions
         self._store_arg = store
-        self._store: JobStore | None = store if isinstance(store, JobStore) else None
+        self._store: Store | None = store if isinstance(store, Store) else None
         # Response models given to create() in this process, by job id: used to parse
         # structured output into the caller's own class.
         self._response_models: dict[str, type[pydantic.BaseModel]] = {}
@@ -221,12 +222,12 @@ class BatchOperations(ABC):
         """Release network clients; providers with clients override this."""
 
     @property
-    def store(self) -> JobStore:
+    def store(self) -> Store:
         """The job store this instance records batches in."""
         if self._store is None:
             configured = self._store_arg
-            assert not isinstance(configured, JobStore)
-            self._store = JobStore(resolve_store(configured))
+            assert not isinstance(configured, Store)
+            self._store = open_store(resolve_store(configured))
         return self._store
 
     @property

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from lmbatch._errors import BatchNotFoundError, LMBatchError, ValidationError
-from lmbatch._store import CHUNK_SUBMITTING, JobStore
+from lmbatch._store import CHUNK_SUBMITTING
+from lmbatch._store_contract import Store
 
 __all__ = ["resolve"]
 
@@ -16,7 +17,7 @@ def resolve(
     chunk: int,
     adopt: str | None = None,
     not_created: bool = False,
-    store: JobStore | str | os.PathLike[str] | None = None,
+    store: Store | str | os.PathLike[str] | None = None,
 ) -> str:
     """Say which batch, if any, the interrupted create of a job's chunk made.
 

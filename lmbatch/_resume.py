@@ -26,7 +26,8 @@ from lmbatch._outputs import LMOutput
 from lmbatch._plugins import registry
 from lmbatch._settings import ProviderSettings
 from lmbatch._status import BatchInfo
-from lmbatch._store import JobRecord, JobStore
+from lmbatch._store import JobRecord
+from lmbatch._store_contract import Store, open_store
 from lmbatch._store_location import STORE_ENV, resolve_store
 
 __all__ = ["find_recorded_job", "resume", "wait"]
@@ -70,7 +71,7 @@ async def wait(
 async def resume(
     job_id: str,
     *,
-    store: JobStore | str | os.PathLike[str] | None = None,
+    store: Store | str | os.PathLike[str] | None = None,
     status_check_interval: float = 30.0,
     max_status_check_interval: float = 300.0,
     max_iterations: int | None = None,
@@ -126,16 +127,16 @@ async def resume(
             return await operations._complete_job(job, waiting, resubmit)
 
 
-def _open_store(store: JobStore | str | os.PathLike[str] | None) -> JobStore:
-    if isinstance(store, JobStore):
+def _open_store(store: Store | str | os.PathLike[str] | None) -> Store:
+    if isinstance(store, Store):
         return store
     if store or os.environ.get(STORE_ENV):
-        return JobStore(resolve_store(store))
-    return JobStore(resolve_store(None, config_store=load_config().store))
+        return open_store(resolve_store(store))
+    return open_store(resolve_store(None, config_store=load_config().store))
 
 
 def find_recorded_job(
-    job_store: JobStore,
+    job_store: Store,
     batch_id: str,
     *,
     provider: str | None = None,

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from lmbatch._errors import LMBatchError, SpoolDamagedError
-from lmbatch._planning import BatchPlan, chunk_file_name, retag_chunk_file
-from lmbatch._store import JobRecord, JobStore
+from lmbatch._planning import BatchPlan, retag_chunk_file
+from lmbatch._store import JobRecord
+from lmbatch._store_contract import Store
 
 if TYPE_CHECKING:
     from lmbatch._operations import BatchOperations
@@ -72,9 +73,9 @@ def file_checksum(path: Path) -> Checksum | None:
     return Checksum(digest.hexdigest(), size)
 
 
-def chunk_path(store: JobStore, job_id: str, index: int) -> Path:
-    """Where chunk ``index`` of a job is spooled."""
-    return store.spool_dir(job_id) / chunk_file_name(index)
+def chunk_path(store: Store, job_id: str, index: int) -> Path:
+    """Where the local file of chunk ``index`` of a job is (see :meth:`Store.spool_fetch`)."""
+    return store.spool_path(job_id, index)
 
 
 def plan_chunk_file(plan: BatchPlan, job: JobRecord, index: int) -> Path:
@@ -92,7 +93,7 @@ def plan_chunk_file(plan: BatchPlan, job: JobRecord, index: int) -> Path:
     return plan.chunk_paths[index]
 
 
-def adopt_plan_chunk(store: JobStore, job_id: str, index: int, fresh: Path) -> None:
+def adopt_plan_chunk(store: Store, job_id: str, index: int, fresh: Path) -> None:
     """Spool a freshly planned file for a chunk not yet submitted, checksummed.
 
     The first plan spooled for a job records the checksum. A later plan of the same
@@ -103,8 +104,7 @@ def adopt_plan_chunk(store: JobStore, job_id: str, index: int, fresh: Path) -> N
     if fresh_sum is None:  # pragma: no cover - plans always write every chunk file
         return
     recorded = Checksum(*store.record_spool_checksum(job_id, index, *fresh_sum))
-    target = chunk_path(store, job_id, index)
-    current = file_checksum(target)
+    current = file_checksum(store.spool_fetch(job_id, index))
     if current == recorded or fresh_sum != recorded:
         return  # sound already; or this plan is not the recorded input (checked at upload)
     if current is not None:
@@ -113,7 +113,7 @@ def adopt_plan_chunk(store: JobStore, job_id: str, index: int, fresh: Path) -> N
             job_id,
             index,
         )
-    os.replace(fresh, target)
+    store.spool_put(job_id, index, fresh)
 
 
 @contextlib.contextmanager
@@ -131,14 +131,15 @@ def requests_at_hand(ops: BatchOperations, job_id: str, replan: Replan) -> Itera
             sources.pop(job_id, None)
 
 
-def _problem(store: JobStore, job_id: str, index: int) -> str | None:
+def _problem(store: Store, job_id: str, index: int) -> str | None:
     """What is wrong with a chunk's spooled file, or None when it is sound.
 
     A chunk with no recorded checksum (spooled by an lmbatch that did not record them)
     cannot be checked and is taken as it is, as before.
     """
     try:
-        current = file_checksum(chunk_path(store, job_id, index))
+        # A fresh local copy of what the spool holds (with PostgreSQL, streamed from it).
+        current = file_checksum(store.spool_fetch(job_id, index))
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})"
     if current is None:
@@ -152,7 +153,7 @@ def _problem(store: JobStore, job_id: str, index: int) -> str | None:
     )
 
 
-def _family_root(store: JobStore, job: JobRecord) -> JobRecord:
+def _family_root(store: Store, job: JobRecord) -> JobRecord:
     """The first-round job whose requests ``job`` (maybe a resubmission round) came from."""
     root = job
     while root.parent_job_id is not None:
@@ -280,9 +281,7 @@ def _select_lines(
     return Path(name), count
 
 
-def _install(
-    store: JobStore, job: JobRecord, index: int, candidate: Path, count: int | None
-) -> None:
+def _install(store: Store, job: JobRecord, index: int, candidate: Path, count: int | None) -> None:
     recorded = store.spool_checksum(job.job_id, index)
     got = file_checksum(candidate)
     if got is None:
@@ -298,7 +297,7 @@ def _install(
             index,
         )
         return
-    os.replace(candidate, chunk_path(store, job.job_id, index))
+    store.spool_put(job.job_id, index, candidate)
     logger.warning(
         "job %s: spooled input of chunk %d was damaged or missing; rebuilt from the requests",
         job.job_id,

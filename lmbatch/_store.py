@@ -20,6 +20,7 @@ import errno
 import functools
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
@@ -29,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lmbatch._errors import LMBatchError, StoreError
+from lmbatch._errors import ConfigError, LMBatchError, StoreError
 from lmbatch._private import make_private_dir, private_store_files
+from lmbatch._store_contract import Store, is_database_url
 from lmbatch._store_location import store_location
 
 __all__ = [
@@ -321,7 +323,7 @@ class BudgetRecord:
     note: str | None = None
 
 
-class JobStore:
+class JobStore(Store):
     """SQLite-backed record of jobs, their batches and key maps.
 
     Args:
@@ -329,13 +331,20 @@ class JobStore:
             in-memory store (tests).
 
     Raises:
-        ConfigError: ``path`` is a URL of another scheme (``postgresql://...``): the
-            store is a local file.
+        ConfigError: ``path`` is a URL of another scheme: this store is a local file (a
+            ``postgresql://`` URL is opened by :func:`lmbatch.open_store`, or given as
+            ``store=``/``LMBATCH_STORE``).
     """
 
     @_store_errors
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = store_location(path, "the job store path")
+        if is_database_url(self.path):
+            raise ConfigError(
+                "JobStore is the SQLite store and takes a file path; open a PostgreSQL "
+                "store with lmbatch.open_store(url), or pass the URL as store=... or "
+                "LMBATCH_STORE"
+            )
         if self.path != ":memory:":
             make_private_dir(Path(self.path).parent)
             private_store_files(self.path)
@@ -536,6 +545,7 @@ class JobStore:
                 return False
             conn.execute("DELETE FROM request_keys WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM spool_checksums WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM job_tags WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM job_connections WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
@@ -566,6 +576,20 @@ class JobStore:
         else:
             root = Path(self.path + ".spool")
         return root / job_id if job_id else root
+
+    def spool_put(self, job_id: str, chunk_index: int, source: Path) -> None:
+        """Move ``source`` into the spool folder as the chunk's input."""
+        target = self.spool_path(job_id, chunk_index)
+        make_private_dir(target.parent)
+        os.replace(source, target)
+
+    def spool_fetch(self, job_id: str, chunk_index: int) -> Path:
+        """The chunk's file in the spool folder (read in place)."""
+        return self.spool_path(job_id, chunk_index)
+
+    def discard_spool(self, job_id: str) -> None:
+        """Delete the job's spool folder."""
+        shutil.rmtree(self.spool_dir(job_id), ignore_errors=True)
 
     def record_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
         """Record the vendor batch id of a chunk, the moment it is known.
@@ -833,6 +857,7 @@ class JobStore:
 
     # -- reconciliation (lmbatch._reconcile) -------------------------------------------
 
+    @_store_errors
     def job_tag(self, job_id: str) -> str:
         """The tag every request id of the job ends with (``""``: an untagged job)."""
         with self._lock:
@@ -841,6 +866,7 @@ class JobStore:
             ).fetchone()
         return str(row[0]) if row is not None else ""
 
+    @_store_errors
     def chunk_of(self, job_id: str, custom_id: str) -> int | None:
         """The chunk of ``job_id`` that holds the request id, or None."""
         with self._lock:
@@ -850,6 +876,7 @@ class JobStore:
             ).fetchone()
         return int(row[0]) if row is not None else None
 
+    @_store_errors
     def record_attempt(
         self, job_id: str, chunk_index: int, started_at: float, vendor_offset: float | None
     ) -> None:
@@ -867,6 +894,7 @@ class JobStore:
                 (job_id, chunk_index, started_at, vendor_offset, started_at),
             )
 
+    @_store_errors
     def touch_attempt(self, job_id: str, chunk_index: int, seen_at: float) -> None:
         """The chunk's create call was still running (or just ended) at ``seen_at``."""
         with self._transaction() as conn:
@@ -876,6 +904,7 @@ class JobStore:
                 (seen_at, job_id, chunk_index),
             )
 
+    @_store_errors
     def create_attempt(
         self, job_id: str, chunk_index: int
     ) -> tuple[float, float | None, float] | None:
@@ -888,6 +917,7 @@ class JobStore:
             ).fetchone()
         return (float(row[0]), row[1], float(row[2])) if row is not None else None
 
+    @_store_errors
     def adopt_batch(self, job_id: str, chunk_index: int, batch_id: str) -> None:
         """Record a batch found after an interrupted create as the chunk's, unverified.
 
@@ -908,12 +938,20 @@ class JobStore:
                     (job_id, chunk_index, batch_id),
                 )
         except sqlite3.IntegrityError:
-            found = self.find_batch(batch_id)
+            # Batch ids are unique per provider and endpoint: name the chunk of the same
+            # endpoint that holds it, not a namesake elsewhere.
+            job = self.get_job(job_id)
+            found = self.find_batch(
+                batch_id,
+                provider=job.provider if job is not None else None,
+                endpoint=job.endpoint if job is not None else None,
+            )
             owner = f"job {found[0].job_id} chunk {found[1]}" if found else "another chunk"
             raise LMBatchError(
                 f"batch id {batch_id!r} is already recorded in the job store for {owner}"
             ) from None
 
+    @_store_errors
     def adoption(self, job_id: str, chunk_index: int) -> tuple[str, bool] | None:
         """``(batch_id, verified)`` when the chunk's batch was adopted, else None."""
         with self._lock:
@@ -924,6 +962,7 @@ class JobStore:
             ).fetchone()
         return (str(row[0]), bool(row[1])) if row is not None else None
 
+    @_store_errors
     def mark_verified(self, job_id: str, chunk_index: int) -> None:
         """The adopted batch's results proved it the chunk's own."""
         with self._transaction() as conn:
@@ -932,6 +971,7 @@ class JobStore:
                 (job_id, chunk_index),
             )
 
+    @_store_errors
     def disown_batch(self, job_id: str, chunk_index: int, batch_id: str, reason: str) -> None:
         """The batch is not the chunk's: forget it there (the chunk is *planned* again)."""
         now = time.time()
@@ -950,6 +990,7 @@ class JobStore:
                 (job_id, chunk_index, batch_id, reason, now),
             )
 
+    @_store_errors
     def record_foreign(self, job_id: str, chunk_index: int, batch_id: str, reason: str) -> None:
         """Remember that ``batch_id`` is proven not to be the chunk's batch."""
         with self._transaction() as conn:
@@ -958,6 +999,7 @@ class JobStore:
                 (job_id, chunk_index, batch_id, reason, time.time()),
             )
 
+    @_store_errors
     def is_foreign(self, job_id: str, chunk_index: int, batch_id: str) -> bool:
         """Whether ``batch_id`` was proven not to be the chunk's batch."""
         with self._lock:
@@ -968,6 +1010,7 @@ class JobStore:
             ).fetchone()
         return row is not None
 
+    @_store_errors
     def disowned_record(self, batch_id: str) -> tuple[str, int, str] | None:
         """``(job_id, chunk_index, reason)`` when the batch was adopted, then disowned."""
         with self._lock:
@@ -978,6 +1021,7 @@ class JobStore:
             ).fetchone()
         return (str(row[0]), int(row[1]), str(row[2])) if row is not None else None
 
+    @_store_errors
     def uncertain_chunks(self, provider: str) -> list[tuple[str, ChunkRecord]]:
         """``(job_id, chunk)`` of every chunk of the provider whose create may have happened."""
         with self._lock:

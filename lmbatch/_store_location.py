@@ -1,13 +1,13 @@
-"""Where the job store lives: one resolver for every entry point, refusing URLs.
+"""Where the job store lives: one resolver for every entry point.
 
-The store is a local SQLite file. A value such as ``postgresql://user@host/db`` used to
-be taken as a relative path (a folder named ``postgresql:`` appeared), so several
-machines each kept a store of their own and each submitted the same job again. Every
-place that picks the store location (``get_batch_operations``, ``BatchOperations.store``,
-``resume``, the config file reader, the CLI and :class:`~lmbatch.JobStore` itself) goes
-through :func:`store_location`, which refuses any ``scheme://`` value, naming where it
-came from. ``file://`` URLs are the one exception: they name a local file and are
-turned into its path.
+The store is a local SQLite file, or a PostgreSQL database named by a
+``postgresql://`` (or ``postgres://``) URL. Any other URL used to be taken as a relative
+path (a folder named ``scheme:`` appeared), so several machines each kept a store of
+their own and each submitted the same job again. Every place that picks the store
+location (``get_batch_operations``, ``BatchOperations.store``, ``resume``, the config
+file reader, the CLI and :class:`~lmbatch.JobStore` itself) goes through
+:func:`store_location`, which refuses any other ``scheme://`` value, naming where it came
+from. ``file://`` URLs name a local file and are turned into its path.
 """
 
 from __future__ import annotations
@@ -43,26 +43,29 @@ def store_location(value: str | os.PathLike[str], source: str) -> str:
     """``value`` as a store file path (``":memory:"`` stays as it is).
 
     Args:
-        value: A path, ``":memory:"``, or a ``file://`` URL.
+        value: A path, ``":memory:"``, a ``file://`` URL, or a ``postgresql://`` URL
+            (returned as it is).
         source: Where the value came from, for the error message (``"LMBATCH_STORE"``,
             ``"lmbatch.toml: store"``, ``"--store"``...).
 
     Raises:
-        ConfigError: ``value`` is a URL other than ``file://`` (or a ``file://`` URL of
-            another host).
+        ConfigError: ``value`` is a URL other than ``file://`` and ``postgresql://``
+            (or a ``file://`` URL of another host).
     """
     text = os.fspath(value)
     match = _URL_RE.match(text)
     if match is None:
+        return text
+    if match.group(1).lower() in ("postgresql", "postgres"):
         return text
     if match.group(1).lower() == "file":
         parts = urlsplit(text)
         if parts.netloc in ("", "localhost"):
             return url2pathname(unquote(parts.path))
     raise ConfigError(
-        f"{source} is {_shown(text)!r}, a URL, but the job store is a local SQLite file: "
-        "give a file path (a file:// URL works too); no other store backend exists yet, so "
-        "machines that must share jobs need a shared file system"
+        f"{source} is {_shown(text)!r}, a URL of no store backend: give a file path for "
+        "a SQLite store (a file:// URL works too), or a postgresql://user@host/db URL for "
+        "a PostgreSQL store shared by several machines"
     )
 
 
@@ -72,7 +75,7 @@ def resolve_store(
     source: str = "store",
     config_store: str | None = None,
 ) -> str:
-    """The store path: ``explicit``, else ``$LMBATCH_STORE``, else ``config_store``, else
+    """The store location: ``explicit``, else ``$LMBATCH_STORE``, else ``config_store``, else
     the user data directory.
 
     Args:
@@ -81,7 +84,7 @@ def resolve_store(
         config_store: The config file's ``store``, already checked when the file was read.
 
     Raises:
-        ConfigError: The chosen value is a URL (see :func:`store_location`).
+        ConfigError: The chosen value is a URL of no backend (see :func:`store_location`).
     """
     if explicit:
         return store_location(explicit, source)

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import contextvars
 import os
-import shutil
 import socket
 import time
 from typing import TYPE_CHECKING
@@ -39,7 +38,7 @@ from lmbatch._errors import (
     SpoolDamagedError,
     SubmissionUncertainError,
 )
-from lmbatch._planning import PreparedBatch, chunk_file_name
+from lmbatch._planning import PreparedBatch
 from lmbatch._reconcile import attempt_create, reconcile_chunks
 from lmbatch._spool import ensure_sound_chunks
 from lmbatch._store import (
@@ -123,7 +122,9 @@ def _owner_alive(job_id: str, chunk: ChunkRecord) -> bool:
 
 def prepared_chunk(ops: BatchOperations, job: JobRecord, index: int) -> PreparedBatch:
     """The :class:`PreparedBatch` of one chunk, read from the store's spool."""
-    path = ops.store.spool_dir(job.job_id) / chunk_file_name(index)
+    path = ops.store.spool_path(job.job_id, index)
+    if not path.exists():
+        path = ops.store.spool_fetch(job.job_id, index)  # a copy from a shared spool
     return PreparedBatch(
         job_id=job.job_id,
         chunk_index=index,
@@ -345,4 +346,4 @@ def _raise_with_note(error: BaseException, job: JobRecord, done: int, attempted:
 
 def discard_spool(ops: BatchOperations, job_id: str) -> None:
     """Delete a job's spooled input (once its results are safely in hand)."""
-    shutil.rmtree(ops.store.spool_dir(job_id), ignore_errors=True)
+    ops.store.discard_spool(job_id)

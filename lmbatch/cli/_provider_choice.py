@@ -11,7 +11,8 @@ from lmbatch._connections import options_for_job
 from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
 from lmbatch._resume import find_recorded_job
-from lmbatch._store import JobRecord, JobStore
+from lmbatch._store import JobRecord
+from lmbatch._store_contract import is_database_url, open_store
 from lmbatch._store_location import STORE_ENV, resolve_store
 from lmbatch.cli._errors import CLIError
 from lmbatch.cli._generation import parse_assignments
@@ -20,7 +21,7 @@ __all__ = ["operations_for", "store_path"]
 
 
 def store_path(store: str | None) -> str:
-    """The job store file: ``--store``, then ``$LMBATCH_STORE``, config, default."""
+    """The job store (file or URL): ``--store``, then ``$LMBATCH_STORE``, config, default."""
     if store or os.environ.get(STORE_ENV):
         return resolve_store(store, source="--store")
     return resolve_store(None, config_store=load_config().store)
@@ -29,9 +30,9 @@ def store_path(store: str | None) -> str:
 def _recorded_job(
     batch_id: str, store: str, provider: str | None, options: dict[str, Any]
 ) -> JobRecord | None:
-    if store != ":memory:" and not Path(store).is_file():
+    if store != ":memory:" and not is_database_url(store) and not Path(store).is_file():
         return None
-    job_store = JobStore(store)
+    job_store = open_store(store)
     try:
         return find_recorded_job(job_store, batch_id, provider=provider, options=options)
     finally:

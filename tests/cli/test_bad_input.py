@@ -456,12 +456,12 @@ def test_attachment_paths_from_stdin_stay_in_the_working_directory(
 def test_a_store_url_is_refused_naming_where_it_came_from(
     lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
-    url = "postgresql://ann:s3cret@db.example/jobs"
+    url = "s3://ann:s3cret@db.example/jobs"  # no store backend (postgresql:// is one)
     outcome = lmbatch(command, str(prompts), "-p", "fake", "--store", url)
-    assert_refused(outcome, "--store is 'postgresql://ann:***@db.example/jobs', a URL")
+    assert_refused(outcome, "--store is 's3://ann:***@db.example/jobs', a URL")
     assert outcome.exit_code == 2
     monkeypatch.setenv("LMBATCH_STORE", url)
     assert_refused(lmbatch(command, str(prompts), "-p", "fake"), "LMBATCH_STORE is ")
     assert_refused(lmbatch("status", "batch_x"), "LMBATCH_STORE is ")
     assert "s3cret" not in outcome.stderr
-    assert not (tmp_path / "postgresql:").exists()
+    assert not (tmp_path / "s3:").exists()

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lmbatch import JobStore, SubmissionUncertainError
+from lmbatch import SubmissionUncertainError
+from lmbatch._store_contract import Store, open_store
 from lmbatch.testing import FakeBatchOperations, default_backend
 
 from .conftest import Invoke
 
 
-def _store(tmp_path: Path) -> JobStore:
-    return JobStore(tmp_path / "store" / "jobs.sqlite3")
+@pytest.fixture(autouse=True)
+def store_location(isolated: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test once per backend: the CLI's store (``LMBATCH_STORE``) is SQLite, then
+    PostgreSQL."""
+    monkeypatch.setenv("LMBATCH_STORE", store_url)
+    return store_url
+
+
+def _store(tmp_path: Path) -> Store:
+    return open_store(os.environ["LMBATCH_STORE"])
 
 
 def _interrupted_submit(lmbatch: Invoke, prompts: Path) -> None:

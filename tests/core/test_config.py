@@ -233,11 +233,12 @@ def test_first_party_providers_mark_their_base_url() -> None:
 
 # -- a store URL is not a file name (issue 15 item 6) ------------------------------------
 
-STORE_URL = "postgresql://ann:s3cret@db.example/jobs"
+# A URL of no store backend (postgresql:// URLs open a PostgreSQL store: issue 18).
+STORE_URL = "s3://ann:s3cret@db.example/jobs"
 
 
 def _no_url_folder(tmp_path: Path) -> None:
-    assert not (tmp_path / "postgresql:").exists()
+    assert not (tmp_path / "s3:").exists()
 
 
 def test_a_store_url_in_the_environment_is_refused_naming_the_variable(
@@ -246,7 +247,7 @@ def test_a_store_url_in_the_environment_is_refused_naming_the_variable(
     monkeypatch.setenv("LMBATCH_STORE", STORE_URL)
     with pytest.raises(ConfigError, match="LMBATCH_STORE") as caught:
         lmbatch.get_batch_operations("fake").store  # noqa: B018
-    assert "postgresql://ann:***@db.example/jobs" in str(caught.value)
+    assert "s3://ann:***@db.example/jobs" in str(caught.value)
     assert "s3cret" not in str(caught.value)
     _no_url_folder(tmp_path)
     # Operations built directly read the variable too.
@@ -267,9 +268,14 @@ def test_a_store_url_in_the_config_file_is_refused_naming_the_file(tmp_path: Pat
 def test_a_store_url_argument_is_refused(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigError, match="store"):
         lmbatch.get_batch_operations("fake", store=url).store  # noqa: B018
-    with pytest.raises(ConfigError, match="a URL, but the job store is a local SQLite file"):
+    with pytest.raises(ConfigError, match="a URL of no store backend"):
         lmbatch.JobStore(url)
     _no_url_folder(tmp_path)
+
+
+def test_the_sqlite_job_store_refuses_a_postgresql_url_saying_how_to_open_it() -> None:
+    with pytest.raises(ConfigError, match=r"open_store\(url\)"):
+        lmbatch.JobStore("postgresql://ann@db.example/jobs")
 
 
 async def test_resume_refuses_a_store_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

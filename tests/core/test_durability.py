@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from lmbatch import (
 )
 from lmbatch._operations import should_resubmit
 from lmbatch._outputs import LMOutput
+from lmbatch._store_contract import Store, open_store
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 
 
@@ -32,8 +34,11 @@ def backend() -> FakeBackend:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> JobStore:
-    return JobStore(tmp_path / "jobs.sqlite3")
+def store(store_url: str) -> Iterator[Store]:
+    """A new job store, once per backend (SQLite, PostgreSQL)."""
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
 
 
 def ops_for(backend: FakeBackend, store: JobStore, **options: Any) -> FakeBatchOperations:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,8 @@ from lmbatch import (
     SubmissionUncertainError,
 )
 from lmbatch._keys import TAG_LENGTH, strip_job_tag
-from lmbatch._planning import chunk_file_name
 from lmbatch._reconcile import parse_http_date, reconcile_chunks, vendor_offset
+from lmbatch._store_contract import Store, open_store
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 
 REQUESTS = {f"key-{i}": f"prompt {i}" for i in range(5)}
@@ -35,11 +35,14 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> FakeBackend:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> JobStore:
-    return JobStore(tmp_path / "jobs.sqlite3")
+def store(store_url: str) -> Iterator[Store]:
+    """A new job store, once per backend (SQLite, PostgreSQL)."""
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
 
 
-def ops_for(backend: FakeBackend, store: JobStore, **options: Any) -> FakeBatchOperations:
+def ops_for(backend: FakeBackend, store: Store, **options: Any) -> FakeBatchOperations:
     return FakeBatchOperations(backend=backend, store=store, **options)
 
 
@@ -48,7 +51,7 @@ def _sent_ids(backend: FakeBackend) -> list[str]:
 
 
 async def test_every_job_tags_its_request_ids_and_the_fingerprint_ignores_the_tag(
-    backend: FakeBackend, store: JobStore
+    backend: FakeBackend, store: Store
 ) -> None:
     ops = ops_for(backend, store)
     _, first = ops._prepare(REQUESTS, None)
@@ -66,7 +69,7 @@ async def test_every_job_tags_its_request_ids_and_the_fingerprint_ignores_the_ta
 
 
 async def test_keys_come_back_unchanged_and_the_vendor_sees_tagged_ids(
-    backend: FakeBackend, store: JobStore
+    backend: FakeBackend, store: Store
 ) -> None:
     results = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
     assert set(results) == set(REQUESTS)
@@ -76,14 +79,14 @@ async def test_keys_come_back_unchanged_and_the_vendor_sees_tagged_ids(
 
 
 async def test_rerun_after_the_spool_was_lost_sends_the_jobs_own_ids(
-    backend: FakeBackend, store: JobStore
+    backend: FakeBackend, store: Store
 ) -> None:
     """A re-run's plan has a fresh tag: it is given the recorded job's before it is sent."""
     backend.fail_next("submit", RateLimitError("slow down", provider="fake", status_code=429))
     with pytest.raises(RateLimitError):
         await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
     (job,) = store.list_jobs()
-    shutil.rmtree(store.spool_dir(job.job_id))  # as if the process died before spooling
+    store.discard_spool(job.job_id)  # as if the process died before spooling
     results = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
     assert [j.job_id for j in store.list_jobs()] == [job.job_id]  # re-attached
     assert all(output.ok for output in results.values()), results
@@ -91,7 +94,7 @@ async def test_rerun_after_the_spool_was_lost_sends_the_jobs_own_ids(
     assert sorted(_sent_ids(backend)) == sorted(key + tag for key in REQUESTS)
 
 
-async def test_a_resubmission_carries_its_own_tag(backend: FakeBackend, store: JobStore) -> None:
+async def test_a_resubmission_carries_its_own_tag(backend: FakeBackend, store: Store) -> None:
     requests = {**REQUESTS, "late": "run late [[lmbatch:expire]]"}
     results = await ops_for(backend, store).invoke(requests, status_check_interval=0, resubmit=1)
     assert results["late"].finish_details["lmbatch_round"] == 2
@@ -104,10 +107,10 @@ async def test_a_resubmission_carries_its_own_tag(backend: FakeBackend, store: J
 
 
 async def test_an_adopted_batch_that_is_not_the_chunks_is_never_read(
-    backend: FakeBackend, store: JobStore
+    backend: FakeBackend, store: Store, tmp_path: Path
 ) -> None:
     """Results are only used once the batch's ids prove it the chunk's own."""
-    other_store = JobStore(store.path + ".other")
+    other_store = JobStore(tmp_path / "other.sqlite3")  # another machine's store
     stranger = await ops_for(backend, other_store).create({k: f"not ours {k}" for k in REQUESTS})
     backend.fail_next("submit", SubmissionUncertainError("lost", provider="fake"))
     ops = ops_for(backend, store)
@@ -136,7 +139,7 @@ async def test_an_adopted_batch_that_is_not_the_chunks_is_never_read(
 
 
 async def test_an_adopted_batch_that_is_the_chunks_is_verified_once(
-    backend: FakeBackend, store: JobStore
+    backend: FakeBackend, store: Store
 ) -> None:
     ops = ops_for(backend, store)
     original = ops._submit_batch
@@ -163,7 +166,7 @@ def test_vendor_date_headers_are_read_as_unix_time() -> None:
 
 
 async def test_vendor_clock_falls_back_to_ours_when_it_cannot_be_read(
-    backend: FakeBackend, store: JobStore
+    backend: FakeBackend, store: Store
 ) -> None:
     ops = ops_for(backend, store)
     assert await vendor_offset(ops) is None  # the fake has no Date header
@@ -190,14 +193,14 @@ def test_strip_job_tag_only_strips_a_tag() -> None:
     assert strip_job_tag("doc-1_lbABCDEFGHIJ") == "doc-1_lbABCDEFGHIJ"
 
 
-def test_spooled_chunks_hold_the_ids_of_the_key_map(backend: FakeBackend, store: JobStore) -> None:
+def test_spooled_chunks_hold_the_ids_of_the_key_map(backend: FakeBackend, store: Store) -> None:
     ops = ops_for(backend, store)
     _, plan = ops._prepare(REQUESTS, None)
     try:
         job, _ = ops._record_job(plan, lmbatch.Hyperparameters())
     finally:
         plan.cleanup()
-    spooled = store.spool_dir(job.job_id) / chunk_file_name(0)
+    spooled = store.spool_fetch(job.job_id, 0)
     ids = [json.loads(line)["custom_id"] for line in spooled.read_bytes().splitlines()]
     assert ids == [custom_id for custom_id, _ in store.iter_keys(job.job_id)]
 
@@ -212,7 +215,7 @@ class _SelfFinding(FakeBatchOperations):
 
 
 async def test_a_providers_own_search_is_held_to_the_same_rules(
-    backend: FakeBackend, store: JobStore
+    backend: FakeBackend, store: Store
 ) -> None:
     ops = _SelfFinding(backend=backend, store=store)
     held = await ops.create({"other": "job"})

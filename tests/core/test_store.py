@@ -1,4 +1,4 @@
-"""The SQLite job store, including several processes at once."""
+"""The job store, on both backends (SQLite, PostgreSQL), including several processes at once."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ import lmbatch
 from lmbatch import Hyperparameters, JobStore, ProviderLimits
 from lmbatch._planning import plan_batches
 from lmbatch._store import default_store_path
+from lmbatch._store_contract import open_store
 
 
 def _write_jobs(path: str, prefix: str, count: int) -> None:
-    store = JobStore(path)
+    store = open_store(path)
     for i in range(count):
         store.create_job(
             job_id=f"{prefix}-{i}",
@@ -36,9 +37,9 @@ def _write_jobs(path: str, prefix: str, count: int) -> None:
     store.close()
 
 
-def test_records_jobs_chunks_and_keys(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "s.sqlite3")
-    _write_jobs(str(tmp_path / "s.sqlite3"), "j", 1)
+def test_records_jobs_chunks_and_keys(store_url: str) -> None:
+    store = open_store(store_url)
+    _write_jobs(store_url, "j", 1)
     job = store.get_job("j-0")
     assert job is not None
     assert job.batch_ids == ["batch-j-0"]
@@ -48,16 +49,16 @@ def test_records_jobs_chunks_and_keys(tmp_path: Path) -> None:
     assert store.find_batch("nope") is None
 
 
-def test_unknown_chunk_update_fails(tmp_path: Path) -> None:
-    store = JobStore(":memory:")
+def test_unknown_chunk_update_fails(store_url: str) -> None:
+    store = open_store(store_url)
     with pytest.raises(KeyError):
         store.record_batch("nojob", 0, "b")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="fork start method")
-def test_several_processes_write_at_once(tmp_path: Path) -> None:
-    path = str(tmp_path / "shared.sqlite3")
-    JobStore(path).close()
+def test_several_processes_write_at_once(store_url: str) -> None:
+    path = store_url
+    open_store(path).close()
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=_write_jobs, args=(path, f"p{n}", 30)) for n in range(4)]
     for worker in workers:
@@ -65,7 +66,7 @@ def test_several_processes_write_at_once(tmp_path: Path) -> None:
     for worker in workers:
         worker.join(60)
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
-    assert len(JobStore(path).list_jobs()) == 120
+    assert len(open_store(path).list_jobs()) == 120
 
 
 def test_default_path_is_in_the_user_data_dir() -> None:
@@ -74,12 +75,12 @@ def test_default_path_is_in_the_user_data_dir() -> None:
     assert "lmbatch" in str(path)
 
 
-def test_one_batch_id_recorded_twice_is_a_clear_error(tmp_path: Path) -> None:
+def test_one_batch_id_recorded_twice_is_a_clear_error(store_url: str) -> None:
     from lmbatch import LMBatchError
 
-    path = str(tmp_path / "s.sqlite3")
+    path = store_url
     _write_jobs(path, "j", 1)
-    store = JobStore(path)
+    store = open_store(path)
     store.create_job(
         job_id="other",
         provider="fake",
@@ -279,8 +280,8 @@ def test_plan_folders_and_their_chunk_and_key_files_are_private(tmp_path: Path) 
     plan.cleanup()
 
 
-def test_spool_checksums_first_record_wins(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "s.sqlite3")
+def test_spool_checksums_first_record_wins(store_url: str) -> None:
+    store = open_store(store_url)
     assert store.spool_checksum("j", 0) is None
     assert store.record_spool_checksum("j", 0, "aa", 10) == ("aa", 10)
     assert store.record_spool_checksum("j", 0, "bb", 20) == ("aa", 10)
@@ -299,3 +300,230 @@ def test_store_written_before_spool_checksums_gains_the_table(tmp_path: Path) ->
     assert store.get_job("old-0") is not None
     assert store.spool_checksum("old-0", 0) is None
     assert store.record_spool_checksum("old-0", 0, "cc", 3) == ("cc", 3)
+
+
+# -- the contract, on both backends -----------------------------------------------------------
+
+
+def _new_job(store: lmbatch.JobStore | object, job_id: str, **kwargs: object) -> tuple[str, bool]:
+    arguments: dict[str, object] = {
+        "job_id": job_id,
+        "provider": "fake",
+        "model": None,
+        "fingerprint": "fp",
+        "request_count": 2,
+        "context": {"a": 1},
+        "chunk_sizes": [1, 1],
+        "keys": [("c0", "K0", 0), ("c1", "K1", 1)],
+    }
+    arguments.update(kwargs)
+    return store.create_job(**arguments)  # type: ignore[attr-defined, no-any-return]
+
+
+def test_one_chunk_claimed_by_many_threads_at_once_has_one_winner(store_url: str) -> None:
+    import threading
+
+    _new_job(open_store(store_url), "j")
+    stores = [open_store(store_url) for _ in range(6)]
+    wins: list[bool] = []
+    barrier = threading.Barrier(len(stores))
+
+    def claim(store: object, n: int) -> None:
+        barrier.wait()
+        wins.append(store.claim_chunk("j", 0, f"host:{n}"))  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=claim, args=(s, n)) for n, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(wins) == [False] * 5 + [True]
+    job = stores[0].get_job("j")
+    assert job is not None
+    assert job.chunks[0].state == "submitting"
+    for store in stores:
+        store.close()
+
+
+def test_processes_creating_one_job_with_reuse_at_once_agree_on_one(store_url: str) -> None:
+    import threading
+    import time
+
+    stores = [open_store(store_url) for _ in range(5)]
+    found: list[tuple[str, bool]] = []
+    barrier = threading.Barrier(len(stores))
+
+    def create(store: object, n: int) -> None:
+        barrier.wait()
+        found.append(_new_job(store, f"job-{n}", reuse_after=time.time() - 60))
+
+    threads = [threading.Thread(target=create, args=(s, n)) for n, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len({job_id for job_id, _ in found}) == 1
+    assert [created for _, created in found].count(True) == 1
+    assert len(stores[0].list_jobs()) == 1
+    for store in stores:
+        store.close()
+
+
+def test_spooled_input_round_trips_and_is_discarded(store_url: str, tmp_path: Path) -> None:
+    store = open_store(store_url)
+    _new_job(store, "j")
+    data = os.urandom(3 * (1 << 20) + 123)  # several database blocks and a bit
+    source = tmp_path / "chunk.jsonl"
+    source.write_bytes(data)
+    store.spool_put("j", 0, source)
+    assert not source.exists()  # moved in
+    assert store.spool_fetch("j", 0).read_bytes() == data
+    # Another handle (another machine, with PostgreSQL) reads the same bytes.
+    other = open_store(store_url)
+    assert other.spool_fetch("j", 0).read_bytes() == data
+    assert not other.spool_fetch("j", 1).exists()
+    store.discard_spool("j")
+    assert not other.spool_fetch("j", 0).exists()
+    store.close()
+    other.close()
+
+
+def test_forgetting_an_unsubmitted_job_forgets_its_spool(store_url: str, tmp_path: Path) -> None:
+    store = open_store(store_url)
+    _new_job(store, "j")
+    source = tmp_path / "chunk.jsonl"
+    source.write_bytes(b'{"custom_id": "c0"}\n')
+    store.spool_put("j", 0, source)
+    assert store.claim_chunk("j", 1, "me:1")
+    assert not store.forget_unsubmitted_job("j")  # a chunk is claimed: the job stays
+    store.reset_chunk("j", 1)
+    assert store.forget_unsubmitted_job("j")
+    assert store.get_job("j") is None
+    assert list(store.iter_keys("j")) == []
+    store.close()
+
+
+def test_cost_ledger_and_budget(store_url: str) -> None:
+    from lmbatch._store import LedgerEntry
+
+    store = open_store(store_url)
+    entry = LedgerEntry("j", 0, "b", 2, 0, "0.1", "0", "0.2", "0", "USD")
+    store.record_cost(entry)
+    store.record_cost(entry)  # read again: replaced, not added
+    assert store.cost_entries(["j", "other"]) == [entry]
+    assert store.cost_entries([]) == []
+    assert store.budget("j") is None
+    store.set_budget("j", "5", 100, note="why")
+    store.set_budget("j", "6", None)
+    budget = store.budget("j")
+    assert budget is not None
+    assert (budget.max_cost, budget.note) == ("6", "why")
+    store.close()
+
+
+# -- what reconciliation keeps (lmbatch._reconcile), on both backends --------------------
+
+
+def test_a_jobs_tag_is_recorded_with_it_and_forgotten_with_it(store_url: str) -> None:
+    store = open_store(store_url)
+    _new_job(store, "tagged", tag="_lbabcdefghij")
+    _new_job(store, "plain", fingerprint="other")
+    assert store.job_tag("tagged") == "_lbabcdefghij"
+    assert store.get_job("tagged").tag == "_lbabcdefghij"  # type: ignore[union-attr]
+    assert store.job_tag("plain") == ""
+    assert store.get_job("plain").tag == ""  # type: ignore[union-attr]
+    assert store.chunk_of("tagged", "c1") == 1
+    assert store.chunk_of("tagged", "nope") is None
+    assert store.forget_unsubmitted_job("tagged")
+    assert store.job_tag("tagged") == ""
+    store.close()
+
+
+def test_the_first_create_attempt_is_kept_and_its_heartbeat_only_moves_forward(
+    store_url: str,
+) -> None:
+    store = open_store(store_url)
+    _new_job(store, "j")
+    assert store.create_attempt("j", 0) is None
+    store.record_attempt("j", 0, 100.0, None)
+    store.record_attempt("j", 0, 200.0, 5.0)  # a later attempt: fills the clock in only
+    assert store.create_attempt("j", 0) == (100.0, 5.0, 200.0)
+    store.record_attempt("j", 0, 300.0, -7.0)  # a known vendor offset is never replaced
+    store.touch_attempt("j", 0, 250.0)  # older than last seen: ignored
+    assert store.create_attempt("j", 0) == (100.0, 5.0, 300.0)
+    store.touch_attempt("j", 0, 400.0)
+    assert store.create_attempt("j", 0) == (100.0, 5.0, 400.0)
+    assert store.create_attempt("j", 1) is None
+    store.close()
+
+
+def test_an_adopted_batch_is_verified_or_disowned_and_a_disowned_one_stays_foreign(
+    store_url: str,
+) -> None:
+    store = open_store(store_url)
+    _new_job(store, "j")
+    assert store.claim_chunk("j", 0, "host:1")
+    # Claimed, no batch id yet: its create may have happened (whether its owner is alive
+    # is for reconciliation to judge).
+    ((job_id, chunk),) = store.uncertain_chunks("fake")
+    assert (job_id, chunk.index, chunk.state, chunk.batch_id) == ("j", 0, "submitting", None)
+    assert store.uncertain_chunks("other-provider") == []
+
+    store.adopt_batch("j", 0, "b-1")
+    assert store.uncertain_chunks("fake") == []
+    assert store.adoption("j", 0) == ("b-1", False)
+    assert store.find_batch("b-1") is not None
+    with pytest.raises(lmbatch.LMBatchError, match="already has a batch"):
+        store.adopt_batch("j", 0, "b-2")
+    assert store.adoption("j", 0) == ("b-1", False)  # the failed adoption changed nothing
+
+    store.disown_batch("j", 0, "b-1", "holds other requests")
+    record = store.get_job("j")
+    assert record is not None
+    assert (record.chunks[0].state, record.chunks[0].batch_id) == ("planned", None)
+    assert record.chunks[0].owner is None
+    assert store.adoption("j", 0) is None
+    assert store.is_foreign("j", 0, "b-1")
+    assert not store.is_foreign("j", 1, "b-1")
+    assert store.disowned_record("b-1") == ("j", 0, "holds other requests")
+
+    # Adopted again (say, by hand), then proven: verified, the chunk keeps it.
+    store.adopt_batch("j", 0, "b-3")
+    store.mark_verified("j", 0)
+    assert store.adoption("j", 0) == ("b-3", True)
+    store.close()
+
+
+def test_a_batch_proven_foreign_is_recorded_once_and_is_not_a_disowned_one(
+    store_url: str,
+) -> None:
+    store = open_store(store_url)
+    _new_job(store, "j")
+    store.record_foreign("j", 0, "b-9", "first reason")
+    store.record_foreign("j", 0, "b-9", "second reason")  # first record wins
+    assert store.is_foreign("j", 0, "b-9")
+    assert store.disowned_record("b-9") is None  # never adopted
+    store.adopt_batch("j", 0, "b-9")  # by hand (lmbatch resolve), then set aside again
+    store.disown_batch("j", 0, "b-9", "set aside by resolve")
+    assert store.disowned_record("b-9") == ("j", 0, "set aside by resolve")
+    store.close()
+
+
+def test_adopting_a_batch_another_chunk_holds_names_it_on_the_same_endpoint_only(
+    store_url: str,
+) -> None:
+    store = open_store(store_url)
+    _new_job(store, "elsewhere", fingerprint="e")  # the vendor's default endpoint
+    _new_job(store, "holder", fingerprint="h", endpoint="https://proxy.example")
+    _new_job(store, "j", fingerprint="j", endpoint="https://proxy.example")
+    for job_id in ("elsewhere", "holder"):
+        assert store.claim_chunk(job_id, 1, "host:1")
+        store.record_batch(job_id, 1, "b-1")  # one id on two endpoints: two batches
+    assert store.claim_chunk("j", 0, "host:1")
+    with pytest.raises(lmbatch.LMBatchError, match="for job holder chunk 1"):
+        store.adopt_batch("j", 0, "b-1")
+    record = store.get_job("j")
+    assert record is not None
+    assert (record.chunks[0].state, record.chunks[0].batch_id) == ("submitting", None)
+    assert store.adoption("j", 0) is None  # nothing half-recorded
+    store.close()

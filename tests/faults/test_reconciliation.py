@@ -29,7 +29,7 @@ from tests.faults._harness import (
 SMALL_CHUNKS = 3
 
 
-def _ops(vendor: Vendor, emulator: Emulator, store: Path, **options: Any) -> BatchOperations:
+def _ops(vendor: Vendor, emulator: Emulator, store: Path | str, **options: Any) -> BatchOperations:
     ops = make_operations(vendor, vendor.base_url(emulator), store, **options)
     limits = ops.limits
     ops.limits = ProviderLimits(
@@ -68,12 +68,12 @@ def _answers_are_ours(results: dict[str, LMOutput]) -> None:
 
 @pytest.mark.parametrize("vendor", VENDORS, ids=lambda v: v.name)
 async def test_batch_of_another_store_is_never_taken_for_a_create_that_failed(
-    vendor: Vendor, tmp_path: Path
+    vendor: Vendor, tmp_path: Path, store_url: str
 ) -> None:
     """A plain 500 made nothing; a same-size batch sent by someone else is not ours."""
     async with Emulator(EmulatorSettings(mode="polls")) as emulator:
         emulator.faults.fail("create", 500, nth=1, provider=vendor.name)  # type: ignore[arg-type]
-        mine = tmp_path / "mine.sqlite3"
+        mine = store_url
         with pytest.raises(SubmissionUncertainError):
             await _invoke(make_operations(vendor, vendor.base_url(emulator), mine))
         # Another process with its own store: the same keys, other prompts, same size.
@@ -90,10 +90,10 @@ async def test_batch_of_another_store_is_never_taken_for_a_create_that_failed(
 
 @pytest.mark.parametrize("vendor", VENDORS, ids=lambda v: v.name)
 async def test_crash_during_multi_chunk_creation_keeps_each_batch_on_its_chunk(
-    vendor: Vendor, tmp_path: Path
+    vendor: Vendor, store_url: str
 ) -> None:
     """Chunk 0's create never left, chunk 1's made a batch: it is chunk 1's, not chunk 0's."""
-    store = tmp_path / "jobs.sqlite3"
+    store = store_url  # once per backend (SQLite, PostgreSQL)
     async with Emulator(EmulatorSettings(mode="polls")) as emulator:
         crashing = _ops(vendor, emulator, store, max_concurrent_submissions=1)
         _crash_during_creation(crashing, {0: False, 1: True})
@@ -108,10 +108,10 @@ async def test_crash_during_multi_chunk_creation_keeps_each_batch_on_its_chunk(
 
 @pytest.mark.parametrize("vendor", VENDORS, ids=lambda v: v.name)
 async def test_crash_after_every_chunk_was_created_completes_without_sending_again(
-    vendor: Vendor, tmp_path: Path
+    vendor: Vendor, store_url: str
 ) -> None:
     """Two same-size batches, either could be chunk 0: told apart by their results."""
-    store = tmp_path / "jobs.sqlite3"
+    store = store_url  # once per backend (SQLite, PostgreSQL)
     async with Emulator(EmulatorSettings(mode="polls")) as emulator:
         crashing = _ops(vendor, emulator, store, max_concurrent_submissions=2)
         _crash_during_creation(crashing, {0: True, 1: True})
@@ -124,10 +124,10 @@ async def test_crash_after_every_chunk_was_created_completes_without_sending_aga
 
 
 async def test_batch_of_another_store_in_the_window_is_told_apart_by_its_results(
-    tmp_path: Path,
+    tmp_path: Path, store_url: str
 ) -> None:
     """Ours and a stranger's same-size batch were both made: ours is found, theirs left."""
-    store = tmp_path / "jobs.sqlite3"
+    store = store_url  # once per backend (SQLite, PostgreSQL)
     async with Emulator(EmulatorSettings(mode="polls")) as emulator:
         crashing = _ops(ANTHROPIC, emulator, store)
         _crash_during_creation(crashing, {0: True, 1: True})
