@@ -403,6 +403,7 @@ def results_command(
             provider=provider, model=model, options=option, store=store, batch_id=batch_id
         )
         writer = ResultsWriter(output)
+        writer.check()
 
         async def write(ops: BatchOperations) -> None:
             await writer.write_stream(ops.iter_results(batch_id))

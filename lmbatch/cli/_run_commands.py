@@ -17,7 +17,7 @@ from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, DEFAULT_TIMEOUT, BatchO
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
-from lmbatch.cli._errors import EXIT_INTERRUPTED, print_interrupted, reporting_errors
+from lmbatch.cli._errors import EXIT_INTERRUPTED, CLIError, print_interrupted, reporting_errors
 from lmbatch.cli._estimate_command import MaxCostOption, dry_run
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
@@ -225,6 +225,17 @@ def _finish(
         )
 
 
+def _how_to_write_again(batch_id: str, output: Path | None) -> str:
+    """Where results that could not be written still are, and the command to fetch them."""
+    out = f" -o {output}" if output is not None else ""
+    return (
+        f"the results are kept by the provider and nothing needs to run again: once the "
+        f"file can be written, write them with: lmbatch results {batch_id}{out} (or run "
+        f"the same lmbatch run command again: it picks up the job, resubmission rounds "
+        f"included, without paying twice)"
+    )
+
+
 def run_command(
     file: FileArgument,
     output: OutputOption = None,
@@ -251,7 +262,8 @@ def run_command(
 
     Results are written in the order of FILE, one JSON line per key (see "lmbatch results
     --help"). Ctrl-C asks whether to cancel the batch or leave it running, and prints how
-    to pick it up again ("lmbatch wait ID -o OUT.jsonl").
+    to pick it up again ("lmbatch wait ID -o OUT.jsonl"). The -o path is checked (its
+    folder must exist and be writable) before anything is sent.
 
     Running the same command again (same file, settings, provider and model) picks up
     the earlier job: batches already made are waited for, not paid for twice. Requests
@@ -272,6 +284,8 @@ def run_command(
             file, file_format.value if file_format else None, allow_path or ()
         )
         hyperparameters = hyperparameters_from(param, schema)
+        writer = ResultsWriter(output)
+        writer.check()  # a batch can take a day: a bad -o is refused before it starts
         if dry_run_only:
             dry_run(
                 requests,
@@ -297,7 +311,6 @@ def run_command(
             on_interrupt=on_interrupt,
             output=output,
         )
-        writer = ResultsWriter(output)
         # Results are parked on disk as they are read (beside the job store's spool),
         # then written in the file's order: memory stays flat however many there are.
         parked = ParkedResults(ops.store.spool_dir())
@@ -333,7 +346,11 @@ def run_command(
                 batch_id, info = run_with(ops, run)
             except KeyboardInterrupt:
                 raise typer.Exit(waiter.interrupted(json_output)) from None
-            writer.write_lines(parked.in_order(requests.requests))
+            try:
+                writer.write_lines(parked.in_order(requests.requests))
+            except CLIError as exc:
+                exc.add_note(_how_to_write_again(batch_id, output))
+                raise
         _finish(writer, batch_id, info, json_output)
 
 
@@ -379,6 +396,8 @@ def wait_command(
             output=output,
         )
         writer = ResultsWriter(output) if output is not None else None
+        if writer is not None:
+            writer.check()
 
         async def wait(ops: BatchOperations) -> BatchInfo:
             # One deadline for waiting and writing the results.
@@ -425,6 +444,7 @@ def resume_command(
         settings = parse_assignments(option, "--option")
         display = BatchProgress(enabled=False if no_progress else None)
         writer = ResultsWriter(output)
+        writer.check()
 
         async def resume_job() -> dict[str, LMOutput]:
             with display:

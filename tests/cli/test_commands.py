@@ -505,3 +505,66 @@ def test_tables_are_plain_lines_when_piped(
     providers = lmbatch("providers", "--all").stdout
     assert not BOX_DRAWING & set(providers)
     assert any(line.split()[:1] == ["fake"] for line in providers.splitlines())
+
+
+def test_run_to_an_output_folder_that_does_not_exist_is_refused_before_submitting(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "nonexistent" / "dir" / "out.jsonl"
+    outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    assert outcome.exit_code == 2
+    assert "--output" in outcome.stderr
+    assert "nonexistent" in outcome.stderr
+    assert default_backend.calls["submit"] == 0
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="POSIX modes, not root")
+def test_run_to_a_read_only_folder_is_refused_before_submitting(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        out = folder / "out.jsonl"
+        outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    finally:
+        folder.chmod(0o700)
+    assert outcome.exit_code == 2
+    assert "not writable" in outcome.stderr
+    assert default_backend.calls["submit"] == 0
+
+
+def test_run_whose_output_cannot_be_written_at_the_end_says_how_to_get_the_results(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch.cli import _results_file
+
+    def full_disk(*args: object, **kwargs: object) -> object:
+        raise OSError(28, "No space left on device")
+
+    # Checks pass (the folder is fine); the final write fails (a full disk).
+    monkeypatch.setattr(_results_file, "open_private", full_disk)
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    assert outcome.exit_code == 1
+    assert "No space left on device" in outcome.stderr
+    (batch_id,) = default_backend.batches
+    assert f"lmbatch results {batch_id} -o {out}" in " ".join(outcome.stderr.split())
+    monkeypatch.undo()
+    again = lmbatch("results", batch_id, "-p", "fake", "-o", str(out))
+    assert again.exit_code == 0, again.stderr
+    assert len(read_lines(out)) == 3
+    assert default_backend.calls["submit"] == 1
+
+
+def test_wait_and_resume_refuse_an_output_in_a_missing_folder_before_waiting(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    out = str(tmp_path / "missing" / "out.jsonl")
+    for command in ("wait", "results", "resume"):
+        outcome = lmbatch(command, batch_id, "-o", out)
+        assert outcome.exit_code == 2, (command, outcome.stderr)
+        assert "does not exist" in outcome.stderr
+    assert default_backend.calls["fetch"] == 0
