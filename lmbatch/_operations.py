@@ -40,7 +40,7 @@ from lmbatch._errors import (
     ValidationError,
 )
 from lmbatch._estimate import Estimate, check_budget, estimate_requests, parse_max_cost
-from lmbatch._hyperparameters import Hyperparameters
+from lmbatch._hyperparameters import Hyperparameters, check_vendor_fields
 from lmbatch._keys import CustomIdMapper
 from lmbatch._ledger import CostTally, ResubmissionBudget, batch_pricer, cost_facts
 from lmbatch._limits import ProviderLimits
@@ -250,6 +250,28 @@ class BatchOperations(ABC):
                 f'or put model = "..." under [providers.{self.name}] in lmbatch.toml'
             )
 
+    def _request_fields(self) -> tuple[str, frozenset[str]] | None:
+        """What the vendor's request body documents: ``(label, field names)``.
+
+        A provider that declares them gets the one rule of every provider: a
+        hyperparameter that is neither portable, nor one of these fields, nor under
+        ``extra_body`` is refused before anything is sent, with a did-you-mean (see
+        :func:`lmbatch._hyperparameters.check_vendor_fields`). ``label`` names the
+        fields' owner in that message (``openai /v1/responses``). None (the default):
+        the provider checks pass-through names itself, or sends them as they are.
+        """
+        return None
+
+    def _checked_hyperparameters(self, hyperparameters: dict[str, Any] | None) -> Hyperparameters:
+        """The caller's hyperparameters, validated by core and by the provider."""
+        params = Hyperparameters.from_mapping(hyperparameters)
+        declared = self._request_fields()
+        if declared is not None:
+            label, fields = declared
+            check_vendor_fields(params, fields, where=label)
+        self._validate_hyperparameters(params)
+        return params
+
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:  # noqa: B027
         """Refuse settings this provider cannot take (raise :class:`ValidationError`)."""
 
@@ -425,8 +447,7 @@ class BatchOperations(ABC):
         Raises:
             ValidationError: Some input is invalid.
         """
-        params = Hyperparameters.from_mapping(hyperparameters)
-        self._validate_hyperparameters(params)
+        params = self._checked_hyperparameters(hyperparameters)
         if not isinstance(requests, Mapping):
             raise ValidationError(
                 f"requests must be a dict of key → input, not {type(requests).__name__}"
@@ -967,8 +988,7 @@ class BatchOperations(ABC):
         for key in requests:
             if not isinstance(key, str):
                 raise ValidationError(f"keys must be strings, got {type(key).__name__} {key!r}")
-        params = Hyperparameters.from_mapping(hyperparameters)
-        self._validate_hyperparameters(params)
+        params = self._checked_hyperparameters(hyperparameters)
         plan = plan_batches(
             requests,
             CustomIdMapper(requests.keys(), self.limits),

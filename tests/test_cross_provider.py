@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 import lmbatch
 from lmbatch import BatchStatus, LMOutput, Message
+from lmbatch._inputs import normalize_input
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
 
 pytestmark = pytest.mark.timeout(120)
@@ -181,3 +182,34 @@ async def test_a_missing_model_is_reported_before_anything_is_recorded(
             await getattr(ops, method)({"a": "hi"})
     assert str(caught.value).startswith(f"the {provider} provider needs a model: pass model=...")
     assert store.list_jobs() == []
+
+
+@pytest.mark.parametrize(("provider", "model"), PROVIDERS)
+async def test_a_misspelt_hyperparameter_is_refused_alike_on_every_provider(
+    provider: str, model: str, vendor_env: None, tmp_path: Any
+) -> None:
+    # One rule: portable names and the vendor's documented fields pass, a typo is refused
+    # before anything is recorded or sent, with a did-you-mean, on both vendors.
+    ops = lmbatch.get_batch_operations(provider, model=model, store=tmp_path / "jobs.sqlite3")
+    async with ops:
+        with pytest.raises(lmbatch.ValidationError, match="did you mean 'temperature'") as info:
+            await ops.create({"a": "Hi"}, {"temprature": 0, "max_tokens": 20})
+        assert "extra_body" in str(info.value)
+        assert ops.store.list_jobs() == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "field"),
+    [("openai", "gpt-4.1-mini", "max_output_tokens"), ("anthropic", "claude-sonnet-4-5", "top_k")],
+)
+async def test_vendor_fields_and_extra_body_reach_the_request_body(
+    provider: str, model: str, field: str, vendor_env: None, tmp_path: Any
+) -> None:
+    ops = lmbatch.get_batch_operations(provider, model=model, store=tmp_path / "jobs.sqlite3")
+    params = ops._checked_hyperparameters(
+        {field: 1, "max_tokens": 20, "extra_body": {"brand_new_field": {"x": 1}}}
+    )
+    record = ops._encode_request("k", normalize_input("k", "Hi"), params)
+    body = record.get("body") or record["params"]
+    assert body[field] == 1
+    assert body["brand_new_field"] == {"x": 1}

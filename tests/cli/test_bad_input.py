@@ -465,3 +465,28 @@ def test_a_store_url_is_refused_naming_where_it_came_from(
     assert_refused(lmbatch("status", "batch_x"), "LMBATCH_STORE is ")
     assert "s3cret" not in outcome.stderr
     assert not (tmp_path / "postgresql:").exists()
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+)
+def test_a_misspelt_param_is_refused_on_every_provider_with_a_did_you_mean(
+    lmbatch: Invoke,
+    prompts: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    model: str,
+) -> None:
+    pytest.importorskip(f"lmbatch_{provider}")
+    monkeypatch.setenv(f"{provider.upper()}_API_KEY", "test")
+    # An address nothing listens on: the refusal must come before any call.
+    option = f"base_url=http://127.0.0.1:9/{'v1' if provider == 'openai' else ''}"
+    outcome = lmbatch(
+        "submit", str(prompts), "-p", provider, "-m", model, "-O", option,
+        "-P", "temprature=0", "-P", "max_tokens=20",
+    )  # fmt: skip
+    assert_refused(outcome, "-P temprature")
+    assert "did you mean 'temperature'" in outcome.stderr
+    assert "-P extra_body" in outcome.stderr
+    assert not (tmp_path / "store" / "jobs.sqlite3").exists() or not _jobs(tmp_path)

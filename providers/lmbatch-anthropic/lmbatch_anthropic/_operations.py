@@ -34,6 +34,7 @@ from lmbatch._urls import download_url
 from lmbatch_anthropic._body import RequestsBody
 from lmbatch_anthropic._decoding import decode_line
 from lmbatch_anthropic._encoding import (
+    REQUEST_FIELDS,
     check_hyperparameters,
     check_request,
     check_structured_mode,
@@ -151,6 +152,9 @@ class AnthropicBatchOperations(BatchOperations):
             await client.close()
 
     # -------------------------------------------------------------------- encoding
+
+    def _request_fields(self) -> tuple[str, frozenset[str]]:
+        return "the Anthropic Messages API", REQUEST_FIELDS
 
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:
         settings = self.anthropic_settings

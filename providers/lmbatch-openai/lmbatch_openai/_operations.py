@@ -59,6 +59,7 @@ from lmbatch_openai._encoding_responses import (
 )
 from lmbatch_openai._encoding_shared import RESERVED_BODY_KEYS, check_schema
 from lmbatch_openai._errors import PROVIDER, map_api_error, mapped_errors
+from lmbatch_openai._request_fields import REQUEST_FIELDS
 from lmbatch_openai._settings import OpenAISettings
 from lmbatch_openai._status import batch_info
 
@@ -147,6 +148,10 @@ class OpenAIBatchOperations(BatchOperations):
     def endpoint(self) -> str:
         """The endpoint new batches use."""
         return self.openai_settings.endpoint
+
+    def _request_fields(self) -> tuple[str, frozenset[str]]:
+        # From the vendored OpenAPI spec (generated: scripts/generate_openai_request_fields.py).
+        return f"OpenAI {self.endpoint}", REQUEST_FIELDS[self.endpoint]
 
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:
         check_schema(params)
