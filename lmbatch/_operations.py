@@ -17,11 +17,19 @@ import os
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Mapping,
+)
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypedDict, TypeVar
 
 import pydantic
 
@@ -45,7 +53,7 @@ from lmbatch._keys import CustomIdMapper
 from lmbatch._ledger import CostTally, ResubmissionBudget, batch_pricer, cost_facts
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import LMInput, Message
-from lmbatch._outputs import LMOutput
+from lmbatch._outputs import FINISH_REASONS, LMError, LMOutput
 from lmbatch._planning import (
     BatchPlan,
     PreparedBatch,
@@ -67,7 +75,14 @@ from lmbatch._submission import (
     submit_pending,
 )
 
-__all__ = ["ALL_METHODS", "BatchOperations", "BatchPage", "PreparedBatch", "ResultRecord"]
+__all__ = [
+    "ALL_METHODS",
+    "BatchOperations",
+    "BatchPage",
+    "PreparedBatch",
+    "ResubmissionRound",
+    "ResultRecord",
+]
 
 logger = logging.getLogger("lmbatch")
 
@@ -549,6 +564,9 @@ class BatchOperations(ABC):
         reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
         max_cost: float | Decimal | str | None = None,
+        retry_on: Collection[str] | str = (),
+        treat_as_error: Collection[str] | str = (),
+        on_resubmit: Callable[[ResubmissionRound], None] | None = None,
     ) -> AsyncIterator[tuple[str, LMOutput]]:
         """:meth:`invoke`, streamed: yield ``(key, LMOutput)`` pairs as results are read.
 
@@ -578,10 +596,15 @@ class BatchOperations(ABC):
             reuse=reuse,
             on_submitted=on_submitted,
             max_cost=max_cost,
+            policy=_OutcomePolicy.of(retry_on, treat_as_error, on_resubmit),
         )
         job = started.job
         pairs = self._iter_complete_job(
-            job, started.waiting, started.rounds, on_submitted=started.announce
+            job,
+            started.waiting,
+            started.rounds,
+            on_submitted=started.announce,
+            policy=started.policy,
         )
         replan = started.replan(requests, hyperparameters)
         try:
@@ -603,6 +626,7 @@ class BatchOperations(ABC):
         waiting: _WaitOptions,
         resubmit_rounds: int,
         on_submitted: Callable[[str], None] | None = None,
+        policy: _OutcomePolicy | None = None,
     ) -> AsyncGenerator[tuple[str, LMOutput], None]:
         """:meth:`_complete_job`, streamed: every key's final outcome, yielded once.
 
@@ -614,6 +638,7 @@ class BatchOperations(ABC):
         keys of the next round, never the results.
         """
         self._check_job_endpoint(job)  # nothing is sent or read on another endpoint
+        policy = policy or _OutcomePolicy()
         job = await submit_pending(self, job)
         handle = self._handle(job)
         if on_submitted is not None:
@@ -628,22 +653,25 @@ class BatchOperations(ABC):
             existing = self.store.child_jobs(current.job_id) if rounds_left else []
             redone = self._job_keys(existing[0]) if existing else set()
             held: dict[str, LMOutput] = {}
+            reasons: Counter[str] = Counter()
             async for key, output in self.iter_results(handle):
                 if key in redone or key in settled:
+                    if key in redone:
+                        reasons[resubmit_reason(output)] += 1
                     continue
                 if current is not job:
                     details = {**output.finish_details, "lmbatch_round": current.round}
                     output = output.model_copy(update={"finish_details": details})
-                if rounds_left and not existing and should_resubmit(output):
+                if rounds_left and not existing and should_resubmit(output, policy.retry_on):
                     held[key] = output
                     continue
-                yield key, output
+                yield key, policy.final(output, self.name)
             child = None
             if rounds_left:
                 child = existing[0] if existing else self._child_job(current, set(held))
             if child is None:
-                for pair in held.items():
-                    yield pair
+                for key, output in held.items():
+                    yield key, policy.final(output, self.name)
                 break
             if not existing:
                 # Made from ``held`` (or, in a race, by another process from its own
@@ -651,9 +679,12 @@ class BatchOperations(ABC):
                 carried = self._job_keys(child)
                 for key, output in held.items():
                     if key not in carried:
-                        yield key, output
+                        yield key, policy.final(output, self.name)
+                    else:
+                        reasons[resubmit_reason(output)] += 1
                 settled.update(carried.difference(held))
                 held.clear()
+            policy.announce(current, child, reasons)
             logger.info(
                 "resubmitting %d request(s) of job %s as job %s (round %d)",
                 child.request_count,
@@ -716,6 +747,9 @@ class BatchOperations(ABC):
         reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
         max_cost: float | Decimal | str | None = None,
+        retry_on: Collection[str] | str = (),
+        treat_as_error: Collection[str] | str = (),
+        on_resubmit: Callable[[ResubmissionRound], None] | None = None,
     ) -> dict[str, LMOutput]:
         """Create a batch, wait for it, and return its results.
 
@@ -751,6 +785,15 @@ class BatchOperations(ABC):
                 upper-bound estimate must fit before anything is sent
                 (:class:`BudgetExceededError` otherwise), and a resubmission round is
                 only sent if its upper bound fits what the earlier rounds left.
+            retry_on: Finish reasons (see :data:`lmbatch.FinishReason`) for which an ok
+                answer is resubmitted too, like a transient failure, e.g.
+                ``("content_filter",)`` (within the ``resubmit`` rounds and the
+                ``max_cost`` budget; each retry is paid for).
+            treat_as_error: Finish reasons that make an ok answer count as a failure:
+                its ``error`` is set (kind ``errored``, code ``finish_reason_<reason>``)
+                and its outputs are kept, e.g. ``("length",)`` for cut-off answers.
+            on_resubmit: Called before each resubmission round is sent, with a
+                :class:`ResubmissionRound` (its number, job id, size and reasons).
 
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
@@ -775,6 +818,7 @@ class BatchOperations(ABC):
             reuse=reuse,
             on_submitted=on_submitted,
             max_cost=max_cost,
+            policy=_OutcomePolicy.of(retry_on, treat_as_error, on_resubmit),
         )
         job = started.job
         with (
@@ -782,7 +826,11 @@ class BatchOperations(ABC):
             requests_at_hand(self, job.job_id, started.replan(requests, hyperparameters)),
         ):
             return await self._complete_job(
-                job, started.waiting, started.rounds, on_submitted=started.announce
+                job,
+                started.waiting,
+                started.rounds,
+                on_submitted=started.announce,
+                policy=started.policy,
             )
 
     def _start_invocation(
@@ -795,6 +843,7 @@ class BatchOperations(ABC):
         reuse: bool | float,
         on_submitted: Callable[[str, bool], None] | None,
         max_cost: float | Decimal | str | None,
+        policy: _OutcomePolicy,
     ) -> _Invocation:
         """Record (or re-attach to) the job of an ``invoke``-style call."""
         deadline = Deadline.after(waiting.timeout) if waiting.timeout is not None else None
@@ -820,7 +869,7 @@ class BatchOperations(ABC):
             def announce(handle: str) -> None:
                 callback(handle, created)
 
-        return _Invocation(self, job, waiting, rounds, announce, deadline)
+        return _Invocation(self, job, waiting, rounds, announce, deadline, policy)
 
     async def _complete_job(
         self,
@@ -828,9 +877,11 @@ class BatchOperations(ABC):
         waiting: _WaitOptions,
         resubmit_rounds: int,
         on_submitted: Callable[[str], None] | None = None,
+        policy: _OutcomePolicy | None = None,
     ) -> dict[str, LMOutput]:
         """Submit what is left of ``job``, wait, collect, resubmit what is worth it."""
         self._check_job_endpoint(job)  # nothing is sent or read on another endpoint
+        policy = policy or _OutcomePolicy()
         job = await submit_pending(self, job)
         handle = self._handle(job)
         if on_submitted is not None:
@@ -839,10 +890,18 @@ class BatchOperations(ABC):
         results = await self._collect(handle)
         current = job
         for _ in range(max(0, resubmit_rounds)):
-            retry = {key for key, output in results.items() if should_resubmit(output)}
+            retry = {
+                key for key, output in results.items() if should_resubmit(output, policy.retry_on)
+            }
             child = self._child_job(current, retry)
             if child is None:
                 break
+            carried = self._job_keys(child)
+            policy.announce(
+                current,
+                child,
+                Counter(resubmit_reason(results[key]) for key in carried if key in results),
+            )
             logger.info(
                 "resubmitting %d request(s) of job %s as job %s (round %d)",
                 child.request_count,
@@ -859,7 +918,7 @@ class BatchOperations(ABC):
             current = child
         for finished in self._job_family(job):
             discard_spool(self, finished.job_id)
-        return results
+        return {key: policy.final(output, self.name) for key, output in results.items()}
 
     def _job_family(self, job: JobRecord) -> builtins.list[JobRecord]:
         family = [job]
@@ -1383,6 +1442,7 @@ class _Invocation:
     rounds: int
     announce: Callable[[str], None] | None
     deadline: Deadline | None
+    policy: _OutcomePolicy
 
     def replan(
         self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None
@@ -1430,11 +1490,17 @@ def _selected(custom_id: str, wanted: set[str]) -> str | None:
     return custom_id if custom_id in wanted else None
 
 
-def should_resubmit(output: LMOutput) -> bool:
-    """Whether a request's outcome is worth submitting again in a new batch."""
+def should_resubmit(output: LMOutput, retry_on: Collection[str] = ()) -> bool:
+    """Whether a request's outcome is worth submitting again in a new batch.
+
+    Args:
+        output: The outcome.
+        retry_on: Finish reasons (``length``, ``content_filter``...) for which an ok
+            answer is resubmitted too (see ``retry_on`` of :meth:`BatchOperations.invoke`).
+    """
     error = output.error
     if error is None:
-        return False
+        return output.finish_reason is not None and output.finish_reason in retry_on
     if error.kind in ("expired", "missing"):
         return True
     if error.kind != "errored":
@@ -1443,6 +1509,97 @@ def should_resubmit(output: LMOutput) -> bool:
     if status is not None and (status in (408, 409, 429) or status >= 500):
         return True
     return error.code in TRANSIENT_ERROR_CODES
+
+
+def resubmit_reason(output: LMOutput) -> str:
+    """Why an outcome is resubmitted, in a word or two (for progress and ``--json``)."""
+    error = output.error
+    if error is None:
+        return f"finish_reason {output.finish_reason}"
+    if error.kind == "errored":
+        return f"errored ({error.code or error.status_code or 'transient'})"
+    return error.kind
+
+
+class ResubmissionRound(TypedDict):
+    """A resubmission round about to be sent (``on_resubmit`` of ``invoke``).
+
+    Attributes:
+        round: The round's number (2 for the first resubmission).
+        job_id: The round's job id.
+        parent_job_id: The job (round) whose outcomes it resubmits.
+        requests: How many requests it resubmits.
+        reasons: How many for each reason (``expired``, ``errored (rate_limit_exceeded)``,
+            ``finish_reason length``...).
+    """
+
+    round: int
+    job_id: str
+    parent_job_id: str
+    requests: int
+    reasons: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _OutcomePolicy:
+    """What ``invoke`` does with outcomes beyond the defaults: ``retry_on``,
+    ``treat_as_error``, and who is told of each resubmission round."""
+
+    retry_on: frozenset[str] = frozenset()
+    treat_as_error: frozenset[str] = frozenset()
+    on_resubmit: Callable[[ResubmissionRound], None] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        retry_on: Collection[str] | str,
+        treat_as_error: Collection[str] | str,
+        on_resubmit: Callable[[ResubmissionRound], None] | None,
+    ) -> _OutcomePolicy:
+        return cls(
+            _finish_reasons("retry_on", retry_on),
+            _finish_reasons("treat_as_error", treat_as_error),
+            on_resubmit,
+        )
+
+    def final(self, output: LMOutput, provider: str) -> LMOutput:
+        """``output`` as handed to the caller: an error if its finish reason says so."""
+        reason = output.finish_reason
+        if output.error is not None or reason is None or reason not in self.treat_as_error:
+            return output
+        error = LMError(
+            kind="errored",
+            code=f"finish_reason_{reason}",
+            message=f"generation stopped with finish_reason {reason!r}, counted as an "
+            "error (treat_as_error)",
+            provider=provider,
+        )
+        return output.model_copy(update={"error": error})
+
+    def announce(self, parent: JobRecord, child: JobRecord, reasons: Counter[str]) -> None:
+        if self.on_resubmit is None:
+            return
+        self.on_resubmit(
+            ResubmissionRound(
+                round=child.round,
+                job_id=child.job_id,
+                parent_job_id=parent.job_id,
+                requests=child.request_count,
+                reasons=dict(reasons.most_common()),
+            )
+        )
+
+
+def _finish_reasons(name: str, value: Collection[str] | str) -> frozenset[str]:
+    """``retry_on``/``treat_as_error`` checked: finish reasons (a word or several)."""
+    words = frozenset([value] if isinstance(value, str) else value)
+    unknown = sorted(words - FINISH_REASONS)
+    if unknown:
+        raise ValidationError(
+            f"{name}: unknown finish reason(s) {unknown}; choose among "
+            f"{', '.join(sorted(FINISH_REASONS))}"
+        )
+    return words
 
 
 def _aggregate_status(statuses: list[BatchStatus], has_unsubmitted: bool) -> BatchStatus:

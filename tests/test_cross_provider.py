@@ -213,3 +213,53 @@ async def test_vendor_fields_and_extra_body_reach_the_request_body(
     body = record.get("body") or record["params"]
     assert body[field] == 1
     assert body["brand_new_field"] == {"x": 1}
+
+
+@pytest.mark.parametrize("endpoint", [None, "/v1/chat/completions"])
+@pytest.mark.parametrize(("provider", "model"), PROVIDERS)
+async def test_finish_reason_is_the_same_word_on_every_provider_and_policies_apply(
+    provider: str, model: str, endpoint: str | None, vendor_env: None, tmp_path: Any
+) -> None:
+    if endpoint is not None and provider != "openai":
+        pytest.skip("one endpoint only")
+    options = {"endpoint": endpoint} if endpoint else {}
+    ops = lmbatch.get_batch_operations(
+        provider, model=model, store=tmp_path / "jobs.sqlite3", **options
+    )
+    requests = {
+        "short": "Hi",
+        "long": "Tell me everything about batches " + "and more " * 40,
+        "refused": "Do something bad [[refuse]]",
+    }
+    async with ops:
+        results = await ops.invoke(
+            requests, {"max_tokens": 12}, status_check_interval=0, max_iterations=50
+        )
+        assert {key: out.finish_reason for key, out in results.items()} == {
+            "short": "stop",
+            "long": "length",
+            "refused": "refusal",
+        }
+        assert results["long"].ok  # cut off, but an answer: kept ok by default
+        rounds: list[lmbatch.ResubmissionRound] = []
+        strict = await ops.invoke(
+            requests,
+            {"max_tokens": 12},
+            status_check_interval=0,
+            max_iterations=50,
+            reuse=False,
+            retry_on=("length",),
+            treat_as_error=("length",),
+            resubmit=1,
+            on_resubmit=rounds.append,
+        )
+    assert [(r["round"], r["requests"], r["reasons"]) for r in rounds] == [
+        (2, 1, {"finish_reason length": 1})
+    ]
+    long = strict["long"]
+    assert not long.ok
+    assert long.error is not None
+    assert long.error.code == "finish_reason_length"
+    assert long.text  # the partial answer is kept
+    assert long.finish_details["lmbatch_round"] == 2
+    assert strict["short"].ok

@@ -13,11 +13,22 @@ import typer
 
 from lmbatch import resume
 from lmbatch._deadline import Deadline, deadline_scope
-from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, DEFAULT_TIMEOUT, BatchOperations
+from lmbatch._operations import (
+    DEFAULT_RESUBMIT_ROUNDS,
+    DEFAULT_TIMEOUT,
+    BatchOperations,
+    ResubmissionRound,
+)
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
-from lmbatch.cli._errors import EXIT_INTERRUPTED, CLIError, print_interrupted, reporting_errors
+from lmbatch.cli._errors import (
+    EXIT_INTERRUPTED,
+    EXIT_SOME_FAILED,
+    CLIError,
+    print_interrupted,
+    reporting_errors,
+)
 from lmbatch.cli._estimate_command import MaxCostOption, dry_run
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
@@ -106,6 +117,48 @@ ResubmitOption = Annotated[
         help="Rounds of resubmission for expired, missing and transiently failed requests.",
     ),
 ]
+
+
+AllowFailuresOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-failures",
+        help=f"Exit 0 even when some keys failed (by default such a run exits "
+        f"{EXIT_SOME_FAILED}, after writing every result).",
+    ),
+]
+RetryOnOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--retry-on",
+        metavar="REASON",
+        help="Also resubmit ok answers that stopped for this finish reason (length, "
+        "content_filter, refusal...), within the --resubmit rounds (repeatable).",
+        show_default=False,
+    ),
+]
+TreatAsErrorOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--treat-as-error",
+        metavar="REASON",
+        help="Count ok answers that stopped for this finish reason (e.g. length: cut off "
+        "by max_tokens) as failures (repeatable).",
+        show_default=False,
+    ),
+]
+
+
+def describe_round(resubmission: ResubmissionRound) -> str:
+    """``round 2: resubmitting 3 requests (2 expired, 1 errored (http_500)) as job ...``."""
+    count = resubmission["requests"]
+    why = ", ".join(f"{n} {reason}" for reason, n in resubmission["reasons"].items())
+    return (
+        f"round {resubmission['round']}: resubmitting {count} "
+        f"request{'s' if count != 1 else ''}"
+        + (f" ({why})" if why else "")
+        + f" as job {resubmission['job_id']}"
+    )
 
 
 def stdin_is_terminal() -> bool:
@@ -210,6 +263,7 @@ def _finish(
     batch_id: str,
     info: BatchInfo,
     json_output: bool,
+    rounds: list[ResubmissionRound] | None = None,
 ) -> None:
     console = stderr_console()
     if writer.path is None:
@@ -217,12 +271,20 @@ def _finish(
         console.print(f"{batch_id}: {info['status'].value}; {writer.summary.describe()}")
     elif json_output:
         summary = {"id": batch_id, "status": info["status"].value, "output": str(writer.path)}
-        print(to_json({**summary, **writer.summary.as_json()}))
+        extra = {"rounds": rounds} if rounds is not None else {}
+        print(to_json({**summary, **writer.summary.as_json(), **extra}))
     else:
         console.print(
             f"{batch_id}: {info['status'].value}; wrote {writer.summary.describe()} "
             f"to {writer.path}"
         )
+
+
+def _exit_for_failures(writer: ResultsWriter, allow_failures: bool) -> None:
+    """Exit with :data:`EXIT_SOME_FAILED` when some keys failed, unless allowed."""
+    failed = writer.summary.total - writer.summary.outcomes["ok"]
+    if failed and not allow_failures:
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 def _how_to_write_again(batch_id: str, output: Path | None) -> str:
@@ -255,6 +317,9 @@ def run_command(
     resubmit: ResubmitOption = DEFAULT_RESUBMIT_ROUNDS,
     max_cost: MaxCostOption = None,
     dry_run_only: DryRunOption = False,
+    retry_on: RetryOnOption = None,
+    treat_as_error: TreatAsErrorOption = None,
+    allow_failures: AllowFailuresOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -267,7 +332,12 @@ def run_command(
 
     Running the same command again (same file, settings, provider and model) picks up
     the earlier job: batches already made are waited for, not paid for twice. Requests
-    that expired or failed for a passing reason are resubmitted (--resubmit rounds).
+    that expired or failed for a passing reason are resubmitted (--resubmit rounds);
+    each round is announced (what is resubmitted and why), and listed under "rounds"
+    with --json.
+
+    Exit status: 0 when every key is ok; 3 when some failed (every result is still
+    written; --allow-failures makes it 0); see "Exit status" in the CLI docs.
 
     Examples:
 
@@ -315,6 +385,12 @@ def run_command(
         # then written in the file's order: memory stays flat however many there are.
         parked = ParkedResults(ops.store.spool_dir())
 
+        rounds: list[ResubmissionRound] = []
+
+        def resubmitting(resubmission: ResubmissionRound) -> None:
+            rounds.append(resubmission)
+            waiter.progress.console.print(describe_round(resubmission))
+
         async def run(ops: BatchOperations) -> tuple[str, BatchInfo]:
             def submitted(batch_id: str, created: bool) -> None:
                 waiter.batch_id = batch_id
@@ -335,6 +411,9 @@ def run_command(
                     resubmit=resubmit,
                     reuse=not fresh,
                     max_cost=max_cost,
+                    retry_on=retry_on or (),
+                    treat_as_error=treat_as_error or (),
+                    on_resubmit=resubmitting,
                 ):
                     parked.add(key, result)
             assert waiter.batch_id is not None
@@ -351,7 +430,8 @@ def run_command(
             except CLIError as exc:
                 exc.add_note(_how_to_write_again(batch_id, output))
                 raise
-        _finish(writer, batch_id, info, json_output)
+        _finish(writer, batch_id, info, json_output, rounds)
+        _exit_for_failures(writer, allow_failures)
 
 
 def wait_command(

@@ -105,6 +105,8 @@ def test_results_to_a_file(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> No
     assert records["a"] == {
         "key": "a",
         "ok": True,
+        "finish_reason": "stop",
+        "model": "fake-model",
         "text": "echo: hello",
         "error": None,
         "usage": {
@@ -144,7 +146,7 @@ def test_run_writes_results_in_file_order(lmbatch: Invoke, tmp_path: Path) -> No
     outcome = lmbatch(
         "run", str(path), "-p", "fake", "-o", str(out), "--poll-interval", "0", "--resubmit", "0"
     )
-    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.exit_code == 3, outcome.stderr  # some keys failed; all were written
     records = read_lines(out)
     assert [r["key"] for r in records] == keys
     assert [r["ok"] for r in records] == [True, False, False, True]
@@ -167,6 +169,7 @@ def test_run_json_summary(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> Non
         "output": str(out),
         "total": 3,
         "outcomes": {"ok": 3},
+        "rounds": [],
     }
 
 
@@ -568,3 +571,49 @@ def test_wait_and_resume_refuse_an_output_in_a_missing_folder_before_waiting(
         assert outcome.exit_code == 2, (command, outcome.stderr)
         assert "does not exist" in outcome.stderr
     assert default_backend.calls["fetch"] == 0
+
+
+def test_run_announces_each_round_and_exits_3_when_keys_failed(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.jsonl"
+    inputs = {"ok": "fine", "bad": "nope [[lmbatch:error=400]]", "late": "x [[lmbatch:expire]]"}
+    path.write_text("".join(json.dumps({"key": k, "input": v}) + "\n" for k, v in inputs.items()))
+    out = tmp_path / "out.jsonl"
+    args = ("run", str(path), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    outcome = lmbatch(*args, "--resubmit", "1", "--json")
+    assert outcome.exit_code == 3, outcome.stderr
+    (resubmitted,) = outcome.json()["rounds"]
+    assert resubmitted["round"] == 2
+    assert resubmitted["requests"] == 1
+    assert resubmitted["reasons"] == {"expired": 1}
+    assert f"round 2: resubmitting 1 request (1 expired) as job {resubmitted['job_id']}" in (
+        " ".join(outcome.stderr.split())
+    )
+    assert len(read_lines(out)) == 3  # every result written all the same
+    allowed = lmbatch(*args, "--resubmit", "1", "--allow-failures")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert "round 2" in allowed.stderr  # the earlier job, picked up: its round is told too
+
+
+def test_run_finish_reason_policies(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "cut.jsonl"
+    inputs = {"whole": "fine", "cut": "long answer [[lmbatch:finish=length]]"}
+    path.write_text("".join(json.dumps({"key": k, "input": v}) + "\n" for k, v in inputs.items()))
+    out = tmp_path / "out.jsonl"
+    args = ("run", str(path), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    plain = lmbatch(*args)
+    assert plain.exit_code == 0, plain.stderr
+    records = {r["key"]: r for r in read_lines(out)}
+    assert records["cut"]["ok"] is True
+    assert records["cut"]["finish_reason"] == "length"
+    strict = lmbatch(*args, "--fresh", "--retry-on", "length", "--treat-as-error", "length")
+    assert strict.exit_code == 3, strict.stderr
+    assert "(1 finish_reason length)" in strict.stderr
+    records = {r["key"]: r for r in read_lines(out)}
+    assert records["cut"]["ok"] is False
+    assert records["cut"]["error"]["code"] == "finish_reason_length"  # type: ignore[index]
+    assert records["whole"]["ok"] is True
+    wrong = lmbatch(*args, "--retry-on", "lenght")
+    assert wrong.exit_code == 2
+    assert "unknown finish reason" in wrong.stderr
