@@ -163,6 +163,8 @@ class BatchOperations(ABC):
         batch_cache_discount: The batch discount on cached input tokens, where the
             vendor does not stack it with the cache discount (None: ``batch_discount``).
         price_provider: The provider's id in the price library (default: ``name``).
+        checks_model_names: Whether a model name must be in the price library's model
+            list (with a did-you-mean), unless ``allow_unknown_model=True``.
     """
 
     name: ClassVar[str] = ""
@@ -182,6 +184,8 @@ class BatchOperations(ABC):
     batch_discount: ClassVar[float] = 0.0
     batch_cache_discount: ClassVar[float | None] = None
     price_provider: ClassVar[str | None] = None
+    #: Refuse model names the maintained model list (the price library's) does not know.
+    checks_model_names: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -260,10 +264,29 @@ class BatchOperations(ABC):
         raise :class:`MissingCredentialsError` naming the environment variable.
         """
         if not self.settings.model:
+            env = f"LMBATCH_{self.name.upper().replace('-', '_')}_MODEL"
             raise ValidationError(
-                f"the {self.name} provider needs a model: pass model=..., set LMBATCH_MODEL, "
+                f"the {self.name} provider needs a model: pass model=..., set {env}, "
                 f'or put model = "..." under [providers.{self.name}] in lmbatch.toml'
             )
+        self._check_model_name(self.settings.model)
+
+    def _check_model_name(self, model: str) -> None:
+        """Refuse a model name the maintained model list does not know (a typo...).
+
+        Only for providers that set ``checks_model_names``; a model with a price of its
+        own in the settings, or ``allow_unknown_model=True``, passes.
+        """
+        settings = self.settings
+        if not self.checks_model_names or settings.allow_unknown_model:
+            return
+        if model in settings.prices:
+            return
+        from lmbatch._cost import unknown_model_problem
+
+        problem = unknown_model_problem(self.price_provider or self.name, model)
+        if problem is not None:
+            raise ValidationError(problem)
 
     def _request_fields(self) -> tuple[str, frozenset[str]] | None:
         """What the vendor's request body documents: ``(label, field names)``.

@@ -98,6 +98,10 @@ class ProviderSettings(BaseModel):
         prices: Your own list prices by model name (USD per million tokens), for models
             the price library lacks or prices you negotiated; they win over the library.
             In config: ``[providers.openai.prices."my-finetune"] input = ..., output = ...``
+        allow_unknown_model: Submit a model name the maintained model list (the price
+            library's) does not know, e.g. a fine-tune or a model newer than the list.
+            Off by default: a misspelt model is refused before anything is sent, with a
+            did-you-mean. A model given a price under ``prices`` is known.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -108,6 +112,7 @@ class ProviderSettings(BaseModel):
     in_flight_check_interval: float = Field(default=30.0, ge=0)
     keep_raw: bool = False
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    allow_unknown_model: bool = False
 
     @classmethod
     def endpoint_options(cls) -> dict[str, EndpointOption]:

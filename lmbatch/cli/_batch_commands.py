@@ -17,6 +17,7 @@ from lmbatch.cli._errors import CLIError, reporting_errors
 from lmbatch.cli._generation import load_schema, parse_assignments
 from lmbatch.cli._options import (
     AllowPathOption,
+    AllowUnknownModelOption,
     BatchIdArgument,
     FileArgument,
     FormatOption,
@@ -29,6 +30,7 @@ from lmbatch.cli._options import (
     SchemaOption,
     StoreOption,
     VerboseOption,
+    with_unknown_model,
 )
 from lmbatch.cli._progress import stderr_console
 from lmbatch.cli._provider_choice import operations_for
@@ -99,6 +101,7 @@ def submit_command(
     allow_path: AllowPathOption = None,
     store: StoreOption = None,
     fresh: SubmitFreshOption = False,
+    allow_unknown_model: AllowUnknownModelOption = False,
     max_cost: Annotated[
         str | None,
         typer.Option(
@@ -136,6 +139,7 @@ def submit_command(
             file, file_format.value if file_format else None, allow_path or ()
         )
         hyperparameters = hyperparameters_from(param, schema)
+        option = with_unknown_model(option, allow_unknown_model)
         ops = operations_for(provider=provider, model=model, options=option, store=store)
 
         created: list[bool] = []

@@ -33,6 +33,7 @@ from lmbatch.cli._estimate_command import MaxCostOption, dry_run
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
     AllowPathOption,
+    AllowUnknownModelOption,
     BatchIdArgument,
     FileArgument,
     FormatOption,
@@ -46,6 +47,7 @@ from lmbatch.cli._options import (
     SchemaOption,
     StoreOption,
     VerboseOption,
+    with_unknown_model,
 )
 from lmbatch.cli._progress import BatchProgress, stderr_console
 from lmbatch.cli._provider_choice import operations_for, store_path
@@ -320,6 +322,7 @@ def run_command(
     retry_on: RetryOnOption = None,
     treat_as_error: TreatAsErrorOption = None,
     allow_failures: AllowFailuresOption = False,
+    allow_unknown_model: AllowUnknownModelOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -354,6 +357,7 @@ def run_command(
             file, file_format.value if file_format else None, allow_path or ()
         )
         hyperparameters = hyperparameters_from(param, schema)
+        option = with_unknown_model(option, allow_unknown_model)
         writer = ResultsWriter(output)
         writer.check()  # a batch can take a day: a bad -o is refused before it starts
         if dry_run_only:

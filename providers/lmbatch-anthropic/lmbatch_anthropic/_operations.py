@@ -84,6 +84,7 @@ class AnthropicBatchOperations(BatchOperations):
     #: Message Batches cost half the standard price; prompt-caching multipliers stack
     #: with it (batch cache reads and writes are half price too).
     batch_discount: ClassVar[float] = 0.5
+    checks_model_names: ClassVar[bool] = True
 
     def __init__(
         self,

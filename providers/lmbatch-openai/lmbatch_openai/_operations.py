@@ -102,6 +102,7 @@ class OpenAIBatchOperations(BatchOperations):
     #: The Batch API costs half the synchronous price, cached input included (the 50 %
     #: applies on top of the cached-input rate).
     batch_discount: ClassVar[float] = 0.5
+    checks_model_names: ClassVar[bool] = True
     #: Batches asked for per list page (the vendor allows 1..100).
     list_page_size: ClassVar[int] = 100
 
