@@ -106,6 +106,12 @@ CREATE TABLE IF NOT EXISTS cost_budgets (
     max_output_tokens INTEGER,
     note TEXT
 );
+CREATE TABLE IF NOT EXISTS job_labels (
+    job_id TEXT PRIMARY KEY,
+    label TEXT,
+    source TEXT
+);
+CREATE INDEX IF NOT EXISTS job_labels_by_label ON job_labels (label);
 """
 
 #: The schema version this lmbatch writes. 0: lmbatch 0.1 (batch ids unique per store);
@@ -494,6 +500,7 @@ class JobStore:
             conn.execute("DELETE FROM spool_checksums WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM job_connections WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM job_labels WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
             return True
 
@@ -715,6 +722,31 @@ class JobStore:
         with self._lock:
             ids = [r[0] for r in self._conn.execute(query + " ORDER BY created_at DESC", params)]
         return [job for job in (self.get_job(i) for i in ids) if job is not None]
+
+    # -- labels ------------------------------------------------------------------------
+
+    @_store_errors
+    def set_job_label(
+        self, job_id: str, *, label: str | None = None, source: str | None = None
+    ) -> None:
+        """Name a job (``--label``) and note the file its requests came from.
+
+        A value left None keeps what was recorded before.
+        """
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO job_labels VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE "
+                "SET label = COALESCE(excluded.label, label), "
+                "source = COALESCE(excluded.source, source)",
+                (job_id, label, source),
+            )
+
+    @_store_errors
+    def job_labels(self) -> dict[str, tuple[str | None, str | None]]:
+        """``{job_id: (label, source)}`` of every job that has either."""
+        with self._lock:
+            rows = self._conn.execute("SELECT job_id, label, source FROM job_labels").fetchall()
+        return {job_id: (label, source) for job_id, label, source in rows}
 
     # -- cost ledger -------------------------------------------------------------------
 

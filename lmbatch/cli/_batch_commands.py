@@ -15,6 +15,7 @@ from lmbatch._operations import BatchOperations
 from lmbatch._status import BatchInfo
 from lmbatch.cli._errors import CLIError, reporting_errors
 from lmbatch.cli._generation import load_schema, parse_assignments
+from lmbatch.cli._jobs_command import LabelOption, record_label
 from lmbatch.cli._options import (
     AllowPathOption,
     AllowUnknownModelOption,
@@ -102,6 +103,7 @@ def submit_command(
     store: StoreOption = None,
     fresh: SubmitFreshOption = False,
     allow_unknown_model: AllowUnknownModelOption = False,
+    label: LabelOption = None,
     max_cost: Annotated[
         str | None,
         typer.Option(
@@ -133,6 +135,8 @@ def submit_command(
         lmbatch submit questions.csv -p anthropic -P max_tokens=300 -P temperature=0
 
         lmbatch submit people.jsonl --schema models:Person
+
+        lmbatch submit prompts.jsonl -p openai -m gpt-4.1-mini --label nightly-2026-05-01
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
         requests = read_request_file(
@@ -154,6 +158,7 @@ def submit_command(
             )
 
         batch_id = run_with(ops, create)
+        record_label(ops, batch_id, label, requests.name)
         reattached = created == [False]
         if json_output:
             print(

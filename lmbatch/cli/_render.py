@@ -15,6 +15,7 @@ from rich.text import Text
 
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo, BatchStatus
+from lmbatch._submission import JOB_ID_METADATA_KEY
 from lmbatch.cli._terminal import PlainWhenPipedConsole
 
 __all__ = [
@@ -121,14 +122,18 @@ def batch_table(infos: Iterable[BatchInfo], *, title: str | None = None) -> Tabl
     """A table of batches: id, status, counts, model, created."""
     table = Table(title=title, title_justify="left")
     table.add_column("id", overflow="fold")
+    table.add_column("job", overflow="fold")
     table.add_column("status")
     table.add_column("requests")
     table.add_column("model")
     table.add_column("created")
     for info in infos:
         created = info.get("created_at")
+        metadata = info.get("metadata") or {}
+        job_id = metadata.get(JOB_ID_METADATA_KEY, "")
         table.add_row(
             info["id"],
+            job_id if job_id != info["id"] else "",
             status_text(info["status"]),
             counts_summary(info),
             info.get("model") or "",

@@ -31,6 +31,7 @@ from lmbatch.cli._errors import (
 )
 from lmbatch.cli._estimate_command import MaxCostOption, dry_run
 from lmbatch.cli._generation import parse_assignments
+from lmbatch.cli._jobs_command import LabelOption, record_label
 from lmbatch.cli._options import (
     AllowPathOption,
     AllowUnknownModelOption,
@@ -323,6 +324,7 @@ def run_command(
     treat_as_error: TreatAsErrorOption = None,
     allow_failures: AllowFailuresOption = False,
     allow_unknown_model: AllowUnknownModelOption = False,
+    label: LabelOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -398,6 +400,7 @@ def run_command(
         async def run(ops: BatchOperations) -> tuple[str, BatchInfo]:
             def submitted(batch_id: str, created: bool) -> None:
                 waiter.batch_id = batch_id
+                record_label(ops, batch_id, label, requests.name)
                 message = describe_submission(ops, batch_id, requests)
                 if not created:
                     message = f"picked up the earlier job for these requests: {batch_id}"

@@ -497,7 +497,7 @@ def test_tables_are_plain_lines_when_piped(
     listed = lmbatch("list", "-p", "fake").stdout
     assert not BOX_DRAWING & set(listed)
     lines = listed.splitlines()
-    assert lines[0].split() == ["id", "status", "requests", "model", "created"]
+    assert lines[0].split() == ["id", "job", "status", "requests", "model", "created"]
     for batch_id in default_backend.batches:
         (row,) = [line for line in lines if batch_id in line]
         assert row.split()[0] == batch_id  # whole, on one line, first
@@ -617,3 +617,47 @@ def test_run_finish_reason_policies(lmbatch: Invoke, tmp_path: Path) -> None:
     wrong = lmbatch(*args, "--retry-on", "lenght")
     assert wrong.exit_code == 2
     assert "unknown finish reason" in wrong.stderr
+
+
+def test_jobs_lists_the_local_jobs_with_labels_filters_and_json(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    assert lmbatch("jobs").exit_code == 0  # no store yet: no jobs, no error
+    first = lmbatch("submit", str(prompts), "-p", "fake", "--label", "nightly-1").stdout.strip()
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"key": "x", "input": "hi"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    ran = lmbatch(
+        "run", str(other), "-p", "fake", "-o", str(out), "--poll-interval", "0",
+        "--label", "adhoc",
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.stderr
+    listed = lmbatch("jobs", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    jobs = listed.json()
+    assert [job["label"] for job in jobs] == ["adhoc", "nightly-1"]  # newest first
+    adhoc, nightly = jobs
+    assert nightly["batches"] == [first]
+    assert nightly["source"] == str(prompts.resolve())
+    assert nightly["status"] == "submitted"
+    assert nightly["provider"] == "fake"
+    assert nightly["model"] == "fake-model"
+    assert nightly["requests"] == 3
+    assert adhoc["status"] == "results read"
+    assert adhoc["source"] == str(other.resolve())
+    filtered = lmbatch("jobs", "--label", "nightly-*", "--json").json()
+    assert [job["id"] for job in filtered] == [nightly["id"]]
+    refreshed = lmbatch("jobs", "--label", "nightly-*", "--refresh", "--json").json()
+    assert refreshed[0]["status"] in ("in_progress", "finished")
+    assert refreshed[0]["counts"]["total"] == 3
+    table = lmbatch("jobs")
+    assert nightly["id"] in table.stdout
+    assert "nightly-1" in table.stdout
+
+
+def test_list_shows_the_job_id_of_each_batch(lmbatch: Invoke, prompts: Path) -> None:
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    job = lmbatch("jobs", "--json").json()[0]["id"]
+    listed = lmbatch("list", "-p", "fake")
+    line = next(line for line in listed.stdout.splitlines() if batch_id in line)
+    assert job in line
