@@ -66,9 +66,10 @@ if TYPE_CHECKING:
         ToolCall,
         ToolResult,
     )
-    from lmbatch._operations import BatchOperations, BatchPage, ResultRecord
+    from lmbatch._operations import BatchOperations, BatchPage, ResubmissionRound, ResultRecord
     from lmbatch._outputs import (
         ErrorKind,
+        FinishReason,
         LMError,
         LMOutput,
         OutputItem,
@@ -115,6 +116,7 @@ __all__ = [
     "EndpointOption",
     "ErrorKind",
     "Estimate",
+    "FinishReason",
     "Hyperparameters",
     "JobStateError",
     "JobStore",
@@ -144,6 +146,7 @@ __all__ = [
     "RefusalOutput",
     "RequestCounts",
     "ResponseSchema",
+    "ResubmissionRound",
     "ResultRecord",
     "ResultsIncompleteError",
     "SpoolDamagedError",
@@ -186,6 +189,7 @@ _EXPORTS: dict[str, str] = {
     "BatchOperations": "lmbatch._operations",
     "BatchOverdueError": "lmbatch._errors",
     "BatchPage": "lmbatch._operations",
+    "ResubmissionRound": "lmbatch._operations",
     "BatchStatus": "lmbatch._status",
     "BatchTimeoutError": "lmbatch._errors",
     "BudgetExceededError": "lmbatch._errors",
@@ -196,6 +200,7 @@ _EXPORTS: dict[str, str] = {
     "EndpointOption": "lmbatch._settings",
     "Cost": "lmbatch._cost",
     "ErrorKind": "lmbatch._outputs",
+    "FinishReason": "lmbatch._outputs",
     "Estimate": "lmbatch._estimate",
     "Hyperparameters": "lmbatch._hyperparameters",
     "JOB_ID_METADATA_KEY": "lmbatch._submission",

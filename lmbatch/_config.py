@@ -1,7 +1,8 @@
 """Configuration: which provider, which model, which options, which store.
 
 Resolution order, first match wins: explicit arguments; environment variables
-(``LMBATCH_PROVIDER``, ``LMBATCH_MODEL``, ``LMBATCH_STORE``); ``lmbatch.toml`` in the
+(``LMBATCH_PROVIDER``, ``LMBATCH_<PROVIDER>_MODEL``, ``LMBATCH_STORE``; ``LMBATCH_MODEL``
+only for the provider ``LMBATCH_PROVIDER`` names); ``lmbatch.toml`` in the
 working directory (or the file named by ``LMBATCH_CONFIG``), whose keys sit at top level;
 ``[tool.lmbatch]`` in ``pyproject.toml``. Example ``lmbatch.toml``::
 
@@ -163,11 +164,32 @@ def configured_settings(name: str, config: LMBatchConfig, **options: Any) -> Pro
     _refuse_secrets(operations_class, file_options, config.source)
     _check_endpoints(operations_class, file_options, options, config.source)
     merged: dict[str, Any] = file_options
-    env_model = os.environ.get("LMBATCH_MODEL")
+    env_model = model_from_environment(name)
     if env_model:
         merged["model"] = env_model
     merged.update(options)
     return validate_settings(operations_class.settings_class, name, merged)
+
+
+def model_env_var(name: str) -> str:
+    """``LMBATCH_<PROVIDER>_MODEL``: the environment variable of one provider's model."""
+    return f"LMBATCH_{name.upper().replace('-', '_')}_MODEL"
+
+
+def model_from_environment(name: str) -> str | None:
+    """Provider ``name``'s model from the environment, if it names one.
+
+    ``LMBATCH_<PROVIDER>_MODEL`` first. ``LMBATCH_MODEL`` only when ``LMBATCH_PROVIDER``
+    names this provider too: a model is a model of one vendor, and a global model
+    sent to whichever provider a command picks would send ``gpt-4.1-mini`` to Anthropic.
+    """
+    own = os.environ.get(model_env_var(name))
+    if own:
+        return own
+    global_model = os.environ.get("LMBATCH_MODEL")
+    if global_model and os.environ.get("LMBATCH_PROVIDER") == name:
+        return global_model
+    return None
 
 
 def _refuse_secrets(

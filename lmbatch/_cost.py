@@ -13,6 +13,7 @@ load its data, which ``import lmbatch`` must not pay.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 from collections.abc import Mapping
@@ -340,6 +341,39 @@ def find_prices(
         return _override_prices(model, overrides[model])
     day = (at or datetime.now(UTC)).astimezone(UTC).date()
     return _library_prices(price_provider or provider, model, day)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def unknown_model_problem(provider_id: str, model: str) -> str | None:
+    """Why ``model`` is not a model of ``provider_id`` in the maintained model list.
+
+    The list is the price library's (``genai-prices``), which follows each vendor's
+    models and their dated aliases. None when the model is known, or when there is no
+    list to check against (the library is not installed, or does not know the provider).
+    """
+    try:
+        from genai_prices import data_snapshot
+    except ImportError:
+        return None
+    snapshot = data_snapshot.get_snapshot()
+    try:
+        snapshot.find_provider_model(model, None, provider_id, None)
+    except LookupError:
+        pass
+    else:
+        return None
+    try:
+        provider = snapshot.find_provider(None, provider_id, None)
+    except LookupError:
+        return None  # a provider the list does not cover: nothing to say
+    names = [known.id for known in provider.models]
+    close = difflib.get_close_matches(model, names, n=3, cutoff=0.75)
+    hint = f"; did you mean {' or '.join(repr(name) for name in close)}?" if close else ""
+    return (
+        f"model {model!r} is not a {provider_id} model known to genai-prices "
+        f"{library_version()}{hint} (a fine-tune or a newer model: pass "
+        "allow_unknown_model=True)"
+    )
 
 
 def price_unknown_message(provider: str, model: str | None) -> str:

@@ -15,14 +15,19 @@ Portable names and what they mean:
 ``tool_choice``    ``"auto"``, ``"none"``, ``"required"`` or a tool name
 =================  ==========================================================
 
-Any other key is passed to the vendor's request body unchanged; each provider documents
-how the portable names map to its own fields.
+Any other key must be a field the provider declares (its vendor's documented request
+fields: see :meth:`BatchOperations._request_fields`); it is passed to the vendor's request
+body unchanged. A name that is neither is refused before anything is sent, with a
+did-you-mean. A deliberate pass-through of fields lmbatch does not know goes under
+``extra_body`` (a dict: ``{"extra_body": {"new_field": 1}}``), merged into every request
+body as is. Each provider documents how the portable names map to its own fields.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -30,7 +35,17 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from lmbatch._errors import ValidationError
 from lmbatch._json import json_problem
 
-__all__ = ["PORTABLE_HYPERPARAMETERS", "Hyperparameters", "ResponseSchema", "Tool"]
+__all__ = [
+    "EXTRA_BODY",
+    "PORTABLE_HYPERPARAMETERS",
+    "Hyperparameters",
+    "ResponseSchema",
+    "Tool",
+    "check_vendor_fields",
+]
+
+#: The hyperparameter whose fields go into request bodies unchecked (the escape hatch).
+EXTRA_BODY = "extra_body"
 
 PORTABLE_HYPERPARAMETERS = frozenset(
     {
@@ -95,6 +110,8 @@ class Hyperparameters(BaseModel):
     tools: list[Tool] | None = None
     tool_choice: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+    #: Names in ``extra`` that came through ``extra_body``: sent without a name check.
+    pass_through: frozenset[str] = frozenset()
     _derived: dict[tuple[str, int], Any] = PrivateAttr(default_factory=dict)
 
     def derived(self, name: str, build: Callable[[Hyperparameters], _T]) -> _T:
@@ -126,8 +143,10 @@ class Hyperparameters(BaseModel):
                 raise ValidationError(f"hyperparameter names must be strings, got {name!r}")
             if name in PORTABLE_HYPERPARAMETERS:
                 portable[name] = value
-            else:
+            elif name != EXTRA_BODY:
                 extra[name] = _check_json(name, value)
+        pass_through = _extra_body(values.get(EXTRA_BODY), portable, extra)
+        extra.update(pass_through)
         return cls(
             max_tokens=_check_max_tokens(portable.get("max_tokens")),
             temperature=_check_range("temperature", portable.get("temperature"), 0.0, 2.0),
@@ -138,15 +157,61 @@ class Hyperparameters(BaseModel):
             tools=_check_tools(portable.get("tools")),
             tool_choice=_check_tool_choice(portable.get("tool_choice"), portable.get("tools")),
             extra=extra,
+            pass_through=frozenset(pass_through),
         )
 
     def fingerprint_data(self) -> dict[str, Any]:
         """A JSON-able form used for the job fingerprint."""
-        data = self.model_dump(exclude={"response_schema", "extra"}, exclude_none=True)
+        # ``pass_through`` changes no request body: it is not part of the identity.
+        data = self.model_dump(
+            exclude={"response_schema", "extra", "pass_through"}, exclude_none=True
+        )
         if self.response_schema is not None:
             data["response_schema"] = self.response_schema.json_schema
         data["extra"] = self.extra
         return data
+
+
+def _extra_body(value: Any, portable: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``extra_body``, checked: a dict of JSON values, no name given twice."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(name, str) for name in value):
+        raise _fail(EXTRA_BODY, f"must be a dict of request-body fields, got {value!r}")
+    twice = sorted(set(value) & (set(portable) | set(extra)))
+    if twice:
+        raise _fail(EXTRA_BODY, f"{twice} also given as hyperparameters; give each once")
+    return {name: _check_json(f"{EXTRA_BODY}.{name}", field) for name, field in value.items()}
+
+
+def check_vendor_fields(params: Hyperparameters, fields: Collection[str], *, where: str) -> None:
+    """Refuse a pass-through hyperparameter that is not one of the vendor's ``fields``.
+
+    The one rule every provider that declares its fields follows: portable names, the
+    vendor's documented request fields and anything under ``extra_body`` are accepted;
+    any other name is a typo or a field of another vendor, refused before anything is
+    sent, with the closest accepted names.
+
+    Args:
+        params: The validated hyperparameters.
+        fields: The request-body field names the vendor documents.
+        where: What the fields belong to, for the message (``openai /v1/responses``).
+
+    Raises:
+        ValidationError: Naming the hyperparameter, a did-you-mean and the escape hatch.
+    """
+    for name in params.extra:
+        if name in fields or name in params.pass_through:
+            continue
+        known = sorted(PORTABLE_HYPERPARAMETERS | set(fields))
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise _fail(
+            name,
+            f"not a portable hyperparameter nor a request field of {where}{hint} (to send "
+            f"it to the vendor as it is, put it in hyperparameters['{EXTRA_BODY}'], a dict "
+            "of request-body fields)",
+        )
 
 
 def _fail(name: str, reason: str) -> ValidationError:

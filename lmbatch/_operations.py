@@ -17,11 +17,19 @@ import os
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Mapping,
+)
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypedDict, TypeVar
 
 import pydantic
 
@@ -48,12 +56,12 @@ from lmbatch._estimate import (
     estimate_requests_counted,
     parse_max_cost,
 )
-from lmbatch._hyperparameters import Hyperparameters
+from lmbatch._hyperparameters import Hyperparameters, check_vendor_fields
 from lmbatch._keys import CustomIdMapper, new_job_tag, strip_job_tag
 from lmbatch._ledger import CostTally, ResubmissionBudget, batch_pricer, cost_facts
 from lmbatch._limits import ProviderLimits
 from lmbatch._messages import LMInput, Message
-from lmbatch._outputs import LMOutput
+from lmbatch._outputs import FINISH_REASONS, LMError, LMOutput
 from lmbatch._planning import (
     BatchPlan,
     PreparedBatch,
@@ -77,7 +85,14 @@ from lmbatch._submission import (
     submit_pending,
 )
 
-__all__ = ["ALL_METHODS", "BatchOperations", "BatchPage", "PreparedBatch", "ResultRecord"]
+__all__ = [
+    "ALL_METHODS",
+    "BatchOperations",
+    "BatchPage",
+    "PreparedBatch",
+    "ResubmissionRound",
+    "ResultRecord",
+]
 
 logger = logging.getLogger("lmbatch")
 
@@ -161,6 +176,8 @@ class BatchOperations(ABC):
         stamps_batch_metadata: Whether the vendor keeps the ``metadata`` lmbatch stamps
             on every batch (job id and chunk) and lists it back: an interrupted create is
             then found by its stamp alone.
+        checks_model_names: Whether a model name must be in the price library's model
+            list (with a did-you-mean), unless ``allow_unknown_model=True``.
     """
 
     name: ClassVar[str] = ""
@@ -181,6 +198,8 @@ class BatchOperations(ABC):
     batch_cache_discount: ClassVar[float | None] = None
     price_provider: ClassVar[str | None] = None
     stamps_batch_metadata: ClassVar[bool] = False
+    #: Refuse model names the maintained model list (the price library's) does not know.
+    checks_model_names: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -261,10 +280,51 @@ class BatchOperations(ABC):
         raise :class:`MissingCredentialsError` naming the environment variable.
         """
         if not self.settings.model:
+            env = f"LMBATCH_{self.name.upper().replace('-', '_')}_MODEL"
             raise ValidationError(
-                f"the {self.name} provider needs a model: pass model=..., set LMBATCH_MODEL, "
+                f"the {self.name} provider needs a model: pass model=..., set {env}, "
                 f'or put model = "..." under [providers.{self.name}] in lmbatch.toml'
             )
+        self._check_model_name(self.settings.model)
+
+    def _check_model_name(self, model: str) -> None:
+        """Refuse a model name the maintained model list does not know (a typo...).
+
+        Only for providers that set ``checks_model_names``; a model with a price of its
+        own in the settings, or ``allow_unknown_model=True``, passes.
+        """
+        settings = self.settings
+        if not self.checks_model_names or settings.allow_unknown_model:
+            return
+        if model in settings.prices:
+            return
+        from lmbatch._cost import unknown_model_problem
+
+        problem = unknown_model_problem(self.price_provider or self.name, model)
+        if problem is not None:
+            raise ValidationError(problem)
+
+    def _request_fields(self) -> tuple[str, frozenset[str]] | None:
+        """What the vendor's request body documents: ``(label, field names)``.
+
+        A provider that declares them gets the one rule of every provider: a
+        hyperparameter that is neither portable, nor one of these fields, nor under
+        ``extra_body`` is refused before anything is sent, with a did-you-mean (see
+        :func:`lmbatch._hyperparameters.check_vendor_fields`). ``label`` names the
+        fields' owner in that message (``openai /v1/responses``). None (the default):
+        the provider checks pass-through names itself, or sends them as they are.
+        """
+        return None
+
+    def _checked_hyperparameters(self, hyperparameters: dict[str, Any] | None) -> Hyperparameters:
+        """The caller's hyperparameters, validated by core and by the provider."""
+        params = Hyperparameters.from_mapping(hyperparameters)
+        declared = self._request_fields()
+        if declared is not None:
+            label, fields = declared
+            check_vendor_fields(params, fields, where=label)
+        self._validate_hyperparameters(params)
+        return params
 
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:  # noqa: B027
         """Refuse settings this provider cannot take (raise :class:`ValidationError`)."""
@@ -475,8 +535,7 @@ class BatchOperations(ABC):
             ValidationError: Some input is invalid.
             MissingCredentialsError: ``count_tokens="vendor"`` without an API key.
         """
-        params = Hyperparameters.from_mapping(hyperparameters)
-        self._validate_hyperparameters(params)
+        params = self._checked_hyperparameters(hyperparameters)
         if not isinstance(requests, Mapping):
             raise ValidationError(
                 f"requests must be a dict of key → input, not {type(requests).__name__}"
@@ -593,6 +652,9 @@ class BatchOperations(ABC):
         reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
         max_cost: float | Decimal | str | None = None,
+        retry_on: Collection[str] | str = (),
+        treat_as_error: Collection[str] | str = (),
+        on_resubmit: Callable[[ResubmissionRound], None] | None = None,
     ) -> AsyncIterator[tuple[str, LMOutput]]:
         """:meth:`invoke`, streamed: yield ``(key, LMOutput)`` pairs as results are read.
 
@@ -622,10 +684,15 @@ class BatchOperations(ABC):
             reuse=reuse,
             on_submitted=on_submitted,
             max_cost=max_cost,
+            policy=_OutcomePolicy.of(retry_on, treat_as_error, on_resubmit),
         )
         job = started.job
         pairs = self._iter_complete_job(
-            job, started.waiting, started.rounds, on_submitted=started.announce
+            job,
+            started.waiting,
+            started.rounds,
+            on_submitted=started.announce,
+            policy=started.policy,
         )
         replan = started.replan(requests, hyperparameters)
         try:
@@ -647,6 +714,7 @@ class BatchOperations(ABC):
         waiting: _WaitOptions,
         resubmit_rounds: int,
         on_submitted: Callable[[str], None] | None = None,
+        policy: _OutcomePolicy | None = None,
     ) -> AsyncGenerator[tuple[str, LMOutput], None]:
         """:meth:`_complete_job`, streamed: every key's final outcome, yielded once.
 
@@ -658,6 +726,7 @@ class BatchOperations(ABC):
         keys of the next round, never the results.
         """
         self._check_job_endpoint(job)  # nothing is sent or read on another endpoint
+        policy = policy or _OutcomePolicy()
         job, handle = await self._run_job(job, waiting, on_submitted)
         current = job
         rounds_left = max(0, resubmit_rounds)
@@ -668,22 +737,25 @@ class BatchOperations(ABC):
             existing = self.store.child_jobs(current.job_id) if rounds_left else []
             redone = self._job_keys(existing[0]) if existing else set()
             held: dict[str, LMOutput] = {}
+            reasons: Counter[str] = Counter()
             async for key, output in self.iter_results(handle):
                 if key in redone or key in settled:
+                    if key in redone:
+                        reasons[resubmit_reason(output)] += 1
                     continue
                 if current is not job:
                     details = {**output.finish_details, "lmbatch_round": current.round}
                     output = output.model_copy(update={"finish_details": details})
-                if rounds_left and not existing and should_resubmit(output):
+                if rounds_left and not existing and should_resubmit(output, policy.retry_on):
                     held[key] = output
                     continue
-                yield key, output
+                yield key, policy.final(output, self.name)
             child = None
             if rounds_left:
                 child = existing[0] if existing else self._child_job(current, set(held))
             if child is None:
-                for pair in held.items():
-                    yield pair
+                for key, output in held.items():
+                    yield key, policy.final(output, self.name)
                 break
             if not existing:
                 # Made from ``held`` (or, in a race, by another process from its own
@@ -691,9 +763,12 @@ class BatchOperations(ABC):
                 carried = self._job_keys(child)
                 for key, output in held.items():
                     if key not in carried:
-                        yield key, output
+                        yield key, policy.final(output, self.name)
+                    else:
+                        reasons[resubmit_reason(output)] += 1
                 settled.update(carried.difference(held))
                 held.clear()
+            policy.announce(current, child, reasons)
             logger.info(
                 "resubmitting %d request(s) of job %s as job %s (round %d)",
                 child.request_count,
@@ -755,6 +830,9 @@ class BatchOperations(ABC):
         reuse: bool | float = True,
         on_submitted: Callable[[str, bool], None] | None = None,
         max_cost: float | Decimal | str | None = None,
+        retry_on: Collection[str] | str = (),
+        treat_as_error: Collection[str] | str = (),
+        on_resubmit: Callable[[ResubmissionRound], None] | None = None,
     ) -> dict[str, LMOutput]:
         """Create a batch, wait for it, and return its results.
 
@@ -790,6 +868,15 @@ class BatchOperations(ABC):
                 upper-bound estimate must fit before anything is sent
                 (:class:`BudgetExceededError` otherwise), and a resubmission round is
                 only sent if its upper bound fits what the earlier rounds left.
+            retry_on: Finish reasons (see :data:`lmbatch.FinishReason`) for which an ok
+                answer is resubmitted too, like a transient failure, e.g.
+                ``("content_filter",)`` (within the ``resubmit`` rounds and the
+                ``max_cost`` budget; each retry is paid for).
+            treat_as_error: Finish reasons that make an ok answer count as a failure:
+                its ``error`` is set (kind ``errored``, code ``finish_reason_<reason>``)
+                and its outputs are kept, e.g. ``("length",)`` for cut-off answers.
+            on_resubmit: Called before each resubmission round is sent, with a
+                :class:`ResubmissionRound` (its number, job id, size and reasons).
 
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
@@ -814,6 +901,7 @@ class BatchOperations(ABC):
             reuse=reuse,
             on_submitted=on_submitted,
             max_cost=max_cost,
+            policy=_OutcomePolicy.of(retry_on, treat_as_error, on_resubmit),
         )
         job = started.job
         with (
@@ -821,7 +909,11 @@ class BatchOperations(ABC):
             requests_at_hand(self, job.job_id, started.replan(requests, hyperparameters)),
         ):
             return await self._complete_job(
-                job, started.waiting, started.rounds, on_submitted=started.announce
+                job,
+                started.waiting,
+                started.rounds,
+                on_submitted=started.announce,
+                policy=started.policy,
             )
 
     def _start_invocation(
@@ -834,6 +926,7 @@ class BatchOperations(ABC):
         reuse: bool | float,
         on_submitted: Callable[[str, bool], None] | None,
         max_cost: float | Decimal | str | None,
+        policy: _OutcomePolicy,
     ) -> _Invocation:
         """Record (or re-attach to) the job of an ``invoke``-style call."""
         deadline = Deadline.after(waiting.timeout) if waiting.timeout is not None else None
@@ -859,7 +952,7 @@ class BatchOperations(ABC):
             def announce(handle: str) -> None:
                 callback(handle, created)
 
-        return _Invocation(self, job, waiting, rounds, announce, deadline)
+        return _Invocation(self, job, waiting, rounds, announce, deadline, policy)
 
     async def _complete_job(
         self,
@@ -867,17 +960,27 @@ class BatchOperations(ABC):
         waiting: _WaitOptions,
         resubmit_rounds: int,
         on_submitted: Callable[[str], None] | None = None,
+        policy: _OutcomePolicy | None = None,
     ) -> dict[str, LMOutput]:
         """Submit what is left of ``job``, wait, collect, resubmit what is worth it."""
         self._check_job_endpoint(job)  # nothing is sent or read on another endpoint
+        policy = policy or _OutcomePolicy()
         job, handle = await self._run_job(job, waiting, on_submitted)
         results = await self._collect(handle)
         current = job
         for _ in range(max(0, resubmit_rounds)):
-            retry = {key for key, output in results.items() if should_resubmit(output)}
+            retry = {
+                key for key, output in results.items() if should_resubmit(output, policy.retry_on)
+            }
             child = self._child_job(current, retry)
             if child is None:
                 break
+            carried = self._job_keys(child)
+            policy.announce(
+                current,
+                child,
+                Counter(resubmit_reason(results[key]) for key in carried if key in results),
+            )
             logger.info(
                 "resubmitting %d request(s) of job %s as job %s (round %d)",
                 child.request_count,
@@ -892,7 +995,7 @@ class BatchOperations(ABC):
             current = child
         for finished in self._job_family(job):
             discard_spool(self, finished.job_id)
-        return results
+        return {key: policy.final(output, self.name) for key, output in results.items()}
 
     async def _run_job(
         self,
@@ -1046,8 +1149,7 @@ class BatchOperations(ABC):
         for key in requests:
             if not isinstance(key, str):
                 raise ValidationError(f"keys must be strings, got {type(key).__name__} {key!r}")
-        params = Hyperparameters.from_mapping(hyperparameters)
-        self._validate_hyperparameters(params)
+        params = self._checked_hyperparameters(hyperparameters)
         # A fresh tag on every request id: a batch holding them is this job's and no other's.
         tag = new_job_tag(self.limits)
         plan = plan_batches(
@@ -1454,6 +1556,7 @@ class _Invocation:
     rounds: int
     announce: Callable[[str], None] | None
     deadline: Deadline | None
+    policy: _OutcomePolicy
 
     def replan(
         self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None
@@ -1501,11 +1604,17 @@ def _selected(custom_id: str, wanted: set[str]) -> str | None:
     return custom_id if custom_id in wanted else None
 
 
-def should_resubmit(output: LMOutput) -> bool:
-    """Whether a request's outcome is worth submitting again in a new batch."""
+def should_resubmit(output: LMOutput, retry_on: Collection[str] = ()) -> bool:
+    """Whether a request's outcome is worth submitting again in a new batch.
+
+    Args:
+        output: The outcome.
+        retry_on: Finish reasons (``length``, ``content_filter``...) for which an ok
+            answer is resubmitted too (see ``retry_on`` of :meth:`BatchOperations.invoke`).
+    """
     error = output.error
     if error is None:
-        return False
+        return output.finish_reason is not None and output.finish_reason in retry_on
     if error.kind in ("expired", "missing"):
         return True
     if error.kind != "errored":
@@ -1514,6 +1623,97 @@ def should_resubmit(output: LMOutput) -> bool:
     if status is not None and (status in (408, 409, 429) or status >= 500):
         return True
     return error.code in TRANSIENT_ERROR_CODES
+
+
+def resubmit_reason(output: LMOutput) -> str:
+    """Why an outcome is resubmitted, in a word or two (for progress and ``--json``)."""
+    error = output.error
+    if error is None:
+        return f"finish_reason {output.finish_reason}"
+    if error.kind == "errored":
+        return f"errored ({error.code or error.status_code or 'transient'})"
+    return error.kind
+
+
+class ResubmissionRound(TypedDict):
+    """A resubmission round about to be sent (``on_resubmit`` of ``invoke``).
+
+    Attributes:
+        round: The round's number (2 for the first resubmission).
+        job_id: The round's job id.
+        parent_job_id: The job (round) whose outcomes it resubmits.
+        requests: How many requests it resubmits.
+        reasons: How many for each reason (``expired``, ``errored (rate_limit_exceeded)``,
+            ``finish_reason length``...).
+    """
+
+    round: int
+    job_id: str
+    parent_job_id: str
+    requests: int
+    reasons: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _OutcomePolicy:
+    """What ``invoke`` does with outcomes beyond the defaults: ``retry_on``,
+    ``treat_as_error``, and who is told of each resubmission round."""
+
+    retry_on: frozenset[str] = frozenset()
+    treat_as_error: frozenset[str] = frozenset()
+    on_resubmit: Callable[[ResubmissionRound], None] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        retry_on: Collection[str] | str,
+        treat_as_error: Collection[str] | str,
+        on_resubmit: Callable[[ResubmissionRound], None] | None,
+    ) -> _OutcomePolicy:
+        return cls(
+            _finish_reasons("retry_on", retry_on),
+            _finish_reasons("treat_as_error", treat_as_error),
+            on_resubmit,
+        )
+
+    def final(self, output: LMOutput, provider: str) -> LMOutput:
+        """``output`` as handed to the caller: an error if its finish reason says so."""
+        reason = output.finish_reason
+        if output.error is not None or reason is None or reason not in self.treat_as_error:
+            return output
+        error = LMError(
+            kind="errored",
+            code=f"finish_reason_{reason}",
+            message=f"generation stopped with finish_reason {reason!r}, counted as an "
+            "error (treat_as_error)",
+            provider=provider,
+        )
+        return output.model_copy(update={"error": error})
+
+    def announce(self, parent: JobRecord, child: JobRecord, reasons: Counter[str]) -> None:
+        if self.on_resubmit is None:
+            return
+        self.on_resubmit(
+            ResubmissionRound(
+                round=child.round,
+                job_id=child.job_id,
+                parent_job_id=parent.job_id,
+                requests=child.request_count,
+                reasons=dict(reasons.most_common()),
+            )
+        )
+
+
+def _finish_reasons(name: str, value: Collection[str] | str) -> frozenset[str]:
+    """``retry_on``/``treat_as_error`` checked: finish reasons (a word or several)."""
+    words = frozenset([value] if isinstance(value, str) else value)
+    unknown = sorted(words - FINISH_REASONS)
+    if unknown:
+        raise ValidationError(
+            f"{name}: unknown finish reason(s) {unknown}; choose among "
+            f"{', '.join(sorted(FINISH_REASONS))}"
+        )
+    return words
 
 
 def _aggregate_status(statuses: list[BatchStatus], has_unsubmitted: bool) -> BatchStatus:

@@ -13,6 +13,7 @@ from lmbatch._unchecked import build_unchecked
 __all__ = [
     "Cost",
     "ErrorKind",
+    "FinishReason",
     "LMError",
     "LMOutput",
     "OutputItem",
@@ -22,6 +23,7 @@ __all__ = [
     "ThinkingOutput",
     "TokenUsage",
     "build_unchecked",
+    "finish_reason_of",
     "unchecked_success",
 ]
 
@@ -33,6 +35,22 @@ __all__ = [
 #: - ``invalid_response``: an answer came back but could not be read (malformed line,
 #:   structured output that does not match the schema...).
 ErrorKind: TypeAlias = Literal["errored", "expired", "cancelled", "missing", "invalid_response"]
+
+
+#: Why generation stopped, the same words on every provider (``finish_reason``):
+#: - ``stop``: the answer ended naturally (or at a stop sequence);
+#: - ``length``: cut off by ``max_tokens`` (or the context window): the answer is partial;
+#: - ``content_filter``: cut off by the vendor's content filter;
+#: - ``tool_calls``: the model stopped to call tools;
+#: - ``refusal``: the model declined to answer;
+#: - ``other``: a reason lmbatch does not know (the vendor's word is in
+#:   ``finish_details["stop_reason"]``).
+FinishReason: TypeAlias = Literal[
+    "stop", "length", "content_filter", "tool_calls", "refusal", "other"
+]
+FINISH_REASONS: frozenset[str] = frozenset(
+    {"stop", "length", "content_filter", "tool_calls", "refusal", "other"}
+)
 
 
 class TokenUsage(BaseModel):
@@ -141,6 +159,10 @@ class LMOutput(BaseModel):
         cost: What the request cost (USD, batch discount applied), from its token
             usage; zero for failures the vendor billed nothing for; None when the
             model has no known price (see the Cost page of the docs).
+        finish_reason: Why generation stopped, normalised across vendors (see
+            :data:`FinishReason`); None when there is no answer. A ``length`` or
+            ``content_filter`` answer is still ok (it is partial): see ``retry_on``
+            and ``treat_as_error`` of :meth:`BatchOperations.invoke`.
     """
 
     outputs: list[OutputItem] = Field(default_factory=list)
@@ -149,6 +171,7 @@ class LMOutput(BaseModel):
     error: LMError | None = None
     raw: dict[str, Any] | None = None
     cost: Cost | None = None
+    finish_reason: FinishReason | None = None
 
     @classmethod
     def failure(
@@ -221,6 +244,8 @@ def unchecked_success(
     token_usage: TokenUsage | None,
     finish_details: dict[str, Any],
     raw: dict[str, Any] | None,
+    *,
+    finish_reason: FinishReason | None = None,
 ) -> LMOutput:
     """A successful outcome from values a decoder built itself (see ``build_unchecked``)."""
     fields = {
@@ -230,5 +255,13 @@ def unchecked_success(
         "error": None,
         "raw": raw,
         "cost": None,  # set by core, where results are collected
+        "finish_reason": finish_reason,
     }
     return build_unchecked(LMOutput, fields)
+
+
+def finish_reason_of(word: Any, table: dict[str, FinishReason]) -> FinishReason | None:
+    """A vendor's stop word as a :data:`FinishReason` (``other`` when not in ``table``)."""
+    if word is None:
+        return None
+    return table.get(str(word), "other")

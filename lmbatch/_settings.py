@@ -103,6 +103,10 @@ class ProviderSettings(BaseModel):
             may have made before concluding it made none: a vendor can still be making a
             batch whose request arrived just before the client went away. Counted from
             the call's last sign of life, by the vendor's clock.
+        allow_unknown_model: Submit a model name the maintained model list (the price
+            library's) does not know, e.g. a fine-tune or a model newer than the list.
+            Off by default: a misspelt model is refused before anything is sent, with a
+            did-you-mean. A model given a price under ``prices`` is known.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -114,6 +118,7 @@ class ProviderSettings(BaseModel):
     keep_raw: bool = False
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     create_settle_seconds: float = Field(default=120.0, ge=0)
+    allow_unknown_model: bool = False
 
     @classmethod
     def endpoint_options(cls) -> dict[str, EndpointOption]:

@@ -137,6 +137,12 @@ CREATE TABLE IF NOT EXISTS foreign_batches (
     PRIMARY KEY (job_id, chunk_index, batch_id)
 );
 CREATE INDEX IF NOT EXISTS foreign_batches_by_batch ON foreign_batches (batch_id);
+CREATE TABLE IF NOT EXISTS job_labels (
+    job_id TEXT PRIMARY KEY,
+    label TEXT,
+    source TEXT
+);
+CREATE INDEX IF NOT EXISTS job_labels_by_label ON job_labels (label);
 """
 # What reconciliation keeps (lmbatch._reconcile):
 # - job_tags: the tag every request id of a job ends with;
@@ -548,6 +554,7 @@ class JobStore(Store):
             conn.execute("DELETE FROM job_tags WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM chunks WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM job_connections WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM job_labels WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
             return True
 
@@ -787,6 +794,31 @@ class JobStore(Store):
         with self._lock:
             ids = [r[0] for r in self._conn.execute(query + " ORDER BY created_at DESC", params)]
         return [job for job in (self.get_job(i) for i in ids) if job is not None]
+
+    # -- labels ------------------------------------------------------------------------
+
+    @_store_errors
+    def set_job_label(
+        self, job_id: str, *, label: str | None = None, source: str | None = None
+    ) -> None:
+        """Name a job (``--label``) and note the file its requests came from.
+
+        A value left None keeps what was recorded before.
+        """
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO job_labels VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE "
+                "SET label = COALESCE(excluded.label, label), "
+                "source = COALESCE(excluded.source, source)",
+                (job_id, label, source),
+            )
+
+    @_store_errors
+    def job_labels(self) -> dict[str, tuple[str | None, str | None]]:
+        """``{job_id: (label, source)}`` of every job that has either."""
+        with self._lock:
+            rows = self._conn.execute("SELECT job_id, label, source FROM job_labels").fetchall()
+        return {job_id: (label, source) for job_id, label, source in rows}
 
     # -- cost ledger -------------------------------------------------------------------
 

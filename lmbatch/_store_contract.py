@@ -217,6 +217,17 @@ class Store(abc.ABC):
         and remember it as foreign to the chunk, disowned."""
 
     @abc.abstractmethod
+    def set_job_label(
+        self, job_id: str, *, label: str | None = None, source: str | None = None
+    ) -> None:
+        """Name a job (``--label``) and note the file its requests came from (None keeps
+        what was recorded)."""
+
+    @abc.abstractmethod
+    def job_labels(self) -> dict[str, tuple[str | None, str | None]]:
+        """``{job_id: (label, source)}`` of every job that has either."""
+
+    @abc.abstractmethod
     def record_foreign(self, job_id: str, chunk_index: int, batch_id: str, reason: str) -> None:
         """Remember that ``batch_id`` is proven not to be the chunk's batch (first wins)."""
 

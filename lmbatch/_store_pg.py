@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["PG_SCHEMA_VERSION", "SPOOL_BLOCK", "PostgresStore"]
 
 #: The schema version this lmbatch writes to PostgreSQL (its own sequence, not SQLite's).
-PG_SCHEMA_VERSION = 2
+PG_SCHEMA_VERSION = 3
 #: Bytes per row of spooled input.
 SPOOL_BLOCK = 1 << 20
 # Advisory lock keys (first int of the two-int form): migration, job creation, spool.
@@ -168,6 +168,14 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             disowned BOOLEAN NOT NULL,
             PRIMARY KEY (job_id, chunk_index, batch_id))""",
         "CREATE INDEX foreign_batches_by_batch ON foreign_batches (batch_id)",
+    ),
+    # Version 3: job labels (``--label``) and the file a job's requests came from.
+    3: (
+        """CREATE TABLE job_labels (
+            job_id TEXT PRIMARY KEY,
+            label TEXT,
+            source TEXT)""",
+        "CREATE INDEX job_labels_by_label ON job_labels (label)",
     ),
 }
 
@@ -467,6 +475,7 @@ class PostgresStore(Store):
                 "spool_blocks",
                 "spool_files",
                 "job_tags",
+                "job_labels",
                 "chunks",
                 "job_connections",
                 "jobs",
@@ -884,6 +893,30 @@ class PostgresStore(Store):
                 "VALUES (%s, %s, %s, %s, %s, FALSE) ON CONFLICT DO NOTHING",
                 (job_id, chunk_index, batch_id, reason, time.time()),
             )
+
+    @_store_errors
+    def set_job_label(
+        self, job_id: str, *, label: str | None = None, source: str | None = None
+    ) -> None:
+        """Name a job (``--label``) and note the file its requests came from.
+
+        A value left None keeps what was recorded before.
+        """
+        with self._connection() as conn:
+            conn.execute(
+                "INSERT INTO job_labels (job_id, label, source) VALUES (%s, %s, %s) "
+                "ON CONFLICT (job_id) DO UPDATE "
+                "SET label = COALESCE(EXCLUDED.label, job_labels.label), "
+                "source = COALESCE(EXCLUDED.source, job_labels.source)",
+                (job_id, label, source),
+            )
+
+    @_store_errors
+    def job_labels(self) -> dict[str, tuple[str | None, str | None]]:
+        """``{job_id: (label, source)}`` of every job that has either."""
+        with self._connection() as conn:
+            rows = conn.execute("SELECT job_id, label, source FROM job_labels").fetchall()
+        return {str(job_id): (label, source) for job_id, label, source in rows}
 
     @_store_errors
     def is_foreign(self, job_id: str, chunk_index: int, batch_id: str) -> bool:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 import lmbatch
 from lmbatch import BatchStatus, LMOutput, Message
+from lmbatch._inputs import normalize_input
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
 
 pytestmark = pytest.mark.timeout(120)
@@ -181,3 +182,84 @@ async def test_a_missing_model_is_reported_before_anything_is_recorded(
             await getattr(ops, method)({"a": "hi"})
     assert str(caught.value).startswith(f"the {provider} provider needs a model: pass model=...")
     assert store.list_jobs() == []
+
+
+@pytest.mark.parametrize(("provider", "model"), PROVIDERS)
+async def test_a_misspelt_hyperparameter_is_refused_alike_on_every_provider(
+    provider: str, model: str, vendor_env: None, tmp_path: Any
+) -> None:
+    # One rule: portable names and the vendor's documented fields pass, a typo is refused
+    # before anything is recorded or sent, with a did-you-mean, on both vendors.
+    ops = lmbatch.get_batch_operations(provider, model=model, store=tmp_path / "jobs.sqlite3")
+    async with ops:
+        with pytest.raises(lmbatch.ValidationError, match="did you mean 'temperature'") as info:
+            await ops.create({"a": "Hi"}, {"temprature": 0, "max_tokens": 20})
+        assert "extra_body" in str(info.value)
+        assert ops.store.list_jobs() == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "field"),
+    [("openai", "gpt-4.1-mini", "max_output_tokens"), ("anthropic", "claude-sonnet-4-5", "top_k")],
+)
+async def test_vendor_fields_and_extra_body_reach_the_request_body(
+    provider: str, model: str, field: str, vendor_env: None, tmp_path: Any
+) -> None:
+    ops = lmbatch.get_batch_operations(provider, model=model, store=tmp_path / "jobs.sqlite3")
+    params = ops._checked_hyperparameters(
+        {field: 1, "max_tokens": 20, "extra_body": {"brand_new_field": {"x": 1}}}
+    )
+    record = ops._encode_request("k", normalize_input("k", "Hi"), params)
+    body = record.get("body") or record["params"]
+    assert body[field] == 1
+    assert body["brand_new_field"] == {"x": 1}
+
+
+@pytest.mark.parametrize("endpoint", [None, "/v1/chat/completions"])
+@pytest.mark.parametrize(("provider", "model"), PROVIDERS)
+async def test_finish_reason_is_the_same_word_on_every_provider_and_policies_apply(
+    provider: str, model: str, endpoint: str | None, vendor_env: None, tmp_path: Any
+) -> None:
+    if endpoint is not None and provider != "openai":
+        pytest.skip("one endpoint only")
+    options = {"endpoint": endpoint} if endpoint else {}
+    ops = lmbatch.get_batch_operations(
+        provider, model=model, store=tmp_path / "jobs.sqlite3", **options
+    )
+    requests = {
+        "short": "Hi",
+        "long": "Tell me everything about batches " + "and more " * 40,
+        "refused": "Do something bad [[refuse]]",
+    }
+    async with ops:
+        results = await ops.invoke(
+            requests, {"max_tokens": 12}, status_check_interval=0, max_iterations=50
+        )
+        assert {key: out.finish_reason for key, out in results.items()} == {
+            "short": "stop",
+            "long": "length",
+            "refused": "refusal",
+        }
+        assert results["long"].ok  # cut off, but an answer: kept ok by default
+        rounds: list[lmbatch.ResubmissionRound] = []
+        strict = await ops.invoke(
+            requests,
+            {"max_tokens": 12},
+            status_check_interval=0,
+            max_iterations=50,
+            reuse=False,
+            retry_on=("length",),
+            treat_as_error=("length",),
+            resubmit=1,
+            on_resubmit=rounds.append,
+        )
+    assert [(r["round"], r["requests"], r["reasons"]) for r in rounds] == [
+        (2, 1, {"finish_reason length": 1})
+    ]
+    long = strict["long"]
+    assert not long.ok
+    assert long.error is not None
+    assert long.error.code == "finish_reason_length"
+    assert long.text  # the partial answer is kept
+    assert long.finish_details["lmbatch_round"] == 2
+    assert strict["short"].ok

@@ -81,7 +81,9 @@ def _url_for(provider: str, origin: str) -> str:
 
 
 @pytest.mark.parametrize("kind", ["lmbatch.toml", "pyproject.toml"])
-@pytest.mark.parametrize(("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "m")])
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+)
 async def test_a_config_file_base_url_cannot_send_the_environment_key_elsewhere(
     provider: str, model: str, kind: str, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,7 +108,9 @@ async def test_a_config_file_base_url_cannot_send_the_environment_key_elsewhere(
     assert SECRET not in message
 
 
-@pytest.mark.parametrize(("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "m")])
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+)
 async def test_a_trusted_config_file_base_url_is_used(
     provider: str, model: str, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -119,7 +123,9 @@ async def test_a_trusted_config_file_base_url_is_used(
         assert emulator.create_calls == 1
 
 
-@pytest.mark.parametrize(("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "m")])
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+)
 async def test_a_base_url_from_the_environment_or_an_argument_wins_over_the_file(
     provider: str, model: str, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,6 +22,7 @@ from lmbatch.cli._demo import demo_command
 from lmbatch.cli._emulator_command import emulator_command
 from lmbatch.cli._errors import EXIT_INTERRUPTED, INTERRUPTED, USAGE_ERROR, say
 from lmbatch.cli._estimate_command import estimate_command
+from lmbatch.cli._jobs_command import jobs_command
 from lmbatch.cli._providers_command import providers_command
 from lmbatch.cli._resolve_command import resolve_command
 from lmbatch.cli._run_commands import resume_command, run_command, wait_command
@@ -49,6 +50,8 @@ Examples:
     lmbatch status $ID
 
     lmbatch results $ID -o results.jsonl
+
+    lmbatch jobs
 """
 
 
@@ -163,6 +166,7 @@ app.command("status")(status_command)
 app.command("info")(info_command)
 app.command("results")(results_command)
 app.command("list")(list_command)
+app.command("jobs")(jobs_command)
 app.command("cancel")(cancel_command)
 app.command("resume")(resume_command)
 app.command("resolve")(resolve_command)

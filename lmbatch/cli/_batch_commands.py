@@ -15,8 +15,10 @@ from lmbatch._operations import BatchOperations
 from lmbatch._status import BatchInfo
 from lmbatch.cli._errors import CLIError, reporting_errors
 from lmbatch.cli._generation import load_schema, parse_assignments
+from lmbatch.cli._jobs_command import LabelOption, record_label
 from lmbatch.cli._options import (
     AllowPathOption,
+    AllowUnknownModelOption,
     BatchIdArgument,
     FileArgument,
     FormatOption,
@@ -29,6 +31,7 @@ from lmbatch.cli._options import (
     SchemaOption,
     StoreOption,
     VerboseOption,
+    with_unknown_model,
 )
 from lmbatch.cli._progress import stderr_console
 from lmbatch.cli._provider_choice import operations_for
@@ -99,6 +102,8 @@ def submit_command(
     allow_path: AllowPathOption = None,
     store: StoreOption = None,
     fresh: SubmitFreshOption = False,
+    allow_unknown_model: AllowUnknownModelOption = False,
+    label: LabelOption = None,
     max_cost: Annotated[
         str | None,
         typer.Option(
@@ -130,12 +135,15 @@ def submit_command(
         lmbatch submit questions.csv -p anthropic -P max_tokens=300 -P temperature=0
 
         lmbatch submit people.jsonl --schema models:Person
+
+        lmbatch submit prompts.jsonl -p openai -m gpt-4.1-mini --label nightly-2026-05-01
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
         requests = read_request_file(
             file, file_format.value if file_format else None, allow_path or ()
         )
         hyperparameters = hyperparameters_from(param, schema)
+        option = with_unknown_model(option, allow_unknown_model)
         ops = operations_for(provider=provider, model=model, options=option, store=store)
 
         created: list[bool] = []
@@ -150,6 +158,7 @@ def submit_command(
             )
 
         batch_id = run_with(ops, create)
+        record_label(ops, batch_id, label, requests.name)
         reattached = created == [False]
         if json_output:
             print(
@@ -403,6 +412,7 @@ def results_command(
             provider=provider, model=model, options=option, store=store, batch_id=batch_id
         )
         writer = ResultsWriter(output)
+        writer.check()
 
         async def write(ops: BatchOperations) -> None:
             await writer.write_stream(ops.iter_results(batch_id))

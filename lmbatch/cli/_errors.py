@@ -18,6 +18,7 @@ __all__ = [
     "EXIT_BROKEN_PIPE",
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
+    "EXIT_SOME_FAILED",
     "EXIT_USAGE",
     "INTERRUPTED",
     "UNEXPECTED_ERROR",
@@ -35,6 +36,9 @@ __all__ = [
 EXIT_ERROR = 1
 #: Exit status of bad usage or bad input, found before anything was sent.
 EXIT_USAGE = 2
+#: Exit status of a run whose results were all written but some keys failed (errored,
+#: expired, cancelled...); ``--allow-failures`` makes it 0.
+EXIT_SOME_FAILED = 3
 #: Exit status after Ctrl-C.
 EXIT_INTERRUPTED = 130
 

@@ -10,6 +10,7 @@ import typer
 
 __all__ = [
     "AllowPathOption",
+    "AllowUnknownModelOption",
     "BatchIdArgument",
     "FormatChoice",
     "FormatOption",
@@ -23,6 +24,7 @@ __all__ = [
     "SchemaOption",
     "StoreOption",
     "VerboseOption",
+    "with_unknown_model",
 ]
 
 
@@ -47,9 +49,30 @@ ProviderOption = Annotated[
         show_default=False,
     ),
 ]
+AllowUnknownModelOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unknown-model",
+        help="Submit a model name the model list does not know (a fine-tune, a model "
+        "newer than the list); by default it is refused, with a did-you-mean.",
+    ),
+]
+
+
+def with_unknown_model(options: list[str] | None, allow: bool) -> list[str] | None:
+    """``-O`` options, plus ``allow_unknown_model=true`` when ``--allow-unknown-model``."""
+    return [*(options or []), "allow_unknown_model=true"] if allow else options
+
+
 ModelOption = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="Model name (default: config file).", show_default=False),
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model name (default: $LMBATCH_<PROVIDER>_MODEL, then the config file's "
+        "[providers.NAME] model; $LMBATCH_MODEL only with $LMBATCH_PROVIDER).",
+        show_default=False,
+    ),
 ]
 OptionsOption = Annotated[
     list[str] | None,

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo, BatchStatus
+from lmbatch._submission import JOB_ID_METADATA_KEY
 from lmbatch.cli._terminal import PlainWhenPipedConsole
 
 __all__ = [
@@ -75,6 +76,12 @@ def info_json(info: Mapping[str, Any], *, raw: bool = False) -> dict[str, Any]:
 def result_record(key: str, output: LMOutput) -> dict[str, Any]:
     """One line of a results file: the key and its outcome."""
     record: dict[str, Any] = {"key": key, "ok": output.ok}
+    # Why generation stopped (stop, length, content_filter...): "ok" with "length" is a
+    # cut-off answer.
+    record["finish_reason"] = output.finish_reason
+    model = output.finish_details.get("model")
+    if model is not None:
+        record["model"] = model
     if output.text is not None:
         record["text"] = output.text
     if output.structured_output is not None:
@@ -83,6 +90,9 @@ def result_record(key: str, output: LMOutput) -> dict[str, Any]:
         record["tool_calls"] = [call.model_dump(mode="json") for call in output.tool_calls]
     if output.refusal is not None:
         record["refusal"] = output.refusal
+    thinking = output.thinking
+    if thinking:
+        record["thinking"] = "\n\n".join(item.text for item in thinking)
     record["error"] = output.error.model_dump(mode="json") if output.error else None
     record["usage"] = output.token_usage.model_dump(mode="json") if output.token_usage else None
     # USD with the batch discount; null when the model has no known price.
@@ -112,14 +122,18 @@ def batch_table(infos: Iterable[BatchInfo], *, title: str | None = None) -> Tabl
     """A table of batches: id, status, counts, model, created."""
     table = Table(title=title, title_justify="left")
     table.add_column("id", overflow="fold")
+    table.add_column("job", overflow="fold")
     table.add_column("status")
     table.add_column("requests")
     table.add_column("model")
     table.add_column("created")
     for info in infos:
         created = info.get("created_at")
+        metadata = info.get("metadata") or {}
+        job_id = metadata.get(JOB_ID_METADATA_KEY, "")
         table.add_row(
             info["id"],
+            job_id if job_id != info["id"] else "",
             status_text(info["status"]),
             counts_summary(info),
             info.get("model") or "",

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from lmbatch._outputs import LMOutput
 from lmbatch._private import open_private
-from lmbatch.cli._errors import CLIError
+from lmbatch.cli._errors import EXIT_ERROR, CLIError
 from lmbatch.cli._render import result_record, to_json
 
 __all__ = ["ParkedResults", "ResultsSummary", "ResultsWriter"]
@@ -65,13 +65,43 @@ class ResultsWriter:
         self.records: list[dict[str, Any]] = []
         self._partial = path.with_name(path.name + ".partial") if path is not None else None
 
+    def check(self) -> None:
+        """Refuse a results path that could not be written, before anything is sent.
+
+        A batch can take a day: finding out at the end that ``-o`` names a missing or
+        read-only folder would waste it. The file is written as ``OUT.partial`` and then
+        renamed, so its folder must exist and be writable.
+
+        Raises:
+            CLIError: Naming ``--output`` and the reason (exit status 2).
+        """
+        if self.path is None:
+            return
+        path = self.path
+        folder = path.parent if str(path.parent) else Path(".")
+        if path.is_dir():
+            raise CLIError(
+                f"--output {path}: is a folder; name a file, e.g. -o {path / 'results.jsonl'}"
+            )
+        if not folder.is_dir():
+            raise CLIError(
+                f"--output {path}: the folder {folder} does not exist; create it first "
+                f"(mkdir -p {folder}) or name another file"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise CLIError(f"--output {path}: the folder {folder} is not writable")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise CLIError(f"--output {path}: the file exists and is not writable")
+
     def _open(self) -> IO[str]:
         if self._partial is None:
             return sys.stdout
         try:
             return open_private(self._partial, "w", encoding="utf-8")
         except OSError as exc:
-            raise CLIError(f"--output {self.path}: cannot write it: {exc.strerror}") from None
+            raise CLIError(
+                f"--output {self.path}: cannot write it: {exc.strerror}", exit_code=EXIT_ERROR
+            ) from None
 
     def write_all(self, pairs: Iterable[tuple[str, LMOutput]]) -> None:
         """Write every ``(key, output)`` pair, in order."""
@@ -79,8 +109,9 @@ class ResultsWriter:
         try:
             for key, output in pairs:
                 self._write(handle, key, output)
-        except BaseException:
+        except BaseException as exc:
             self._discard(handle)
+            self._failed_writing(exc)
             raise
         self._commit(handle)
 
@@ -90,8 +121,9 @@ class ResultsWriter:
         try:
             async for key, output in pairs:
                 self._write(handle, key, output)
-        except BaseException:
+        except BaseException as exc:
             self._discard(handle)
+            self._failed_writing(exc)
             raise
         self._commit(handle)
 
@@ -102,8 +134,9 @@ class ResultsWriter:
             for outcome, line in lines:
                 handle.write(line + "\n")
                 self.summary.count(outcome)
-        except BaseException:
+        except BaseException as exc:
             self._discard(handle)
+            self._failed_writing(exc)
             raise
         self._commit(handle)
 
@@ -114,6 +147,14 @@ class ResultsWriter:
         if len(self.records) < 1000:  # kept for a results table, not for huge batches
             self.records.append(record)
 
+    def _failed_writing(self, exc: BaseException) -> None:
+        """Turn a failed write of the results file (a full disk...) into a CLIError."""
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError) and self.path:
+            raise CLIError(
+                f"--output {self.path}: cannot write it: {exc.strerror or exc}",
+                exit_code=EXIT_ERROR,
+            ) from None
+
     def _discard(self, handle: IO[str]) -> None:
         if self._partial is not None:
             handle.close()
@@ -123,8 +164,14 @@ class ResultsWriter:
         if self._partial is None or self.path is None:
             handle.flush()
             return
-        handle.close()
-        os.replace(self._partial, self.path)
+        try:
+            handle.close()
+            os.replace(self._partial, self.path)
+        except OSError as exc:
+            self._partial.unlink(missing_ok=True)
+            raise CLIError(
+                f"--output {self.path}: cannot write it: {exc.strerror}", exit_code=EXIT_ERROR
+            ) from None
 
 
 def outcome_of(output: LMOutput) -> str:

@@ -14,15 +14,28 @@ import typer
 from lmbatch import resume
 from lmbatch._deadline import Deadline, deadline_scope
 from lmbatch._errors import ConfigError
-from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, DEFAULT_TIMEOUT, BatchOperations
+from lmbatch._operations import (
+    DEFAULT_RESUBMIT_ROUNDS,
+    DEFAULT_TIMEOUT,
+    BatchOperations,
+    ResubmissionRound,
+)
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
-from lmbatch.cli._errors import EXIT_INTERRUPTED, print_interrupted, reporting_errors
+from lmbatch.cli._errors import (
+    EXIT_INTERRUPTED,
+    EXIT_SOME_FAILED,
+    CLIError,
+    print_interrupted,
+    reporting_errors,
+)
 from lmbatch.cli._estimate_command import CountWithVendorOption, MaxCostOption, dry_run
 from lmbatch.cli._generation import parse_assignments
+from lmbatch.cli._jobs_command import LabelOption, record_label
 from lmbatch.cli._options import (
     AllowPathOption,
+    AllowUnknownModelOption,
     BatchIdArgument,
     FileArgument,
     FormatOption,
@@ -36,6 +49,7 @@ from lmbatch.cli._options import (
     SchemaOption,
     StoreOption,
     VerboseOption,
+    with_unknown_model,
 )
 from lmbatch.cli._progress import BatchProgress, stderr_console
 from lmbatch.cli._provider_choice import operations_for, store_path
@@ -107,6 +121,48 @@ ResubmitOption = Annotated[
         help="Rounds of resubmission for expired, missing and transiently failed requests.",
     ),
 ]
+
+
+AllowFailuresOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-failures",
+        help=f"Exit 0 even when some keys failed (by default such a run exits "
+        f"{EXIT_SOME_FAILED}, after writing every result).",
+    ),
+]
+RetryOnOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--retry-on",
+        metavar="REASON",
+        help="Also resubmit ok answers that stopped for this finish reason (length, "
+        "content_filter, refusal...), within the --resubmit rounds (repeatable).",
+        show_default=False,
+    ),
+]
+TreatAsErrorOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--treat-as-error",
+        metavar="REASON",
+        help="Count ok answers that stopped for this finish reason (e.g. length: cut off "
+        "by max_tokens) as failures (repeatable).",
+        show_default=False,
+    ),
+]
+
+
+def describe_round(resubmission: ResubmissionRound) -> str:
+    """``round 2: resubmitting 3 requests (2 expired, 1 errored (http_500)) as job ...``."""
+    count = resubmission["requests"]
+    why = ", ".join(f"{n} {reason}" for reason, n in resubmission["reasons"].items())
+    return (
+        f"round {resubmission['round']}: resubmitting {count} "
+        f"request{'s' if count != 1 else ''}"
+        + (f" ({why})" if why else "")
+        + f" as job {resubmission['job_id']}"
+    )
 
 
 def stdin_is_terminal() -> bool:
@@ -211,6 +267,7 @@ def _finish(
     batch_id: str,
     info: BatchInfo,
     json_output: bool,
+    rounds: list[ResubmissionRound] | None = None,
 ) -> None:
     console = stderr_console()
     if writer.path is None:
@@ -218,12 +275,31 @@ def _finish(
         console.print(f"{batch_id}: {info['status'].value}; {writer.summary.describe()}")
     elif json_output:
         summary = {"id": batch_id, "status": info["status"].value, "output": str(writer.path)}
-        print(to_json({**summary, **writer.summary.as_json()}))
+        extra = {"rounds": rounds} if rounds is not None else {}
+        print(to_json({**summary, **writer.summary.as_json(), **extra}))
     else:
         console.print(
             f"{batch_id}: {info['status'].value}; wrote {writer.summary.describe()} "
             f"to {writer.path}"
         )
+
+
+def _exit_for_failures(writer: ResultsWriter, allow_failures: bool) -> None:
+    """Exit with :data:`EXIT_SOME_FAILED` when some keys failed, unless allowed."""
+    failed = writer.summary.total - writer.summary.outcomes["ok"]
+    if failed and not allow_failures:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _how_to_write_again(batch_id: str, output: Path | None) -> str:
+    """Where results that could not be written still are, and the command to fetch them."""
+    out = f" -o {output}" if output is not None else ""
+    return (
+        f"the results are kept by the provider and nothing needs to run again: once the "
+        f"file can be written, write them with: lmbatch results {batch_id}{out} (or run "
+        f"the same lmbatch run command again: it picks up the job, resubmission rounds "
+        f"included, without paying twice)"
+    )
 
 
 def run_command(
@@ -246,6 +322,11 @@ def run_command(
     max_cost: MaxCostOption = None,
     dry_run_only: DryRunOption = False,
     count_with_vendor: CountWithVendorOption = False,
+    retry_on: RetryOnOption = None,
+    treat_as_error: TreatAsErrorOption = None,
+    allow_failures: AllowFailuresOption = False,
+    allow_unknown_model: AllowUnknownModelOption = False,
+    label: LabelOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -253,11 +334,17 @@ def run_command(
 
     Results are written in the order of FILE, one JSON line per key (see "lmbatch results
     --help"). Ctrl-C asks whether to cancel the batch or leave it running, and prints how
-    to pick it up again ("lmbatch wait ID -o OUT.jsonl").
+    to pick it up again ("lmbatch wait ID -o OUT.jsonl"). The -o path is checked (its
+    folder must exist and be writable) before anything is sent.
 
     Running the same command again (same file, settings, provider and model) picks up
     the earlier job: batches already made are waited for, not paid for twice. Requests
-    that expired or failed for a passing reason are resubmitted (--resubmit rounds).
+    that expired or failed for a passing reason are resubmitted (--resubmit rounds);
+    each round is announced (what is resubmitted and why), and listed under "rounds"
+    with --json.
+
+    Exit status: 0 when every key is ok; 3 when some failed (every result is still
+    written; --allow-failures makes it 0); see "Exit status" in the CLI docs.
 
     Examples:
 
@@ -274,6 +361,9 @@ def run_command(
             file, file_format.value if file_format else None, allow_path or ()
         )
         hyperparameters = hyperparameters_from(param, schema)
+        option = with_unknown_model(option, allow_unknown_model)
+        writer = ResultsWriter(output)
+        writer.check()  # a batch can take a day: a bad -o is refused before it starts
         if dry_run_only:
             dry_run(
                 requests,
@@ -302,14 +392,20 @@ def run_command(
             on_interrupt=on_interrupt,
             output=output,
         )
-        writer = ResultsWriter(output)
         # Results are parked on disk as they are read (beside the job store's spool),
         # then written in the file's order: memory stays flat however many there are.
         parked = ParkedResults(ops.store.spool_dir())
 
+        rounds: list[ResubmissionRound] = []
+
+        def resubmitting(resubmission: ResubmissionRound) -> None:
+            rounds.append(resubmission)
+            waiter.progress.console.print(describe_round(resubmission))
+
         async def run(ops: BatchOperations) -> tuple[str, BatchInfo]:
             def submitted(batch_id: str, created: bool) -> None:
                 waiter.batch_id = batch_id
+                record_label(ops, batch_id, label, requests.name)
                 message = describe_submission(ops, batch_id, requests)
                 if not created:
                     message = f"picked up the earlier job for these requests: {batch_id}"
@@ -327,6 +423,9 @@ def run_command(
                     resubmit=resubmit,
                     reuse=not fresh,
                     max_cost=max_cost,
+                    retry_on=retry_on or (),
+                    treat_as_error=treat_as_error or (),
+                    on_resubmit=resubmitting,
                 ):
                     parked.add(key, result)
             assert waiter.batch_id is not None
@@ -338,8 +437,13 @@ def run_command(
                 batch_id, info = run_with(ops, run)
             except KeyboardInterrupt:
                 raise typer.Exit(waiter.interrupted(json_output)) from None
-            writer.write_lines(parked.in_order(requests.requests))
-        _finish(writer, batch_id, info, json_output)
+            try:
+                writer.write_lines(parked.in_order(requests.requests))
+            except CLIError as exc:
+                exc.add_note(_how_to_write_again(batch_id, output))
+                raise
+        _finish(writer, batch_id, info, json_output, rounds)
+        _exit_for_failures(writer, allow_failures)
 
 
 def wait_command(
@@ -384,6 +488,8 @@ def wait_command(
             output=output,
         )
         writer = ResultsWriter(output) if output is not None else None
+        if writer is not None:
+            writer.check()
 
         async def wait(ops: BatchOperations) -> BatchInfo:
             # One deadline for waiting and writing the results.
@@ -430,6 +536,7 @@ def resume_command(
         settings = parse_assignments(option, "--option")
         display = BatchProgress(enabled=False if no_progress else None)
         writer = ResultsWriter(output)
+        writer.check()
 
         async def resume_job() -> dict[str, LMOutput]:
             with display:

@@ -7,7 +7,7 @@ one wording, with a small, regular Python vocabulary, and this module translates
 
 * ``NAME=...``: a keyword argument. ``model``, ``provider``, ``store`` and ``timeout``
   have their own flags; any other name is a provider option, ``-O NAME=...``.
-* ``reuse=False``: ``--fresh``.
+* ``reuse=False``: ``--fresh``; ``allow_unknown_model=True``: ``--allow-unknown-model``.
 * ``hyperparameters['NAME']``: ``-P NAME``.
 * ``the provider's `NAME` option``: the flag, as above.
 * ``lmbatch.resume('ID')``: ``lmbatch resume ID``; ``retrieve('ID')``:
@@ -54,6 +54,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:lmbatch\.)?get_batch_operations\('([^']+)'[^()]*\)"), r"-p/--provider \1"),
     (re.compile(r"\bthe same invoke(?:\(\))?(?: \(or `lmbatch run`\))?"), "the same command"),
     (re.compile(r"\breuse=False\b"), "--fresh"),
+    (re.compile(r"\ballow_unknown_model=True\b"), "--allow-unknown-model"),
     (re.compile(r"\bhyperparameters\['(\w+)'\]"), r"-P \1"),
 ]
 _PROVIDER_OPTION = re.compile(r"\bthe provider's `(\w+)` option")

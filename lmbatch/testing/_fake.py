@@ -8,7 +8,8 @@ partial results, be cancelled, and be listed page by page) but keeps everything 
   expiry, cancellation behaviour);
 * per request id, with :meth:`FakeBackend.script_request`, or with a directive in the
   prompt text: ``[[lmbatch:error=429]]``, ``[[lmbatch:expire]]``,
-  ``[[lmbatch:malformed]]``, ``[[lmbatch:omit]]``, ``[[lmbatch:duplicate]]``;
+  ``[[lmbatch:malformed]]``, ``[[lmbatch:omit]]``, ``[[lmbatch:duplicate]]``,
+  ``[[lmbatch:finish=length]]`` (an ok answer with that ``finish_reason``);
 * per call, with :meth:`FakeBackend.fail_next` (raise an error on the next submit,
   fetch, results, list or cancel call).
 """
@@ -32,6 +33,7 @@ from lmbatch._messages import Attachment, Message, MessageRole, ToolCall
 from lmbatch._operations import BatchOperations, BatchPage, ResultRecord
 from lmbatch._outputs import (
     ErrorKind,
+    FinishReason,
     LMOutput,
     OutputItem,
     RefusalOutput,
@@ -89,6 +91,7 @@ class FakeRequestScript:
     omit: bool = False
     duplicate: bool = False
     text: str | None = None
+    finish_reason: str | None = None
 
 
 @dataclass
@@ -331,6 +334,8 @@ class FakeBatchOperations(BatchOperations):
                 found.error_status = int(value or 500)
             elif name in ("expire", "malformed", "omit", "duplicate"):
                 setattr(found, name, True)
+            elif name == "finish":
+                found.finish_reason = value or "length"
         return found
 
     def _answer(self, record: dict[str, Any], script: FakeRequestScript) -> LMOutput:
@@ -354,7 +359,13 @@ class FakeBatchOperations(BatchOperations):
                 TextOutput(text=script.text if script.text is not None else f"echo: {prompt}")
             )
         words = sum(len(_message_text(m).split()) for m in record["messages"])
+        finish: FinishReason = "tool_calls" if tool_choice in tools else "stop"
+        if any(isinstance(item, RefusalOutput) for item in items):
+            finish = "refusal"
+        if script.finish_reason is not None:
+            finish = script.finish_reason  # type: ignore[assignment]
         return LMOutput(
+            finish_reason=finish,
             outputs=items,
             token_usage=TokenUsage(input_tokens=words, output_tokens=len(prompt.split()) + 1),
             finish_details={"stop_reason": "end_turn", "model": record.get("model")},

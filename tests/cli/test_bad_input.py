@@ -465,3 +465,55 @@ def test_a_store_url_is_refused_naming_where_it_came_from(
     assert_refused(lmbatch("status", "batch_x"), "LMBATCH_STORE is ")
     assert "s3cret" not in outcome.stderr
     assert not (tmp_path / "s3:").exists()
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+)
+def test_a_misspelt_param_is_refused_on_every_provider_with_a_did_you_mean(
+    lmbatch: Invoke,
+    prompts: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    model: str,
+) -> None:
+    pytest.importorskip(f"lmbatch_{provider}")
+    monkeypatch.setenv(f"{provider.upper()}_API_KEY", "test")
+    # An address nothing listens on: the refusal must come before any call.
+    option = f"base_url=http://127.0.0.1:9/{'v1' if provider == 'openai' else ''}"
+    outcome = lmbatch(
+        "submit", str(prompts), "-p", provider, "-m", model, "-O", option,
+        "-P", "temprature=0", "-P", "max_tokens=20",
+    )  # fmt: skip
+    assert_refused(outcome, "-P temprature")
+    assert "did you mean 'temperature'" in outcome.stderr
+    assert "-P extra_body" in outcome.stderr
+    assert not (tmp_path / "store" / "jobs.sqlite3").exists() or not _jobs(tmp_path)
+
+
+def test_a_misspelt_model_is_refused_with_a_did_you_mean_and_the_flag_to_force_it(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("lmbatch_openai")
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    base = ("-p", "openai", "-O", "base_url=http://127.0.0.1:9/v1", "-O", "max_retries=0")
+    outcome = lmbatch("submit", str(prompts), *base, "-m", "gpt-4.1-mni")
+    assert_refused(outcome, "did you mean 'gpt-4.1-mini'")
+    assert "--allow-unknown-model" in outcome.stderr
+    assert not (tmp_path / "store" / "jobs.sqlite3").exists() or not _jobs(tmp_path)
+    forced = lmbatch("submit", str(prompts), *base, "-m", "gpt-4.1-mni", "--allow-unknown-model")
+    assert "did you mean" not in forced.stderr
+    assert "Connection error" in forced.stderr or "connect" in forced.stderr.lower()
+
+
+def test_lmbatch_model_does_not_follow_another_provider(
+    lmbatch: Invoke, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("lmbatch_anthropic")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+    monkeypatch.setenv("LMBATCH_PROVIDER", "openai")
+    monkeypatch.setenv("LMBATCH_MODEL", "gpt-4.1-mini")
+    outcome = lmbatch("submit", str(prompts), "-p", "anthropic")
+    assert_refused(outcome, "needs a model")
+    assert "LMBATCH_ANTHROPIC_MODEL" in outcome.stderr

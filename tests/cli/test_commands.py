@@ -105,6 +105,8 @@ def test_results_to_a_file(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> No
     assert records["a"] == {
         "key": "a",
         "ok": True,
+        "finish_reason": "stop",
+        "model": "fake-model",
         "text": "echo: hello",
         "error": None,
         "usage": {
@@ -144,7 +146,7 @@ def test_run_writes_results_in_file_order(lmbatch: Invoke, tmp_path: Path) -> No
     outcome = lmbatch(
         "run", str(path), "-p", "fake", "-o", str(out), "--poll-interval", "0", "--resubmit", "0"
     )
-    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.exit_code == 3, outcome.stderr  # some keys failed; all were written
     records = read_lines(out)
     assert [r["key"] for r in records] == keys
     assert [r["ok"] for r in records] == [True, False, False, True]
@@ -167,6 +169,7 @@ def test_run_json_summary(lmbatch: Invoke, prompts: Path, tmp_path: Path) -> Non
         "output": str(out),
         "total": 3,
         "outcomes": {"ok": 3},
+        "rounds": [],
     }
 
 
@@ -494,7 +497,7 @@ def test_tables_are_plain_lines_when_piped(
     listed = lmbatch("list", "-p", "fake").stdout
     assert not BOX_DRAWING & set(listed)
     lines = listed.splitlines()
-    assert lines[0].split() == ["id", "status", "requests", "model", "created"]
+    assert lines[0].split() == ["id", "job", "status", "requests", "model", "created"]
     for batch_id in default_backend.batches:
         (row,) = [line for line in lines if batch_id in line]
         assert row.split()[0] == batch_id  # whole, on one line, first
@@ -505,3 +508,156 @@ def test_tables_are_plain_lines_when_piped(
     providers = lmbatch("providers", "--all").stdout
     assert not BOX_DRAWING & set(providers)
     assert any(line.split()[:1] == ["fake"] for line in providers.splitlines())
+
+
+def test_run_to_an_output_folder_that_does_not_exist_is_refused_before_submitting(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "nonexistent" / "dir" / "out.jsonl"
+    outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    assert outcome.exit_code == 2
+    assert "--output" in outcome.stderr
+    assert "nonexistent" in outcome.stderr
+    assert default_backend.calls["submit"] == 0
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="POSIX modes, not root")
+def test_run_to_a_read_only_folder_is_refused_before_submitting(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        out = folder / "out.jsonl"
+        outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    finally:
+        folder.chmod(0o700)
+    assert outcome.exit_code == 2
+    assert "not writable" in outcome.stderr
+    assert default_backend.calls["submit"] == 0
+
+
+def test_run_whose_output_cannot_be_written_at_the_end_says_how_to_get_the_results(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch.cli import _results_file
+
+    def full_disk(*args: object, **kwargs: object) -> object:
+        raise OSError(28, "No space left on device")
+
+    # Checks pass (the folder is fine); the final write fails (a full disk).
+    monkeypatch.setattr(_results_file, "open_private", full_disk)
+    out = tmp_path / "out.jsonl"
+    outcome = lmbatch("run", str(prompts), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    assert outcome.exit_code == 1
+    assert "No space left on device" in outcome.stderr
+    (batch_id,) = default_backend.batches
+    assert f"lmbatch results {batch_id} -o {out}" in " ".join(outcome.stderr.split())
+    monkeypatch.undo()
+    again = lmbatch("results", batch_id, "-p", "fake", "-o", str(out))
+    assert again.exit_code == 0, again.stderr
+    assert len(read_lines(out)) == 3
+    assert default_backend.calls["submit"] == 1
+
+
+def test_wait_and_resume_refuse_an_output_in_a_missing_folder_before_waiting(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    out = str(tmp_path / "missing" / "out.jsonl")
+    for command in ("wait", "results", "resume"):
+        outcome = lmbatch(command, batch_id, "-o", out)
+        assert outcome.exit_code == 2, (command, outcome.stderr)
+        assert "does not exist" in outcome.stderr
+    assert default_backend.calls["fetch"] == 0
+
+
+def test_run_announces_each_round_and_exits_3_when_keys_failed(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.jsonl"
+    inputs = {"ok": "fine", "bad": "nope [[lmbatch:error=400]]", "late": "x [[lmbatch:expire]]"}
+    path.write_text("".join(json.dumps({"key": k, "input": v}) + "\n" for k, v in inputs.items()))
+    out = tmp_path / "out.jsonl"
+    args = ("run", str(path), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    outcome = lmbatch(*args, "--resubmit", "1", "--json")
+    assert outcome.exit_code == 3, outcome.stderr
+    (resubmitted,) = outcome.json()["rounds"]
+    assert resubmitted["round"] == 2
+    assert resubmitted["requests"] == 1
+    assert resubmitted["reasons"] == {"expired": 1}
+    assert f"round 2: resubmitting 1 request (1 expired) as job {resubmitted['job_id']}" in (
+        " ".join(outcome.stderr.split())
+    )
+    assert len(read_lines(out)) == 3  # every result written all the same
+    allowed = lmbatch(*args, "--resubmit", "1", "--allow-failures")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert "round 2" in allowed.stderr  # the earlier job, picked up: its round is told too
+
+
+def test_run_finish_reason_policies(lmbatch: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "cut.jsonl"
+    inputs = {"whole": "fine", "cut": "long answer [[lmbatch:finish=length]]"}
+    path.write_text("".join(json.dumps({"key": k, "input": v}) + "\n" for k, v in inputs.items()))
+    out = tmp_path / "out.jsonl"
+    args = ("run", str(path), "-p", "fake", "-o", str(out), "--poll-interval", "0")
+    plain = lmbatch(*args)
+    assert plain.exit_code == 0, plain.stderr
+    records = {r["key"]: r for r in read_lines(out)}
+    assert records["cut"]["ok"] is True
+    assert records["cut"]["finish_reason"] == "length"
+    strict = lmbatch(*args, "--fresh", "--retry-on", "length", "--treat-as-error", "length")
+    assert strict.exit_code == 3, strict.stderr
+    assert "(1 finish_reason length)" in strict.stderr
+    records = {r["key"]: r for r in read_lines(out)}
+    assert records["cut"]["ok"] is False
+    assert records["cut"]["error"]["code"] == "finish_reason_length"  # type: ignore[index]
+    assert records["whole"]["ok"] is True
+    wrong = lmbatch(*args, "--retry-on", "lenght")
+    assert wrong.exit_code == 2
+    assert "unknown finish reason" in wrong.stderr
+
+
+def test_jobs_lists_the_local_jobs_with_labels_filters_and_json(
+    lmbatch: Invoke, prompts: Path, tmp_path: Path
+) -> None:
+    assert lmbatch("jobs").exit_code == 0  # no store yet: no jobs, no error
+    first = lmbatch("submit", str(prompts), "-p", "fake", "--label", "nightly-1").stdout.strip()
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"key": "x", "input": "hi"}) + "\n")
+    out = tmp_path / "out.jsonl"
+    ran = lmbatch(
+        "run", str(other), "-p", "fake", "-o", str(out), "--poll-interval", "0",
+        "--label", "adhoc",
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.stderr
+    listed = lmbatch("jobs", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    jobs = listed.json()
+    assert [job["label"] for job in jobs] == ["adhoc", "nightly-1"]  # newest first
+    adhoc, nightly = jobs
+    assert nightly["batches"] == [first]
+    assert nightly["source"] == str(prompts.resolve())
+    assert nightly["status"] == "submitted"
+    assert nightly["provider"] == "fake"
+    assert nightly["model"] == "fake-model"
+    assert nightly["requests"] == 3
+    assert adhoc["status"] == "results read"
+    assert adhoc["source"] == str(other.resolve())
+    filtered = lmbatch("jobs", "--label", "nightly-*", "--json").json()
+    assert [job["id"] for job in filtered] == [nightly["id"]]
+    refreshed = lmbatch("jobs", "--label", "nightly-*", "--refresh", "--json").json()
+    assert refreshed[0]["status"] in ("in_progress", "finished")
+    assert refreshed[0]["counts"]["total"] == 3
+    table = lmbatch("jobs")
+    assert nightly["id"] in table.stdout
+    assert "nightly-1" in table.stdout
+
+
+def test_list_shows_the_job_id_of_each_batch(lmbatch: Invoke, prompts: Path) -> None:
+    batch_id = lmbatch("submit", str(prompts), "-p", "fake").stdout.strip()
+    job = lmbatch("jobs", "--json").json()[0]["id"]
+    listed = lmbatch("list", "-p", "fake")
+    line = next(line for line in listed.stdout.splitlines() if batch_id in line)
+    assert job in line

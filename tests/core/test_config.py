@@ -291,3 +291,47 @@ def test_a_file_url_names_a_local_store(tmp_path: Path, monkeypatch: pytest.Monk
     assert lmbatch.get_batch_operations("fake").store.path == str(path)
     assert lmbatch.JobStore(path.as_uri()).path == str(path)
     assert path.is_file()
+
+
+def test_the_global_model_applies_only_to_the_provider_named_the_same_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # LMBATCH_MODEL=gpt-4.1-mini LMBATCH_PROVIDER=openai must not send gpt-4.1-mini to
+    # another provider picked explicitly.
+    monkeypatch.setenv("LMBATCH_PROVIDER", "openai")
+    monkeypatch.setenv("LMBATCH_MODEL", "gpt-4.1-mini")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    assert lmbatch.get_batch_operations(store=":memory:").model == "gpt-4.1-mini"
+    assert lmbatch.get_batch_operations("anthropic", store=":memory:").model is None
+    monkeypatch.setenv("LMBATCH_ANTHROPIC_MODEL", "claude-sonnet-4-5")
+    assert lmbatch.get_batch_operations("anthropic", store=":memory:").model == (
+        "claude-sonnet-4-5"
+    )
+    monkeypatch.setenv("LMBATCH_OPENAI_MODEL", "gpt-4.1")
+    assert lmbatch.get_batch_operations(store=":memory:").model == "gpt-4.1"  # the specific wins
+
+
+async def test_a_misspelt_model_is_refused_before_anything_is_sent_unless_allowed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    store = tmp_path / "jobs.sqlite3"
+    # Nothing listens there: a refusal must come before any call.
+    options = {"base_url": "http://127.0.0.1:9/v1", "max_retries": 0, "store": store}
+    ops = lmbatch.get_batch_operations("openai", model="gpt-4.1-mni", **options)
+    with pytest.raises(lmbatch.ValidationError, match=r"did you mean 'gpt-4\.1-mini'"):
+        await ops.create({"a": "Hi"})
+    assert ops.store.list_jobs() == []
+    dated = lmbatch.get_batch_operations("openai", model="gpt-4.1-mini-2025-04-14", **options)
+    dated._check_ready()  # a dated alias is a known model
+    tuned = lmbatch.get_batch_operations(
+        "openai", model="ft:gpt-4.1-mini:acme::x1", allow_unknown_model=True, **options
+    )
+    tuned._check_ready()
+    priced = lmbatch.get_batch_operations(
+        "openai", model="my-own", prices={"my-own": {"input": 1, "output": 2}}, **options
+    )
+    priced._check_ready()  # a model given a price is known
+    for each in (ops, dated, tuned, priced):
+        await each.aclose()

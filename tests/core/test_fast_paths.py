@@ -70,12 +70,14 @@ def test_build_unchecked_equals_the_validated_model(monkeypatch: pytest.MonkeyPa
         "error": None,
         "raw": None,
         "cost": None,
+        "finish_reason": "stop",
     }
     output = build_unchecked(LMOutput, fields)
     validated = LMOutput(
         outputs=[TextOutput(text="hi")],
         token_usage=TokenUsage(input_tokens=3, output_tokens=2, cached_input_tokens=1),
         finish_details={"stop_reason": "stop"},
+        finish_reason="stop",
     )
     assert output == validated
     assert output.model_dump() == validated.model_dump()

@@ -49,6 +49,20 @@ def test_records_jobs_chunks_and_keys(store_url: str) -> None:
     assert store.find_batch("nope") is None
 
 
+def test_job_labels_keep_what_a_later_call_leaves_out(store_url: str) -> None:
+    _write_jobs(store_url, "j", 2)
+    store = open_store(store_url)
+    assert store.job_labels() == {}
+    store.set_job_label("j-0", label="nightly", source="/data/in.jsonl")
+    store.set_job_label("j-0", label="rerun")  # the source stays
+    store.set_job_label("j-1", source="/data/other.csv")
+    assert store.job_labels() == {
+        "j-0": ("rerun", "/data/in.jsonl"),
+        "j-1": (None, "/data/other.csv"),
+    }
+    store.close()
+
+
 def test_unknown_chunk_update_fails(store_url: str) -> None:
     store = open_store(store_url)
     with pytest.raises(KeyError):

@@ -88,7 +88,7 @@ def test_lmbatch_run_of_100k_requests_does_not_hold_its_results() -> None:
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     growth = report["peak_mb"] - report["baseline_mb"]
     print(f"lmbatch run, 100,000 requests: peak {growth:.1f} MB above baseline")
-    assert report["exit_code"] == 0
+    assert report["exit_code"] == 3  # every result written; some keys failed (the 200)
     assert report["written"] == 100_000
     assert report["in_order"] == 1  # the request file's order, whatever the vendor's
     assert report["errored"] == 200

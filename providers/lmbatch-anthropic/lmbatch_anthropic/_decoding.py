@@ -42,7 +42,7 @@ from lmbatch import (
     ToolCall,
 )
 from lmbatch._json import load_line
-from lmbatch._outputs import unchecked_success
+from lmbatch._outputs import FinishReason, finish_reason_of, unchecked_success
 from lmbatch._results import parse_json_object, salvage_custom_id
 from lmbatch._unchecked import build_unchecked
 
@@ -186,7 +186,31 @@ def _succeeded(message: dict[str, Any], context: dict[str, Any]) -> LMOutput:
         items = [i for i in items if not isinstance(i, TextOutput | StructuredOutput)]
         items.append(RefusalOutput(text=text))
     usage = _usage_of(message)
-    return unchecked_success(items, _usage(usage), _finish_details(message, usage), raw=message)
+    return unchecked_success(
+        items,
+        _usage(usage),
+        _finish_details(message, usage),
+        raw=message,
+        finish_reason=_finish_reason(message.get("stop_reason"), items),
+    )
+
+
+#: Anthropic's ``stop_reason`` words.
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "refusal",
+}
+
+
+def _finish_reason(word: Any, items: list[OutputItem]) -> FinishReason | None:
+    reason = finish_reason_of(word, _FINISH_REASONS)
+    if reason == "tool_calls" and not any(isinstance(item, ToolCall) for item in items):
+        return "stop"  # the forced response-schema tool: a structured answer, complete
+    return reason
 
 
 def _unreadable(message: dict[str, Any], reason: str) -> LMOutput:

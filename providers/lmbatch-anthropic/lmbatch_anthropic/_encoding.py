@@ -43,6 +43,7 @@ extra keys           passed into ``params`` unchanged: ``thinking`` (extended th
                      ``top_k``, ``metadata``, ``cache_control`` (automatic prompt
                      caching), ``service_tier``, ``output_config``, ``container``,
                      ``inference_geo``, ``stop_sequences``; other keys are refused
+                     (with a did-you-mean) unless given under ``extra_body``
 ===================  ====================================================================
 
 ``response_schema``: by default (``structured_output="auto"``) it is sent as a *forced
@@ -74,6 +75,7 @@ from lmbatch import (
 
 __all__ = [
     "PASS_THROUGH_PARAMS",
+    "REQUEST_FIELDS",
     "StructuredMode",
     "check_hyperparameters",
     "check_request",
@@ -106,6 +108,14 @@ _OWNED_PARAMS = {
     "system": "use Message.system(...)",
     "stream": "batches cannot stream",
 }
+#: Every ``CreateMessageParams`` field name: any other pass-through name is refused by
+#: core's one rule (:func:`lmbatch._hyperparameters.check_vendor_fields`), with a
+#: did-you-mean; the owned ones are refused here, with what to do instead.
+REQUEST_FIELDS = (
+    PASS_THROUGH_PARAMS
+    | frozenset(_OWNED_PARAMS)
+    | frozenset({"max_tokens", "temperature", "top_p", "tools", "tool_choice"})
+)
 _ID_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 _IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _TTLS = frozenset({"5m", "1h"})
@@ -134,11 +144,6 @@ def check_hyperparameters(params: Hyperparameters, model: str | None, default_ma
     for name in params.extra:
         if name in _OWNED_PARAMS:
             raise ValidationError(f"hyperparameters[{name!r}]: {_OWNED_PARAMS[name]}")
-        if name not in PASS_THROUGH_PARAMS:
-            raise ValidationError(
-                f"hyperparameters[{name!r}]: not an Anthropic Messages parameter "
-                f"(accepted vendor keys: {', '.join(sorted(PASS_THROUGH_PARAMS))})"
-            )
     if params.stop is not None and "stop_sequences" in params.extra:
         raise ValidationError("give either 'stop' or 'stop_sequences', not both")
     if params.tool_choice == "required" and not params.tools:

@@ -33,6 +33,7 @@ from lmbatch._urls import download_url
 from lmbatch_anthropic._body import RequestsBody
 from lmbatch_anthropic._decoding import decode_line
 from lmbatch_anthropic._encoding import (
+    REQUEST_FIELDS,
     check_hyperparameters,
     check_request,
     check_structured_mode,
@@ -93,6 +94,7 @@ class AnthropicBatchOperations(BatchOperations):
     #: Message Batches cost half the standard price; prompt-caching multipliers stack
     #: with it (batch cache reads and writes are half price too).
     batch_discount: ClassVar[float] = 0.5
+    checks_model_names: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -161,6 +163,9 @@ class AnthropicBatchOperations(BatchOperations):
             await client.close()
 
     # -------------------------------------------------------------------- encoding
+
+    def _request_fields(self) -> tuple[str, frozenset[str]]:
+        return "the Anthropic Messages API", REQUEST_FIELDS
 
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:
         settings = self.anthropic_settings

@@ -28,6 +28,7 @@ from lmbatch._json import load_line
 from lmbatch._messages import ToolCall
 from lmbatch._operations import ResultRecord
 from lmbatch._outputs import (
+    FinishReason,
     LMOutput,
     OutputItem,
     RefusalOutput,
@@ -36,6 +37,7 @@ from lmbatch._outputs import (
     ThinkingOutput,
     TokenUsage,
     build_unchecked,
+    finish_reason_of,
     unchecked_success,
 )
 from lmbatch._results import parse_json_object, salvage_custom_id
@@ -198,8 +200,30 @@ def _responses(body: dict[str, Any], structured: bool) -> LMOutput:
         "response_id": body.get("id"),
     }
     return unchecked_success(
-        items, token_usage, {k: v for k, v in details.items() if v is not None}, raw=body
+        items,
+        token_usage,
+        {k: v for k, v in details.items() if v is not None},
+        raw=body,
+        finish_reason=_finish_reason(stop_reason, items),
     )
+
+
+#: OpenAI's stop words (Chat ``finish_reason``, Responses ``incomplete_details.reason``).
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "max_output_tokens": "length",
+    "content_filter": "content_filter",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+}
+
+
+def _finish_reason(word: Any, items: list[OutputItem]) -> FinishReason | None:
+    """The normalised reason; a refusal says ``refusal`` (OpenAI says ``stop`` there)."""
+    if any(isinstance(item, RefusalOutput) for item in items):
+        return "refusal"
+    return finish_reason_of(word, _FINISH_REASONS)
 
 
 def _token_usage(body: dict[str, Any], *, input_name: str, output_name: str) -> TokenUsage | None:
@@ -256,5 +280,9 @@ def _chat(body: dict[str, Any], structured: bool) -> LMOutput:
         "choices": len(choices) if len(choices) > 1 else None,
     }
     return unchecked_success(
-        items, token_usage, {k: v for k, v in details.items() if v is not None}, raw=body
+        items,
+        token_usage,
+        {k: v for k, v in details.items() if v is not None},
+        raw=body,
+        finish_reason=_finish_reason(choice.get("finish_reason"), items),
     )

@@ -59,6 +59,7 @@ from lmbatch_openai._encoding_responses import (
 )
 from lmbatch_openai._encoding_shared import RESERVED_BODY_KEYS, check_schema
 from lmbatch_openai._errors import PROVIDER, map_api_error, mapped_errors
+from lmbatch_openai._request_fields import REQUEST_FIELDS
 from lmbatch_openai._settings import OpenAISettings
 from lmbatch_openai._status import batch_info
 
@@ -115,6 +116,7 @@ class OpenAIBatchOperations(BatchOperations):
     batch_discount: ClassVar[float] = 0.5
     #: Batches carry the job id and chunk lmbatch stamps in ``metadata``.
     stamps_batch_metadata = True
+    checks_model_names: ClassVar[bool] = True
     #: Batches asked for per list page (the vendor allows 1..100).
     list_page_size: ClassVar[int] = 100
 
@@ -161,6 +163,10 @@ class OpenAIBatchOperations(BatchOperations):
     def endpoint(self) -> str:
         """The endpoint new batches use."""
         return self.openai_settings.endpoint
+
+    def _request_fields(self) -> tuple[str, frozenset[str]]:
+        # From the vendored OpenAPI spec (generated: scripts/generate_openai_request_fields.py).
+        return f"OpenAI {self.endpoint}", REQUEST_FIELDS[self.endpoint]
 
     def _validate_hyperparameters(self, params: Hyperparameters) -> None:
         check_schema(params)

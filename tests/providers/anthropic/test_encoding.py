@@ -8,7 +8,7 @@ import pytest
 from lmbatch_anthropic import AnthropicBatchOperations
 from pydantic import BaseModel
 
-from lmbatch import Attachment, Hyperparameters, Message, ToolCall, ToolResult, ValidationError
+from lmbatch import Attachment, Message, ToolCall, ToolResult, ValidationError
 from lmbatch._inputs import normalize_input
 
 from .conftest import MODEL, spec_errors
@@ -41,8 +41,7 @@ def encode(
     """Validate and encode one request exactly as ``create`` does, without sending it."""
     options.setdefault("model", MODEL)
     ops = AnthropicBatchOperations(api_key="test", store=":memory:", **options)
-    params = Hyperparameters.from_mapping(hyperparameters)
-    ops._validate_hyperparameters(params)
+    params = ops._checked_hyperparameters(hyperparameters)
     messages = normalize_input(key, request)
     ops._validate_request(key, messages, params)
     return ops._encode_request(key, messages, params)
@@ -357,7 +356,7 @@ def test_response_schema_native_and_with_thinking() -> None:
         pytest.param("Hi", {"temperature": 1.5}, {}, "0..1", id="temperature-above-1"),
         pytest.param("Hi", {"stream": True}, {}, "stream", id="stream"),
         pytest.param("Hi", {"system": "x"}, {}, "Message.system", id="system-extra"),
-        pytest.param("Hi", {"frequency_penalty": 1}, {}, "not an Anthropic", id="unknown-extra"),
+        pytest.param("Hi", {"frequency_penalty": 1}, {}, "not a portable", id="unknown-extra"),
         pytest.param("Hi", {"stop": "a", "stop_sequences": ["b"]}, {}, "stop", id="two-stops"),
         pytest.param("Hi", {"tool_choice": "required"}, {}, "tools", id="required-no-tools"),
         pytest.param(

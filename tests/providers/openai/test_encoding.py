@@ -14,7 +14,6 @@ from lmbatch_openai._schema import strict_schema
 from pydantic import BaseModel
 
 from lmbatch import Attachment, Message, ToolCall, ToolResult
-from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._inputs import normalize_input
 from tests.specs import SPECS
 
@@ -135,8 +134,7 @@ def _ops(endpoint: str) -> OpenAIBatchOperations:
 
 
 def _encode(ops: OpenAIBatchOperations, key: str, value: Any, hp: dict[str, Any] | None) -> Any:
-    params = Hyperparameters.from_mapping(hp)
-    ops._validate_hyperparameters(params)
+    params = ops._checked_hyperparameters(hp)
     messages = normalize_input(key, value)
     ops._validate_request(key, messages, params)
     return ops._encode_request(key, messages, params)

@@ -216,7 +216,11 @@ async def test_reads_use_the_sdk_retries(emulator: Any) -> None:
 
 async def test_unreachable_vendor_is_a_connection_error() -> None:
     ops = OpenAIBatchOperations(
-        model="m", api_key="test", base_url="http://127.0.0.1:9/v1", max_retries=0, store=":memory:"
+        model="gpt-4.1-mini",
+        api_key="test",
+        base_url="http://127.0.0.1:9/v1",
+        max_retries=0,
+        store=":memory:",
     )
     with pytest.raises(ProviderConnectionError):
         await ops.status("batch_x")
