@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from lmbatch._estimate import Estimate
     from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
     from lmbatch._limits import ProviderLimits
+    from lmbatch._map import map, map_sync
     from lmbatch._messages import (
         Attachment,
         LMInput,
@@ -166,6 +167,8 @@ __all__ = [
     "get_batch_operations",
     "hookimpl",
     "load_config",
+    "map",
+    "map_sync",
     "open_store",
     "parse_json_object",
     "resolve",
@@ -247,6 +250,8 @@ _EXPORTS: dict[str, str] = {
     "get_batch_operations": "lmbatch._config",
     "hookimpl": "lmbatch.hookspecs",
     "load_config": "lmbatch._config",
+    "map": "lmbatch._map",
+    "map_sync": "lmbatch._map",
     "open_store": "lmbatch._store_contract",
     "parse_json_object": "lmbatch._results",
     "resolve": "lmbatch._resolution",
