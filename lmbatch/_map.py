@@ -269,9 +269,10 @@ class MapSpec:
         else:
             assert self.prompt_fn is not None
             prompt = self.prompt_fn(row)
-        if self.system is None:
+        instructions = self.system.render(row, position, label) if self.system else ""
+        if not instructions.strip():  # an empty system cell: no system message
             return prompt
-        system = Message.system(self.system.render(row, position, label))
+        system = Message.system(instructions)
         if isinstance(prompt, str):
             return [system, Message.user(prompt)]
         if isinstance(prompt, Message):

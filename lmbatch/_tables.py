@@ -128,6 +128,9 @@ class _ArrowColumns:
 
     def arrays(self, new: Mapping[str, list[Any]]) -> list[Any]:
         pa = _arrow()
+        known_names = {column.name for column in self.columns}
+        # Columns ``parse`` returns are known once the first batch is answered.
+        self.columns += [ColumnSpec(name, "infer") for name in new if name not in known_names]
         arrays = []
         for column in self.columns:
             values = new[column.name]

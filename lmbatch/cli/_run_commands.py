@@ -18,7 +18,7 @@ from lmbatch._operations import DEFAULT_RESUBMIT_ROUNDS, DEFAULT_TIMEOUT, BatchO
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
-from lmbatch.cli._errors import EXIT_INTERRUPTED, print_interrupted, reporting_errors
+from lmbatch.cli._errors import EXIT_INTERRUPTED, CLIError, print_interrupted, reporting_errors
 from lmbatch.cli._estimate_command import CountWithVendorOption, MaxCostOption, dry_run
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._options import (
@@ -43,6 +43,15 @@ from lmbatch.cli._render import counts_summary, to_json
 from lmbatch.cli._request_file import read_request_file
 from lmbatch.cli._results_file import ParkedResults, ResultsWriter
 from lmbatch.cli._session import MAX_POLL_INTERVAL, run_with, wait_until_done
+from lmbatch.cli._table_input import (
+    KeyColumnOption,
+    PromptFileOption,
+    PromptOption,
+    SystemOption,
+    run_table,
+    table_run,
+    wants_table,
+)
 
 __all__ = ["OnInterrupt", "resume_command", "run_command", "wait_command"]
 
@@ -248,6 +257,10 @@ def run_command(
     count_with_vendor: CountWithVendorOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
+    prompt: PromptOption = None,
+    prompt_file: PromptFileOption = None,
+    system: SystemOption = None,
+    key_column: KeyColumnOption = None,
 ) -> None:
     """Submit a file of requests, wait with a progress bar, and write the results.
 
@@ -268,25 +281,52 @@ def run_command(
         lmbatch run people.jsonl -o people.out.jsonl --schema models:Person --json
 
         lmbatch run prompts.jsonl -p openai -m gpt-4.1-mini -P max_tokens=300 --dry-run
+
+    Tables (Parquet, CSV, JSONL): a prompt template per row; the input's columns are
+    carried through, the output format follows -o's suffix (.parquet, .csv, .jsonl):
+
+        lmbatch run reviews.parquet --prompt 'Classify: {review}' -o out.parquet
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
-        requests = read_request_file(
-            file, file_format.value if file_format else None, allow_path or ()
-        )
-        hyperparameters = hyperparameters_from(param, schema)
-        if dry_run_only:
-            dry_run(
-                requests,
-                hyperparameters,
-                provider=provider,
-                model=model,
-                options=option,
-                store=store,
-                max_cost=max_cost,
-                json_output=json_output,
-                count_with_vendor=count_with_vendor,
+        table = None
+        if wants_table(
+            file,
+            output,
+            prompt=prompt,
+            prompt_file=prompt_file,
+            system=system,
+            key_column=key_column,
+        ):
+            if dry_run_only:
+                raise CLIError("--dry-run does not take a table yet; estimate with a request file")
+            hyperparameters = hyperparameters_from(param, schema)
+            table = table_run(
+                file,
+                output,
+                prompt=prompt,
+                prompt_file=prompt_file,
+                system=system,
+                key_column=key_column,
+                schema=hyperparameters.get("response_schema"),
             )
-            return
+        else:
+            requests = read_request_file(
+                file, file_format.value if file_format else None, allow_path or ()
+            )
+            hyperparameters = hyperparameters_from(param, schema)
+            if dry_run_only:
+                dry_run(
+                    requests,
+                    hyperparameters,
+                    provider=provider,
+                    model=model,
+                    options=option,
+                    store=store,
+                    max_cost=max_cost,
+                    json_output=json_output,
+                    count_with_vendor=count_with_vendor,
+                )
+                return
         if count_with_vendor:
             raise ConfigError("--count-with-vendor counts for an estimate: use it with --dry-run")
 
@@ -302,6 +342,20 @@ def run_command(
             on_interrupt=on_interrupt,
             output=output,
         )
+        if table is not None:
+            run_table(
+                table,
+                ops,
+                waiter,
+                hyperparameters,
+                poll_interval=poll_interval,
+                timeout=_limit(timeout),
+                resubmit=resubmit,
+                fresh=fresh,
+                max_cost=max_cost,
+                json_output=json_output,
+            )
+            return
         writer = ResultsWriter(output)
         # Results are parked on disk as they are read (beside the job store's spool),
         # then written in the file's order: memory stays flat however many there are.
