@@ -49,6 +49,7 @@ from lmbatch._tables import (
     TableSink,
     TableSource,
     file_sink,
+    format_of,
     sink_for,
     source_for,
 )
@@ -689,6 +690,8 @@ async def map(  # shadows the builtin on purpose: lmbatch.map
         raise ValidationError("with a file as rows, pass output= (the file to write)")
     if output is not None and not is_file:
         raise ValidationError("output= goes with a file path as rows")
+    if output is not None:
+        format_of(Path(output), "output")
     params = dict(hyperparameters or {})
     if response_schema is not None:
         if "response_schema" in params:

@@ -26,7 +26,7 @@ from lmbatch._errors import ValidationError
 from lmbatch._map import MapSpec, run_map
 from lmbatch._operations import BatchOperations
 from lmbatch._outputs import LMOutput
-from lmbatch._tables import TableSource, file_sink, file_source
+from lmbatch._tables import TableSource, file_sink, file_source, format_of
 from lmbatch.cli._errors import CLIError
 from lmbatch.cli._progress import stderr_console
 from lmbatch.cli._render import to_json
@@ -131,6 +131,8 @@ def table_run(
         except OSError as exc:
             raise CLIError(f"--prompt-file {prompt_file}: cannot read it: {exc.strerror}") from None
     try:
+        if output is not None:
+            format_of(output, "--output")  # known before anything is sent
         source = file_source(Path(file))
     except ValidationError as exc:
         raise CLIError(str(exc)) from None
