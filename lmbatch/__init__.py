@@ -57,7 +57,8 @@ if TYPE_CHECKING:
     from lmbatch._estimate import Estimate
     from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
     from lmbatch._limits import ProviderLimits
-    from lmbatch._map import map, map_sync
+    from lmbatch._map import map as map  # re-exported, not starred (see _NOT_STARRED)
+    from lmbatch._map import map_sync
     from lmbatch._messages import (
         Attachment,
         LMInput,
@@ -167,7 +168,6 @@ __all__ = [
     "get_batch_operations",
     "hookimpl",
     "load_config",
-    "map",
     "map_sync",
     "open_store",
     "parse_json_object",
@@ -270,8 +270,13 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+#: Exported, but left out of ``__all__``: ``from lmbatch import *`` must not shadow the
+#: builtin ``map``. Use it as ``lmbatch.map``.
+_NOT_STARRED = ("map",)
+
+
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted({*globals(), *__all__, *_NOT_STARRED})
 
 
 def available_providers() -> list[ProviderEntry]:

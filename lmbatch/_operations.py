@@ -935,7 +935,8 @@ class BatchOperations(ABC):
         if sources is None:
             logger.warning("job %s: input no longer spooled; cannot resubmit", parent.job_id)
             return None
-        keymap = dict(self.store.iter_keys(parent.job_id))
+        # Only the keys resubmitted: the whole job's key map is a million entries at scale.
+        keymap = {cid: key for cid, key in self.store.iter_keys(parent.job_id) if cid in wanted}
         budget = ResubmissionBudget(self, parent)
 
         def select(record: dict[str, Any]) -> str | None:

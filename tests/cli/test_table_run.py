@@ -220,3 +220,48 @@ def test_prompt_file_and_prompt_errors(lmbatch: Invoke, reviews: Path, tmp_path:
     assert unknown.exit_code == 2
     assert "--output out.xlsx: cannot tell the format" in unknown.stderr
     assert default_backend.calls["submit"] == submitted
+
+
+@pytest.mark.slow
+def test_kill_9_mid_table_run_then_run_again_re_attaches_and_pays_once(
+    reviews: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    emulator_module = pytest.importorskip("lmbatch.testing.emulator")
+    settings = emulator_module.EmulatorSettings(mode="manual")
+    out = tmp_path / "out.parquet"
+    command = [
+        sys.executable, "-m", "lmbatch", "run", str(reviews), "--prompt", "Classify: {review}",
+        "-o", str(out), "-p", "openai", "-m", "gpt-4.1-mini", "--poll-interval", "0.05",
+        "--no-progress", "--store", str(tmp_path / "jobs.sqlite3"),
+    ]  # fmt: skip
+    with emulator_module.Emulator(settings) as emulator:
+        command += ["-O", f"base_url={emulator.openai_base_url}", "-O", "api_key=local"]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        try:
+            assert process.stderr is not None
+            first = process.stderr.readline()
+            assert "submitted the rows of" in first
+            process.send_signal(signal.SIGKILL)  # no clean-up of any kind
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert emulator.create_calls == 1
+        assert not out.exists()
+        emulator.finish()
+        again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert "picked up the earlier job for these rows" in again.stderr
+        assert emulator.create_calls == 1
+        assert all(count == 1 for count in emulator.submissions.values())
+    table = parquet.read_table(out)
+    assert table.column("id").to_pylist() == [3, 1, 2]
+    assert all(table.column("ok").to_pylist())

@@ -60,6 +60,17 @@ def test_lmbatch_map_and_the_cli_import_no_table_library() -> None:
     assert not rows & {"pyarrow", "pandas", "polars", "datasets", "numpy"}
 
 
+def test_lmbatch_map_is_exported_but_a_star_import_keeps_the_builtin() -> None:
+    import lmbatch
+
+    assert "map" in dir(lmbatch)
+    assert lmbatch.map.__module__ == "lmbatch._map"
+    namespace: dict[str, object] = {}
+    exec("from lmbatch import *", namespace)
+    assert "map" not in namespace
+    assert "map_sync" in namespace
+
+
 def test_every_export_resolves_and_is_listed() -> None:
     import lmbatch
 
