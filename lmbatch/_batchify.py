@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import Any
 
 from lmbatch._errors import LMBatchError, ValidationError
+from lmbatch._keys import strip_job_tag
 from lmbatch._outputs import LMOutput
 
 __all__ = ["Batchify", "batchify"]
@@ -292,7 +293,8 @@ class Batchify:
 
 def _raw_encoder(group: _Group, bodies: dict[str, dict[str, Any]]) -> Any:
     def encode(custom_id: str, messages: Any, params: Any) -> dict[str, Any]:
-        body = bodies[custom_id]  # keys are valid request ids: custom_id is the key
+        # Keys are valid request ids: the id is the key with the job's tag appended.
+        body = bodies[strip_job_tag(custom_id)]
         if group.provider == "anthropic":
             return {"custom_id": custom_id, "params": body}
         return {"custom_id": custom_id, "method": "POST", "url": group.endpoint, "body": body}

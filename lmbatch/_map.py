@@ -59,7 +59,7 @@ __all__ = ["MapSpec", "RowIndex", "map", "map_sync", "run_map"]
 _Operations = Any  # lmbatch.BatchOperations (imported lazily: it pulls in asyncio, SQLite)
 
 #: The result columns besides the answer itself, in order, with how each is read from
-#: an :class:`LMOutput`. A cost column goes here once outputs carry one.
+#: an :class:`LMOutput`.
 _OUTCOME_COLUMNS: tuple[tuple[str, str, Callable[[LMOutput], Any]], ...] = (
     ("ok", "bool", lambda output: output.error is None),
     (
@@ -89,6 +89,8 @@ _OUTCOME_COLUMNS: tuple[tuple[str, str, Callable[[LMOutput], Any]], ...] = (
         "int64",
         lambda output: output.token_usage.output_tokens if output.token_usage else None,
     ),
+    # USD, batch discount applied; None where the price is not known.
+    ("cost", "float64", lambda output: float(output.cost.total) if output.cost else None),
 )
 
 
@@ -638,7 +640,8 @@ async def map(  # shadows the builtin on purpose: lmbatch.map
 
     * ``text`` (or, with ``response_schema``, one typed column per field of the schema),
     * ``ok``, ``error`` (``"kind: message"``), ``finish_reason`` (the vendor's stop
-      reason), ``model``, ``input_tokens``, ``output_tokens``,
+      reason), ``model``, ``input_tokens``, ``output_tokens``, ``cost`` (USD, when the
+      model's price is known),
     * the columns ``parse(row, output)`` returns, if given.
 
     Each row's request key is ``key`` (a column, or a function of the row) or, by

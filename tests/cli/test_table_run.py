@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lmbatch._keys import strip_job_tag
 from lmbatch.testing import default_backend
 from tests.cli.conftest import Invoke
 
@@ -61,7 +62,7 @@ def test_the_output_format_follows_the_output_suffix(
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == [
         "id", "review", "stars", "text", "ok", "error", "finish_reason", "model",
-        "input_tokens", "output_tokens",
+        "input_tokens", "output_tokens", "cost",
     ]  # fmt: skip
     assert [row["id"] for row in rows] == ["3", "1", "2"]
     assert rows[1]["text"] == "echo: Broke, on day one"
@@ -143,7 +144,7 @@ def test_key_column_names_requests_and_duplicates_are_refused(
         lmbatch("run", str(source), "--prompt", "{q}", "--key-column", "doc", *RUN).exit_code == 0
     )
     (batch,) = default_backend.batches.values()
-    assert [record["custom_id"] for record in batch.records] == ["d1", "d2"]
+    assert [strip_job_tag(record["custom_id"]) for record in batch.records] == ["d1", "d2"]
 
 
 def test_a_csv_request_file_written_as_csv_keeps_its_columns(
@@ -162,7 +163,7 @@ def test_a_csv_request_file_written_as_csv_keeps_its_columns(
         ("q2", "farewell", "echo: Bye"),
     ]
     (batch,) = default_backend.batches.values()
-    assert [r["custom_id"] for r in batch.records] == ["q1", "q2"]
+    assert [strip_job_tag(r["custom_id"]) for r in batch.records] == ["q1", "q2"]
     assert batch.records[0]["messages"][0]["role"] == "system"
     assert batch.records[1]["messages"][0]["role"] == "user"  # empty system cell: none
 

@@ -13,6 +13,7 @@ import pytest
 
 import lmbatch
 from lmbatch import ValidationError
+from lmbatch._keys import strip_job_tag
 from lmbatch.testing import default_backend
 
 ROWS = [
@@ -28,6 +29,7 @@ RESULT_COLUMNS = [
     "model",
     "input_tokens",
     "output_tokens",
+    "cost",
 ]
 
 
@@ -220,7 +222,7 @@ async def test_the_default_key_is_a_stable_hash_of_the_row(tmp_path: Path) -> No
 async def test_key_columns_and_functions_name_the_requests(tmp_path: Path) -> None:
     out = await lmbatch.map(ROWS, "Review: {review}", key="id", **_options(tmp_path))
     custom_ids = sorted(
-        record["custom_id"]
+        strip_job_tag(record["custom_id"])
         for batch in default_backend.batches.values()
         for record in batch.records
     )
@@ -331,3 +333,23 @@ def test_the_jsonl_output_is_plain_json(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in Path(written).read_text().splitlines()]
     assert [line["id"] for line in lines] == [3, 1, 2]
     assert lines[0]["ok"] is True
+
+
+async def test_the_cost_column_holds_what_each_request_cost(tmp_path: Path) -> None:
+    emulator_module = pytest.importorskip("lmbatch.testing.emulator")
+    pytest.importorskip("genai_prices")
+    async with emulator_module.Emulator() as emulator:
+        out = await lmbatch.map(
+            ROWS,
+            "Review: {review}",
+            provider="openai",
+            model="gpt-4.1-mini",
+            base_url=emulator.openai_base_url,
+            api_key="local",
+            store=str(tmp_path / "jobs.sqlite3"),
+            status_check_interval=0,
+        )
+    assert all(isinstance(row["cost"], float) for row in out)
+    assert all(row["cost"] > 0 for row in out)
+    free = await lmbatch.map(ROWS, "Review: {review}", **_options(tmp_path))
+    assert [row["cost"] for row in free] == [None, None, None]  # the fake has no price
