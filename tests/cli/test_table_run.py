@@ -216,6 +216,9 @@ def test_prompt_file_and_prompt_errors(lmbatch: Invoke, reviews: Path, tmp_path:
     stdin = lmbatch("run", "-", "--prompt", "{x}", *RUN, input='{"x": 1}\n')
     assert stdin.exit_code == 2
     assert "give a file, not -" in stdin.stderr
+    dry = lmbatch("run", str(reviews), "--prompt", "{review}", "--dry-run", *RUN)
+    assert dry.exit_code == 2
+    assert "--dry-run does not take a table" in dry.stderr
     submitted = default_backend.calls["submit"]
     unknown = lmbatch("run", str(reviews), "--prompt", "{review}", "-o", "out.xlsx", *RUN)
     assert unknown.exit_code == 2
