@@ -11,6 +11,10 @@ measures the Anthropic create instead: N prompts of that size are validated, enc
 spooled and sent over real HTTP by the real provider to a local sink that reads and
 drops every body (:mod:`benchmarks._sink`), ``--requests-per-batch`` chunks at once.
 
+``python -m benchmarks.memory_probe N --case table-run`` runs ``lmbatch run`` on a
+Parquet table of N rows with a prompt template, writing a Parquet table, against the
+emulator.
+
 ``python -m benchmarks.memory_probe N --case cli-run`` runs ``lmbatch run`` (in this
 process) on a file of N requests against the emulator (in its own process), some of them
 failing for a passing reason so that resubmission rounds run too; the baseline is taken
@@ -189,6 +193,71 @@ def probe_cli_run(count: int) -> dict[str, float | int]:
     )
 
 
+def probe_table_run(count: int) -> dict[str, float | int]:
+    """``lmbatch run`` of a ``count``-row Parquet table through the emulator, to Parquet.
+
+    The baseline is taken once lmbatch, pyarrow and the CLI are imported and the table
+    written (by this process, a batch at a time); the peak covers indexing the rows,
+    planning, the job (resubmission rounds included) and writing the output table.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from benchmarks.bench_end_to_end import emulator_process
+    from lmbatch.cli._app import app
+
+    work = Path(tempfile.mkdtemp(prefix="lmbatch-memory-"))
+    source = work / "reviews.parquet"
+    schema = pa.schema([("id", pa.int64()), ("review", pa.string()), ("stars", pa.float32())])
+    with pq.ParquetWriter(source, schema) as writer:
+        for start in range(0, count, 50_000):
+            ids = list(range(start, min(count, start + 50_000)))
+            # One in 500 fails with a 500 every time: two resubmission rounds run.
+            reviews = [
+                f"Review {i}: it works." + (" [[lmbatch:error=500]]" if i % 500 == 7 else "")
+                for i in ids
+            ]
+            stars = [float(i % 5) for i in ids]
+            writer.write_table(pa.table([ids, reviews, stars], schema=schema))
+    output = work / "out.parquet"
+    baseline = rss_mb()
+    with emulator_process() as base_url:
+        exit_code = app(
+            [
+                "run", str(source), "--prompt", "Classify: {review}", "-o", str(output),
+                "-p", "openai", "-m", "gpt-4.1-mini",
+                "-O", f"base_url={base_url}", "-O", "api_key=local",
+                "--store", str(work / "store.sqlite3"), "--poll-interval", "0.01",
+                "--no-progress",
+            ],
+            standalone_mode=False,
+        )  # fmt: skip
+    peak = rss_mb()
+    written = 0
+    in_order = True
+    ok = 0
+    carried = True
+    for batch in pq.ParquetFile(output).iter_batches(batch_size=50_000):
+        ids = batch.column("id").to_pylist()
+        in_order = in_order and ids == list(range(written, written + len(ids)))
+        ok += sum(1 for value in batch.column("ok").to_pylist() if value)
+        carried = carried and batch.schema.field("stars").type == pa.float32()
+        written += len(ids)
+    return _cleaned(
+        work,
+        {
+            "rows": count,
+            "exit_code": exit_code or 0,
+            "written": written,
+            "in_order": int(in_order),
+            "types_kept": int(carried),
+            "ok": ok,
+            "baseline_mb": baseline,
+            "peak_mb": peak,
+        },
+    )
+
+
 def _cleaned(work: Path, report: dict[str, float | int]) -> dict[str, float | int]:
     shutil.rmtree(work, ignore_errors=True)  # spooled input and results: GBs at scale
     return report
@@ -199,13 +268,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory_probe")
     parser.add_argument("count", type=int)
     parser.add_argument(
-        "--case", choices=["openai-stream", "anthropic-create", "cli-run"], default="openai-stream"
+        "--case",
+        choices=["openai-stream", "anthropic-create", "cli-run", "table-run"],
+        default="openai-stream",
     )
     parser.add_argument("--prompt-bytes", type=int, default=10_000)
     parser.add_argument("--requests-per-batch", type=int)
     args = parser.parse_args()
     if args.case == "cli-run":
         report = probe_cli_run(args.count)
+    elif args.case == "table-run":
+        report = probe_table_run(args.count)
     elif args.case == "anthropic-create":
         report = asyncio.run(
             probe_anthropic_create(args.count, args.prompt_bytes, args.requests_per_batch)

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from lmbatch._estimate import Estimate
     from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
     from lmbatch._limits import ProviderLimits
+    from lmbatch._map import map as map  # re-exported, not starred (see _NOT_STARRED)
+    from lmbatch._map import map_sync
     from lmbatch._messages import (
         Attachment,
         LMInput,
@@ -169,6 +171,7 @@ __all__ = [
     "get_batch_operations",
     "hookimpl",
     "load_config",
+    "map_sync",
     "open_store",
     "parse_json_object",
     "resolve",
@@ -252,6 +255,8 @@ _EXPORTS: dict[str, str] = {
     "get_batch_operations": "lmbatch._config",
     "hookimpl": "lmbatch.hookspecs",
     "load_config": "lmbatch._config",
+    "map": "lmbatch._map",
+    "map_sync": "lmbatch._map",
     "open_store": "lmbatch._store_contract",
     "parse_json_object": "lmbatch._results",
     "resolve": "lmbatch._resolution",
@@ -270,8 +275,13 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+#: Exported, but left out of ``__all__``: ``from lmbatch import *`` must not shadow the
+#: builtin ``map``. Use it as ``lmbatch.map``.
+_NOT_STARRED = ("map",)
+
+
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted({*globals(), *__all__, *_NOT_STARRED})
 
 
 def available_providers() -> list[ProviderEntry]:

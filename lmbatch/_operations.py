@@ -1031,14 +1031,15 @@ class BatchOperations(ABC):
             return existing[0]
         if not retry_keys:
             return None
-        wanted = {cid for cid, key in self.store.iter_keys(parent.job_id) if key in retry_keys}
+        # Only the keys resubmitted: the whole job's key map is a million entries at scale.
+        keymap = {cid: key for cid, key in self.store.iter_keys(parent.job_id) if key in retry_keys}
+        wanted = set(keymap)
         # Checked against the checksums recorded when spooled; rebuilt from the caller's
         # requests if damaged, or SpoolDamagedError: damaged input is never resubmitted.
         sources = sound_sources(self, parent)
         if sources is None:
             logger.warning("job %s: input no longer spooled; cannot resubmit", parent.job_id)
             return None
-        keymap = dict(self.store.iter_keys(parent.job_id))
         budget = ResubmissionBudget(self, parent)
 
         def select(record: dict[str, Any]) -> str | None:

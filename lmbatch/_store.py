@@ -200,6 +200,8 @@ def _retry_while_locked(statement: Callable[[], object], attempts: int = 200) ->
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+#: Keys read from the store per query when streaming a whole job's keys.
+_KEY_PAGE = 10_000
 
 
 def _store_error(path: str, exc: BaseException) -> StoreError:
@@ -773,15 +775,31 @@ class JobStore(Store):
         return found
 
     def iter_keys(self, job_id: str, chunk_index: int | None = None) -> Iterator[tuple[str, str]]:
-        """``(custom_id, key)`` pairs of a job (or one chunk of it)."""
-        query = "SELECT custom_id, key FROM request_keys WHERE job_id = ?"
-        params: tuple[Any, ...] = (job_id,)
+        """``(custom_id, key)`` pairs of a job (or one chunk of it), in no set order.
+
+        A whole job is read a page at a time (a million keys held at once cost ~250 MB);
+        a chunk (at most one vendor batch) at once.
+        """
         if chunk_index is not None:
-            query += " AND chunk_index = ?"
-            params = (job_id, chunk_index)
-        with self._lock:
-            rows = self._conn.execute(query, params).fetchall()
-        yield from rows
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT custom_id, key FROM request_keys WHERE job_id = ? AND chunk_index = ?",
+                    (job_id, chunk_index),
+                ).fetchall()
+            yield from rows
+            return
+        after = ""
+        while True:
+            with self._lock:  # not held between pages: the caller runs in between
+                page = self._conn.execute(
+                    "SELECT custom_id, key FROM request_keys WHERE job_id = ? AND custom_id > ? "
+                    "ORDER BY custom_id LIMIT ?",
+                    (job_id, after, _KEY_PAGE),
+                ).fetchall()
+            yield from page
+            if len(page) < _KEY_PAGE:
+                return
+            after = page[-1][0]
 
     @_store_errors
     def list_jobs(self, provider: str | None = None) -> list[JobRecord]:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lmbatch._errors import ConfigError, LMBatchError, StoreError
 from lmbatch._private import make_private_dir, open_private
 from lmbatch._store import (
+    _KEY_PAGE,
     CHUNK_PLANNED,
     CHUNK_SUBMITTED,
     CHUNK_SUBMITTING,
@@ -650,8 +651,32 @@ class PostgresStore(Store):
             return [(str(a), str(b)) for a, b in conn.execute(query, params).fetchall()]
 
     def iter_keys(self, job_id: str, chunk_index: int | None = None) -> Iterator[tuple[str, str]]:
-        """``(custom_id, key)`` pairs of a job (or one chunk of it)."""
-        yield from self._key_rows(job_id, chunk_index)
+        """``(custom_id, key)`` pairs of a job (or one chunk of it), in no set order.
+
+        A whole job is read a page at a time (a million keys held at once cost ~250 MB);
+        a chunk (at most one vendor batch) at once.
+        """
+        if chunk_index is not None:
+            yield from self._key_rows(job_id, chunk_index)
+            return
+        after = ""
+        while True:
+            page = self._key_page(job_id, after)
+            yield from page
+            if len(page) < _KEY_PAGE:
+                return
+            after = page[-1][0]
+
+    @_store_errors
+    def _key_page(self, job_id: str, after: str) -> list[tuple[str, str]]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT custom_id, key FROM request_keys WHERE job_id = %s AND custom_id > %s "
+                # The column's own collation for both: the primary key's index serves it.
+                "ORDER BY custom_id LIMIT %s",
+                (job_id, after, _KEY_PAGE),
+            ).fetchall()
+        return [(str(a), str(b)) for a, b in rows]
 
     @_store_errors
     def list_jobs(self, provider: str | None = None) -> list[JobRecord]:

@@ -57,6 +57,15 @@ from lmbatch.cli._render import counts_summary, to_json
 from lmbatch.cli._request_file import read_request_file
 from lmbatch.cli._results_file import ParkedResults, ResultsWriter
 from lmbatch.cli._session import MAX_POLL_INTERVAL, run_with, wait_until_done
+from lmbatch.cli._table_input import (
+    KeyColumnOption,
+    PromptFileOption,
+    PromptOption,
+    SystemOption,
+    run_table,
+    table_run,
+    wants_table,
+)
 
 __all__ = ["OnInterrupt", "resume_command", "run_command", "wait_command"]
 
@@ -329,6 +338,10 @@ def run_command(
     label: LabelOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
+    prompt: PromptOption = None,
+    prompt_file: PromptFileOption = None,
+    system: SystemOption = None,
+    key_column: KeyColumnOption = None,
 ) -> None:
     """Submit a file of requests, wait with a progress bar, and write the results.
 
@@ -355,28 +368,55 @@ def run_command(
         lmbatch run people.jsonl -o people.out.jsonl --schema models:Person --json
 
         lmbatch run prompts.jsonl -p openai -m gpt-4.1-mini -P max_tokens=300 --dry-run
+
+    Tables (Parquet, CSV, JSONL): a prompt template per row; the input's columns are
+    carried through, the output format follows -o's suffix (.parquet, .csv, .jsonl):
+
+        lmbatch run reviews.parquet --prompt 'Classify: {review}' -o out.parquet
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
-        requests = read_request_file(
-            file, file_format.value if file_format else None, allow_path or ()
-        )
-        hyperparameters = hyperparameters_from(param, schema)
         option = with_unknown_model(option, allow_unknown_model)
         writer = ResultsWriter(output)
         writer.check()  # a batch can take a day: a bad -o is refused before it starts
-        if dry_run_only:
-            dry_run(
-                requests,
-                hyperparameters,
-                provider=provider,
-                model=model,
-                options=option,
-                store=store,
-                max_cost=max_cost,
-                json_output=json_output,
-                count_with_vendor=count_with_vendor,
+        table = None
+        if wants_table(
+            file,
+            output,
+            prompt=prompt,
+            prompt_file=prompt_file,
+            system=system,
+            key_column=key_column,
+        ):
+            if dry_run_only:
+                raise CLIError("--dry-run does not take a table yet; estimate with a request file")
+            hyperparameters = hyperparameters_from(param, schema)
+            table = table_run(
+                file,
+                output,
+                prompt=prompt,
+                prompt_file=prompt_file,
+                system=system,
+                key_column=key_column,
+                schema=hyperparameters.get("response_schema"),
             )
-            return
+        else:
+            requests = read_request_file(
+                file, file_format.value if file_format else None, allow_path or ()
+            )
+            hyperparameters = hyperparameters_from(param, schema)
+            if dry_run_only:
+                dry_run(
+                    requests,
+                    hyperparameters,
+                    provider=provider,
+                    model=model,
+                    options=option,
+                    store=store,
+                    max_cost=max_cost,
+                    json_output=json_output,
+                    count_with_vendor=count_with_vendor,
+                )
+                return
         if count_with_vendor:
             raise ConfigError("--count-with-vendor counts for an estimate: use it with --dry-run")
 
@@ -392,6 +432,20 @@ def run_command(
             on_interrupt=on_interrupt,
             output=output,
         )
+        if table is not None:
+            run_table(
+                table,
+                ops,
+                waiter,
+                hyperparameters,
+                poll_interval=poll_interval,
+                timeout=_limit(timeout),
+                resubmit=resubmit,
+                fresh=fresh,
+                max_cost=max_cost,
+                json_output=json_output,
+            )
+            return
         # Results are parked on disk as they are read (beside the job store's spool),
         # then written in the file's order: memory stays flat however many there are.
         parked = ParkedResults(ops.store.spool_dir())

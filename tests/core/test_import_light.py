@@ -13,7 +13,8 @@ def test_import_lmbatch_imports_no_vendor_sdk_or_http_client() -> None:
     code = (
         "import json, sys, lmbatch, lmbatch.testing;"
         "heavy = ('openai', 'anthropic', 'httpx', 'requests', 'aiohttp', 'typer', 'rich',"
-        " 'starlette', 'uvicorn', 'jsonschema', 'genai_prices', 'tiktoken');"
+        " 'starlette', 'uvicorn', 'jsonschema', 'genai_prices', 'tiktoken', 'pyarrow',"
+        " 'pandas', 'polars', 'datasets', 'numpy');"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -44,6 +45,30 @@ def test_import_lmbatch_loads_its_parts_only_when_used() -> None:
         f"import lmbatch; lmbatch.Hyperparameters.from_mapping({{'response_schema': {schema}}})"
     )
     assert "jsonschema" in checked
+
+
+def test_lmbatch_map_and_the_cli_import_no_table_library() -> None:
+    # pyarrow, pandas, polars and datasets come in only with a table of theirs.
+    loaded = _modules_after("import lmbatch, lmbatch.cli; lmbatch.map; lmbatch.map_sync")
+    assert not loaded & {"pyarrow", "pandas", "polars", "datasets", "numpy"}
+    rows = _modules_after(
+        "import lmbatch._map, lmbatch._tables\n"
+        "lmbatch._tables.source_for([{'a': 1}])\n"
+        "lmbatch._map.MapSpec('{a}', response_schema={'type': 'object', 'properties': "
+        "{'x': {'type': 'string'}}})"
+    )
+    assert not rows & {"pyarrow", "pandas", "polars", "datasets", "numpy"}
+
+
+def test_lmbatch_map_is_exported_but_a_star_import_keeps_the_builtin() -> None:
+    import lmbatch
+
+    assert "map" in dir(lmbatch)
+    assert lmbatch.map.__module__ == "lmbatch._map"
+    namespace: dict[str, object] = {}
+    exec("from lmbatch import *", namespace)
+    assert "map" not in namespace
+    assert "map_sync" in namespace
 
 
 def test_every_export_resolves_and_is_listed() -> None:

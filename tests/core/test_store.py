@@ -541,3 +541,57 @@ def test_adopting_a_batch_another_chunk_holds_names_it_on_the_same_endpoint_only
     assert (record.chunks[0].state, record.chunks[0].batch_id) == ("submitting", None)
     assert store.adoption("j", 0) is None  # nothing half-recorded
     store.close()
+
+
+def test_a_jobs_keys_are_streamed_a_page_at_a_time_each_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lmbatch._store
+
+    monkeypatch.setattr(lmbatch._store, "_KEY_PAGE", 7)
+    store = JobStore(str(tmp_path / "s.sqlite3"))
+    keys = [(f"c{i:03d}", f"key {i}", i // 20) for i in range(50)]
+    for job_id in ("one", "two"):
+        store.create_job(
+            job_id=job_id,
+            provider="fake",
+            model=None,
+            fingerprint=job_id,
+            request_count=50,
+            context={},
+            chunk_sizes=[20, 20, 10],
+            keys=keys if job_id == "one" else keys[:3],
+        )
+    pages = []
+    original = store._conn
+
+    class Counting:
+        def execute(self, *args: object) -> object:
+            pages.append(args[0])
+            return original.execute(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "_conn", Counting())
+    pairs = list(store.iter_keys("one"))
+    assert sorted(pairs) == sorted((cid, key) for cid, key, _ in keys)
+    assert len(pages) == 8  # 50 keys, 7 a page: never the whole job in one query
+    assert sorted(store.iter_keys("one", 2)) == [(cid, key) for cid, key, c in keys if c == 2]
+    assert len(list(store.iter_keys("two"))) == 3
+
+
+def test_a_jobs_keys_come_back_whole_across_pages_on_both_backends(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lmbatch._store
+    import lmbatch._store_pg
+
+    monkeypatch.setattr(lmbatch._store, "_KEY_PAGE", 4)
+    monkeypatch.setattr(lmbatch._store_pg, "_KEY_PAGE", 4)
+    store = lmbatch.open_store(store_url)
+    # Ids of mixed case and digits: pages follow the store's own order, whatever it is.
+    keys = [(f"{prefix}{i}", f"key {prefix}{i}", 0) for prefix in ("a", "B", "_") for i in range(5)]
+    _new_job(store, "one", request_count=15, chunk_sizes=[15], keys=keys)
+    pairs = list(store.iter_keys("one"))
+    assert len(pairs) == 15
+    assert sorted(pairs) == sorted((cid, key) for cid, key, _ in keys)
+    assert sorted(store.iter_keys("one", 0)) == sorted(pairs)
+    store.close()

@@ -1,0 +1,408 @@
+"""``lmbatch.batchify``: calls made through the official async SDKs, sent as batch jobs.
+
+Inside ``async with lmbatch.batchify() as batch:``, an ``openai.AsyncOpenAI`` or
+``anthropic.AsyncAnthropic`` client built with ``http_client=batch.http_client()`` sends
+its requests to this module instead of the network (the SDKs' public ``http_client``
+hook: an HTTP client with a transport of ours; no SDK internals are patched):
+
+* ``POST /v1/responses`` and ``POST /v1/chat/completions`` (OpenAI) and
+  ``POST /v1/messages`` (Anthropic) are held, grouped by vendor, endpoint, model and
+  account, and submitted as lmbatch jobs through the job store (keep the same
+  guarantees: one outcome per request, never paying twice, re-runs re-attach);
+* each waiting call resumes with the vendor's own answer for its request (the SDK builds
+  its usual ``Response``, ``ChatCompletion`` or ``Message`` from it), or with the
+  vendor's error, which the SDK raises as its own exception class;
+* anything a batch cannot carry (streaming, other endpoints, uploads) is answered with
+  an error naming why, or sent live with ``passthrough=True``.
+
+A group is submitted once no new call joined it for ``batch_window_seconds``, when it
+reaches ``batch_size``, or at the end of the block. Identical request bodies are one
+request (answered to every caller). The requests of a job are sorted by a fingerprint
+of their bodies, so the same calls make the same job: running the script again after a
+crash re-attaches to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from lmbatch._errors import LMBatchError, ValidationError
+from lmbatch._keys import strip_job_tag
+from lmbatch._outputs import LMOutput
+
+__all__ = ["Batchify", "batchify"]
+
+logger = logging.getLogger("lmbatch")
+
+#: Routes a batch can carry: (method, path suffix) → (provider, endpoint).
+_ROUTES: dict[str, tuple[str, str]] = {
+    "/responses": ("openai", "/v1/responses"),
+    "/chat/completions": ("openai", "/v1/chat/completions"),
+    "/messages": ("anthropic", "/v1/messages"),
+}
+#: HTTP status a synthesized error answer gets, by lmbatch error kind.
+_STATUS_OF_KIND = {"expired": 408, "cancelled": 409, "missing": 502, "invalid_response": 502}
+#: Anthropic error types by HTTP status (what its SDK maps back to exception classes).
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+_ANTHROPIC_STATUS = {name: status for status, name in _ANTHROPIC_TYPES.items()}
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Requests that can share one job: same vendor, endpoint, model, account and host."""
+
+    provider: str
+    endpoint: str
+    model: str
+    base_url: str
+    api_key: str
+
+
+@dataclass
+class _Pending:
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: Any
+
+
+def _fingerprint(endpoint: str, body: Mapping[str, Any]) -> str:
+    text = json.dumps([endpoint, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "bfy-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+class Batchify:
+    """The batching session of :func:`batchify` (an async context manager).
+
+    Args:
+        batch_size: Submit a group once it holds this many distinct requests.
+        batch_window_seconds: Submit a group once no call joined it for this long.
+        passthrough: Send calls a batch cannot carry live instead of refusing them.
+        store: Job store (path); default as for :func:`get_batch_operations`.
+        status_check_interval: First pause between status checks of a job.
+        timeout: Most seconds to wait for one job (default: ``invoke``'s).
+        resubmit: Resubmission rounds for transient failures (see ``invoke``).
+        options: Further provider options for every job (``timeout``...).
+    """
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 50_000,
+        batch_window_seconds: float = 2.0,
+        passthrough: bool = False,
+        store: Any = None,
+        status_check_interval: float = 30.0,
+        timeout: float | None = None,
+        resubmit: int | bool = True,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValidationError(f"batch_size must be at least 1, not {batch_size}")
+        if batch_window_seconds < 0:
+            raise ValidationError("batch_window_seconds must be >= 0")
+        self.batch_size = batch_size
+        self.batch_window_seconds = batch_window_seconds
+        self.passthrough = passthrough
+        self.store = store
+        self.status_check_interval = status_check_interval
+        self.timeout = timeout
+        self.resubmit = resubmit
+        self.options = dict(options or {})
+        self._pending: dict[_Group, _Pending] = {}
+        self._waiters: dict[tuple[_Group, str], list[asyncio.Future[_Answer]]] = {}
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._clients: list[Any] = []
+        self._open = False
+        #: Jobs submitted (or re-attached to) by this session, by group: how many calls
+        #: each carried. For reports and tests.
+        self.submitted: list[tuple[str, str, str, int]] = []
+
+    async def __aenter__(self) -> Batchify:
+        self._open = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            for group in list(self._pending):
+                self._flush(group)
+            while self._jobs:
+                await asyncio.gather(*list(self._jobs), return_exceptions=True)
+        finally:
+            self._open = False
+            for client in self._clients:
+                await client.aclose()
+
+    def http_client(self, sdk: str = "openai", **client_options: Any) -> Any:
+        """An HTTP client for the SDK's ``http_client=`` argument, batching its calls.
+
+        Args:
+            sdk: ``"openai"`` or ``"anthropic"``: whose HTTP client class to build (the
+                SDK's ``DefaultAsyncHttpxClient``).
+            **client_options: Passed to that class (``timeout``...).
+        """
+        module = importlib.import_module(sdk)
+        client_class = module.DefaultAsyncHttpxClient
+        http = _http_module(client_class)
+        live = http.AsyncHTTPTransport()
+        transport = _transport_class(http)(self, live, http)
+        client = client_class(transport=transport, **client_options)
+        self._clients.append(live)
+        return client
+
+    # -- the transport's side ------------------------------------------------------------
+
+    async def handle(self, method: str, url: Any, headers: Any, content: bytes) -> _Answer | None:
+        """The answer to one intercepted request; None: send it live (passthrough)."""
+        path = str(url.path)
+        route = next((r for suffix, r in _ROUTES.items() if path.endswith(suffix)), None)
+        if method != "POST" or route is None:
+            return self._refuse(
+                None,
+                f"{method} {path} is not a call a batch API can run (only responses, "
+                "chat completions and messages are batched)",
+            )
+        provider, endpoint = route
+        try:
+            body = json.loads(content or b"{}")
+        except ValueError:
+            return self._refuse(provider, "the request body is not JSON")
+        if not isinstance(body, dict):
+            return self._refuse(provider, "the request body is not a JSON object")
+        if body.get("stream"):
+            return self._refuse(provider, "streaming calls cannot run in a batch")
+        if not self._open:
+            return self._refuse(provider, "the batchify block has ended")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            return self._refuse(provider, "the request names no model")
+        # The provider's base URL, as its SDK takes it: OpenAI's ends in /v1, Anthropic's
+        # is the host (its paths start with /v1).
+        suffix = endpoint if provider == "anthropic" else endpoint.removeprefix("/v1")
+        base = str(url).split("?", 1)[0].removesuffix(suffix)
+        api_key = _credential(provider, headers)
+        group = _Group(provider, endpoint, model, base.rstrip("/"), api_key)
+        key = _fingerprint(endpoint, body)
+        future: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault((group, key), []).append(future)
+        pending = self._pending.setdefault(group, _Pending())
+        pending.bodies[key] = body
+        if len(pending.bodies) >= self.batch_size:
+            self._flush(group)
+        else:
+            if pending.timer is not None:
+                pending.timer.cancel()
+            pending.timer = asyncio.get_running_loop().call_later(
+                self.batch_window_seconds, self._flush, group
+            )
+        return await future
+
+    def _refuse(self, provider: str | None, why: str) -> _Answer | None:
+        if self.passthrough:
+            return None
+        message = f"lmbatch.batchify: {why}; pass passthrough=True to send such calls live"
+        return _error_answer(provider or "openai", 400, "invalid_request_error", message)
+
+    def _flush(self, group: _Group) -> None:
+        pending = self._pending.pop(group, None)
+        if pending is None or not pending.bodies:
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        task = asyncio.get_running_loop().create_task(self._run_job(group, pending.bodies))
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    async def _run_job(self, group: _Group, bodies: dict[str, dict[str, Any]]) -> None:
+        from lmbatch._config import get_batch_operations
+        from lmbatch._operations import DEFAULT_TIMEOUT
+
+        calls = sum(len(self._waiters.get((group, key), [])) for key in bodies)
+        self.submitted.append((group.provider, group.endpoint, group.model, calls))
+        options: dict[str, Any] = {
+            **self.options,
+            "model": group.model,
+            "base_url": group.base_url,
+            "keep_raw": True,
+        }
+        if group.api_key:
+            options["api_key"] = group.api_key
+        if group.provider == "openai":
+            options["endpoint"] = group.endpoint
+        answered: set[str] = set()
+        try:
+            ops = get_batch_operations(group.provider, store=self.store, **options)
+            # The SDK's own body is the request: sent as it is, not re-encoded.
+            ops._encode_request = _raw_encoder(group, bodies)  # type: ignore[method-assign]
+            # Sorted: the set of calls decides the job (and so what a re-run finds).
+            requests = {key: "(the SDK's request body)" for key in sorted(bodies)}
+            async with ops:
+                async for key, output in ops.invoke_iter(
+                    requests,
+                    None,
+                    status_check_interval=self.status_check_interval,
+                    timeout=DEFAULT_TIMEOUT if self.timeout is None else self.timeout,
+                    resubmit=self.resubmit,
+                ):
+                    answered.add(key)
+                    self._resolve(group, key, _answer_of(group.provider, output))
+        except LMBatchError as exc:
+            status = getattr(exc, "status_code", None) or 502
+            answer = _error_answer(group.provider, status, "api_error", f"lmbatch: {exc}")
+            for key in bodies:
+                if key not in answered:
+                    self._resolve(group, key, answer)
+        except BaseException as exc:
+            for key in bodies:
+                for future in self._waiters.pop((group, key), []):
+                    if not future.done():
+                        future.set_exception(exc)
+            raise
+
+    def _resolve(self, group: _Group, key: str, answer: _Answer) -> None:
+        for future in self._waiters.pop((group, key), []):
+            if not future.done():
+                future.set_result(answer)
+
+
+def _raw_encoder(group: _Group, bodies: dict[str, dict[str, Any]]) -> Any:
+    def encode(custom_id: str, messages: Any, params: Any) -> dict[str, Any]:
+        # Keys are valid request ids: the id is the key with the job's tag appended.
+        body = bodies[strip_job_tag(custom_id)]
+        if group.provider == "anthropic":
+            return {"custom_id": custom_id, "params": body}
+        return {"custom_id": custom_id, "method": "POST", "url": group.endpoint, "body": body}
+
+    return encode
+
+
+def _credential(provider: str, headers: Any) -> str:
+    """The API key the SDK client sent (``x-api-key``, or a bearer token)."""
+    key = headers.get("x-api-key")
+    if key:
+        return str(key)
+    value = str(headers.get("authorization") or "")
+    return value[7:] if value.lower().startswith("bearer ") else ""
+
+
+def _error_answer(provider: str, status: int, kind: str, message: str) -> _Answer:
+    if provider == "anthropic":
+        error_type = _ANTHROPIC_TYPES.get(status, "api_error")
+        return _Answer(status, {"type": "error", "error": {"type": error_type, "message": message}})
+    return _Answer(status, {"error": {"message": message, "type": kind, "code": kind}})
+
+
+def _answer_of(provider: str, output: LMOutput) -> _Answer:
+    """What the vendor would have answered the call live, from its batch outcome."""
+    raw = output.raw
+    error = output.error
+    if error is None and isinstance(raw, dict):
+        return _Answer(200, raw)
+    if provider == "openai" and isinstance(raw, dict):
+        response = raw.get("response")
+        if isinstance(response, dict) and isinstance(response.get("status_code"), int):
+            return _Answer(response["status_code"], response.get("body") or {})
+    if provider == "anthropic" and isinstance(raw, dict) and raw.get("type") == "errored":
+        detail: dict[str, Any] = raw["error"] if isinstance(raw.get("error"), dict) else {}
+        # {"type": "error", "error": {"type", "message"}}, or the inner object alone.
+        inner: dict[str, Any] = detail["error"] if isinstance(detail.get("error"), dict) else detail
+        status = _ANTHROPIC_STATUS.get(str(inner.get("type")), 500)
+        return _Answer(status, {"type": "error", "error": inner})
+    kind = error.kind if error is not None else "invalid_response"
+    message = error.message if error is not None else "the batch result could not be read"
+    status = (error.status_code if error is not None else None) or _STATUS_OF_KIND.get(kind, 500)
+    return _error_answer(provider, status, error.code or kind if error else kind, message)
+
+
+def _http_module(client_class: type) -> Any:
+    """The httpx-like module the SDK's client class comes from (httpx, or a fork)."""
+    for base in client_class.__mro__:
+        if base.__name__ == "AsyncClient":
+            return importlib.import_module(base.__module__.split(".")[0])
+    raise ValidationError(f"{client_class!r} is not an httpx AsyncClient")
+
+
+def _transport_class(http: Any) -> type:
+    class _BatchTransport(http.AsyncBaseTransport):  # type: ignore[misc]
+        def __init__(self, session: Batchify, live: Any, module: Any) -> None:
+            self.session = session
+            self.live = live
+            self.http = module
+
+        async def handle_async_request(self, request: Any) -> Any:
+            content = await request.aread()
+            answer = await self.session.handle(
+                request.method, request.url, request.headers, content
+            )
+            if answer is None:
+                return await self.live.handle_async_request(request)
+            headers = {"content-type": "application/json"}
+            if answer.status >= 400:
+                headers["x-should-retry"] = "false"  # the batch already ran its retries
+            return self.http.Response(
+                answer.status,
+                headers=headers,
+                content=json.dumps(answer.body).encode(),
+                request=request,
+            )
+
+    return _BatchTransport
+
+
+def batchify(
+    *,
+    batch_size: int = 50_000,
+    batch_window_seconds: float = 2.0,
+    passthrough: bool = False,
+    store: Any = None,
+    status_check_interval: float = 30.0,
+    timeout: float | None = None,
+    resubmit: int | bool = True,
+    **options: Any,
+) -> Batchify:
+    """Batch the calls your SDK clients make inside the block (see :class:`Batchify`).
+
+    Example::
+
+        async with lmbatch.batchify() as batch:
+            client = openai.AsyncOpenAI(http_client=batch.http_client())
+            answers = await asyncio.gather(
+                *(client.responses.create(model="gpt-4.1-mini", input=q) for q in questions)
+            )
+    """
+    return Batchify(
+        batch_size=batch_size,
+        batch_window_seconds=batch_window_seconds,
+        passthrough=passthrough,
+        store=store,
+        status_check_interval=status_check_interval,
+        timeout=timeout,
+        resubmit=resubmit,
+        options=options,
+    )

@@ -1,0 +1,270 @@
+"""``batchify``: calls through the official async SDKs become batch jobs (emulator only)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lmbatch._batchify import batchify
+
+openai = pytest.importorskip("openai")
+anthropic = pytest.importorskip("anthropic")
+emulator_module = pytest.importorskip("lmbatch.testing.emulator")
+Emulator = emulator_module.Emulator
+EmulatorSettings = emulator_module.EmulatorSettings
+
+FAST = {"batch_window_seconds": 0.1, "status_check_interval": 0.02}
+
+
+def _store(tmp_path: Path) -> str:
+    return str(tmp_path / "jobs.sqlite3")
+
+
+async def test_a_thousand_concurrent_responses_calls_are_one_job_of_real_sdk_objects(
+    tmp_path: Path,
+) -> None:
+    from openai.types.responses import Response
+
+    async with Emulator() as emulator:
+        async with batchify(store=_store(tmp_path), **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            answers = await asyncio.gather(
+                *(
+                    client.responses.create(model="gpt-4.1-mini", input=f"Question {i}?")
+                    for i in range(1000)
+                )
+            )
+        assert emulator.create_calls == 1
+        assert len(emulator.submissions) == 1000
+    assert batch.submitted == [("openai", "/v1/responses", "gpt-4.1-mini", 1000)]
+    for i, answer in enumerate(answers):
+        assert type(answer) is Response
+        assert answer.output_text == f"echo: Question {i}?"
+        assert answer.model == "gpt-4.1-mini"
+        assert answer.status == "completed"
+        assert answer.usage is not None
+        assert answer.usage.output_tokens > 0
+        # What the SDK parses a live answer of this shape into, field for field.
+        assert Response.model_validate(answer.model_dump()) == answer
+
+
+async def test_chat_completions_and_anthropic_messages_come_back_as_their_sdk_types(
+    tmp_path: Path,
+) -> None:
+    from anthropic.types import Message
+    from openai.types.chat import ChatCompletion
+
+    async with Emulator() as emulator, batchify(store=_store(tmp_path), **FAST) as batch:
+        chat = openai.AsyncOpenAI(
+            base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+        )
+        claude = anthropic.AsyncAnthropic(
+            base_url=emulator.anthropic_base_url,
+            api_key="k",
+            http_client=batch.http_client("anthropic"),
+        )
+        completion, message = await asyncio.gather(
+            chat.chat.completions.create(
+                model="gpt-4.1-mini", messages=[{"role": "user", "content": "Hi"}]
+            ),
+            claude.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=50,
+                messages=[{"role": "user", "content": "Hello"}],
+            ),
+        )
+    assert type(completion) is ChatCompletion
+    assert completion.choices[0].message.content == "echo: Hi"
+    assert type(message) is Message
+    assert message.content[0].text == "echo: Hello"  # type: ignore[union-attr]
+    assert message.stop_reason == "end_turn"
+
+
+async def test_failed_lines_raise_the_sdks_own_exception_classes(tmp_path: Path) -> None:
+    batching = batchify(store=_store(tmp_path), resubmit=False, **FAST)
+    async with Emulator() as emulator, batching as batch:
+        client = openai.AsyncOpenAI(
+            base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+        )
+        claude = anthropic.AsyncAnthropic(
+            base_url=emulator.anthropic_base_url,
+            api_key="k",
+            http_client=batch.http_client("anthropic"),
+        )
+
+        async def ask(prompt: str) -> Any:
+            return await client.responses.create(model="gpt-4.1-mini", input=prompt)
+
+        async def ask_claude(prompt: str) -> Any:
+            return await claude.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=20,
+                messages=[{"role": "user", "content": prompt}],
+            )
+
+        outcomes = await asyncio.gather(
+            ask("fine"),
+            ask("bad [[lmbatch:error=400]]"),
+            ask("slow down [[lmbatch:error=429]]"),
+            ask("broken [[lmbatch:error=500]]"),
+            ask_claude("bad [[lmbatch:error=400]]"),
+            ask_claude("busy [[lmbatch:error=529]]"),
+            return_exceptions=True,
+        )
+        calls = emulator.create_calls
+    assert outcomes[0].output_text == "echo: fine"
+    assert type(outcomes[1]) is openai.BadRequestError
+    assert type(outcomes[2]) is openai.RateLimitError
+    assert type(outcomes[3]) is openai.InternalServerError
+    assert type(outcomes[4]) is anthropic.BadRequestError
+    assert outcomes[5].status_code == 529
+    assert isinstance(outcomes[5], anthropic.APIStatusError)
+    assert calls == 2  # one job per vendor: the SDKs did not retry anything
+
+
+async def test_streaming_is_refused_naming_why_or_sent_live_with_passthrough(
+    tmp_path: Path,
+) -> None:
+    async with Emulator() as emulator:
+        async with batchify(store=_store(tmp_path), **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            with pytest.raises(openai.BadRequestError, match="streaming calls cannot run"):
+                await client.responses.create(model="gpt-4.1-mini", input="x", stream=True)
+            with pytest.raises(openai.BadRequestError, match="not a call a batch API can run"):
+                await client.models.list()
+        assert emulator.create_calls == 0
+        seen = len(emulator.calls)
+        async with batchify(store=_store(tmp_path), passthrough=True, **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            # Sent live: the emulator serves no live models route, and says so itself.
+            with pytest.raises(openai.NotFoundError):
+                await client.models.list()
+        assert len(emulator.calls) > seen
+
+
+async def test_identical_calls_are_one_request_answered_to_each_caller(tmp_path: Path) -> None:
+    async with Emulator() as emulator:
+        async with batchify(store=_store(tmp_path), **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            answers = await asyncio.gather(
+                *(client.responses.create(model="gpt-4.1-mini", input="same") for _ in range(3))
+            )
+        assert sum(emulator.submissions.values()) == 1
+    assert [answer.output_text for answer in answers] == ["echo: same"] * 3
+
+
+async def test_batch_size_splits_groups_and_models_get_their_own_jobs(tmp_path: Path) -> None:
+    async with Emulator() as emulator:
+        async with batchify(store=_store(tmp_path), batch_size=4, **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            await asyncio.gather(
+                *(client.responses.create(model="gpt-4.1-mini", input=f"q{i}") for i in range(6)),
+                client.responses.create(model="gpt-4.1", input="other model"),
+            )
+        assert emulator.create_calls == 3
+    assert sorted((model, calls) for _, _, model, calls in batch.submitted) == [
+        ("gpt-4.1", 1),
+        ("gpt-4.1-mini", 2),
+        ("gpt-4.1-mini", 4),
+    ]
+
+
+_CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    import openai
+    from lmbatch._batchify import batchify
+
+    async def main() -> None:
+        base_url, store = sys.argv[1], sys.argv[2]
+        async with batchify(store=store, batch_window_seconds=0.1,
+                            status_check_interval=0.02) as batch:
+            client = openai.AsyncOpenAI(base_url=base_url, api_key="k",
+                                        http_client=batch.http_client())
+            answers = await asyncio.gather(*(
+                client.responses.create(model="gpt-4.1-mini", input=f"q{i}")
+                for i in range(20)
+            ))
+        print(",".join(answer.output_text for answer in answers))
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_the_same_script_re_attaches_and_pays_once(tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(_CHILD)
+    with Emulator(EmulatorSettings(mode="manual")) as emulator:
+        command = [sys.executable, str(script), emulator.openai_base_url, _store(tmp_path)]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while emulator.create_calls == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert emulator.create_calls == 1
+            time.sleep(0.2)  # polling the batch, which cannot move in manual mode
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        emulator.finish()
+        again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert emulator.create_calls == 1
+        assert all(count == 1 for count in emulator.submissions.values())
+    assert again.stdout.strip() == ",".join(f"echo: q{i}" for i in range(20))
+
+
+async def test_a_framework_on_the_openai_sdk_is_batched_too(tmp_path: Path) -> None:
+    # instructor is not in the dev extra: it pins an older openai SDK. Runs where present.
+    instructor = pytest.importorskip("instructor")
+    import pydantic
+
+    class City(pydantic.BaseModel):
+        name: str
+        population: int
+
+    async with Emulator() as emulator:
+        async with batchify(store=_store(tmp_path), **FAST) as batch:
+            client = instructor.from_openai(
+                openai.AsyncOpenAI(
+                    base_url=emulator.openai_base_url,
+                    api_key="k",
+                    http_client=batch.http_client(),
+                )
+            )
+            cities = await asyncio.gather(
+                *(
+                    client.chat.completions.create(
+                        model="gpt-4.1-mini",
+                        response_model=City,
+                        messages=[{"role": "user", "content": f"City {i}"}],
+                        max_retries=0,
+                    )
+                    for i in range(3)
+                )
+            )
+        assert emulator.create_calls == 1
+    assert all(isinstance(city, City) for city in cities)
