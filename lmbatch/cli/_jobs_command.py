@@ -11,9 +11,11 @@ import typer
 from rich.table import Table
 
 from lmbatch._errors import LMBatchError
+from lmbatch._estimate import family_ids, spent
 from lmbatch._operations import BatchOperations
 from lmbatch._status import BatchInfo
-from lmbatch._store import CHUNK_PLANNED, CHUNK_SUBMITTED, JobRecord, JobStore
+from lmbatch._store import CHUNK_PLANNED, CHUNK_SUBMITTED, JobRecord
+from lmbatch._store_contract import Store, open_store
 from lmbatch.cli._errors import reporting_errors
 from lmbatch.cli._options import JsonOption, ProviderOption, StoreOption, VerboseOption
 from lmbatch.cli._progress import stderr_console
@@ -47,7 +49,7 @@ def record_label(ops: BatchOperations, handle: str, label: str | None, source: s
         ops.store.set_job_label(job.job_id, label=label, source=source)
 
 
-def _local_status(store: JobStore, job: JobRecord) -> str:
+def _local_status(store: Store, job: JobRecord) -> str:
     """What the store alone knows: unsubmitted, submitted, or results read."""
     states = {chunk.state for chunk in job.chunks}
     if states == {CHUNK_PLANNED}:
@@ -60,7 +62,7 @@ def _local_status(store: JobStore, job: JobRecord) -> str:
     return "submitted"
 
 
-def _rounds(store: JobStore, job: JobRecord) -> int:
+def _rounds(store: Store, job: JobRecord) -> int:
     count = 1
     current = job
     while children := store.child_jobs(current.job_id):
@@ -128,7 +130,7 @@ def jobs_command(
         if path != ":memory:" and not Path(path).is_file():
             jobs: list[dict[str, Any]] = []
         else:
-            jobs = _jobs(JobStore(path), provider, label, limit)
+            jobs = _jobs(open_store(path), provider, label, limit)
         if refresh:
             for row in jobs:
                 live = _live(row.pop("_record"), store)
@@ -149,7 +151,7 @@ def jobs_command(
 
 
 def _jobs(
-    store: JobStore, provider: str | None, label: str | None, limit: int | None
+    store: Store, provider: str | None, label: str | None, limit: int | None
 ) -> list[dict[str, Any]]:
     try:
         labels = store.job_labels()
@@ -171,6 +173,7 @@ def _jobs(
                     "requests": job.request_count,
                     "batches": [chunk.batch_id for chunk in job.chunks],
                     "rounds": _rounds(store, job),
+                    "cost": _cost(store, job),
                     "source": source,
                     "_record": job,
                 }
@@ -182,9 +185,19 @@ def _jobs(
         store.close()
 
 
+def _cost(store: Store, job: JobRecord) -> str | None:
+    """What the job (every round) cost so far, in USD, from the ledger; None: no
+    results read yet, so nothing is known (never a silent zero)."""
+    ids = family_ids(store, job)
+    if not store.cost_entries(ids):
+        return None
+    return str(spent(store, ids))
+
+
 def _table(jobs: list[dict[str, Any]]) -> Table:
     table = Table()
-    for name in ("job", "label", "provider", "model", "created", "status", "requests", "file"):
+    names = ("job", "label", "provider", "model", "created", "status", "requests", "cost", "file")
+    for name in names:
         table.add_column(name, overflow="fold" if name in ("job", "file") else "ellipsis")
     for row in jobs:
         counts = row.get("counts")
@@ -203,6 +216,7 @@ def _table(jobs: list[dict[str, Any]]) -> Table:
             row["created_at"].astimezone().strftime("%Y-%m-%d %H:%M"),
             row["status"],
             requests,
+            f"${row['cost']}" if row["cost"] is not None else "",
             row["source"] or "",
         )
     return table

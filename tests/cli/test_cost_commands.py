@@ -149,6 +149,10 @@ def test_results_cost_column_sums_to_what_info_shows(
         shown = lmbatch("info", batch_id, *common).stdout
         assert "cost" in shown
         assert "max cost" in shown
+        # The local job list shows the same total, from the store alone.
+        (job,) = lmbatch("jobs", "--json").json()
+        assert Decimal(job["cost"]) == total
+        assert f"${total}" in lmbatch("jobs").stdout
 
 
 def test_dry_run_with_max_cost_says_whether_it_fits(lmbatch: Invoke, questions: Path) -> None:
