@@ -95,7 +95,7 @@ class ProxyCall:
         query: The query string (without ``?``), possibly empty.
         headers: Request headers, names lower-cased (a repeated header keeps its last value).
         body: The request body.
-        status: Status the proxy answered with (None while the call is still open).
+        status: Status the proxy answered with (None until it answers).
         upstream_status: Status the upstream answered with (None when not forwarded).
         rules: Indexes (in the order added) of the rules that acted on this call.
     """
@@ -529,6 +529,9 @@ class HostileProxy:
         answer = await self._answer(call, rules)
         if answer is None:
             return
+        # Recorded before the answer goes out: a client holding the answer must find the
+        # call complete in the log (the test thread reads it as soon as it has the answer).
+        call.status = answer.status
         await send(
             {
                 "type": "http.response.start",
@@ -538,7 +541,6 @@ class HostileProxy:
             }
         )
         await send({"type": "http.response.body", "body": answer.body})
-        call.status = answer.status
 
     async def _answer(self, call: ProxyCall, rules: list[ProxyRule]) -> _Answer | None:
         for rule in rules:
