@@ -962,40 +962,17 @@ class BatchOperations(ABC):
         on_submitted: Callable[[str], None] | None = None,
         policy: _OutcomePolicy | None = None,
     ) -> dict[str, LMOutput]:
-        """Submit what is left of ``job``, wait, collect, resubmit what is worth it."""
-        self._check_job_endpoint(job)  # nothing is sent or read on another endpoint
-        policy = policy or _OutcomePolicy()
-        job, handle = await self._run_job(job, waiting, on_submitted)
-        results = await self._collect(handle)
-        current = job
-        for _ in range(max(0, resubmit_rounds)):
-            retry = {
-                key for key, output in results.items() if should_resubmit(output, policy.retry_on)
-            }
-            child = self._child_job(current, retry)
-            if child is None:
-                break
-            carried = self._job_keys(child)
-            policy.announce(
-                current,
-                child,
-                Counter(resubmit_reason(results[key]) for key in carried if key in results),
+        """Submit what is left of ``job``, wait, collect, resubmit what is worth it.
+
+        The collected twin of :meth:`_iter_complete_job` (one implementation of the
+        rounds, so ``invoke`` and ``invoke_iter`` cannot drift apart).
+        """
+        return {
+            key: output
+            async for key, output in self._iter_complete_job(
+                job, waiting, resubmit_rounds, on_submitted=on_submitted, policy=policy
             )
-            logger.info(
-                "resubmitting %d request(s) of job %s as job %s (round %d)",
-                child.request_count,
-                current.job_id,
-                child.job_id,
-                child.round,
-            )
-            child, child_handle = await self._run_job(child, waiting)
-            async for key, output in self.iter_results(child_handle):
-                details = {**output.finish_details, "lmbatch_round": child.round}
-                results[key] = output.model_copy(update={"finish_details": details})
-            current = child
-        for finished in self._job_family(job):
-            discard_spool(self, finished.job_id)
-        return {key: policy.final(output, self.name) for key, output in results.items()}
+        }
 
     async def _run_job(
         self,
