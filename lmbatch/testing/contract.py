@@ -89,13 +89,13 @@ class BatchOperationsContract:
     ) -> list[PreparedBatch]:
         """Every batch the provider submits during the test."""
         seen: list[PreparedBatch] = []
-        original = batch_operations._submit_batch
+        original = batch_operations.submit_batch
 
         async def spy(batch: PreparedBatch) -> str:
             seen.append(batch)
             return await original(batch)
 
-        monkeypatch.setattr(batch_operations, "_submit_batch", spy)
+        monkeypatch.setattr(batch_operations, "submit_batch", spy)
         return seen
 
     async def _run(
@@ -262,7 +262,7 @@ class BatchOperationsContract:
         submissions: list[PreparedBatch],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        original = batch_operations._fetch_batch
+        original = batch_operations.fetch_batch
         failures = {"left": 2}
 
         async def flaky(batch_id: str) -> Any:
@@ -273,7 +273,7 @@ class BatchOperationsContract:
                 )
             return await original(batch_id)
 
-        monkeypatch.setattr(batch_operations, "_fetch_batch", flaky)
+        monkeypatch.setattr(batch_operations, "fetch_batch", flaky)
         results = await self._run(batch_operations, {"a": "one"})
         assert results["a"].ok
         assert failures["left"] == 0
@@ -287,7 +287,7 @@ class BatchOperationsContract:
         async def broken(batch_id: str) -> Any:
             raise RuntimeError("boom from the SDK")
 
-        monkeypatch.setattr(batch_operations, "_fetch_batch", broken)
+        monkeypatch.setattr(batch_operations, "fetch_batch", broken)
         with pytest.raises(ProviderError) as caught:
             await batch_operations.status(batch_id)
         assert isinstance(caught.value, LMBatchError)
