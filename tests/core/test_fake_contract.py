@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+import lmbatch._unchecked
+
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 from lmbatch.testing.contract import BatchOperationsContract
 
@@ -12,6 +14,11 @@ class TestFakeContract(BatchOperationsContract):
     @pytest.fixture
     def batch_operations(self) -> FakeBatchOperations:
         return FakeBatchOperations(backend=FakeBackend(), store=":memory:", polls_until_done=2)
+
+    def test_each_test_runs_on_the_production_and_the_validating_path(
+        self, decoding: str
+    ) -> None:
+        assert lmbatch._unchecked.validate_unchecked is (decoding == "validating")
 
 
 class TestFakeContractWithStrictIds(BatchOperationsContract):
@@ -24,3 +31,4 @@ class TestFakeContractWithStrictIds(BatchOperationsContract):
             store=":memory:",
             custom_id_pattern=r"[a-zA-Z0-9_-]{1,64}",
         )
+
