@@ -35,7 +35,6 @@ import pytest
 from pydantic import BaseModel
 
 import lmbatch._unchecked
-
 from lmbatch._errors import (
     BatchNotFinishedError,
     BatchNotFoundError,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import lmbatch._unchecked
-
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 from lmbatch.testing.contract import BatchOperationsContract
 
@@ -15,9 +14,7 @@ class TestFakeContract(BatchOperationsContract):
     def batch_operations(self) -> FakeBatchOperations:
         return FakeBatchOperations(backend=FakeBackend(), store=":memory:", polls_until_done=2)
 
-    def test_each_test_runs_on_the_production_and_the_validating_path(
-        self, decoding: str
-    ) -> None:
+    def test_each_test_runs_on_the_production_and_the_validating_path(self, decoding: str) -> None:
         assert lmbatch._unchecked.validate_unchecked is (decoding == "validating")
 
 
@@ -31,4 +28,3 @@ class TestFakeContractWithStrictIds(BatchOperationsContract):
             store=":memory:",
             custom_id_pattern=r"[a-zA-Z0-9_-]{1,64}",
         )
-
