@@ -46,10 +46,10 @@ vendor fields        ``thinking_config`` / ``thinkingConfig``, ``top_k``, ``cand
                      ``media_resolution``, ... into ``generationConfig``;
                      ``safety_settings``, ``cached_content``, ``tool_config``, ``labels``,
                      ``service_tier``, ``store`` at the request's top level; either
-                     spelling (``snake_case`` or ``camelCase``), named in camelCase on the
-                     wire. Any other name is refused with a did-you-mean, unless given
-                     under ``extra_body`` (set at the request's top level as it is;
-                     ``generationConfig`` there is merged)
+                     spelling (``snake_case`` or ``camelCase``), sent in camelCase (the
+                     keys inside too, ``labels`` excepted). Any other name is refused
+                     with a did-you-mean, unless given under ``extra_body`` (set at the
+                     request's top level as it is; ``generationConfig`` there is merged)
 ===================  ====================================================================
 """
 
@@ -325,9 +325,11 @@ def _static(params: Hyperparameters, structured: str) -> dict[str, Any]:
         if name in params.pass_through:
             raw[name] = value
         elif name in _GENERATION:
-            config[_GENERATION[name]] = value
+            config[_GENERATION[name]] = _camel_keys(value)
         elif name in _TOP_LEVEL:
-            body[_TOP_LEVEL[name]] = value
+            wire = _TOP_LEVEL[name]
+            # Labels are the caller's own names; every other field is a message type.
+            body[wire] = value if wire == "labels" else _camel_keys(value)
     if params.tools:
         declarations = [
             {"name": tool.name, "parametersJsonSchema": tool.parameters}
@@ -347,6 +349,23 @@ def _static(params: Hyperparameters, structured: str) -> dict[str, Any]:
     elif extra_config is not None:
         body["generationConfig"] = extra_config
     return body
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def _camel_keys(value: Any) -> Any:
+    """``value`` with every object key in camelCase (``thinking_budget`` → ``thinkingBudget``).
+
+    Google's JSON parser takes both spellings; the wire keeps one, the API's own.
+    """
+    if isinstance(value, dict):
+        return {_camel(str(key)): _camel_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(item) for item in value]
+    return value
 
 
 def _calling_config(choice: str) -> dict[str, Any]:
@@ -448,10 +467,11 @@ def _convert(node: Any, definitions: dict[str, Any], trail: tuple[str, ...]) -> 
         if source in node:
             out[target] = node[source]
     if "const" in node:
-        out["enum"] = [str(node["const"])]
+        node = {**node, "enum": [node["const"]]}
     if isinstance(node.get("enum"), list):
+        # Gemini's enums are strings.
         out["enum"] = [str(value) for value in node["enum"]]
-        out.setdefault("type", "STRING")
+        out["type"] = "STRING"
     properties = node.get("properties")
     if isinstance(properties, dict):
         out["properties"] = {
