@@ -76,6 +76,8 @@ class VendorHost:
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
+        #: Every call answered: ``(method, path, query string, operation, status)``.
+        self.calls: list[tuple[str, str, str, str | None, int]] = []
 
     # What a vendor writes ----------------------------------------------------------------
 
@@ -173,16 +175,18 @@ class VendorHost:
             return self.error_response(status, f"Unknown request URL: {request.url.path}")
 
         app = Starlette(routes=self.routes(), exception_handlers={404: not_routed, 405: not_routed})
-        app.add_middleware(_VendorDate, state=self.state)
+        app.add_middleware(_CallLog, vendor=self)
         return app
 
 
-class _VendorDate:
-    """Sends the HTTP ``Date`` header from the emulated vendor's clock (pure ASGI)."""
+class _CallLog:
+    """Logs every call (``VendorHost.calls``) and sends the HTTP ``Date`` header from the
+    emulated vendor's clock (pure ASGI: streamed bodies pass as they are)."""
 
-    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+    def __init__(self, app: ASGIApp, vendor: VendorHost) -> None:
         self.app = app
-        self.state = state
+        self.vendor = vendor
+        self.state = vendor.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -195,6 +199,16 @@ class _VendorDate:
                 date = formatdate(self.state.now(), usegmt=True).encode("latin-1")
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
                 message = {**message, "headers": [*headers, (b"date", date)]}
+                with self.state.lock:
+                    self.vendor.calls.append(
+                        (
+                            scope["method"],
+                            scope["path"],
+                            scope.get("query_string", b"").decode("latin-1"),
+                            scope["state"].get("operation"),
+                            message["status"],
+                        )
+                    )
             await send(message)
 
         await self.app(scope, receive, dated)

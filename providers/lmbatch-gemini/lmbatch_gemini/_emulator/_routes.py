@@ -249,6 +249,7 @@ class GeminiEmulator(VendorHost):
             self.batches.clear()
             self.files.clear()
             self.uploads.clear()
+            self.calls.clear()
 
     def fail(self, batch_id: str, code: int = 13, message: str = "Batch failed.") -> None:
         """End a batch as FAILED with this operation error (a gRPC code) and no results."""
