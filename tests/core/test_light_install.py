@@ -93,7 +93,7 @@ def _run(command: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]
 def test_the_library_and_its_testing_kit_work_without_typer_and_rich(tmp_path: Path) -> None:
     code = (
         "import asyncio, json, sys\n"
-        "import lmbatch, lmbatch.testing\n"
+        "import lmbatch, lmbatch.testing, lmbatch.testing.pytest_plugin\n"
         "try:\n"
         "    import typer\n"
         "except ImportError:\n"
