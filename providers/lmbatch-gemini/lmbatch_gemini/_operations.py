@@ -382,7 +382,7 @@ class GeminiBatchOperations(BatchOperations):
 
         Gemini writes no result for them, and core would report them ``missing`` (to be
         resubmitted): they are reported ``cancelled`` / ``expired`` instead, for the
-        batches whose stamp proves them this store's (an adopted batch not yet proven its
+        batches the job store holds as a chunk's own (an adopted batch not yet proven its
         chunk's gets nothing made up: its results alone must prove it).
         """
         outcome = _CANCELLED_OR_EXPIRED.get(info["status"])
@@ -394,10 +394,9 @@ class GeminiBatchOperations(BatchOperations):
         if found is None:
             return []
         job, index = found
-        metadata = info["raw"].get("metadata")
-        stamp = stamp_of(metadata.get("displayName") if isinstance(metadata, dict) else None)
-        if stamp != display_stamp(job.job_id, index):
-            return []
+        adoption = self.store.adoption(job.job_id, index)
+        if adoption is not None and not adoption[1]:
+            return []  # adopted after an interrupted create, not yet proven the chunk's
         kind, message = outcome
         return [
             ResultRecord(

@@ -359,6 +359,22 @@ async def test_a_500_after_the_create_is_found_again_not_paid_twice(
     assert emulator.state.submissions["a"] == 1
 
 
+async def test_no_outcome_is_made_up_for_a_batch_not_proven_the_chunks(
+    make_ops: Any, emulator: GeminiEmulator
+) -> None:
+    # The create answered 500 but made the batch; it was cancelled before running.
+    ops = make_ops(create_settle_seconds=0)
+    emulator.state.faults.fail("create", 500, nth=1, after_effect=True)
+    with pytest.raises(SubmissionUncertainError):
+        await ops.create({"a": "one", "b": "two"})
+    (batch_id,) = emulator.batches
+    emulator.batches[batch_id].cancel()
+    # Found by its stamp and adopted, it ended with no result: nothing proves it the
+    # chunk's (cancelled outcomes made up from the job store would have "proven" it).
+    with pytest.raises(lmbatch.SubmissionAmbiguousError):
+        await ops.invoke({"a": "one", "b": "two"}, **FAST)
+
+
 async def test_a_500_before_the_create_made_nothing_and_is_sent_again(
     make_ops: Any, emulator: GeminiEmulator
 ) -> None:
