@@ -7,7 +7,9 @@ served alone (the lmbatch emulator host serves plugin vendors once its hook land
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from lmbatch_gemini import GeminiBatchOperations
 from lmbatch_gemini._emulator import GeminiEmulator, VendorServer, gemini_server
 
+from lmbatch.testing.cassettes import FILTERED_HEADERS, vcr_config_for
 from lmbatch.testing.emulator import EmulatorSettings
 
 #: A key that is never valid anywhere.
@@ -23,6 +26,13 @@ MODEL = "gemini-2.5-flash"
 #: Polls per lifecycle step: 2, so a new batch is still pending at its first check.
 POLLS_PER_STEP = 2
 DATA = Path(__file__).resolve().parent / "data"
+CASSETTES = Path(__file__).resolve().parent / "cassettes"
+VENDOR_ORIGIN = "https://generativelanguage.googleapis.com"
+#: Opt-in key for re-recording cassettes against the live API; GEMINI_API_KEY and
+#: GOOGLE_API_KEY are never used.
+LIVE_KEY_VARIABLE = "LMBATCH_LIVE_GEMINI_KEY"
+#: Gemini's key header: scrubbed from cassettes like the headers core knows of.
+KEY_HEADER = "x-goog-api-key"
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +81,66 @@ async def make_ops(server: VendorServer) -> AsyncIterator[Any]:
 async def ops(make_ops: Any) -> GeminiBatchOperations:
     """The provider aimed at the emulator, with a private in-memory store."""
     return make_ops()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def vcr_config() -> dict[str, Any]:
+    """VCR settings for Gemini cassettes (no record_mode: ``--record-mode`` decides)."""
+    return vcr_config_for(VENDOR_ORIGIN, filter_headers=[*sorted(FILTERED_HEADERS), KEY_HEADER])
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir() -> str:
+    """Every Gemini cassette lives in ``cassettes/`` beside these tests."""
+    return str(CASSETTES)
+
+
+@dataclass
+class CassetteTarget:
+    """Where cassette tests send their requests.
+
+    Attributes:
+        base_url: Google's API root for replay and live recording, the emulator's when
+            recording against it.
+        api_key: The dummy key, or the live key when recording live.
+        server: The running emulator when recording against it, else None.
+    """
+
+    base_url: str
+    api_key: str
+    server: VendorServer | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether requests reach the real API (live recording)."""
+        return self.server is None and self.api_key != DUMMY_KEY
+
+    def operations(self, **options: Any) -> GeminiBatchOperations:
+        """A provider instance aimed at this target, with a private in-memory store."""
+        options.setdefault("model", MODEL)
+        return GeminiBatchOperations(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            max_retries=0,
+            store=":memory:",
+            **options,
+        )
+
+
+@pytest.fixture
+def cassette_target(record_mode: str) -> Iterator[CassetteTarget]:
+    """Replay (default): Google's root with a dummy key, served by the cassette.
+
+    ``--record-mode=once`` (or any recording mode): the Gemini emulator, or the live API
+    when ``LMBATCH_LIVE_GEMINI_KEY`` is set.
+    """
+    if record_mode == "none":
+        yield CassetteTarget(VENDOR_ORIGIN, DUMMY_KEY)
+        return
+    live_key = os.environ.get(LIVE_KEY_VARIABLE)
+    if live_key:
+        yield CassetteTarget(VENDOR_ORIGIN, live_key)
+        return
+    settings = EmulatorSettings(mode="polls", polls_per_step=POLLS_PER_STEP, sequential_ids=True)
+    with gemini_server(settings) as running:
+        yield CassetteTarget(running.base_url, DUMMY_KEY, running)
