@@ -1,8 +1,9 @@
-"""One script, two providers: only the provider name and the model change.
+"""One script, three providers: only the provider name and the model change.
 
-The same code runs against ``openai`` and ``anthropic`` (both served by the local emulator,
-configured through their usual environment variables) and the *shapes* of what comes back
-(keys, outcome kinds, output item types, status values, info fields) must be identical.
+The same code runs against ``openai``, ``anthropic`` and ``gemini`` (served by the local
+emulators, configured through their usual environment variables) and the *shapes* of what
+comes back (keys, outcome kinds, output item types, status values, info fields) must be
+identical.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from lmbatch_gemini._emulator import VendorServer, gemini_server
 from pydantic import BaseModel
 
 import lmbatch
@@ -20,7 +22,17 @@ from lmbatch.testing.emulator import Emulator, EmulatorSettings
 
 pytestmark = pytest.mark.timeout(120)
 
-PROVIDERS = [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+PROVIDERS = [
+    ("openai", "gpt-4.1-mini"),
+    ("anthropic", "claude-sonnet-4-5"),
+    ("gemini", "gemini-2.5-flash"),
+]
+#: The variables naming each provider's key (the first is the one errors name).
+KEY_VARIABLES = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+}
 
 
 class Verdict(BaseModel):
@@ -36,15 +48,28 @@ def emulator() -> Iterator[Emulator]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def gemini_emulator() -> Iterator[VendorServer]:
+    # The Gemini plugin's own emulator (served alone until the emulator host takes
+    # plugin vendors).
+    with gemini_server(EmulatorSettings(mode="polls", polls_per_step=2)) as running:
+        yield running
+
+
 @pytest.fixture
-def vendor_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point both SDKs at the emulator the way a user points them at a proxy."""
+def vendor_env(
+    emulator: Emulator, gemini_emulator: VendorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point every provider at its emulator the way a user points it at a proxy."""
     for name in ("LMBATCH_PROVIDER", "LMBATCH_MODEL", "LMBATCH_STORE", "LMBATCH_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "test")
     monkeypatch.setenv("OPENAI_BASE_URL", emulator.openai_base_url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.anthropic_base_url)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", "test")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemini_emulator.base_url)
 
 
 def output_shape(output: LMOutput) -> dict[str, Any]:
@@ -109,8 +134,9 @@ async def script(provider: str, model: str) -> dict[str, Any]:
 
 async def test_same_script_same_shapes(vendor_env: None) -> None:
     shapes = {provider: await script(provider, model) for provider, model in PROVIDERS}
-    openai_shape, anthropic_shape = shapes["openai"], shapes["anthropic"]
-    assert anthropic_shape == openai_shape
+    openai_shape = shapes["openai"]
+    assert shapes["anthropic"] == openai_shape
+    assert shapes["gemini"] == openai_shape
     # And the shapes are the ones a user expects.
     assert openai_shape["invoke"]["broken"]["error"] == "errored"
     assert openai_shape["invoke"]["plain"] == {
@@ -135,10 +161,12 @@ def no_vendor_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No key anywhere; a base URL where nothing listens, in case a call slipped through."""
     for name in ("LMBATCH_PROVIDER", "LMBATCH_MODEL", "LMBATCH_STORE", "LMBATCH_CONFIG"):
         monkeypatch.delenv(name, raising=False)
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    for names in KEY_VARIABLES.values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:9")
 
 
 @pytest.mark.parametrize("method", ["create", "invoke"])
@@ -149,14 +177,14 @@ async def test_a_missing_key_is_reported_before_anything_is_recorded(
     store = lmbatch.JobStore(tmp_path / "jobs.sqlite3")
 
     async def submit() -> None:
-        # OpenAI checks its key when built, Anthropic when asked to submit: both before
-        # anything is recorded.
+        # OpenAI checks its key when built, Anthropic and Gemini when asked to submit: all
+        # before anything is recorded.
         ops = lmbatch.get_batch_operations(provider, model=model, store=store)
         await getattr(ops, method)({"a": "hi"})
 
     with pytest.raises(lmbatch.MissingCredentialsError) as caught:
         await submit()
-    env_var = f"{provider.upper()}_API_KEY"
+    env_var = KEY_VARIABLES[provider][0]
     assert caught.value.env_var == env_var
     assert env_var in str(caught.value)
     assert "api_key=..." in str(caught.value)
@@ -174,7 +202,7 @@ async def test_a_missing_model_is_reported_before_anything_is_recorded(
     model: str,
     method: str,
 ) -> None:
-    monkeypatch.setenv(f"{provider.upper()}_API_KEY", "test")
+    monkeypatch.setenv(KEY_VARIABLES[provider][0], "test")
     store = lmbatch.JobStore(tmp_path / "jobs.sqlite3")
     ops = lmbatch.get_batch_operations(provider, store=store)
     async with ops:
@@ -238,8 +266,11 @@ async def test_finish_reason_is_the_same_word_on_every_provider_and_policies_app
         assert {key: out.finish_reason for key, out in results.items()} == {
             "short": "stop",
             "long": "length",
-            "refused": "refusal",
+            # Gemini has no refusal of the model's own: what it declines, its safety
+            # filter blocks (a RefusalOutput all the same).
+            "refused": "content_filter" if provider == "gemini" else "refusal",
         }
+        assert results["refused"].refusal
         assert results["long"].ok  # cut off, but an answer: kept ok by default
         rounds: list[lmbatch.ResubmissionRound] = []
         strict = await ops.invoke(
