@@ -365,7 +365,7 @@ class GeminiBatchOperations(BatchOperations):
             started = False
             try:
                 async for line in http.lines(
-                    f"{prefix}/{file_name}:download?alt=media", action=action
+                    f"{prefix}/{quote(file_name, safe='/')}:download?alt=media", action=action
                 ):
                     started = True
                     yield line

@@ -44,7 +44,8 @@ class GeminiSettings(ProviderSettings):
 
     Attributes:
         model: The model every request of a batch uses, e.g. ``"gemini-2.5-flash"``
-            (``models/...`` and ``tunedModels/...`` names are taken as they are).
+            (a ``models/`` prefix is dropped; ``tunedModels/...`` names are sent as they
+            are, with ``allow_unknown_model=True``).
         api_key: API key; defaults to ``$GOOGLE_API_KEY``, else ``$GEMINI_API_KEY`` (the
             google-genai SDK's order). Sent as the ``x-goog-api-key`` header. Never read
             from config files.
@@ -88,6 +89,13 @@ class GeminiSettings(ProviderSettings):
     timeout: float = Field(default=600.0, gt=0)
     list_page_size: int = Field(default=100, ge=1, le=1000)
     max_batches_in_flight: int | None = Field(default=100, ge=1)
+
+    @field_validator("model")
+    @classmethod
+    def _bare_model(cls, value: str | None) -> str | None:
+        # "models/gemini-2.5-flash" (the SDK's resource name) is the model the price list
+        # and every message call "gemini-2.5-flash"; the URL gets the prefix back.
+        return value.removeprefix("models/") if value is not None else None
 
     @field_validator("base_url")
     @classmethod

@@ -24,6 +24,15 @@ def test_found_by_name() -> None:
     assert ops.completion_window == 48 * 3600
 
 
+def test_the_sdk_resource_name_of_a_model_is_taken() -> None:
+    ops = lmbatch.get_batch_operations("gemini", model="models/gemini-2.5-flash", store=":memory:")
+    assert ops.model == "gemini-2.5-flash"  # priced and checked like the bare name
+    assert isinstance(ops, GeminiBatchOperations)
+    assert ops.model_path == "models/gemini-2.5-flash"
+    tuned = GeminiBatchOperations(model="tunedModels/mine", store=":memory:")
+    assert tuned.model_path == "tunedModels/mine"
+
+
 def test_importing_lmbatch_imports_none_of_it() -> None:
     code = (
         "import sys, lmbatch\n"
