@@ -284,7 +284,7 @@ class GeminiBatchOperations(BatchOperations):
 
         Raises:
             SubmissionUncertainError: The call failed in a way that may have made the
-                batch (5xx, timeout, a connection lost once the request went out).
+                batch (5xx, timeout, a lost connection).
         """
         action = "batch creation"
         url = self.http.url(f"{quote(self.model_path, safe='/')}:batchGenerateContent")
@@ -294,8 +294,6 @@ class GeminiBatchOperations(BatchOperations):
                 content=content,
                 headers={"Content-Type": "application/json", "Content-Length": str(length)},
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            return connection_error(exc, action)  # never connected: nothing was sent
         except httpx.TransportError as exc:
             raise create_error(connection_error(exc, action), details) from exc
         if response.status_code >= 400:
