@@ -139,7 +139,9 @@ async def test_more_than_5000_requests_are_split_over_batches(
 ) -> None:
     job_id = await ops.create({f"k{i}": "x" for i in range(5_001)})
     sizes = sorted(len(batch.requests) for batch in emulator.vendor.batches.values())
-    assert len(sizes) == 2 and sum(sizes) == 5_001 and max(sizes) <= 5_000
+    assert len(sizes) == 2
+    assert sum(sizes) == 5_001
+    assert max(sizes) <= 5_000
     assert job_id not in emulator.vendor.batches  # a job id over both batches
 
 
@@ -255,7 +257,8 @@ def test_decoding_reads_usage_cost_and_error_types() -> None:
     failed = decode_result(
         {"custom_id": "b", "error": {"type": "server_error", "message": "m"}}, False
     )
-    assert failed.output.error is not None and failed.output.error.kind == "errored"
+    assert failed.output.error is not None
+    assert failed.output.error.kind == "errored"
     assert decode_result("nonsense", False).output.error is not None
 
 
@@ -278,7 +281,8 @@ def test_http_statuses_map_to_lmbatch_errors(status: int, expected: type[Excepti
     response = httpx.Response(status, json={"error": {"code": status, "message": "why"}})
     error = status_error(response, "a call")
     assert type(error) is expected
-    assert error.status_code == status and "why" in str(error)
+    assert error.status_code == status
+    assert "why" in str(error)
 
 
 async def test_a_failed_create_is_uncertain_and_never_retried(emulator: Served) -> None:
