@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Served
 from lmbatch_mistral import MistralBatchOperations
 from lmbatch_mistral._status import STATUS_TABLE, batch_info, decode_line
 
@@ -20,13 +19,13 @@ from lmbatch.provider import (
 from lmbatch.testing.emulator import EndpointFault
 
 
-def _ops(emulator: Served, **options: Any) -> MistralBatchOperations:
+def _ops(emulator: Any, **options: Any) -> MistralBatchOperations:
     settings: dict[str, Any] = {"model": "mistral-small-latest", "api_key": "test"}
     settings.update(base_url=emulator.base_url, store=":memory:")
     return MistralBatchOperations(**{**settings, **options})
 
 
-async def test_input_goes_as_an_uploaded_file_or_inline(emulator: Served) -> None:
+async def test_input_goes_as_an_uploaded_file_or_inline(emulator: Any) -> None:
     for mode in ("file", "inline"):
         ops = _ops(emulator, input=mode, metadata={"team": "a"}, timeout_hours=6)
         batch_id = await ops.create({"q": "hello"}, {"seed": 7})
@@ -99,21 +98,21 @@ async def test_timeout_exceeded_is_expired_and_keeps_what_finished(
     assert results["late"].error.kind == "expired"
 
 
-async def test_cancel_asks_for_cancellation(emulator: Served, ops: MistralBatchOperations) -> None:
+async def test_cancel_asks_for_cancellation(emulator: Any, ops: MistralBatchOperations) -> None:
     batch_id = await ops.create({"a": "one", "b": "two"})
     await ops.cancel(batch_id)
     assert emulator.vendor.jobs_by_id[batch_id].status == "CANCELLATION_REQUESTED"
     assert (await ops.info(batch_id))["status"] in (BatchStatus.CANCELING, BatchStatus.CANCELLED)
 
 
-async def test_list_pages_with_page_and_page_size(emulator: Served) -> None:
+async def test_list_pages_with_page_and_page_size(emulator: Any) -> None:
     ops = _ops(emulator, list_page_size=1)
     created = [await ops.create({"a": f"list {i}"}) for i in range(3)]
     assert [info["id"] for info in await ops.list()] == list(reversed(created))
     await ops.aclose()
 
 
-async def test_the_input_file_is_deleted_once_results_are_read(emulator: Served) -> None:
+async def test_the_input_file_is_deleted_once_results_are_read(emulator: Any) -> None:
     ops = _ops(emulator)
     await ops.invoke({"a": "one"}, status_check_interval=0)
     (job,) = emulator.vendor.jobs_by_id.values()
@@ -122,7 +121,7 @@ async def test_the_input_file_is_deleted_once_results_are_read(emulator: Served)
     await ops.aclose()
 
 
-async def test_a_missing_key_names_the_variable(emulator: Served) -> None:
+async def test_a_missing_key_names_the_variable(emulator: Any) -> None:
     ops = MistralBatchOperations(model="m", base_url=emulator.base_url, store=":memory:")
     with pytest.raises(MissingCredentialsError) as caught:
         await ops.create({"a": "one"})
@@ -130,7 +129,7 @@ async def test_a_missing_key_names_the_variable(emulator: Served) -> None:
 
 
 async def test_the_provider_is_found_by_name(
-    emulator: Served, monkeypatch: pytest.MonkeyPatch
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MISTRAL_API_KEY", "from-env")
     ops = lmbatch.get_batch_operations(
@@ -141,7 +140,7 @@ async def test_the_provider_is_found_by_name(
     await ops.aclose()
 
 
-async def test_a_failed_create_is_uncertain_and_never_retried(emulator: Served) -> None:
+async def test_a_failed_create_is_uncertain_and_never_retried(emulator: Any) -> None:
     emulator.state.faults.add(EndpointFault("create", status=503, after_effect=True))
     ops = _ops(emulator)
     with pytest.raises(SubmissionUncertainError):
@@ -150,7 +149,7 @@ async def test_a_failed_create_is_uncertain_and_never_retried(emulator: Served) 
     await ops.aclose()
 
 
-async def test_a_refused_create_is_definite(emulator: Served) -> None:
+async def test_a_refused_create_is_definite(emulator: Any) -> None:
     emulator.state.faults.add(EndpointFault("create", status=422))
     ops = _ops(emulator)
     with pytest.raises(ProviderRequestError) as caught:

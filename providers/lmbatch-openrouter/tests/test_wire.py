@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Served
 from lmbatch_openrouter import OpenRouterBatchOperations
 from lmbatch_openrouter._body import CreateBody, create_head
 from lmbatch_openrouter._http import status_error
@@ -30,7 +29,7 @@ from lmbatch.provider import (
 )
 
 
-def _ops(emulator: Served, **options: Any) -> OpenRouterBatchOperations:
+def _ops(emulator: Any, **options: Any) -> OpenRouterBatchOperations:
     settings: dict[str, Any] = {"model": "openai/gpt-4.1-mini", "api_key": "test"}
     settings.update(base_url=emulator.base_url, max_retries=0, store=":memory:")
     return OpenRouterBatchOperations(**{**settings, **options})
@@ -58,7 +57,7 @@ def test_create_body_puts_endpoint_and_model_before_requests(tmp_path: Any) -> N
 
 
 async def test_the_emulator_refuses_requests_before_endpoint_as_openrouter_does(
-    emulator: Served,
+    emulator: Any,
 ) -> None:
     body = (
         b'{"requests":[{"custom_id":"a","body":{}}],"endpoint":"/v1/chat/completions","model":"m"}'
@@ -70,7 +69,7 @@ async def test_the_emulator_refuses_requests_before_endpoint_as_openrouter_does(
 
 
 async def test_create_answers_202_with_a_validating_batch(
-    emulator: Served, ops: OpenRouterBatchOperations
+    emulator: Any, ops: OpenRouterBatchOperations
 ) -> None:
     batch_id = await ops.create({"a": "one"})
     batch = emulator.vendor.batches[batch_id]
@@ -89,7 +88,7 @@ def test_endpoints_lmbatch_does_not_encode_are_refused_with_the_reason(endpoint:
         OpenRouterBatchOperations(model="m", endpoint=endpoint, store=":memory:")
 
 
-async def test_a_missing_key_names_the_variable(emulator: Served) -> None:
+async def test_a_missing_key_names_the_variable(emulator: Any) -> None:
     ops = OpenRouterBatchOperations(model="m", base_url=emulator.base_url, store=":memory:")
     with pytest.raises(MissingCredentialsError) as caught:
         await ops.create({"a": "one"})
@@ -97,7 +96,7 @@ async def test_a_missing_key_names_the_variable(emulator: Served) -> None:
 
 
 async def test_the_key_comes_from_the_environment(
-    emulator: Served, monkeypatch: pytest.MonkeyPatch
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", "from-env")
     ops = lmbatch.get_batch_operations(
@@ -107,7 +106,7 @@ async def test_the_key_comes_from_the_environment(
     await ops.aclose()
 
 
-async def test_routing_preferences_and_app_headers_are_sent(emulator: Served) -> None:
+async def test_routing_preferences_and_app_headers_are_sent(emulator: Any) -> None:
     ops = _ops(emulator, providers=["openai"], allow_fallbacks=False, app_title="t", app_url="u")
     assert ops.api.client.headers["X-OpenRouter-Title"] == "t"
     assert ops.api.client.headers["HTTP-Referer"] == "u"
@@ -135,7 +134,7 @@ def test_limits_are_5000_requests_and_200_mb() -> None:
 
 
 async def test_more_than_5000_requests_are_split_over_batches(
-    emulator: Served, ops: OpenRouterBatchOperations
+    emulator: Any, ops: OpenRouterBatchOperations
 ) -> None:
     job_id = await ops.create({f"k{i}": "x" for i in range(5_001)})
     sizes = sorted(len(batch.requests) for batch in emulator.vendor.batches.values())
@@ -156,7 +155,7 @@ async def test_there_is_no_cancel(ops: OpenRouterBatchOperations) -> None:
 
 
 async def test_delete_is_refused_while_running_and_works_once_ended(
-    emulator: Served, ops: OpenRouterBatchOperations
+    emulator: Any, ops: OpenRouterBatchOperations
 ) -> None:
     batch_id = await ops.create({"a": "one"})
     with pytest.raises(ProviderRequestError) as caught:
@@ -171,7 +170,7 @@ async def test_delete_is_refused_while_running_and_works_once_ended(
 # -- list ----------------------------------------------------------------------------------
 
 
-async def test_list_follows_after_cursors_page_by_page(emulator: Served) -> None:
+async def test_list_follows_after_cursors_page_by_page(emulator: Any) -> None:
     ops = _ops(emulator, list_page_size=1)
     created = [await ops.create({"a": f"list {i}"}) for i in range(3)]
     listed = [info["id"] for info in await ops.list()]
@@ -180,7 +179,7 @@ async def test_list_follows_after_cursors_page_by_page(emulator: Served) -> None
     await ops.aclose()
 
 
-async def test_list_filters_by_status(emulator: Served, ops: OpenRouterBatchOperations) -> None:
+async def test_list_filters_by_status(emulator: Any, ops: OpenRouterBatchOperations) -> None:
     running = await ops.create({"a": "one"})
     done = await ops.create({"a": "two"})
     emulator.vendor.finish()
@@ -196,7 +195,7 @@ async def test_list_filters_by_status(emulator: Served, ops: OpenRouterBatchOper
 
 
 async def test_results_come_inline_or_by_cursor_pages(
-    emulator: Served, ops: OpenRouterBatchOperations
+    emulator: Any, ops: OpenRouterBatchOperations
 ) -> None:
     requests = {f"k{i}": f"question {i}" for i in range(5)}
     results = await ops.invoke(requests, status_check_interval=0)
@@ -285,7 +284,7 @@ def test_http_statuses_map_to_lmbatch_errors(status: int, expected: type[Excepti
     assert "why" in str(error)
 
 
-async def test_a_failed_create_is_uncertain_and_never_retried(emulator: Served) -> None:
+async def test_a_failed_create_is_uncertain_and_never_retried(emulator: Any) -> None:
     from lmbatch.testing.emulator import EndpointFault
 
     emulator.state.faults.add(EndpointFault("create", status=500, after_effect=True))
@@ -296,7 +295,7 @@ async def test_a_failed_create_is_uncertain_and_never_retried(emulator: Served) 
     await ops.aclose()
 
 
-async def test_a_refused_create_is_definite(emulator: Served) -> None:
+async def test_a_refused_create_is_definite(emulator: Any) -> None:
     from lmbatch.testing.emulator import EndpointFault
 
     emulator.state.faults.add(EndpointFault("create", status=400))
