@@ -262,3 +262,26 @@ def test_a_vendor_given_directly_is_served_and_its_faults_validate() -> None:
     assert limited.status_code == 429
     assert openai_gone.status_code == 404
     assert "Emulated vendors: ping" in openai_gone.json()["error"]["message"]
+
+
+def test_lmbatch_emulator_serves_every_installed_vendor(
+    plugins: Callable[[str, object], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typer_testing = pytest.importorskip("typer.testing")
+    from lmbatch.cli._app import app
+    from lmbatch.testing import emulator
+
+    plugins("lmbatch-ping", _plugin(PingEmulator))
+    served: list[EmulatorSettings] = []
+    monkeypatch.setattr(emulator, "serve", lambda **kwargs: served.append(kwargs["settings"]))
+    monkeypatch.setenv("COLUMNS", "300")
+    result = typer_testing.CliRunner().invoke(
+        app, ["emulator", "--port", "8089", "--fault", "ping=503,provider=ping"]
+    )
+    assert result.exit_code == 0, result.stderr
+    banner = " ".join(result.stderr.split())
+    assert "Ping base_url http://127.0.0.1:8089/ping/v2" in banner
+    assert "OpenAI base_url http://127.0.0.1:8089/v1" in banner
+    assert "Anthropic base_url http://127.0.0.1:8089," in banner
+    (settings,) = served
+    assert settings.endpoint_faults == [EndpointFault("ping", 503, provider="ping")]
