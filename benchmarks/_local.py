@@ -19,8 +19,9 @@ from lmbatch_anthropic._status import batch_info as anthropic_batch_info
 from lmbatch_openai import OpenAIBatchOperations
 from lmbatch_openai._status import batch_info as openai_batch_info
 
-from lmbatch import BatchInfo, PreparedBatch
+from lmbatch import BatchInfo
 from lmbatch._keys import strip_job_tag
+from lmbatch.provider import PreparedBatch
 
 __all__ = ["LocalAnthropic", "LocalOpenAI", "openai_echo_answer"]
 
@@ -78,13 +79,13 @@ class LocalOpenAI(OpenAIBatchOperations):
         super().__init__(**options)
         self.local = _LocalBatches(directory, answers, answer_for or _no_answer)
 
-    async def _submit_batch(self, batch: PreparedBatch) -> str:
+    async def submit_batch(self, batch: PreparedBatch) -> str:
         return self.local.submit(batch, "batch")
 
-    async def _vendor_date(self) -> str | None:
+    async def vendor_date(self) -> str | None:
         return None  # no vendor to ask: this machine's clock
 
-    async def _fetch_batch(self, batch_id: str) -> BatchInfo:
+    async def fetch_batch(self, batch_id: str) -> BatchInfo:
         count = self.local.counts[batch_id]
         return openai_batch_info(
             {
@@ -121,13 +122,13 @@ class LocalAnthropic(AnthropicBatchOperations):
         super().__init__(**options)
         self.local = _LocalBatches(directory, answers, answer_for or _no_answer)
 
-    async def _submit_batch(self, batch: PreparedBatch) -> str:
+    async def submit_batch(self, batch: PreparedBatch) -> str:
         return self.local.submit(batch, "msgbatch")
 
-    async def _vendor_date(self) -> str | None:
+    async def vendor_date(self) -> str | None:
         return None  # no vendor to ask: this machine's clock
 
-    async def _fetch_batch(self, batch_id: str) -> BatchInfo:
+    async def fetch_batch(self, batch_id: str) -> BatchInfo:
         count = self.local.counts[batch_id]
         return anthropic_batch_info(
             {

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     )
     from lmbatch._estimate import Estimate
     from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
-    from lmbatch._limits import ProviderLimits
+    from lmbatch._limits import ProviderLimits as ProviderLimits
     from lmbatch._map import map as map  # re-exported, not starred (see _NOT_STARRED)
     from lmbatch._map import map_sync
     from lmbatch._messages import (
@@ -68,7 +68,16 @@ if TYPE_CHECKING:
         ToolCall,
         ToolResult,
     )
-    from lmbatch._operations import BatchOperations, BatchPage, ResubmissionRound, ResultRecord
+    from lmbatch._operations import (
+        BatchOperations,
+        ResubmissionRound,
+    )
+    from lmbatch._operations import (
+        BatchPage as BatchPage,
+    )
+    from lmbatch._operations import (
+        ResultRecord as ResultRecord,
+    )
     from lmbatch._outputs import (
         ErrorKind,
         FinishReason,
@@ -81,23 +90,50 @@ if TYPE_CHECKING:
         ThinkingOutput,
         TokenUsage,
     )
-    from lmbatch._planning import PreparedBatch
+    from lmbatch._planning import PreparedBatch as PreparedBatch
     from lmbatch._plugins import ProviderEntry
     from lmbatch._resolution import resolve
-    from lmbatch._results import parse_json_object, salvage_custom_id
+    from lmbatch._results import (
+        parse_json_object as parse_json_object,
+    )
+    from lmbatch._results import (
+        salvage_custom_id as salvage_custom_id,
+    )
     from lmbatch._resume import resume, wait
-    from lmbatch._settings import ConnectionOption, EndpointOption, ProviderSettings
-    from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
+    from lmbatch._settings import (
+        ConnectionOption as ConnectionOption,
+    )
+    from lmbatch._settings import (
+        EndpointOption as EndpointOption,
+    )
+    from lmbatch._settings import (
+        ProviderSettings as ProviderSettings,
+    )
+    from lmbatch._status import (
+        BatchError,
+        BatchInfo,
+        BatchStatus,
+        RequestCounts,
+    )
+    from lmbatch._status import (
+        empty_counts as empty_counts,
+    )
     from lmbatch._store import JobStore
     from lmbatch._store_contract import open_store
-    from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
-    from lmbatch.hookspecs import hookimpl
+    from lmbatch._submission import (
+        CHUNK_METADATA_KEY as CHUNK_METADATA_KEY,
+    )
+    from lmbatch._submission import (
+        JOB_ID_METADATA_KEY as JOB_ID_METADATA_KEY,
+    )
+    from lmbatch.hookspecs import hookimpl as hookimpl
 
 __version__ = "0.1.0"
 
+# The user API. Provider-facing names (PreparedBatch, ResultRecord, ProviderSettings,
+# hookimpl, ...) are exported by lmbatch.provider, the provider interface; they stay
+# importable from here for code written against 0.1, but are not part of this list.
 __all__ = [
-    "CHUNK_METADATA_KEY",
-    "JOB_ID_METADATA_KEY",
     "AmbiguousBatchError",
     "Attachment",
     "AuthenticationError",
@@ -107,15 +143,12 @@ __all__ = [
     "BatchNotFoundError",
     "BatchOperations",
     "BatchOverdueError",
-    "BatchPage",
     "BatchStatus",
     "BatchTimeoutError",
     "BudgetExceededError",
     "ConfigError",
-    "ConnectionOption",
     "Cost",
     "EndpointMismatchError",
-    "EndpointOption",
     "ErrorKind",
     "Estimate",
     "FinishReason",
@@ -134,22 +167,18 @@ __all__ = [
     "ModelPrices",
     "OperationUnsupportedError",
     "OutputItem",
-    "PreparedBatch",
     "PriceUnknownError",
     "ProviderConflictError",
     "ProviderConnectionError",
     "ProviderEntry",
     "ProviderError",
-    "ProviderLimits",
     "ProviderRequestError",
     "ProviderServerError",
-    "ProviderSettings",
     "RateLimitError",
     "RefusalOutput",
     "RequestCounts",
     "ResponseSchema",
     "ResubmissionRound",
-    "ResultRecord",
     "ResultsIncompleteError",
     "SpoolDamagedError",
     "StoreError",
@@ -167,16 +196,12 @@ __all__ = [
     "ValidationError",
     "__version__",
     "available_providers",
-    "empty_counts",
     "get_batch_operations",
-    "hookimpl",
     "load_config",
     "map_sync",
     "open_store",
-    "parse_json_object",
     "resolve",
     "resume",
-    "salvage_custom_id",
     "wait",
 ]
 

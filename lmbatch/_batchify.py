@@ -259,7 +259,7 @@ class Batchify:
         try:
             ops = get_batch_operations(group.provider, store=self.store, **options)
             # The SDK's own body is the request: sent as it is, not re-encoded.
-            ops._encode_request = _raw_encoder(group, bodies)  # type: ignore[method-assign]
+            ops.encode_request = _raw_encoder(group, bodies)  # type: ignore[method-assign]
             # Sorted: the set of calls decides the job (and so what a re-run finds).
             requests = {key: "(the SDK's request body)" for key in sorted(bodies)}
             async with ops:

@@ -333,7 +333,7 @@ async def estimate_requests_counted(
 ) -> Estimate:
     """The :class:`Estimate` of ``requests``, input tokens counted by the vendor.
 
-    Makes network calls (``ops._count_input_tokens``): at most ``sample`` requests are
+    Makes network calls (``ops.count_input_tokens``): at most ``sample`` requests are
     counted, ``concurrency`` at a time; with more requests, an evenly spread sample is
     counted and the others' offline counts scaled by the ratio the sample showed. A
     provider without a token-count endpoint, or an endpoint that fails, leaves the
@@ -359,7 +359,7 @@ async def estimate_requests_counted(
         if index in chosen:
             # Checked like a submission would check it, so no call is made for a
             # request that could not be sent anyway.
-            ops._validate_request(key, messages, params)
+            ops.validate_request(key, messages, params)
             picked[index] = messages
     vendor, note = await _vendor_counts(ops, picked, params, concurrency)
     if vendor is None:
@@ -400,7 +400,7 @@ async def _vendor_counts(
     try:
         # The first call alone: a provider without the endpoint says so at no cost,
         # and a dead endpoint fails once, not eight times.
-        first = await ops._count_input_tokens(picked[indices[0]], params)
+        first = await ops.count_input_tokens(picked[indices[0]], params)
         if first is None:
             return None, _fell_back(
                 ops, f"the {ops.name} provider has no token-count endpoint for these settings"
@@ -410,7 +410,7 @@ async def _vendor_counts(
 
         async def one(index: int) -> None:
             async with gate:
-                value = await ops._count_input_tokens(picked[index], params)
+                value = await ops.count_input_tokens(picked[index], params)
             if value is None:  # pragma: no cover - a provider either counts or does not
                 raise ProviderError("the token-count endpoint gave no count", provider=ops.name)
             counted[index] = value
@@ -476,7 +476,7 @@ def _priced(
 ) -> Estimate:
     """Price per-request ``(typical, upper)`` input token counts into an :class:`Estimate`."""
     model = ops.settings.model
-    max_out = ops._max_output_tokens(params)
+    max_out = ops.max_output_tokens(params)
     typical_out = (
         typical_output_tokens if typical_output_tokens is not None else TYPICAL_OUTPUT_TOKENS
     )

@@ -1,8 +1,8 @@
 """`BatchOperations`: the one contract, written once for every provider.
 
 Providers subclass :class:`BatchOperations` and implement a handful of small primitives
-(``_encode_request``, ``_submit_batch``, ``_fetch_batch``, ``_iter_result_records``,
-``_list_batches_page``, ``_cancel_batch``) and declare their limits as data. Everything a
+(``encode_request``, ``submit_batch``, ``fetch_batch``, ``iter_result_records``,
+``list_batches_page``, ``cancel_batch``) and declare their limits as data. Everything a
 user relies on lives here: input validation, key mapping, splitting over limits, the job
 store, polling, exactly one outcome per key, and the error boundary.
 """
@@ -161,7 +161,7 @@ class BatchOperations(ABC):
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
         supported_methods: The public methods this provider offers.
         result_line_states: The request-count states the vendor writes result lines for.
-        marks_create_start: Whether ``_submit_batch`` calls :meth:`_create_started`
+        marks_create_start: Whether ``submit_batch`` calls :meth:`create_started`
             right before its create call (see there).
         completion_window: Seconds the vendor takes at most to end a batch, counted
             from its creation, when a batch carries no ``expires_at``; None when the
@@ -271,7 +271,7 @@ class BatchOperations(ABC):
     # Providers implement these. They raise lmbatch errors (a provider maps its SDK's
     # exceptions in one place); anything else that escapes is wrapped by core.
 
-    def _check_ready(self) -> None:
+    def check_ready(self) -> None:
         """Refuse to start a submission that cannot succeed: no model, no credentials.
 
         ``create`` and ``invoke`` call it before anything is recorded or sent, so a missing
@@ -304,7 +304,7 @@ class BatchOperations(ABC):
         if problem is not None:
             raise ValidationError(problem)
 
-    def _request_fields(self) -> tuple[str, frozenset[str]] | None:
+    def request_fields(self) -> tuple[str, frozenset[str]] | None:
         """What the vendor's request body documents: ``(label, field names)``.
 
         A provider that declares them gets the one rule of every provider: a
@@ -319,22 +319,22 @@ class BatchOperations(ABC):
     def _checked_hyperparameters(self, hyperparameters: dict[str, Any] | None) -> Hyperparameters:
         """The caller's hyperparameters, validated by core and by the provider."""
         params = Hyperparameters.from_mapping(hyperparameters)
-        declared = self._request_fields()
+        declared = self.request_fields()
         if declared is not None:
             label, fields = declared
             check_vendor_fields(params, fields, where=label)
-        self._validate_hyperparameters(params)
+        self.validate_hyperparameters(params)
         return params
 
-    def _validate_hyperparameters(self, params: Hyperparameters) -> None:  # noqa: B027
+    def validate_hyperparameters(self, params: Hyperparameters) -> None:  # noqa: B027
         """Refuse settings this provider cannot take (raise :class:`ValidationError`)."""
 
-    def _validate_request(  # noqa: B027
+    def validate_request(  # noqa: B027
         self, key: str, messages: list[Message], params: Hyperparameters
     ) -> None:
         """Refuse a request this provider cannot take (raise :class:`ValidationError`)."""
 
-    def _max_output_tokens(self, params: Hyperparameters) -> int | None:
+    def max_output_tokens(self, params: Hyperparameters) -> int | None:
         """Most output tokens one request may produce (the bound used by ``max_cost``).
 
         ``max_tokens`` by default; a provider that sends a default when none is given
@@ -342,11 +342,11 @@ class BatchOperations(ABC):
         """
         return params.max_tokens
 
-    def _batch_context(self, params: Hyperparameters) -> dict[str, Any]:
+    def batch_context(self, params: Hyperparameters) -> dict[str, Any]:
         """JSON-able facts needed later to read results (e.g. the endpoint used)."""
         return {}
 
-    async def _count_input_tokens(
+    async def count_input_tokens(
         self, messages: list[Message], params: Hyperparameters
     ) -> int | None:
         """The vendor's count of one request's input tokens (one network call), or None.
@@ -360,55 +360,55 @@ class BatchOperations(ABC):
         return None
 
     @abstractmethod
-    def _encode_request(
+    def encode_request(
         self, custom_id: str, messages: list[Message], params: Hyperparameters
     ) -> dict[str, Any]:
         """Encode one request as the JSON record (one input line) the vendor takes."""
 
     @abstractmethod
-    async def _submit_batch(self, batch: PreparedBatch) -> str:
+    async def submit_batch(self, batch: PreparedBatch) -> str:
         """Send one prepared batch; return the vendor's batch id.
 
         Must not retry a call that may already have created the batch: raise
         :class:`SubmissionUncertainError` instead, so core can reconcile. Providers that
-        do work before the create call (an upload) call :meth:`_create_started` right
+        do work before the create call (an upload) call :meth:`create_started` right
         before it and set ``marks_create_start``.
         """
 
-    def _create_started(self, batch: PreparedBatch) -> None:
+    def create_started(self, batch: PreparedBatch) -> None:
         """Tell core that the call that may create ``batch`` is about to be sent.
 
-        An error or an interruption (``task.cancel()``, Ctrl-C) of ``_submit_batch``
+        An error or an interruption (``task.cancel()``, Ctrl-C) of ``submit_batch``
         before this point means nothing was created: the chunk is simply sent again
         later. From this point on, anything but a definite refusal (a vendor 4xx) leaves
         the chunk uncertain, to be reconciled with the vendor before anything is sent
         again. Providers that never call it (``marks_create_start = False``) are treated
-        as if the whole ``_submit_batch`` were the create call.
+        as if the whole ``submit_batch`` were the create call.
         """
         create_started()
 
     @abstractmethod
-    async def _fetch_batch(self, batch_id: str) -> BatchInfo:
+    async def fetch_batch(self, batch_id: str) -> BatchInfo:
         """The vendor's view of one batch (raise :class:`BatchNotFoundError` if unknown)."""
 
     @abstractmethod
-    def _iter_result_records(
+    def iter_result_records(
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
         """Stream every result line of a terminal batch, decoded, one at a time."""
 
-    async def _list_batches_page(self, cursor: str | None) -> BatchPage:
+    async def list_batches_page(self, cursor: str | None) -> BatchPage:
         """One page of the vendor's batches, newest first, and the next cursor."""
         raise OperationUnsupportedError(f"provider {self.name!r} cannot list batches")
 
-    async def _cancel_batch(self, batch_id: str) -> None:
+    async def cancel_batch(self, batch_id: str) -> None:
         """Ask the vendor to cancel a batch."""
         raise OperationUnsupportedError(f"provider {self.name!r} cannot cancel batches")
 
-    async def _after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:  # noqa: B027
+    async def after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:  # noqa: B027
         """Called once every result of a batch was read (e.g. to delete uploaded files)."""
 
-    async def _vendor_date(self) -> str | None:
+    async def vendor_date(self) -> str | None:
         """The HTTP ``Date`` header of a cheap read-only call to the vendor, or None.
 
         Core reads it just before each create (cached for a while) so that finding the
@@ -417,11 +417,11 @@ class BatchOperations(ABC):
         """
         return None
 
-    async def _find_submitted_batch(self, batch: PreparedBatch) -> str | None:
+    async def find_submitted_batch(self, batch: PreparedBatch) -> str | None:
         """Optional: find the batch of an interrupted create by the provider's own means.
 
         Core's search (used when this is not overridden) lists batches with
-        ``_list_batches_page`` and proves ownership by the results' request ids, the
+        ``list_batches_page`` and proves ownership by the results' request ids, the
         vendor's clock and, with ``stamps_batch_metadata``, the stamped metadata (see
         :mod:`lmbatch._reconcile`). An override returns the batch id, or None when no
         batch was made; core still refuses a batch the store holds and checks the
@@ -541,7 +541,7 @@ class BatchOperations(ABC):
                 f"requests must be a dict of key → input, not {type(requests).__name__}"
             )
         if count_tokens == "vendor":
-            self._check_ready()  # the model, and the API key, before any call
+            self.check_ready()  # the model, and the API key, before any call
             return await estimate_requests_counted(
                 self,
                 requests,
@@ -574,7 +574,7 @@ class BatchOperations(ABC):
     ) -> None:
         """Record the budget, so resubmission rounds (in any process) count against it."""
         if budget is not None and checked is not None:
-            self.store.set_budget(job.job_id, str(budget), self._max_output_tokens(params))
+            self.store.set_budget(job.job_id, str(budget), self.max_output_tokens(params))
 
     async def status(self, batch_id: str) -> BatchStatus:
         """The status of a batch or job."""
@@ -792,7 +792,7 @@ class BatchOperations(ABC):
         cursor: str | None = None
         seen_cursors: set[str] = set()
         while True:
-            page = await self._call(self._list_batches_page(cursor))
+            page = await self._call(self.list_batches_page(cursor))
             batches.extend(dict(item) for item in page.batches)
             if page.next_cursor is None or page.next_cursor in seen_cursors:
                 return batches
@@ -807,13 +807,13 @@ class BatchOperations(ABC):
         self._require("cancel")
         target = self._resolve(batch_id)
         if not target.is_job:
-            await self._call(self._cancel_batch(target.id))
+            await self._call(self.cancel_batch(target.id))
             return
         assert target.job is not None
         for chunk_batch in target.job.batch_ids:
             info = await self._fetch(chunk_batch)
             if not info["status"].is_terminal:
-                await self._call(self._cancel_batch(chunk_batch))
+                await self._call(self.cancel_batch(chunk_batch))
 
     async def invoke(
         self,
@@ -1117,7 +1117,7 @@ class BatchOperations(ABC):
     def _prepare(
         self, requests: Mapping[str, LMInput], hyperparameters: dict[str, Any] | None
     ) -> tuple[Hyperparameters, BatchPlan]:
-        self._check_ready()  # before anything is validated, recorded or sent
+        self.check_ready()  # before anything is validated, recorded or sent
         if not isinstance(requests, Mapping):
             raise ValidationError(
                 f"requests must be a dict of key → input, not {type(requests).__name__}"
@@ -1135,8 +1135,8 @@ class BatchOperations(ABC):
             CustomIdMapper(requests.keys(), self.limits, tag),
             params,
             limits=self.limits,
-            encode=self._encode_request,
-            check=self._validate_request,
+            encode=self.encode_request,
+            check=self.validate_request,
             # Settings are part of the identity even where an encoding would drop them.
             fingerprint_salt="\x00".join(
                 [
@@ -1163,7 +1163,7 @@ class BatchOperations(ABC):
         With ``reuse_within`` (seconds), a job of the same requests and settings created
         that recently is returned instead, so a re-run re-attaches rather than pays twice.
         """
-        context = dict(self._batch_context(params))
+        context = dict(self.batch_context(params))
         if params.response_schema is not None:
             context["response_schema"] = params.response_schema.json_schema
             context["response_model"] = params.response_schema.model_path
@@ -1284,7 +1284,7 @@ class BatchOperations(ABC):
         )
 
     async def _fetch(self, batch_id: str) -> BatchInfo:
-        info = await self._call(self._fetch_batch(batch_id))
+        info = await self._call(self.fetch_batch(batch_id))
         if info["status"] is BatchStatus.UNKNOWN:
             self._log_unknown_status(batch_id, info["provider_status"])
         found = self.store.find_batch(batch_id, provider=self.name, endpoint=self.endpoint_identity)
@@ -1395,7 +1395,7 @@ class BatchOperations(ABC):
             # added to, when the results are read again).
             tally.record(self, job, chunk_index, info["id"])
         try:
-            await self._call(self._after_results(info, context))
+            await self._call(self.after_results(info, context))
         except LMBatchError as exc:
             # Housekeeping (deleting uploaded files...) must never cost the caller results
             # that were all read.
@@ -1404,7 +1404,7 @@ class BatchOperations(ABC):
     async def _stream_records(
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
-        iterator = self._iter_result_records(info, context).__aiter__()
+        iterator = self.iter_result_records(info, context).__aiter__()
         while True:
             try:
                 record = await self._call(iterator.__anext__())

@@ -57,7 +57,7 @@ class PreparedBatch:
         job_id: The lmbatch job this batch belongs to.
         chunk_index: Position of this batch within the job.
         path: JSONL file, one encoded request (as returned by the provider's
-            ``_encode_request``) per line.
+            ``encode_request``) per line.
         request_count: Number of lines.
         byte_size: Size of the file in bytes.
         metadata: String pairs that identify the job; providers that support batch

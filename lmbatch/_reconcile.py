@@ -98,7 +98,7 @@ def parse_http_date(value: str | None) -> float | None:
 async def vendor_offset(ops: BatchOperations) -> float | None:
     """The vendor's clock minus this machine's, in seconds, or None if it cannot be read.
 
-    Read from the ``Date`` header of a cheap call (:meth:`BatchOperations._vendor_date`)
+    Read from the ``Date`` header of a cheap call (:meth:`BatchOperations.vendor_date`)
     and reused for :data:`CLOCK_READING_SECONDS`.
     """
     cached = ops._vendor_clock
@@ -107,7 +107,7 @@ async def vendor_offset(ops: BatchOperations) -> float | None:
         return cached[0]
     before = time.time()
     try:
-        header = await ops._call(ops._vendor_date())
+        header = await ops._call(ops.vendor_date())
     except LMBatchError as exc:
         logger.warning("could not read the clock of %s (%s)", ops.name, exc)
         return None
@@ -129,7 +129,7 @@ async def attempt_create(ops: BatchOperations, prepared: PreparedBatch) -> str:
     store.record_attempt(job_id, index, started, offset)
     beat = asyncio.ensure_future(_heartbeat(ops, job_id, index))
     try:
-        return await ops._submit_batch(prepared)
+        return await ops.submit_batch(prepared)
     finally:
         beat.cancel()
         store.touch_attempt(job_id, index, time.time())  # the call ended: nothing in flight
@@ -195,7 +195,7 @@ async def reconcile_chunks(
     """
     from lmbatch._operations import BatchOperations
 
-    if type(ops)._find_submitted_batch is not BatchOperations._find_submitted_batch:
+    if type(ops).find_submitted_batch is not BatchOperations.find_submitted_batch:
         for index in indexes:
             await _reconcile_with_provider_search(ops, job, index, waiting)
         return
@@ -208,14 +208,14 @@ async def _reconcile_with_provider_search(
     """A provider that finds its own batches: its answer is still held to core's rules."""
     from lmbatch._submission import prepared_chunk
 
-    found = await ops._call(ops._find_submitted_batch(prepared_chunk(ops, job, index)))
+    found = await ops._call(ops.find_submitted_batch(prepared_chunk(ops, job, index)))
     if found is None:
         quiet = _settle_remaining(ops, job, index, await vendor_offset(ops))
         if quiet > 0:
             if waiting is None:
                 raise _ambiguity(ops, job, index, [], "its create call was quiet too briefly")
             await asyncio.sleep(quiet)  # a batch still being made may show up: ask again
-            found = await ops._call(ops._find_submitted_batch(prepared_chunk(ops, job, index)))
+            found = await ops._call(ops.find_submitted_batch(prepared_chunk(ops, job, index)))
     if found is None:
         ops.store.reset_chunk(job.job_id, index)
         return
@@ -300,7 +300,7 @@ class _Reconciliation:
         cursor: str | None = None
         try:
             for _ in range(MAX_LIST_PAGES):
-                page = await self.ops._call(self.ops._list_batches_page(cursor))
+                page = await self.ops._call(self.ops.list_batches_page(cursor))
                 for info in page.batches:
                     created = info["created_at"]
                     if created is not None and created.timestamp() < since:
@@ -387,7 +387,7 @@ class _Reconciliation:
     async def _first_result_owner(self, info: BatchInfo) -> int:
         """The chunk of this job the batch's first result belongs to (or _FOREIGN/_UNPROVEN)."""
         ops = self.ops
-        records = ops._iter_result_records(info, self.job.context).__aiter__()
+        records = ops.iter_result_records(info, self.job.context).__aiter__()
         try:
             while True:
                 try:
@@ -553,7 +553,7 @@ class _Reconciliation:
         if not needs_end:
             return
         for batch_id in sorted(running):
-            info = await self.ops._call(self.ops._fetch_batch(batch_id))
+            info = await self.ops._call(self.ops.fetch_batch(batch_id))
             if info["status"].is_terminal:
                 break
         assert waiting is not None

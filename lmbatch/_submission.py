@@ -17,7 +17,7 @@ may have come after the batch was made (:class:`SubmissionUncertainError`), an a
 that cannot be read (an HTML page, a body without an id), and an interruption
 (``task.cancel()``, Ctrl-C) while the call was open. Only a definite refusal (a 4xx) or
 an interruption before the create call started (providers say when it starts, see
-:meth:`BatchOperations._create_started`) returns the chunk to *planned*.
+:meth:`BatchOperations.create_started`) returns the chunk to *planned*.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ _in_flight: set[tuple[str, int]] = set()
 
 
 class _CreateAttempt:
-    """One ``_submit_batch`` call: has the call that may create the batch begun?"""
+    """One ``submit_batch`` call: has the call that may create the batch begun?"""
 
     create_started = False
 
@@ -87,9 +87,9 @@ _attempt: contextvars.ContextVar[_CreateAttempt | None] = contextvars.ContextVar
 
 
 def create_started() -> None:
-    """Note that the ``_submit_batch`` running in this task is sending its create call.
+    """Note that the ``submit_batch`` running in this task is sending its create call.
 
-    Called by providers through :meth:`BatchOperations._create_started`; outside a
+    Called by providers through :meth:`BatchOperations.create_started`; outside a
     submission it does nothing.
     """
     attempt = _attempt.get()

@@ -209,7 +209,7 @@ async def test_vendor_fields_and_extra_body_reach_the_request_body(
     params = ops._checked_hyperparameters(
         {field: 1, "max_tokens": 20, "extra_body": {"brand_new_field": {"x": 1}}}
     )
-    record = ops._encode_request("k", normalize_input("k", "Hi"), params)
+    record = ops.encode_request("k", normalize_input("k", "Hi"), params)
     body = record.get("body") or record["params"]
     assert body[field] == 1
     assert body["brand_new_field"] == {"x": 1}

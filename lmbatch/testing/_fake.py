@@ -224,7 +224,7 @@ class FakeBatchOperations(BatchOperations):
 
     # -- encoding --------------------------------------------------------------------
 
-    def _validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
+    def validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
         for message in messages:
             for part in message.contents:
                 if isinstance(part, Attachment) and not (part.is_image or part.is_pdf):
@@ -232,7 +232,7 @@ class FakeBatchOperations(BatchOperations):
                         f"attachments must be images or PDFs, not {part.mime_type}", key=key
                     )
 
-    def _encode_request(
+    def encode_request(
         self, custom_id: str, messages: list[Message], params: Hyperparameters
     ) -> dict[str, Any]:
         return {
@@ -248,9 +248,9 @@ class FakeBatchOperations(BatchOperations):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def _submit_batch(self, batch: PreparedBatch) -> str:
+    async def submit_batch(self, batch: PreparedBatch) -> str:
         # Scripted submit failures play the vendor's answer to the create call.
-        self._create_started(batch)
+        self.create_started(batch)
         self.backend._enter("submit")
         records = list(batch.iter_records())
         script = (
@@ -271,7 +271,7 @@ class FakeBatchOperations(BatchOperations):
             self.backend.submissions[strip_job_tag(record["custom_id"])] += 1
         return batch_id
 
-    async def _fetch_batch(self, batch_id: str) -> BatchInfo:
+    async def fetch_batch(self, batch_id: str) -> BatchInfo:
         self.backend._enter("fetch")
         batch = self.backend._get(batch_id)
         info = self._info(batch)
@@ -404,7 +404,7 @@ class FakeBatchOperations(BatchOperations):
             expires_at=batch.created_at + timedelta(hours=24),
         )
 
-    async def _iter_result_records(
+    async def iter_result_records(
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
         self.backend._enter("results")
@@ -412,7 +412,7 @@ class FakeBatchOperations(BatchOperations):
         for custom_id, output in batch.results:
             yield ResultRecord(custom_id, output)
 
-    async def _list_batches_page(self, cursor: str | None) -> BatchPage:
+    async def list_batches_page(self, cursor: str | None) -> BatchPage:
         self.backend._enter("list")
         ordered = sorted(self.backend.batches.values(), key=lambda b: b.id, reverse=True)
         start = 0
@@ -423,7 +423,7 @@ class FakeBatchOperations(BatchOperations):
         more = start + len(page) < len(ordered)
         return BatchPage([self._info(b) for b in page], page[-1].id if page and more else None)
 
-    async def _cancel_batch(self, batch_id: str) -> None:
+    async def cancel_batch(self, batch_id: str) -> None:
         self.backend._enter("cancel")
         batch = self.backend._get(batch_id)
         if batch.state == "ended":

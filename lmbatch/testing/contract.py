@@ -20,6 +20,11 @@ a backend (an emulator, a mock, or a fake) where
   :attr:`BatchOperationsContract.supports_fault_directives` to False if the backend cannot).
 
 Every test is async and needs pytest-asyncio (``asyncio_mode = "auto"``).
+
+Each test runs twice: once on the production path users get (decoders build outputs
+without validating them, see :func:`lmbatch.provider.build_unchecked`) and once with every
+such output validated, so a decoder that hands over a malformed value fails the
+``validating`` run while the ``production`` run proves what users actually receive.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
+import lmbatch._unchecked
 from lmbatch._errors import (
     BatchNotFinishedError,
     BatchNotFoundError,
@@ -78,6 +84,13 @@ class BatchOperationsContract:
     #: Whether the backend honours ``[[lmbatch:...]]`` prompt directives.
     supports_fault_directives: ClassVar[bool] = True
 
+    @pytest.fixture(autouse=True, params=["production", "validating"])
+    def decoding(self, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+        """Run each test on the unvalidated production path and on the validating one."""
+        mode = str(request.param)
+        monkeypatch.setattr(lmbatch._unchecked, "validate_unchecked", mode == "validating")
+        return mode
+
     @pytest.fixture
     def batch_operations(self) -> BatchOperations:
         """Override: a ready provider instance (see the module docstring)."""
@@ -89,13 +102,13 @@ class BatchOperationsContract:
     ) -> list[PreparedBatch]:
         """Every batch the provider submits during the test."""
         seen: list[PreparedBatch] = []
-        original = batch_operations._submit_batch
+        original = batch_operations.submit_batch
 
         async def spy(batch: PreparedBatch) -> str:
             seen.append(batch)
             return await original(batch)
 
-        monkeypatch.setattr(batch_operations, "_submit_batch", spy)
+        monkeypatch.setattr(batch_operations, "submit_batch", spy)
         return seen
 
     async def _run(
@@ -262,7 +275,7 @@ class BatchOperationsContract:
         submissions: list[PreparedBatch],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        original = batch_operations._fetch_batch
+        original = batch_operations.fetch_batch
         failures = {"left": 2}
 
         async def flaky(batch_id: str) -> Any:
@@ -273,7 +286,7 @@ class BatchOperationsContract:
                 )
             return await original(batch_id)
 
-        monkeypatch.setattr(batch_operations, "_fetch_batch", flaky)
+        monkeypatch.setattr(batch_operations, "fetch_batch", flaky)
         results = await self._run(batch_operations, {"a": "one"})
         assert results["a"].ok
         assert failures["left"] == 0
@@ -287,7 +300,7 @@ class BatchOperationsContract:
         async def broken(batch_id: str) -> Any:
             raise RuntimeError("boom from the SDK")
 
-        monkeypatch.setattr(batch_operations, "_fetch_batch", broken)
+        monkeypatch.setattr(batch_operations, "fetch_batch", broken)
         with pytest.raises(ProviderError) as caught:
             await batch_operations.status(batch_id)
         assert isinstance(caught.value, LMBatchError)

@@ -52,13 +52,13 @@ def _resume(lmbatch: Invoke, job_id: str, tmp_path: Path) -> dict[str, Any]:
 
 def _made_then_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
     """The vendor makes the batch, the client never learns its id."""
-    original = FakeBatchOperations._submit_batch
+    original = FakeBatchOperations.submit_batch
 
     async def submit(self: FakeBatchOperations, batch: Any) -> str:
         await original(self, batch)
         raise SubmissionUncertainError("(test) connection lost", provider="fake")
 
-    monkeypatch.setattr(FakeBatchOperations, "_submit_batch", submit)
+    monkeypatch.setattr(FakeBatchOperations, "submit_batch", submit)
 
 
 def test_not_created_lets_resume_send_the_chunk(

@@ -324,14 +324,14 @@ async def test_a_misspelt_model_is_refused_before_anything_is_sent_unless_allowe
         await ops.create({"a": "Hi"})
     assert ops.store.list_jobs() == []
     dated = lmbatch.get_batch_operations("openai", model="gpt-4.1-mini-2025-04-14", **options)
-    dated._check_ready()  # a dated alias is a known model
+    dated.check_ready()  # a dated alias is a known model
     tuned = lmbatch.get_batch_operations(
         "openai", model="ft:gpt-4.1-mini:acme::x1", allow_unknown_model=True, **options
     )
-    tuned._check_ready()
+    tuned.check_ready()
     priced = lmbatch.get_batch_operations(
         "openai", model="my-own", prices={"my-own": {"input": 1, "output": 2}}, **options
     )
-    priced._check_ready()  # a model given a price is known
+    priced.check_ready()  # a model given a price is known
     for each in (ops, dated, tuned, priced):
         await each.aclose()

@@ -417,7 +417,7 @@ class _CountingOps(FakeBatchOperations):
         self.in_flight = 0
         self.most_in_flight = 0
 
-    async def _count_input_tokens(self, messages: list[Message], params: Any) -> int | None:
+    async def count_input_tokens(self, messages: list[Message], params: Any) -> int | None:
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:

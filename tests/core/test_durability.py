@@ -94,13 +94,13 @@ async def test_uncertain_create_is_reconciled_not_repeated(
 ) -> None:
     """The vendor made the batch but the client saw an error: a re-run finds it."""
     ops = ops_for(backend, store)
-    original = ops._submit_batch
+    original = ops.submit_batch
 
     async def created_then_failed(batch: Any) -> str:
         await original(batch)
         raise SubmissionUncertainError("500 after the batch was made", provider="fake")
 
-    monkeypatch.setattr(ops, "_submit_batch", created_then_failed)
+    monkeypatch.setattr(ops, "submit_batch", created_then_failed)
     with pytest.raises(SubmissionUncertainError):
         await ops.invoke(REQUESTS, status_check_interval=0)
     assert backend.calls["submit"] == 1
@@ -236,13 +236,13 @@ async def test_batches_in_flight_are_capped(backend: FakeBackend, store: JobStor
         polls_until_done=3,
     )
     running_at_submit: list[int] = []
-    original = ops._submit_batch
+    original = ops.submit_batch
 
     async def spy(batch: Any) -> str:
         running_at_submit.append(sum(1 for b in backend.batches.values() if b.state != "ended"))
         return await original(batch)
 
-    ops._submit_batch = spy  # type: ignore[method-assign]
+    ops.submit_batch = spy  # type: ignore[method-assign]
     results = await ops.invoke(REQUESTS, status_check_interval=0)
     assert all(output.ok for output in results.values())
     assert len(running_at_submit) == 4

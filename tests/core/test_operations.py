@@ -395,7 +395,7 @@ async def test_failed_clean_up_after_results_keeps_the_results(
     async def failing_clean_up(info: Any, context: Any) -> None:
         raise ProviderRequestError("could not delete input file", provider="fake", status_code=400)
 
-    monkeypatch.setattr(ops, "_after_results", failing_clean_up)
+    monkeypatch.setattr(ops, "after_results", failing_clean_up)
     results = await ops.invoke({"a": "x", "b": "y"}, status_check_interval=0)
     assert all(output.ok for output in results.values())
 

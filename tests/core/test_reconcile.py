@@ -142,13 +142,13 @@ async def test_an_adopted_batch_that_is_the_chunks_is_verified_once(
     backend: FakeBackend, store: Store
 ) -> None:
     ops = ops_for(backend, store)
-    original = ops._submit_batch
+    original = ops.submit_batch
 
     async def made_then_lost(batch: Any) -> str:
         await original(batch)
         raise SubmissionUncertainError("lost", provider="fake")
 
-    ops._submit_batch = made_then_lost  # type: ignore[method-assign]
+    ops.submit_batch = made_then_lost  # type: ignore[method-assign]
     with pytest.raises(SubmissionUncertainError):
         await ops.create(REQUESTS)
     (job,) = store.list_jobs()
@@ -174,13 +174,13 @@ async def test_vendor_clock_falls_back_to_ours_when_it_cannot_be_read(
     async def broken() -> str:
         raise RateLimitError("busy", provider="fake", status_code=429)
 
-    ops._vendor_date = broken  # type: ignore[method-assign]
+    ops.vendor_date = broken  # type: ignore[method-assign]
     assert await vendor_offset(ops) is None
 
     async def skewed() -> str:
         return "Mon, 30 Nov 2026 05:01:55 GMT"
 
-    ops._vendor_date = skewed  # type: ignore[method-assign]
+    ops.vendor_date = skewed  # type: ignore[method-assign]
     offset = await vendor_offset(ops)
     assert offset is not None
     assert ops._vendor_clock is not None
@@ -206,11 +206,11 @@ def test_spooled_chunks_hold_the_ids_of_the_key_map(backend: FakeBackend, store:
 
 
 class _SelfFinding(FakeBatchOperations):
-    """A provider that finds its own batches (a plugin overriding _find_submitted_batch)."""
+    """A provider that finds its own batches (a plugin overriding find_submitted_batch)."""
 
     answer: str | None = None
 
-    async def _find_submitted_batch(self, batch: Any) -> str | None:
+    async def find_submitted_batch(self, batch: Any) -> str | None:
         return self.answer
 
 

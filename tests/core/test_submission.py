@@ -79,8 +79,8 @@ async def test_a_provider_returning_no_batch_id_leaves_the_chunk_uncertain(
     backend: FakeBackend, store: JobStore, returned: str | None
 ) -> None:
     class NoIdOperations(FakeBatchOperations):
-        async def _submit_batch(self, batch: PreparedBatch) -> str:
-            await super()._submit_batch(batch)
+        async def submit_batch(self, batch: PreparedBatch) -> str:
+            await super().submit_batch(batch)
             return returned  # type: ignore[return-value]
 
     ops = NoIdOperations(backend=backend, store=store)
@@ -98,8 +98,8 @@ async def test_cancel_while_the_create_call_is_open_leaves_the_chunk_uncertain(
     sent = asyncio.Event()
 
     class SlowCreate(FakeBatchOperations):
-        async def _submit_batch(self, batch: PreparedBatch) -> str:
-            batch_id = await super()._submit_batch(batch)  # the vendor made it...
+        async def submit_batch(self, batch: PreparedBatch) -> str:
+            batch_id = await super().submit_batch(batch)  # the vendor made it...
             sent.set()
             await asyncio.sleep(3600)  # ...and the answer never arrives
             return batch_id
@@ -121,10 +121,10 @@ async def test_cancel_before_the_create_call_started_is_not_created(
     preparing = asyncio.Event()
 
     class SlowUpload(FakeBatchOperations):
-        async def _submit_batch(self, batch: PreparedBatch) -> str:
+        async def submit_batch(self, batch: PreparedBatch) -> str:
             preparing.set()
             await asyncio.sleep(3600)  # an upload that never finishes
-            return await super()._submit_batch(batch)
+            return await super().submit_batch(batch)
 
     task = asyncio.create_task(SlowUpload(backend=backend, store=store).invoke(REQUESTS))
     await preparing.wait()
@@ -140,7 +140,7 @@ async def test_a_provider_that_does_not_say_when_it_creates_is_treated_pessimist
     class Unmarked(FakeBatchOperations):
         marks_create_start = False
 
-        async def _submit_batch(self, batch: PreparedBatch) -> str:
+        async def submit_batch(self, batch: PreparedBatch) -> str:
             raise ProviderConnectionError("connection reset", provider="fake")
 
     with pytest.raises(SubmissionUncertainError) as caught:

@@ -30,11 +30,11 @@ class HangingStatus(FakeBatchOperations):
 
     checks = 0
 
-    async def _fetch_batch(self, batch_id: str) -> BatchInfo:
+    async def fetch_batch(self, batch_id: str) -> BatchInfo:
         self.checks += 1
         if self.checks > 1:
             await asyncio.sleep(3600)
-        return await super()._fetch_batch(batch_id)
+        return await super().fetch_batch(batch_id)
 
 
 async def test_a_hanging_status_check_still_times_out_and_cancel_on_timeout_cancels(

@@ -32,7 +32,7 @@ def die() -> None:
 
 def arm(ops: Any, stage: str) -> None:
     if stage == "planning":
-        original_encode = ops._encode_request
+        original_encode = ops.encode_request
         encoded = {"n": 0}
 
         def encode(*args: Any) -> Any:
@@ -41,14 +41,14 @@ def arm(ops: Any, stage: str) -> None:
                 die()
             return original_encode(*args)
 
-        ops._encode_request = encode
+        ops.encode_request = encode
     elif stage == "before-submit":
 
         async def submit(batch: Any) -> str:
             die()
             raise AssertionError("unreachable")
 
-        ops._submit_batch = submit
+        ops.submit_batch = submit
     elif stage == "after-upload":
         client = ops._client()
         original_create = client.batches.create
@@ -60,16 +60,16 @@ def arm(ops: Any, stage: str) -> None:
         # with_options() copies the client; patch the class method the copy will use.
         type(client.batches).create = lambda self, *a, **k: create(*a, **k)  # type: ignore[method-assign]
     elif stage == "after-create":
-        original_submit = ops._submit_batch
+        original_submit = ops.submit_batch
 
         async def submit_then_die(batch: Any) -> str:
             await original_submit(batch)
             die()
             raise AssertionError("unreachable")
 
-        ops._submit_batch = submit_then_die
+        ops.submit_batch = submit_then_die
     elif stage == "polling":
-        original_fetch = ops._fetch_batch
+        original_fetch = ops.fetch_batch
         calls = {"n": 0}
 
         async def fetch(batch_id: str) -> Any:
@@ -78,16 +78,16 @@ def arm(ops: Any, stage: str) -> None:
                 die()
             return await original_fetch(batch_id)
 
-        ops._fetch_batch = fetch
+        ops.fetch_batch = fetch
     elif stage == "downloading":
-        original_iter = ops._iter_result_records
+        original_iter = ops.iter_result_records
 
         async def records(info: Any, context: Any) -> Any:
             async for record in original_iter(info, context):
                 yield record
                 die()
 
-        ops._iter_result_records = records
+        ops.iter_result_records = records
     elif stage != "none":
         raise SystemExit(f"unknown stage {stage}")
 

@@ -57,7 +57,7 @@ async def _child(command: dict[str, Any]) -> None:
         max_concurrent_submissions=command["concurrency"],
     )
     small_chunks(ops, command["chunk_size"])
-    original = ops._submit_batch
+    original = ops.submit_batch
     calls = [0]
 
     async def submit(batch: Any) -> str:
@@ -66,7 +66,7 @@ async def _child(command: dict[str, Any]) -> None:
             threading.Timer(command["kill_after"], _die).start()
         return await original(batch)
 
-    ops._submit_batch = submit  # type: ignore[method-assign]
+    ops.submit_batch = submit  # type: ignore[method-assign]
     async with ops:
         await ops.invoke(command["requests"], status_check_interval=0, max_iterations=500)
 

@@ -43,7 +43,7 @@ def _ops(vendor: Vendor, emulator: Emulator, store: Path | str, **options: Any) 
 
 def _crash_during_creation(ops: BatchOperations, made: dict[int, bool]) -> None:
     """Each create dies: after the vendor made the batch (True) or before sending (False)."""
-    original = ops._submit_batch
+    original = ops.submit_batch
 
     async def submit(batch: Any) -> str:
         if made[batch.chunk_index]:
@@ -52,7 +52,7 @@ def _crash_during_creation(ops: BatchOperations, made: dict[int, bool]) -> None:
             f"(test) process died while creating chunk {batch.chunk_index}", provider="test"
         )
 
-    ops._submit_batch = submit  # type: ignore[method-assign]
+    ops.submit_batch = submit  # type: ignore[method-assign]
 
 
 async def _invoke(ops: BatchOperations, **kwargs: Any) -> dict[str, LMOutput]:

@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from lmbatch import LMBatchError
+from lmbatch.provider import LMBatchError
 
 __all__ = ["RequestsBody"]
 

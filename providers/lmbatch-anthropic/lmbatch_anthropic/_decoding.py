@@ -30,7 +30,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lmbatch import (
+from lmbatch.provider import (
+    FinishReason,
     LMOutput,
     OutputItem,
     RefusalOutput,
@@ -40,11 +41,13 @@ from lmbatch import (
     ThinkingOutput,
     TokenUsage,
     ToolCall,
+    build_unchecked,
+    finish_reason_of,
+    load_line,
+    parse_json_object,
+    salvage_custom_id,
+    unchecked_success,
 )
-from lmbatch._json import load_line
-from lmbatch._outputs import FinishReason, finish_reason_of, unchecked_success
-from lmbatch._results import parse_json_object, salvage_custom_id
-from lmbatch._unchecked import build_unchecked
 
 __all__ = ["ERROR_STATUS", "decode_line", "decode_result"]
 

@@ -63,7 +63,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from lmbatch import (
+from lmbatch.provider import (
     Attachment,
     Hyperparameters,
     Message,

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from lmbatch import (
+from lmbatch.provider import (
     AuthenticationError,
     BatchNotFoundError,
     LMBatchError,

@@ -13,7 +13,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from lmbatch import (
+from lmbatch.provider import (
     BatchInfo,
     BatchOperations,
     BatchPage,
@@ -28,8 +28,8 @@ from lmbatch import (
     ProviderSettings,
     ResultRecord,
     SubmissionUncertainError,
+    download_url,
 )
-from lmbatch._urls import download_url
 from lmbatch_anthropic._body import RequestsBody
 from lmbatch_anthropic._decoding import decode_line
 from lmbatch_anthropic._encoding import (
@@ -150,11 +150,11 @@ class AnthropicBatchOperations(BatchOperations):
             )
         return key
 
-    def _check_ready(self) -> None:
+    def check_ready(self) -> None:
         # The client is built lazily, on the first call; a submission checks the key
         # before the job is recorded, as every provider does.
         self._api_key()
-        super()._check_ready()
+        super().check_ready()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -164,22 +164,22 @@ class AnthropicBatchOperations(BatchOperations):
 
     # -------------------------------------------------------------------- encoding
 
-    def _request_fields(self) -> tuple[str, frozenset[str]]:
+    def request_fields(self) -> tuple[str, frozenset[str]]:
         return "the Anthropic Messages API", REQUEST_FIELDS
 
-    def _validate_hyperparameters(self, params: Hyperparameters) -> None:
+    def validate_hyperparameters(self, params: Hyperparameters) -> None:
         settings = self.anthropic_settings
         check_hyperparameters(params, settings.model, settings.default_max_tokens)
         check_structured_mode(params, structured_mode(params, settings.structured_output))
 
-    def _validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
+    def validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
         check_request(key, messages)
 
-    def _max_output_tokens(self, params: Hyperparameters) -> int | None:
+    def max_output_tokens(self, params: Hyperparameters) -> int | None:
         # Every request carries max_tokens: the caller's or the configured default.
         return params.max_tokens or self.anthropic_settings.default_max_tokens
 
-    def _batch_context(self, params: Hyperparameters) -> dict[str, Any]:
+    def batch_context(self, params: Hyperparameters) -> dict[str, Any]:
         mode = structured_mode(params, self.anthropic_settings.structured_output)
         if mode is None:
             return {}
@@ -189,11 +189,11 @@ class AnthropicBatchOperations(BatchOperations):
             context["schema_tool"] = params.response_schema.name
         return context
 
-    def _encode_request(
+    def encode_request(
         self, custom_id: str, messages: list[Message], params: Hyperparameters
     ) -> dict[str, Any]:
         settings = self.anthropic_settings
-        assert settings.model is not None  # checked by _validate_hyperparameters
+        assert settings.model is not None  # checked by validate_hyperparameters
         return encode_request(
             custom_id,
             messages,
@@ -203,11 +203,11 @@ class AnthropicBatchOperations(BatchOperations):
             mode=structured_mode(params, settings.structured_output),
         )
 
-    async def _count_input_tokens(
+    async def count_input_tokens(
         self, messages: list[Message], params: Hyperparameters
     ) -> int | None:
         """``POST /v1/messages/count_tokens`` on the params the batch request would carry."""
-        request = self._encode_request("count", messages, params)
+        request = self.encode_request("count", messages, params)
         # max_tokens, temperature, metadata, ... belong to the batch request only: the
         # count endpoint refuses fields it does not take.
         body = {name: value for name, value in request["params"].items() if name in COUNT_FIELDS}
@@ -220,7 +220,7 @@ class AnthropicBatchOperations(BatchOperations):
 
     # ------------------------------------------------------------------- lifecycle
 
-    async def _submit_batch(self, batch: PreparedBatch) -> str:
+    async def submit_batch(self, batch: PreparedBatch) -> str:
         # The body is streamed from the spooled chunk (constant memory, however large):
         # the SDK's own create would hold every request as objects and again as JSON.
         # Measuring it reads the whole file: off the event loop, as other chunks upload.
@@ -240,7 +240,7 @@ class AnthropicBatchOperations(BatchOperations):
         # The client's own post keeps its base URL, auth and default headers, timeout
         # and error mapping; only the body is ours.
         client = self.client.with_options(max_retries=0)
-        self._create_started(batch)
+        self.create_started(batch)
         try:
             response = await client.post(
                 CREATE_PATH,
@@ -264,13 +264,13 @@ class AnthropicBatchOperations(BatchOperations):
             )
         return batch_id
 
-    async def _fetch_batch(self, batch_id: str) -> BatchInfo:
+    async def fetch_batch(self, batch_id: str) -> BatchInfo:
         async with translate_errors():
             raw = await self.client.messages.batches.with_raw_response.retrieve(batch_id)
             body = await raw.json()
         return batch_info(_as_dict(body))
 
-    async def _iter_result_records(
+    async def iter_result_records(
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
         url = info["raw"].get("results_url")
@@ -318,7 +318,7 @@ class AnthropicBatchOperations(BatchOperations):
         finally:
             await response.aclose()
 
-    async def _list_batches_page(self, cursor: str | None) -> BatchPage:
+    async def list_batches_page(self, cursor: str | None) -> BatchPage:
         limit = self.anthropic_settings.list_page_size
         query: dict[str, Any] = {"limit": limit}
         if cursor is not None:
@@ -331,11 +331,11 @@ class AnthropicBatchOperations(BatchOperations):
         more = bool(body.get("has_more")) and isinstance(last_id, str) and bool(last_id)
         return BatchPage(batches, cast(str, last_id) if more else None)
 
-    async def _cancel_batch(self, batch_id: str) -> None:
+    async def cancel_batch(self, batch_id: str) -> None:
         async with translate_errors():
             await self.client.messages.batches.with_raw_response.cancel(batch_id)
 
-    async def _vendor_date(self) -> str | None:
+    async def vendor_date(self) -> str | None:
         async with translate_errors():
             raw = await self.client.messages.batches.with_raw_response.list(limit=1)
         return raw.headers.get("date")

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 
-from lmbatch import EndpointOption, ProviderSettings
+from lmbatch.provider import EndpointOption, ProviderSettings
 
 __all__ = ["BASE_URL_ENV", "DEFAULT_BASE_URL", "DEFAULT_MAX_TOKENS", "AnthropicSettings"]
 
@@ -33,7 +33,7 @@ class AnthropicSettings(ProviderSettings):
         betas: Beta feature names sent in the ``anthropic-beta`` header of the create
             call (the Message Batches API itself is GA and needs none).
         max_retries: SDK retries of idempotent calls (status, list, results, cancel).
-            The create call is never retried: see ``_submit_batch``.
+            The create call is never retried: see ``submit_batch``.
         timeout: Seconds before one HTTP call times out.
         structured_output: How ``response_schema`` is sent. ``"tool"``: a forced tool
             whose input is the structured output (works on every model). ``"native"``:

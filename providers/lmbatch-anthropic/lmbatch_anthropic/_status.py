@@ -22,7 +22,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from lmbatch import BatchInfo, BatchStatus, RequestCounts
+from lmbatch.provider import BatchInfo, BatchStatus, RequestCounts
 
 __all__ = ["batch_info", "batch_status", "parse_timestamp"]
 

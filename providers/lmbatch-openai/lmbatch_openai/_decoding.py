@@ -24,23 +24,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lmbatch._json import load_line
-from lmbatch._messages import ToolCall
-from lmbatch._operations import ResultRecord
-from lmbatch._outputs import (
+from lmbatch.provider import (
     FinishReason,
     LMOutput,
     OutputItem,
     RefusalOutput,
+    ResultRecord,
     StructuredOutput,
     TextOutput,
     ThinkingOutput,
     TokenUsage,
+    ToolCall,
     build_unchecked,
     finish_reason_of,
+    load_line,
+    parse_json_object,
+    salvage_custom_id,
     unchecked_success,
 )
-from lmbatch._results import parse_json_object, salvage_custom_id
 
 __all__ = ["decode_body", "decode_line"]
 

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lmbatch._hyperparameters import Hyperparameters
-from lmbatch._messages import Attachment, Message, MessageRole, ToolCall, ToolResult
+from lmbatch.provider import Attachment, Hyperparameters, Message, MessageRole, ToolCall, ToolResult
 from lmbatch_openai._encoding_shared import (
     check_messages,
     merge_extra,

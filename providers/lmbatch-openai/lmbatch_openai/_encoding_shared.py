@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lmbatch._errors import ValidationError
-from lmbatch._hyperparameters import Hyperparameters
-from lmbatch._messages import Attachment, Message, MessageRole, ToolCall, ToolResult
+from lmbatch.provider import (
+    Attachment,
+    Hyperparameters,
+    Message,
+    MessageRole,
+    ToolCall,
+    ToolResult,
+    ValidationError,
+)
 
 __all__ = [
     "RESERVED_BODY_KEYS",

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from lmbatch._errors import (
+from lmbatch.provider import (
     AuthenticationError,
     BatchNotFoundError,
     ProviderConnectionError,

@@ -36,20 +36,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
-from lmbatch._errors import (
+from lmbatch.provider import (
+    BatchInfo,
+    BatchOperations,
+    BatchPage,
+    Hyperparameters,
+    Message,
+    PreparedBatch,
     ProviderConnectionError,
     ProviderError,
+    ProviderLimits,
+    ProviderSettings,
+    ResultRecord,
+    Store,
     SubmissionUncertainError,
     ValidationError,
 )
-from lmbatch._hyperparameters import Hyperparameters
-from lmbatch._limits import ProviderLimits
-from lmbatch._messages import Message
-from lmbatch._operations import BatchOperations, BatchPage, ResultRecord
-from lmbatch._planning import PreparedBatch
-from lmbatch._settings import ProviderSettings
-from lmbatch._status import BatchInfo
-from lmbatch._store import JobStore
 from lmbatch_openai._decoding import decode_line
 from lmbatch_openai._encoding_chat import encode_chat_body, validate_chat_request
 from lmbatch_openai._encoding_responses import (
@@ -124,7 +126,7 @@ class OpenAIBatchOperations(BatchOperations):
         self,
         settings: ProviderSettings | None = None,
         *,
-        store: JobStore | str | os.PathLike[str] | None = None,
+        store: Store | str | os.PathLike[str] | None = None,
         **options: Any,
     ) -> None:
         super().__init__(settings, store=store, **options)
@@ -164,11 +166,11 @@ class OpenAIBatchOperations(BatchOperations):
         """The endpoint new batches use."""
         return self.openai_settings.endpoint
 
-    def _request_fields(self) -> tuple[str, frozenset[str]]:
+    def request_fields(self) -> tuple[str, frozenset[str]]:
         # From the vendored OpenAPI spec (generated: scripts/generate_openai_request_fields.py).
         return f"OpenAI {self.endpoint}", REQUEST_FIELDS[self.endpoint]
 
-    def _validate_hyperparameters(self, params: Hyperparameters) -> None:
+    def validate_hyperparameters(self, params: Hyperparameters) -> None:
         check_schema(params)
         reserved = RESERVED_BODY_KEYS & set(params.extra)
         if reserved:
@@ -179,27 +181,27 @@ class OpenAIBatchOperations(BatchOperations):
         if self.endpoint == RESPONSES_ENDPOINT:
             validate_responses_hyperparameters(params)
 
-    def _validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
+    def validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
         if self.endpoint == CHAT_ENDPOINT:
             validate_chat_request(key, messages)
         else:
             validate_responses_request(key, messages)
 
-    def _batch_context(self, params: Hyperparameters) -> dict[str, Any]:
+    def batch_context(self, params: Hyperparameters) -> dict[str, Any]:
         return {"endpoint": self.endpoint}
 
-    def _encode_request(
+    def encode_request(
         self, custom_id: str, messages: list[Message], params: Hyperparameters
     ) -> dict[str, Any]:
         model = self.settings.model
-        assert model is not None  # checked by _check_ready
+        assert model is not None  # checked by check_ready
         if self.endpoint == CHAT_ENDPOINT:
             body = encode_chat_body(model, messages, params)
         else:
             body = encode_responses_body(model, messages, params)
         return {"custom_id": custom_id, "method": "POST", "url": self.endpoint, "body": body}
 
-    async def _count_input_tokens(
+    async def count_input_tokens(
         self, messages: list[Message], params: Hyperparameters
     ) -> int | None:
         """``POST /v1/responses/input_tokens`` on the body the batch line would carry.
@@ -210,7 +212,7 @@ class OpenAIBatchOperations(BatchOperations):
         if self.endpoint != RESPONSES_ENDPOINT:
             return None
         model = self.settings.model
-        assert model is not None  # checked by _check_ready
+        assert model is not None  # checked by check_ready
         body = encode_responses_body(model, messages, params)
         # Output settings (max_output_tokens, temperature, ...) belong to the batch line
         # only: the count endpoint refuses parameters it does not take.
@@ -222,7 +224,7 @@ class OpenAIBatchOperations(BatchOperations):
 
     # ---------------------------------------------------------------- submission
 
-    async def _submit_batch(self, batch: PreparedBatch) -> str:
+    async def submit_batch(self, batch: PreparedBatch) -> str:
         import openai
 
         settings = self.openai_settings
@@ -244,7 +246,7 @@ class OpenAIBatchOperations(BatchOperations):
             }
         # Up to here nothing can have made a batch; from here on, an interruption or an
         # unreadable answer leaves the chunk uncertain (core reconciles it).
-        self._create_started(batch)
+        self.create_started(batch)
         try:
             created = await client.batches.create(
                 input_file_id=uploaded.id,
@@ -299,19 +301,19 @@ class OpenAIBatchOperations(BatchOperations):
             code=mapped.code,
         )
 
-    async def _vendor_date(self) -> str | None:
+    async def vendor_date(self) -> str | None:
         with mapped_errors("listing batches"):
             raw = await self._client().batches.with_raw_response.list(limit=1)
         return raw.headers.get("date")
 
     # ------------------------------------------------------------------- reading
 
-    async def _fetch_batch(self, batch_id: str) -> BatchInfo:
+    async def fetch_batch(self, batch_id: str) -> BatchInfo:
         with mapped_errors(f"status check of batch {batch_id}"):
             batch = await self._client().batches.retrieve(batch_id)
         return batch_info(batch.model_dump(mode="json"), PROVIDER)
 
-    async def _iter_result_records(
+    async def iter_result_records(
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
         raw = info["raw"]
@@ -344,7 +346,7 @@ class OpenAIBatchOperations(BatchOperations):
                         f"result file {file_id} stopped streaming: {exc}", provider=PROVIDER
                     ) from exc
 
-    async def _after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:
+    async def after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:
         input_file_id = info["raw"].get("input_file_id")
         if self.openai_settings.delete_input_file and input_file_id:
             await self._delete_file_quietly(str(input_file_id))
@@ -358,7 +360,7 @@ class OpenAIBatchOperations(BatchOperations):
             if exc.status_code != 404:
                 logger.warning("could not delete OpenAI file %s: %s", file_id, exc)
 
-    async def _list_batches_page(self, cursor: str | None) -> BatchPage:
+    async def list_batches_page(self, cursor: str | None) -> BatchPage:
         with mapped_errors("listing batches"):
             if cursor is None:
                 page = await self._client().batches.list(limit=self.list_page_size)
@@ -368,6 +370,6 @@ class OpenAIBatchOperations(BatchOperations):
         more = bool(getattr(page, "has_more", False)) and bool(infos)
         return BatchPage(infos, infos[-1]["id"] if more else None)
 
-    async def _cancel_batch(self, batch_id: str) -> None:
+    async def cancel_batch(self, batch_id: str) -> None:
         with mapped_errors(f"cancelling batch {batch_id}"):
             await self._client().batches.cancel(batch_id)

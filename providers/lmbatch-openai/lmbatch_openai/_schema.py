@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lmbatch._hyperparameters import Hyperparameters
+from lmbatch.provider import Hyperparameters
 
 __all__ = ["strict_response_schema", "strict_schema"]
 

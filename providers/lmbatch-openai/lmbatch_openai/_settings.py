@@ -7,8 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from lmbatch._errors import MissingCredentialsError
-from lmbatch._settings import ConnectionOption, EndpointOption, ProviderSettings
+from lmbatch.provider import (
+    ConnectionOption,
+    EndpointOption,
+    MissingCredentialsError,
+    ProviderSettings,
+)
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_BASE_URL", "Endpoint", "OpenAISettings"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
+from lmbatch.provider import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
 
 __all__ = ["STATUS_TABLE", "batch_info"]
 

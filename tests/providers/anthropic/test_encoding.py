@@ -43,8 +43,8 @@ def encode(
     ops = AnthropicBatchOperations(api_key="test", store=":memory:", **options)
     params = ops._checked_hyperparameters(hyperparameters)
     messages = normalize_input(key, request)
-    ops._validate_request(key, messages, params)
-    return ops._encode_request(key, messages, params)
+    ops.validate_request(key, messages, params)
+    return ops.encode_request(key, messages, params)
 
 
 TOOL_CONVERSATION = [

@@ -184,7 +184,7 @@ async def test_results_follow_the_given_url_on_the_base_url_host(
     # The path and query are the vendor's to choose (a signed link stays as given).
     given = f"{emulator.base_url}/v1/messages/batches/{batch_id}/results?signed=abc"
     info["raw"]["results_url"] = given
-    records = [record async for record in ops._iter_result_records(info, {})]
+    records = [record async for record in ops.iter_result_records(info, {})]
     assert [r.output.text for r in records] == ["echo: hello"]
     results_calls = recorder.sent("GET", "/results")
     assert [str(r.url) for r in results_calls] == [given]
@@ -197,7 +197,7 @@ def _point_results_at(
     ops: AnthropicBatchOperations, monkeypatch: pytest.MonkeyPatch, origin: str
 ) -> None:
     """Make every status answer name ``origin`` as the host of the results file."""
-    fetch = ops._fetch_batch
+    fetch = ops.fetch_batch
 
     async def fetch_with_moved_results(batch_id: str) -> BatchInfo:
         info = await fetch(batch_id)
@@ -206,7 +206,7 @@ def _point_results_at(
             info["raw"]["results_url"] = origin + "/v1" + url.split("/v1", 1)[1]
         return info
 
-    monkeypatch.setattr(ops, "_fetch_batch", fetch_with_moved_results)
+    monkeypatch.setattr(ops, "fetch_batch", fetch_with_moved_results)
 
 
 async def test_results_url_on_a_foreign_host_is_refused_and_the_host_receives_nothing(
@@ -477,7 +477,7 @@ async def test_create_body_is_the_spooled_lines_with_a_declared_length(
     # chunked), through the client's own auth.
     ops, recorder = recorded
     lines = [_line("a", "é ✓"), b"\n", _line("b", "x" * 300_000), _line("c", "")]
-    batch_id = await ops._submit_batch(_spooled_chunk(tmp_path, lines))
+    batch_id = await ops.submit_batch(_spooled_chunk(tmp_path, lines))
     assert batch_id.startswith("msgbatch_")
     (create,) = recorder.sent("POST", "/v1/messages/batches")
     # The stream can be read again (here, after it was sent): nothing was held.
@@ -495,7 +495,7 @@ async def test_create_from_a_damaged_spool_file_sends_nothing(
 ) -> None:
     batch = _spooled_chunk(tmp_path, [_line("a", "fine"), b'{"custom_id": "b", "par\n'])
     with pytest.raises(LMBatchError, match=r"line 2 of .*chunk-00000\.jsonl"):
-        await ops._submit_batch(batch)
+        await ops.submit_batch(batch)
     assert emulator.create_calls == 0
 
 
@@ -539,7 +539,7 @@ async def test_streamed_create_keeps_the_may_have_happened_rule(
         http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
     )
     with pytest.raises(expected) as caught:
-        await ops._submit_batch(_spooled_chunk(tmp_path, [_line("a", "hi")]))
+        await ops.submit_batch(_spooled_chunk(tmp_path, [_line("a", "hi")]))
     assert type(caught.value) is expected
     assert len(calls) == 1
     assert json.loads(calls[0])["requests"][0]["custom_id"] == "a"

@@ -140,9 +140,9 @@ async def test_status_list_cancel_delete_match_the_spec(mock_ops: AnthropicBatch
     info = await mock_ops.info("msgbatch_013Zva2CMHLNnXjNJJKqJ2EF")
     assert isinstance(info["status"], BatchStatus)
     assert info["created_at"] is not None
-    page = await mock_ops._list_batches_page(None)
+    page = await mock_ops.list_batches_page(None)
     assert page.batches
-    listed = await mock_ops._list_batches_page("msgbatch_013Zva2CMHLNnXjNJJKqJ2EF")
+    listed = await mock_ops.list_batches_page("msgbatch_013Zva2CMHLNnXjNJJKqJ2EF")
     assert isinstance(listed.batches, list)
     await mock_ops.cancel("msgbatch_013Zva2CMHLNnXjNJJKqJ2EF")
     await mock_ops.delete("msgbatch_013Zva2CMHLNnXjNJJKqJ2EF")

@@ -136,8 +136,8 @@ def _ops(endpoint: str) -> OpenAIBatchOperations:
 def _encode(ops: OpenAIBatchOperations, key: str, value: Any, hp: dict[str, Any] | None) -> Any:
     params = ops._checked_hyperparameters(hp)
     messages = normalize_input(key, value)
-    ops._validate_request(key, messages, params)
-    return ops._encode_request(key, messages, params)
+    ops.validate_request(key, messages, params)
+    return ops.encode_request(key, messages, params)
 
 
 def _cases(endpoint: str) -> list[Any]:

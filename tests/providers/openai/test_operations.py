@@ -333,14 +333,14 @@ async def test_result_files_are_read_from_the_base_url_whatever_id_the_vendor_na
     """Files are downloaded by id through the client: a hostile id cannot move the host."""
     ops = _ops(emulator, max_retries=0)
     with Listener() as foreign:
-        fetch = ops._fetch_batch
+        fetch = ops.fetch_batch
 
         async def hostile_file_id(batch_id: str) -> Any:
             info = await fetch(batch_id)
             info["raw"]["error_file_id"] = f"{foreign.origin}/v1/files/stolen"
             return info
 
-        monkeypatch.setattr(ops, "_fetch_batch", hostile_file_id)
+        monkeypatch.setattr(ops, "fetch_batch", hostile_file_id)
         batch_id = await ops.create({"a": "hello"})
         await _finish(ops, batch_id)
         with pytest.raises(ProviderError):  # the emulator knows no such file

@@ -137,7 +137,7 @@ async def test_upload_and_create_conform(prism_url: str, endpoint: str) -> None:
 
 
 async def test_status_conforms(ops: OpenAIBatchOperations) -> None:
-    info = await ops._fetch_batch("batch_abc")
+    info = await ops.fetch_batch("batch_abc")
     assert info["provider"] == "openai"
 
 
@@ -145,11 +145,11 @@ async def test_retrieve_reads_both_files_and_deletes_the_input(
     ops: OpenAIBatchOperations,
 ) -> None:
     info = _terminal_info("batch_abc")
-    records = [record async for record in ops._iter_result_records(info, {})]
+    records = [record async for record in ops.iter_result_records(info, {})]
     # Prism's file content is filler, not JSONL: one unreadable line per file.
     assert len(records) == 2
     assert all(r.output.error is not None for r in records)
-    await ops._after_results(info, {})
+    await ops.after_results(info, {})
 
 
 async def test_list_conforms(ops: OpenAIBatchOperations) -> None:

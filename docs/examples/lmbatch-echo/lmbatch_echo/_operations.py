@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lmbatch import (
+from lmbatch.provider import (
     BatchInfo,
     BatchNotFoundError,
     BatchOperations,
@@ -98,13 +98,13 @@ class EchoBatchOperations(BatchOperations):
     # --8<-- [end:class]
 
     # --8<-- [start:encode]
-    def _validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
+    def validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
         """Refuse, before anything is sent, what the echo vendor cannot take."""
         for message in messages:
             if any(not isinstance(part, str) for part in message.contents):
                 raise ValidationError("the echo provider takes text only", key=key)
 
-    def _encode_request(
+    def encode_request(
         self, custom_id: str, messages: list[Message], params: Hyperparameters
     ) -> dict[str, Any]:
         """One input line of the vendor's format."""
@@ -118,7 +118,7 @@ class EchoBatchOperations(BatchOperations):
     # --8<-- [end:encode]
 
     # --8<-- [start:submit]
-    async def _submit_batch(self, batch: PreparedBatch) -> str:
+    async def submit_batch(self, batch: PreparedBatch) -> str:
         """Store the batch as one JSON file; its name is the vendor's batch id."""
         assert isinstance(self.settings, EchoSettings)
         batch_id = "echo_" + uuid.uuid4().hex[:16]
@@ -138,7 +138,7 @@ class EchoBatchOperations(BatchOperations):
     # --8<-- [end:submit]
 
     # --8<-- [start:fetch]
-    async def _fetch_batch(self, batch_id: str) -> BatchInfo:
+    async def fetch_batch(self, batch_id: str) -> BatchInfo:
         """What the vendor says of one batch; then time passes (one poll closer to done)."""
         batch = self._load(batch_id)
         info = self._info(batch)
@@ -178,7 +178,7 @@ class EchoBatchOperations(BatchOperations):
     # --8<-- [end:fetch]
 
     # --8<-- [start:results]
-    async def _iter_result_records(
+    async def iter_result_records(
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
         """One decoded outcome per input line of a finished (or cancelled) batch."""
@@ -210,13 +210,13 @@ class EchoBatchOperations(BatchOperations):
     # --8<-- [end:results]
 
     # --8<-- [start:list-cancel]
-    async def _list_batches_page(self, cursor: str | None) -> BatchPage:
+    async def list_batches_page(self, cursor: str | None) -> BatchPage:
         """Every batch, newest first, on one page."""
         files = sorted(self.directory.glob("echo_*.json"), key=lambda p: p.stat().st_mtime_ns)
         batches = [self._info(json.loads(path.read_text())) for path in reversed(files)]
         return BatchPage(batches, next_cursor=None)
 
-    async def _cancel_batch(self, batch_id: str) -> None:
+    async def cancel_batch(self, batch_id: str) -> None:
         """Ask the vendor to stop a running batch."""
         batch = self._load(batch_id)
         if batch["state"] != "running":

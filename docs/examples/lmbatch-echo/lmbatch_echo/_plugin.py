@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lmbatch import BatchOperations, hookimpl
+from lmbatch.provider import BatchOperations, hookimpl
 
 
 @hookimpl

@@ -1,0 +1,158 @@
+"""The public provider interface: everything a provider plugin imports from core.
+
+A provider is a subclass of :class:`BatchOperations` named ``<Vendor>BatchOperations``,
+registered through the :func:`~lmbatch.hookspecs.lmbatch_register_providers` hook. It
+*declares* what core can do for it (class attributes: ``name``, ``settings_class``,
+``limits``, ``supported_methods``, discounts, ...) and *implements* only the wire
+translation, in the public methods :class:`BatchOperations` documents for providers:
+
+==========================  ==================================================
+``encode_request``          one request → the vendor's JSON record (abstract)
+``submit_batch``            send one :class:`PreparedBatch`, return the batch id (abstract)
+``fetch_batch``             the vendor's view of one batch as :class:`BatchInfo` (abstract)
+``iter_result_records``     stream a terminal batch's results as :class:`ResultRecord`
+                            (abstract)
+``list_batches_page``       one :class:`BatchPage` of the vendor's batches (optional)
+``cancel_batch``            ask the vendor to cancel (optional)
+``validate_hyperparameters``  refuse settings the vendor cannot take (optional)
+``validate_request``        refuse one request the vendor cannot take (optional)
+``request_fields``          the vendor's documented body fields (optional)
+``batch_context``           facts to keep for reading results later (optional)
+``count_input_tokens``      the vendor's token count of one request (optional)
+``max_output_tokens``       the output-token bound of a request (optional)
+``check_ready``             refuse to start without credentials (optional)
+``create_started``          *called by* ``submit_batch`` right before the create call
+``find_submitted_batch``    find the batch of an interrupted create (optional)
+``vendor_date``             the vendor's clock (HTTP ``Date``) (optional)
+``after_results``           clean up once results were read (optional)
+``aclose``                  close network clients (optional)
+==========================  ==================================================
+
+Everything else (validation, key mapping, splitting, the job store, submission,
+reconciliation, polling, resubmission, exactly one outcome per key, the error boundary,
+cost) is core's and is not inherited: providers never override the user-facing methods.
+
+Compatibility promise: the names in ``__all__`` keep their meaning within one
+:data:`PROVIDER_INTERFACE_VERSION`. A change that would break a provider written against
+it (a removed or renamed name, a new abstract method, a changed signature) comes with a
+new version number; additions (new optional methods, new helpers) do not. A provider can
+check the version it was written for::
+
+    from lmbatch.provider import PROVIDER_INTERFACE_VERSION
+
+    assert PROVIDER_INTERFACE_VERSION == 1
+"""
+
+from __future__ import annotations
+
+from lmbatch._errors import (
+    AuthenticationError,
+    BatchNotFoundError,
+    ConfigError,
+    LMBatchError,
+    MissingCredentialsError,
+    OperationUnsupportedError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderRequestError,
+    ProviderServerError,
+    RateLimitError,
+    SubmissionUncertainError,
+    UntrustedURLError,
+    ValidationError,
+)
+from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool, check_vendor_fields
+from lmbatch._json import load_line
+from lmbatch._keys import strip_job_tag
+from lmbatch._limits import ProviderLimits
+from lmbatch._messages import Attachment, Message, MessageRole, ToolCall, ToolResult
+from lmbatch._operations import ALL_METHODS, BatchOperations, BatchPage, ResultRecord
+from lmbatch._outputs import (
+    ErrorKind,
+    FinishReason,
+    LMError,
+    LMOutput,
+    OutputItem,
+    RefusalOutput,
+    StructuredOutput,
+    TextOutput,
+    ThinkingOutput,
+    TokenUsage,
+    finish_reason_of,
+    unchecked_success,
+)
+from lmbatch._planning import PreparedBatch
+from lmbatch._results import parse_json_object, salvage_custom_id
+from lmbatch._settings import ConnectionOption, EndpointOption, ProviderSettings
+from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
+from lmbatch._store_contract import Store
+from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
+from lmbatch._unchecked import build_unchecked
+from lmbatch._urls import download_url
+from lmbatch.hookspecs import hookimpl
+
+#: The version of this interface (see the compatibility promise above).
+PROVIDER_INTERFACE_VERSION = 1
+
+__all__ = [
+    "ALL_METHODS",
+    "CHUNK_METADATA_KEY",
+    "JOB_ID_METADATA_KEY",
+    "PROVIDER_INTERFACE_VERSION",
+    "Attachment",
+    "AuthenticationError",
+    "BatchError",
+    "BatchInfo",
+    "BatchNotFoundError",
+    "BatchOperations",
+    "BatchPage",
+    "BatchStatus",
+    "ConfigError",
+    "ConnectionOption",
+    "EndpointOption",
+    "ErrorKind",
+    "FinishReason",
+    "Hyperparameters",
+    "LMBatchError",
+    "LMError",
+    "LMOutput",
+    "Message",
+    "MessageRole",
+    "MissingCredentialsError",
+    "OperationUnsupportedError",
+    "OutputItem",
+    "PreparedBatch",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderLimits",
+    "ProviderRequestError",
+    "ProviderServerError",
+    "ProviderSettings",
+    "RateLimitError",
+    "RefusalOutput",
+    "RequestCounts",
+    "ResponseSchema",
+    "ResultRecord",
+    "Store",
+    "StructuredOutput",
+    "SubmissionUncertainError",
+    "TextOutput",
+    "ThinkingOutput",
+    "TokenUsage",
+    "Tool",
+    "ToolCall",
+    "ToolResult",
+    "UntrustedURLError",
+    "ValidationError",
+    "build_unchecked",
+    "check_vendor_fields",
+    "download_url",
+    "empty_counts",
+    "finish_reason_of",
+    "hookimpl",
+    "load_line",
+    "parse_json_object",
+    "salvage_custom_id",
+    "strip_job_tag",
+    "unchecked_success",
+]
