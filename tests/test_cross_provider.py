@@ -1,7 +1,7 @@
 """One script, three providers: only the provider name and the model change.
 
 The same code runs against ``openai``, ``anthropic`` and ``gemini`` (served by the local
-emulators, configured through their usual environment variables) and the *shapes* of what
+emulator, configured through their usual environment variables) and the *shapes* of what
 comes back (keys, outcome kinds, output item types, status values, info fields) must be
 identical.
 """
@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lmbatch_gemini._emulator import VendorServer, gemini_server
 from pydantic import BaseModel
 
 import lmbatch
@@ -48,18 +47,8 @@ def emulator() -> Iterator[Emulator]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def gemini_emulator() -> Iterator[VendorServer]:
-    # The Gemini plugin's own emulator (served alone until the emulator host takes
-    # plugin vendors).
-    with gemini_server(EmulatorSettings(mode="polls", polls_per_step=2)) as running:
-        yield running
-
-
 @pytest.fixture
-def vendor_env(
-    emulator: Emulator, gemini_emulator: VendorServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def vendor_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point every provider at its emulator the way a user points it at a proxy."""
     for name in ("LMBATCH_PROVIDER", "LMBATCH_MODEL", "LMBATCH_STORE", "LMBATCH_CONFIG"):
         monkeypatch.delenv(name, raising=False)
@@ -69,7 +58,7 @@ def vendor_env(
     monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.anthropic_base_url)
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     monkeypatch.setenv("GEMINI_API_KEY", "test")
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemini_emulator.base_url)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.gemini_base_url)
 
 
 def output_shape(output: LMOutput) -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""Fixtures of the Gemini provider tests: the Gemini emulator and a provider aimed at it.
+"""Fixtures of the Gemini provider tests: the emulator, a provider aimed at it, cassettes.
 
 Self-contained: only public ``lmbatch``, ``lmbatch.provider`` and ``lmbatch.testing``
-names, and this package's own modules. The emulator is this package's Gemini vendor,
-served alone (the lmbatch emulator host serves plugin vendors once its hook lands).
+names, and this package's own modules. The emulator is lmbatch's, serving this plugin's
+Gemini vendor (registered through the emulator hook) under ``/gemini``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from lmbatch_gemini import GeminiBatchOperations
-from lmbatch_gemini._emulator import GeminiEmulator, VendorServer, gemini_server
+from lmbatch_gemini._emulator import GeminiEmulator
 
 from lmbatch.testing.cassettes import FILTERED_HEADERS, vcr_config_for
-from lmbatch.testing.emulator import EmulatorSettings
+from lmbatch.testing.emulator import Emulator, EmulatorSettings
 
 #: A key that is never valid anywhere.
 DUMMY_KEY = "test"
@@ -33,6 +33,8 @@ VENDOR_ORIGIN = "https://generativelanguage.googleapis.com"
 LIVE_KEY_VARIABLE = "LMBATCH_LIVE_GEMINI_KEY"
 #: Gemini's key header: scrubbed from cassettes like the headers core knows of.
 KEY_HEADER = "x-goog-api-key"
+#: Where the emulator serves the Gemini API (its root for clients).
+EMULATED_ROOT = "/gemini"
 
 
 @pytest.fixture(autouse=True)
@@ -43,29 +45,30 @@ def _no_ambient_gemini_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[VendorServer]:
-    """A fresh Gemini emulator in "polls" mode, stopped after the test."""
+async def emulator() -> AsyncIterator[Emulator]:
+    """A fresh emulator in "polls" mode, stopped after the test."""
     settings = EmulatorSettings(mode="polls", polls_per_step=POLLS_PER_STEP)
-    async with gemini_server(settings) as running:
+    async with Emulator(settings) as running:
         yield running
 
 
 @pytest.fixture
-def emulator(server: VendorServer) -> GeminiEmulator:
-    """The emulator's Gemini vendor (its batches, files and controls)."""
-    assert isinstance(server.vendor, GeminiEmulator)
-    return server.vendor
+def gemini(emulator: Emulator) -> GeminiEmulator:
+    """The emulator's Gemini vendor (its batches, files and ``fail``)."""
+    vendor = emulator.state.vendors["gemini"]
+    assert isinstance(vendor, GeminiEmulator)
+    return vendor
 
 
 @pytest.fixture
-async def make_ops(server: VendorServer) -> AsyncIterator[Any]:
-    """Build providers aimed at ``server`` (closed after the test)."""
+async def make_ops(emulator: Emulator) -> AsyncIterator[Any]:
+    """Build providers aimed at ``emulator`` (closed after the test)."""
     made: list[GeminiBatchOperations] = []
 
     def make(**options: Any) -> GeminiBatchOperations:
         options.setdefault("model", MODEL)
         options.setdefault("api_key", DUMMY_KEY)
-        options.setdefault("base_url", server.base_url)
+        options.setdefault("base_url", emulator.gemini_base_url)
         options.setdefault("max_retries", 0)
         options.setdefault("store", ":memory:")
         ops = GeminiBatchOperations(**options)
@@ -85,8 +88,30 @@ async def ops(make_ops: Any) -> GeminiBatchOperations:
 
 @pytest.fixture
 def vcr_config() -> dict[str, Any]:
-    """VCR settings for Gemini cassettes (no record_mode: ``--record-mode`` decides)."""
-    return vcr_config_for(VENDOR_ORIGIN, filter_headers=[*sorted(FILTERED_HEADERS), KEY_HEADER])
+    """VCR settings for Gemini cassettes (no record_mode: ``--record-mode`` decides).
+
+    The emulator serves Gemini under ``/gemini``: recorded URIs lose that prefix with the
+    local origin, so cassettes read (and replay) as Google's own traffic.
+    """
+    config = vcr_config_for(VENDOR_ORIGIN, filter_headers=[*sorted(FILTERED_HEADERS), KEY_HEADER])
+    rewrite, scrub = config["before_record_request"], config["before_record_response"]
+
+    def before_record_request(request: Any) -> Any:
+        request = rewrite(request)
+        request.uri = request.uri.replace(VENDOR_ORIGIN + EMULATED_ROOT, VENDOR_ORIGIN)
+        return request
+
+    def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
+        response = scrub(response)
+        body = response.get("body") or {}
+        if isinstance(body.get("string"), bytes):
+            root = (VENDOR_ORIGIN + EMULATED_ROOT).encode()
+            body["string"] = body["string"].replace(root, VENDOR_ORIGIN.encode())
+        return response
+
+    config["before_record_request"] = before_record_request
+    config["before_record_response"] = before_record_response
+    return config
 
 
 @pytest.fixture(scope="module")
@@ -103,17 +128,17 @@ class CassetteTarget:
         base_url: Google's API root for replay and live recording, the emulator's when
             recording against it.
         api_key: The dummy key, or the live key when recording live.
-        server: The running emulator when recording against it, else None.
+        emulator: The running emulator when recording against it, else None.
     """
 
     base_url: str
     api_key: str
-    server: VendorServer | None = None
+    emulator: Emulator | None = None
 
     @property
     def live(self) -> bool:
         """Whether requests reach the real API (live recording)."""
-        return self.server is None and self.api_key != DUMMY_KEY
+        return self.emulator is None and self.api_key != DUMMY_KEY
 
     def operations(self, **options: Any) -> GeminiBatchOperations:
         """A provider instance aimed at this target, with a private in-memory store."""
@@ -142,5 +167,5 @@ def cassette_target(record_mode: str) -> Iterator[CassetteTarget]:
         yield CassetteTarget(VENDOR_ORIGIN, live_key)
         return
     settings = EmulatorSettings(mode="polls", polls_per_step=POLLS_PER_STEP, sequential_ids=True)
-    with gemini_server(settings) as running:
-        yield CassetteTarget(running.base_url, DUMMY_KEY, running)
+    with Emulator(settings) as running:
+        yield CassetteTarget(running.gemini_base_url, DUMMY_KEY, running)

@@ -7,15 +7,18 @@ from typing import Any
 
 import httpx
 import pytest
-from lmbatch_gemini._emulator import GeminiEmulator, VendorServer
+from lmbatch_gemini._emulator import GeminiEmulator
+
+from lmbatch.testing.emulator import Emulator
 
 MODEL = "gemini-2.5-flash"
 REQUEST = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
 
 
 @pytest.fixture
-async def client(server: VendorServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, headers={"x-goog-api-key": "k"}) as c:
+async def client(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"x-goog-api-key": "k"}
+    async with httpx.AsyncClient(base_url=emulator.gemini_base_url, headers=headers) as c:
         yield c
 
 
@@ -25,7 +28,7 @@ def inline(*requests: dict[str, Any], **batch: Any) -> dict[str, Any]:
 
 
 async def test_an_inline_batch_from_create_to_results(
-    client: httpx.AsyncClient, emulator: GeminiEmulator
+    client: httpx.AsyncClient, gemini: GeminiEmulator
 ) -> None:
     created = await client.post(
         f"/v1beta/models/{MODEL}:batchGenerateContent", json=inline(REQUEST)
@@ -37,7 +40,7 @@ async def test_an_inline_batch_from_create_to_results(
     assert operation["metadata"]["state"] == "BATCH_STATE_PENDING"
     assert operation["metadata"]["batchStats"] == {"requestCount": "1", "pendingRequestCount": "1"}
     assert "done" not in operation
-    emulator.finish(name)
+    gemini.state.finish(name)
     done = (await client.get(f"/v1beta/{name}")).json()
     assert done["done"] is True
     assert done["metadata"]["batchStats"] == {"requestCount": "1", "successfulRequestCount": "1"}
@@ -50,7 +53,7 @@ async def test_an_inline_batch_from_create_to_results(
 
 
 async def test_a_resumable_upload_and_a_file_batch(
-    client: httpx.AsyncClient, server: VendorServer, emulator: GeminiEmulator
+    client: httpx.AsyncClient, emulator: Emulator, gemini: GeminiEmulator
 ) -> None:
     body = b'{"key": "a", "request": {"contents": [{"parts": [{"text": "one"}]}]}}\n'
     start = await client.post(
@@ -82,7 +85,7 @@ async def test_a_resumable_upload_and_a_file_batch(
     assert final.headers["x-goog-upload-status"] == "final"
     file = final.json()["file"]
     assert file["sizeBytes"] == str(len(body))
-    assert file["uri"] == f"{server.base_url}/v1/{file['name']}"
+    assert file["uri"] == f"{emulator.gemini_base_url}/v1/{file['name']}"
     # Uploaded files cannot be downloaded.
     refused = await client.get(f"/download/v1/{file['name']}:download", params={"alt": "media"})
     assert refused.status_code == 400
@@ -91,7 +94,7 @@ async def test_a_resumable_upload_and_a_file_batch(
         json={"batch": {"displayName": "d", "inputConfig": {"fileName": file["name"]}}},
     )
     name = created.json()["name"]
-    emulator.finish(name)
+    gemini.state.finish(name)
     done = (await client.get(f"/v1/{name}")).json()
     output = done["response"]["responsesFile"]
     assert done["metadata"]["inputConfig"] == {"fileName": file["name"]}
@@ -123,8 +126,8 @@ async def test_what_the_api_refuses(
     assert answer.json()["error"]["status"] in ("INVALID_ARGUMENT", "NOT_FOUND")
 
 
-async def test_the_inline_body_limit(client: httpx.AsyncClient, emulator: GeminiEmulator) -> None:
-    emulator.options.max_inline_bytes = 1000
+async def test_the_inline_body_limit(client: httpx.AsyncClient, gemini: GeminiEmulator) -> None:
+    gemini.options.max_inline_bytes = 1000
     big = inline({"contents": [{"parts": [{"text": "x" * 2000}]}]})
     answer = await client.post(f"/v1/models/{MODEL}:batchGenerateContent", json=big)
     assert answer.status_code == 400
@@ -132,13 +135,13 @@ async def test_the_inline_body_limit(client: httpx.AsyncClient, emulator: Gemini
 
 
 async def test_a_request_without_contents_is_a_per_request_error(
-    client: httpx.AsyncClient, emulator: GeminiEmulator
+    client: httpx.AsyncClient, gemini: GeminiEmulator
 ) -> None:
     created = await client.post(
         f"/v1/models/{MODEL}:batchGenerateContent", json=inline({"contents": []}, REQUEST)
     )
     name = created.json()["name"]
-    emulator.finish(name)
+    gemini.state.finish(name)
     entries = (await client.get(f"/v1/{name}")).json()["response"]["inlinedResponses"][
         "inlinedResponses"
     ]
@@ -146,8 +149,8 @@ async def test_a_request_without_contents_is_a_per_request_error(
     assert "response" in entries[1]
 
 
-async def test_unknown_versions_and_keys(server: VendorServer) -> None:
-    async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
+async def test_unknown_versions_and_keys(emulator: Emulator) -> None:
+    async with httpx.AsyncClient(base_url=emulator.gemini_base_url) as anonymous:
         assert (await anonymous.get("/v1/batches")).status_code == 403
         assert (await anonymous.get("/v1/batches", params={"key": "k"})).status_code == 200
         assert (await anonymous.get("/v2/batches", params={"key": "k"})).status_code == 404

@@ -1,5 +1,7 @@
 """The Gemini vendor of the emulator: batch mode, the Files API's uploads and downloads.
 
+Served under ``/gemini`` (the API root a client is given: ``emulator.gemini_base_url``):
+
 ==============================================  ==============  ==============================
 route                                           operation       what
 ==============================================  ==============  ==============================
@@ -36,8 +38,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lmbatch.testing.emulator import EmulatorState, KeyFault, faults_in_text
-from lmbatch_gemini._emulator._host import VendorHost
+from lmbatch.testing.emulator import EmulatorState, EmulatorVendor, KeyFault, faults_in_text
 from lmbatch_gemini._emulator._jobs import BatchRequest, GeminiBatch, rfc3339
 from lmbatch_gemini._emulator._responder import input_tokens
 
@@ -59,6 +60,8 @@ OPERATIONS = frozenset(
 )
 """Operation names of the Gemini vendor, as `EndpointFault.operation` names them."""
 
+#: The emulated API root on the emulator's host.
+ROOT = "/gemini"
 _VERSIONS = ("v1", "v1beta")
 _STATUS_WORDS = {
     400: "INVALID_ARGUMENT",
@@ -129,6 +132,9 @@ _ANY_GENERATION_FIELD = _both(_GENERATION_FIELDS)
 class GeminiEmulatorOptions:
     """How the emulated Gemini API behaves.
 
+    Set them as ``EmulatorSettings(gemini_state_prefix="JOB_STATE_")`` or
+    ``EmulatorSettings(vendor_options={"gemini": {"state_prefix": "JOB_STATE_"}})``.
+
     Attributes:
         max_inline_bytes: Bytes allowed in a create body with inline requests.
         max_file_bytes: Bytes allowed in one uploaded file.
@@ -187,26 +193,28 @@ def _id(length: int = 12) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
-class GeminiEmulator(VendorHost):
+class GeminiEmulator(EmulatorVendor[GeminiEmulatorOptions]):
     """The Gemini Developer API's batch mode, as the emulator serves it.
 
-    Its records: ``batches`` and ``files``. Test controls besides the host's
-    (``advance``, ``finish``, ``expire``): :meth:`fail`.
+    Its records: ``batches`` and ``files`` (``emulator.state.gemini_batches``...). A test
+    control besides the host's (``advance``, ``finish``, ``expire``): :meth:`fail`.
 
     Args:
         state: The emulator state this instance serves (settings, clock, faults, storage).
-        options: Its behaviour.
+        options: Its behaviour (``EmulatorSettings(vendor_options={"gemini": {...}})``).
     """
 
     name = "gemini"
     title = "Gemini"
-    base_path = ""  # the provider's base_url is the API root, the version is added to it
-    path_prefixes = ("/v1/", "/v1beta/", "/upload/", "/download/")
+    # Gemini's paths (/v1/batches, /v1/files/...) are OpenAI's too: on the emulator's one
+    # host its API root is /gemini (the provider's base_url; the version is added to it).
+    base_path = ROOT
+    path_prefixes = (ROOT + "/",)
     operations = OPERATIONS
+    options_class = GeminiEmulatorOptions
 
-    def __init__(self, state: EmulatorState, options: GeminiEmulatorOptions | None = None) -> None:
-        super().__init__(state)
-        self.options = options or GeminiEmulatorOptions()
+    def __init__(self, state: EmulatorState, options: GeminiEmulatorOptions) -> None:
+        super().__init__(state, options)
         self.batches: dict[str, GeminiBatch] = {}
         self.files: dict[str, _File] = {}
         self.uploads: dict[str, _Upload] = {}
@@ -249,7 +257,6 @@ class GeminiEmulator(VendorHost):
             self.batches.clear()
             self.files.clear()
             self.uploads.clear()
-            self.calls.clear()
 
     def fail(self, batch_id: str, code: int = 13, message: str = "Batch failed.") -> None:
         """End a batch as FAILED with this operation error (a gRPC code) and no results."""
@@ -259,15 +266,15 @@ class GeminiEmulator(VendorHost):
     def routes(self) -> list[BaseRoute]:
         """The Starlette routes."""
         return [
-            Route("/{version}/models/{model}", self.model_call, methods=["POST"]),
-            Route("/{version}/batches", self.list, methods=["GET"]),
-            Route("/{version}/batches/{batch}", self.retrieve, methods=["GET"]),
-            Route("/{version}/batches/{batch}", self.cancel, methods=["POST"]),
-            Route("/{version}/batches/{batch}", self.delete, methods=["DELETE"]),
-            Route("/upload/{version}/files", self.upload, methods=["POST"]),
-            Route("/{version}/files/{file}", self.file_get, methods=["GET"]),
-            Route("/{version}/files/{file}", self.file_delete, methods=["DELETE"]),
-            Route("/download/{version}/files/{file}", self.download, methods=["GET"]),
+            Route(ROOT + "/{version}/models/{model}", self.model_call, methods=["POST"]),
+            Route(ROOT + "/{version}/batches", self.list, methods=["GET"]),
+            Route(ROOT + "/{version}/batches/{batch}", self.retrieve, methods=["GET"]),
+            Route(ROOT + "/{version}/batches/{batch}", self.cancel, methods=["POST"]),
+            Route(ROOT + "/{version}/batches/{batch}", self.delete, methods=["DELETE"]),
+            Route(ROOT + "/upload/{version}/files", self.upload, methods=["POST"]),
+            Route(ROOT + "/{version}/files/{file}", self.file_get, methods=["GET"]),
+            Route(ROOT + "/{version}/files/{file}", self.file_delete, methods=["DELETE"]),
+            Route(ROOT + "/download/{version}/files/{file}", self.download, methods=["GET"]),
         ]
 
     # ------------------------------------------------------------------ helpers
@@ -280,7 +287,7 @@ class GeminiEmulator(VendorHost):
         return self.error_response(404, f"Unknown request URL: {request.url.path}")
 
     def _root(self, request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+        return str(request.base_url).rstrip("/") + ROOT
 
     # ------------------------------------------------------------------ batches
 
@@ -292,8 +299,7 @@ class GeminiEmulator(VendorHost):
             return self._not_found(request)
         if method == "countTokens":
             return await self._count_tokens(request)
-        with self.state.lock:
-            self.state.create_calls += 1
+        self.state.count_create_call()
 
         async def action() -> Response:
             raw = await request.body()
