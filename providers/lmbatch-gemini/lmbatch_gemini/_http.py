@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from lmbatch.provider import ProviderError, ProviderRequestError, download_url
 from lmbatch_gemini._errors import PROVIDER, connection_error, http_error
 from lmbatch_gemini._settings import DEFAULT_BASE_URL
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["UPLOAD_CHUNK_BYTES", "GeminiHTTP", "parse_json"]
 
@@ -60,6 +62,8 @@ class GeminiHTTP:
     def client(self) -> httpx.AsyncClient:
         """The httpx client (the key in its default headers; redirects never followed)."""
         if self._client is None:
+            import httpx  # on first use: looking providers up loads every provider module
+
             self._client = httpx.AsyncClient(
                 headers={"x-goog-api-key": self._api_key},
                 timeout=self.timeout,
@@ -100,6 +104,8 @@ class GeminiHTTP:
             where: Named in a 404 of a call that names no resource.
             **kwargs: Passed to ``httpx.AsyncClient.request``.
         """
+        import httpx
+
         attempts = self.max_retries + 1 if retry else 1
         for attempt in range(attempts):
             try:
@@ -135,6 +141,8 @@ class GeminiHTTP:
             ProviderError: The download failed or stopped (a stop is transient: core
                 reads the results again).
         """
+        import httpx
+
         try:
             response = await self.client.send(self.client.build_request("GET", url), stream=True)
         except httpx.TransportError as exc:

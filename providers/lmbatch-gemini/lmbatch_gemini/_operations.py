@@ -35,7 +35,6 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-import httpx
 import orjson
 
 from lmbatch.provider import (
@@ -286,6 +285,8 @@ class GeminiBatchOperations(BatchOperations):
             SubmissionUncertainError: The call failed in a way that may have made the
                 batch (5xx, timeout, a lost connection).
         """
+        import httpx
+
         action = "batch creation"
         url = self.http.url(f"{quote(self.model_path, safe='/')}:batchGenerateContent")
         try:

@@ -38,8 +38,10 @@ def test_importing_lmbatch_imports_none_of_it() -> None:
         "import sys, lmbatch\n"
         "assert 'lmbatch_gemini' not in sys.modules\n"
         "import lmbatch_gemini\n"
-        "assert 'httpx' not in sys.modules, 'httpx imported by the package'\n"
+        "lmbatch.get_batch_operations('fake', store=':memory:')\n"
+        "assert 'lmbatch_gemini._operations' in sys.modules  # every provider was looked up\n"
         "lmbatch.get_batch_operations('gemini', model='gemini-2.5-flash', store=':memory:')\n"
+        "assert 'httpx' not in sys.modules, 'httpx imported before the first call'\n"
         "assert 'google.genai' not in sys.modules\n"
     )
     result = subprocess.run(
