@@ -102,7 +102,9 @@ def test_a_plugin_vendor_is_served_beside_the_installed_ones(
     settings = EmulatorSettings(ping_greeting="hello")
     with Emulator(settings) as emu:
         assert emu.ping_base_url == emu.base_url + "/ping/v2"
-        assert emu.vendors == ["anthropic", "openai", "ping"]
+        # Every installed vendor (discovered: openai, anthropic, and any other plugin's).
+        assert emu.vendors == sorted(vendor.name for vendor in installed_vendors())
+        assert {"anthropic", "openai", "ping"} <= set(emu.vendors)
         ok = httpx.get(emu.ping_base_url + "/ping", headers={"x-ping-key": "k"})
         denied = httpx.get(emu.ping_base_url + "/ping")
         emu.faults.add(EndpointFault("ping", 503, nth=1, provider="ping"))
@@ -187,7 +189,11 @@ asyncio.run(main())
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "LMBATCH_DISABLE_PLUGINS": "openai,anthropic"},
+        # Every plugin that contributes a vendor (their names are their vendors').
+        env={
+            **os.environ,
+            "LMBATCH_DISABLE_PLUGINS": ",".join(v.name for v in installed_vendors()),
+        },
         check=True,
     )
     vendors, status, body = json.loads(done.stdout)
