@@ -122,6 +122,7 @@ def create_uncertain(
     provider: str,
     cause: ProviderError | None = None,
     details: Mapping[str, str] | None = None,
+    request_id: str | None = None,
 ) -> SubmissionUncertainError:
     """The error for a create call of ``batch`` whose outcome is unknown.
 
@@ -137,6 +138,8 @@ def create_uncertain(
             and code are kept.
         details: What else is known of the attempt (an uploaded file id...): kept in
             ``details`` with the job id and chunk, and named in the message.
+        request_id: The vendor's request id of the call, when known and there is no
+            ``cause`` carrying it (an answer that could not be read).
     """
     extra = dict(details or {})
     named = f" Known: {', '.join(f'{k}={v}' for k, v in extra.items())}." if extra else ""
@@ -147,7 +150,7 @@ def create_uncertain(
         details={"job_id": batch.job_id, "chunk": str(batch.chunk_index), **extra},
         provider=provider,
         status_code=cause.status_code if cause is not None else None,
-        request_id=cause.request_id if cause is not None else None,
+        request_id=cause.request_id if cause is not None else request_id,
         code=cause.code if cause is not None else None,
     )
 
