@@ -169,6 +169,8 @@ def create_failure(
     """
     if is_definite_refusal(error) or isinstance(error, SubmissionUncertainError):
         return error
+    # The cause's own words: its status, code and request id are carried over anyway.
+    words = Exception.__str__(error)
     return create_uncertain(
-        batch, f"failed ({error})", provider=provider, cause=error, details=details
+        batch, f"failed ({words})", provider=provider, cause=error, details=details
     )

@@ -12,6 +12,8 @@ public methods :class:`BatchOperations` documents for providers:
 ``submit_batch``            send one :class:`PreparedBatch`, return the batch id (abstract)
 ``fetch_batch``             the vendor's view of one batch as :class:`BatchInfo` (abstract)
 ``iter_result_lines``       stream the raw lines of a terminal batch's JSONL results
+                            (required with ``decode_record``, unless
+                            ``iter_result_records`` is overridden)
 ``decode_record``           one parsed result line → :class:`ResultRecord`
 ``result_context``          what ``decode_record`` needs of one batch (optional)
 ``iter_result_records``     stream results as :class:`ResultRecord`; the default reads
@@ -28,6 +30,8 @@ public methods :class:`BatchOperations` documents for providers:
                             the base checks both)
 ``create_started``          *called by* ``submit_batch`` right before the create call
 ``api_key``, ``base_url``   *called by* the provider: the key and base URL in effect
+``settings_overrides``      settings fields a family's declarations need (optional,
+                            for base classes of several vendors)
 ``decode_result_line``      *called by* core: one JSONL line → :class:`ResultRecord`
 ``find_submitted_batch``    find the batch of an interrupted create (optional)
 ``vendor_date``             the vendor's clock (HTTP ``Date``) (optional)
