@@ -30,7 +30,7 @@ PROVIDERS = [
 KEY_VARIABLES = {
     "openai": ("OPENAI_API_KEY",),
     "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
-    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "gemini": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
 }
 
 
@@ -166,8 +166,7 @@ async def test_a_missing_key_is_reported_before_anything_is_recorded(
     store = lmbatch.JobStore(tmp_path / "jobs.sqlite3")
 
     async def submit() -> None:
-        # OpenAI checks its key when built, Anthropic and Gemini when asked to submit: all
-        # before anything is recorded.
+        # Core checks the key when asked to submit, before anything is recorded.
         ops = lmbatch.get_batch_operations(provider, model=model, store=store)
         await getattr(ops, method)({"a": "hi"})
 
