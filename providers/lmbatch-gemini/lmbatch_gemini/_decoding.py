@@ -92,7 +92,9 @@ def salvage_key(line: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def decode_line(line: bytes, position: int, context: dict[str, Any]) -> ResultRecord:
+def decode_line(
+    line: bytes, position: int, context: dict[str, Any], provider: str = PROVIDER
+) -> ResultRecord:
     """Decode one line of a responses file (never raises).
 
     Args:
@@ -100,6 +102,7 @@ def decode_line(line: bytes, position: int, context: dict[str, Any]) -> ResultRe
         position: Its 0-based position among the file's results (the synthetic key of a
             line without a key).
         context: The job's context (``response_schema`` when structured output was asked).
+        provider: The provider's name, in errors.
     """
     try:
         record = orjson.loads(line)
@@ -110,7 +113,7 @@ def decode_line(line: bytes, position: int, context: dict[str, Any]) -> ResultRe
                 "invalid_response",
                 f"the result line is not valid JSON: {exc}",
                 code="malformed_line",
-                provider=PROVIDER,
+                provider=provider,
             ),
         )
     if not isinstance(record, dict):
@@ -120,14 +123,16 @@ def decode_line(line: bytes, position: int, context: dict[str, Any]) -> ResultRe
                 "invalid_response",
                 "the result line is not a JSON object",
                 code="malformed_line",
-                provider=PROVIDER,
+                provider=provider,
             ),
         )
     key = record.get("key")
-    return _decoded(key if isinstance(key, str) else str(position), record, context)
+    return _decoded(key if isinstance(key, str) else str(position), record, context, provider)
 
 
-def decode_entry(entry: Any, position: int, context: dict[str, Any]) -> ResultRecord:
+def decode_entry(
+    entry: Any, position: int, context: dict[str, Any], provider: str = PROVIDER
+) -> ResultRecord:
     """Decode one inline result ``{"metadata": {"key"}, "response" | "error"}``."""
     if not isinstance(entry, dict):
         return ResultRecord(
@@ -136,41 +141,43 @@ def decode_entry(entry: Any, position: int, context: dict[str, Any]) -> ResultRe
                 "invalid_response",
                 "the inline result is not a JSON object",
                 code="malformed_result",
-                provider=PROVIDER,
+                provider=provider,
             ),
         )
     metadata = entry.get("metadata")
     key = metadata.get("key") if isinstance(metadata, dict) else None
-    return _decoded(key if isinstance(key, str) else str(position), entry, context)
+    return _decoded(key if isinstance(key, str) else str(position), entry, context, provider)
 
 
-def _decoded(key: str, result: dict[str, Any], context: dict[str, Any]) -> ResultRecord:
+def _decoded(
+    key: str, result: dict[str, Any], context: dict[str, Any], provider: str
+) -> ResultRecord:
     error = result.get("error")
     if isinstance(error, dict):
-        return ResultRecord(key, _errored(error, result))
+        return ResultRecord(key, _errored(error, result, provider))
     response = result.get("response")
     if isinstance(response, dict):
-        return ResultRecord(key, decode_response(response, context))
+        return ResultRecord(key, decode_response(response, context, provider))
     return ResultRecord(
         key,
         LMOutput.failure(
             "invalid_response",
             "the result has neither a response nor an error",
             code="malformed_result",
-            provider=PROVIDER,
+            provider=provider,
             raw=result,
         ),
     )
 
 
-def _errored(error: dict[str, Any], raw: dict[str, Any]) -> LMOutput:
+def _errored(error: dict[str, Any], raw: dict[str, Any], provider: str) -> LMOutput:
     word, http, message = rpc_status(error)
     if word == "CANCELLED":
         return LMOutput.failure(
             "cancelled",
             message or "the batch was cancelled before this request ran",
             code=word,
-            provider=PROVIDER,
+            provider=provider,
             raw=raw,
         )
     return LMOutput.failure(
@@ -178,12 +185,14 @@ def _errored(error: dict[str, Any], raw: dict[str, Any]) -> LMOutput:
         message or "the request failed",
         code=word,
         status_code=http,
-        provider=PROVIDER,
+        provider=provider,
         raw=raw,
     )
 
 
-def decode_response(response: dict[str, Any], context: dict[str, Any]) -> LMOutput:
+def decode_response(
+    response: dict[str, Any], context: dict[str, Any], provider: str = PROVIDER
+) -> LMOutput:
     """Decode one ``GenerateContentResponse``."""
     usage = response.get("usageMetadata")
     usage = usage if isinstance(usage, dict) else {}
@@ -201,7 +210,7 @@ def decode_response(response: dict[str, Any], context: dict[str, Any]) -> LMOutp
     items, problem = _items(candidate, context)
     if problem is not None:
         output = LMOutput.failure(
-            "invalid_response", problem, code="invalid_json", provider=PROVIDER, raw=response
+            "invalid_response", problem, code="invalid_json", provider=provider, raw=response
         )
         return output.model_copy(update={"token_usage": _usage(usage), "finish_details": details})
     word = candidate.get("finishReason")

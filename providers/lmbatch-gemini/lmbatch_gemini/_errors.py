@@ -1,25 +1,13 @@
 """The one place where Gemini's HTTP errors and ``google.rpc.Status`` codes become lmbatch's.
 
 A failed call answers ``{"error": {"code": <HTTP status>, "message", "status": "<CODE>",
-"details": [...]}}``:
-
-==============================================  ===================================
-HTTP status                                     lmbatch error
-==============================================  ===================================
-400 with reason ``API_KEY_INVALID``, 401, 403   :class:`AuthenticationError`
-404 (a batch or file named in the call)         :class:`BatchNotFoundError`
-404 (create, upload: nothing was named)         :class:`ProviderRequestError` naming
-                                                the base URL, version and model
-429 ``RESOURCE_EXHAUSTED``                      :class:`RateLimitError`
-5xx                                             :class:`ProviderServerError`
-lost connection, timeout                        :class:`ProviderConnectionError`
-any other 4xx                                   :class:`ProviderRequestError`
-==============================================  ===================================
-
-Every error carries ``provider="gemini"``, the HTTP status and the ``status`` word as
-``code``. A failed *create* is special (:func:`create_error`): a 5xx, a timeout or a lost
-connection leaves unknown whether the batch was made, so it becomes
-:class:`SubmissionUncertainError`.
+"details": [...]}}``. What the HTTP status means is core's
+(:func:`lmbatch.provider.error_for_status`: 401/403 authentication, 404 an unknown batch,
+or a wrong base URL for a call that names none, 429 ``RESOURCE_EXHAUSTED`` a rate limit,
+5xx the server, no answer the connection); Gemini adds that a 400 with the reason
+``API_KEY_INVALID`` is an :class:`AuthenticationError`. Every error carries the provider's
+name, the HTTP status and the ``status`` word as ``code``. A failed create goes through
+core's :func:`lmbatch.provider.create_failure`.
 
 Per-request failures in results are ``google.rpc.Status`` objects whose ``code`` is a
 gRPC code (``4`` = ``DEADLINE_EXCEEDED``); :data:`RPC_CODES` gives the name and the HTTP
@@ -33,25 +21,9 @@ from typing import Any
 
 import orjson
 
-from lmbatch.provider import (
-    AuthenticationError,
-    BatchNotFoundError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderRequestError,
-    ProviderServerError,
-    RateLimitError,
-    SubmissionUncertainError,
-)
+from lmbatch.provider import AuthenticationError, ProviderError, error_for_status
 
-__all__ = [
-    "PROVIDER",
-    "RPC_CODES",
-    "connection_error",
-    "create_error",
-    "http_error",
-    "rpc_status",
-]
+__all__ = ["PROVIDER", "RPC_CODES", "connection_error", "http_error", "rpc_status"]
 
 PROVIDER = "gemini"
 
@@ -130,62 +102,50 @@ def _reasons(error: dict[str, Any]) -> set[str]:
 
 
 def http_error(
-    status: int, body: bytes, action: str, *, names_a_resource: bool = True, where: str = ""
+    status: int,
+    body: bytes,
+    action: str,
+    *,
+    provider: str = PROVIDER,
+    names_a_resource: bool = True,
+    base_url: str | None = None,
+    base_url_env: str | None = None,
 ) -> ProviderError:
     """The lmbatch error for an HTTP error answer (not raised: the caller chains it).
+
+    What the status means is core's (:func:`lmbatch.provider.error_for_status`); Gemini
+    adds one case: an invalid key is a 400 with the reason ``API_KEY_INVALID``.
 
     Args:
         status: The HTTP status.
         body: The response body (a Google error envelope, or anything).
         action: What was being done, for the message (``"status check of batches/x"``).
+        provider: The provider's name.
         names_a_resource: Whether the call named a batch or file: a 404 then means it is
             unknown. Otherwise (create, upload) a 404 means the URL is wrong.
-        where: The URL root, version and model, named in a 404 of a call naming nothing.
+        base_url: The API root, named in a 404 of a call that names nothing.
+        base_url_env: The variable that sets it, named there too.
     """
     error = _envelope(body)
     word, _, message = rpc_status(error)
     if not message:
         message = body[:300].decode("utf-8", "replace").strip() or f"HTTP {status}"
     text = f"Gemini {action} failed: {message}"
-    error_class: type[ProviderError]
-    if status in (401, 403) or "API_KEY_INVALID" in _reasons(error):
-        error_class = AuthenticationError
-    elif status == 404 and not names_a_resource:
-        error_class = ProviderRequestError
-        text = (
-            f"Gemini {action} failed: not found ({message}); check base_url, api_version "
-            f"and model{f' ({where})' if where else ''}"
-        )
-    elif status == 404:
-        error_class = BatchNotFoundError
-    elif status == 429:
-        error_class = RateLimitError
-    elif status >= 500:
-        error_class = ProviderServerError
-    else:
-        error_class = ProviderRequestError
-    return error_class(text, provider=PROVIDER, status_code=status, code=word)
+    if "API_KEY_INVALID" in _reasons(error):
+        return AuthenticationError(text, provider=provider, status_code=status, code=word)
+    if status == 404 and not names_a_resource:
+        text += " (check the model and api_version too)"
+    return error_for_status(
+        status,
+        text,
+        provider=provider,
+        code=word,
+        base_url=None if names_a_resource else base_url,
+        base_url_env=base_url_env,
+    )
 
 
-def connection_error(exc: Exception, action: str) -> ProviderConnectionError:
+def connection_error(exc: Exception, action: str, *, provider: str = PROVIDER) -> ProviderError:
     """The lmbatch error for a transport failure (no answer, timeout, dropped stream)."""
     kind = "timed out" if "Timeout" in type(exc).__name__ else "could not reach the API"
-    return ProviderConnectionError(f"Gemini {action} {kind}: {exc}", provider=PROVIDER)
-
-
-def create_error(error: ProviderError, details: dict[str, str]) -> ProviderError:
-    """The error to raise for a failed create call.
-
-    A definite refusal (a 4xx: nothing was made) stays as it is. A 5xx, a timeout or a
-    lost connection may have come after Gemini made the batch: it becomes
-    :class:`SubmissionUncertainError`, never retried blindly (a repeat is billed twice).
-    """
-    if isinstance(error, ProviderServerError | ProviderConnectionError):
-        return SubmissionUncertainError(
-            f"the create call failed ({error}); the batch may or may not exist",
-            details=details,
-            provider=PROVIDER,
-            status_code=error.status_code,
-            code=error.code,
-        )
-    return error
+    return error_for_status(None, f"Gemini {action} {kind}: {exc}", provider=provider)

@@ -46,15 +46,28 @@ class GeminiHTTP:
         api_key: The key sent as ``x-goog-api-key``.
         timeout: Seconds before one call times out.
         max_retries: Retries of idempotent calls after a transient failure.
+        provider: The provider's name, in errors.
+        base_url_env: The variable that sets the root, named in a 404 of a call naming
+            nothing.
     """
 
     def __init__(
-        self, root: str, version: str, api_key: str, *, timeout: float, max_retries: int
+        self,
+        root: str,
+        version: str,
+        api_key: str,
+        *,
+        timeout: float,
+        max_retries: int,
+        provider: str = PROVIDER,
+        base_url_env: str | None = None,
     ) -> None:
         self.root = root
         self.version = version
         self.timeout = timeout
         self.max_retries = max_retries
+        self.provider = provider
+        self.base_url_env = base_url_env
         self._api_key = api_key
         self._client: httpx.AsyncClient | None = None
 
@@ -91,7 +104,6 @@ class GeminiHTTP:
         action: str,
         retry: bool = True,
         names_a_resource: bool = True,
-        where: str = "",
         **kwargs: Any,
     ) -> httpx.Response:
         """Send one call; an error answer or a transport failure leaves as an lmbatch error.
@@ -101,7 +113,6 @@ class GeminiHTTP:
             retry: Retry (up to ``max_retries`` times) after a 429, a 5xx or a transport
                 failure. Never for a call that may create something billable.
             names_a_resource: See :func:`lmbatch_gemini._errors.http_error`.
-            where: Named in a 404 of a call that names no resource.
             **kwargs: Passed to ``httpx.AsyncClient.request``.
         """
         import httpx
@@ -111,28 +122,36 @@ class GeminiHTTP:
             try:
                 response = await self.client.request(method, url, **kwargs)
             except httpx.TransportError as exc:
-                error: ProviderError = connection_error(exc, action)
+                error: ProviderError = connection_error(exc, action, provider=self.provider)
                 cause: BaseException | None = exc
             else:
                 if response.status_code < 400:
                     return response
-                error = http_error(
-                    response.status_code,
-                    response.content,
-                    action,
-                    names_a_resource=names_a_resource,
-                    where=where,
-                )
+                error = self.error(response.status_code, response.content, action, names_a_resource)
                 cause = None
             if attempt + 1 >= attempts or not error.is_transient:
                 raise error from cause
             await asyncio.sleep(min(_LONGEST_PAUSE, _FIRST_PAUSE * 2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def error(
+        self, status: int, body: bytes, action: str, names_a_resource: bool = True
+    ) -> ProviderError:
+        """The lmbatch error for an error answer of this API."""
+        return http_error(
+            status,
+            body,
+            action,
+            provider=self.provider,
+            names_a_resource=names_a_resource,
+            base_url=self.root,
+            base_url_env=self.base_url_env,
+        )
+
     async def call_json(self, method: str, url: str, *, action: str, **kwargs: Any) -> Any:
         """:meth:`call`, answering the parsed JSON body (an error if it is not JSON)."""
         response = await self.call(method, url, action=action, **kwargs)
-        return parse_json(response, action)
+        return parse_json(response, action, self.provider)
 
     async def lines(self, url: str, *, action: str) -> AsyncIterator[bytes]:
         """Stream a download line by line (never held whole), without line breaks.
@@ -146,11 +165,11 @@ class GeminiHTTP:
         try:
             response = await self.client.send(self.client.build_request("GET", url), stream=True)
         except httpx.TransportError as exc:
-            raise connection_error(exc, action) from exc
+            raise connection_error(exc, action, provider=self.provider) from exc
         try:
             if response.status_code >= 400:
                 body = await response.aread()
-                raise http_error(response.status_code, body, action)
+                raise self.error(response.status_code, body, action)
             pending = b""
             async for chunk in response.aiter_bytes():
                 pending += chunk
@@ -160,7 +179,8 @@ class GeminiHTTP:
             if pending:
                 yield pending
         except httpx.TransportError as exc:
-            raise connection_error(exc, f"{action} (the download stopped)") from exc
+            stopped = f"{action} (the download stopped)"
+            raise connection_error(exc, stopped, provider=self.provider) from exc
         finally:
             await response.aclose()
 
@@ -197,12 +217,15 @@ class GeminiHTTP:
         if not session:
             raise ProviderRequestError(
                 f"Gemini {action} failed: the start call answered no X-Goog-Upload-URL",
-                provider=PROVIDER,
+                provider=self.provider,
                 status_code=start.status_code,
             )
         # Like the SDK: the session URL is followed on the configured root.
         session = download_url(
-            session, base_url=self.root, vendor_base_urls=(DEFAULT_BASE_URL,), provider=PROVIDER
+            session,
+            base_url=self.root,
+            vendor_base_urls=(DEFAULT_BASE_URL,),
+            provider=self.provider,
         )
         offset = 0
         response = start
@@ -229,18 +252,18 @@ class GeminiHTTP:
             raise ProviderRequestError(
                 f"Gemini {action} failed: the upload did not finalize ({offset} of {size} "
                 f"bytes sent, status {response.headers.get('x-goog-upload-status')!r})",
-                provider=PROVIDER,
+                provider=self.provider,
                 status_code=response.status_code,
             )
-        file = parse_json(response, action).get("file")
+        file = parse_json(response, action, self.provider).get("file")
         if not isinstance(file, dict) or not isinstance(file.get("name"), str):
             raise ProviderRequestError(
-                f"Gemini {action} failed: the answer names no file", provider=PROVIDER
+                f"Gemini {action} failed: the answer names no file", provider=self.provider
             )
         return file
 
 
-def parse_json(response: httpx.Response, action: str) -> dict[str, Any]:
+def parse_json(response: httpx.Response, action: str, provider: str = PROVIDER) -> dict[str, Any]:
     """The JSON object of a successful answer (``{}`` for an empty body).
 
     Raises:
@@ -255,7 +278,7 @@ def parse_json(response: httpx.Response, action: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ProviderRequestError(
             f"Gemini {action}: the answer is not a JSON object",
-            provider=PROVIDER,
+            provider=provider,
             status_code=response.status_code,
         )
     return body

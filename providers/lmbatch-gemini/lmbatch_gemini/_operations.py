@@ -42,6 +42,7 @@ from lmbatch.provider import (
     BatchOperations,
     BatchPage,
     BatchStatus,
+    ConfigError,
     Hyperparameters,
     LMOutput,
     Message,
@@ -52,6 +53,8 @@ from lmbatch.provider import (
     ProviderSettings,
     ResultRecord,
     SubmissionUncertainError,
+    create_failure,
+    create_uncertain,
 )
 from lmbatch_gemini._body import INLINE_LIMIT, SpooledRequests
 from lmbatch_gemini._decoding import decode_entry, decode_line
@@ -61,9 +64,15 @@ from lmbatch_gemini._encoding import (
     check_request,
     encode_request,
 )
-from lmbatch_gemini._errors import PROVIDER, connection_error, create_error, http_error
+from lmbatch_gemini._errors import connection_error
 from lmbatch_gemini._http import UPLOAD_CHUNK_BYTES, GeminiHTTP, parse_json
-from lmbatch_gemini._settings import GeminiSettings
+from lmbatch_gemini._settings import (
+    API_KEY_ENVS,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    GeminiSettings,
+    check_root,
+)
 from lmbatch_gemini._status import batch_info, display_name, stamp_of
 
 if TYPE_CHECKING:
@@ -116,6 +125,10 @@ class GeminiBatchOperations(BatchOperations):
 
     name: ClassVar[str] = "gemini"
     settings_class: ClassVar[type[ProviderSettings]] = GeminiSettings
+    #: The google-genai SDK's order: GOOGLE_API_KEY wins when both are set.
+    api_key_env: ClassVar[tuple[str, ...]] = API_KEY_ENVS
+    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
+    base_url_env: ClassVar[str | None] = BASE_URL_ENV
     marks_create_start: ClassVar[bool] = True
     limits = FILE_LIMITS
     #: Batch mode costs half the standard price; cached input is billed at the normal
@@ -154,23 +167,24 @@ class GeminiBatchOperations(BatchOperations):
 
         Raises:
             MissingCredentialsError: No ``api_key`` and neither environment variable.
+            ConfigError: ``$GOOGLE_GEMINI_BASE_URL`` ends with a version.
         """
         if self._http is None:
             settings = self.gemini_settings
+            try:
+                root = check_root(self.base_url() or DEFAULT_BASE_URL)
+            except ValueError as exc:
+                raise ConfigError(f"provider {self.name!r}: {exc}") from None
             self._http = GeminiHTTP(
-                settings.resolved_base_url(),
+                root,
                 settings.api_version,
-                settings.resolved_api_key(),
+                self.api_key(),
                 timeout=settings.timeout,
                 max_retries=settings.max_retries,
+                provider=self.name,
+                base_url_env=self.base_url_env,
             )
         return self._http
-
-    def check_ready(self) -> None:
-        # The client is built lazily; a submission checks the key before the job is
-        # recorded, as every provider does.
-        self.gemini_settings.resolved_api_key()
-        super().check_ready()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -215,14 +229,10 @@ class GeminiBatchOperations(BatchOperations):
             self.http.url(f"{self.model_path}:countTokens"),
             action="input token count",
             names_a_resource=False,
-            where=self._where(),
             json=body,
         )
         total = answer.get("totalTokens")
         return total if isinstance(total, int) else None
-
-    def _where(self) -> str:
-        return f"{self.http.root}, {self.http.version}, {self.model_path}"
 
     # ------------------------------------------------------------------- lifecycle
 
@@ -262,22 +272,20 @@ class GeminiBatchOperations(BatchOperations):
             length, content = len(raw), raw
         # From here on, anything but a definite refusal leaves the chunk uncertain.
         self.create_started(batch)
-        answer = await self._create(content, length, details)
+        answer = await self._create(batch, content, length, details)
         if isinstance(answer, ProviderError):
             if input_file is not None:
                 await self._delete_file_quietly(input_file)  # refused: the file is useless
             raise answer
         batch_id = answer.get("name")
         if not isinstance(batch_id, str) or not batch_id:
-            raise SubmissionUncertainError(
-                "the create call answered without a batch name; the batch may or may not exist",
-                details=details,
-                provider=PROVIDER,
+            raise create_uncertain(
+                batch, "answered without a batch name", provider=self.name, details=details
             )
         return batch_id
 
     async def _create(
-        self, content: Any, length: int, details: dict[str, str]
+        self, batch: PreparedBatch, content: Any, length: int, details: dict[str, str]
     ) -> dict[str, Any] | ProviderError:
         """Send the create call once; the answer, or the definite refusal to raise.
 
@@ -296,21 +304,16 @@ class GeminiBatchOperations(BatchOperations):
                 headers={"Content-Type": "application/json", "Content-Length": str(length)},
             )
         except httpx.TransportError as exc:
-            raise create_error(connection_error(exc, action), details) from exc
+            lost = connection_error(exc, action, provider=self.name)
+            raise create_failure(batch, lost, provider=self.name, details=details) from exc
         if response.status_code >= 400:
-            error = http_error(
-                response.status_code,
-                response.content,
-                action,
-                names_a_resource=False,
-                where=self._where(),
-            )
-            mapped = create_error(error, details)
+            error = self.http.error(response.status_code, response.content, action, False)
+            mapped = create_failure(batch, error, provider=self.name, details=details)
             if isinstance(mapped, SubmissionUncertainError):
                 raise mapped
-            return mapped
+            return mapped  # a refusal: nothing was made
         try:
-            return parse_json(response, action)
+            return parse_json(response, action, self.name)
         except ProviderRequestError:
             return {}  # a 200 that is not JSON: the batch may exist all the same
 
@@ -319,7 +322,7 @@ class GeminiBatchOperations(BatchOperations):
         operation = await self.http.call_json(
             "GET", self.http.url(name), action=f"status check of {name}"
         )
-        return batch_info(operation)
+        return batch_info(operation, self.name)
 
     async def iter_result_records(
         self, info: BatchInfo, context: dict[str, Any]
@@ -329,7 +332,7 @@ class GeminiBatchOperations(BatchOperations):
         inline = _inline_results(raw)
         if inline is not None:
             for position, entry in enumerate(inline):
-                record = decode_entry(entry, position, context)
+                record = decode_entry(entry, position, context, self.name)
                 if record.custom_id is not None:
                     seen.add(record.custom_id)
                 yield record
@@ -349,7 +352,7 @@ class GeminiBatchOperations(BatchOperations):
         position = 0
         async for line in self._download(batch_id, file_name):
             if line.strip():
-                yield decode_line(line.strip(), position, context)
+                yield decode_line(line.strip(), position, context, self.name)
                 position += 1
 
     async def _download(self, batch_id: str, file_name: str) -> AsyncIterator[bytes]:
@@ -404,7 +407,7 @@ class GeminiBatchOperations(BatchOperations):
                     kind,  # type: ignore[arg-type]
                     message,
                     code=f"batch_{kind}",
-                    provider=PROVIDER,
+                    provider=self.name,
                 ),
             )
             for custom_id, _ in self.store.iter_keys(job.job_id, index)
@@ -419,7 +422,7 @@ class GeminiBatchOperations(BatchOperations):
             "GET", self.http.url("batches"), action="listing batches", params=params
         )
         operations = answer.get("operations")
-        infos = [batch_info(op) for op in operations or [] if isinstance(op, dict)]
+        infos = [batch_info(op, self.name) for op in operations or [] if isinstance(op, dict)]
         token = answer.get("nextPageToken")
         return BatchPage(infos, token if isinstance(token, str) and token else None)
 
@@ -458,7 +461,7 @@ class GeminiBatchOperations(BatchOperations):
                 f"interrupted and more than {MAX_SEARCH_PAGES} pages of batches are listed; "
                 "look for a batch whose display name ends with "
                 f"{display_name('', batch.job_id, batch.chunk_index)!r}",
-                provider=PROVIDER,
+                provider=self.name,
                 details={"job_id": batch.job_id, "chunk": str(batch.chunk_index)},
             )
         if not found:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from lmbatch.provider import (
-    ConnectionOption,
-    EndpointOption,
-    MissingCredentialsError,
-    ProviderSettings,
-)
+from lmbatch.provider import ConnectionOption, EndpointOption, ProviderSettings
 
 __all__ = [
     "API_KEY_ENVS",
@@ -22,6 +16,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "GeminiSettings",
     "Mode",
+    "check_root",
 ]
 
 #: Where the API key is read from, in this order: the google-genai SDK's order (it takes
@@ -100,34 +95,24 @@ class GeminiSettings(ProviderSettings):
     @field_validator("base_url")
     @classmethod
     def _root_without_version(cls, value: str | None) -> str | None:
-        # The SDK's meaning: a version in the root would be sent twice (/v1beta/v1/...).
-        if value is not None and _VERSIONED.search(value):
-            raise ValueError(
-                "base_url is the API root without a version (as for the google-genai SDK), "
-                "e.g. https://generativelanguage.googleapis.com; choose the version with "
-                "api_version"
-            )
+        if value is not None:
+            check_root(value)
         return value
 
-    def resolved_api_key(self) -> str:
-        """The API key: the option, else ``$GOOGLE_API_KEY``, else ``$GEMINI_API_KEY``.
 
-        Raises:
-            MissingCredentialsError: None of them is set.
-        """
-        if self.api_key is not None and self.api_key.get_secret_value():
-            return self.api_key.get_secret_value()
-        for name in API_KEY_ENVS:
-            value = os.environ.get(name)
-            if value:
-                return value
-        raise MissingCredentialsError(
-            "the gemini provider needs an API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) "
-            "in the environment (or pass api_key=...)",
-            env_var="GEMINI_API_KEY",
+def check_root(url: str) -> str:
+    """``url`` without a trailing slash, refused if it ends with a version.
+
+    The SDK's meaning: the root is the API without a version; one in it would be sent
+    twice (``/v1beta/v1/...``).
+
+    Raises:
+        ValueError: The URL ends with ``/v1``, ``/v1beta``...
+    """
+    if _VERSIONED.search(url):
+        raise ValueError(
+            "base_url is the API root without a version (as for the google-genai SDK), "
+            "e.g. https://generativelanguage.googleapis.com; choose the version with "
+            "api_version"
         )
-
-    def resolved_base_url(self) -> str:
-        """The API root: the option, else ``$GOOGLE_GEMINI_BASE_URL``, else Google's."""
-        root = self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        return root.rstrip("/")
+    return url.rstrip("/")

@@ -177,7 +177,7 @@ def _model(value: Any) -> str | None:
     return value.removeprefix("models/")
 
 
-def batch_info(operation: dict[str, Any]) -> BatchInfo:
+def batch_info(operation: dict[str, Any], provider: str = PROVIDER) -> BatchInfo:
     """A raw batch operation (the JSON Gemini sent) as a :class:`BatchInfo`.
 
     The operation is kept whole in ``raw``: results are read from there.
@@ -193,7 +193,7 @@ def batch_info(operation: dict[str, Any]) -> BatchInfo:
         state = "DONE" if operation.get("done") is True else "unknown"
     info = BatchInfo(
         id=str(name),
-        provider=PROVIDER,
+        provider=provider,
         status=status,
         provider_status=state,
         created_at=created,

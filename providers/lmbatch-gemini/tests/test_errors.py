@@ -1,21 +1,19 @@
-"""Gemini's HTTP errors become lmbatch's typed errors; a failed create, uncertain or not."""
+"""Gemini's HTTP errors become lmbatch's typed errors."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from lmbatch_gemini._errors import create_error, http_error
+from lmbatch_gemini._errors import http_error
 
 from lmbatch.provider import (
     AuthenticationError,
     BatchNotFoundError,
-    ProviderConnectionError,
     ProviderError,
     ProviderRequestError,
     ProviderServerError,
     RateLimitError,
-    SubmissionUncertainError,
 )
 
 
@@ -69,11 +67,19 @@ def test_a_404_of_a_call_naming_nothing_points_at_the_configuration() -> None:
         envelope(404, "NOT_FOUND", "models/nope is not found for API version v1"),
         "batch creation",
         names_a_resource=False,
-        where="https://generativelanguage.googleapis.com, v1, models/nope",
+        base_url="https://proxy.example",
+        base_url_env="GOOGLE_GEMINI_BASE_URL",
     )
     assert type(error) is ProviderRequestError
-    assert "check base_url, api_version and model" in str(error)
-    assert "models/nope" in str(error)
+    assert "models/nope is not found" in str(error)
+    assert "check the model and api_version too" in str(error)
+    assert "https://proxy.example" in str(error)
+    assert "GOOGLE_GEMINI_BASE_URL" in str(error)
+
+
+def test_errors_carry_the_providers_name() -> None:
+    error = http_error(500, envelope(500, "INTERNAL"), "x", provider="gemini-eu")
+    assert error.provider == "gemini-eu"
 
 
 def test_a_body_that_is_not_an_envelope() -> None:
@@ -82,18 +88,3 @@ def test_a_body_that_is_not_an_envelope() -> None:
     assert "Bad Gateway" in str(error)
     listed = json.dumps([{"error": {"code": 429, "message": "q", "status": "RESOURCE_EXHAUSTED"}}])
     assert http_error(429, listed.encode(), "x").code == "RESOURCE_EXHAUSTED"
-
-
-def test_a_failed_create_is_uncertain_unless_refused() -> None:
-    details = {"job_id": "j", "chunk": "0"}
-    refused = http_error(400, envelope(400, "INVALID_ARGUMENT"), "batch creation")
-    assert create_error(refused, details) is refused
-    limited = http_error(429, envelope(429, "RESOURCE_EXHAUSTED"), "batch creation")
-    assert create_error(limited, details) is limited  # nothing was made
-    for error in (
-        http_error(500, envelope(500, "INTERNAL"), "batch creation"),
-        ProviderConnectionError("timed out", provider="gemini"),
-    ):
-        uncertain = create_error(error, details)
-        assert isinstance(uncertain, SubmissionUncertainError)
-        assert uncertain.details == details

@@ -11,7 +11,7 @@ import httpx
 import lmbatch_gemini._http
 import lmbatch_gemini._operations
 import pytest
-from lmbatch_gemini import GeminiBatchOperations, GeminiSettings
+from lmbatch_gemini import GeminiBatchOperations
 from lmbatch_gemini._emulator import GeminiEmulator
 from lmbatch_gemini._status import batch_info
 
@@ -511,9 +511,9 @@ async def test_a_missing_or_refused_key(
         await ops.create({"a": "one"})
     monkeypatch.setenv("GEMINI_API_KEY", "from-gemini")
     monkeypatch.setenv("GOOGLE_API_KEY", "from-google")
-    assert GeminiSettings().resolved_api_key() == "from-google"  # the SDK's order
+    assert ops.api_key() == "from-google"  # the SDK's order
     monkeypatch.delenv("GOOGLE_API_KEY")
-    assert GeminiSettings().resolved_api_key() == "from-gemini"
+    assert ops.api_key() == "from-gemini"
     async with httpx.AsyncClient() as client:  # no key at all: Google's 403
         answer = await client.get(f"{emulator.gemini_base_url}/v1/batches")
     assert answer.status_code == 403
@@ -546,13 +546,16 @@ async def test_the_api_version(make_ops: Any, gemini: GeminiEmulator, version: s
     assert {call.path.split("/")[2] for call in gemini.state.calls} == {version}
 
 
-def test_the_base_url_is_the_root_without_a_version() -> None:
+def test_the_base_url_is_the_root_without_a_version(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="without a version"):
         GeminiBatchOperations(
             model=MODEL, base_url="https://generativelanguage.googleapis.com/v1beta"
         )
-    settings = GeminiSettings(base_url="https://proxy.example/gemini/")
-    assert settings.resolved_base_url() == "https://proxy.example/gemini"
+    ops = GeminiBatchOperations(model=MODEL, api_key="k", base_url="https://proxy.example/g/")
+    assert ops.http.root == "https://proxy.example/g"
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1")
+    with pytest.raises(ConfigError, match="without a version"):
+        _ = GeminiBatchOperations(model=MODEL, api_key="k").http
 
 
 async def test_the_base_url_from_the_sdk_variable(
