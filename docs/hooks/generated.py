@@ -4,6 +4,8 @@ Markers replaced in page Markdown:
 
 * ``<!-- lmbatch:provider-options -->``: every option of every first-party provider (and
   the built-in ``fake``), from the providers' settings models.
+* ``<!-- lmbatch:provider-options NAME -->``: the options of provider ``NAME`` alone (a
+  provider's own page).
 * ``<!-- lmbatch:cli-reference -->``: the ``--help`` of every ``lmbatch`` command.
 * ``<!-- lmbatch:error-tree -->``: the error tree drawn in ``lmbatch._errors``.
 """
@@ -15,6 +17,7 @@ import re
 from typing import Any
 
 PROVIDER_OPTIONS = "<!-- lmbatch:provider-options -->"
+ONE_PROVIDER_OPTIONS = re.compile(r"<!-- lmbatch:provider-options ([\w-]+) -->")
 CLI_REFERENCE = "<!-- lmbatch:cli-reference -->"
 ERROR_TREE = "<!-- lmbatch:error-tree -->"
 DOCUMENTED_PROVIDERS = ("openai", "anthropic", "fake")
@@ -24,6 +27,9 @@ def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     """Replace the generated-section markers of a page."""
     if PROVIDER_OPTIONS in markdown:
         markdown = markdown.replace(PROVIDER_OPTIONS, provider_options())
+    markdown = ONE_PROVIDER_OPTIONS.sub(
+        lambda found: provider_options((found.group(1),), headings=False), markdown
+    )
     if CLI_REFERENCE in markdown:
         markdown = markdown.replace(CLI_REFERENCE, cli_reference())
     if ERROR_TREE in markdown:
@@ -87,15 +93,18 @@ def _code(text: str) -> str:
     return f"<code>{html.escape(text).replace('|', '&#124;')}</code>"
 
 
-def provider_options() -> str:
-    """A section per documented provider with a table of its options."""
+def provider_options(
+    names: tuple[str, ...] = DOCUMENTED_PROVIDERS, *, headings: bool = True
+) -> str:
+    """A section per provider (the documented ones by default) with a table of its options."""
     from lmbatch import available_providers
 
     entries = {entry.name: entry for entry in available_providers()}
     sections: list[str] = []
-    for name in DOCUMENTED_PROVIDERS:
+    for name in names:
         entry = entries.get(name)
-        sections.append(f"### `{name}`\n")
+        if headings:
+            sections.append(f"### `{name}`\n")
         if entry is None or entry.operations_class is None:
             sections.append(
                 f"*The `{name}` provider was not installed when these docs were built.*\n"
