@@ -260,7 +260,14 @@ class TogetherBatchOperations(BatchOperations):
             if file_id:
                 async for line in self._file_lines(str(file_id)):
                     if line.strip():
-                        yield decode_line(line, self.together_settings.endpoint, structured)
+                        yield self._decoded(line, structured)
+
+    def _decoded(self, line: str, structured: bool) -> ResultRecord:
+        record = decode_line(line, self.together_settings.endpoint, structured)
+        error = record.output.error
+        if error is not None and error.provider != PROVIDER:  # the shared decoder's name
+            record.output.error = error.model_copy(update={"provider": PROVIDER})
+        return record
 
     async def _file_lines(self, file_id: str) -> AsyncIterator[str]:
         """Stream a result file line by line (never held in memory whole)."""
