@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from lmbatch_together import TogetherBatchOperations
 
-from lmbatch.provider import BatchStatus
+from lmbatch.provider import (
+    BatchNotFoundError,
+    BatchStatus,
+    ProviderRequestError,
+    SubmissionUncertainError,
+)
 
 LONG_KEY = "k" * 100  # beyond Together's 64-character custom_id
 
@@ -98,3 +104,35 @@ async def test_an_invalid_file_fails_the_job_with_its_error(
     errors = {key: output.error for key, output in results.items()}
     assert all(error is not None and error.kind == "errored" for error in errors.values())
     assert "more than 1 requests" in str(errors["a"].message if errors["a"] else "")
+
+
+async def test_a_create_that_may_have_happened_is_reconciled_not_sent_twice(
+    ops: TogetherBatchOperations, emulator: Any
+) -> None:
+    """A 500 after the job was made: the next run finds it (by its results), never resends."""
+    emulator.faults.fail("create", 500, provider="together", nth=1, after_effect=True)
+    with pytest.raises(SubmissionUncertainError) as raised:
+        await ops.create({"q": "Hi"})
+    assert raised.value.provider == "together"
+    assert emulator.create_calls == 1
+    results = await ops.invoke({"q": "Hi"}, status_check_interval=0, reuse=True)
+    assert results["q"].text == "echo: Hi"
+    assert emulator.create_calls == 1  # the job made by the failed call was adopted
+    assert emulator.submissions["q"] == 1
+
+
+async def test_a_refused_create_is_definite_and_its_file_is_deleted(
+    ops: TogetherBatchOperations, emulator: Any
+) -> None:
+    emulator.faults.fail("create", 400, provider="together", nth=1)
+    with pytest.raises(ProviderRequestError) as raised:
+        await ops.create({"q": "Hi"})
+    assert raised.value.status_code == 400
+    vendor = emulator.state.vendors["together"]
+    assert vendor.files == {}  # the uploaded input file was deleted again
+    assert await ops.create({"q": "Hi"})  # nothing is left uncertain
+
+
+async def test_an_unknown_job_is_batch_not_found(ops: TogetherBatchOperations) -> None:
+    with pytest.raises(BatchNotFoundError):
+        await ops.fetch_batch("no-such-job")
