@@ -2,8 +2,8 @@
 
 Markers replaced in page Markdown:
 
-* ``<!-- lmbatch:provider-options -->``: every option of every first-party provider (and
-  the built-in ``fake``), from the providers' settings models.
+* ``<!-- lmbatch:provider-options -->``: every option of every provider of this repository
+  (``providers/*``, discovered) and of the built-in ``fake``, from their settings models.
 * ``<!-- lmbatch:provider-options NAME -->``: the options of provider ``NAME`` alone (a
   provider's own page).
 * ``<!-- lmbatch:cli-reference -->``: the ``--help`` of every ``lmbatch`` command.
@@ -14,13 +14,28 @@ from __future__ import annotations
 
 import html
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 PROVIDER_OPTIONS = "<!-- lmbatch:provider-options -->"
 ONE_PROVIDER_OPTIONS = re.compile(r"<!-- lmbatch:provider-options ([\w-]+) -->")
 CLI_REFERENCE = "<!-- lmbatch:cli-reference -->"
 ERROR_TREE = "<!-- lmbatch:error-tree -->"
-DOCUMENTED_PROVIDERS = ("openai", "anthropic", "fake")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def documented_providers() -> list[str]:
+    """The providers this repository ships: those registered by ``providers/*`` (each
+    entry-point name in group ``lmbatch`` is a provider), then core's own (``fake``).
+
+    Discovered, so adding a provider needs no edit here.
+    """
+    names: list[str] = []
+    for pyproject in [*sorted(ROOT.glob("providers/*/pyproject.toml")), ROOT / "pyproject.toml"]:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        names += list(project.get("entry-points", {}).get("lmbatch", {}))
+    return names
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
@@ -93,15 +108,13 @@ def _code(text: str) -> str:
     return f"<code>{html.escape(text).replace('|', '&#124;')}</code>"
 
 
-def provider_options(
-    names: tuple[str, ...] = DOCUMENTED_PROVIDERS, *, headings: bool = True
-) -> str:
-    """A section per provider (the documented ones by default) with a table of its options."""
+def provider_options(names: tuple[str, ...] | None = None, *, headings: bool = True) -> str:
+    """A section per provider (by default every one of this repository) with its options."""
     from lmbatch import available_providers
 
     entries = {entry.name: entry for entry in available_providers()}
     sections: list[str] = []
-    for name in names:
+    for name in names if names is not None else documented_providers():
         entry = entries.get(name)
         if headings:
             sections.append(f"### `{name}`\n")
