@@ -27,15 +27,6 @@ def _no_ambient_azure_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="module")
-def emulator_server() -> Iterator[Any]:
-    """One emulator in "polls" mode per test module."""
-    from lmbatch.testing.emulator import Emulator, EmulatorSettings
-
-    with Emulator(EmulatorSettings(mode="polls")) as running:
-        yield running
-
-
 @pytest.fixture
 def emulator(emulator_server: Any) -> Iterator[Any]:
     """The module's emulator, emptied (options too) before and after the test."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,23 +16,6 @@ def _no_ambient_groq_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's settings by accident."""
     for name in ("GROQ_API_KEY", "GROQ_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def emulator_server() -> Iterator[Any]:
-    """One emulator in "polls" mode per test module."""
-    from lmbatch.testing.emulator import Emulator, EmulatorSettings
-
-    with Emulator(EmulatorSettings(mode="polls")) as running:
-        yield running
-
-
-@pytest.fixture
-def emulator(emulator_server: Any) -> Iterator[Any]:
-    """The module's emulator, emptied before and after the test."""
-    emulator_server.reset()
-    yield emulator_server
-    emulator_server.reset()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,23 +16,6 @@ def _no_ambient_together_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's Together settings by accident."""
     for name in ("TOGETHER_API_KEY", "TOGETHER_BASE_URL", "LMBATCH_TOGETHER_MODEL"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def emulator_server() -> Iterator[Any]:
-    """One emulator in "polls" mode per test module (starting one takes a moment)."""
-    from lmbatch.testing.emulator import Emulator, EmulatorSettings
-
-    with Emulator(EmulatorSettings(mode="polls")) as running:
-        yield running
-
-
-@pytest.fixture
-def emulator(emulator_server: Any) -> Iterator[Any]:
-    """The module's emulator, emptied before and after the test."""
-    emulator_server.reset()
-    yield emulator_server
-    emulator_server.reset()
 
 
 @pytest.fixture
