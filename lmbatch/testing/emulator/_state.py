@@ -70,8 +70,11 @@ class EmulatorState:
     ) -> None:
         self.settings = settings or EmulatorSettings()
         self.lock = threading.RLock()
-        classes = installed_vendors() if vendors is None else list(vendors)
-        remember(classes)
+        if vendors is None:
+            classes = installed_vendors()
+        else:
+            classes = list(vendors)
+            remember(classes)
         unknown = set(self.settings.vendor_options) - {cls.name for cls in classes}
         if unknown:
             raise ValueError(f"vendor options for vendors not served: {sorted(unknown)}")

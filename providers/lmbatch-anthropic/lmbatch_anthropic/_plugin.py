@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lmbatch import hookimpl
+from lmbatch.provider import hookimpl
 
 if TYPE_CHECKING:
-    from lmbatch import BatchOperations
+    from lmbatch.provider import BatchOperations
     from lmbatch.testing.emulator import EmulatorVendor
 
 

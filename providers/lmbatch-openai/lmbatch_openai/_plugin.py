@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from lmbatch.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from lmbatch._operations import BatchOperations
+    from lmbatch.provider import BatchOperations
     from lmbatch.testing.emulator import EmulatorVendor
 
 
