@@ -1,7 +1,8 @@
 """``AzureBatchOperations``: lmbatch's contract on Azure OpenAI global batch deployments.
 
-Azure speaks OpenAI's Files + Batches protocol, so this is the OpenAI provider with
-Azure's declarations and differences:
+Azure speaks OpenAI's Files + Batches protocol, so this is a subclass of
+:class:`~lmbatch_openai.OpenAICompatibleBatchOperations` with Azure's declarations and
+differences:
 
 * the API lives at ``{endpoint}/openai/v1/`` (GA) or ``{endpoint}/openai/...?api-version=``
   (classic, where the batch endpoint is ``/chat/completions``); the key goes in an
@@ -13,8 +14,8 @@ Azure's declarations and differences:
 * batches are not expired at 24 h (``expires_at`` is ignored: only the caller's timeout
   bounds a wait);
 * the per-deployment enqueued-token quota: a create refused for it is a
-  :class:`RateLimitError`; a batch failed for it (``token_limit_exceeded``) is resubmitted
-  by ``invoke``, its requests' errors being transient.
+  :class:`RateLimitError`; a batch failed for it (``token_limit_exceeded``) is transient,
+  so ``invoke`` resubmits its requests.
 """
 
 from __future__ import annotations
@@ -22,26 +23,28 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lmbatch_openai import OpenAIBatchOperations
+from lmbatch_openai import OpenAICompatibleBatchOperations
 
 from lmbatch.provider import (
     BatchInfo,
     BatchPage,
     Hyperparameters,
     Message,
+    MissingCredentialsError,
     PreparedBatch,
     ProviderError,
     ProviderLimits,
+    ProviderSettings,
     RateLimitError,
-    ResultRecord,
-    SubmissionUncertainError,
+    create_failure,
+    create_uncertain,
 )
-from lmbatch_azure._settings import AzureSettings
+from lmbatch_azure._settings import AzureSettings, entra_available
 
 if TYPE_CHECKING:
     import openai
@@ -57,7 +60,7 @@ QUOTA_CODES = frozenset({"token_limit_exceeded"})
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
-class AzureBatchOperations(OpenAIBatchOperations):
+class AzureBatchOperations(OpenAICompatibleBatchOperations):
     """Batches on Azure OpenAI global batch deployments (provider name ``azure``).
 
     Example::
@@ -70,12 +73,21 @@ class AzureBatchOperations(OpenAIBatchOperations):
     """
 
     name = "azure"
-    settings_class = AzureSettings
+    settings_class: ClassVar[type[ProviderSettings]] = AzureSettings
+    api_key_env: ClassVar[tuple[str, ...]] = ("AZURE_OPENAI_API_KEY",)
     limits = ProviderLimits(max_requests_per_batch=100_000, max_bytes_per_batch=200 * 1024 * 1024)
+    #: Global batch costs half of Global Standard, which is OpenAI's list price.
+    batch_discount: ClassVar[float] = 0.5
+    checks_model_names: ClassVar[bool] = True
     #: Azure does not expire batches after 24 h: waits are bounded by the caller only.
     completion_window: ClassVar[float | None] = None
-    #: Not relied upon: an interrupted create is found by its results' request ids.
-    stamps_batch_metadata = False
+
+    @classmethod
+    def settings_overrides(cls) -> dict[str, tuple[Any, Any]]:
+        # ``endpoint`` is the resource here; the batch endpoint is ``batch_endpoint``.
+        fields = super().settings_overrides()
+        fields.pop("endpoint", None)
+        return fields
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,37 +96,53 @@ class AzureBatchOperations(OpenAIBatchOperations):
         if not self.azure.base_url:
             self.azure.resource_endpoint()  # no endpoint: refused now, before any work
 
-    # -------------------------------------------------------------------- client
+    # ------------------------------------------------------------ client, key, URL
+
+    def api_key(self) -> str:
+        """The key (option, else ``$AZURE_OPENAI_API_KEY``); ``""`` to use an Entra token.
+
+        Raises:
+            MissingCredentialsError: No key, and ``azure-identity`` is not installed.
+        """
+        try:
+            return super().api_key()
+        except MissingCredentialsError as exc:
+            if entra_available():
+                return ""
+            raise MissingCredentialsError(
+                f"{exc}, or install azure-identity (pip install 'lmbatch-azure[entra]') to "
+                "use a Microsoft Entra ID token",
+                env_vars=self.api_key_env,
+            ) from None
+
+    def base_url(self) -> str:
+        """``base_url``, else the resource's GA (``/openai/v1/``) or classic API root."""
+        return self.azure.api_base_url()
 
     def _client(self) -> openai.AsyncOpenAI:
         if self._client_instance is None:
             import openai
 
+            key = self.api_key()
             settings = self.azure
-            key = self._api_key.get_secret_value()
             common: dict[str, Any] = {
                 "max_retries": settings.max_retries,
                 "timeout": settings.timeout,
             }
             if settings.api_version and not settings.base_url:
-                credential: dict[str, Any] = (
-                    {"api_key": key} if key else {"azure_ad_token_provider": _entra_token()}
-                )
+                # The classic API, as the SDK's Azure client speaks it: an api-key header
+                # (or an Entra ID bearer token) and ?api-version= on every call.
                 self._client_instance = openai.AsyncAzureOpenAI(
                     azure_endpoint=settings.resource_endpoint(),
                     api_version=settings.api_version,
-                    **credential,
+                    api_key=key or None,
+                    azure_ad_token_provider=None if key else _entra_token(),
                     **common,
                 )
             else:
+                # The GA API takes the key (or an Entra ID token) as a bearer token.
                 self._client_instance = openai.AsyncOpenAI(
-                    api_key=key or _entra_token(),
-                    base_url=settings.resolved_base_url(),
-                    default_headers={"api-key": key} if key else None,
-                    default_query={"api-version": settings.api_version}
-                    if settings.api_version
-                    else None,
-                    **common,
+                    api_key=key or _entra_token(), base_url=self.base_url(), **common
                 )
         return self._client_instance
 
@@ -144,22 +172,17 @@ class AzureBatchOperations(OpenAIBatchOperations):
     # ---------------------------------------------------------------- submission
 
     async def submit_batch(self, batch: PreparedBatch) -> str:
-        import openai
-        from lmbatch_openai._errors import map_api_error
-
         settings = self.azure
         client = self._client().with_options(max_retries=0)
         filename = f"lmbatch-{batch.job_id}-{batch.chunk_index}.jsonl"
         expiry = {"anchor": "created_at", "seconds": settings.input_file_expires_after}
-        with self._named(), _bom_free(batch.path) as path, path.open("rb") as handle:
-            try:
-                uploaded = await client.files.create(
-                    file=(filename, handle, "application/jsonl"),
-                    purpose="batch",
-                    expires_after=expiry,  # type: ignore[arg-type]
-                )
-            except openai.APIError as exc:
-                raise self._renamed(map_api_error(exc, "upload of the batch input file")) from exc
+        upload = self._errors("upload of the batch input file", names_batch=False)
+        with upload, _bom_free(batch.path) as path, path.open("rb") as handle:
+            uploaded = await client.files.create(
+                file=(filename, handle, "application/jsonl"),
+                purpose="batch",
+                expires_after=expiry,  # type: ignore[arg-type]
+            )
         extra: dict[str, Any] = {}
         if settings.output_expires_after is not None:
             extra["output_expires_after"] = {
@@ -167,23 +190,27 @@ class AzureBatchOperations(OpenAIBatchOperations):
                 "seconds": settings.output_expires_after,
             }
         self.create_started(batch)
+        details = {"input_file_id": uploaded.id}
         try:
-            created = await client.batches.create(
-                input_file_id=uploaded.id,
-                endpoint=str(batch.context.get("endpoint") or self._wire_endpoint()),  # type: ignore[arg-type]
-                completion_window="24h",
-                metadata={**settings.metadata, **batch.metadata},
-                **extra,
-            )
-        except openai.APIError as exc:
-            mapped = self._renamed(map_api_error(exc, "batch creation"))
-            if isinstance(exc, openai.APIStatusError) and exc.status_code < 500:
+            with self._errors("batch creation", names_batch=False):
+                created = await client.batches.create(
+                    input_file_id=uploaded.id,
+                    endpoint=str(batch.context.get("endpoint") or self._wire_endpoint()),  # type: ignore[arg-type]
+                    completion_window="24h",
+                    metadata={**settings.metadata, **batch.metadata},
+                    **extra,
+                )
+        except ProviderError as exc:
+            failure = create_failure(batch, exc, provider=self.name, details=details)
+            if failure is exc:  # refused: no batch exists, the uploaded file is useless
                 await self._delete_file_quietly(uploaded.id)
-                raise self._quota(mapped) from exc
-            raise self._uncertain(batch, uploaded.id, mapped) from exc
+                failure = self._quota(exc)
+            raise failure from (exc.__cause__ or exc)
         batch_id = getattr(created, "id", None)
         if not isinstance(batch_id, str) or not batch_id:
-            raise self._uncertain(batch, uploaded.id, None)
+            raise create_uncertain(
+                batch, "answered without a batch id", provider=self.name, details=details
+            )
         return batch_id
 
     def _quota(self, error: ProviderError) -> ProviderError:
@@ -199,66 +226,18 @@ class AzureBatchOperations(OpenAIBatchOperations):
             code=error.code,
         )
 
-    def _uncertain(
-        self, batch: PreparedBatch, file_id: str, cause: ProviderError | None
-    ) -> SubmissionUncertainError:
-        return SubmissionUncertainError(
-            f"Azure batch creation for chunk {batch.chunk_index} of job {batch.job_id} "
-            f"failed in a way that may have created the batch ({cause or 'no batch id'}); "
-            f"it was not retried. Input file {file_id} was uploaded.",
-            details={
-                "input_file_id": file_id,
-                "job_id": batch.job_id,
-                "chunk": str(batch.chunk_index),
-            },
-            provider=self.name,
-            status_code=cause.status_code if cause else None,
-            request_id=cause.request_id if cause else None,
-            code=cause.code if cause else None,
-        )
-
-    # ------------------------------------------ reading, with Azure's name and clock
-
-    def _renamed(self, error: ProviderError) -> ProviderError:
-        error.provider = self.name
-        return error
-
-    @contextmanager
-    def _named(self) -> Iterator[None]:
-        """Errors of the OpenAI provider's code name this provider."""
-        try:
-            yield
-        except ProviderError as exc:
-            raise self._renamed(exc) from exc.__cause__
-
-    def _own(self, info: BatchInfo) -> BatchInfo:
-        info["provider"] = self.name
-        # Azure sets expires_at 24 h on, but keeps running late batches: not a deadline.
-        info["expires_at"] = None
-        return info
+    # ------------------------------------------------------------ reading, no 24 h
 
     async def fetch_batch(self, batch_id: str) -> BatchInfo:
-        with self._named():
-            return self._own(await super().fetch_batch(batch_id))
+        info = await super().fetch_batch(batch_id)
+        info["expires_at"] = None  # set 24 h on, but late batches keep running
+        return info
 
     async def list_batches_page(self, cursor: str | None) -> BatchPage:
-        with self._named():
-            page = await super().list_batches_page(cursor)
-        return BatchPage([self._own(info) for info in page.batches], page.next_cursor)
-
-    async def iter_result_records(
-        self, info: BatchInfo, context: dict[str, Any]
-    ) -> AsyncIterator[ResultRecord]:
-        with self._named():
-            async for record in super().iter_result_records(info, context):
-                error = record.output.error
-                if error is not None:
-                    record.output.error = error.model_copy(update={"provider": self.name})
-                yield record
-
-    async def cancel_batch(self, batch_id: str) -> None:
-        with self._named():
-            await super().cancel_batch(batch_id)
+        page = await super().list_batches_page(cursor)
+        for info in page.batches:
+            info["expires_at"] = None
+        return page
 
 
 @contextmanager

@@ -6,17 +6,12 @@ import importlib.util
 import os
 from typing import Annotated, Literal
 
-from lmbatch_openai import OpenAISettings
+from lmbatch_openai import OpenAICompatibleSettings
 from pydantic import Field
 
-from lmbatch.provider import (
-    ConfigError,
-    ConnectionOption,
-    EndpointOption,
-    MissingCredentialsError,
-)
+from lmbatch.provider import ConfigError, ConnectionOption, EndpointOption
 
-__all__ = ["API_KEY_ENV", "ENDPOINT_ENV", "AzureSettings"]
+__all__ = ["API_KEY_ENV", "ENDPOINT_ENV", "AzureSettings", "entra_available"]
 
 API_KEY_ENV = "AZURE_OPENAI_API_KEY"
 ENDPOINT_ENV = "AZURE_OPENAI_ENDPOINT"
@@ -26,10 +21,13 @@ FILE_EXPIRY_RANGE = (1_209_600, 2_592_000)
 
 def entra_available() -> bool:
     """Whether ``azure-identity`` is installed (for Entra ID tokens)."""
-    return importlib.util.find_spec("azure.identity") is not None
+    try:
+        return importlib.util.find_spec("azure.identity") is not None
+    except ImportError:  # no "azure" namespace at all
+        return False
 
 
-class AzureSettings(OpenAISettings):
+class AzureSettings(OpenAICompatibleSettings):
     """Options of the ``azure`` provider.
 
     Attributes:
@@ -46,8 +44,6 @@ class AzureSettings(OpenAISettings):
         api_version: Unset: the GA ``/openai/v1/`` API. A version (``"2024-10-21"``): the
             classic ``/openai/...?api-version=`` API.
         base_url: The full API base URL, instead of the one derived from ``endpoint``.
-        organization: Not used by Azure.
-        project: Not used by Azure.
         batch_endpoint: ``/v1/chat/completions`` (default) or ``/v1/responses`` (sent as
             ``/chat/completions``, ``/responses`` on the classic API).
         completion_window: ``"24h"``, the only window Azure takes (it does not expire
@@ -61,34 +57,12 @@ class AzureSettings(OpenAISettings):
     endpoint: Annotated[str | None, EndpointOption(env_var=ENDPOINT_ENV)] = None  # type: ignore[assignment]
     api_version: Annotated[str | None, ConnectionOption()] = None
     base_url: Annotated[str | None, EndpointOption()] = None
-    organization: Annotated[str | None, ConnectionOption()] = None
-    project: Annotated[str | None, ConnectionOption()] = None
     batch_endpoint: Annotated[
         Literal["/v1/chat/completions", "/v1/responses"], ConnectionOption()
     ] = "/v1/chat/completions"
     input_file_expires_after: int = Field(
         default=FILE_EXPIRY_RANGE[0], ge=FILE_EXPIRY_RANGE[0], le=FILE_EXPIRY_RANGE[1]
     )
-
-    def resolved_api_key(self) -> str:
-        """The key: the option, else ``$AZURE_OPENAI_API_KEY``; ``""`` for an Entra token.
-
-        Raises:
-            MissingCredentialsError: No key, and ``azure-identity`` is not installed.
-        """
-        if self.api_key is not None and self.api_key.get_secret_value():
-            return self.api_key.get_secret_value()
-        from_env = os.environ.get(API_KEY_ENV)
-        if from_env:
-            return from_env
-        if entra_available():
-            return ""
-        raise MissingCredentialsError(
-            f"the azure provider needs a key: set {API_KEY_ENV} in the environment, or "
-            "install azure-identity (pip install 'lmbatch-azure[entra]') to use an Entra ID "
-            "token",
-            env_var=API_KEY_ENV,
-        )
 
     def resource_endpoint(self) -> str:
         """The resource endpoint (option, else ``$AZURE_OPENAI_ENDPOINT``), no trailing ``/``.
@@ -104,7 +78,7 @@ class AzureSettings(OpenAISettings):
             )
         return endpoint.rstrip("/")
 
-    def resolved_base_url(self) -> str:
+    def api_base_url(self) -> str:
         """The API base URL: ``base_url``, else the endpoint's GA or classic API root."""
         if self.base_url:
             return self.base_url

@@ -147,23 +147,27 @@ async def test_a_create_refused_for_the_quota_is_a_rate_limit(
         assert emulator.state.vendors["azure"].files == {}  # the useless upload was deleted
 
 
-async def test_the_key_goes_in_an_api_key_header(
+async def test_the_key_goes_where_each_surface_wants_it(
     emulator: Any, surface: str, make_ops: MakeOps
 ) -> None:
+    """Classic: an ``api-key`` header and ``?api-version=``; GA: a bearer token."""
     from lmbatch.testing.proxy import HostileProxy
 
     with HostileProxy(emulator.base_url) as proxy:
         ops = make_ops(proxy.url + "/azure", surface, api_key="azure-key")
         await ops.list()
         call = proxy.calls[-1]
-        assert call.headers.get("api-key") == "azure-key"
         if surface == "classic":
+            assert call.headers.get("api-key") == "azure-key"
             assert f"api-version={API_VERSION}" in call.query
             assert call.path == "/azure/openai/batches"
+        else:
+            assert call.headers.get("authorization") == "Bearer azure-key"
+            assert call.path == "/azure/openai/v1/batches"
 
 
 async def test_without_a_key_an_entra_token_is_used(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch, make_ops: MakeOps
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, make_ops: MakeOps, surface: str
 ) -> None:
     """With azure-identity installed and no key, a bearer token from Entra ID is sent."""
     from lmbatch.testing.proxy import HostileProxy
@@ -188,22 +192,24 @@ async def test_without_a_key_an_entra_token_is_used(
     monkeypatch.setitem(sys.modules, "azure", azure)
     monkeypatch.setitem(sys.modules, "azure.identity", identity)
     monkeypatch.setitem(sys.modules, "azure.identity.aio", aio)
-    monkeypatch.setattr("lmbatch_azure._settings.entra_available", lambda: True)
+    monkeypatch.setattr("lmbatch_azure._operations.entra_available", lambda: True)
     with HostileProxy(emulator.base_url) as proxy:
-        ops = make_ops(proxy.url + "/azure", api_key=None)
+        ops = make_ops(proxy.url + "/azure", surface, api_key=None)
         await ops.list()
         headers = proxy.calls[-1].headers
         assert headers.get("authorization") == "Bearer entra-token"
         assert "api-key" not in headers
         assert scopes == ["https://cognitiveservices.azure.com/.default"]
+        assert (await ops.status(await ops.create({"q": "Hi"}))).value == "in_progress"
 
 
 def test_without_key_or_azure_identity_the_key_variable_is_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("lmbatch_azure._settings.entra_available", lambda: False)
-    with pytest.raises(MissingCredentialsError, match="AZURE_OPENAI_API_KEY"):
-        AzureBatchOperations(model=MODEL, endpoint="https://r.openai.azure.com")
+    monkeypatch.setattr("lmbatch_azure._operations.entra_available", lambda: False)
+    ops = AzureBatchOperations(model=MODEL, endpoint="https://r.openai.azure.com")
+    with pytest.raises(MissingCredentialsError, match=r"AZURE_OPENAI_API_KEY.*azure-identity"):
+        ops.check_ready()
 
 
 def test_the_endpoint_comes_from_azure_openai_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,4 +218,4 @@ def test_the_endpoint_comes_from_azure_openai_endpoint(monkeypatch: pytest.Monke
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com/")
     ops = AzureBatchOperations(model=MODEL, api_key="k", store=":memory:")
     assert ops.connection["endpoint"] == "https://res.openai.azure.com/"
-    assert ops.azure.resolved_base_url() == "https://res.openai.azure.com/openai/v1/"
+    assert ops.base_url() == "https://res.openai.azure.com/openai/v1/"

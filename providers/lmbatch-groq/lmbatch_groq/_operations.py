@@ -1,31 +1,29 @@
 """``GroqBatchOperations``: lmbatch's contract on Groq's OpenAI-compatible Batch API.
 
 Groq serves OpenAI's Files + Batches protocol under ``https://api.groq.com/openai/v1``, so
-this is the OpenAI provider with Groq's declarations (name, key, base URL, limits, request
-fields) and its differences:
+this is a subclass of :class:`~lmbatch_openai.OpenAICompatibleBatchOperations` with
+Groq's declarations (name, key, base URL, limits, endpoint, request fields) and its
+differences:
 
 * ``completion_window`` from ``24h`` to ``7d``; a batch's ``expires_at`` follows it;
-* chat completions only; list without pages;
 * answers carry ``x_groq`` (Groq's request id), timing fields in ``usage`` and, for
   reasoning models, ``message.reasoning``: the request id and timings go to
-  ``finish_details``, the reasoning to a :class:`ThinkingOutput` before the text.
+  ``finish_details``, the reasoning to a :class:`ThinkingOutput` before the text;
+* the list is one page (no ``has_more``), in no promised order.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from lmbatch_openai import OpenAIBatchOperations
+from lmbatch_openai import OpenAICompatibleBatchOperations
 
 from lmbatch.provider import (
     BatchInfo,
     BatchPage,
-    PreparedBatch,
-    ProviderError,
     ProviderLimits,
+    ProviderSettings,
     ResultRecord,
     ThinkingOutput,
 )
@@ -75,7 +73,7 @@ REQUEST_FIELDS = frozenset(
 TIMINGS = ("queue_time", "prompt_time", "completion_time", "total_time")
 
 
-class GroqBatchOperations(OpenAIBatchOperations):
+class GroqBatchOperations(OpenAICompatibleBatchOperations):
     """Batches on the Groq Batch API (provider name ``groq``).
 
     Example::
@@ -87,66 +85,45 @@ class GroqBatchOperations(OpenAIBatchOperations):
     """
 
     name = "groq"
-    settings_class = GroqSettings
+    settings_class: ClassVar[type[ProviderSettings]] = GroqSettings
+    api_key_env: ClassVar[tuple[str, ...]] = ("GROQ_API_KEY",)
+    default_base_url: ClassVar[str | None] = "https://api.groq.com/openai/v1"
+    base_url_env: ClassVar[str | None] = "GROQ_BASE_URL"
+    endpoints: ClassVar[tuple[str, ...]] = ("/v1/chat/completions",)
     limits = ProviderLimits(max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024)
     #: Groq has published 25 % and later 50 %: the lower figure never under-estimates.
     batch_discount: ClassVar[float] = 0.25
-    checks_model_names: ClassVar[bool] = False
+    checks_model_names: ClassVar[bool] = True
 
     def request_fields(self) -> tuple[str, frozenset[str]]:
         return "Groq /v1/chat/completions", REQUEST_FIELDS
 
-    # -------------------------------------------------------------- Groq's shapes
-
-    @contextmanager
-    def _named(self) -> Iterator[None]:
-        """Errors of the OpenAI provider's code name this provider."""
-        try:
-            yield
-        except ProviderError as exc:
-            exc.provider = self.name
-            raise
-
-    def _own(self, info: BatchInfo) -> BatchInfo:
-        info["provider"] = self.name
+    def _with_window(self, info: BatchInfo) -> BatchInfo:
+        """``expires_at`` from the batch's own window when it does not say (24 h to 7 d)."""
         window = window_seconds(str(info["raw"].get("completion_window") or ""))
         if info.get("expires_at") is None and info["created_at"] is not None and window:
             info["expires_at"] = info["created_at"] + timedelta(seconds=window)
         return info
 
     async def fetch_batch(self, batch_id: str) -> BatchInfo:
-        with self._named():
-            return self._own(await super().fetch_batch(batch_id))
+        return self._with_window(await super().fetch_batch(batch_id))
 
     async def list_batches_page(self, cursor: str | None) -> BatchPage:
-        # Groq's list has no pages (no has_more): one call, newest first here.
-        with self._named():
-            page = await super().list_batches_page(cursor)
-        infos = [self._own(info) for info in page.batches]
-        infos.sort(key=lambda i: i["created_at"].timestamp() if i["created_at"] else 0.0)
-        return BatchPage(infos[::-1], page.next_cursor)
+        page = await super().list_batches_page(cursor)
+        infos = sorted(
+            (self._with_window(info) for info in page.batches),
+            key=lambda i: i["created_at"].timestamp() if i["created_at"] else 0.0,
+            reverse=True,  # newest first, as core expects
+        )
+        return BatchPage(infos, page.next_cursor)
 
-    async def submit_batch(self, batch: PreparedBatch) -> str:
-        with self._named():
-            return await super().submit_batch(batch)
-
-    async def cancel_batch(self, batch_id: str) -> None:
-        with self._named():
-            await super().cancel_batch(batch_id)
-
-    async def iter_result_records(
-        self, info: BatchInfo, context: dict[str, Any]
-    ) -> AsyncIterator[ResultRecord]:
-        with self._named():
-            async for record in super().iter_result_records(info, context):
-                yield self._groq_record(record)
-
-    def _groq_record(self, record: ResultRecord) -> ResultRecord:
-        output = record.output
-        if output.error is not None:
-            output.error = output.error.model_copy(update={"provider": self.name})
-            return record
-        body = output.raw or {}
+    def decode_record(self, record: dict[str, Any], context: dict[str, Any]) -> ResultRecord:
+        decoded = super().decode_record(record, context)
+        output = decoded.output
+        response = record.get("response")
+        body = response.get("body") if isinstance(response, dict) else None
+        if output.error is not None or not isinstance(body, dict):
+            return decoded
         choices = body.get("choices") or [{}]
         message = choices[0].get("message") if isinstance(choices[0], dict) else None
         reasoning = message.get("reasoning") if isinstance(message, dict) else None
@@ -155,8 +132,9 @@ class GroqBatchOperations(OpenAIBatchOperations):
         x_groq = body.get("x_groq")
         if isinstance(x_groq, dict) and x_groq.get("id"):
             output.finish_details["groq_request_id"] = x_groq["id"]
-        usage = body.get("usage") or {}
+        usage = body.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         timings = {name: usage[name] for name in TIMINGS if isinstance(usage.get(name), float)}
         if timings:
             output.finish_details["timings"] = timings
-        return record
+        return decoded

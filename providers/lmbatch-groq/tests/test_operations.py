@@ -35,10 +35,12 @@ def test_other_windows_are_refused(window: str) -> None:
 
 def test_the_key_is_groq_s_own(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "an-openai-key")  # never sent to Groq
-    with pytest.raises(MissingCredentialsError, match="GROQ_API_KEY"):
-        GroqBatchOperations(model=MODEL, store=":memory:")
-    monkeypatch.setenv("GROQ_API_KEY", "a-groq-key")
     ops = GroqBatchOperations(model=MODEL, store=":memory:")
+    with pytest.raises(MissingCredentialsError, match="GROQ_API_KEY"):
+        ops.check_ready()
+    monkeypatch.setenv("GROQ_API_KEY", "a-groq-key")
+    ops.check_ready()
+    assert ops.api_key() == "a-groq-key"
     assert ops.connection["base_url"] == "https://api.groq.com/openai/v1"
 
 

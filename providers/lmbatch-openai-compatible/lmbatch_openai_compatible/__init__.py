@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lmbatch_openai_compatible._operations import (
-        OpenAICompatibleBatchOperations,
-        OpenAICompatibleSettings,
+        OpenAICompatibleServerBatchOperations,
+        OpenAICompatibleServerSettings,
     )
 
-__all__ = ["OpenAICompatibleBatchOperations", "OpenAICompatibleSettings"]
+__all__ = ["OpenAICompatibleServerBatchOperations", "OpenAICompatibleServerSettings"]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 
 @hookimpl
 def lmbatch_register_providers(register: Callable[[type[BatchOperations]], None]) -> None:
-    """Register :class:`~lmbatch_openai_compatible.OpenAICompatibleBatchOperations`."""
-    from lmbatch_openai_compatible._operations import OpenAICompatibleBatchOperations
+    """Register :class:`~lmbatch_openai_compatible.OpenAICompatibleServerBatchOperations`."""
+    from lmbatch_openai_compatible._operations import OpenAICompatibleServerBatchOperations
 
-    register(OpenAICompatibleBatchOperations)
+    register(OpenAICompatibleServerBatchOperations)
 
 
 @hookimpl

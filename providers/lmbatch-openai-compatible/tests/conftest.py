@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from lmbatch_openai_compatible import OpenAICompatibleBatchOperations
+from lmbatch_openai_compatible import OpenAICompatibleServerBatchOperations
 
 MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 
@@ -25,9 +25,9 @@ def server_url(emulator: Any) -> str:
 
 
 @pytest.fixture
-async def ops(server_url: str) -> AsyncIterator[OpenAICompatibleBatchOperations]:
+async def ops(server_url: str) -> AsyncIterator[OpenAICompatibleServerBatchOperations]:
     """Operations on the emulated server."""
-    operations = OpenAICompatibleBatchOperations(
+    operations = OpenAICompatibleServerBatchOperations(
         model=MODEL, base_url=server_url, api_key="test", max_retries=0, store=":memory:"
     )
     yield operations

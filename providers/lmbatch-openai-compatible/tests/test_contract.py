@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from lmbatch_openai_compatible import OpenAICompatibleBatchOperations
+from lmbatch_openai_compatible import OpenAICompatibleServerBatchOperations
 
 from lmbatch.testing.contract import BatchOperationsContract
 
@@ -11,6 +11,6 @@ from lmbatch.testing.contract import BatchOperationsContract
 class TestOpenAICompatibleContract(BatchOperationsContract):
     @pytest.fixture
     def batch_operations(
-        self, ops: OpenAICompatibleBatchOperations
-    ) -> OpenAICompatibleBatchOperations:
+        self, ops: OpenAICompatibleServerBatchOperations
+    ) -> OpenAICompatibleServerBatchOperations:
         return ops

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lmbatch_openai_compatible import OpenAICompatibleBatchOperations
+from lmbatch_openai_compatible import OpenAICompatibleServerBatchOperations
 
 import lmbatch
 from lmbatch.provider import ConfigError, MissingCredentialsError
@@ -16,25 +16,25 @@ MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 
 def test_base_url_is_required() -> None:
     with pytest.raises(ConfigError, match="base_url"):
-        OpenAICompatibleBatchOperations(model=MODEL, api_key="k")
+        OpenAICompatibleServerBatchOperations(model=MODEL, api_key="k")
 
 
 def test_the_key_comes_from_the_variable_api_key_env_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "an-openai-key")  # never sent elsewhere
-    with pytest.raises(MissingCredentialsError, match="NEBIUS_API_KEY") as missing:
-        OpenAICompatibleBatchOperations(
-            model=MODEL, base_url="https://nebius.example/v1", api_key_env="NEBIUS_API_KEY"
-        )
-    assert missing.value.env_var == "NEBIUS_API_KEY"
-    monkeypatch.setenv("NEBIUS_API_KEY", "a-nebius-key")
-    ops = OpenAICompatibleBatchOperations(
+    ops = OpenAICompatibleServerBatchOperations(
         model=MODEL,
         base_url="https://nebius.example/v1",
         api_key_env="NEBIUS_API_KEY",
         store=":memory:",
     )
+    with pytest.raises(MissingCredentialsError, match="NEBIUS_API_KEY") as missing:
+        ops.check_ready()
+    assert missing.value.env_var == "NEBIUS_API_KEY"
+    monkeypatch.setenv("NEBIUS_API_KEY", "a-nebius-key")
+    ops.check_ready()
+    assert ops.api_key() == "a-nebius-key"
     assert ops.connection == {
         "base_url": "https://nebius.example/v1",
         "api_key_env": "NEBIUS_API_KEY",
@@ -43,13 +43,14 @@ def test_the_key_comes_from_the_variable_api_key_env_names(
 
 
 def test_a_server_without_keys_needs_none() -> None:
-    OpenAICompatibleBatchOperations(
+    ops = OpenAICompatibleServerBatchOperations(
         model=MODEL, base_url="http://127.0.0.1:8000/v1", api_key_env="", store=":memory:"
     )
+    ops.check_ready()
 
 
 def test_limits_and_endpoints_are_options() -> None:
-    ops = OpenAICompatibleBatchOperations(
+    ops = OpenAICompatibleServerBatchOperations(
         model=MODEL,
         base_url="https://x.example/v1",
         api_key="k",
@@ -63,7 +64,7 @@ def test_limits_and_endpoints_are_options() -> None:
     assert ops.limits.max_bytes_per_batch == 10_000_000_000
     assert ops.endpoint == "/v1/responses"
     with pytest.raises(ConfigError, match="not among the server's endpoints"):
-        OpenAICompatibleBatchOperations(
+        OpenAICompatibleServerBatchOperations(
             model=MODEL, base_url="https://x.example/v1", api_key="k", endpoint="/v1/responses"
         )
 

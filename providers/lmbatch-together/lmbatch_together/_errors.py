@@ -1,9 +1,7 @@
 """The one place where ``together`` SDK exceptions become lmbatch errors.
 
-HTTP 401/403 → :class:`AuthenticationError`, 404 → :class:`BatchNotFoundError` (a read)
-or :class:`ProviderRequestError` (upload, create), 429 → :class:`RateLimitError`, 5xx →
-:class:`ProviderServerError`, other 4xx → :class:`ProviderRequestError`, no answer →
-:class:`ProviderConnectionError`.
+The SDK's exception says what the vendor answered (status, message, request id, error
+code); core's :func:`~lmbatch.provider.error_for_status` decides what it means.
 """
 
 from __future__ import annotations
@@ -12,70 +10,53 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from lmbatch.provider import (
-    AuthenticationError,
-    BatchNotFoundError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderRequestError,
-    ProviderServerError,
-    RateLimitError,
-)
+from lmbatch.provider import ProviderError, error_for_status
 
 if TYPE_CHECKING:
     import together
 
-__all__ = ["PROVIDER", "map_api_error", "mapped_errors"]
-
-PROVIDER = "together"
+__all__ = ["map_api_error", "mapped_errors"]
 
 
 def _code(body: Any) -> str | None:
     error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        code = error.get("code") or error.get("type")
-        return str(code) if code is not None else None
-    return None
+    code = error.get("code") or error.get("type") if isinstance(error, dict) else None
+    return str(code) if code is not None else None
 
 
-def map_api_error(exc: together.APIError, action: str, *, reads: bool = True) -> ProviderError:
+def map_api_error(
+    exc: together.APIError, action: str, *, provider: str, base_url: str | None = None
+) -> ProviderError:
     """Translate one SDK exception raised while doing ``action``.
 
     Args:
-        reads: Whether the call names a batch or file (a 404 then means it is unknown).
+        base_url: Given for calls that name no batch (upload, create): a 404 there means
+            nothing answers at this base URL.
     """
     import together
 
-    message = f"Together {action} failed: {exc.message}"
+    message = f"{provider}: {action} failed: {exc.message}"
     if isinstance(exc, together.APIConnectionError):
-        return ProviderConnectionError(message, provider=PROVIDER)
+        return error_for_status(None, message, provider=provider)
     if not isinstance(exc, together.APIStatusError):
-        return ProviderError(message, provider=PROVIDER)
-    status = exc.status_code
-    error_class: type[ProviderError] = ProviderRequestError
-    if status in (401, 403):
-        error_class = AuthenticationError
-    elif status == 404 and reads:
-        error_class = BatchNotFoundError
-    elif status == 429:
-        error_class = RateLimitError
-    elif status >= 500:
-        error_class = ProviderServerError
-    return error_class(
+        return ProviderError(message, provider=provider)
+    return error_for_status(
+        exc.status_code,
         message,
-        provider=PROVIDER,
-        status_code=status,
+        provider=provider,
         request_id=exc.response.headers.get("x-request-id"),
         code=_code(exc.body),
+        base_url=base_url,
+        base_url_env="TOGETHER_BASE_URL",
     )
 
 
 @contextmanager
-def mapped_errors(action: str, *, reads: bool = True) -> Iterator[None]:
+def mapped_errors(action: str, *, provider: str, base_url: str | None = None) -> Iterator[None]:
     """Run a block of SDK calls; SDK exceptions leave it as lmbatch errors."""
     import together
 
     try:
         yield
     except together.APIError as exc:
-        raise map_api_error(exc, action, reads=reads) from exc
+        raise map_api_error(exc, action, provider=provider, base_url=base_url) from exc

@@ -1,50 +1,43 @@
 """``TogetherBatchOperations``: lmbatch's contract on the Together AI Batch API.
 
 Together speaks a variant of the OpenAI batch protocol, through its own SDK (``together``,
-imported on first use):
+imported on first use). Requests are encoded and results decoded as OpenAI's Chat
+Completions (inherited from :class:`~lmbatch_openai.OpenAICompatibleBatchOperations`);
+the transport and these differences are Together's:
 
 * input lines are ``{"custom_id", "body"}`` (no ``method``/``url``); a custom id is at
-  most 64 characters; bodies are Chat Completions bodies with ``max_tokens`` (not
-  ``max_completion_tokens``);
+  most 64 characters; bodies say ``max_tokens`` (not ``max_completion_tokens``);
 * the input file is uploaded with purpose ``batch-api`` (the SDK's signed-URL upload);
 * ``POST /v1/batches`` takes ``model_id`` and ``priority`` and answers
   ``{"job": {...}, "warning": ...}``;
 * statuses are upper case, with a ``progress`` percentage instead of request counts
   (see :mod:`lmbatch_together._status`); listing is one unpaginated array.
-
-Results are OpenAI-shaped output and error files, decoded as Chat Completions.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from lmbatch_openai import OpenAICompatibleBatchOperations
 
 from lmbatch.provider import (
     BatchInfo,
-    BatchOperations,
     BatchPage,
     Hyperparameters,
     Message,
-    MissingCredentialsError,
     PreparedBatch,
     ProviderConnectionError,
     ProviderError,
     ProviderLimits,
-    ResultRecord,
-    SubmissionUncertainError,
-    ValidationError,
+    ProviderSettings,
+    create_failure,
+    create_uncertain,
 )
-from lmbatch_together._errors import PROVIDER, map_api_error, mapped_errors
-from lmbatch_together._openai_shapes import (
-    RESERVED_BODY_KEYS,
-    check_schema,
-    decode_line,
-    encode_chat_body,
-    validate_chat_request,
-)
-from lmbatch_together._settings import API_KEY_ENV, TogetherSettings
+from lmbatch_together._errors import mapped_errors
+from lmbatch_together._settings import TogetherSettings
 from lmbatch_together._status import job_info
 
 if TYPE_CHECKING:
@@ -86,7 +79,7 @@ REQUEST_FIELDS = frozenset(
 )
 
 
-class TogetherBatchOperations(BatchOperations):
+class TogetherBatchOperations(OpenAICompatibleBatchOperations):
     """Batches on the Together AI Batch API (provider name ``together``).
 
     Example::
@@ -98,8 +91,11 @@ class TogetherBatchOperations(BatchOperations):
     """
 
     name = "together"
-    settings_class = TogetherSettings
-    marks_create_start = True
+    settings_class: ClassVar[type[ProviderSettings]] = TogetherSettings
+    api_key_env: ClassVar[tuple[str, ...]] = ("TOGETHER_API_KEY",)
+    default_base_url: ClassVar[str | None] = "https://api.together.ai"  # the SDK's
+    base_url_env: ClassVar[str | None] = "TOGETHER_BASE_URL"
+    endpoints: ClassVar[tuple[str, ...]] = ("/v1/chat/completions",)
     limits = ProviderLimits(
         max_requests_per_batch=50_000,
         max_bytes_per_batch=100 * 1024 * 1024,
@@ -107,75 +103,48 @@ class TogetherBatchOperations(BatchOperations):
     )
     #: Together discounts batches on some models only: 0 never under-estimates a cost.
     batch_discount: ClassVar[float] = 0.0
+    checks_model_names: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         assert isinstance(self.settings, TogetherSettings)
         self.together_settings: TogetherSettings = self.settings
-        self._client_instance: together.AsyncTogether | None = None
+        self._together_client: together.AsyncTogether | None = None
 
-    # -------------------------------------------------------------------- client
-
-    def _api_key(self) -> str:
-        import os
-
-        key = self.together_settings.api_key
-        if key is not None and key.get_secret_value():
-            return key.get_secret_value()
-        from_env = os.environ.get(API_KEY_ENV)
-        if from_env:
-            return from_env
-        raise MissingCredentialsError(
-            f"the together provider needs an API key: set {API_KEY_ENV} in the environment",
-            env_var=API_KEY_ENV,
-        )
-
-    def check_ready(self) -> None:
-        self._api_key()
-        super().check_ready()
-
-    def _client(self) -> together.AsyncTogether:
-        if self._client_instance is None:
+    def _together(self) -> together.AsyncTogether:
+        if self._together_client is None:
             import together
 
             settings = self.together_settings
-            self._client_instance = together.AsyncTogether(
-                api_key=self._api_key(),
-                base_url=settings.base_url,
+            self._together_client = together.AsyncTogether(
+                api_key=self.api_key(),
+                base_url=self.base_url(),
                 max_retries=settings.max_retries,
                 timeout=settings.timeout,
             )
-        return self._client_instance
+        return self._together_client
+
+    def _errors(self, action: str, *, names_batch: bool = True) -> AbstractContextManager[None]:
+        """SDK exceptions in the block leave as lmbatch errors of this provider."""
+        base_url = None if names_batch else str(self._together().base_url)
+        return mapped_errors(action, provider=self.name, base_url=base_url)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        client, self._client_instance = self._client_instance, None
+        client, self._together_client = self._together_client, None
         if client is not None:
             await client.close()
+        await super().aclose()
 
     # ------------------------------------------------------------------ encoding
 
     def request_fields(self) -> tuple[str, frozenset[str]]:
         return "Together /v1/chat/completions", REQUEST_FIELDS
 
-    def validate_hyperparameters(self, params: Hyperparameters) -> None:
-        check_schema(params)
-        reserved = RESERVED_BODY_KEYS & set(params.extra)
-        if reserved:
-            raise ValidationError(
-                f"hyperparameters {sorted(reserved)} are set by lmbatch and cannot be "
-                "passed through"
-            )
-
-    def validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
-        validate_chat_request(key, messages)
-
     def encode_request(
         self, custom_id: str, messages: list[Message], params: Hyperparameters
     ) -> dict[str, Any]:
-        model = self.settings.model
-        assert model is not None  # checked by check_ready
-        body = encode_chat_body(model, messages, params)
+        body = super().encode_request(custom_id, messages, params)["body"]
         if "max_completion_tokens" in body:  # Together names it max_tokens
             body["max_tokens"] = body.pop("max_completion_tokens")
         return {"custom_id": custom_id, "body": body}
@@ -183,127 +152,86 @@ class TogetherBatchOperations(BatchOperations):
     # ---------------------------------------------------------------- submission
 
     async def submit_batch(self, batch: PreparedBatch) -> str:
-        import together
-
         settings = self.together_settings
-        client = self._client()
-        with mapped_errors("upload of the batch input file", reads=False):
+        client = self._together()
+        with self._errors("upload of the batch input file", names_batch=False):
             uploaded = await client.files.upload(file=batch.path, purpose="batch-api", check=False)
         extra: dict[str, Any] = {"model_id": settings.model}
         if settings.priority is not None:
             extra["priority"] = settings.priority
         self.create_started(batch)
+        details = {"input_file_id": uploaded.id}
         try:
             # Never retried: a repeated create may make (and bill) a second batch.
-            created = await client.with_options(max_retries=0).batches.create(
-                endpoint=settings.endpoint, input_file_id=uploaded.id, **extra
-            )
-        except together.APIError as exc:
-            raise await self._create_failure(exc, batch, uploaded.id) from exc
-        job = getattr(created, "job", None)
-        batch_id = getattr(job, "id", None)
+            with self._errors("batch creation", names_batch=False):
+                created = await client.with_options(max_retries=0).batches.create(
+                    endpoint=settings.endpoint,  # type: ignore[arg-type]
+                    input_file_id=uploaded.id,
+                    **extra,
+                )
+        except ProviderError as exc:
+            failure = create_failure(batch, exc, provider=self.name, details=details)
+            if failure is exc:  # refused: no job exists, the uploaded file is useless
+                await self._delete_file_quietly(uploaded.id)
+            raise failure from (exc.__cause__ or exc)
+        batch_id = getattr(getattr(created, "job", None), "id", None)  # {"job": {...}}
         if not isinstance(batch_id, str) or not batch_id:
-            raise self._uncertain(batch, uploaded.id, "answered without a job id")
-        warning = getattr(created, "warning", None)
-        if warning:
-            logger.warning("Together batch %s: %s", batch_id, warning)
+            raise create_uncertain(
+                batch, "answered without a job id", provider=self.name, details=details
+            )
+        if getattr(created, "warning", None):
+            logger.warning("Together batch %s: %s", batch_id, created.warning)
         return batch_id
 
-    def _uncertain(
-        self, batch: PreparedBatch, file_id: str, why: str, mapped: ProviderError | None = None
-    ) -> SubmissionUncertainError:
-        return SubmissionUncertainError(
-            f"Together batch creation for chunk {batch.chunk_index} of job {batch.job_id} "
-            f"{why}; the batch may or may not exist and the call was not retried. Input "
-            f"file {file_id} was uploaded.",
-            details={
-                "input_file_id": file_id,
-                "job_id": batch.job_id,
-                "chunk": str(batch.chunk_index),
-            },
-            provider=PROVIDER,
-            status_code=mapped.status_code if mapped else None,
-            request_id=mapped.request_id if mapped else None,
-            code=mapped.code if mapped else None,
-        )
-
-    async def _create_failure(
-        self, exc: together.APIError, batch: PreparedBatch, file_id: str
-    ) -> ProviderError:
-        import together
-
-        mapped = map_api_error(exc, "batch creation", reads=False)
-        if isinstance(exc, together.APIStatusError) and exc.status_code < 500:
-            await self._delete_file_quietly(file_id)  # refused: no batch, the file is useless
-            return mapped
-        return self._uncertain(batch, file_id, f"failed ({exc.message})", mapped)
-
     async def vendor_date(self) -> str | None:
-        with mapped_errors("listing batches"):
-            raw = await self._client().batches.with_raw_response.list()
+        with self._errors("listing batches"):
+            raw = await self._together().batches.with_raw_response.list()
         date = raw.headers.get("date")
         return str(date) if date else None
 
     # ------------------------------------------------------------------- reading
 
     async def fetch_batch(self, batch_id: str) -> BatchInfo:
-        with mapped_errors(f"status check of batch {batch_id}"):
-            job = await self._client().batches.retrieve(batch_id)
-        return job_info(job.model_dump(mode="json", by_alias=True), PROVIDER)
+        with self._errors(f"status check of batch {batch_id}"):
+            job = await self._together().batches.retrieve(batch_id)
+        return job_info(job.model_dump(mode="json", by_alias=True), self.name)
 
-    async def iter_result_records(
+    async def iter_result_lines(
         self, info: BatchInfo, context: dict[str, Any]
-    ) -> AsyncIterator[ResultRecord]:
-        raw = info["raw"]
-        structured = context.get("response_schema") is not None
-        for file_id in (raw.get("output_file_id"), raw.get("error_file_id")):
-            if file_id:
-                async for line in self._file_lines(str(file_id)):
-                    if line.strip():
-                        yield self._decoded(line, structured)
-
-    def _decoded(self, line: str, structured: bool) -> ResultRecord:
-        record = decode_line(line, self.together_settings.endpoint, structured)
-        error = record.output.error
-        if error is not None and error.provider != PROVIDER:  # the shared decoder's name
-            record.output.error = error.model_copy(update={"provider": PROVIDER})
-        return record
-
-    async def _file_lines(self, file_id: str) -> AsyncIterator[str]:
-        """Stream a result file line by line (never held in memory whole)."""
+    ) -> AsyncIterator[str]:
         import httpx
 
-        with mapped_errors(f"download of result file {file_id}"):
-            async with self._client().files.with_streaming_response.content(file_id) as response:
-                try:
-                    async for line in response.iter_lines():
-                        yield line
-                except httpx.TransportError as exc:
-                    raise ProviderConnectionError(
-                        f"result file {file_id} stopped streaming: {exc}", provider=PROVIDER
-                    ) from exc
-
-    async def after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:
-        input_file_id = info["raw"].get("input_file_id")
-        if self.together_settings.delete_input_file and input_file_id:
-            await self._delete_file_quietly(str(input_file_id))
+        raw = info["raw"]
+        for file_id in (raw.get("output_file_id"), raw.get("error_file_id")):
+            if not file_id:
+                continue
+            with self._errors(f"download of result file {file_id}"):
+                files = self._together().files
+                async with files.with_streaming_response.content(str(file_id)) as response:
+                    try:
+                        async for line in response.iter_lines():
+                            yield line
+                    except httpx.TransportError as exc:  # transient: core reads it again
+                        raise ProviderConnectionError(
+                            f"result file {file_id} stopped streaming: {exc}", provider=self.name
+                        ) from exc
 
     async def _delete_file_quietly(self, file_id: str) -> None:
         try:
-            with mapped_errors(f"deletion of file {file_id}"):
-                await self._client().files.delete(file_id)
+            with self._errors(f"deletion of file {file_id}"):
+                await self._together().files.delete(file_id)
         except ProviderError as exc:
             if exc.status_code != 404:
                 logger.warning("could not delete Together file %s: %s", file_id, exc)
 
     async def list_batches_page(self, cursor: str | None) -> BatchPage:
         # One unpaginated array, in no promised order: newest first here, as core expects.
-        with mapped_errors("listing batches"):
-            jobs = await self._client().batches.list()
-        infos = [job_info(job.model_dump(mode="json", by_alias=True), PROVIDER) for job in jobs]
+        with self._errors("listing batches"):
+            jobs = await self._together().batches.list()
+        infos = [job_info(job.model_dump(mode="json", by_alias=True), self.name) for job in jobs]
         infos.sort(key=lambda i: i["created_at"].timestamp() if i["created_at"] else 0.0)
         return BatchPage(infos[::-1], None)
 
     async def cancel_batch(self, batch_id: str) -> None:
-        with mapped_errors(f"cancelling batch {batch_id}"):
-            await self._client().batches.cancel(batch_id)
+        with self._errors(f"cancelling batch {batch_id}"):
+            await self._together().batches.cancel(batch_id)
