@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,8 +42,7 @@ from lmbatch.provider import (
     ProviderLimits,
     ProviderSettings,
     RateLimitError,
-    create_failure,
-    create_uncertain,
+    is_definite_refusal,
 )
 from lmbatch_azure._settings import AzureSettings, entra_available
 
@@ -159,7 +159,7 @@ class AzureBatchOperations(OpenAICompatibleBatchOperations):
         return self.endpoint.removeprefix("/v1") if classic else self.endpoint
 
     def batch_context(self, params: Hyperparameters) -> dict[str, Any]:
-        return {"endpoint": self._wire_endpoint()}
+        return {"endpoint": self._wire_endpoint()}  # the create call's endpoint too
 
     def encode_request(
         self, custom_id: str, messages: list[Message], params: Hyperparameters
@@ -171,51 +171,21 @@ class AzureBatchOperations(OpenAICompatibleBatchOperations):
 
     # ---------------------------------------------------------------- submission
 
+    def upload_options(self) -> dict[str, Any]:
+        """An expiry on every upload: the resource then keeps 10,000 files, not 500."""
+        seconds = self.azure.input_file_expires_after
+        return {"expires_after": {"anchor": "created_at", "seconds": seconds}}
+
     async def submit_batch(self, batch: PreparedBatch) -> str:
-        settings = self.azure
-        client = self._client().with_options(max_retries=0)
-        filename = f"lmbatch-{batch.job_id}-{batch.chunk_index}.jsonl"
-        expiry = {"anchor": "created_at", "seconds": settings.input_file_expires_after}
-        upload = self._errors("upload of the batch input file", names_batch=False)
-        with upload, _bom_free(batch.path) as path, path.open("rb") as handle:
-            uploaded = await client.files.create(
-                file=(filename, handle, "application/jsonl"),
-                purpose="batch",
-                expires_after=expiry,  # type: ignore[arg-type]
-            )
-        extra: dict[str, Any] = {}
-        if settings.output_expires_after is not None:
-            extra["output_expires_after"] = {
-                "anchor": "created_at",
-                "seconds": settings.output_expires_after,
-            }
-        self.create_started(batch)
-        details = {"input_file_id": uploaded.id}
-        try:
-            with self._errors("batch creation", names_batch=False):
-                created = await client.batches.create(
-                    input_file_id=uploaded.id,
-                    endpoint=str(batch.context.get("endpoint") or self._wire_endpoint()),  # type: ignore[arg-type]
-                    completion_window="24h",
-                    metadata={**settings.metadata, **batch.metadata},
-                    **extra,
-                )
-        except ProviderError as exc:
-            failure = create_failure(batch, exc, provider=self.name, details=details)
-            if failure is exc:  # refused: no batch exists, the uploaded file is useless
-                await self._delete_file_quietly(uploaded.id)
-                failure = self._quota(exc)
-            raise failure from (exc.__cause__ or exc)
-        batch_id = getattr(created, "id", None)
-        if not isinstance(batch_id, str) or not batch_id:
-            raise create_uncertain(
-                batch, "answered without a batch id", provider=self.name, details=details
-            )
-        return batch_id
+        with _bom_free(batch.path) as path:
+            try:
+                return await super().submit_batch(replace(batch, path=path))
+            except ProviderError as exc:
+                raise self._quota(exc) from exc
 
     def _quota(self, error: ProviderError) -> ProviderError:
         """A create refused for the deployment's enqueued-token quota: try again later."""
-        if error.code not in QUOTA_CODES:
+        if error.code not in QUOTA_CODES or not is_definite_refusal(error):
             return error
         return RateLimitError(
             f"{error} (the deployment's enqueued-token quota is full: submit again once "
