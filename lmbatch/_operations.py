@@ -77,7 +77,6 @@ from lmbatch._spool import adopt_plan_chunk, plan_chunk_file, requests_at_hand, 
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
 from lmbatch._store import JobRecord
 from lmbatch._store_contract import Store, open_store
-from lmbatch._store_location import resolve_store
 from lmbatch._submission import (
     JOB_ID_METADATA_KEY,
     create_started,
@@ -244,6 +243,8 @@ class BatchOperations(ABC):
     def store(self) -> Store:
         """The job store this instance records batches in."""
         if self._store is None:
+            from lmbatch._config import resolve_store  # the config file is read if needed
+
             configured = self._store_arg
             assert not isinstance(configured, Store)
             self._store = open_store(resolve_store(configured))

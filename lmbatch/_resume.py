@@ -12,6 +12,7 @@ from lmbatch._config import (
     configured_settings,
     get_batch_operations,
     load_config,
+    resolve_store,
 )
 from lmbatch._connections import options_for_job, select_recorded
 from lmbatch._deadline import Deadline, deadline_scope
@@ -28,7 +29,6 @@ from lmbatch._settings import ProviderSettings
 from lmbatch._status import BatchInfo
 from lmbatch._store import JobRecord
 from lmbatch._store_contract import Store, open_store
-from lmbatch._store_location import STORE_ENV, resolve_store
 
 __all__ = ["find_recorded_job", "resume", "wait"]
 
@@ -130,9 +130,7 @@ async def resume(
 def _open_store(store: Store | str | os.PathLike[str] | None) -> Store:
     if isinstance(store, Store):
         return store
-    if store or os.environ.get(STORE_ENV):
-        return open_store(resolve_store(store))
-    return open_store(resolve_store(None, config_store=load_config().store))
+    return open_store(resolve_store(store))
 
 
 def find_recorded_job(
