@@ -90,7 +90,9 @@ def _code(text: str) -> str:
 def provider_options() -> str:
     """A section per documented provider with a table of its options."""
     from lmbatch import available_providers
+    from lmbatch._jobs._options import JobOptions
 
+    job_options = set(JobOptions.model_fields)
     entries = {entry.name: entry for entry in available_providers()}
     sections: list[str] = []
     for name in DOCUMENTED_PROVIDERS:
@@ -112,7 +114,9 @@ def provider_options() -> str:
         )
         sections.append("| option | type | default | meaning |")
         sections.append("|---|---|---|---|")
-        for option, field in settings.model_fields.items():
+        # The vendor's own options first, lmbatch's job options (the same everywhere) last.
+        fields = sorted(settings.model_fields.items(), key=lambda item: item[0] in job_options)
+        for option, field in fields:
             meaning = field.description or described.get(option, "")
             sections.append(
                 f"| `{option}` | {_code(_type_name(field.annotation))} | "
