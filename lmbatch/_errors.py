@@ -66,6 +66,7 @@ __all__ = [
     "UnknownProviderError",
     "UntrustedURLError",
     "ValidationError",
+    "is_transient_status",
 ]
 
 
@@ -185,6 +186,17 @@ class BudgetExceededError(ValidationError):
         self.upper_bound = upper_bound
 
 
+def is_transient_status(status_code: int | None) -> bool:
+    """Whether an HTTP status means "try again later" rather than "this call is wrong".
+
+    408 (timeout), 409 (conflict), 429 (rate limit) and every 5xx. The one definition:
+    the error classes below answer :attr:`ProviderError.is_transient` by it (a rate
+    limit or a server error is transient whatever its status), and so should every
+    other judgement of a status (the transient flag of a request's outcome).
+    """
+    return status_code is not None and (status_code in (408, 409, 429) or status_code >= 500)
+
+
 class ProviderError(LMBatchError):
     """The provider's API returned an error or could not be reached.
 
@@ -267,7 +279,7 @@ class ProviderRequestError(ProviderError):
 
     @property
     def is_transient(self) -> bool:
-        return self.status_code in (408, 409)
+        return is_transient_status(self.status_code)  # 408 and 409 among the 4xx
 
 
 class SubmissionUncertainError(ProviderError):
