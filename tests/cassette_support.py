@@ -326,4 +326,4 @@ def pinned_job_tag(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     """In tests marked ``vcr``, every job's request ids end with :data:`CASSETTE_JOB_TAG`."""
     if request.node.get_closest_marker("vcr") is None:
         return
-    monkeypatch.setattr("lmbatch._operations.new_job_tag", lambda limits: CASSETTE_JOB_TAG)
+    monkeypatch.setattr("lmbatch._jobs._recording.new_job_tag", lambda limits: CASSETTE_JOB_TAG)

@@ -89,8 +89,7 @@ def _code(text: str) -> str:
 
 def provider_options() -> str:
     """A section per documented provider with a table of its options."""
-    from lmbatch import available_providers
-    from lmbatch._jobs._options import JobOptions
+    from lmbatch import JobOptions, available_providers
 
     job_options = set(JobOptions.model_fields)
     entries = {entry.name: entry for entry in available_providers()}

@@ -13,9 +13,9 @@ from lmbatch._config import (
     resolve_store,
 )
 from lmbatch._connections import options_for_job
+from lmbatch._jobs._resume import find_recorded_job
 from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
-from lmbatch._resume import find_recorded_job
 from lmbatch._store import JobRecord
 from lmbatch._store_contract import is_database_url, open_store
 from lmbatch.cli._errors import CLIError

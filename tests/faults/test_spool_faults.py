@@ -16,6 +16,7 @@ import pytest
 
 import lmbatch
 from lmbatch import BatchInfo, BatchOperations, LMOutput, SpoolDamagedError
+from lmbatch._jobs import _recording
 from lmbatch._planning import chunk_file_name
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
 from tests.faults._harness import (
@@ -71,14 +72,14 @@ async def test_chunk_damaged_between_intent_and_submission_is_rebuilt(
 ) -> None:
     async with Emulator(EmulatorSettings(mode="polls")) as emulator:
         ops = chunked(vendor, emulator, tmp_path / "s.sqlite3")
-        record = ops._record_job
+        record = _recording.record_job
 
         def record_then_damage(*args: Any, **kwargs: Any) -> Any:
             job, created = record(*args, **kwargs)
             damage(ops.store.spool_dir(job.job_id) / chunk_file_name(1), how)
             return job, created
 
-        monkeypatch.setattr(ops, "_record_job", record_then_damage)
+        monkeypatch.setattr(_recording, "record_job", record_then_damage)
         async with ops:
             results = await ops.invoke(REQUESTS, status_check_interval=0, max_iterations=200)
         check_answers(results, emulator, faults=1)

@@ -30,7 +30,7 @@ from lmbatch import (
     UntrustedURLError,
     ValidationError,
 )
-from lmbatch._reconcile import reconcile_chunks
+from lmbatch._jobs._reconcile import reconcile_chunks
 from lmbatch.testing.emulator import Emulator
 from tests.listener import Listener
 
@@ -293,7 +293,7 @@ async def test_create_5xx_is_uncertain_and_never_retried(
     assert emulator.create_calls == 1
     (job,) = ops.store.list_jobs()
     assert job.chunks[0].state == "submitting"
-    await reconcile_chunks(ops, job, [0])
+    await reconcile_chunks(ops._jobs, job, [0])
     (chunk,) = ops.store.get_job(job.job_id).chunks  # type: ignore[union-attr]
     if after_effect:
         assert chunk.batch_id is not None
@@ -321,11 +321,11 @@ async def test_reconciliation_never_guesses_and_says_how_to_settle(
     ops.store.record_attempt(job_id, 0, time.time() - 5, 0.0)
     # Two same-size batches of unknown origin, still running: either could be chunk 0.
     for custom_id in ("x", "y"):
-        await ops._call(ops.client.messages.batches.create(requests=[_raw_request(custom_id)]))
+        await ops._jobs.call(ops.client.messages.batches.create(requests=[_raw_request(custom_id)]))
     job = ops.store.get_job(job_id)
     assert job is not None
     with pytest.raises(SubmissionAmbiguousError) as caught:
-        await reconcile_chunks(ops, job, [0])
+        await reconcile_chunks(ops._jobs, job, [0])
     error = caught.value
     assert (error.job_id, error.chunk_index, len(error.candidates)) == (job_id, 0, 2)
     assert error.commands == [

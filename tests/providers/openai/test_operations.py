@@ -27,7 +27,7 @@ from lmbatch import (
     SubmissionUncertainError,
     ValidationError,
 )
-from lmbatch._reconcile import reconcile_chunks
+from lmbatch._jobs._reconcile import reconcile_chunks
 from lmbatch._store import JobStore
 from tests.listener import Listener
 
@@ -98,7 +98,7 @@ async def test_interrupted_create_is_found_by_its_stamp_and_nothing_else(
         await ops.create({"a": "one"})
     job = ops.store.get_job(caught.value.details["job_id"])
     assert job is not None
-    await reconcile_chunks(ops, job, [0])
+    await reconcile_chunks(ops._jobs, job, [0])
     found = ops.store.get_job(job.job_id).chunks[0].batch_id  # type: ignore[union-attr]
     assert found is not None
     assert found != other
@@ -503,12 +503,12 @@ async def test_reconciliation_stops_listing_at_batches_older_than_the_create(
     assert ops.store.claim_chunk(job_id, 0, _dead_owner())
     # The vendor's clock an hour ahead of ours: by it, the create was attempted after
     # every existing batch was made.
-    ops._vendor_clock = (3600.0, time.monotonic())
+    ops._jobs.vendor_clock = (3600.0, time.monotonic())
     ops.store.record_attempt(job_id, 0, time.time(), 3600.0)
     pages_before = sum(1 for c in emulator.calls if c.operation == "list")
     job = ops.store.get_job(job_id)
     assert job is not None
-    await reconcile_chunks(ops, job, [0])
+    await reconcile_chunks(ops._jobs, job, [0])
     assert ops.store.get_job(job_id).chunks[0].state == "planned"  # type: ignore[union-attr]
     assert sum(1 for c in emulator.calls if c.operation == "list") - pages_before == 1
     await ops.aclose()
