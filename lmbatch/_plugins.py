@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
@@ -28,12 +29,23 @@ from lmbatch._errors import ProviderConflictError, UnknownProviderError
 
 if TYPE_CHECKING:
     from lmbatch._operations import BatchOperations
+    from lmbatch.testing.emulator import EmulatorVendor
 
-__all__ = ["FIRST_PARTY_DISTRIBUTIONS", "ProviderEntry", "ProviderRegistry", "registry"]
+__all__ = [
+    "DISTRIBUTION_PREFIX",
+    "ProviderEntry",
+    "ProviderRegistry",
+    "install_hint",
+    "registry",
+]
 
 ENTRY_POINT_GROUP = "lmbatch"
-#: Providers the lmbatch project publishes, for install hints.
-FIRST_PARTY_DISTRIBUTIONS = {"openai": "lmbatch-openai", "anthropic": "lmbatch-anthropic"}
+#: Provider plugins are distributions named ``lmbatch-<provider>``. Install hints follow
+#: that convention rather than a list of known providers, which core would have to edit
+#: for every new vendor.
+DISTRIBUTION_PREFIX = "lmbatch-"
+# A name that can be part of a distribution name (no spaces, quotes or shell syntax).
+_DISTRIBUTION_SAFE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
 #: What a plugin may raise that is not the plugin's failure but the program's: Ctrl-C, and
@@ -266,17 +278,85 @@ class ProviderRegistry:
             _unknown_message(name, available, broken), provider=name, available=available
         )
 
+    # -- emulator vendors ------------------------------------------------------------
+
+    def emulator_vendors(self, check: Callable[[Any], None]) -> list[type[EmulatorVendor[Any]]]:
+        """Every emulator vendor the loaded plugins register, in plugin order.
+
+        Asked only when an emulator is built (so plugins import Starlette then, not at
+        load). A plugin whose hook fails, or registers something ``check`` refuses, is
+        reported and skipped; a vendor name two plugins register is left out, with a
+        warning, as for providers.
+
+        Args:
+            check: Raises ``TypeError`` for anything that is not a vendor class (the
+                emulator's own rule, so core needs no emulator import).
+        """
+        self.load()
+        with self._lock:
+            impls = self._pm.hook.lmbatch_register_emulator_vendors.get_hookimpls()
+        claims: dict[str, list[tuple[str, type[EmulatorVendor[Any]]]]] = {}
+        for impl in impls:
+            found: list[type[EmulatorVendor[Any]]] = []
+
+            def register(vendor: type[EmulatorVendor[Any]], sink: list[Any] = found) -> None:
+                check(vendor)
+                sink.append(vendor)
+
+            try:
+                impl.function(register=register)
+            except _PASS_THROUGH:
+                raise
+            except BaseException as exc:
+                warnings.warn(
+                    f"lmbatch plugin {impl.plugin_name!r} failed to register its emulator "
+                    f"vendors: {type(exc).__name__}: {exc}",
+                    PluginLoadWarning,
+                    stacklevel=2,
+                )
+                continue
+            for vendor in found:
+                claims.setdefault(vendor.name, []).append((impl.plugin_name, vendor))
+        vendors: list[type[EmulatorVendor[Any]]] = []
+        for name, claimed in claims.items():
+            if len(claimed) == 1:
+                vendors.append(claimed[0][1])
+                continue
+            plugins = " and ".join(repr(plugin) for plugin, _ in claimed)
+            warnings.warn(
+                f"plugins {plugins} both register emulator vendor {name!r}; it is not served "
+                "until one is uninstalled or blocked with LMBATCH_DISABLE_PLUGINS",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
+        return vendors
+
 
 def _unknown_message(name: str, available: list[str], broken: ProviderEntry | None) -> str:
     if broken is not None:
         return f"provider {name!r} is installed but broken: {broken.reason}"
     message = f"unknown provider {name!r}; installed providers: {', '.join(available) or 'none'}"
-    close = difflib.get_close_matches(name, [*available, *FIRST_PARTY_DISTRIBUTIONS], n=1)
+    close = difflib.get_close_matches(name, available, n=1)
     if close and close[0] != name:
-        message += f". Did you mean {close[0]!r}?"
-    if name in FIRST_PARTY_DISTRIBUTIONS:
-        message += f". Install it with: pip install {FIRST_PARTY_DISTRIBUTIONS[name]}"
+        return message + f". Did you mean {close[0]!r}?"
+    hint = install_hint(name)
+    if hint is not None:
+        message += f". {hint}"
     return message
+
+
+def install_hint(name: str) -> str | None:
+    """How a provider that is not installed is usually installed, or None for a name no
+    distribution could have.
+
+    Example: ``install_hint("openai")`` says ``pip install lmbatch-openai``.
+    """
+    if not _DISTRIBUTION_SAFE.fullmatch(name):
+        return None
+    return (
+        f"Provider plugins are named {DISTRIBUTION_PREFIX}<provider>; if one exists for it: "
+        f"pip install {DISTRIBUTION_PREFIX}{name}"
+    )
 
 
 def _blocked_plugins() -> set[str]:

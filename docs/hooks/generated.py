@@ -2,8 +2,8 @@
 
 Markers replaced in page Markdown:
 
-* ``<!-- lmbatch:provider-options -->``: every option of every first-party provider (and
-  the built-in ``fake``), from the providers' settings models.
+* ``<!-- lmbatch:provider-options -->``: every option of every provider of this repository
+  (``providers/*``, discovered) and of the built-in ``fake``, from their settings models.
 * ``<!-- lmbatch:cli-reference -->``: the ``--help`` of every ``lmbatch`` command.
 * ``<!-- lmbatch:error-tree -->``: the error tree drawn in ``lmbatch._errors``.
 """
@@ -12,12 +12,27 @@ from __future__ import annotations
 
 import html
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 PROVIDER_OPTIONS = "<!-- lmbatch:provider-options -->"
 CLI_REFERENCE = "<!-- lmbatch:cli-reference -->"
 ERROR_TREE = "<!-- lmbatch:error-tree -->"
-DOCUMENTED_PROVIDERS = ("openai", "anthropic", "fake")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def documented_providers() -> list[str]:
+    """The providers this repository ships: those registered by ``providers/*`` (each
+    entry-point name in group ``lmbatch`` is a provider), then core's own (``fake``).
+
+    Discovered, so adding a provider needs no edit here.
+    """
+    names: list[str] = []
+    for pyproject in [*sorted(ROOT.glob("providers/*/pyproject.toml")), ROOT / "pyproject.toml"]:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        names += list(project.get("entry-points", {}).get("lmbatch", {}))
+    return names
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
@@ -94,7 +109,7 @@ def provider_options() -> str:
     job_options = set(JobOptions.model_fields)
     entries = {entry.name: entry for entry in available_providers()}
     sections: list[str] = []
-    for name in DOCUMENTED_PROVIDERS:
+    for name in documented_providers():
         entry = entries.get(name)
         sections.append(f"### `{name}`\n")
         if entry is None or entry.operations_class is None:

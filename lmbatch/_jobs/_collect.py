@@ -140,6 +140,7 @@ def unanswered(jobs: Orchestrator, info: BatchInfo, unreadable: int) -> LMOutput
             first["message"] if first else "the batch failed",
             code=first["code"] if first else "batch_failed",
             provider=jobs.name,
+            transient=first.get("transient", False) if first else False,
         )
     message = "the provider returned no result for this request"
     if unreadable:

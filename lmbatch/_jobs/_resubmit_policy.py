@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RESUBMIT_ROUNDS",
-    "TRANSIENT_ERROR_CODES",
     "OutcomePolicy",
     "ResubmissionRound",
     "resubmit_reason",
@@ -32,20 +31,6 @@ __all__ = [
 
 #: Resubmission rounds ``invoke`` runs by default.
 DEFAULT_RESUBMIT_ROUNDS = 2
-
-#: Error codes that mean "try again later" rather than "this request is wrong".
-TRANSIENT_ERROR_CODES = frozenset(
-    {
-        "rate_limit_exceeded",
-        "rate_limit_error",
-        "overloaded_error",
-        "api_error",
-        "server_error",
-        "internal_error",
-        "timeout_error",
-        "token_limit_exceeded",
-    }
-)
 
 
 def should_resubmit(output: LMOutput, retry_on: Collection[str] = ()) -> bool:
@@ -63,10 +48,8 @@ def should_resubmit(output: LMOutput, retry_on: Collection[str] = ()) -> bool:
         return True
     if error.kind != "errored":
         return False  # cancelled on purpose, or answered (and billed) but unreadable
-    status = error.status_code
-    if status is not None and (status in (408, 409, 429) or status >= 500):
-        return True
-    return error.code in TRANSIENT_ERROR_CODES
+    # Set by the provider's decoder, for its vendor's codes and the HTTP status.
+    return error.transient
 
 
 def resubmit_reason(output: LMOutput) -> str:

@@ -20,6 +20,11 @@ a backend (an emulator, a mock, or a fake) where
   :attr:`BatchOperationsContract.supports_fault_directives` to False if the backend cannot).
 
 Every test is async and needs pytest-asyncio (``asyncio_mode = "auto"``).
+
+Each test runs twice: once on the production path users get (decoders build outputs
+without validating them, see :func:`lmbatch.provider.build_unchecked`) and once with every
+such output validated, so a decoder that hands over a malformed value fails the
+``validating`` run while the ``production`` run proves what users actually receive.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
+import lmbatch._unchecked
 from lmbatch._errors import (
     BatchNotFinishedError,
     BatchNotFoundError,
@@ -77,6 +83,13 @@ class BatchOperationsContract:
     max_status_checks: ClassVar[int] = 50
     #: Whether the backend honours ``[[lmbatch:...]]`` prompt directives.
     supports_fault_directives: ClassVar[bool] = True
+
+    @pytest.fixture(autouse=True, params=["production", "validating"])
+    def decoding(self, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+        """Run each test on the unvalidated production path and on the validating one."""
+        mode = str(request.param)
+        monkeypatch.setattr(lmbatch._unchecked, "validate_unchecked", mode == "validating")
+        return mode
 
     @pytest.fixture
     def batch_operations(self) -> BatchOperations:

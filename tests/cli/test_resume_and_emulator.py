@@ -192,7 +192,7 @@ def test_emulator_takes_faults_from_the_command_line(lmbatch: Invoke, served: li
         (["--fault", "create=200"], "4xx or 5xx"),
         (["--fault", "create=500,nth=0"], "nth"),
         (["--fault", "create=500,when=later"], "unknown word 'when=later'"),
-        (["--fault", "create=500,provider=google"], "provider must be openai or anthropic"),
+        (["--fault", "create=500,provider=google"], "unknown provider 'google'"),
         (["--key-fault", "q1"], "--key-fault 'q1': expected CUSTOM_ID=FAULTS"),
         (["--key-fault", "q1=explode"], "--key-fault 'q1=explode': unknown lmbatch fault"),
     ],
@@ -249,7 +249,7 @@ def test_a_store_named_by_a_config_file_cannot_send_the_key_to_its_recorded_base
     import sqlite3
 
     from lmbatch.testing.emulator import Emulator, EmulatorSettings
-    from tests.listener import Listener
+    from lmbatch.testing.listener import Listener
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-do-not-leak")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import lmbatch._unchecked
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 from lmbatch.testing.contract import BatchOperationsContract
 
@@ -12,6 +13,9 @@ class TestFakeContract(BatchOperationsContract):
     @pytest.fixture
     def batch_operations(self) -> FakeBatchOperations:
         return FakeBatchOperations(backend=FakeBackend(), store=":memory:", polls_until_done=2)
+
+    def test_each_test_runs_on_the_production_and_the_validating_path(self, decoding: str) -> None:
+        assert lmbatch._unchecked.validate_unchecked is (decoding == "validating")
 
 
 class TestFakeContractWithStrictIds(BatchOperationsContract):

@@ -48,9 +48,9 @@ def damage(path: Path, how: str) -> None:
     path.write_bytes(bytes(data))
 
 
-def chunked(vendor: Vendor, emulator: Emulator, store: Path) -> BatchOperations:
+def chunked(vendor: Vendor, emulator: Emulator, store: Path, **options: Any) -> BatchOperations:
     """Operations that split REQUESTS into two chunks of three."""
-    ops = make_operations(vendor, vendor.base_url(emulator), store)
+    ops = make_operations(vendor, vendor.base_url(emulator), store, **options)
     ops.limits = dataclasses.replace(ops.limits, max_requests_per_batch=3)
     return ops
 
@@ -94,8 +94,7 @@ async def test_chunk_damaged_before_resume_is_refused_then_rebuilt_by_the_rerun(
     store = tmp_path / "s.sqlite3"
     async with Emulator(EmulatorSettings(mode="polls")) as emulator:
         emulator.faults.fail(REFUSED[vendor.name], 429, nth=1, provider=vendor.name)  # type: ignore[arg-type]
-        ops = chunked(vendor, emulator, store)
-        ops.max_concurrent_submissions = 1
+        ops = chunked(vendor, emulator, store, max_concurrent_submissions=1)
         async with ops:
             with pytest.raises(lmbatch.RateLimitError):
                 await ops.create(REQUESTS)
