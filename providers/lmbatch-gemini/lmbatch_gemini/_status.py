@@ -23,8 +23,9 @@ Request counts come from ``metadata.batchStats``, whose int64 values are JSON *s
 ``successfulRequestCount``, ``errored`` = ``failedRequestCount``; the requests not
 counted as either are ``processing`` while the batch runs, ``cancelled`` or ``expired``
 once it ended so. The operation's ``error`` (a ``google.rpc.Status``: the reason a batch
-failed) is in ``errors``. ``expires_at`` is 48 h after creation, when Gemini expires a
-batch that has not ended.
+failed) is in ``errors``, ``transient`` when its code passes (``RESOURCE_EXHAUSTED``,
+``UNAVAILABLE``, ``INTERNAL``...: the requests are then resubmitted by ``invoke``).
+``expires_at`` is 48 h after creation, when Gemini expires a batch that has not ended.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from lmbatch.provider import (
     BatchInfo,
     BatchStatus,
     RequestCounts,
+    is_transient_status,
 )
 from lmbatch_gemini._errors import PROVIDER, rpc_status
 
@@ -168,7 +170,17 @@ def _errors(operation: dict[str, Any]) -> list[BatchError]:
         return []
     word, http, message = rpc_status(error)
     code = word or (str(http) if http is not None else None)
-    return [BatchError(code=code, message=message or "the batch failed", line=None, param=None)]
+    return [
+        BatchError(
+            code=code,
+            message=message or "the batch failed",
+            line=None,
+            param=None,
+            # A batch failed for a passing reason (quota, overload): its requests are
+            # worth resubmitting.
+            transient=http is not None and is_transient_status(http),
+        )
+    ]
 
 
 def _model(value: Any) -> str | None:

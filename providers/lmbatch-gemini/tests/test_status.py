@@ -119,8 +119,12 @@ def test_a_failed_batch_says_why() -> None:
             "message": "Input file is not valid JSONL.",
             "line": None,
             "param": None,
+            "transient": False,
         }
     ]
+    quota = batch_info(operation("BATCH_STATE_FAILED", done=True, error={"code": 8}))
+    assert quota["errors"][0]["code"] == "RESOURCE_EXHAUSTED"
+    assert quota["errors"][0]["transient"] is True
     # No result will come for them: nothing is promised as a result line.
     assert info["request_counts"]["errored"] == 0
 
