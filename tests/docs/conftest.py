@@ -12,6 +12,18 @@ README = ROOT / "README.md"
 EXAMPLE_PLUGIN = DOCS / "examples" / "lmbatch-echo"
 
 
+def excerpt_source(title: str | None) -> Path | None:
+    """The example plugin file a code block's ``title`` names, if it names one.
+
+    A block titled ``lmbatch-echo/lmbatch_echo/_operations.py`` quotes that file of
+    ``docs/examples/``: it is checked against the file instead of being run.
+    """
+    if not title or "/" not in title:
+        return None
+    path = DOCS / "examples" / title
+    return path if path.is_file() else None
+
+
 def markdown_files() -> list[Path]:
     """Every documentation page (not the example plugin's files) and the README."""
     pages = sorted(path for path in DOCS.rglob("*.md") if EXAMPLE_PLUGIN not in path.parents)

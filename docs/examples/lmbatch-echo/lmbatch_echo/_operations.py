@@ -40,7 +40,6 @@ from lmbatch.testing import sample_from_schema
 __all__ = ["EchoBatchOperations", "EchoSettings"]
 
 
-# --8<-- [start:settings]
 class EchoSettings(ProviderSettings):
     """Options of the ``echo`` provider.
 
@@ -56,9 +55,6 @@ class EchoSettings(ProviderSettings):
     polls_until_done: int = 1
 
 
-# --8<-- [end:settings]
-
-# --8<-- [start:status-table]
 #: The vendor's batch states, as lmbatch statuses.
 STATUS_MAP = {
     "running": BatchStatus.IN_PROGRESS,
@@ -66,10 +62,8 @@ STATUS_MAP = {
     "done": BatchStatus.FINISHED,
     "cancelled": BatchStatus.CANCELLED,
 }
-# --8<-- [end:status-table]
 
 
-# --8<-- [start:class]
 class EchoBatchOperations(BatchOperations):
     """The ``echo`` provider (select it with ``get_batch_operations("echo")``)."""
 
@@ -95,9 +89,11 @@ class EchoBatchOperations(BatchOperations):
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    # --8<-- [end:class]
+    def validate_hyperparameters(self, params: Hyperparameters) -> None:
+        """Refuse, before anything is sent, settings the echo vendor has no use for."""
+        if params.tools:
+            raise ValidationError("the echo provider cannot call tools")
 
-    # --8<-- [start:encode]
     def validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
         """Refuse, before anything is sent, what the echo vendor cannot take."""
         for message in messages:
@@ -115,9 +111,6 @@ class EchoBatchOperations(BatchOperations):
             "schema": schema,
         }
 
-    # --8<-- [end:encode]
-
-    # --8<-- [start:submit]
     async def submit_batch(self, batch: PreparedBatch) -> str:
         """Store the batch as one JSON file; its name is the vendor's batch id."""
         assert isinstance(self.settings, EchoSettings)
@@ -135,9 +128,6 @@ class EchoBatchOperations(BatchOperations):
         )
         return batch_id
 
-    # --8<-- [end:submit]
-
-    # --8<-- [start:fetch]
     async def fetch_batch(self, batch_id: str) -> BatchInfo:
         """What the vendor says of one batch; then time passes (one poll closer to done)."""
         batch = self._load(batch_id)
@@ -175,9 +165,6 @@ class EchoBatchOperations(BatchOperations):
             raw={"id": batch["id"], "state": batch["state"]},
         )
 
-    # --8<-- [end:fetch]
-
-    # --8<-- [start:results]
     async def iter_result_records(
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
@@ -207,9 +194,6 @@ class EchoBatchOperations(BatchOperations):
             finish_details={"stop_reason": "end_turn", "model": model},
         )
 
-    # --8<-- [end:results]
-
-    # --8<-- [start:list-cancel]
     async def list_batches_page(self, cursor: str | None) -> BatchPage:
         """Every batch, newest first, on one page."""
         files = sorted(self.directory.glob("echo_*.json"), key=lambda p: p.stat().st_mtime_ns)
@@ -228,9 +212,6 @@ class EchoBatchOperations(BatchOperations):
         batch["state"] = "cancelling"
         self._save(batch)
 
-    # --8<-- [end:list-cancel]
-
-    # --8<-- [start:storage]
     def _path(self, batch_id: str) -> Path:
         return self.directory / f"{batch_id}.json"
 
@@ -245,8 +226,6 @@ class EchoBatchOperations(BatchOperations):
 
     def _save(self, batch: dict[str, Any]) -> None:
         self._path(batch["id"]).write_text(json.dumps(batch))
-
-    # --8<-- [end:storage]
 
 
 def _last_user_text(messages: list[Message]) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from lmbatch_echo import EchoBatchOperations
 
 import lmbatch
+from lmbatch.provider import ValidationError
 
 
 def test_registered_under_its_name() -> None:
@@ -22,3 +24,12 @@ async def test_round_trip_through_get_batch_operations(tmp_path: Path) -> None:
     assert isinstance(ops, EchoBatchOperations)
     results = await ops.invoke({"q": "Hello"}, status_check_interval=0)
     assert results["q"].text == "echo: Hello"
+
+
+async def test_tools_are_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    vendor = tmp_path / "vendor"
+    ops = EchoBatchOperations(directory=str(vendor), store=":memory:")
+    tool = {"name": "lookup", "parameters": {"type": "object", "properties": {}}}
+    with pytest.raises(ValidationError, match="cannot call tools"):
+        await ops.create({"q": "Hello"}, {"tools": [tool]})
+    assert list(vendor.glob("echo_*.json")) == []
