@@ -26,15 +26,25 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".lmbatch-installed"
-# Everything the test suite needs, installed editable: core (with the dev extra), the
-# first-party providers and the example plugin from the docs.
-PACKAGES = [
-    ".[dev]",
-    "providers/lmbatch-openai",
-    "providers/lmbatch-anthropic",
-    "docs/examples/lmbatch-echo",
-]
+# Where plugin distributions live: each directory here with a pyproject.toml is one
+# (discovered, so adding a provider needs no edit of this file).
+PLUGIN_GLOBS = ("providers/*/pyproject.toml", "docs/examples/*/pyproject.toml")
 LINT_PATHS = ["lmbatch", "providers", "tests", "docs/examples", "benchmarks", "dev.py"]
+
+
+def plugin_packages() -> list[str]:
+    """Every provider (``providers/*``) and example plugin (``docs/examples/*``), as paths."""
+    found = {
+        pyproject.parent.relative_to(ROOT).as_posix()
+        for pattern in PLUGIN_GLOBS
+        for pyproject in ROOT.glob(pattern)
+    }
+    return sorted(found)
+
+
+# Everything the test suite needs, installed editable: core (with the dev extra), every
+# provider and the example plugins from the docs.
+PACKAGES = [".[dev]", *plugin_packages()]
 
 
 def _requirements_digest() -> str:
@@ -99,6 +109,8 @@ def main(argv: list[str]) -> None:
         ensure_environment()
         _run(BIN / "ruff", "check", *LINT_PATHS)
         _run(BIN / "ruff", "format", "--check", *LINT_PATHS)
+        # mypy's file list (pyproject.toml) is globs: providers/*/lmbatch_* and the
+        # example plugins are checked without naming them.
         _run(BIN / "mypy")
     elif command == "bench":
         ensure_environment()

@@ -1,8 +1,12 @@
 """JSON Schema checks, with ``jsonschema`` imported only when a schema is used.
 
-``jsonschema`` is a dependency of lmbatch: a dict ``response_schema`` is always checked,
-both up front (is it a JSON Schema at all?) and against every answer. It is imported here,
-lazily, because it costs tens of milliseconds that ``import lmbatch`` should not pay.
+``jsonschema`` comes with the ``jsonschema`` extra (``pip install 'lmbatch[jsonschema]'``;
+the ``cli`` and ``dev`` extras include it). A dict ``response_schema`` (or a dict tool's
+parameters) is always checked, both up front (is it a JSON Schema at all?) and against
+every answer; without the package such a schema is refused with a :class:`ConfigError`
+that names the install command, never let through unchecked. Pydantic models need no
+``jsonschema``. It is imported here, lazily, because it costs tens of milliseconds that
+``import lmbatch`` should not pay.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from typing import Any
 
 from lmbatch._errors import ConfigError
 
-__all__ = ["compile_schema", "schema_problem"]
+__all__ = ["INSTALL_HINT", "compile_schema", "schema_problem"]
+
+#: The command that installs what checking a JSON Schema dict needs.
+INSTALL_HINT = "pip install 'lmbatch[jsonschema]'"
 
 # jsonschema's messages quote the offending value, which may be a whole sub-schema.
 _MAX_MESSAGE = 300
@@ -21,10 +28,11 @@ def _validators() -> Any:
     try:
         import jsonschema.validators
     except ImportError as exc:
-        # A broken install: never fall back to not checking answers.
+        # An optional extra that is missing: refuse, never fall back to not checking.
         raise ConfigError(
-            "checking a JSON schema needs the 'jsonschema' package, a dependency of "
-            f"lmbatch that cannot be imported ({exc}); reinstall lmbatch"
+            "a JSON Schema dict (response_schema, or a tool's parameters) is checked with "
+            f"the 'jsonschema' package, which cannot be imported ({exc}); install it with: "
+            f"{INSTALL_HINT} (or give a pydantic model instead)"
         ) from None
     return jsonschema.validators
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import threading
 import warnings
 from collections.abc import Callable
@@ -29,11 +30,21 @@ from lmbatch._errors import ProviderConflictError, UnknownProviderError
 if TYPE_CHECKING:
     from lmbatch._operations import BatchOperations
 
-__all__ = ["FIRST_PARTY_DISTRIBUTIONS", "ProviderEntry", "ProviderRegistry", "registry"]
+__all__ = [
+    "DISTRIBUTION_PREFIX",
+    "ProviderEntry",
+    "ProviderRegistry",
+    "install_hint",
+    "registry",
+]
 
 ENTRY_POINT_GROUP = "lmbatch"
-#: Providers the lmbatch project publishes, for install hints.
-FIRST_PARTY_DISTRIBUTIONS = {"openai": "lmbatch-openai", "anthropic": "lmbatch-anthropic"}
+#: Provider plugins are distributions named ``lmbatch-<provider>``. Install hints follow
+#: that convention rather than a list of known providers, which core would have to edit
+#: for every new vendor.
+DISTRIBUTION_PREFIX = "lmbatch-"
+# A name that can be part of a distribution name (no spaces, quotes or shell syntax).
+_DISTRIBUTION_SAFE = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
 #: What a plugin may raise that is not the plugin's failure but the program's: Ctrl-C, and
@@ -271,12 +282,27 @@ def _unknown_message(name: str, available: list[str], broken: ProviderEntry | No
     if broken is not None:
         return f"provider {name!r} is installed but broken: {broken.reason}"
     message = f"unknown provider {name!r}; installed providers: {', '.join(available) or 'none'}"
-    close = difflib.get_close_matches(name, [*available, *FIRST_PARTY_DISTRIBUTIONS], n=1)
+    close = difflib.get_close_matches(name, available, n=1)
     if close and close[0] != name:
-        message += f". Did you mean {close[0]!r}?"
-    if name in FIRST_PARTY_DISTRIBUTIONS:
-        message += f". Install it with: pip install {FIRST_PARTY_DISTRIBUTIONS[name]}"
+        return message + f". Did you mean {close[0]!r}?"
+    hint = install_hint(name)
+    if hint is not None:
+        message += f". {hint}"
     return message
+
+
+def install_hint(name: str) -> str | None:
+    """How a provider that is not installed is usually installed, or None for a name no
+    distribution could have.
+
+    Example: ``install_hint("openai")`` says ``pip install lmbatch-openai``.
+    """
+    if not _DISTRIBUTION_SAFE.fullmatch(name):
+        return None
+    return (
+        f"Provider plugins are named {DISTRIBUTION_PREFIX}<provider>; if one exists for it: "
+        f"pip install {DISTRIBUTION_PREFIX}{name}"
+    )
 
 
 def _blocked_plugins() -> set[str]:

@@ -43,7 +43,8 @@ class StructuredOutputValidator:
 
     A pydantic model class is used when it is known (given in this process, or
     importable from the path recorded in the job store); otherwise the JSON schema is
-    checked with ``jsonschema`` (a dependency: answers are never let through unchecked).
+    checked with ``jsonschema`` (an extra; without it reading the answers is a
+    :class:`~lmbatch.ConfigError`: answers are never let through unchecked).
     """
 
     def __init__(

@@ -4,7 +4,7 @@ The OpenAI provider refuses a hyperparameter that is neither portable nor a docu
 field of the endpoint's request body (with a did-you-mean). The documented fields come
 from the vendored OpenAPI spec, which is not shipped with the package, so their names
 are generated into a small module, committed, and checked against the spec by the tests
-(tests/providers/openai/test_request_fields.py).
+(providers/lmbatch-openai/tests/test_request_fields.py).
 
 Usage::
 

@@ -1,8 +1,14 @@
-"""Settings for the whole test suite."""
+"""Settings for this repository's test suite.
+
+Fixtures any provider's tests can use (emulator, hostile proxy, OpenAPI mock server,
+cassette checks) live in the lmbatch pytest plugin, :mod:`lmbatch.testing.pytest_plugin`;
+what is here belongs to this repository (its PostgreSQL test server, its validation
+setting).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,42 +17,12 @@ import pytest
 import lmbatch._unchecked
 
 if TYPE_CHECKING:
-    from lmbatch.testing.proxy import HostileProxy
     from tests.postgres_server import PostgresServer
 
 # Decoders build their outputs without validation (see `build_unchecked`); in the tests
 # every such output is validated, so a decoder that hands over a wrong value fails here
 # rather than giving users a malformed LMOutput.
 lmbatch._unchecked.validate_unchecked = True
-
-
-@pytest.fixture
-def hostile_proxy() -> Iterator[Callable[[str | None], HostileProxy]]:
-    """Start :class:`~lmbatch.testing.proxy.HostileProxy` instances for one test.
-
-    Call it with the upstream's base URL (e.g. ``emulator.base_url``), or with None for a
-    recording "foreign host" that forwards nothing. Every proxy started is stopped when
-    the test ends. Example::
-
-        async def test_x(hostile_proxy):
-            async with Emulator() as emulator:
-                proxy = hostile_proxy(emulator.base_url)
-                proxy.on("GET", "/v1/batches/*").rewrite({"status": "mystery"})
-                ops = get_batch_operations("openai", base_url=proxy.openai_base_url, ...)
-    """
-    from lmbatch.testing.proxy import HostileProxy
-
-    started: list[HostileProxy] = []
-
-    def start(upstream: str | None = None) -> HostileProxy:
-        proxy = HostileProxy(upstream)
-        proxy.start()
-        started.append(proxy)
-        return proxy
-
-    yield start
-    for proxy in started:
-        proxy.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
+ROOT = Path(__file__).resolve().parents[1]
+# Each provider (and example plugin) keeps its cassettes beside its tests; found, not listed.
+CASSETTE_DIRS = ("cassettes", "providers/*/tests/cassettes", "docs/examples/*/tests/cassettes")
 
 # Shapes of real credentials, and of headers that would carry one.
 SECRET_PATTERNS = {
@@ -25,9 +27,22 @@ SECRET_PATTERNS = {
 
 
 def _cassette_files() -> list[Path]:
-    if not CASSETTES.is_dir():
-        return []
-    return sorted(p for p in CASSETTES.rglob("*") if p.is_file() and p.name != "README.md")
+    directories = [path for pattern in CASSETTE_DIRS for path in ROOT.glob(pattern)]
+    return sorted(
+        path
+        for directory in directories
+        if directory.is_dir()
+        for path in directory.rglob("*")
+        if path.is_file() and path.name != "README.md"
+    )
+
+
+def test_every_provider_cassette_is_scanned() -> None:
+    """Cassettes beside any provider's tests are found (none slips past the scan)."""
+    scanned = set(_cassette_files())
+    recorded = {path for path in ROOT.glob("providers/*/tests/cassettes/*.yaml")}
+    assert recorded
+    assert recorded <= scanned
 
 
 def test_patterns_catch_known_shapes() -> None:
@@ -45,7 +60,7 @@ def test_patterns_catch_known_shapes() -> None:
         assert SECRET_PATTERNS[name].search(sample), name
 
 
-@pytest.mark.parametrize("path", _cassette_files(), ids=lambda p: str(p.relative_to(CASSETTES)))
+@pytest.mark.parametrize("path", _cassette_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_cassette_has_no_secrets(path: Path) -> None:
     """Every recorded file is free of anything that looks like a key."""
     text = path.read_text("utf-8", errors="replace")

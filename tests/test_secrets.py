@@ -9,7 +9,7 @@ import pytest
 
 import lmbatch
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
-from tests.listener import Listener
+from lmbatch.testing.listener import Listener
 
 SECRET = "sk-test-0123456789abcdefSECRET"
 

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from lmbatch._config import load_config
 from lmbatch._errors import ConfigError
-from lmbatch._plugins import FIRST_PARTY_DISTRIBUTIONS, ProviderEntry, registry
+from lmbatch._plugins import DISTRIBUTION_PREFIX, ProviderEntry, registry
 from lmbatch.cli._errors import reporting_errors
 from lmbatch.cli._options import JsonOption, VerboseOption
 from lmbatch.cli._progress import stderr_console
@@ -129,7 +129,7 @@ def providers_command(
         stdout_console().print(table)
         console = stderr_console()
         console.print(f"selected provider: {selected or 'none'} ({source})")
-        installed = {entry.name for entry in registry.entries()}
-        missing = [name for name in FIRST_PARTY_DISTRIBUTIONS if name not in installed]
-        for name in missing:
-            console.print(f"more: pip install {FIRST_PARTY_DISTRIBUTIONS[name]}")
+        # Providers are discovered, not listed in core: say how plugins are named instead.
+        console.print(
+            f"more: pip install {DISTRIBUTION_PREFIX}<provider>", markup=False, highlight=False
+        )

@@ -5,19 +5,29 @@
   the behavioural tests every provider must pass (needs pytest).
 * :mod:`lmbatch.testing.emulator` — a local OpenAI/Anthropic-compatible batch server
   (needs the ``emulator`` extra).
+* :mod:`lmbatch.testing.pytest_plugin` — pytest fixtures (emulator, hostile proxy,
+  OpenAPI mock server, cassette checks), loaded automatically by pytest.
+* :mod:`lmbatch.testing.cassettes` — VCR settings for provider cassette tests.
 """
+
+# Exports are loaded on first use (PEP 562): pytest imports this package for its plugin
+# in every run, which must not pay for the fake provider (pydantic, asyncio, SQLite).
 
 from __future__ import annotations
 
-from lmbatch.testing._fake import (
-    FakeBackend,
-    FakeBatchOperations,
-    FakeBatchScript,
-    FakeRequestScript,
-    FakeSettings,
-    default_backend,
-)
-from lmbatch.testing._schema_sample import sample_from_schema
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmbatch.testing._fake import (
+        FakeBackend,
+        FakeBatchOperations,
+        FakeBatchScript,
+        FakeRequestScript,
+        FakeSettings,
+        default_backend,
+    )
+    from lmbatch.testing._schema_sample import sample_from_schema
 
 __all__ = [
     "FakeBackend",
@@ -28,3 +38,27 @@ __all__ = [
     "default_backend",
     "sample_from_schema",
 ]
+
+#: Where each exported name lives.
+_EXPORTS: dict[str, str] = {
+    "FakeBackend": "lmbatch.testing._fake",
+    "FakeBatchOperations": "lmbatch.testing._fake",
+    "FakeBatchScript": "lmbatch.testing._fake",
+    "FakeRequestScript": "lmbatch.testing._fake",
+    "FakeSettings": "lmbatch.testing._fake",
+    "default_backend": "lmbatch.testing._fake",
+    "sample_from_schema": "lmbatch.testing._schema_sample",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -249,7 +249,7 @@ def test_a_store_named_by_a_config_file_cannot_send_the_key_to_its_recorded_base
     import sqlite3
 
     from lmbatch.testing.emulator import Emulator, EmulatorSettings
-    from tests.listener import Listener
+    from lmbatch.testing.listener import Listener
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-do-not-leak")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

@@ -237,19 +237,20 @@ async def test_json_schema_dict_is_never_skipped_when_jsonschema_cannot_be_impor
     _without_jsonschema(monkeypatch)
     ops = make_ops(backend)
     schema = {"type": "object", "properties": {"age": {"type": "integer"}}}
-    with pytest.raises(ConfigError, match="jsonschema"):
+    with pytest.raises(ConfigError, match="jsonschema") as caught:
         await ops.invoke({"p": "x"}, {"response_schema": schema}, status_check_interval=0)
     assert backend.calls["submit"] == 0
+    # The error says how to get the check (an extra since core was made light).
+    assert "pip install 'lmbatch[jsonschema]'" in str(caught.value)
 
 
-def test_jsonschema_is_a_dependency_of_lmbatch_itself() -> None:
+def test_jsonschema_comes_with_its_extra_and_with_the_cli() -> None:
     import tomllib
 
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
-    names = [
-        spec.split(">")[0].split("=")[0].strip() for spec in pyproject["project"]["dependencies"]
-    ]
-    assert "jsonschema" in names
+    extras = pyproject["project"]["optional-dependencies"]
+    assert any(spec.startswith("jsonschema>") for spec in extras["jsonschema"])
+    assert "lmbatch[jsonschema]" in extras["cli"]
 
 
 async def test_large_input_is_split_into_a_job(backend: FakeBackend) -> None:

@@ -121,6 +121,19 @@ def test_first_party_provider_gets_an_install_hint(monkeypatch: pytest.MonkeyPat
         fresh.get("openai")
 
 
+def test_install_hints_follow_the_naming_convention_not_a_list_of_providers() -> None:
+    # No provider list in core: any name gets the lmbatch-<name> hint...
+    with pytest.raises(UnknownProviderError, match="pip install lmbatch-newvendor"):
+        ProviderRegistry().get("newvendor")
+    # ...unless it is a near miss of an installed one, or no distribution could have it.
+    with pytest.raises(UnknownProviderError) as caught:
+        ProviderRegistry().get("fkae")
+    assert "pip install" not in str(caught.value)
+    with pytest.raises(UnknownProviderError) as caught:
+        ProviderRegistry().get("new vendor; rm -rf")
+    assert "pip install" not in str(caught.value)
+
+
 def test_register_rejects_classes_without_a_name(registry: ProviderRegistry) -> None:
     class Nameless(FakeBatchOperations):
         name = ""

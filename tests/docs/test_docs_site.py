@@ -84,9 +84,11 @@ def test_config_examples_are_valid(page: str, info: str, body: str, tmp_path: Pa
     importlib.util.find_spec("lmbatch_echo") is None,
     reason="the example plugin is not installed (pip install -e docs/examples/lmbatch-echo)",
 )
-def test_example_plugin_passes_its_tests() -> None:
+def test_example_plugin_tests_are_collected_from_its_own_directory() -> None:
+    # The suite runs them (testpaths includes docs/examples/*/tests); here they are only
+    # collected, as a plugin author runs them: from the plugin's directory, its settings.
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE_PLUGIN)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only"],
         cwd=EXAMPLE_PLUGIN,
         capture_output=True,
         text=True,
@@ -94,4 +96,4 @@ def test_example_plugin_passes_its_tests() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert " passed" in done.stdout
+    assert re.search(r"^\d+ tests? collected", done.stdout, re.MULTILINE), done.stdout

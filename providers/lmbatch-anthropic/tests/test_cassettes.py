@@ -1,8 +1,8 @@
-"""Recorded traffic: every operation replays from ``cassettes/anthropic/`` with no network.
+"""Recorded traffic: every operation replays from ``cassettes/`` here with no network.
 
 Replay is the default. ``--record-mode=once`` (after deleting a cassette) re-records against
 the local emulator, stored with the vendor host; with ``LMBATCH_LIVE_ANTHROPIC_KEY`` set it
-records the live API instead. See ``cassettes/anthropic/README.md``.
+records the live API instead. See ``cassettes/README.md``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Fixtures of the Anthropic provider tests: VCR wiring, emulator, spec validation."""
+"""Fixtures of the Anthropic provider tests: VCR wiring, emulator, spec validation.
+
+The cassette checks, the hostile proxy and the OpenAPI mock server come from lmbatch's
+pytest plugin (``lmbatch.testing.pytest_plugin``); ``emulator`` is overridden here: a
+fresh one per test, two status checks per lifecycle step.
+"""
 
 from __future__ import annotations
 
@@ -14,23 +19,19 @@ import pytest
 import yaml
 from lmbatch_anthropic import AnthropicBatchOperations
 
+from lmbatch.testing.cassettes import DUMMY_API_KEY, vcr_config_for
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
-from tests.cassette_support import (
-    cassette_fully_played,  # noqa: F401  (autouse: fail a test that left interactions)
-    pinned_job_tag,  # noqa: F401  (autouse: a fixed job tag in cassette tests)
-    pytest_recording_configure,  # noqa: F401  (registers matcher and serializer)
-    vcr_config_for,
-)
-from tests.specs import SPECS
 
 REPO = Path(__file__).resolve().parents[3]
-CASSETTES = REPO / "cassettes" / "anthropic"
+#: The vendor OpenAPI specs: ``$LMBATCH_SPECS_DIR`` if set, else the repository's copies.
+SPECS = Path(os.environ.get("LMBATCH_SPECS_DIR") or REPO / "specs" / "openapi")
+CASSETTES = Path(__file__).resolve().parent / "cassettes"
 SPEC_FILE = SPECS / "anthropic-message-batches.subset.yaml"
 VENDOR_ORIGIN = "https://api.anthropic.com"
 #: Opt-in key for re-recording cassettes against the live API. ANTHROPIC_API_KEY is never used.
 LIVE_KEY_VARIABLE = "LMBATCH_LIVE_ANTHROPIC_KEY"
 #: A key that is never valid anywhere: used for replay and for the emulator.
-DUMMY_KEY = "test"
+DUMMY_KEY = DUMMY_API_KEY
 MODEL = "claude-sonnet-4-5"
 #: Polls per lifecycle step: 2, so a new batch is still in progress at its first check.
 POLLS_PER_STEP = 2
@@ -51,7 +52,7 @@ def vcr_config() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def vcr_cassette_dir() -> str:
-    """Every Anthropic cassette lives in ``cassettes/anthropic/``."""
+    """Every Anthropic cassette lives in ``cassettes/`` beside these tests."""
     return str(CASSETTES)
 
 

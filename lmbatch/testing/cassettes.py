@@ -1,12 +1,11 @@
-"""Shared VCR (vcrpy + pytest-recording) helpers for every vendor's cassette tests.
+"""VCR cassettes for provider tests: scrubbed, readable, replayed strictly.
 
-A vendor's ``conftest.py`` wires them in::
+The lmbatch pytest plugin (:mod:`lmbatch.testing.pytest_plugin`, loaded automatically
+when lmbatch is installed) registers the matcher and serializer below with
+pytest-recording and enforces full replay. A provider's ``conftest.py`` opts in by
+building its ``vcr_config`` with :func:`vcr_config_for`::
 
-    from tests.cassette_support import (
-        cassette_fully_played,  # noqa: F401  (autouse fixture: fail on unplayed interactions)
-        pytest_recording_configure,  # noqa: F401  (registers the matcher and serializer)
-        vcr_config_for,
-    )
+    from lmbatch.testing.cassettes import vcr_config_for
 
     @pytest.fixture
     def vcr_config() -> dict[str, Any]:
@@ -14,9 +13,16 @@ A vendor's ``conftest.py`` wires them in::
 
     @pytest.fixture(scope="module")
     def vcr_cassette_dir() -> str:
-        return str(CASSETTES / "openai")
+        return str(Path(__file__).parent / "cassettes")
 
-What it gives:
+Tests marked ``@pytest.mark.vcr`` then get, from the plugin:
+
+* **Completeness**: a replayed test that left interactions of its cassette unplayed fails.
+* **A fixed job tag**: lmbatch ends every request id with a tag drawn at random for each
+  job; in cassette tests it is :data:`CASSETTE_JOB_TAG`, so recorded request bodies and
+  result lines match on replay.
+
+What the config does:
 
 * **Scrubbing**: ``authorization``, ``x-api-key``, cookies, ``openai-organization``,
   ``openai-project``, ``anthropic-organization-id`` (request and response headers), and any
@@ -25,40 +31,38 @@ What it gives:
   (``http://127.0.0.1:PORT``) but stored with the vendor's host, in URIs and in response
   bodies (Anthropic's absolute ``results_url``), so replay needs no emulator and the
   cassettes read like vendor traffic.
-* **Readable bodies**: a ``yaml`` serializer (registered in place of vcrpy's own) stores
-  JSON bodies as YAML structures and text (JSONL, multipart) as literal blocks;
-  compressed responses are decoded before saving.
+* **Readable bodies**: the ``lmbatch_yaml`` serializer stores JSON bodies as YAML
+  structures and text (JSONL, multipart) as literal blocks; compressed responses are
+  decoded before saving. Files keep the ``.yaml`` suffix.
 * **Matching**: the ``lmbatch_body`` matcher compares bodies ignoring the random multipart
   boundary, JSON key order and lmbatch's random job ids.
-* **Completeness**: :func:`cassette_fully_played` fails a replayed test that left
-  interactions of its cassette unplayed.
-* **A fixed job tag**: lmbatch ends every request id with a tag drawn at random for each
-  job; :func:`pinned_job_tag` fixes it in cassette tests, so recorded request bodies and
-  result lines match on replay.
 
 ``record_mode`` is deliberately not set here: pytest-recording's ``--record-mode`` decides
 (replay, ``none``, is the default; CI never records).
+
+Needs pytest-recording (with vcrpy) and PyYAML, which the ``dev`` extra installs.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import yaml
 
 __all__ = [
     "BODY_MATCHER",
+    "CASSETTE_JOB_TAG",
+    "DUMMY_API_KEY",
     "FILTERED_HEADERS",
     "SERIALIZER",
-    "cassette_fully_played",
+    "ReadableYamlSerializer",
     "normalize_body",
-    "pinned_job_tag",
-    "pytest_recording_configure",
+    "register_with",
     "scrub_response",
+    "uses_lmbatch_cassettes",
     "vcr_config_for",
 ]
 
@@ -78,10 +82,17 @@ FILTERED_HEADERS = frozenset(
 #: Query parameters removed from recorded URIs (some APIs accept keys there).
 FILTERED_QUERY_PARAMETERS = ("key", "api_key", "api-key")
 
-#: Name of the body matcher registered by :func:`pytest_recording_configure`.
+#: Name of the body matcher registered by :func:`register_with`.
 BODY_MATCHER = "lmbatch_body"
-#: Name of the readable serializer registered by :func:`pytest_recording_configure`.
-SERIALIZER = "yaml"  # replaces vcrpy's own, so cassettes keep the .yaml suffix
+#: Name of the readable serializer registered by :func:`register_with`. Not vcrpy's own
+#: ``yaml``: the plugin is loaded in every pytest run, and other cassettes keep their format.
+SERIALIZER = "lmbatch_yaml"
+#: Suffix of cassette files (the serializer's name would be the default).
+CASSETTE_SUFFIX = ".yaml"
+#: A key that is never valid anywhere: for replay and for the emulator.
+DUMMY_API_KEY = "test"
+#: The job tag of every job in a cassette test (lmbatch draws a random one per job).
+CASSETTE_JOB_TAG = "_lbcassettesa"
 
 # Origins the emulator (and other local test servers) listen on.
 _LOCAL_ORIGIN = re.compile(r"http://(?:127\.0\.0\.1|localhost):\d+")
@@ -114,9 +125,19 @@ def vcr_config_for(vendor_origin: str, **overrides: Any) -> dict[str, Any]:
         "decode_compressed_response": True,
         "before_record_request": rewrite_request(vendor_origin),
         "before_record_response": scrub_response(vendor_origin),
+        "path_transformer": _with_cassette_suffix,
     }
     config.update(overrides)
     return config
+
+
+def uses_lmbatch_cassettes(vcr_config: dict[str, Any]) -> bool:
+    """Whether a test's ``vcr_config`` came from :func:`vcr_config_for` (its opt-in)."""
+    return vcr_config.get("serializer") == SERIALIZER
+
+
+def _with_cassette_suffix(path: str) -> str:
+    return path if path.endswith(CASSETTE_SUFFIX) else path + CASSETTE_SUFFIX
 
 
 def rewrite_request(vendor_origin: str) -> Callable[[Any], Any]:
@@ -282,48 +303,10 @@ class ReadableYamlSerializer:
         return data
 
 
-def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    """pytest-recording hook: register the lmbatch matcher and serializer.
+def register_with(vcr: Any) -> None:
+    """Register the ``lmbatch_body`` matcher and ``lmbatch_yaml`` serializer on a VCR.
 
-    Re-export it from a ``conftest.py`` so pytest picks it up.
+    Called by the pytest plugin's ``pytest_recording_configure`` hook for every cassette.
     """
     vcr.register_matcher(BODY_MATCHER, match_body)
     vcr.register_serializer(SERIALIZER, ReadableYamlSerializer)
-
-
-# -------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(autouse=True)
-def cassette_fully_played(vcr: Any, record_mode: str) -> Iterator[None]:
-    """Fail a replayed test whose cassette still has interactions nobody asked for.
-
-    Depends on pytest-recording's ``vcr`` fixture, so it checks while the cassette is
-    still loaded.
-    """
-    yield
-    cassette = vcr
-    if record_mode != "none" or cassette is None:
-        return
-    if not cassette.all_played:
-        unplayed = [
-            f"{req.method} {req.uri}"
-            for index, (req, _) in enumerate(cassette.data)
-            if not cassette.play_counts[index]
-        ]
-        pytest.fail(
-            f"cassette {cassette._path} was not fully played; unplayed: {unplayed[:5]}",
-            pytrace=False,
-        )
-
-
-#: The job tag of every job in a cassette test (lmbatch draws a random one per job).
-CASSETTE_JOB_TAG = "_lbcassettesa"
-
-
-@pytest.fixture(autouse=True)
-def pinned_job_tag(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In tests marked ``vcr``, every job's request ids end with :data:`CASSETTE_JOB_TAG`."""
-    if request.node.get_closest_marker("vcr") is None:
-        return
-    monkeypatch.setattr("lmbatch._operations.new_job_tag", lambda limits: CASSETTE_JOB_TAG)

@@ -29,7 +29,7 @@ from lmbatch import (
 )
 from lmbatch._reconcile import reconcile_chunks
 from lmbatch._store import JobStore
-from tests.listener import Listener
+from lmbatch.testing.listener import Listener
 
 
 def _ops(emulator: Any, **options: Any) -> OpenAIBatchOperations:

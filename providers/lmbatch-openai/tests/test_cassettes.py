@@ -1,7 +1,7 @@
-"""Recorded HTTP exchanges (``cassettes/openai/``) replayed through the real SDK.
+"""Recorded HTTP exchanges (``cassettes/`` here) replayed through the real SDK.
 
 Replay is the default and needs no network. Re-record against the local emulator with
-``pytest tests/providers/openai/test_cassettes.py --record-mode=rewrite``, or against the
+``pytest providers/lmbatch-openai/tests/test_cassettes.py --record-mode=rewrite``, or against the
 live API with ``LMBATCH_LIVE_OPENAI_KEY`` set as well (see ``cassettes/README.md``).
 Tests that need scripted faults (``[[lmbatch:...]]``) only make sense against the emulator.
 """

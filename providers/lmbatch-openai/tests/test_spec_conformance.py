@@ -7,17 +7,12 @@ these tests check request shapes only; lifecycle and result files are covered by
 emulator and cassette tests.
 
 Install Prism with ``scripts/install-mock-server.sh``. Without it these tests skip, unless
-``LMBATCH_REQUIRE_MOCK_SERVER=1`` (set by CI), where they fail.
+``LMBATCH_REQUIRE_MOCK_SERVER=1`` (set by CI), where they fail (``openapi_mock``).
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,65 +21,17 @@ from lmbatch_openai import OpenAIBatchOperations
 
 from lmbatch import BatchStatus, LMInput, Message, ProviderRequestError
 from lmbatch._status import BatchInfo, empty_counts
-from tests.specs import REPO, SPECS
 
-PRISM = REPO / ".tools" / "prism" / "node_modules" / ".bin" / "prism"
+from .conftest import SPECS
+
 SPEC = SPECS / "openai-batch-files.subset.yaml"
-_START_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prism exited early:\n{log.read_text(errors='replace')[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"prism did not start within {_START_TIMEOUT:g} s")
 
 
 @pytest.fixture(scope="module")
-def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Prism on 127.0.0.1 and a free port, serving the OpenAI batch/files subset spec."""
-    if not PRISM.exists() or not SPEC.exists():
-        reason = (
-            f"prism not installed ({PRISM}); run scripts/install-mock-server.sh"
-            if not PRISM.exists()
-            else f"spec not found: {SPEC}"
-        )
-        if os.environ.get("LMBATCH_REQUIRE_MOCK_SERVER") == "1":
-            pytest.fail(f"LMBATCH_REQUIRE_MOCK_SERVER=1 but {reason}")
-        pytest.skip(reason)
-    port = _free_port()
-    log = tmp_path_factory.mktemp("prism") / "prism.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(SPEC)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stopping it stops node's children
-        )
-    try:
-        _wait_until_listening(process, port, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+def prism_url(openapi_mock: Callable[[Path], str]) -> str:
+    """Prism on 127.0.0.1 and a free port, serving the OpenAI batch/files subset spec
+    (the ``openapi_mock`` fixture of lmbatch's pytest plugin)."""
+    return openapi_mock(SPEC)
 
 
 def _make_ops(prism_url: str, endpoint: str = "/v1/responses") -> OpenAIBatchOperations:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import runpy
 
-from tests.specs import REPO, SPECS
+from .conftest import REPO, SPECS
 
 
 def test_the_committed_request_fields_module_matches_the_spec() -> None:

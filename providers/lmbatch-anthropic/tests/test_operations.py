@@ -32,7 +32,7 @@ from lmbatch import (
 )
 from lmbatch._reconcile import reconcile_chunks
 from lmbatch.testing.emulator import Emulator
-from tests.listener import Listener
+from lmbatch.testing.listener import Listener
 
 from .conftest import DUMMY_KEY, MODEL
 

@@ -1,4 +1,8 @@
-"""Fixtures of the OpenAI provider tests: VCR wiring, emulator, operations factory."""
+"""Fixtures of the OpenAI provider tests: VCR wiring and cassette targets.
+
+The emulator fixtures (``emulator_server``, ``emulator``), the cassette checks and the
+OpenAPI mock server come from lmbatch's pytest plugin (``lmbatch.testing.pytest_plugin``).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,17 @@ from typing import Any
 
 import pytest
 
-from tests.cassette_support import (
-    cassette_fully_played,  # noqa: F401  (autouse: fail a test that left interactions)
-    pinned_job_tag,  # noqa: F401  (autouse: a fixed job tag in cassette tests)
-    pytest_recording_configure,  # noqa: F401  (registers matcher and serializer)
-    vcr_config_for,
-)
+from lmbatch.testing.cassettes import DUMMY_API_KEY, vcr_config_for
 
 REPO = Path(__file__).resolve().parents[3]
-CASSETTES = REPO / "cassettes" / "openai"
+#: The vendor OpenAPI specs: ``$LMBATCH_SPECS_DIR`` if set, else the repository's copies.
+SPECS = Path(os.environ.get("LMBATCH_SPECS_DIR") or REPO / "specs" / "openapi")
+CASSETTES = Path(__file__).resolve().parent / "cassettes"
 VENDOR_ORIGIN = "https://api.openai.com"
 #: Opt-in key for re-recording cassettes against the live API. OPENAI_API_KEY is never used.
 LIVE_KEY_VARIABLE = "LMBATCH_LIVE_OPENAI_KEY"
 #: A key that is never valid anywhere: used for replay and for the emulator.
-DUMMY_KEY = "test"
+DUMMY_KEY = DUMMY_API_KEY
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def vcr_config() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def vcr_cassette_dir() -> str:
-    """Every OpenAI cassette lives in ``cassettes/openai/``."""
+    """Every OpenAI cassette lives in ``cassettes/`` beside these tests."""
     return str(CASSETTES)
 
 
@@ -84,20 +85,3 @@ def cassette_target(record_mode: str) -> Iterator[CassetteTarget]:
 
     with Emulator(EmulatorSettings(mode="polls")) as emulator:
         yield CassetteTarget(emulator.openai_base_url, DUMMY_KEY, emulator)
-
-
-@pytest.fixture(scope="module")
-def emulator_server() -> Iterator[Any]:
-    """One emulator in "polls" mode per test module (starting one takes a moment)."""
-    from lmbatch.testing.emulator import Emulator, EmulatorSettings
-
-    with Emulator(EmulatorSettings(mode="polls")) as running:
-        yield running
-
-
-@pytest.fixture
-def emulator(emulator_server: Any) -> Iterator[Any]:
-    """The module's emulator, emptied before the test: no files, batches or faults."""
-    emulator_server.reset()
-    yield emulator_server
-    emulator_server.reset()

@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from lmbatch import Attachment, Message, ToolCall, ToolResult
 from lmbatch._inputs import normalize_input
-from tests.specs import SPECS
+
+from .conftest import SPECS
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 PDF = b"%PDF-1.4\n%fake\n"

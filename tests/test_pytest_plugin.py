@@ -1,0 +1,203 @@
+"""lmbatch's pytest plugin gives any project's tests the shared fixtures, and leaves
+other projects' cassettes alone.
+
+Each test writes a small project into a temporary directory (its own rootdir, none of
+this repository's conftest files) and runs pytest on it, as a third-party provider's
+test suite would run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# Two recorded calls in lmbatch's readable format; the test below makes only the first.
+LMBATCH_CASSETTE = """\
+interactions:
+- request:
+    body: {string: null}
+    headers: {}
+    method: GET
+    uri: https://api.vendor.test/v1/first
+  response:
+    status: {code: 200, message: OK}
+    headers: {Content-Type: [application/json]}
+    body: {json: {ok: true}}
+- request:
+    body: {string: null}
+    headers: {}
+    method: GET
+    uri: https://api.vendor.test/v1/second
+  response:
+    status: {code: 200, message: OK}
+    headers: {Content-Type: [application/json]}
+    body: {json: {ok: true}}
+version: 1
+"""
+# The same in vcrpy's own format, for a project that does not use lmbatch's cassettes.
+PLAIN_CASSETTE = LMBATCH_CASSETTE.replace(
+    "body: {json: {ok: true}}", "body: {string: '{}'}"
+).replace("body: {string: null}", "body: null")
+
+CASSETTE_TEST = """\
+import urllib.request
+
+import pytest
+
+
+@pytest.mark.vcr
+def test_reads_the_first_call_only():
+    with urllib.request.urlopen("https://api.vendor.test/v1/first") as answer:
+        assert answer.status == 200
+"""
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    # A rootdir of its own: this repository's settings and conftest files stay out.
+    (root / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return root
+
+
+def _run(root: Path, **env: str) -> tuple[dict[str, str], str]:
+    """Run pytest in ``root``: each test's outcome (passed/failed/skipped/error) by name,
+    and the output."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LMBATCH_")}
+    environment.update(env)
+    report = root / "report.xml"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert report.is_file(), output
+    found: dict[str, str] = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        outcomes = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        # A teardown error is reported after the call: the last word wins.
+        word = {"failure": "failed", "error": "error", "skipped": "skipped"}
+        found[case.attrib["name"]] = word[outcomes[-1]] if outcomes else "passed"
+    return found, output
+
+
+def _outcomes(root: Path, **env: str) -> dict[str, str]:
+    return _run(root, **env)[0]
+
+
+def test_a_third_party_project_gets_the_emulator_and_proxy_fixtures(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "tests/test_fixtures.py": """\
+                def test_emulator(emulator, emulator_server):
+                    assert emulator is emulator_server
+                    assert emulator.base_url.startswith("http://127.0.0.1:")
+                    assert emulator.calls == []
+
+
+                def test_hostile_proxy(hostile_proxy):
+                    proxy = hostile_proxy(None)
+                    assert proxy.base_url.startswith("http://127.0.0.1:")
+                    assert proxy.calls == []
+                """,
+        },
+    )
+    assert _outcomes(root) == {"test_emulator": "passed", "test_hostile_proxy": "passed"}
+
+
+def test_an_unplayed_lmbatch_cassette_interaction_fails_the_test(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "tests/conftest.py": """\
+                from pathlib import Path
+
+                import pytest
+
+                from lmbatch.testing.cassettes import vcr_config_for
+
+
+                @pytest.fixture
+                def vcr_config():
+                    return vcr_config_for("https://api.vendor.test")
+
+
+                @pytest.fixture(scope="module")
+                def vcr_cassette_dir():
+                    return str(Path(__file__).parent / "cassettes")
+                """,
+            "tests/test_calls.py": CASSETTE_TEST,
+            "tests/cassettes/test_reads_the_first_call_only.yaml": LMBATCH_CASSETTE,
+        },
+    )
+    outcomes, output = _run(root)
+    # vcrpy alone passes it; the plugin's check fails it at teardown.
+    assert outcomes == {"test_reads_the_first_call_only": "error"}
+    assert "was not fully played" in output
+    assert "GET https://api.vendor.test/v1/second" in output
+
+
+def test_other_projects_cassettes_are_left_alone(tmp_path: Path) -> None:
+    # No vcr_config from lmbatch: vcrpy's own serializer reads the cassette, and the
+    # unplayed second call is not lmbatch's business.
+    root = _project(
+        tmp_path,
+        {
+            "tests/test_calls.py": CASSETTE_TEST,
+            "tests/cassettes/test_calls/test_reads_the_first_call_only.yaml": PLAIN_CASSETTE,
+        },
+    )
+    assert _outcomes(root) == {"test_reads_the_first_call_only": "passed"}
+
+
+def test_openapi_mock_skips_without_prism_unless_it_is_required(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "tests/test_mock.py": """\
+                from pathlib import Path
+
+
+                def test_mock(openapi_mock):
+                    openapi_mock(Path(__file__).parent / "spec.yaml")
+                """,
+        },
+    )
+    no_prism = {"PATH": os.path.dirname(sys.executable)}
+    assert _outcomes(root, **no_prism) == {"test_mock": "skipped"}
+    assert _outcomes(root, **no_prism, LMBATCH_REQUIRE_MOCK_SERVER="1") == {"test_mock": "failed"}
+
+
+def test_the_plugin_imports_nothing_heavy() -> None:
+    # pytest imports it in every run where lmbatch is installed.
+    code = (
+        "import json, sys\n"
+        "import pytest\n"
+        "before = set(sys.modules)\n"
+        "import lmbatch.testing.pytest_plugin\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = set(json.loads(done.stdout))
+    heavy = {"pydantic", "yaml", "vcr", "starlette", "uvicorn", "sqlite3", "orjson", "pluggy"}
+    assert not loaded & heavy, loaded & heavy
+    assert "lmbatch" in loaded
