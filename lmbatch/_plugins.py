@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
@@ -29,6 +29,7 @@ from lmbatch._errors import ProviderConflictError, UnknownProviderError
 
 if TYPE_CHECKING:
     from lmbatch._operations import BatchOperations
+    from lmbatch.testing.emulator import EmulatorVendor
 
 __all__ = [
     "DISTRIBUTION_PREFIX",
@@ -276,6 +277,59 @@ class ProviderRegistry:
         raise UnknownProviderError(
             _unknown_message(name, available, broken), provider=name, available=available
         )
+
+    # -- emulator vendors ------------------------------------------------------------
+
+    def emulator_vendors(self, check: Callable[[Any], None]) -> list[type[EmulatorVendor[Any]]]:
+        """Every emulator vendor the loaded plugins register, in plugin order.
+
+        Asked only when an emulator is built (so plugins import Starlette then, not at
+        load). A plugin whose hook fails, or registers something ``check`` refuses, is
+        reported and skipped; a vendor name two plugins register is left out, with a
+        warning, as for providers.
+
+        Args:
+            check: Raises ``TypeError`` for anything that is not a vendor class (the
+                emulator's own rule, so core needs no emulator import).
+        """
+        self.load()
+        with self._lock:
+            impls = self._pm.hook.lmbatch_register_emulator_vendors.get_hookimpls()
+        claims: dict[str, list[tuple[str, type[EmulatorVendor[Any]]]]] = {}
+        for impl in impls:
+            found: list[type[EmulatorVendor[Any]]] = []
+
+            def register(vendor: type[EmulatorVendor[Any]], sink: list[Any] = found) -> None:
+                check(vendor)
+                sink.append(vendor)
+
+            try:
+                impl.function(register=register)
+            except _PASS_THROUGH:
+                raise
+            except BaseException as exc:
+                warnings.warn(
+                    f"lmbatch plugin {impl.plugin_name!r} failed to register its emulator "
+                    f"vendors: {type(exc).__name__}: {exc}",
+                    PluginLoadWarning,
+                    stacklevel=2,
+                )
+                continue
+            for vendor in found:
+                claims.setdefault(vendor.name, []).append((impl.plugin_name, vendor))
+        vendors: list[type[EmulatorVendor[Any]]] = []
+        for name, claimed in claims.items():
+            if len(claimed) == 1:
+                vendors.append(claimed[0][1])
+                continue
+            plugins = " and ".join(repr(plugin) for plugin, _ in claimed)
+            warnings.warn(
+                f"plugins {plugins} both register emulator vendor {name!r}; it is not served "
+                "until one is uninstalled or blocked with LMBATCH_DISABLE_PLUGINS",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
+        return vendors
 
 
 def _unknown_message(name: str, available: list[str], broken: ProviderEntry | None) -> str:

@@ -62,6 +62,7 @@ from lmbatch._errors import (
     ValidationError,
 )
 from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool, check_vendor_fields
+from lmbatch._inputs import normalize_input
 from lmbatch._json import load_line
 from lmbatch._keys import strip_job_tag
 from lmbatch._limits import ProviderLimits
@@ -151,6 +152,7 @@ __all__ = [
     "finish_reason_of",
     "hookimpl",
     "load_line",
+    "normalize_input",
     "parse_json_object",
     "salvage_custom_id",
     "strip_job_tag",

@@ -34,7 +34,7 @@ def endpoint_fault(spec: str) -> EndpointFault:
     operation, equals, status_text = head.partition("=")
     if not equals or not operation:
         raise CLIError(
-            f"--fault {spec!r}: expected OPERATION=STATUS[,nth=N][,provider=openai|anthropic]"
+            f"--fault {spec!r}: expected OPERATION=STATUS[,nth=N][,provider=NAME]"
             "[,after-effect], e.g. --fault create=500"
         )
     if not status_text.strip().isdigit():
@@ -47,9 +47,7 @@ def endpoint_fault(spec: str) -> EndpointFault:
         elif name == "nth":
             raise CLIError(f"--fault {spec!r}: nth must be a number (1: the first call)")
         elif name == "provider":
-            if value not in ("openai", "anthropic"):
-                raise CLIError(f"--fault {spec!r}: provider must be openai or anthropic")
-            options["provider"] = value
+            options["provider"] = value  # EndpointFault checks it is a served vendor
         elif word in ("after-effect", "after_effect"):
             options["after_effect"] = True
         else:
@@ -86,9 +84,9 @@ FaultOption = Annotated[
         metavar="OP=STATUS[,...]",
         help="Fail calls of one API operation with an HTTP error (repeatable): "
         "OPERATION=STATUS, then optionally nth=N (only the nth call), "
-        "provider=openai|anthropic, after-effect (do the work, then fail: a create that "
-        "succeeded but looked failed). Operations: upload, create, retrieve, list, cancel, "
-        "content, results, delete, list_files, retrieve_file, delete_file.",
+        "provider=NAME (one emulated vendor, e.g. openai), after-effect (do the work, then "
+        "fail: a create that succeeded but looked failed). Operations are each vendor's, "
+        "e.g. upload, create, retrieve, list, cancel, content, results, delete.",
         show_default=False,
     ),
 ]
@@ -131,7 +129,7 @@ def emulator_command(
     ] = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Serve the local OpenAI Batch + Anthropic Message Batches emulator until Ctrl-C.
+    """Serve the local batch-API emulator (every installed vendor) until Ctrl-C.
 
     Point a provider at it to try lmbatch offline, with any API key. Faults can be
     scripted from the command line (--fault, --key-fault) or in a prompt
@@ -164,10 +162,15 @@ def emulator_command(
             endpoint_faults=endpoint_faults,
             key_faults=by_key,
         )
+        vendors = emulator.installed_vendors()
+        urls = ", ".join(
+            f"{vendor.title or vendor.name} base_url http://{host}:{port}{vendor.base_path}"
+            for vendor in vendors
+        )
         console = stderr_console()
         console.print(
-            f"emulator: OpenAI base_url http://{host}:{port}/v1, "
-            f"Anthropic base_url http://{host}:{port} (Ctrl-C stops it)"
+            f"emulator: {urls or 'no vendor installed (pip install lmbatch-openai...)'} "
+            "(Ctrl-C stops it)"
         )
         if fault:
             console.print(f"faults: {', '.join(fault)}")

@@ -3,8 +3,10 @@
 * :class:`FakeBatchOperations` — the in-memory ``fake`` provider, scriptable.
 * :mod:`lmbatch.testing.contract` — :class:`~lmbatch.testing.contract.BatchOperationsContract`,
   the behavioural tests every provider must pass (needs pytest).
-* :mod:`lmbatch.testing.emulator` — a local OpenAI/Anthropic-compatible batch server
-  (needs the ``emulator`` extra).
+* :mod:`lmbatch.testing.emulator` — a local batch-API server serving every installed
+  provider's vendor routes (needs the ``emulator`` extra).
+* :func:`sample_from_schema` — the deterministic JSON-schema sampler the fake provider and
+  the emulator answer with.
 * :mod:`lmbatch.testing.pytest_plugin` — pytest fixtures (emulator, hostile proxy,
   OpenAPI mock server, cassette checks), loaded automatically by pytest.
 * :mod:`lmbatch.testing.cassettes` — VCR settings for provider cassette tests.

@@ -9,7 +9,8 @@ partial results, be cancelled, and be listed page by page) but keeps everything 
 * per request id, with :meth:`FakeBackend.script_request`, or with a directive in the
   prompt text: ``[[lmbatch:error=429]]``, ``[[lmbatch:expire]]``,
   ``[[lmbatch:malformed]]``, ``[[lmbatch:omit]]``, ``[[lmbatch:duplicate]]``,
-  ``[[lmbatch:finish=length]]`` (an ok answer with that ``finish_reason``);
+  ``[[lmbatch:finish=length]]`` (an ok answer with that ``finish_reason``), several
+  comma-separated in one bracket too (the directive grammar the emulator reads too);
 * per call, with :meth:`FakeBackend.fail_next` (raise an error on the next submit,
   fetch, results, list or cancel call).
 """
@@ -17,7 +18,6 @@ partial results, be cancelled, and be listed page by page) but keeps everything 
 from __future__ import annotations
 
 import itertools
-import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -44,6 +44,7 @@ from lmbatch._outputs import (
 from lmbatch._planning import PreparedBatch
 from lmbatch._settings import ProviderSettings
 from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
+from lmbatch.testing._directives import faults_in_text
 from lmbatch.testing._schema_sample import sample_from_schema
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
     "FakeSettings",
 ]
 
-_DIRECTIVE = re.compile(r"\[\[lmbatch:([a-z_]+)(?:=([^\]]*))?\]\]")
 Operation = Literal["submit", "fetch", "results", "list", "cancel"]
 
 
@@ -327,16 +327,15 @@ class FakeBatchOperations(BatchOperations):
         script = scripts.get(custom_id) or scripts.get(strip_job_tag(custom_id))
         if script is not None:
             return script
-        text = _last_user_text(record)
-        found = FakeRequestScript()
-        for name, value in _DIRECTIVE.findall(text):
-            if name == "error":
-                found.error_status = int(value or 500)
-            elif name in ("expire", "malformed", "omit", "duplicate"):
-                setattr(found, name, True)
-            elif name == "finish":
-                found.finish_reason = value or "length"
-        return found
+        fault = faults_in_text(_last_user_text(record))
+        return FakeRequestScript(
+            error_status=fault.error_status,
+            expire=fault.expire,
+            malformed=fault.malformed,
+            omit=fault.omit,
+            duplicate=fault.duplicate,
+            finish_reason=fault.finish_reason,
+        )
 
     def _answer(self, record: dict[str, Any], script: FakeRequestScript) -> LMOutput:
         prompt = _last_user_text(record)

@@ -192,7 +192,7 @@ def test_emulator_takes_faults_from_the_command_line(lmbatch: Invoke, served: li
         (["--fault", "create=200"], "4xx or 5xx"),
         (["--fault", "create=500,nth=0"], "nth"),
         (["--fault", "create=500,when=later"], "unknown word 'when=later'"),
-        (["--fault", "create=500,provider=google"], "provider must be openai or anthropic"),
+        (["--fault", "create=500,provider=google"], "unknown provider 'google'"),
         (["--key-fault", "q1"], "--key-fault 'q1': expected CUSTOM_ID=FAULTS"),
         (["--key-fault", "q1=explode"], "--key-fault 'q1=explode': unknown lmbatch fault"),
     ],

@@ -238,7 +238,7 @@ async def test_estimate_for_an_unknown_model_says_price_unknown(backend: FakeBac
 def test_estimate_is_as_large_as_the_emulators_count() -> None:
     """The approximation's upper count is never below the emulator's 4-chars count."""
     from lmbatch._estimate import _TokenCounter
-    from lmbatch.testing.emulator._responder import tokens
+    from lmbatch.testing.emulator import tokens
 
     counter = _TokenCounter("anthropic", "claude-sonnet-4-5")
     for text in ["Hi", "Question number 7?", "é" * 33, "a b c " * 100]:

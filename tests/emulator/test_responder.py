@@ -8,10 +8,10 @@ from typing import Any
 import jsonschema
 import openai
 import pytest
+from lmbatch_anthropic._emulator._responder import message_body
+from lmbatch_openai._emulator._responder import chat_body, embeddings_body, responses_body
 
 from lmbatch.testing.emulator import Emulator, instance_for
-from lmbatch.testing.emulator._responder import chat_body, embeddings_body, responses_body
-from lmbatch.testing.emulator._responder_anthropic import message_body
 
 from .conftest import (
     ANTHROPIC,

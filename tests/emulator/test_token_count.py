@@ -10,11 +10,11 @@ import openai
 import pytest
 import yaml
 from anthropic.types import MessageTokensCount
+from lmbatch_anthropic._emulator._responder import message_body
+from lmbatch_openai._emulator._responder import responses_body
 from openai.types.responses import InputTokenCountResponse
 
 from lmbatch.testing.emulator import Emulator, EndpointFault
-from lmbatch.testing.emulator._responder import responses_body
-from lmbatch.testing.emulator._responder_anthropic import message_body
 from tests.specs import SPECS
 
 from .conftest import CLAUDE, MODEL

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     parser = argparse.ArgumentParser(
         prog="python -m lmbatch.testing.emulator",
-        description="Local OpenAI Batch and Anthropic Message Batches emulator.",
+        description="Local batch-API emulator serving every installed vendor.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)

@@ -1,8 +1,10 @@
-"""The ASGI application: both vendor halves, vendor-shaped 404/405s and the call log."""
+"""The ASGI application: every vendor's routes, vendor-shaped 404/405s and the call log."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from email.utils import formatdate
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -10,11 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lmbatch.testing.emulator._anthropic import AnthropicRoutes
-from lmbatch.testing.emulator._http import anthropic_error, openai_error
-from lmbatch.testing.emulator._openai import OpenAIRoutes
+from lmbatch.testing.emulator._http import unrouted
 from lmbatch.testing.emulator._settings import EmulatorSettings
 from lmbatch.testing.emulator._state import CallRecord, EmulatorState
+from lmbatch.testing.emulator._vendor import EmulatorVendor
 
 
 class _CallLog:
@@ -71,16 +72,31 @@ class _CallLog:
             record()
 
 
-async def _not_routed(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    message = f"Unknown request URL: {request.method} {request.url.path}."
-    if request.url.path.startswith("/v1/messages"):
-        return anthropic_error(status, message)
-    return openai_error(status, message)
+def _not_routed(state: EmulatorState) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The 404/405 handler: in the shape of the vendor owning the path, else neutral."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        path = request.url.path
+        owners = [
+            (len(prefix), vendor)
+            for vendor in state.vendors.values()
+            for prefix in vendor.path_prefixes
+            if path.startswith(prefix)
+        ]
+        if owners:
+            _, owner = max(owners, key=lambda found: found[0])
+            return owner.error_response(status, f"Unknown request URL: {request.method} {path}.")
+        return unrouted(status, request.method, path, sorted(state.vendors))
+
+    return handler
 
 
 def create_app(
-    settings: EmulatorSettings | None = None, *, state: EmulatorState | None = None
+    settings: EmulatorSettings | None = None,
+    *,
+    state: EmulatorState | None = None,
+    vendors: Sequence[type[EmulatorVendor[Any]]] | None = None,
 ) -> Starlette:
     """Build the emulator as an ASGI app, e.g. for ``httpx.ASGITransport``.
 
@@ -91,16 +107,16 @@ def create_app(
     Args:
         settings: Behaviour; ignored when ``state`` is given.
         state: Share an existing state (the `Emulator` server does this).
+        vendors: Vendor classes to serve (default: every installed one); ignored when
+            ``state`` is given.
 
     Returns:
         The Starlette application.
     """
-    state = state or EmulatorState(settings)
-    routes = [*OpenAIRoutes(state).routes(), *AnthropicRoutes(state).routes()]
-    app = Starlette(
-        routes=routes,
-        exception_handlers={404: _not_routed, 405: _not_routed},
-    )
+    state = state or EmulatorState(settings, vendors=vendors)
+    routes = [route for vendor in state.vendors.values() for route in vendor.routes()]
+    handler = _not_routed(state)
+    app = Starlette(routes=routes, exception_handlers={404: handler, 405: handler})
     app.state.emulator = state
     app.add_middleware(_CallLog, state=state)
     return app

@@ -1,120 +1,21 @@
 """Fault injection: per-request directives and per-operation HTTP failures.
 
-A request can script its own fate through a directive anywhere in its text, so a test or a
-demo can provoke faults without any access to the server::
-
-    [[lmbatch:error=429]]     the request fails with that HTTP status (errored / error file)
-    [[lmbatch:expire]]        the request does not run before the window ends (expired)
-    [[lmbatch:malformed]]     its result line is written as broken JSON
-    [[lmbatch:omit]]          the request is lost: never run, not counted, no result line
-    [[lmbatch:duplicate]]     its result line appears twice
-
-Several directives may be combined, either as separate brackets or comma-separated inside
-one (``[[lmbatch:error=500,duplicate]]``). The same words, without brackets, configure faults
-by custom_id in `EmulatorSettings.key_faults`.
+Requests script their own fate with ``[[lmbatch:...]]`` directives (``error=429``,
+``expire``, ``malformed``, ``omit``, ``duplicate``; the grammar the ``fake`` provider reads
+too), or by custom_id in `EmulatorSettings.key_faults`. Operations fail with HTTP errors
+through `EndpointFault`, and result downloads are damaged through `ResultsTamper`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from dataclasses import dataclass
 from typing import Literal
 
 from lmbatch._keys import strip_job_tag
-from lmbatch.testing.emulator._settings import EndpointFault, Provider
-
-DIRECTIVE_RE = re.compile(r"\[\[lmbatch:([^\]]*)\]\]")
-
-
-@dataclass(frozen=True)
-class KeyFault:
-    """The faults scripted for one request.
-
-    Attributes:
-        error_status: HTTP status the request "fails" with, or ``None``.
-        expire: The request never runs before expiry.
-        malformed: Its result line is corrupted.
-        omit: The vendor loses the request: it is not counted in the batch's request
-            counts and has no result line (a request that never completed).
-        duplicate: Its result line is written twice.
-    """
-
-    error_status: int | None = None
-    expire: bool = False
-    malformed: bool = False
-    omit: bool = False
-    duplicate: bool = False
-
-    @property
-    def any(self) -> bool:
-        """Whether any fault is set."""
-        return self != KeyFault()
-
-    def merge(self, other: KeyFault) -> KeyFault:
-        """Combine two fault sets; ``other`` wins for the error status."""
-        return KeyFault(
-            error_status=other.error_status or self.error_status,
-            expire=self.expire or other.expire,
-            malformed=self.malformed or other.malformed,
-            omit=self.omit or other.omit,
-            duplicate=self.duplicate or other.duplicate,
-        )
-
-
-NO_FAULT = KeyFault()
-
-
-def parse_fault_spec(spec: str) -> KeyFault:
-    """Parse the inside of a directive, e.g. ``"error=429,duplicate"``.
-
-    Args:
-        spec: Comma-separated fault words.
-
-    Returns:
-        The parsed faults.
-
-    Raises:
-        ValueError: On an unknown word or a bad status.
-    """
-    fault = NO_FAULT
-    for raw in spec.split(","):
-        word = raw.strip().lower()
-        if not word:
-            continue
-        if word.startswith("error"):
-            _, _, value = word.partition("=")
-            status = int(value) if value else 500
-            if not 400 <= status <= 599:
-                raise ValueError(f"error status must be 4xx/5xx, got {status}")
-            fault = fault.merge(KeyFault(error_status=status))
-        elif word in ("expire", "malformed", "omit", "duplicate"):
-            fault = fault.merge(KeyFault(**{word: True}))
-        else:
-            raise ValueError(f"unknown lmbatch fault {word!r}")
-    return fault
-
-
-def faults_in_text(text: str) -> KeyFault:
-    """Collect every directive found in ``text``; unknown words are ignored.
-
-    Args:
-        text: Any text, including a raw JSON line (directives survive JSON escaping).
-
-    Returns:
-        The combined faults, `NO_FAULT` when there is no directive.
-    """
-    if "[[lmbatch:" not in text:
-        return NO_FAULT
-    fault = NO_FAULT
-    for match in DIRECTIVE_RE.finditer(text):
-        try:
-            fault = fault.merge(parse_fault_spec(match.group(1)))
-        except ValueError:
-            continue  # a typo in a prompt must not break the whole batch
-    return fault
-
+from lmbatch.testing._directives import NO_FAULT, KeyFault, parse_fault_spec
+from lmbatch.testing.emulator._settings import EndpointFault
 
 #: Ways a results download can be damaged in transit:
 #: ``truncate`` cuts the body off in the middle of its last line; ``drop_tail`` ends the body
@@ -132,9 +33,10 @@ class ResultsTamper:
     """Damage the body of one download operation (``content`` or ``results``).
 
     Attributes:
-        operation: ``"content"`` (OpenAI file content) or ``"results"`` (Anthropic).
+        operation: A download operation of a vendor (for example ``"content"`` or
+            ``"results"``); only file bodies can be damaged.
         action: What to do to the body (see `TamperAction`).
-        provider: Restrict to one half of the emulator; ``None`` matches both.
+        provider: Restrict to one vendor of the emulator; ``None`` matches every one.
         times: Damage only the first ``times`` matching downloads (``None``: every one),
             so a client that reads again gets the whole body.
         fired: Bodies damaged so far.
@@ -142,7 +44,7 @@ class ResultsTamper:
 
     operation: str
     action: TamperAction
-    provider: Provider | None = None
+    provider: str | None = None
     times: int | None = None
     fired: int = 0
 
@@ -196,7 +98,7 @@ class FaultPlan:
         status: int = 500,
         *,
         nth: int | None = None,
-        provider: Provider | None = None,
+        provider: str | None = None,
         after_effect: bool = False,
     ) -> EndpointFault:
         """Make an operation fail; see `EndpointFault` for the arguments.
@@ -219,10 +121,10 @@ class FaultPlan:
         operation: str,
         action: TamperAction,
         *,
-        provider: Provider | None = None,
+        provider: str | None = None,
         times: int | None = None,
     ) -> ResultsTamper:
-        """Damage downloads of ``operation`` (``"content"`` or ``"results"``).
+        """Damage downloads of ``operation`` (a vendor's download, e.g. ``"results"``).
 
         Args:
             times: Damage only the first ``times`` of them (``None``: every one).
@@ -235,7 +137,7 @@ class FaultPlan:
             self._tampers.append(tamper)
         return tamper
 
-    def tamper_for(self, provider: Provider, operation: str) -> ResultsTamper | None:
+    def tamper_for(self, provider: str, operation: str) -> ResultsTamper | None:
         """The tamper to apply to this download, if any (counted as fired)."""
         with self._lock:
             for tamper in self._tampers:
@@ -285,7 +187,7 @@ class FaultPlan:
             found = self._keys.get(custom_id) or self._keys.get(strip_job_tag(custom_id))
             return (found or NO_FAULT).merge(text_fault)
 
-    def check(self, provider: Provider, operation: str) -> EndpointFault | None:
+    def check(self, provider: str, operation: str) -> EndpointFault | None:
         """Count a call and return the fault that should fire for it, if any."""
         with self._lock:
             hit: EndpointFault | None = None

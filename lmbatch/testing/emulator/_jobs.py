@@ -1,15 +1,26 @@
-"""What both halves' batch records share: the lifecycle contract and result-line writing."""
+"""What every vendor's batch records share: the lifecycle contract and result-line writing."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import IO, Any, Protocol
 
-from lmbatch.testing.emulator._faults import KeyFault
+from lmbatch.testing._directives import KeyFault
 
 
 class Job(Protocol):
-    """A batch record the state can drive through its lifecycle."""
+    """A batch record the emulator drives through its lifecycle.
+
+    A vendor's `EmulatorVendor.jobs` hands these to the host, which steps them on polls
+    (`EmulatorState.polled`), on time, or when a test calls ``advance`` / ``finish`` /
+    ``expire``.
+
+    Attributes:
+        id: The batch id clients use.
+        polls: Polls counted towards the next step (maintained by the host).
+        last_step_at: ``time.monotonic()`` of the last step (maintained by the host).
+    """
 
     id: str
     polls: int
@@ -29,8 +40,14 @@ class Job(Protocol):
         ...
 
 
-def write_line(out: IO[str], record: dict[str, Any], fault: KeyFault) -> None:
-    """Write one JSONL result line, applying the omit / malformed / duplicate faults."""
+def write_result_line(out: IO[str], record: dict[str, Any], fault: KeyFault) -> None:
+    """Write one JSONL result line, applying the omit / malformed / duplicate faults.
+
+    Args:
+        out: The result file, open for writing text.
+        record: The line's JSON object.
+        fault: The request's scripted faults.
+    """
     if fault.omit:
         return
     line = json.dumps(record, separators=(",", ":"))
@@ -42,8 +59,17 @@ def write_line(out: IO[str], record: dict[str, Any], fault: KeyFault) -> None:
         out.write(line + "\n")
 
 
-def runnable_prefix(ids: list[str], expiring: set[str], finished: int) -> set[str]:
-    """The first ``finished`` ids in input order, skipping those scripted to expire."""
+def runnable_prefix(ids: Iterable[str], expiring: set[str], finished: int) -> set[str]:
+    """The first ``finished`` ids in input order, skipping those scripted to expire.
+
+    Args:
+        ids: Request ids in input order.
+        expiring: Ids scripted never to run.
+        finished: How many requests ran.
+
+    Returns:
+        The ids that ran.
+    """
     chosen: set[str] = set()
     for custom_id in ids:
         if len(chosen) >= finished:

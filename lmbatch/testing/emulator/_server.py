@@ -7,8 +7,9 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 
@@ -16,12 +17,13 @@ from lmbatch.testing.emulator._app import create_app
 from lmbatch.testing.emulator._faults import FaultPlan
 from lmbatch.testing.emulator._settings import EmulatorSettings
 from lmbatch.testing.emulator._state import CallRecord, EmulatorState
+from lmbatch.testing.emulator._vendor import EmulatorVendor
 
 _START_TIMEOUT = 10.0
 
 
 class Emulator:
-    """A local OpenAI Batch + Files and Anthropic Message Batches server for tests.
+    """A local batch-API server for tests, serving every installed vendor's routes.
 
     Starts uvicorn in a background thread on ``127.0.0.1`` and a free port; stops it (and
     deletes its temporary storage) on exit. Usable as a sync or async context manager::
@@ -31,13 +33,22 @@ class Emulator:
             ...
             emu.advance()
 
+    ``emu.<vendor>_base_url`` is ``emu.base_url_for("<vendor>")``: the base URL a client
+    of that vendor is given.
+
     Args:
         settings: Behaviour; defaults to `EmulatorSettings()`.
+        vendors: Vendor classes to serve; ``None``: every installed one.
     """
 
-    def __init__(self, settings: EmulatorSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: EmulatorSettings | None = None,
+        *,
+        vendors: Sequence[type[EmulatorVendor[Any]]] | None = None,
+    ) -> None:
         self.settings = settings or EmulatorSettings()
-        self.state = EmulatorState(self.settings)
+        self.state = EmulatorState(self.settings, vendors=vendors)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -140,15 +151,35 @@ class Emulator:
         """``http://127.0.0.1:PORT``."""
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def openai_base_url(self) -> str:
-        """Base URL for ``openai.OpenAI(base_url=...)``: ``…/v1``."""
-        return self.base_url + "/v1"
+    def base_url_for(self, vendor: str) -> str:
+        """The base URL a client of ``vendor`` is given (its `EmulatorVendor.base_path`).
+
+        Args:
+            vendor: A served vendor's name.
+
+        Returns:
+            ``http://127.0.0.1:PORT`` followed by the vendor's base path.
+
+        Raises:
+            KeyError: The emulator does not serve ``vendor``.
+            RuntimeError: Not started.
+        """
+        served = self.state.vendors.get(vendor)
+        if served is None:
+            raise KeyError(f"the emulator serves no vendor {vendor!r}; it serves {self.vendors}")
+        return self.base_url + served.base_path
 
     @property
-    def anthropic_base_url(self) -> str:
-        """Base URL for ``anthropic.Anthropic(base_url=...)`` (the SDK adds ``/v1``)."""
-        return self.base_url
+    def vendors(self) -> list[str]:
+        """Names of the vendors served, sorted."""
+        return sorted(self.state.vendors)
+
+    def __getattr__(self, name: str) -> str:
+        # Only called for attributes the emulator lacks: ``openai_base_url`` and the like.
+        vendor, state = name.removesuffix("_base_url"), self.__dict__.get("state")
+        if vendor != name and state is not None and vendor in state.vendors:
+            return self.base_url_for(vendor)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # controls ----------------------------------------------------------------------------
 
@@ -181,7 +212,7 @@ class Emulator:
 
     @property
     def create_calls(self) -> int:
-        """Batch-create calls received (both halves, including failed ones)."""
+        """Batch-create calls received (every vendor, including failed ones)."""
         return self.state.create_calls
 
     @property
@@ -196,7 +227,11 @@ class Emulator:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8089, settings: EmulatorSettings | None = None
+    host: str = "127.0.0.1",
+    port: int = 8089,
+    settings: EmulatorSettings | None = None,
+    *,
+    vendors: Sequence[type[EmulatorVendor[Any]]] | None = None,
 ) -> None:
     """Serve the emulator in the foreground until interrupted (used by the CLI).
 
@@ -204,8 +239,9 @@ def serve(
         host: Interface to bind; keep the default unless you know why.
         port: TCP port.
         settings: Behaviour; defaults to `EmulatorSettings()`.
+        vendors: Vendor classes to serve; ``None``: every installed one.
     """
-    state = EmulatorState(settings)
+    state = EmulatorState(settings, vendors=vendors)
     try:
         uvicorn.run(
             create_app(state=state), host=host, port=port, log_level="info", date_header=False

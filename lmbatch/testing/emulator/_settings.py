@@ -1,9 +1,11 @@
-"""Configuration of the emulator: lifecycle mode, limits and scripted faults."""
+"""Configuration of the emulator: lifecycle mode, scripted faults and each vendor's options."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from lmbatch.testing.emulator._registry import installed_vendor_names, known_operations
 
 Mode = Literal["polls", "time", "manual"]
 """How batches move through their lifecycle.
@@ -14,61 +16,49 @@ Mode = Literal["polls", "time", "manual"]
 * ``"manual"``: batches only move when the test calls ``Emulator.advance``.
 """
 
-Provider = Literal["openai", "anthropic"]
-
-OPENAI_OPERATIONS = frozenset(
-    {
-        "upload",
-        "list_files",
-        "retrieve_file",
-        "delete_file",
-        "content",
-        "create",
-        "retrieve",
-        "list",
-        "cancel",
-        "count_tokens",
-    }
-)
-"""Operation names of the OpenAI half, as used by `EndpointFault.operation`."""
-
-ANTHROPIC_OPERATIONS = frozenset(
-    {"create", "retrieve", "list", "cancel", "delete", "results", "count_tokens"}
-)
-"""Operation names of the Anthropic half, as used by `EndpointFault.operation`."""
-
 
 @dataclass
 class EndpointFault:
     """Make calls to one API operation fail with a vendor-shaped HTTP error.
 
     Attributes:
-        operation: Operation name, one of `OPENAI_OPERATIONS` / `ANTHROPIC_OPERATIONS`
-            (``"upload"``, ``"create"``, ``"retrieve"``, ``"list"``, ``"content"``,
-            ``"results"``, ``"cancel"``, ``"delete"``, ``"count_tokens"``, ...).
+        operation: Operation name, one of the served vendors' `EmulatorVendor.operations`
+            (for example ``"upload"``, ``"create"``, ``"retrieve"``, ``"list"``,
+            ``"content"``, ``"results"``, ``"cancel"``, ``"delete"``, ``"count_tokens"``).
         status: HTTP status to return (typically 500 or 429; 400..599 accepted).
         nth: Fail only the nth matching call (1-based, counted from when the fault was
             added). ``None`` fails every matching call.
-        provider: Restrict to one half of the emulator; ``None`` matches both.
+        provider: Restrict to one vendor of the emulator (its `EmulatorVendor.name`);
+            ``None`` matches every vendor.
         after_effect: Perform the operation first and only then answer with the error:
             the "vendor created the batch but the client saw a 500" case.
         calls: Matching calls seen so far (maintained by the emulator).
         fired: Times this fault produced an error (maintained by the emulator).
+
+    Raises:
+        ValueError: An operation or vendor no installed emulator vendor knows, or a bad
+            status or ``nth``.
     """
 
     operation: str
     status: int = 500
     nth: int | None = None
-    provider: Provider | None = None
+    provider: str | None = None
     after_effect: bool = False
     calls: int = 0
     fired: int = 0
 
     def __post_init__(self) -> None:
-        known = OPENAI_OPERATIONS | ANTHROPIC_OPERATIONS
+        known = known_operations()
         if self.operation not in known:
             raise ValueError(
                 f"unknown operation {self.operation!r}; expected one of {sorted(known)}"
+            )
+        vendors = installed_vendor_names()
+        if self.provider is not None and self.provider not in vendors:
+            raise ValueError(
+                f"unknown provider {self.provider!r}: the emulator serves "
+                f"{', '.join(sorted(vendors)) or 'no vendor'}"
             )
         if not 400 <= self.status <= 599:
             raise ValueError(f"fault status must be 4xx or 5xx, got {self.status}")
@@ -76,9 +66,14 @@ class EndpointFault:
             raise ValueError("nth is 1-based")
 
 
-@dataclass
+@dataclass(init=False)  # __init__ below also takes each vendor's options as keywords
 class EmulatorSettings:
     """Everything that shapes the emulator's behaviour.
+
+    Each vendor's own options (limits, mostly) come with the vendor
+    (`EmulatorVendor.options_class`); set them per vendor in ``vendor_options``, or as
+    keywords named ``<vendor>_<option>``: ``EmulatorSettings(openai_max_requests=3)`` is
+    ``EmulatorSettings(vendor_options={"openai": {"max_requests": 3}})``.
 
     Attributes:
         mode: Lifecycle driver, see `Mode`.
@@ -86,19 +81,14 @@ class EmulatorSettings:
         seconds_per_step: In ``"time"`` mode, wall-clock seconds per lifecycle step.
         cancel_finished_fraction: Share of the requests (rounded down, input order) that are
             already answered when a running batch is cancelled; the rest come back as
-            cancelled. Cancelling while OpenAI is still ``validating`` finishes none.
-        require_auth: Check ``Authorization`` / ``x-api-key`` (any non-empty key passes).
-        openai_max_requests: Lines allowed in one OpenAI batch input file.
-        openai_max_file_bytes: Bytes allowed in one OpenAI batch input file.
-        openai_max_upload_bytes: Bytes allowed in any single upload (413 above it).
-        anthropic_max_requests: Requests allowed in one Anthropic batch.
-        anthropic_max_body_bytes: Bytes allowed in one Anthropic create body.
+            cancelled (a vendor may finish none when cancelled before it started).
+        require_auth: Check each vendor's API-key header (any non-empty key passes).
         key_faults: Per-custom_id faults, the same syntax as the in-text directive minus the
             brackets, e.g. ``{"q1": "error=429", "q2": "expire", "q3": "malformed"}``.
         endpoint_faults: Operation-level faults, see `EndpointFault`.
         spill_dir: Parent directory for the emulator's temporary storage (``None``: the
             system temp dir). Uploaded files and result files live there, not in memory.
-        sequential_ids: Number batches ``batch_000001``, ``msgbatch_000001``... from the
+        sequential_ids: Number batches ``<prefix>000001``, ``<prefix>000002``... from the
             start, as many self-hosted servers do (so two emulators hand out the same
             ids); by default ids are random, as the vendors' are.
         clock_offset: Seconds the emulated vendor's clock runs ahead of this machine's
@@ -106,7 +96,12 @@ class EmulatorSettings:
             times...) and its HTTP ``Date`` header use that clock, to test clock skew.
         create_delay: Seconds every batch-create call takes, half before the batch is
             made and half after, so a client that dies during the call may or may not
-            have made one (both halves of the emulator).
+            have made one (every vendor).
+        vendor_options: Options per vendor name, passed to that vendor's options class.
+
+    Raises:
+        ValueError: A setting out of range.
+        TypeError: A keyword that names no installed vendor's ``<vendor>_<option>``.
     """
 
     mode: Mode = "polls"
@@ -114,19 +109,48 @@ class EmulatorSettings:
     seconds_per_step: float = 1.0
     cancel_finished_fraction: float = 0.5
     require_auth: bool = True
-    openai_max_requests: int = 50_000
-    openai_max_file_bytes: int = 200 * 1024 * 1024
-    openai_max_upload_bytes: int = 512 * 1024 * 1024
-    anthropic_max_requests: int = 100_000
-    anthropic_max_body_bytes: int = 256 * 1024 * 1024
     key_faults: dict[str, str] = field(default_factory=dict)
     endpoint_faults: list[EndpointFault] = field(default_factory=list)
     spill_dir: str | None = None
     sequential_ids: bool = False
     clock_offset: float = 0.0
     create_delay: float = 0.0
+    vendor_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        mode: Mode = "polls",
+        polls_per_step: int = 1,
+        seconds_per_step: float = 1.0,
+        cancel_finished_fraction: float = 0.5,
+        require_auth: bool = True,
+        key_faults: dict[str, str] | None = None,
+        endpoint_faults: list[EndpointFault] | None = None,
+        spill_dir: str | None = None,
+        sequential_ids: bool = False,
+        clock_offset: float = 0.0,
+        create_delay: float = 0.0,
+        vendor_options: dict[str, dict[str, Any]] | None = None,
+        **options: Any,
+    ) -> None:
+        self.mode = mode
+        self.polls_per_step = polls_per_step
+        self.seconds_per_step = seconds_per_step
+        self.cancel_finished_fraction = cancel_finished_fraction
+        self.require_auth = require_auth
+        self.key_faults = dict(key_faults or {})
+        self.endpoint_faults = list(endpoint_faults or [])
+        self.spill_dir = spill_dir
+        self.sequential_ids = sequential_ids
+        self.clock_offset = clock_offset
+        self.create_delay = create_delay
+        self.vendor_options = {name: dict(opts) for name, opts in (vendor_options or {}).items()}
+        for keyword, value in options.items():
+            vendor, option = _split_vendor_option(keyword)
+            self.vendor_options.setdefault(vendor, {})[option] = value
+        self._check()
+
+    def _check(self) -> None:
         if self.mode not in ("polls", "time", "manual"):
             raise ValueError(f"unknown mode {self.mode!r}")
         if self.polls_per_step < 1:
@@ -137,3 +161,16 @@ class EmulatorSettings:
             raise ValueError("cancel_finished_fraction must be within [0, 1]")
         if self.create_delay < 0:
             raise ValueError("create_delay must be >= 0")
+
+
+def _split_vendor_option(keyword: str) -> tuple[str, str]:
+    """``"openai_max_requests"`` → ``("openai", "max_requests")``, by installed vendor names."""
+    # Longest name first, so a vendor "foo_bar" wins over a vendor "foo".
+    for vendor in sorted(installed_vendor_names(), key=len, reverse=True):
+        if keyword.startswith(vendor + "_") and len(keyword) > len(vendor) + 1:
+            return vendor, keyword[len(vendor) + 1 :]
+    raise TypeError(
+        f"EmulatorSettings got an unexpected keyword argument {keyword!r} (vendor options "
+        f"are <vendor>_<option>; installed vendors: "
+        f"{', '.join(sorted(installed_vendor_names())) or 'none'})"
+    )

@@ -1,4 +1,4 @@
-"""The emulator's shared state, its storage directory and its call accounting.
+"""The emulator's shared state: its vendors, storage directory, clock and call accounting.
 
 The uvicorn thread (serving requests) and the test thread (``advance``, ``expire``,
 ``faults``...) both touch this object, so every mutation happens under one re-entrant lock.
@@ -13,18 +13,17 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lmbatch._keys import strip_job_tag
-from lmbatch.testing.emulator._anthropic_jobs import AnthropicBatch
 from lmbatch.testing.emulator._faults import FaultPlan
-from lmbatch.testing.emulator._ids import openai_file_id
 from lmbatch.testing.emulator._jobs import Job
-from lmbatch.testing.emulator._openai_jobs import OpenAIBatch
+from lmbatch.testing.emulator._registry import installed_vendors, remember
 from lmbatch.testing.emulator._settings import EmulatorSettings
+from lmbatch.testing.emulator._vendor import EmulatorVendor
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,8 @@ class CallRecord:
         method: HTTP method.
         path: URL path (no query string).
         status: HTTP status sent.
-        provider: ``"openai"``, ``"anthropic"`` or ``None`` for unknown routes.
+        provider: Name of the vendor that served it (`EmulatorVendor.name`), ``None``
+            for unknown routes.
         operation: Operation name (see `EndpointFault`), ``None`` for unknown routes.
     """
 
@@ -46,58 +46,70 @@ class CallRecord:
     operation: str | None
 
 
-@dataclass
-class FileRecord:
-    """An OpenAI file held on disk."""
-
-    id: str
-    filename: str
-    purpose: str
-    bytes: int
-    created_at: int
-    expires_at: int | None
-    path: Path
-
-    def to_json(self) -> dict[str, Any]:
-        """The vendor ``File`` object."""
-        return {
-            "id": self.id,
-            "object": "file",
-            "bytes": self.bytes,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "filename": self.filename,
-            "purpose": self.purpose,
-            "status": "processed",
-            "status_details": None,
-        }
-
-
 class EmulatorState:
     """Everything the emulator knows, plus the controls tests use.
 
+    A vendor's own records are on its instance, ``state.vendors[name]``; as a shorthand,
+    ``state.<name>_<attribute>`` reads ``state.vendors[name].<attribute>`` (for example
+    the batches a vendor keeps).
+
     Args:
         settings: Behaviour; defaults to `EmulatorSettings()`.
+        vendors: Vendor classes to serve; ``None``: every installed one.
+
+    Raises:
+        ValueError: ``settings.vendor_options`` names a vendor not served.
+        TypeError: A vendor option its options class does not take.
     """
 
-    def __init__(self, settings: EmulatorSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: EmulatorSettings | None = None,
+        *,
+        vendors: Sequence[type[EmulatorVendor[Any]]] | None = None,
+    ) -> None:
         self.settings = settings or EmulatorSettings()
         self.lock = threading.RLock()
+        if vendors is None:
+            classes = installed_vendors()
+        else:
+            classes = list(vendors)
+            remember(classes)
+        unknown = set(self.settings.vendor_options) - {cls.name for cls in classes}
+        if unknown:
+            raise ValueError(f"vendor options for vendors not served: {sorted(unknown)}")
         self.faults = FaultPlan(
             self.lock, dict(self.settings.key_faults), list(self.settings.endpoint_faults)
         )
         self._dir = Path(tempfile.mkdtemp(prefix="lmbatch-emulator-", dir=self.settings.spill_dir))
         self._serial = 0
-        self.files: dict[str, FileRecord] = {}
-        self.openai_batches: dict[str, OpenAIBatch] = {}
-        self.anthropic_batches: dict[str, AnthropicBatch] = {}
         self.calls: list[CallRecord] = []
         self.submissions: Counter[str] = Counter()
         self.create_calls = 0
         self._batch_serial = 0
+        #: The vendor instances this state serves, by name.
+        self.vendors: dict[str, EmulatorVendor[Any]] = {}
+        for cls in classes:
+            self.vendors[cls.name] = cls(self, _options(cls, self.settings.vendor_options))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes the state lacks: ``openai_batches`` and the like.
+        vendors = self.__dict__.get("vendors", {})
+        for vendor in sorted(vendors, key=len, reverse=True):
+            if name.startswith(vendor + "_"):
+                return getattr(vendors[vendor], name[len(vendor) + 1 :])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def batch_id(self, prefix: str, random_id: Callable[[], str]) -> str:
-        """A new batch id: ``random_id()``, or ``prefix`` + a serial number."""
+        """A new batch id: ``random_id()``, or ``prefix`` + a serial number.
+
+        Args:
+            prefix: Start of a sequential id (``EmulatorSettings.sequential_ids``).
+            random_id: Makes a vendor-looking random id.
+
+        Returns:
+            The id.
+        """
         if not self.settings.sequential_ids:
             return random_id()
         with self.lock:
@@ -113,6 +125,11 @@ class EmulatorState:
         if self.settings.create_delay > 0:
             await asyncio.sleep(self.settings.create_delay / 2)
 
+    def count_create_call(self) -> None:
+        """Count one batch-create call (failed ones too): `Emulator.create_calls`."""
+        with self.lock:
+            self.create_calls += 1
+
     # storage -----------------------------------------------------------------------------
 
     def new_path(self, suffix: str = "") -> Path:
@@ -120,23 +137,6 @@ class EmulatorState:
         with self.lock:
             self._serial += 1
             return self._dir / f"{self._serial:08d}{suffix}"
-
-    def add_file(
-        self, filename: str, path: Path, expires_at: int | None, purpose: str = "batch_output"
-    ) -> str:
-        """Register a file already written at ``path``; returns its new id."""
-        record = FileRecord(
-            id=openai_file_id(),
-            filename=filename,
-            purpose=purpose,
-            bytes=path.stat().st_size,
-            created_at=int(self.now()),
-            expires_at=expires_at,
-            path=path,
-        )
-        with self.lock:
-            self.files[record.id] = record
-        return record.id
 
     def private_copy(self, path: Path) -> Path:
         """A batch's own link to its input, so deleting the file does not break the batch."""
@@ -154,23 +154,21 @@ class EmulatorState:
     # lifecycle ---------------------------------------------------------------------------
 
     def jobs(self) -> list[Job]:
-        """Every batch of both halves."""
+        """Every batch of every vendor."""
         with self.lock:
-            return [*self.openai_batches.values(), *self.anthropic_batches.values()]
+            return [job for vendor in self.vendors.values() for job in vendor.jobs()]
 
     def find(self, batch_id: str) -> Job:
-        """The batch with this id in either half.
+        """The batch with this id, whichever vendor holds it.
 
         Raises:
             KeyError: Unknown id.
         """
         with self.lock:
-            job: Job | None = self.openai_batches.get(batch_id) or self.anthropic_batches.get(
-                batch_id
-            )
-        if job is None:
-            raise KeyError(batch_id)
-        return job
+            for job in self.jobs():
+                if job.id == batch_id:
+                    return job
+        raise KeyError(batch_id)
 
     def tick(self) -> None:
         """In ``"time"`` mode, catch every batch up with the wall clock."""
@@ -244,15 +242,24 @@ class EmulatorState:
     def reset(self) -> None:
         """Forget every file, batch, call, submission and fault; keep the settings."""
         with self.lock:
-            for record in self.files.values():
-                record.path.unlink(missing_ok=True)
+            for vendor in self.vendors.values():
+                vendor.reset()
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir.mkdir(parents=True, exist_ok=True)
-            self.files.clear()
-            self.openai_batches.clear()
-            self.anthropic_batches.clear()
             self.calls.clear()
             self.submissions.clear()
             self.create_calls = 0
             self._batch_serial = 0
             self.faults.clear()
+
+
+def _options(vendor: type[EmulatorVendor[Any]], given: dict[str, dict[str, Any]]) -> Any:
+    options = given.get(vendor.name, {})
+    if vendor.options_class is None:
+        if options:
+            raise TypeError(f"emulator vendor {vendor.name!r} takes no options: {options}")
+        return None
+    try:
+        return vendor.options_class(**options)
+    except TypeError as exc:
+        raise TypeError(f"options of emulator vendor {vendor.name!r}: {exc}") from None

@@ -9,7 +9,7 @@ from lmbatch_anthropic import AnthropicBatchOperations
 from pydantic import BaseModel
 
 from lmbatch import Attachment, Message, ToolCall, ToolResult, ValidationError
-from lmbatch._inputs import normalize_input
+from lmbatch.provider import normalize_input
 
 from .conftest import MODEL, spec_errors
 

@@ -1,14 +1,15 @@
-"""Registers the ``openai`` provider (entry point ``openai`` in group ``lmbatch``)."""
+"""Registers the ``openai`` provider and its emulator routes (entry point ``openai``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lmbatch.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from lmbatch.provider import BatchOperations
+    from lmbatch.testing.emulator import EmulatorVendor
 
 
 @hookimpl
@@ -17,3 +18,13 @@ def lmbatch_register_providers(register: Callable[[type[BatchOperations]], None]
     from lmbatch_openai._operations import OpenAIBatchOperations
 
     register(OpenAIBatchOperations)
+
+
+@hookimpl
+def lmbatch_register_emulator_vendors(
+    register: Callable[[type[EmulatorVendor[Any]]], None],
+) -> None:
+    """Register the OpenAI Files + Batches routes of the local emulator."""
+    from lmbatch_openai._emulator import OpenAIEmulator
+
+    register(OpenAIEmulator)

@@ -14,7 +14,7 @@ from lmbatch_openai._schema import strict_schema
 from pydantic import BaseModel
 
 from lmbatch import Attachment, Message, ToolCall, ToolResult
-from lmbatch._inputs import normalize_input
+from lmbatch.provider import normalize_input
 
 from .conftest import SPECS
 

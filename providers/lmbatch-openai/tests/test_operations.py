@@ -12,11 +12,13 @@ from lmbatch_openai import OpenAIBatchOperations
 from lmbatch_openai._settings import OpenAISettings
 from pydantic import RootModel
 
+import lmbatch
 from lmbatch import (
     Attachment,
     AuthenticationError,
     BatchNotFoundError,
     BatchStatus,
+    JobStore,
     Message,
     MissingCredentialsError,
     ProviderConnectionError,
@@ -28,7 +30,6 @@ from lmbatch import (
     ValidationError,
 )
 from lmbatch._reconcile import reconcile_chunks
-from lmbatch._store import JobStore
 from lmbatch.testing.listener import Listener
 
 
@@ -467,17 +468,15 @@ def test_settings_refuse_bad_options() -> None:
 def test_importing_lmbatch_and_the_plugin_does_not_import_openai() -> None:
     code = (
         "import sys, lmbatch, lmbatch_openai, lmbatch_openai._plugin;"
-        "from lmbatch._plugins import registry;"
-        "registry.get('openai');"
+        "[entry.name for entry in lmbatch.available_providers()];"
         "assert 'openai' not in sys.modules, 'openai imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_registered_under_its_entry_point_name() -> None:
-    from lmbatch._plugins import registry
-
-    assert registry.get("openai") is OpenAIBatchOperations
+    entry = next(entry for entry in lmbatch.available_providers() if entry.name == "openai")
+    assert entry.operations_class is OpenAIBatchOperations
 
 
 async def test_reconciliation_stops_listing_at_batches_older_than_the_create(

@@ -20,7 +20,7 @@ import pytest
 from lmbatch_openai import OpenAIBatchOperations
 
 from lmbatch import BatchStatus, LMInput, Message, ProviderRequestError
-from lmbatch._status import BatchInfo, empty_counts
+from lmbatch.provider import BatchInfo, empty_counts
 
 from .conftest import SPECS
 

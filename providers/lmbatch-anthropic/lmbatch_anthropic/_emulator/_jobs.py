@@ -8,12 +8,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmbatch.testing.emulator._faults import NO_FAULT, FaultPlan, KeyFault
-from lmbatch.testing.emulator._http import anthropic_error_object, new_anthropic_request_id
-from lmbatch.testing.emulator._ids import rfc3339
-from lmbatch.testing.emulator._jobs import runnable_prefix, write_line
-from lmbatch.testing.emulator._responder import RequestRejected
-from lmbatch.testing.emulator._responder_anthropic import message_body
+from lmbatch.testing.emulator import (
+    NO_FAULT,
+    FaultPlan,
+    KeyFault,
+    RequestRejected,
+    runnable_prefix,
+    write_result_line,
+)
+from lmbatch_anthropic._emulator._http import (
+    anthropic_error_object,
+    new_anthropic_request_id,
+    rfc3339,
+)
+from lmbatch_anthropic._emulator._responder import message_body
 
 _KINDS = ("processing", "succeeded", "errored", "canceled", "expired")
 
@@ -100,7 +108,7 @@ class AnthropicBatch:
                 else:
                     result = {"type": unrun_kind}
                 counts[result["type"]] += 1
-                write_line(out, {"custom_id": request.custom_id, "result": result}, fault)
+                write_result_line(out, {"custom_id": request.custom_id, "result": result}, fault)
         self.counts = counts
         self.status = "ended"
         self.ended_at = self.clock()

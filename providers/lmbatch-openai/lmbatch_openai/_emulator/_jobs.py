@@ -9,11 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmbatch.testing.emulator._faults import NO_FAULT, FaultPlan, KeyFault, faults_in_text
-from lmbatch.testing.emulator._http import openai_error_object
-from lmbatch.testing.emulator._ids import hex_id
-from lmbatch.testing.emulator._jobs import runnable_prefix, write_line
-from lmbatch.testing.emulator._responder import RequestRejected, openai_response, usage_of
+from lmbatch.testing.emulator import (
+    NO_FAULT,
+    FaultPlan,
+    KeyFault,
+    RequestRejected,
+    faults_in_text,
+    hex_id,
+    runnable_prefix,
+    write_result_line,
+)
+from lmbatch_openai._emulator._http import openai_error_object
+from lmbatch_openai._emulator._responder import openai_response, usage_of
 
 EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
 CANCELLED_MESSAGE = "This request was not executed because the batch was cancelled."
@@ -263,7 +270,7 @@ class OpenAIBatch:
                         "error": {"code": code, "message": message},
                     }
                     ok = False
-                write_line(out if ok else err, record, fault)
+                write_result_line(out if ok else err, record, fault)
                 written[0 if ok else 1] += 1
         self.counts["total"] = len(self.check.custom_ids)
         expires = self.output_expires_seconds

@@ -7,16 +7,16 @@ import hashlib
 import json
 from typing import Any
 
-from lmbatch.testing.emulator._ids import anthropic_id
-from lmbatch.testing.emulator._responder import (
+from lmbatch.testing.emulator import (
     REFUSE_MARK,
     RequestRejected,
     all_text,
     last_user_text,
+    sample_from_schema,
     text_of,
     tokens,
 )
-from lmbatch.testing.emulator._schemagen import instance_for
+from lmbatch_anthropic._emulator._http import anthropic_id
 
 
 def _system_text(system: Any) -> str:
@@ -84,7 +84,7 @@ def message_body(params: dict[str, Any]) -> dict[str, Any]:
     stop_reason = "end_turn"
     stop_details: dict[str, Any] | None = None
     if forced is not None:
-        tool_input = instance_for(forced[1], seed_text=user or "example")
+        tool_input = sample_from_schema(forced[1], user or "example")
         content.append(
             {
                 "type": "tool_use",
@@ -104,7 +104,7 @@ def message_body(params: dict[str, Any]) -> dict[str, Any]:
         if schema is None:
             text = "echo: " + user
         else:
-            text = json.dumps(instance_for(schema, seed_text=user or "example"))
+            text = json.dumps(sample_from_schema(schema, user or "example"))
         budget = max_tokens - out_tokens
         if tokens(text) > budget:
             text, stop_reason = text[: max(0, budget * 4)], "max_tokens"

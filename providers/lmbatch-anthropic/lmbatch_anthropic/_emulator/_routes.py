@@ -1,22 +1,28 @@
-"""The Anthropic half: ``/v1/messages/batches`` and ``/v1/messages/count_tokens``."""
+"""The Anthropic vendor of the emulator: ``/v1/messages/batches``, ``/v1/messages/count_tokens``."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from lmbatch.testing.emulator._anthropic_jobs import AnthropicBatch, BatchRequest, params_problem
-from lmbatch.testing.emulator._faults import NO_FAULT, faults_in_text
-from lmbatch.testing.emulator._guard import guarded
-from lmbatch.testing.emulator._http import anthropic_error, anthropic_json, new_anthropic_request_id
-from lmbatch.testing.emulator._ids import anthropic_id
-from lmbatch.testing.emulator._responder_anthropic import message_input_tokens
-from lmbatch.testing.emulator._state import EmulatorState
+from lmbatch.testing.emulator import NO_FAULT, EmulatorState, EmulatorVendor, Job, faults_in_text
+from lmbatch_anthropic._emulator._http import (
+    anthropic_auth_error,
+    anthropic_error,
+    anthropic_fault,
+    anthropic_id,
+    anthropic_json,
+    new_anthropic_request_id,
+)
+from lmbatch_anthropic._emulator._jobs import AnthropicBatch, BatchRequest, params_problem
+from lmbatch_anthropic._emulator._responder import message_input_tokens
 
 #: What ``POST /v1/messages/count_tokens`` takes (the SDK's ``messages.count_tokens``).
 MESSAGES_COUNT_FIELDS = frozenset(
@@ -32,21 +38,73 @@ MESSAGES_COUNT_FIELDS = frozenset(
         "tools",
     }
 )
+OPERATIONS = frozenset(
+    {"create", "retrieve", "list", "cancel", "delete", "results", "count_tokens"}
+)
+"""Operation names of the Anthropic vendor, as `EndpointFault.operation` names them."""
 CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _BASE = "/v1/messages/batches"
 
 
-class AnthropicRoutes:
-    """Request handlers of the Anthropic half.
+@dataclass
+class AnthropicEmulatorOptions:
+    """Limits of the emulated Message Batches API.
 
-    Args:
-        state: The shared emulator state.
+    Set them as ``EmulatorSettings(anthropic_max_requests=...)`` or
+    ``EmulatorSettings(vendor_options={"anthropic": {...}})``.
+
+    Attributes:
+        max_requests: Requests allowed in one batch.
+        max_body_bytes: Bytes allowed in one create body.
     """
 
-    def __init__(self, state: EmulatorState) -> None:
-        self.state = state
+    max_requests: int = 100_000
+    max_body_bytes: int = 256 * 1024 * 1024
 
-    def routes(self) -> list[Route]:
+
+class AnthropicEmulator(EmulatorVendor[AnthropicEmulatorOptions]):
+    """The Anthropic Message Batches API, as the emulator serves it.
+
+    Its record: ``batches`` (reachable as ``emulator.state.anthropic_batches`` too).
+
+    Args:
+        state: The emulator state this instance serves.
+        options: Its limits.
+    """
+
+    name = "anthropic"
+    title = "Anthropic"
+    base_path = ""  # the SDK adds /v1 itself
+    path_prefixes = ("/v1/messages",)
+    operations = OPERATIONS
+    options_class = AnthropicEmulatorOptions
+
+    def __init__(self, state: EmulatorState, options: AnthropicEmulatorOptions) -> None:
+        super().__init__(state, options)
+        self.batches: dict[str, AnthropicBatch] = {}
+
+    def error_response(self, status: int, message: str | None = None) -> Response:
+        """An Anthropic error envelope, its ``request_id`` repeated from the header."""
+        return anthropic_error(status, message or "Error")
+
+    def fault_response(self, status: int) -> Response:
+        """The vendor's usual message for a scripted failure (overloaded, rate limit...)."""
+        return anthropic_fault(status)
+
+    def auth_error(self, request: Request) -> Response | None:
+        """401 without a key (when required); 400 without ``anthropic-version``, always."""
+        return anthropic_auth_error(request, self.state.settings.require_auth)
+
+    def jobs(self) -> Iterable[Job]:
+        """Every batch."""
+        return self.batches.values()
+
+    def reset(self) -> None:
+        """Forget every batch."""
+        with self.state.lock:
+            self.batches.clear()
+
+    def routes(self) -> list[BaseRoute]:
         """The Starlette routes under ``/v1/messages/batches``."""
         return [
             Route(_BASE, self.create, methods=["POST"]),
@@ -85,11 +143,11 @@ class AnthropicRoutes:
                 return anthropic_error(400, "messages: at least one message is required")
             return anthropic_json({"input_tokens": message_input_tokens(body)})
 
-        return await guarded(self.state, request, "anthropic", "count_tokens", action)
+        return await self.guarded(request, "count_tokens", action)
 
     def _batch(self, batch_id: str) -> AnthropicBatch | None:
         with self.state.lock:
-            return self.state.anthropic_batches.get(batch_id)
+            return self.batches.get(batch_id)
 
     @staticmethod
     def _missing(batch_id: str) -> Response:
@@ -97,12 +155,11 @@ class AnthropicRoutes:
 
     async def create(self, request: Request) -> Response:
         """``POST /v1/messages/batches``: the outer shape is validated synchronously."""
-        with self.state.lock:
-            self.state.create_calls += 1
+        self.state.count_create_call()
 
         async def action() -> Response:
             raw = await request.body()
-            if len(raw) > self.state.settings.anthropic_max_body_bytes:
+            if len(raw) > self.options.max_body_bytes:
                 return anthropic_error(413, "Request exceeds the maximum allowed number of bytes.")
             try:
                 body = json.loads(raw)
@@ -133,20 +190,20 @@ class AnthropicRoutes:
                 clock=self.state.now,
             )
             with self.state.lock:
-                self.state.anthropic_batches[batch.id] = batch
+                self.batches[batch.id] = batch
                 self.state.count_submissions(r.custom_id for r in batch.requests)
             await self.state.slow_create()
             with self.state.lock:
                 return anthropic_json(batch.to_json(str(request.base_url)))
 
-        return await guarded(self.state, request, "anthropic", "create", action)
+        return await self.guarded(request, "create", action)
 
     def _requests_problem(self, requests: Any) -> str | None:
         if not isinstance(requests, list):
             return "requests: Field required"
         if not requests:
             return "requests: List should have at least 1 item after validation, not 0"
-        limit = self.state.settings.anthropic_max_requests
+        limit = self.options.max_requests
         if len(requests) > limit:
             return (
                 f"requests: List should have at most {limit} items after validation, "
@@ -183,10 +240,10 @@ class AnthropicRoutes:
                 return anthropic_error(400, "limit: Input should be between 1 and 1000")
             base = str(request.base_url)
             with self.state.lock:
-                items = [b.to_json(base) for b in reversed(self.state.anthropic_batches.values())]
+                items = [b.to_json(base) for b in reversed(self.batches.values())]
             return anthropic_json(_page(items, request, limit))
 
-        return await guarded(self.state, request, "anthropic", "list", action)
+        return await self.guarded(request, "list", action)
 
     async def retrieve(self, request: Request) -> Response:
         """``GET /v1/messages/batches/{id}``; in ``"polls"`` mode this moves the batch."""
@@ -200,7 +257,7 @@ class AnthropicRoutes:
             with self.state.lock:
                 return anthropic_json(batch.to_json(str(request.base_url)))
 
-        return await guarded(self.state, request, "anthropic", "retrieve", action)
+        return await self.guarded(request, "retrieve", action)
 
     async def cancel(self, request: Request) -> Response:
         """``POST …/{id}/cancel``: in_progress → canceling; refused once ended."""
@@ -217,7 +274,7 @@ class AnthropicRoutes:
                     )
                 return anthropic_json(batch.to_json(str(request.base_url)))
 
-        return await guarded(self.state, request, "anthropic", "cancel", action)
+        return await self.guarded(request, "cancel", action)
 
     async def delete(self, request: Request) -> Response:
         """``DELETE …/{id}``: only once the batch has ended."""
@@ -225,7 +282,7 @@ class AnthropicRoutes:
 
         async def action() -> Response:
             with self.state.lock:
-                batch = self.state.anthropic_batches.get(batch_id)
+                batch = self.batches.get(batch_id)
                 if batch is None:
                     return self._missing(batch_id)
                 if not batch.terminal:
@@ -234,11 +291,11 @@ class AnthropicRoutes:
                         f"Message batch '{batch_id}' cannot be deleted while it is still "
                         "processing. Cancel it first.",
                     )
-                del self.state.anthropic_batches[batch_id]
+                del self.batches[batch_id]
             batch.results_path.unlink(missing_ok=True)
             return anthropic_json({"id": batch_id, "type": "message_batch_deleted"})
 
-        return await guarded(self.state, request, "anthropic", "delete", action)
+        return await self.guarded(request, "delete", action)
 
     async def results(self, request: Request) -> Response:
         """``GET …/{id}/results``: the JSONL results, streamed from disk, once ended."""
@@ -259,7 +316,7 @@ class AnthropicRoutes:
                 headers={"request-id": new_anthropic_request_id()},
             )
 
-        return await guarded(self.state, request, "anthropic", "results", action)
+        return await self.guarded(request, "results", action)
 
 
 def _page(items: list[dict[str, Any]], request: Request, limit: int) -> dict[str, Any]:

@@ -1,22 +1,46 @@
-"""The OpenAI half: ``/v1/files``, ``/v1/batches`` and ``/v1/responses/input_tokens``."""
+"""The OpenAI vendor of the emulator.
+
+Serves ``/v1/files``, ``/v1/batches`` and ``/v1/responses/input_tokens``.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from lmbatch.testing.emulator._guard import guarded
-from lmbatch.testing.emulator._http import new_openai_request_id, openai_error, openai_json
-from lmbatch.testing.emulator._ids import hex_id
-from lmbatch.testing.emulator._openai_jobs import OpenAIBatch, check_input
-from lmbatch.testing.emulator._responder import responses_input_tokens
-from lmbatch.testing.emulator._state import EmulatorState
+from lmbatch.testing.emulator import EmulatorState, EmulatorVendor, Job, base62_id, hex_id
+from lmbatch_openai._emulator._files import FileRecord, OpenAIEmulatorOptions
+from lmbatch_openai._emulator._http import (
+    new_openai_request_id,
+    openai_auth_error,
+    openai_error,
+    openai_json,
+)
+from lmbatch_openai._emulator._jobs import OpenAIBatch, check_input
+from lmbatch_openai._emulator._responder import responses_input_tokens
 
+OPERATIONS = frozenset(
+    {
+        "upload",
+        "list_files",
+        "retrieve_file",
+        "delete_file",
+        "content",
+        "create",
+        "retrieve",
+        "list",
+        "cancel",
+        "count_tokens",
+    }
+)
+"""Operation names of the OpenAI vendor, as `EndpointFault.operation` names them."""
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 SPEC_ENDPOINTS = (
     "/v1/responses",
@@ -77,17 +101,67 @@ def _page(items: list[Any], after: str | None, limit: int) -> dict[str, Any]:
     }
 
 
-class OpenAIRoutes:
-    """Request handlers of the OpenAI half.
+class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
+    """The OpenAI Files + Batches API, as the emulator serves it.
+
+    Its records: ``files`` (uploads and result files, on disk) and ``batches`` (reachable
+    as ``emulator.state.openai_batches`` too).
 
     Args:
-        state: The shared emulator state.
+        state: The emulator state this instance serves.
+        options: Its limits.
     """
 
-    def __init__(self, state: EmulatorState) -> None:
-        self.state = state
+    name = "openai"
+    title = "OpenAI"
+    base_path = "/v1"
+    path_prefixes = ("/v1/",)
+    operations = OPERATIONS
+    options_class = OpenAIEmulatorOptions
 
-    def routes(self) -> list[Route]:
+    def __init__(self, state: EmulatorState, options: OpenAIEmulatorOptions) -> None:
+        super().__init__(state, options)
+        self.files: dict[str, FileRecord] = {}
+        self.batches: dict[str, OpenAIBatch] = {}
+
+    def error_response(self, status: int, message: str | None = None) -> Response:
+        """An OpenAI error: ``{"error": {message, type, param, code}}``."""
+        return openai_error(status, message)
+
+    def auth_error(self, request: Request) -> Response | None:
+        """401 without a bearer key (when the emulator requires keys)."""
+        return openai_auth_error(request, self.state.settings.require_auth)
+
+    def jobs(self) -> Iterable[Job]:
+        """Every batch."""
+        return self.batches.values()
+
+    def reset(self) -> None:
+        """Forget every file and batch."""
+        with self.state.lock:
+            for record in self.files.values():
+                record.path.unlink(missing_ok=True)
+            self.files.clear()
+            self.batches.clear()
+
+    def add_file(
+        self, filename: str, path: Path, expires_at: int | None, purpose: str = "batch_output"
+    ) -> str:
+        """Register a file already written at ``path``; returns its new id."""
+        record = FileRecord(
+            id=base62_id("file-", 22),
+            filename=filename,
+            purpose=purpose,
+            bytes=path.stat().st_size,
+            created_at=int(self.state.now()),
+            expires_at=expires_at,
+            path=path,
+        )
+        with self.state.lock:
+            self.files[record.id] = record
+        return record.id
+
+    def routes(self) -> list[BaseRoute]:
         """The Starlette routes, all under ``/v1``."""
         return [
             Route("/v1/files", self.upload, methods=["POST"]),
@@ -124,7 +198,7 @@ class OpenAIRoutes:
                 {"object": "response.input_tokens", "input_tokens": responses_input_tokens(body)}
             )
 
-        return await guarded(self.state, request, "openai", "count_tokens", action)
+        return await self.guarded(request, "count_tokens", action)
 
     # files -------------------------------------------------------------------------------
 
@@ -161,22 +235,22 @@ class OpenAIRoutes:
                 with path.open("wb") as out:
                     while chunk := await upload.read(_CHUNK):
                         size += len(chunk)
-                        if size > self.state.settings.openai_max_upload_bytes:
+                        if size > self.options.max_upload_bytes:
                             break
                         out.write(chunk)
-                if size > self.state.settings.openai_max_upload_bytes:
+                if size > self.options.max_upload_bytes:
                     path.unlink()
                     return openai_error(413, "File is too large.", param="file")
                 if seconds is None and purpose == "batch":
                     seconds = _MAX_EXPIRY  # batch files expire after 30 days by default
                 now = int(self.state.now())
                 expires_at = now + seconds if seconds is not None else None
-                file_id = self.state.add_file(
+                file_id = self.add_file(
                     upload.filename or "upload.jsonl", path, expires_at, purpose=str(purpose)
                 )
-                return openai_json(self.state.files[file_id].to_json())
+                return openai_json(self.files[file_id].to_json())
 
-        return await guarded(self.state, request, "openai", "upload", action)
+        return await self.guarded(request, "upload", action)
 
     async def list_files(self, request: Request) -> Response:
         """``GET /v1/files`` with ``purpose``, ``limit``, ``order``, ``after``."""
@@ -190,14 +264,14 @@ class OpenAIRoutes:
             with self.state.lock:
                 records = [
                     f.to_json()
-                    for f in self.state.files.values()
+                    for f in self.files.values()
                     if purpose is None or f.purpose == purpose
                 ]
             if order == "desc":
                 records.reverse()
             return openai_json(_page(records, request.query_params.get("after"), limit))
 
-        return await guarded(self.state, request, "openai", "list_files", action)
+        return await self.guarded(request, "list_files", action)
 
     def _file_missing(self, file_id: str) -> Response:
         return openai_error(404, f"No such File object: {file_id}", param="id")
@@ -208,12 +282,12 @@ class OpenAIRoutes:
 
         async def action() -> Response:
             with self.state.lock:
-                record = self.state.files.get(file_id)
+                record = self.files.get(file_id)
             if record is None:
                 return self._file_missing(file_id)
             return openai_json(record.to_json())
 
-        return await guarded(self.state, request, "openai", "retrieve_file", action)
+        return await self.guarded(request, "retrieve_file", action)
 
     async def delete_file(self, request: Request) -> Response:
         """``DELETE /v1/files/{file_id}``."""
@@ -221,13 +295,13 @@ class OpenAIRoutes:
 
         async def action() -> Response:
             with self.state.lock:
-                record = self.state.files.pop(file_id, None)
+                record = self.files.pop(file_id, None)
             if record is None:
                 return self._file_missing(file_id)
             record.path.unlink(missing_ok=True)
             return openai_json({"id": file_id, "object": "file", "deleted": True})
 
-        return await guarded(self.state, request, "openai", "delete_file", action)
+        return await self.guarded(request, "delete_file", action)
 
     async def content(self, request: Request) -> Response:
         """``GET /v1/files/{file_id}/content``: the raw bytes, streamed from disk."""
@@ -235,7 +309,7 @@ class OpenAIRoutes:
 
         async def action() -> Response:
             with self.state.lock:
-                record = self.state.files.get(file_id)
+                record = self.files.get(file_id)
             if record is None:
                 return self._file_missing(file_id)
             return FileResponse(
@@ -245,14 +319,13 @@ class OpenAIRoutes:
                 headers={"x-request-id": new_openai_request_id()},
             )
 
-        return await guarded(self.state, request, "openai", "content", action)
+        return await self.guarded(request, "content", action)
 
     # batches -----------------------------------------------------------------------------
 
     async def create(self, request: Request) -> Response:
         """``POST /v1/batches``: validates the input file now, reports it on later polls."""
-        with self.state.lock:
-            self.state.create_calls += 1
+        self.state.count_create_call()
 
         async def action() -> Response:
             try:
@@ -263,7 +336,7 @@ class OpenAIRoutes:
             if problem is not None:
                 return openai_error(400, problem[1], param=problem[0])
             with self.state.lock:
-                record = self.state.files.get(body["input_file_id"])
+                record = self.files.get(body["input_file_id"])
             if record is None:
                 return openai_error(
                     404, f"No such File object: {body['input_file_id']}", param="input_file_id"
@@ -279,13 +352,12 @@ class OpenAIRoutes:
             await self.state.slow_create()
             return openai_json(batch.to_json())
 
-        return await guarded(self.state, request, "openai", "create", action)
+        return await self.guarded(request, "create", action)
 
     def _new_batch(self, body: dict[str, Any], input_path: Any) -> OpenAIBatch:
-        settings = self.state.settings
         private = self.state.private_copy(input_path)
         check = check_input(
-            private, body["endpoint"], settings.openai_max_requests, settings.openai_max_file_bytes
+            private, body["endpoint"], self.options.max_requests, self.options.max_file_bytes
         )
         expiry = body.get("output_expires_after")
         batch = OpenAIBatch(
@@ -298,13 +370,13 @@ class OpenAIRoutes:
             input_path=private,
             check=check,
             faults=self.state.faults,
-            cancel_fraction=settings.cancel_finished_fraction,
+            cancel_fraction=self.state.settings.cancel_finished_fraction,
             new_path=self.state.new_path,
-            add_file=self.state.add_file,
+            add_file=self.add_file,
             clock=self.state.now,
         )
         with self.state.lock:
-            self.state.openai_batches[batch.id] = batch
+            self.batches[batch.id] = batch
             if not check.errors:
                 self.state.count_submissions(check.custom_ids)
         return batch
@@ -319,14 +391,14 @@ class OpenAIRoutes:
                     400, "Invalid 'limit': must be between 1 and 100.", param="limit"
                 )
             with self.state.lock:
-                batches = [b.to_json() for b in reversed(self.state.openai_batches.values())]
+                batches = [b.to_json() for b in reversed(self.batches.values())]
             return openai_json(_page(batches, request.query_params.get("after"), limit))
 
-        return await guarded(self.state, request, "openai", "list", action)
+        return await self.guarded(request, "list", action)
 
     def _batch(self, batch_id: str) -> OpenAIBatch | None:
         with self.state.lock:
-            return self.state.openai_batches.get(batch_id)
+            return self.batches.get(batch_id)
 
     async def retrieve(self, request: Request) -> Response:
         """``GET /v1/batches/{batch_id}``; in ``"polls"`` mode this is what moves a batch."""
@@ -340,7 +412,7 @@ class OpenAIRoutes:
             with self.state.lock:
                 return openai_json(batch.to_json())
 
-        return await guarded(self.state, request, "openai", "retrieve", action)
+        return await self.guarded(request, "retrieve", action)
 
     async def cancel(self, request: Request) -> Response:
         """``POST /v1/batches/{batch_id}/cancel`` (allowed while validating or in progress)."""
@@ -355,7 +427,7 @@ class OpenAIRoutes:
                     return openai_error(409, f"Cannot cancel a batch with status '{batch.status}'.")
                 return openai_json(batch.to_json())
 
-        return await guarded(self.state, request, "openai", "cancel", action)
+        return await self.guarded(request, "cancel", action)
 
 
 def _create_problem(body: Any) -> tuple[str | None, str] | None:

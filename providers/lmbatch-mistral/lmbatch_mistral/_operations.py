@@ -1,0 +1,256 @@
+"""``MistralBatchOperations``: Mistral's Batch API behind lmbatch's contract.
+
+Wire translation only: the body in :mod:`._chat`, status and result lines in
+:mod:`._status`, errors in :mod:`._errors`. The official ``mistralai`` SDK serves every
+call (``batch.jobs.create/get/list/cancel``, ``files.upload/download/delete``); it is
+imported lazily, and no call is retried by the SDK (the create must never be; reads are
+retried by core's polling).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from lmbatch.provider import (
+    CHUNK_METADATA_KEY,
+    JOB_ID_METADATA_KEY,
+    BatchInfo,
+    BatchOperations,
+    BatchPage,
+    BatchStatus,
+    ConfigError,
+    Hyperparameters,
+    LMOutput,
+    Message,
+    PreparedBatch,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderLimits,
+    ProviderSettings,
+    ResultRecord,
+    ValidationError,
+)
+from lmbatch_mistral._chat import RESERVED, check_request, encode_chat
+from lmbatch_mistral._errors import mapped_errors
+from lmbatch_mistral._settings import MistralSettings
+from lmbatch_mistral._status import batch_info, decode_line
+
+if TYPE_CHECKING:
+    from mistralai.client import Mistral
+
+__all__ = ["MistralBatchOperations"]
+
+ENDPOINT: Final = "/v1/chat/completions"
+#: The chat body's documented fields (the SDK's ``ChatCompletionRequest``).
+REQUEST_FIELDS = frozenset(
+    {
+        "frequency_penalty", "guardrails", "logprobs", "max_tokens", "messages", "metadata",
+        "min_tokens", "model", "n", "parallel_tool_calls", "prediction", "presence_penalty",
+        "prompt_cache_key", "prompt_logprobs", "prompt_mode", "random_seed",
+        "reasoning_effort", "repetition_penalty", "response_format", "safe_prompt",
+        "service_tier", "stop", "temperature", "tool_choice", "tools", "top_k",
+        "top_logprobs", "top_p", "top_prompt_logprobs",
+    }
+)  # fmt: skip
+
+
+class MistralBatchOperations(BatchOperations):
+    """Batch jobs on Mistral's Batch API (provider name ``mistral``).
+
+    Options are those of :class:`~lmbatch_mistral.MistralSettings`.
+    """
+
+    name: ClassVar[str] = "mistral"
+    settings_class: ClassVar[type[ProviderSettings]] = MistralSettings
+    #: Up to 1,000,000 requests per job (Mistral's docs); the upload is at most 512 MB.
+    limits = ProviderLimits(max_requests_per_batch=1_000_000, max_bytes_per_batch=512 * 1024**2)
+    marks_create_start: ClassVar[bool] = True
+    batch_discount: ClassVar[float] = 0.5
+    #: Jobs carry lmbatch's job id and chunk in ``metadata``, listed back.
+    stamps_batch_metadata: ClassVar[bool] = True
+    #: ``timeout_hours`` is per job and not reported back: waits are bounded by the
+    #: caller's timeout, and the vendor ends a late job as ``TIMEOUT_EXCEEDED``.
+    completion_window: ClassVar[float | None] = None
+
+    def __init__(
+        self, settings: ProviderSettings | None = None, *, store: Any = None, **options: Any
+    ) -> None:
+        super().__init__(settings, store=store, **options)
+        assert isinstance(self.settings, MistralSettings)
+        self.mistral_settings: MistralSettings = self.settings
+        self._client: Mistral | None = None
+
+    # ------------------------------------------------------------------ the client
+
+    @property
+    def client(self) -> Mistral:
+        """The SDK client, built on first use (no SDK retries)."""
+        if self._client is None:
+            try:
+                from mistralai.client import Mistral
+            except ImportError as exc:  # pragma: no cover - a declared dependency
+                raise ConfigError("the mistral provider needs `pip install mistralai`") from exc
+            settings = self.mistral_settings
+            self._client = Mistral(
+                api_key=settings.resolved_api_key(),
+                server_url=settings.resolved_base_url(),
+                timeout_ms=int(settings.timeout * 1000),
+            )
+        return self._client
+
+    def check_ready(self) -> None:
+        self.mistral_settings.resolved_api_key()
+        super().check_ready()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        client, self._client = self._client, None
+        if client is not None:
+            # The SDK closes the HTTP client it made itself on exit.
+            await client.__aexit__(None, None, None)  # type: ignore[no-untyped-call]
+
+    # -------------------------------------------------------------------- encoding
+
+    def request_fields(self) -> tuple[str, frozenset[str]]:
+        return f"Mistral {ENDPOINT}", REQUEST_FIELDS
+
+    def validate_hyperparameters(self, params: Hyperparameters) -> None:
+        reserved = sorted(RESERVED & set(params.extra))
+        if reserved:
+            raise ValidationError(f"hyperparameters {reserved} are set by lmbatch")
+        schema = params.response_schema
+        if schema is not None and schema.json_schema.get("type") != "object":
+            raise ValidationError(
+                "hyperparameters['response_schema']: structured output needs an object schema"
+            )
+
+    def validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
+        check_request(key, messages)
+
+    def batch_context(self, params: Hyperparameters) -> dict[str, Any]:
+        return {"structured": params.response_schema is not None}
+
+    def encode_request(
+        self, custom_id: str, messages: list[Message], params: Hyperparameters
+    ) -> dict[str, Any]:
+        model = self.settings.model
+        assert model is not None  # checked by check_ready
+        return {"custom_id": custom_id, "body": encode_chat(model, messages, params)}
+
+    # ------------------------------------------------------------------- lifecycle
+
+    async def submit_batch(self, batch: PreparedBatch) -> str:
+        settings = self.mistral_settings
+        client = self.client
+        base_url = settings.resolved_base_url()
+        details = {"job_id": batch.job_id, "chunk": str(batch.chunk_index)}
+        source: dict[str, Any] = {}
+        if settings.input == "inline":
+            source["requests"] = list(batch.iter_records())
+        else:
+            name = f"lmbatch-{batch.job_id}-{batch.chunk_index}.jsonl"
+            with (
+                mapped_errors("upload of the batch input file", base_url),
+                batch.path.open("rb") as fh,
+            ):
+                uploaded = await client.files.upload_async(
+                    file={"file_name": name, "content": fh}, purpose="batch", retries=None
+                )
+            source["input_files"] = [uploaded.id]
+            details["input_file_id"] = uploaded.id
+        self.create_started(batch)
+        with mapped_errors("batch job creation", base_url, create=details):
+            job = await client.batch.jobs.create_async(
+                endpoint=ENDPOINT,
+                model=settings.model,
+                metadata={**settings.metadata, **batch.metadata},
+                timeout_hours=settings.timeout_hours,
+                retries=None,
+                **source,
+            )
+        return job.id
+
+    async def fetch_batch(self, batch_id: str) -> BatchInfo:
+        with mapped_errors(f"status check of batch job {batch_id}"):
+            job = await self.client.batch.jobs.get_async(job_id=batch_id, retries=None)
+        return batch_info(job.model_dump(mode="json", by_alias=True))
+
+    async def iter_result_records(
+        self, info: BatchInfo, context: dict[str, Any]
+    ) -> AsyncIterator[ResultRecord]:
+        structured = bool(context.get("structured"))
+        seen: set[str | None] = set()
+        # Both files: a finished job splits its lines between them.
+        for file_id in (info["raw"].get("output_file"), info["raw"].get("error_file")):
+            if file_id:
+                async for line in self._file_lines(str(file_id)):
+                    if line.strip():
+                        record = decode_line(line, structured)
+                        seen.add(record.custom_id)
+                        yield record
+        # Mistral writes no line for a request a cancelled or timed-out job never ran;
+        # the job's status says what became of it.
+        kind = {BatchStatus.CANCELLED: "cancelled", BatchStatus.EXPIRED: "expired"}
+        if info["status"] in kind:
+            why = kind[info["status"]]
+            for custom_id in self._custom_ids(info):
+                if custom_id not in seen:
+                    output = LMOutput.failure(
+                        why,  # type: ignore[arg-type]
+                        f"the batch job ended {info['provider_status']} before this request ran",
+                        code=f"job_{why}",
+                        provider=self.name,
+                    )
+                    yield ResultRecord(custom_id, output)
+
+    def _custom_ids(self, info: BatchInfo) -> list[str]:
+        """The request ids of a job lmbatch made (found by its metadata stamps)."""
+        job_id = info["metadata"].get(JOB_ID_METADATA_KEY)
+        chunk = info["metadata"].get(CHUNK_METADATA_KEY)
+        if not job_id or chunk is None or not chunk.isdigit():
+            return []
+        return [custom_id for custom_id, _ in self.store.iter_keys(job_id, int(chunk))]
+
+    async def _file_lines(self, file_id: str) -> AsyncIterator[str]:
+        """Stream a result file line by line (never held in memory whole)."""
+        import httpx2
+
+        with mapped_errors(f"download of result file {file_id}"):
+            response = await self.client.files.download_async(file_id=file_id, retries=None)
+        try:
+            async for line in response.aiter_lines():
+                yield line
+        except httpx2.TransportError as exc:
+            raise ProviderConnectionError(
+                f"result file {file_id} stopped streaming: {exc}", provider=self.name
+            ) from exc
+        finally:
+            await response.aclose()
+
+    async def after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:
+        if not self.mistral_settings.delete_input_file:
+            return
+        for file_id in info["raw"].get("input_files") or []:
+            try:
+                with mapped_errors(f"deletion of file {file_id}"):
+                    await self.client.files.delete_async(file_id=file_id, retries=None)
+            except ProviderError as exc:
+                if exc.status_code != 404:
+                    raise
+
+    async def list_batches_page(self, cursor: str | None) -> BatchPage:
+        page, size = int(cursor or 0), self.mistral_settings.list_page_size
+        with mapped_errors("listing batch jobs"):
+            answer = await self.client.batch.jobs.list_async(
+                page=page, page_size=size, order_by="-created", retries=None
+            )
+        infos = [
+            batch_info(job.model_dump(mode="json", by_alias=True)) for job in answer.data or []
+        ]
+        more = bool(infos) and (page + 1) * size < answer.total
+        return BatchPage(infos, str(page + 1) if more else None)
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        with mapped_errors(f"cancelling batch job {batch_id}"):
+            await self.client.batch.jobs.cancel_async(job_id=batch_id, retries=None)

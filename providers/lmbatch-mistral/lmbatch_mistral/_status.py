@@ -1,0 +1,142 @@
+"""A Mistral ``BatchJob`` as :class:`BatchInfo`, and result lines as outcomes.
+
+==========================  ====================
+``status``                  :class:`BatchStatus`
+==========================  ====================
+``QUEUED``, ``RUNNING``     ``IN_PROGRESS``
+``SUCCESS``                 ``FINISHED``
+``FAILED``                  ``FAILED`` (reasons in ``errors[].message``)
+``TIMEOUT_EXCEEDED``        ``EXPIRED`` (``timeout_hours`` ran out)
+``CANCELLATION_REQUESTED``  ``CANCELING``
+``CANCELLED``               ``CANCELLED``
+anything else               ``UNKNOWN``
+==========================  ====================
+
+Counts: ``succeeded_requests``, ``failed_requests``; the rest of ``total_requests`` is
+``processing`` while the job runs, then ``expired`` or ``cancelled`` by the status.
+Times are unix seconds. A result line (output or error file) is ``{id, custom_id,
+response: {status_code, body}, error}``: a 2xx response is decoded as a chat completion,
+anything else is ``errored`` (``invalid_response`` when it cannot be read).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from lmbatch.provider import (
+    BatchError,
+    BatchInfo,
+    BatchStatus,
+    LMOutput,
+    ResultRecord,
+    empty_counts,
+    load_line,
+    salvage_custom_id,
+)
+from lmbatch_mistral._chat import BadAnswer, decode_chat
+from lmbatch_mistral._errors import PROVIDER
+
+__all__ = ["STATUS_TABLE", "batch_info", "decode_line"]
+
+STATUS_TABLE: dict[str, BatchStatus] = {
+    "QUEUED": BatchStatus.IN_PROGRESS,
+    "RUNNING": BatchStatus.IN_PROGRESS,
+    "SUCCESS": BatchStatus.FINISHED,
+    "FAILED": BatchStatus.FAILED,
+    "TIMEOUT_EXCEEDED": BatchStatus.EXPIRED,
+    "CANCELLATION_REQUESTED": BatchStatus.CANCELING,
+    "CANCELLED": BatchStatus.CANCELLED,
+}
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def batch_info(raw: dict[str, Any]) -> BatchInfo:
+    """A raw ``BatchJob`` (as JSON) as :class:`BatchInfo`; ``raw`` keeps it whole."""
+    word = str(raw.get("status") or "")
+    status = STATUS_TABLE.get(word, BatchStatus.UNKNOWN)
+    counts = empty_counts(_int(raw.get("total_requests")))
+    counts["succeeded"] = _int(raw.get("succeeded_requests"))
+    counts["errored"] = _int(raw.get("failed_requests"))
+    rest = max(0, counts["total"] - counts["succeeded"] - counts["errored"])
+    if status is BatchStatus.EXPIRED:
+        counts["expired"] = rest
+    elif status is BatchStatus.CANCELLED:
+        counts["cancelled"] = rest
+    elif not status.is_terminal:
+        counts["processing"] = rest
+    metadata = raw.get("metadata") or {}
+    return BatchInfo(
+        id=str(raw.get("id") or ""),
+        provider=PROVIDER,
+        status=status,
+        provider_status=word or "unknown",
+        created_at=_time(raw.get("created_at")),
+        request_counts=counts,
+        model=raw.get("model") if isinstance(raw.get("model"), str) else None,
+        metadata={str(k): str(v) for k, v in metadata.items()},
+        errors=[
+            BatchError(code=None, message=str(e.get("message") or ""), line=None, param=None)
+            for e in raw.get("errors") or []
+            if isinstance(e, dict)
+        ],
+        raw=raw,
+        ended_at=_time(raw.get("completed_at")),
+    )
+
+
+def _failure(kind: Any, message: str, record: Any = None, **fields: Any) -> LMOutput:
+    raw = record if isinstance(record, dict) else None
+    return LMOutput.failure(kind, message, provider=PROVIDER, raw=raw, **fields)
+
+
+def decode_line(line: str | bytes, structured: bool) -> ResultRecord:
+    """One line of an output or error file."""
+    try:
+        record = load_line(line)
+    except ValueError:
+        bad = _failure(
+            "invalid_response", "the result line is not valid JSON", code="malformed_line"
+        )
+        return ResultRecord(salvage_custom_id(line), bad)
+    if not isinstance(record, dict):
+        return ResultRecord(None, _failure("invalid_response", "the line is not an object"))
+    custom_id = record.get("custom_id")
+    custom_id = custom_id if isinstance(custom_id, str) else None
+    response = record.get("response")
+    error = record.get("error")
+    if isinstance(error, dict | str) and not isinstance(response, dict):
+        message = error.get("message") if isinstance(error, dict) else error
+        code = error.get("code") if isinstance(error, dict) else None
+        return ResultRecord(
+            custom_id, _failure("errored", str(message or "the request failed"), record, code=code)
+        )
+    if not isinstance(response, dict):
+        text = "the result line has neither a response nor an error"
+        return ResultRecord(custom_id, _failure("invalid_response", text, record))
+    status = response.get("status_code")
+    body: dict[str, Any] = response["body"] if isinstance(response.get("body"), dict) else {}
+    if not isinstance(status, int) or not 200 <= status < 300:
+        text = str(body.get("message") or f"the request failed with HTTP status {status}")
+        code = body.get("type") or body.get("code")
+        output = _failure(
+            "errored",
+            text,
+            record,
+            code=str(code) if code is not None else None,
+            status_code=status if isinstance(status, int) else None,
+        )
+        return ResultRecord(custom_id, output)
+    try:
+        return ResultRecord(custom_id, decode_chat(body, structured))
+    except BadAnswer as exc:
+        return ResultRecord(custom_id, _failure("invalid_response", str(exc), record))
