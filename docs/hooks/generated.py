@@ -212,11 +212,11 @@ def _window(seconds: float | None) -> str:
     return f"{hours:g} h"
 
 
-def _declared(cls: type, attribute: str) -> str:
+def _declared(cls: type, attribute: str, missing: str = "–") -> str:
     """A declarative class attribute that not every provider has (newer interfaces)."""
     value = getattr(cls, attribute, None)
     if not value:
-        return "–"
+        return missing
     values = [value] if isinstance(value, str) else list(value)
     return ", ".join(f"`{item}`" for item in values)
 
@@ -224,9 +224,9 @@ def _declared(cls: type, attribute: str) -> str:
 def providers_table() -> str:
     """One row per installed provider, from what its class declares."""
     rows = [
-        "| provider | what | package | methods | requests / batch | bytes / batch "
-        "| batch discount | ends within | endpoints |",
-        "|---|---|---|---|--:|--:|--:|--:|---|",
+        "| provider | what | package | API key from | methods | requests / batch "
+        "| bytes / batch | batch discount | ends within | endpoints |",
+        "|---|---|---|---|---|--:|--:|--:|--:|---|",
     ]
     for entry in documented_providers():
         cls = entry.operations_class
@@ -240,8 +240,10 @@ def providers_table() -> str:
             package = "built in (`lmbatch.testing`)"
         limits = cls.limits
         discount = f"{cls.batch_discount:.0%}" if cls.batch_discount else "none declared"
+        key = _declared(cls, "api_key_env", "not declared")
         rows.append(
-            f"| {name} | {_escape(what)} | {package} | {_methods(cls.supported_methods)} "
+            f"| {name} | {_escape(what)} | {package} | {key} "
+            f"| {_methods(cls.supported_methods)} "
             f"| {limits.max_requests_per_batch:,} | {_size(limits.max_bytes_per_batch)} "
             f"| {discount} | {_window(cls.completion_window)} "
             f"| {_escape(_declared(cls, 'endpoints'))} |"

@@ -92,7 +92,7 @@ def test_provider_methods_and_attributes_say_what_they_are() -> None:
     described = docs_hook().attribute_docs(BatchOperations.__doc__)
     for name in listed:
         value = members[name]
-        if callable(value) or isinstance(value, property):
+        if callable(value) or isinstance(value, property | classmethod | staticmethod):
             assert inspect.getdoc(getattr(BatchOperations, name)), f"{name} has no docstring"
         else:  # a class attribute: the Attributes section of the class docstring says it
             assert described.get(name), f"{name} is not in BatchOperations' Attributes"
