@@ -15,6 +15,17 @@ working directory (or the file named by ``LMBATCH_CONFIG``), whose keys sit at t
     [providers.anthropic]
     model = "claude-sonnet-4-5"
 
+A provider table may carry ``type``: it then names an *instance* of that provider
+under a name of your own, so several configurations of one provider (two
+OpenAI-compatible servers, two accounts) sit side by side and ``provider = "..."``
+picks one::
+
+    provider = "nebius"
+
+    [providers.nebius]
+    type = "openai-compatible"
+    model = "meta-llama/Llama-3.3-70B-Instruct"
+
 API keys are never read from config files, only from environment variables or an
 explicit argument. Nor may a config file say where requests (and so the API key) go:
 options marked :class:`~lmbatch.EndpointOption` (``base_url``...) are refused in a config
@@ -28,19 +39,30 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from lmbatch._connections import TRUST_CONFIG_ENV, trusts_config_files
 from lmbatch._errors import ConfigError
-from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
 from lmbatch._settings import ProviderSettings, validate_settings
 from lmbatch._store_contract import Store
-from lmbatch._store_location import STORE_ENV, resolve_store, store_location
+from lmbatch._store_location import STORE_ENV, store_location
 
-__all__ = ["TRUST_CONFIG_ENV", "LMBatchConfig", "get_batch_operations", "load_config"]
+if TYPE_CHECKING:
+    from lmbatch._operations import BatchOperations
+
+__all__ = [
+    "TRUST_CONFIG_ENV",
+    "LMBatchConfig",
+    "get_batch_operations",
+    "load_config",
+    "resolve_store",
+]
+
+#: Key of a provider table naming the provider it configures an instance of.
+TYPE_KEY = "type"
 
 #: Set to 1 to let config files set endpoint options such as ``base_url``.
 
@@ -147,20 +169,54 @@ def get_batch_operations(
             "no provider selected: pass provider=... (e.g. get_batch_operations('openai')), "
             'set LMBATCH_PROVIDER, or put provider = "..." in lmbatch.toml'
         )
-    operations_class = registry.get(name)
+    operations_class = provider_class(name, config)
     settings = configured_settings(name, config, **options)
-    chosen_store: Store | str | None = config.store
-    if isinstance(store, Store):
-        chosen_store = store
-    elif store or os.environ.get(STORE_ENV):
-        chosen_store = resolve_store(store)
+    chosen_store = store if isinstance(store, Store) else resolve_store(store, config=config)
     return operations_class(settings, store=chosen_store)
+
+
+def resolve_store(
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    source: str = "store",
+    config: LMBatchConfig | None = None,
+) -> str:
+    """Where the job store is: the one rule of every entry point.
+
+    ``explicit`` (an argument, ``--store``), else ``$LMBATCH_STORE``, else the config
+    file's ``store``, else ``jobs.sqlite3`` in the user data directory.
+    :func:`get_batch_operations`, a :class:`BatchOperations` made directly,
+    :func:`lmbatch.resume`, :func:`lmbatch.resolve` and the CLI all ask this function, so
+    they all find the same store.
+
+    Args:
+        explicit: The store given by the caller, or None.
+        source: How the caller gave it, for error messages (``"store"``, ``"--store"``).
+        config: The configuration in effect; read from the files (only when needed)
+            when not given.
+
+    Raises:
+        ConfigError: The chosen value is a URL of no backend (see
+            :func:`lmbatch._store_location.store_location`), or the config file is invalid.
+    """
+    if explicit:
+        return store_location(explicit, source)
+    from_env = os.environ.get(STORE_ENV)
+    if from_env:
+        return store_location(from_env, STORE_ENV)
+    configured = (config if config is not None else load_config()).store
+    if configured:
+        return configured  # checked (and made absolute) when the file was read
+    from lmbatch._store import default_store_path
+
+    return str(default_store_path())
 
 
 def configured_settings(name: str, config: LMBatchConfig, **options: Any) -> ProviderSettings:
     """Provider ``name``'s settings from ``options`` over the environment and ``config``."""
-    operations_class = registry.get(name)
+    operations_class = provider_class(name, config)
     file_options = dict(config.providers.get(name, {}))
+    file_options.pop(TYPE_KEY, None)
     _refuse_secrets(operations_class, file_options, config.source)
     _check_endpoints(operations_class, file_options, options, config.source)
     merged: dict[str, Any] = file_options
@@ -169,6 +225,28 @@ def configured_settings(name: str, config: LMBatchConfig, **options: Any) -> Pro
         merged["model"] = env_model
     merged.update(options)
     return validate_settings(operations_class.settings_class, name, merged)
+
+
+def provider_class(name: str, config: LMBatchConfig) -> type[BatchOperations]:
+    """The provider class ``name`` selects: its table's ``type``, else the provider ``name``.
+
+    Raises:
+        ConfigError: ``type`` is not a string, or renames an installed provider.
+        UnknownProviderError: No installed provider has that name.
+    """
+    table = config.providers.get(name, {})
+    if TYPE_KEY not in table:
+        return registry.get(name)
+    kind = table[TYPE_KEY]
+    where = f"{config.source}: " if config.source is not None else ""
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError(f"{where}providers.{name}.type must name a provider")
+    if kind != name and name in {entry.name for entry in registry.entries()}:
+        raise ConfigError(
+            f"{where}[providers.{name}] sets type = {kind!r}, but {name!r} is an installed "
+            "provider of its own: give this configuration another name"
+        )
+    return registry.get(kind)
 
 
 def model_env_var(name: str) -> str:

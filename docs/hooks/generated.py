@@ -4,6 +4,8 @@ Markers replaced in page Markdown:
 
 * ``<!-- lmbatch:provider-options -->``: every option of every installed provider, from
   the providers' settings models.
+* ``<!-- lmbatch:provider-options NAME -->``: the options of provider ``NAME`` alone (a
+  provider's own page).
 * ``<!-- lmbatch:providers-table -->``: the providers compared, from their declarations
   (methods, limits, discount, ...).
 * ``<!-- lmbatch:provider-interface -->``: the version of ``lmbatch.provider`` and its
@@ -17,8 +19,8 @@ editing anything here; the docs' own example plugins (``docs/examples/*``) are l
 
 The navigation gets a "Providers" section: the ``providers/index.md`` entry of
 ``mkdocs.yml`` becomes a section holding that page and every other page under
-``docs/providers/``, sorted by title (each page's first heading), so a vendor's page
-appears without editing ``mkdocs.yml``.
+``docs/providers/``, in the order of their file names (the provider names), each titled
+by its first heading, so a vendor's page appears without editing ``mkdocs.yml``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from lmbatch import ProviderEntry
 
 PROVIDER_OPTIONS = "<!-- lmbatch:provider-options -->"
+ONE_PROVIDER_OPTIONS = re.compile(r"<!-- lmbatch:provider-options ([\w-]+) -->")
 PROVIDERS_TABLE = "<!-- lmbatch:providers-table -->"
 PROVIDER_INTERFACE = "<!-- lmbatch:provider-interface -->"
 CLI_REFERENCE = "<!-- lmbatch:cli-reference -->"
@@ -55,6 +58,9 @@ def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     """Replace the generated-section markers of a page."""
     if PROVIDER_OPTIONS in markdown:
         markdown = markdown.replace(PROVIDER_OPTIONS, provider_options())
+    markdown = ONE_PROVIDER_OPTIONS.sub(
+        lambda found: provider_options((found.group(1),), headings=False), markdown
+    )
     if PROVIDERS_TABLE in markdown:
         markdown = markdown.replace(PROVIDERS_TABLE, providers_table())
     if PROVIDER_INTERFACE in markdown:
@@ -150,24 +156,38 @@ def _code(text: str) -> str:
     return f"<code>{html.escape(text).replace('|', '&#124;')}</code>"
 
 
-def provider_options() -> str:
-    """A section per installed provider with a table of its options."""
+def provider_options(names: tuple[str, ...] | None = None, *, headings: bool = True) -> str:
+    """A section per provider (by default every installed one) with its options."""
+    from lmbatch import JobOptions, available_providers
+
+    job_options = set(JobOptions.model_fields)
+    entries = {entry.name: entry for entry in available_providers()}
+    if names is None:
+        names = tuple(entry.name for entry in documented_providers())
     sections: list[str] = []
-    for entry in documented_providers():
-        assert entry.operations_class is not None
+    for name in names:
+        entry = entries.get(name)
+        if headings:
+            sections.append(f"### `{name}`\n")
+        if entry is None or entry.operations_class is None:
+            sections.append(
+                f"*The `{name}` provider was not installed when these docs were built.*\n"
+            )
+            continue
         settings = entry.operations_class.settings_class
         described: dict[str, str] = {}
         for klass in reversed(settings.__mro__):  # subclasses override their bases' words
             described.update(attribute_docs(klass.__doc__))
         summary = (settings.__doc__ or "").strip().splitlines()[0]
-        sections.append(f"### `{entry.name}`\n")
         sections.append(
             f"{summary} Settings model: `{settings.__module__}.{settings.__qualname__}`"
             f"{f' (distribution `{entry.distribution}`)' if entry.distribution else ''}.\n"
         )
         sections.append("| option | type | default | meaning |")
         sections.append("|---|---|---|---|")
-        for option, field in settings.model_fields.items():
+        # The vendor's own options first, lmbatch's job options (the same everywhere) last.
+        fields = sorted(settings.model_fields.items(), key=lambda item: item[0] in job_options)
+        for option, field in fields:
             meaning = field.description or described.get(option, "")
             sections.append(
                 f"| `{option}` | {_code(_type_name(field.annotation))} | "
@@ -338,13 +358,11 @@ def on_nav(nav: Navigation, config: MkDocsConfig, files: Files) -> Navigation:
     ]
     if index is None or index.page is None:
         return nav
-    titled = []
-    for file in vendor_files:
-        title = _first_heading(docs_dir / file.src_path) or file.name
+    vendor_pages = []
+    for file in sorted(vendor_files, key=lambda file: file.src_uri):
         if file.page is not None:
-            file.page.title = title
-            titled.append((title.casefold(), file.page))
-    vendor_pages = [page for _, page in sorted(titled, key=lambda pair: pair[0])]
+            file.page.title = _first_heading(docs_dir / file.src_path) or file.name
+            vendor_pages.append(file.page)
     index_page = index.page
     # Wherever mkdocs.yml placed these pages, they live in the section only (no duplicates).
     items = _remove_pages(nav.items, {id(page) for page in vendor_pages})

@@ -78,7 +78,7 @@ def _nav(tmp_path: Path, pages: dict[str, str], nav: list[Any]) -> Any:
     return docs_hook().on_nav(navigation, config=config, files=files)
 
 
-def test_provider_pages_join_a_section_sorted_by_title(tmp_path: Path) -> None:
+def test_provider_pages_join_a_section_by_name_titled_by_heading(tmp_path: Path) -> None:
     navigation = _nav(
         tmp_path,
         {
@@ -101,21 +101,21 @@ def test_provider_pages_join_a_section_sorted_by_title(tmp_path: Path) -> None:
     section = navigation.items[1]
     assert [page.title for page in section.children] == [
         "All providers",
-        "Alpha vendor",
         "Zeta vendor",
+        "Alpha vendor",
     ]
     assert [page.file.src_uri for page in section.children] == [
         "providers/index.md",
-        "providers/beta.md",
         "providers/alpha.md",
+        "providers/beta.md",
     ]
     assert all(page.parent is section for page in section.children)
     order = [page.file.src_uri for page in navigation.pages]
     assert order == [
         "index.md",
         "providers/index.md",
-        "providers/beta.md",
         "providers/alpha.md",
+        "providers/beta.md",
         "after.md",
     ]
     assert navigation.pages[2].previous_page is navigation.pages[1]
