@@ -388,7 +388,8 @@ class Batchify:
         prompts = {key: _prompt_text(group.endpoint, body) for key, body in bodies.items()}
         try:
             ops = get_batch_operations(group.provider, store=self.store, **options)
-            estimate = await ops.estimate(prompts, hyperparameters)
+            async with ops:
+                estimate = await ops.estimate(prompts, hyperparameters)
         except BaseException as exc:
             for key in bodies:
                 for future in self._waiters.pop((group, key), []):
