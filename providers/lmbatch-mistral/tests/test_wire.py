@@ -21,7 +21,7 @@ from lmbatch.testing.emulator import EndpointFault
 
 def _ops(emulator: Any, **options: Any) -> MistralBatchOperations:
     settings: dict[str, Any] = {"model": "mistral-small-latest", "api_key": "test"}
-    settings.update(base_url=emulator.base_url, store=":memory:")
+    settings.update(base_url=emulator.mistral_base_url, store=":memory:")
     return MistralBatchOperations(**{**settings, **options})
 
 
@@ -29,7 +29,7 @@ async def test_input_goes_as_an_uploaded_file_or_inline(emulator: Any) -> None:
     for mode in ("file", "inline"):
         ops = _ops(emulator, input=mode, metadata={"team": "a"}, timeout_hours=6)
         batch_id = await ops.create({"q": "hello"}, {"seed": 7})
-        job = emulator.vendor.jobs_by_id[batch_id]
+        job = emulator.state.mistral_jobs_by_id[batch_id]
         assert bool(job.input_files) is (mode == "file")
         assert job.endpoint == "/v1/chat/completions"
         assert job.model == "mistral-small-latest"
@@ -101,7 +101,7 @@ async def test_timeout_exceeded_is_expired_and_keeps_what_finished(
 async def test_cancel_asks_for_cancellation(emulator: Any, ops: MistralBatchOperations) -> None:
     batch_id = await ops.create({"a": "one", "b": "two"})
     await ops.cancel(batch_id)
-    assert emulator.vendor.jobs_by_id[batch_id].status == "CANCELLATION_REQUESTED"
+    assert emulator.state.mistral_jobs_by_id[batch_id].status == "CANCELLATION_REQUESTED"
     assert (await ops.info(batch_id))["status"] in (BatchStatus.CANCELING, BatchStatus.CANCELLED)
 
 
@@ -115,14 +115,14 @@ async def test_list_pages_with_page_and_page_size(emulator: Any) -> None:
 async def test_the_input_file_is_deleted_once_results_are_read(emulator: Any) -> None:
     ops = _ops(emulator)
     await ops.invoke({"a": "one"}, status_check_interval=0)
-    (job,) = emulator.vendor.jobs_by_id.values()
+    (job,) = emulator.state.mistral_jobs_by_id.values()
     assert job.input_files
-    assert job.input_files[0] not in emulator.vendor.files
+    assert job.input_files[0] not in emulator.state.mistral_files
     await ops.aclose()
 
 
 async def test_a_missing_key_names_the_variable(emulator: Any) -> None:
-    ops = MistralBatchOperations(model="m", base_url=emulator.base_url, store=":memory:")
+    ops = MistralBatchOperations(model="m", base_url=emulator.mistral_base_url, store=":memory:")
     with pytest.raises(MissingCredentialsError) as caught:
         await ops.create({"a": "one"})
     assert caught.value.env_var == "MISTRAL_API_KEY"
@@ -133,7 +133,7 @@ async def test_the_provider_is_found_by_name(
 ) -> None:
     monkeypatch.setenv("MISTRAL_API_KEY", "from-env")
     ops = lmbatch.get_batch_operations(
-        "mistral", model="m", base_url=emulator.base_url, store=":memory:"
+        "mistral", model="m", base_url=emulator.mistral_base_url, store=":memory:"
     )
     results = await ops.invoke({"q": "hi"}, status_check_interval=0)
     assert results["q"].text == "echo: hi"
@@ -141,16 +141,16 @@ async def test_the_provider_is_found_by_name(
 
 
 async def test_a_failed_create_is_uncertain_and_never_retried(emulator: Any) -> None:
-    emulator.state.faults.add(EndpointFault("create", status=503, after_effect=True))
+    emulator.faults.add(EndpointFault("create", status=503, after_effect=True))
     ops = _ops(emulator)
     with pytest.raises(SubmissionUncertainError):
         await ops.create({"a": "one"})
-    assert emulator.state.create_calls == 1
+    assert emulator.create_calls == 1
     await ops.aclose()
 
 
 async def test_a_refused_create_is_definite(emulator: Any) -> None:
-    emulator.state.faults.add(EndpointFault("create", status=422))
+    emulator.faults.add(EndpointFault("create", status=422))
     ops = _ops(emulator)
     with pytest.raises(ProviderRequestError) as caught:
         await ops.create({"a": "one"})
