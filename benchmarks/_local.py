@@ -100,7 +100,8 @@ class LocalOpenAI(OpenAIBatchOperations):
                 "completion_window": "24h",
                 "request_counts": {"total": count, "completed": count, "failed": 0},
                 "metadata": {},
-            }
+            },
+            self.name,
         )
 
     async def _file_lines(self, file_id: str) -> AsyncIterator[str]:
@@ -148,7 +149,8 @@ class LocalAnthropic(AnthropicBatchOperations):
                 # The vendor's shape (never fetched: _result_lines reads the directory);
                 # it must name the API host, as lmbatch follows no other.
                 "results_url": f"https://api.anthropic.com/v1/messages/batches/{batch_id}/results",
-            }
+            },
+            self.name,
         )
 
     async def _result_lines(self, batch_id: str, url: str) -> AsyncIterator[str]:

@@ -66,7 +66,21 @@ __all__ = [
     "UnknownProviderError",
     "UntrustedURLError",
     "ValidationError",
+    "is_transient_status",
 ]
+
+#: HTTP statuses that mean "try again later" rather than "this call is wrong": request
+#: timeout, conflict (a resource busy), rate limit, and every server error.
+_TRANSIENT_4XX = frozenset({408, 409, 429})
+
+
+def is_transient_status(status_code: int | None) -> bool:
+    """Whether an HTTP status says the same call (or request) may succeed later.
+
+    408, 409, 429 and every 5xx. The one definition lmbatch uses, for failed calls
+    (:attr:`ProviderError.is_transient`) and for failed requests (``LMError.transient``).
+    """
+    return status_code is not None and (status_code in _TRANSIENT_4XX or status_code >= 500)
 
 
 class LMBatchError(Exception):
@@ -95,12 +109,23 @@ class MissingCredentialsError(ConfigError):
     """A provider needs a credential (an API key) that was not given.
 
     Attributes:
-        env_var: The environment variable the credential is read from.
+        env_var: The environment variable the credential is read from (the first one,
+            when several are).
+        env_vars: Every environment variable the credential is read from, in order.
     """
 
-    def __init__(self, message: str, *, env_var: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        env_var: str | None = None,
+        env_vars: tuple[str, ...] | None = None,
+    ) -> None:
         super().__init__(message)
-        self.env_var = env_var
+        if env_vars is None:
+            env_vars = (env_var,) if env_var is not None else ()
+        self.env_var = env_var if env_var is not None else next(iter(env_vars), None)
+        self.env_vars = tuple(env_vars)
 
 
 class EndpointMismatchError(ConfigError):
@@ -267,7 +292,7 @@ class ProviderRequestError(ProviderError):
 
     @property
     def is_transient(self) -> bool:
-        return self.status_code in (408, 409)
+        return is_transient_status(self.status_code)  # 408, 409
 
 
 class SubmissionUncertainError(ProviderError):

@@ -29,9 +29,10 @@ from collections.abc import (
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, NamedTuple, TypedDict, TypeVar
+from typing import Annotated, Any, ClassVar, NamedTuple, TypedDict, TypeVar
 
 import pydantic
+from pydantic import SecretStr
 
 from lmbatch._connections import endpoint_mismatch, select_recorded
 from lmbatch._deadline import Deadline, current_deadline, deadline_scope, suspended_deadline
@@ -42,6 +43,7 @@ from lmbatch._errors import (
     BatchOverdueError,
     BatchTimeoutError,
     LMBatchError,
+    MissingCredentialsError,
     OperationUnsupportedError,
     ProviderError,
     SubmissionUncertainError,
@@ -57,6 +59,7 @@ from lmbatch._estimate import (
     parse_max_cost,
 )
 from lmbatch._hyperparameters import Hyperparameters, check_vendor_fields
+from lmbatch._json import load_line
 from lmbatch._keys import CustomIdMapper, new_job_tag, strip_job_tag
 from lmbatch._ledger import CostTally, ResubmissionBudget, batch_pricer, cost_facts
 from lmbatch._limits import ProviderLimits
@@ -71,8 +74,13 @@ from lmbatch._planning import (
 )
 from lmbatch._private import make_private_dir
 from lmbatch._reconcile import settle_adopted, verify_parts
-from lmbatch._results import StructuredOutputValidator
-from lmbatch._settings import ProviderSettings, validate_settings
+from lmbatch._results import StructuredOutputValidator, salvage_custom_id
+from lmbatch._settings import (
+    EndpointOption,
+    ProviderSettings,
+    derive_settings,
+    validate_settings,
+)
 from lmbatch._spool import adopt_plan_chunk, plan_chunk_file, requests_at_hand, sound_sources
 from lmbatch._status import BatchInfo, BatchStatus, empty_counts
 from lmbatch._store import JobRecord
@@ -178,10 +186,24 @@ class BatchOperations(ABC):
             then found by its stamp alone.
         checks_model_names: Whether a model name must be in the price library's model
             list (with a did-you-mean), unless ``allow_unknown_model=True``.
+        api_key_env: The environment variables the API key is read from, in order,
+            when the ``api_key`` option is not given (see :meth:`api_key`). Empty: the
+            provider needs no key.
+        default_base_url: The vendor's API base URL, used when neither the
+            ``base_url`` option nor ``base_url_env`` is set (see :meth:`base_url`).
+        base_url_env: The environment variable that sets the base URL.
+
+    ``default_base_url`` and ``base_url_env`` are also what the settings' ``base_url``
+    option says (its :class:`EndpointOption`, which the job store records): a subclass
+    that declares other values gets a settings class derived to match
+    (``<Vendor>Settings``), and one that declares none takes them from its settings.
     """
 
     name: ClassVar[str] = ""
     settings_class: ClassVar[type[ProviderSettings]] = ProviderSettings
+    api_key_env: ClassVar[tuple[str, ...]] = ()
+    default_base_url: ClassVar[str | None] = None
+    base_url_env: ClassVar[str | None] = None
     limits: ProviderLimits = ProviderLimits(
         max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
     )
@@ -201,6 +223,41 @@ class BatchOperations(ABC):
     #: Refuse model names the maintained model list (the price library's) does not know.
     checks_model_names: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.api_key_env, str):  # one name given bare: ("NAME",) was meant
+            cls.api_key_env = (cls.api_key_env,)
+        marker = cls.settings_class.endpoint_options().get("base_url")
+        if marker is not None and cls.default_base_url is None and cls.base_url_env is None:
+            # Declared only in the settings (as providers did before these attributes).
+            cls.default_base_url, cls.base_url_env = marker.default, marker.env_var
+        fields = cls.settings_overrides()
+        if fields:
+            stem = cls.__name__.removesuffix("BatchOperations") or cls.__name__
+            cls.settings_class = derive_settings(
+                cls.settings_class, f"{stem}Settings", cls.__module__, fields
+            )
+
+    @classmethod
+    def settings_overrides(cls) -> dict[str, tuple[Any, Any]]:
+        """Settings fields this class's declarations need that ``settings_class`` lacks.
+
+        ``{name: (annotation, default)}``; when not empty, the class gets a settings
+        class derived from ``settings_class`` with these fields. The base gives
+        ``base_url`` when its :class:`EndpointOption` disagrees with
+        ``default_base_url``/``base_url_env``. A base class for a family of vendors
+        (:class:`lmbatch_openai.OpenAICompatibleBatchOperations`) extends it for what
+        its members declare (call ``super()``).
+        """
+        if "base_url" not in cls.settings_class.model_fields:
+            return {}
+        marker = cls.settings_class.endpoint_options().get("base_url")
+        declared = (cls.base_url_env, cls.default_base_url)
+        if marker is not None and (marker.env_var, marker.default) == declared:
+            return {}
+        option = EndpointOption(env_var=cls.base_url_env, default=cls.default_base_url)
+        return {"base_url": (Annotated[str | None, option], None)}
+
     def __init__(
         self,
         settings: ProviderSettings | None = None,
@@ -208,6 +265,16 @@ class BatchOperations(ABC):
         store: Store | str | os.PathLike[str] | None = None,
         **options: Any,
     ) -> None:
+        cls = type(self)
+        reads_results = cls.iter_result_records is not BatchOperations.iter_result_records or (
+            cls.iter_result_lines is not BatchOperations.iter_result_lines
+            and cls.decode_record is not BatchOperations.decode_record
+        )
+        if not reads_results:
+            raise TypeError(
+                f"{cls.__name__} must implement iter_result_records, or iter_result_lines "
+                "and decode_record"
+            )
         if settings is None:
             settings = validate_settings(self.settings_class, self.name, options)
         elif options:
@@ -276,9 +343,11 @@ class BatchOperations(ABC):
 
         ``create`` and ``invoke`` call it before anything is recorded or sent, so a missing
         key or model never leaves a job behind, on every provider alike. The base checks
-        the model; providers that need credentials extend it (calling ``super()``) and
-        raise :class:`MissingCredentialsError` naming the environment variable.
+        the API key of providers that declare ``api_key_env`` (:meth:`api_key`), then
+        the model; providers that need more extend it (calling ``super()``).
         """
+        if self.api_key_env:
+            self.api_key()
         if not self.settings.model:
             env = f"LMBATCH_{self.name.upper().replace('-', '_')}_MODEL"
             raise ValidationError(
@@ -286,6 +355,45 @@ class BatchOperations(ABC):
                 f'or put model = "..." under [providers.{self.name}] in lmbatch.toml'
             )
         self._check_model_name(self.settings.model)
+
+    def api_key(self) -> str:
+        """The API key: the ``api_key`` option, else the first of ``api_key_env`` set.
+
+        Read when it is needed (building the client), so a key set in the environment
+        later is used, and never kept anywhere else.
+
+        Raises:
+            MissingCredentialsError: None is set; it names the variables.
+        """
+        option = getattr(self.settings, "api_key", None)
+        if isinstance(option, SecretStr):
+            option = option.get_secret_value()
+        if isinstance(option, str) and option:
+            return option
+        for env_var in self.api_key_env:
+            value = os.environ.get(env_var)
+            if value:
+                return value
+        where = (
+            f"set {' or '.join(self.api_key_env)} in the environment (or pass api_key=...)"
+            if self.api_key_env
+            else "pass api_key=..."
+        )
+        raise MissingCredentialsError(
+            f"the {self.name} provider needs an API key: {where}", env_vars=self.api_key_env
+        )
+
+    def base_url(self) -> str | None:
+        """The API base URL: the ``base_url`` option, else ``base_url_env``, else
+        ``default_base_url`` (None when none is declared: the SDK's default)."""
+        value = getattr(self.settings, "base_url", None)
+        if isinstance(value, str) and value:
+            return value
+        if self.base_url_env:
+            value = os.environ.get(self.base_url_env)
+            if value:
+                return value
+        return self.default_base_url
 
     def _check_model_name(self, model: str) -> None:
         """Refuse a model name the maintained model list does not know (a typo...).
@@ -391,11 +499,82 @@ class BatchOperations(ABC):
     async def fetch_batch(self, batch_id: str) -> BatchInfo:
         """The vendor's view of one batch (raise :class:`BatchNotFoundError` if unknown)."""
 
-    @abstractmethod
-    def iter_result_records(
+    async def iter_result_records(
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
-        """Stream every result line of a terminal batch, decoded, one at a time."""
+        """Stream every result of a terminal batch, decoded, one at a time.
+
+        The default reads JSONL results: every line of :meth:`iter_result_lines`
+        (blank lines skipped) through :meth:`decode_result_line`, so a provider whose
+        vendor writes JSON lines implements those two small methods instead. A vendor
+        whose results are not JSON lines overrides this one.
+        """
+        context = self.result_context(info, context)
+        decode = self.decode_result_line
+        async for line in self.iter_result_lines(info, context):
+            if line and not line.isspace():
+                yield decode(line, context)
+
+    def iter_result_lines(
+        self, info: BatchInfo, context: dict[str, Any]
+    ) -> AsyncIterator[str | bytes]:
+        """Stream the raw lines of a terminal batch's result file(s), one at a time.
+
+        For the default :meth:`iter_result_records`; never hold a file in memory whole.
+        A download that breaks off raises a transient :class:`ProviderError` (e.g.
+        :class:`ProviderConnectionError`): core reads the results again.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not read result lines")
+
+    def decode_record(self, record: dict[str, Any], context: dict[str, Any]) -> ResultRecord:
+        """Decode one result line, already parsed as a JSON object. Never raises.
+
+        Return the line's custom id (None when it has none: the line is counted as
+        unreadable) and its outcome: a success, or an ``LMOutput`` whose ``error`` says
+        why (set ``transient`` for the vendor's codes that mean "try again later").
+        Lines that are not JSON objects never get here (:meth:`decode_result_line`).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not decode result records")
+
+    def result_context(self, info: BatchInfo, context: dict[str, Any]) -> dict[str, Any]:
+        """What :meth:`decode_record` gets as ``context`` for the lines of one batch.
+
+        ``context`` is what :meth:`batch_context` recorded for the batch's job (empty
+        for a batch lmbatch did not make); the default passes it on. Override to add
+        facts read once per batch from ``info`` (e.g. the endpoint it used).
+        """
+        return context
+
+    def decode_result_line(self, line: str | bytes, context: dict[str, Any]) -> ResultRecord:
+        """Decode one line of a JSONL result file. Never raises.
+
+        A line that is not JSON becomes an ``invalid_response`` outcome for the custom
+        id it still shows (:func:`salvage_custom_id`), or for no id; one that is not a
+        JSON object too; any other goes to :meth:`decode_record`.
+        """
+        try:
+            record = load_line(line)
+        except ValueError as exc:  # UnicodeDecodeError included
+            return ResultRecord(
+                salvage_custom_id(line),
+                LMOutput.failure(
+                    "invalid_response",
+                    f"the result line is not valid JSON: {exc}",
+                    code="malformed_line",
+                    provider=self.name,
+                ),
+            )
+        if not isinstance(record, dict):
+            return ResultRecord(
+                None,
+                LMOutput.failure(
+                    "invalid_response",
+                    "the result line is not a JSON object",
+                    code="malformed_line",
+                    provider=self.name,
+                ),
+            )
+        return self.decode_record(record, context)
 
     async def list_batches_page(self, cursor: str | None) -> BatchPage:
         """One page of the vendor's batches, newest first, and the next cursor."""
@@ -856,7 +1035,7 @@ class BatchOperations(ABC):
             on_progress: Called with the batch info after every status check.
             resubmit: Rounds of resubmission (``True`` = 2, ``False`` = 0) for requests
                 that came back expired, missing, or errored with a transient cause (rate
-                limit, 5xx, 408/409, overload, ``token_limit_exceeded``). Never for
+                limit, 5xx, 408/409, overload, a full queue: ``LMError.transient``). Never for
                 cancelled or permanently invalid requests. The round that produced a
                 key's outcome is in ``finish_details["lmbatch_round"]`` when above 1.
             reuse: Re-attach to a job of the same requests made in the last
@@ -1421,6 +1600,7 @@ class BatchOperations(ABC):
                 first["message"] if first else "the batch failed",
                 code=first["code"] if first else "batch_failed",
                 provider=self.name,
+                transient=first.get("transient", False) if first else False,
             )
         message = "the provider returned no result for this request"
         if unreadable:
@@ -1553,21 +1733,6 @@ class _WaitOptions:
     on_progress: Callable[[BatchInfo], None] | None = None
 
 
-#: Error codes that mean "try again later" rather than "this request is wrong".
-TRANSIENT_ERROR_CODES = frozenset(
-    {
-        "rate_limit_exceeded",
-        "rate_limit_error",
-        "overloaded_error",
-        "api_error",
-        "server_error",
-        "internal_error",
-        "timeout_error",
-        "token_limit_exceeded",
-    }
-)
-
-
 def _reuse_window(reuse: bool | float) -> float | None:
     if reuse is True:
         return REUSE_WINDOW_SECONDS
@@ -1597,10 +1762,8 @@ def should_resubmit(output: LMOutput, retry_on: Collection[str] = ()) -> bool:
         return True
     if error.kind != "errored":
         return False  # cancelled on purpose, or answered (and billed) but unreadable
-    status = error.status_code
-    if status is not None and (status in (408, 409, 429) or status >= 500):
-        return True
-    return error.code in TRANSIENT_ERROR_CODES
+    # Set by the provider's decoder, for its vendor's codes and the HTTP status.
+    return error.transient
 
 
 def resubmit_reason(output: LMOutput) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lmbatch._cost import Cost
+from lmbatch._errors import is_transient_status
 from lmbatch._messages import ToolCall
 from lmbatch._unchecked import build_unchecked
 
@@ -96,6 +97,10 @@ class LMError(BaseModel):
         message: Human readable explanation.
         status_code: HTTP status the vendor gave the request, when it had one.
         provider: Name of the provider.
+        transient: The vendor said the failure is temporary (a rate limit, an overload,
+            a server error): the same request may succeed later, so ``invoke``
+            resubmits it. Set by the provider's decoder for its vendor's codes; when not
+            given, it follows ``status_code`` (408, 409, 429 and 5xx are transient).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -105,6 +110,17 @@ class LMError(BaseModel):
     message: str = ""
     status_code: int | None = None
     provider: str | None = None
+    transient: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _transient_by_status(cls, data: Any) -> Any:
+        # Also what an error stored before the field existed loads with.
+        if isinstance(data, dict) and "transient" not in data:
+            status = data.get("status_code")
+            if isinstance(status, int) and is_transient_status(status):
+                return {**data, "transient": True}
+        return data
 
 
 class TextOutput(BaseModel):
@@ -183,10 +199,19 @@ class LMOutput(BaseModel):
         status_code: int | None = None,
         provider: str | None = None,
         raw: dict[str, Any] | None = None,
+        transient: bool | None = None,
     ) -> LMOutput:
-        """An output that carries only an error."""
+        """An output that carries only an error.
+
+        ``transient`` None (the default) follows ``status_code`` (see :class:`LMError`).
+        """
         error = LMError(
-            kind=kind, code=code, message=message, status_code=status_code, provider=provider
+            kind=kind,
+            code=code,
+            message=message,
+            status_code=status_code,
+            provider=provider,
+            transient=is_transient_status(status_code) if transient is None else transient,
         )
         return cls(error=error, raw=raw)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import pydantic
@@ -17,6 +17,7 @@ __all__ = [
     "ConnectionOption",
     "EndpointOption",
     "ProviderSettings",
+    "derive_settings",
     "normalise_connection_value",
     "validate_settings",
 ]
@@ -209,6 +210,21 @@ def normalise_connection_value(value: Any) -> str | None:
 
 def _is_secret_annotation(annotation: Any) -> bool:
     return annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ())
+
+
+def derive_settings(
+    base: type[ProviderSettings], name: str, module: str, fields: dict[str, tuple[Any, Any]]
+) -> type[ProviderSettings]:
+    """A subclass of ``base`` named ``name`` whose ``fields`` are redeclared.
+
+    ``fields`` maps a field name to ``(annotation, default)``. Used to give a provider
+    that only *declares* its endpoint (``default_base_url``, ``base_url_env``...) the
+    settings class that says so, where the job store reads it.
+    """
+    derived = pydantic.create_model(  # type: ignore[call-overload]
+        name, __base__=base, __module__=module, __doc__=base.__doc__, **fields
+    )
+    return cast(type[ProviderSettings], derived)
 
 
 def validate_settings(

@@ -49,12 +49,18 @@ class RequestCounts(TypedDict):
 
 
 class BatchError(TypedDict):
-    """A batch-level error (the whole batch or one input line was refused)."""
+    """A batch-level error (the whole batch or one input line was refused).
+
+    ``transient`` (optional, False when absent): the vendor failed the batch for a
+    reason that passes (a queue quota, an overload): when the whole batch failed, its
+    requests are resubmitted by ``invoke`` (see ``LMError.transient``).
+    """
 
     code: str | None
     message: str
     line: int | None
     param: str | None
+    transient: NotRequired[bool]
 
 
 class BatchInfo(TypedDict):

@@ -30,6 +30,7 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from lmbatch._call_errors import create_uncertain, is_definite_refusal
 from lmbatch._deadline import suspended_deadline
 from lmbatch._errors import (
     JobStateError,
@@ -303,27 +304,18 @@ def _not_created(ops: BatchOperations, attempt: _CreateAttempt, exc: BaseExcepti
         return True
     # A vendor's 4xx answer is a refusal; anything else (a 5xx, a lost connection, an
     # unreadable answer, an interruption) may have come after the batch was made.
-    return (
-        isinstance(exc, ProviderError)
-        and exc.status_code is not None
-        and 400 <= exc.status_code < 500
-    )
+    return is_definite_refusal(exc)
 
 
 def _uncertain(
     ops: BatchOperations, batch: PreparedBatch, what: str, cause: BaseException | None = None
 ) -> SubmissionUncertainError:
     """The error for a create call whose outcome is unknown (the chunk stays uncertain)."""
-    provider_error = cause if isinstance(cause, ProviderError) else None
-    return SubmissionUncertainError(
-        f"the create call of chunk {batch.chunk_index} of job {batch.job_id} ended without "
-        f"a readable answer: {what}. The batch may or may not exist; it was not sent again. "
-        f"Running the same call again (or lmbatch.resume({batch.job_id!r})) asks "
-        f"{ops.name} before sending anything",
+    return create_uncertain(
+        batch,
+        f"ended without a readable answer: {what}",
         provider=ops.name,
-        details={"job_id": batch.job_id, "chunk": str(batch.chunk_index)},
-        status_code=provider_error.status_code if provider_error else None,
-        request_id=provider_error.request_id if provider_error else None,
+        cause=cause if isinstance(cause, ProviderError) else None,
     )
 
 

@@ -135,7 +135,7 @@ async def test_vendor_count_without_a_key_is_refused_before_any_call(
     base_url = emulator.openai_base_url if provider == "openai" else emulator.anthropic_base_url
 
     async def count() -> None:
-        # OpenAI refuses at construction, Anthropic when the estimate starts: both first.
+        # Refused when the estimate starts, before any call.
         ops = lmbatch.get_batch_operations(provider, model=model, base_url=base_url)
         await ops.estimate(REQUESTS, {"max_tokens": 60}, count_tokens="vendor")
 

@@ -149,8 +149,7 @@ async def test_a_missing_key_is_reported_before_anything_is_recorded(
     store = lmbatch.JobStore(tmp_path / "jobs.sqlite3")
 
     async def submit() -> None:
-        # OpenAI checks its key when built, Anthropic when asked to submit: both before
-        # anything is recorded.
+        # Core checks the key when asked to submit, before anything is recorded.
         ops = lmbatch.get_batch_operations(provider, model=model, store=store)
         await getattr(ops, method)({"a": "hi"})
 

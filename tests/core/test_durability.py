@@ -25,6 +25,7 @@ from lmbatch import (
 from lmbatch._operations import should_resubmit
 from lmbatch._outputs import LMOutput
 from lmbatch._store_contract import Store, open_store
+from lmbatch.provider import BatchError
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 
 
@@ -187,8 +188,12 @@ async def test_permanent_and_cancelled_errors_are_not_resubmitted(
         (LMOutput.failure("errored", status_code=429), True),
         (LMOutput.failure("errored", status_code=503), True),
         (LMOutput.failure("errored", status_code=408), True),
-        (LMOutput.failure("errored", code="overloaded_error"), True),
-        (LMOutput.failure("errored", code="token_limit_exceeded"), True),
+        # A vendor's "try again later" codes: the provider's decoder flags them.
+        (LMOutput.failure("errored", code="overloaded_error", transient=True), True),
+        (LMOutput.failure("errored", code="token_limit_exceeded", transient=True), True),
+        # Core knows no vendor code: an unflagged code without a status is permanent.
+        (LMOutput.failure("errored", code="overloaded_error"), False),
+        (LMOutput.failure("errored", status_code=503, transient=False), False),
         (LMOutput.failure("errored", status_code=400, code="invalid_request_error"), False),
         (LMOutput.failure("cancelled"), False),
         (LMOutput.failure("invalid_response"), False),
@@ -200,11 +205,15 @@ def test_which_outcomes_are_resubmitted(output: LMOutput, expected: bool) -> Non
 
 
 async def test_token_limit_failure_is_resubmitted(backend: FakeBackend, store: JobStore) -> None:
-    backend.script_next_batch(
-        fail_with=[
-            {"code": "token_limit_exceeded", "message": "queue full", "line": None, "param": None}
-        ]
-    )
+    # The provider flags the batch error transient (OpenAI does for token_limit_exceeded).
+    error: BatchError = {
+        "code": "token_limit_exceeded",
+        "message": "queue full",
+        "line": None,
+        "param": None,
+        "transient": True,
+    }
+    backend.script_next_batch(fail_with=[error])
     results = await ops_for(backend, store).invoke(REQUESTS, status_check_interval=0)
     assert all(output.ok for output in results.values())
     assert backend.calls["submit"] == 2

@@ -16,14 +16,16 @@ A line is ``{"custom_id": ..., "result": {"type": ..., ...}}``:
                (uncached + cache reads + cache writes), ``cached_input_tokens`` the
                cache reads; the vendor's own usage is kept in ``finish_details``
 errored        ``LMError(kind="errored")`` with the vendor's error type as ``code``, its
-               message, and the HTTP status that type stands for; both the nested
-               ``{"type": "error", "error": {...}}`` and the older flat
+               message, and the HTTP status that type stands for (which makes rate
+               limits, API errors, timeouts and overloads ``transient``: resubmitted);
+               both the nested ``{"type": "error", "error": {...}}`` and the older flat
                ``{"type": ..., "message": ...}`` shapes are read
 ``canceled``   ``LMError(kind="cancelled")``
 ``expired``    ``LMError(kind="expired")``
-other / bad    ``LMError(kind="invalid_response")``; a line that is not JSON keeps the
-               ``custom_id`` it still shows, so the others are unaffected
+other / bad    ``LMError(kind="invalid_response")``
 =============  ======================================================================
+
+Lines that are not JSON objects are core's (:meth:`BatchOperations.decode_result_line`).
 """
 
 from __future__ import annotations
@@ -43,15 +45,12 @@ from lmbatch.provider import (
     ToolCall,
     build_unchecked,
     finish_reason_of,
-    load_line,
     parse_json_object,
-    salvage_custom_id,
     unchecked_success,
 )
 
-__all__ = ["ERROR_STATUS", "decode_line", "decode_result"]
+__all__ = ["ERROR_STATUS", "decode_record", "decode_result"]
 
-_PROVIDER = "anthropic"
 #: The HTTP status each Anthropic error type stands for.
 ERROR_STATUS = {
     "invalid_request_error": 400,
@@ -68,21 +67,9 @@ ERROR_STATUS = {
 }
 
 
-def decode_line(line: bytes | str, context: dict[str, Any]) -> ResultRecord:
-    """Decode one JSONL line of a results file (never raises)."""
-    try:
-        record = load_line(line)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return ResultRecord(
-            salvage_custom_id(line),
-            LMOutput.failure(
-                "invalid_response",
-                f"the result line is not valid JSON: {exc}",
-                code="malformed_line",
-                provider=_PROVIDER,
-            ),
-        )
-    custom_id = record.get("custom_id") if isinstance(record, dict) else None
+def decode_record(record: dict[str, Any], context: dict[str, Any], provider: str) -> ResultRecord:
+    """Decode one line of a results file, parsed (never raises)."""
+    custom_id = record.get("custom_id")
     if not isinstance(custom_id, str):
         return ResultRecord(
             None,
@@ -90,26 +77,26 @@ def decode_line(line: bytes | str, context: dict[str, Any]) -> ResultRecord:
                 "invalid_response",
                 "the result line has no custom_id",
                 code="malformed_line",
-                provider=_PROVIDER,
+                provider=provider,
             ),
         )
-    return ResultRecord(custom_id, decode_result(record.get("result"), context))
+    return ResultRecord(custom_id, decode_result(record.get("result"), context, provider))
 
 
-def decode_result(result: Any, context: dict[str, Any]) -> LMOutput:
+def decode_result(result: Any, context: dict[str, Any], provider: str) -> LMOutput:
     """Decode the ``result`` object of one line."""
     kind = result.get("type") if isinstance(result, dict) else None
     raw = result if isinstance(result, dict) else None
     if kind == "succeeded" and isinstance(result.get("message"), dict):
-        return _succeeded(result["message"], context)
+        return _succeeded(result["message"], context, provider)
     if kind == "errored":
-        return _errored(result.get("error"), raw)
+        return _errored(result.get("error"), raw, provider)
     if kind == "canceled":
         return LMOutput.failure(
             "cancelled",
             "the batch was cancelled before this request ran",
             code="canceled",
-            provider=_PROVIDER,
+            provider=provider,
             raw=raw,
         )
     if kind == "expired":
@@ -117,19 +104,19 @@ def decode_result(result: Any, context: dict[str, Any]) -> LMOutput:
             "expired",
             "the batch expired before this request ran",
             code="expired",
-            provider=_PROVIDER,
+            provider=provider,
             raw=raw,
         )
     return LMOutput.failure(
         "invalid_response",
         f"unknown result type {kind!r}",
         code="unknown_result_type",
-        provider=_PROVIDER,
+        provider=provider,
         raw=raw,
     )
 
 
-def _errored(error: Any, raw: dict[str, Any] | None) -> LMOutput:
+def _errored(error: Any, raw: dict[str, Any] | None, provider: str) -> LMOutput:
     # Nested (current): {"type": "error", "error": {"type", "message"}, "request_id"}.
     # Flat (older docs): {"type": "invalid_request", "message": ...}.
     inner = error.get("error") if isinstance(error, dict) else None
@@ -141,12 +128,12 @@ def _errored(error: Any, raw: dict[str, Any] | None) -> LMOutput:
         message or "the request failed",
         code=code,
         status_code=ERROR_STATUS.get(code or ""),
-        provider=_PROVIDER,
+        provider=provider,
         raw=raw,
     )
 
 
-def _succeeded(message: dict[str, Any], context: dict[str, Any]) -> LMOutput:
+def _succeeded(message: dict[str, Any], context: dict[str, Any], provider: str) -> LMOutput:
     schema_tool = context.get("schema_tool")
     native = context.get("structured_output") == "native"
     items: list[OutputItem] = []
@@ -158,7 +145,7 @@ def _succeeded(message: dict[str, Any], context: dict[str, Any]) -> LMOutput:
             if native:
                 data, problem = parse_json_object(block["text"])
                 if problem is not None:
-                    return _unreadable(message, problem)
+                    return _unreadable(message, problem, provider)
                 items.append(StructuredOutput(data=data))
             else:
                 items.append(build_unchecked(TextOutput, {"type": "text", "text": block["text"]}))
@@ -216,9 +203,9 @@ def _finish_reason(word: Any, items: list[OutputItem]) -> FinishReason | None:
     return reason
 
 
-def _unreadable(message: dict[str, Any], reason: str) -> LMOutput:
+def _unreadable(message: dict[str, Any], reason: str, provider: str) -> LMOutput:
     output = LMOutput.failure(
-        "invalid_response", reason, code="invalid_json", provider=_PROVIDER, raw=message
+        "invalid_response", reason, code="invalid_json", provider=provider, raw=message
     )
     usage = _usage_of(message)
     return output.model_copy(

@@ -9,7 +9,6 @@ lazily, so ``import lmbatch`` never imports it.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -20,18 +19,18 @@ from lmbatch.provider import (
     ConfigError,
     Hyperparameters,
     Message,
-    MissingCredentialsError,
     PreparedBatch,
     ProviderConnectionError,
     ProviderLimits,
     ProviderRequestError,
     ProviderSettings,
     ResultRecord,
-    SubmissionUncertainError,
+    create_failure,
+    create_uncertain,
     download_url,
 )
 from lmbatch_anthropic._body import RequestsBody
-from lmbatch_anthropic._decoding import decode_line
+from lmbatch_anthropic._decoding import decode_record
 from lmbatch_anthropic._encoding import (
     REQUEST_FIELDS,
     check_hyperparameters,
@@ -40,8 +39,8 @@ from lmbatch_anthropic._encoding import (
     encode_request,
     structured_mode,
 )
-from lmbatch_anthropic._errors import submission_error, translate_errors
-from lmbatch_anthropic._settings import BASE_URL_ENV, AnthropicSettings
+from lmbatch_anthropic._errors import map_error, translate_errors
+from lmbatch_anthropic._settings import BASE_URL_ENV, DEFAULT_BASE_URL, AnthropicSettings
 from lmbatch_anthropic._status import batch_info
 
 if TYPE_CHECKING:
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AnthropicBatchOperations"]
 
-API_KEY_ENV = "ANTHROPIC_API_KEY"
 #: The Message Batches create endpoint, relative to the client's base URL.
 CREATE_PATH = "/v1/messages/batches"
 #: What ``POST /v1/messages/count_tokens`` takes of a request's params.
@@ -80,6 +78,9 @@ class AnthropicBatchOperations(BatchOperations):
 
     name: ClassVar[str] = "anthropic"
     settings_class: ClassVar[type[ProviderSettings]] = AnthropicSettings
+    api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
+    base_url_env: ClassVar[str | None] = BASE_URL_ENV
     marks_create_start: ClassVar[bool] = True
     limits = ProviderLimits(
         max_requests_per_batch=100_000,
@@ -127,34 +128,11 @@ class AnthropicBatchOperations(BatchOperations):
             ) from exc
         settings = self.anthropic_settings
         return anthropic.AsyncAnthropic(
-            api_key=self._api_key(),
-            base_url=settings.base_url or os.environ.get(BASE_URL_ENV) or None,
+            api_key=self.api_key(),
+            base_url=self.base_url(),
             max_retries=settings.max_retries,
             timeout=settings.timeout,
         )
-
-    def _api_key(self) -> str:
-        """The API key: the ``api_key`` option, else ``$ANTHROPIC_API_KEY``.
-
-        Raises:
-            MissingCredentialsError: Neither is set.
-        """
-        settings = self.anthropic_settings
-        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
-        key = key or os.environ.get(API_KEY_ENV)
-        if not key:
-            raise MissingCredentialsError(
-                f"the anthropic provider needs an API key: set {API_KEY_ENV} in the "
-                "environment (or pass api_key=...)",
-                env_var=API_KEY_ENV,
-            )
-        return key
-
-    def check_ready(self) -> None:
-        # The client is built lazily, on the first call; a submission checks the key
-        # before the job is recorded, as every provider does.
-        self._api_key()
-        super().check_ready()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -214,7 +192,7 @@ class AnthropicBatchOperations(BatchOperations):
         headers: dict[str, str] = {}
         if self.anthropic_settings.betas:
             headers["anthropic-beta"] = ",".join(self.anthropic_settings.betas)
-        async with translate_errors():
+        async with translate_errors(self.name):
             counted = await self.client.messages.count_tokens(**body, extra_headers=headers or None)
         return counted.input_tokens
 
@@ -228,11 +206,7 @@ class AnthropicBatchOperations(BatchOperations):
         headers = {"Content-Length": str(body.length)}
         if self.anthropic_settings.betas:
             headers["anthropic-beta"] = ",".join(self.anthropic_settings.betas)
-        details = {
-            "job_id": batch.job_id,
-            "chunk": str(batch.chunk_index),
-            "request_count": str(batch.request_count),
-        }
+        details = {"request_count": str(batch.request_count)}
         import anthropic
         import httpx2
 
@@ -249,30 +223,37 @@ class AnthropicBatchOperations(BatchOperations):
                 options={"headers": headers},
             )
         except anthropic.AnthropicError as exc:
-            raise submission_error(exc, details, str(client.base_url)) from exc
+            error = map_error(
+                exc, self.name, base_url=str(client.base_url), base_url_env=self.base_url_env
+            )
+            raise create_failure(batch, error, provider=self.name, details=details) from exc
         try:
             answer = response.json()
         except ValueError:
             answer = None  # a 200 that is not JSON: the batch may exist all the same
         batch_id = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(batch_id, str) or not batch_id:
-            raise SubmissionUncertainError(
-                "the create call answered without a batch id",
-                details=details,
+            raise create_uncertain(
+                batch,
+                "answered without a batch id",
                 provider=self.name,
+                details=details,
                 request_id=response.headers.get("request-id"),
             )
         return batch_id
 
     async def fetch_batch(self, batch_id: str) -> BatchInfo:
-        async with translate_errors():
+        async with translate_errors(self.name):
             raw = await self.client.messages.batches.with_raw_response.retrieve(batch_id)
             body = await raw.json()
-        return batch_info(_as_dict(body))
+        return batch_info(_as_dict(body), self.name)
 
-    async def iter_result_records(
+    def decode_record(self, record: dict[str, Any], context: dict[str, Any]) -> ResultRecord:
+        return decode_record(record, context, self.name)
+
+    async def iter_result_lines(
         self, info: BatchInfo, context: dict[str, Any]
-    ) -> AsyncIterator[ResultRecord]:
+    ) -> AsyncIterator[str]:
         url = info["raw"].get("results_url")
         if not isinstance(url, str) or not url:
             archived = info["raw"].get("archived_at")
@@ -289,8 +270,7 @@ class AnthropicBatchOperations(BatchOperations):
             provider=self.name,
         )
         async for line in self._result_lines(info["id"], url):
-            if line.strip():
-                yield decode_line(line, context)
+            yield line
 
     async def _result_lines(self, batch_id: str, url: str) -> AsyncIterator[str]:
         """Stream a batch's results file line by line (never held in memory whole)."""
@@ -299,7 +279,7 @@ class AnthropicBatchOperations(BatchOperations):
         # Follow the URL the API gave (absolute; its path is not guaranteed, its host was
         # checked by download_url), with the client's auth headers, retries and error
         # mapping. No redirects: one would carry the key to a host nobody checked.
-        async with translate_errors():
+        async with translate_errors(self.name):
             response = await self.client.get(
                 url,
                 cast_to=httpx2.Response,
@@ -323,20 +303,21 @@ class AnthropicBatchOperations(BatchOperations):
         query: dict[str, Any] = {"limit": limit}
         if cursor is not None:
             query["after_id"] = cursor
-        async with translate_errors():
+        async with translate_errors(self.name):
             raw = await self.client.messages.batches.with_raw_response.list(**query)
             body = _as_dict(await raw.json())
-        batches = [batch_info(item) for item in body.get("data") or [] if isinstance(item, dict)]
+        data = body.get("data") or []
+        batches = [batch_info(item, self.name) for item in data if isinstance(item, dict)]
         last_id = body.get("last_id")
         more = bool(body.get("has_more")) and isinstance(last_id, str) and bool(last_id)
         return BatchPage(batches, cast(str, last_id) if more else None)
 
     async def cancel_batch(self, batch_id: str) -> None:
-        async with translate_errors():
+        async with translate_errors(self.name):
             await self.client.messages.batches.with_raw_response.cancel(batch_id)
 
     async def vendor_date(self) -> str | None:
-        async with translate_errors():
+        async with translate_errors(self.name):
             raw = await self.client.messages.batches.with_raw_response.list(limit=1)
         return raw.headers.get("date")
 
@@ -354,7 +335,7 @@ class AnthropicBatchOperations(BatchOperations):
         job = self.store.get_job(batch_id)
         ids = job.batch_ids if job is not None and job.provider == self.name else [batch_id]
         for vendor_id in ids:
-            async with translate_errors():
+            async with translate_errors(self.name):
                 await self.client.messages.batches.with_raw_response.delete(vendor_id)
 
 

@@ -26,7 +26,6 @@ from lmbatch.provider import BatchInfo, BatchStatus, RequestCounts
 
 __all__ = ["batch_info", "batch_status", "parse_timestamp"]
 
-_PROVIDER = "anthropic"
 _FRACTION = re.compile(r"(\.\d+)")
 _STATUSES = {"in_progress": BatchStatus.IN_PROGRESS, "canceling": BatchStatus.CANCELING}
 
@@ -70,8 +69,8 @@ def batch_status(batch: dict[str, Any]) -> BatchStatus:
     return BatchStatus.FINISHED
 
 
-def batch_info(batch: dict[str, Any]) -> BatchInfo:
-    """A raw ``MessageBatch`` (the JSON the API sent) as a :class:`BatchInfo`.
+def batch_info(batch: dict[str, Any], provider: str) -> BatchInfo:
+    """A raw ``MessageBatch`` (the JSON the API sent) as a :class:`BatchInfo` of ``provider``.
 
     The raw object is kept in ``raw``: ``results_url`` is read from there.
     """
@@ -93,7 +92,7 @@ def batch_info(batch: dict[str, Any]) -> BatchInfo:
     )
     return BatchInfo(
         id=str(batch.get("id", "")),
-        provider=_PROVIDER,
+        provider=provider,
         status=batch_status(batch),
         provider_status=str(batch.get("processing_status") or "unknown"),
         created_at=parse_timestamp(batch.get("created_at")),

@@ -6,11 +6,18 @@ import json
 from typing import Any
 
 import pytest
-from lmbatch_anthropic._decoding import decode_line
+from lmbatch_anthropic import AnthropicBatchOperations
 
 from lmbatch import StructuredOutput, TextOutput, ThinkingOutput, ToolCall
+from lmbatch.provider import ResultRecord
 
 NO_CONTEXT: dict[str, Any] = {}
+_OPS = AnthropicBatchOperations(model="claude-sonnet-4-5", api_key="test", store=":memory:")
+
+
+def decode_line(text: str, context: dict[str, Any]) -> ResultRecord:
+    """One results-file line through core's JSONL shell and the provider's decoder."""
+    return _OPS.decode_result_line(text, context)
 
 
 def message(*content: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -132,6 +139,7 @@ def test_errored_keeps_vendor_type_and_message(error: dict[str, Any]) -> None:
     assert output.error.message == "max_tokens: too big"
     assert output.error.status_code == 400
     assert output.error.provider == "anthropic"
+    assert not output.error.transient  # a wrong request: not resubmitted
 
 
 def test_overloaded_error_status() -> None:
@@ -139,6 +147,17 @@ def test_overloaded_error_status() -> None:
     output = decode_line(line("k", {"type": "errored", "error": error}), NO_CONTEXT).output
     assert output.error is not None
     assert output.error.status_code == 529
+    assert output.error.transient  # resubmitted by invoke
+
+
+@pytest.mark.parametrize(
+    "error_type", ["rate_limit_error", "api_error", "timeout_error", "overloaded_error"]
+)
+def test_try_again_later_errors_are_transient(error_type: str) -> None:
+    error = {"type": "error", "error": {"type": error_type, "message": "later"}}
+    output = decode_line(line("k", {"type": "errored", "error": error}), NO_CONTEXT).output
+    assert output.error is not None
+    assert output.error.transient
 
 
 @pytest.mark.parametrize(("kind", "expected"), [("canceled", "cancelled"), ("expired", "expired")])

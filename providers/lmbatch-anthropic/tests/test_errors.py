@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx2
 import pytest
-from lmbatch_anthropic._errors import map_error, submission_error
+from lmbatch_anthropic._errors import map_error
 
 from lmbatch import (
     AuthenticationError,
@@ -19,6 +20,7 @@ from lmbatch import (
     RateLimitError,
     SubmissionUncertainError,
 )
+from lmbatch.provider import PreparedBatch, create_failure
 
 REQUEST = httpx2.Request("POST", "https://api.anthropic.com/v1/messages/batches")
 ERROR_TYPES = {
@@ -60,7 +62,7 @@ def status_error(status: int) -> anthropic.APIStatusError:
     ],
 )
 def test_status_errors(status: int, expected: type[ProviderError]) -> None:
-    mapped = map_error(status_error(status))
+    mapped = map_error(status_error(status), "anthropic")
     assert type(mapped) is expected
     assert mapped.provider == "anthropic"
     assert mapped.status_code == status
@@ -70,18 +72,28 @@ def test_status_errors(status: int, expected: type[ProviderError]) -> None:
 
 
 def test_connection_and_timeout_errors() -> None:
-    timeout = map_error(anthropic.APITimeoutError(request=REQUEST))
+    timeout = map_error(anthropic.APITimeoutError(request=REQUEST), "anthropic")
     assert isinstance(timeout, ProviderConnectionError)
     assert timeout.is_transient
-    lost = map_error(anthropic.APIConnectionError(request=REQUEST))
+    lost = map_error(anthropic.APIConnectionError(request=REQUEST), "anthropic")
     assert isinstance(lost, ProviderConnectionError)
+
+
+def submission_error(exc: anthropic.AnthropicError, details: dict[str, str]) -> ProviderError:
+    """What the provider raises for a create call that failed with ``exc``."""
+    batch = PreparedBatch(
+        job_id="j", chunk_index=0, path=Path("chunk.jsonl"), request_count=1, byte_size=2
+    )
+    mapped = map_error(exc, "anthropic", base_url="https://api.anthropic.com")
+    return create_failure(batch, mapped, provider="anthropic", details=details)
 
 
 @pytest.mark.parametrize("status", [500, 529])
 def test_uncertain_create(status: int) -> None:
-    error = submission_error(status_error(status), {"job_id": "j"})
+    error = submission_error(status_error(status), {"request_count": "1"})
     assert isinstance(error, SubmissionUncertainError)
-    assert error.details == {"job_id": "j"}
+    assert error.details == {"job_id": "j", "chunk": "0", "request_count": "1"}
+    assert error.provider == "anthropic"
     assert error.status_code == status
     assert error.request_id == "req_42"
 

@@ -58,13 +58,13 @@ def batch(**overrides: Any) -> dict[str, Any]:
     ],
 )
 def test_status_mapping(raw: dict[str, Any], expected: BatchStatus) -> None:
-    info = batch_info(raw)
+    info = batch_info(raw, "anthropic")
     assert info["status"] is expected
     assert info["provider_status"] == raw["processing_status"]
 
 
 def test_info_fields() -> None:
-    info = batch_info(batch(counts={"canceled": 2, "expired": 1, "processing": 4}))
+    info = batch_info(batch(counts={"canceled": 2, "expired": 1, "processing": 4}), "anthropic")
     assert info["id"] == "msgbatch_01abc"
     assert info["provider"] == "anthropic"
     assert info["request_counts"] == {

@@ -10,8 +10,13 @@ result line                                        outcome
 ``error.code == "batch_expired"``                  ``expired``
 ``error.code == "batch_cancelled"``                ``cancelled``
 any other ``error``                                ``errored``
-not JSON, or neither ``response`` nor ``error``    ``invalid_response``
+neither ``response`` nor ``error``                 ``invalid_response``
 =================================================  =========================================
+
+An ``errored`` outcome is ``transient`` (resubmitted by ``invoke``) when its HTTP status
+says so (408, 409, 429, 5xx) or its code is one of the provider's
+``transient_error_codes``. Lines that are not JSON objects are core's
+(:meth:`BatchOperations.decode_result_line`).
 
 Answers: text → :class:`TextOutput` (:class:`StructuredOutput` when a ``response_schema``
 was requested; text that is not JSON is ``invalid_response``), refusals →
@@ -37,15 +42,13 @@ from lmbatch.provider import (
     ToolCall,
     build_unchecked,
     finish_reason_of,
-    load_line,
+    is_transient_status,
     parse_json_object,
-    salvage_custom_id,
     unchecked_success,
 )
 
-__all__ = ["decode_body", "decode_line"]
+__all__ = ["decode_body", "decode_record"]
 
-PROVIDER = "openai"
 _NOT_RUN = {"batch_expired": "expired", "batch_cancelled": "cancelled"}
 
 
@@ -53,40 +56,42 @@ class _BadAnswer(Exception):
     """The body is a 2xx answer lmbatch cannot read."""
 
 
-def decode_line(line: str | bytes, endpoint: str, structured: bool) -> ResultRecord:
-    """One line of an output or error file.
+def decode_record(
+    record: dict[str, Any],
+    endpoint: str,
+    structured: bool,
+    provider: str,
+    transient_codes: frozenset[str],
+) -> ResultRecord:
+    """One line of an output or error file, parsed.
 
     Args:
-        line: The raw JSONL line.
+        record: The line's JSON object.
         endpoint: The endpoint the batch used (decides how a body reads).
         structured: Whether a ``response_schema`` was requested.
+        provider: The provider's name, in errors.
+        transient_codes: Error codes that mean "try again later".
     """
-    try:
-        record = load_line(line)
-    except ValueError:
-        return ResultRecord(
-            salvage_custom_id(line),
-            LMOutput.failure(
-                "invalid_response",
-                "the result line is not valid JSON",
-                code="malformed_line",
-                provider=PROVIDER,
-            ),
-        )
-    if not isinstance(record, dict):
-        return ResultRecord(None, _invalid("the result line is not a JSON object"))
     custom_id = record.get("custom_id")
     custom_id = custom_id if isinstance(custom_id, str) else None
-    return ResultRecord(custom_id, _outcome(record, endpoint, structured))
-
-
-def _invalid(message: str, raw: dict[str, Any] | None = None) -> LMOutput:
-    return LMOutput.failure(
-        "invalid_response", message, code="invalid_response", provider=PROVIDER, raw=raw
+    return ResultRecord(
+        custom_id, _outcome(record, endpoint, structured, provider, transient_codes)
     )
 
 
-def _outcome(record: dict[str, Any], endpoint: str, structured: bool) -> LMOutput:
+def _invalid(provider: str, message: str, raw: dict[str, Any] | None = None) -> LMOutput:
+    return LMOutput.failure(
+        "invalid_response", message, code="invalid_response", provider=provider, raw=raw
+    )
+
+
+def _outcome(
+    record: dict[str, Any],
+    endpoint: str,
+    structured: bool,
+    provider: str,
+    transient_codes: frozenset[str],
+) -> LMOutput:
     error = record.get("error")
     response = record.get("response")
     if isinstance(error, dict):
@@ -96,27 +101,32 @@ def _outcome(record: dict[str, Any], endpoint: str, structured: bool) -> LMOutpu
             kind,  # type: ignore[arg-type]
             str(error.get("message") or code or "the request failed"),
             code=str(code) if code is not None else None,
-            provider=PROVIDER,
+            provider=provider,
             raw=record,
+            transient=isinstance(code, str) and code in transient_codes,
         )
     if not isinstance(response, dict):
-        return _invalid("the result line has neither a response nor an error", record)
+        return _invalid(provider, "the result line has neither a response nor an error", record)
     status = response.get("status_code")
     body = _dict(response.get("body"))
     if not isinstance(status, int) or not 200 <= status < 300:
         detail = _dict(body.get("error"))
+        code = detail.get("code") or detail.get("type")
+        status_code = status if isinstance(status, int) else None
         return LMOutput.failure(
             "errored",
             str(detail.get("message") or f"the request failed with HTTP status {status}"),
-            code=detail.get("code") or detail.get("type"),
-            status_code=status if isinstance(status, int) else None,
-            provider=PROVIDER,
+            code=code,
+            status_code=status_code,
+            provider=provider,
             raw=record,
+            transient=is_transient_status(status_code)
+            or (isinstance(code, str) and code in transient_codes),
         )
     try:
         output = decode_body(body, endpoint, structured)
     except _BadAnswer as exc:
-        return _invalid(str(exc), record)
+        return _invalid(provider, str(exc), record)
     request_id = response.get("request_id")
     if request_id:
         output.finish_details["request_id"] = request_id

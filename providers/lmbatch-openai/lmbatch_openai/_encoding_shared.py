@@ -44,8 +44,8 @@ def check_messages(key: str, messages: list[Message], *, pdf_urls: bool) -> None
                 continue
             if not (part.is_image or part.is_pdf):
                 raise ValidationError(
-                    f"message #{index}: OpenAI takes image (png, jpeg, gif, webp) and PDF "
-                    f"attachments, not {part.mime_type}",
+                    f"message #{index}: the OpenAI batch protocol takes image (png, jpeg, "
+                    f"gif, webp) and PDF attachments, not {part.mime_type}",
                     key=key,
                 )
             if message.role is not MessageRole.USER:
@@ -71,8 +71,8 @@ def check_schema(params: Hyperparameters) -> None:
     schema = params.response_schema
     if schema is not None and schema.json_schema.get("type") != "object":
         raise ValidationError(
-            "hyperparameters['response_schema']: OpenAI structured output needs an object "
-            f"schema at the top level, got type {schema.json_schema.get('type')!r}"
+            "hyperparameters['response_schema']: strict structured output (json_schema) needs "
+            f"an object schema at the top level, got type {schema.json_schema.get('type')!r}"
         )
 
 

@@ -1,20 +1,20 @@
 """The one place where ``openai`` SDK exceptions become lmbatch errors.
 
-=====================================  ==============================
-SDK exception                          lmbatch error
-=====================================  ==============================
-``APIStatusError`` 401, 403            :class:`AuthenticationError`
-``APIStatusError`` 404                 :class:`BatchNotFoundError` (reads);
-                                       :class:`ProviderRequestError` naming the
-                                       base URL (upload, create)
-``APIStatusError`` 429                 :class:`RateLimitError`
-``APIStatusError`` 5xx                 :class:`ProviderServerError`
-``APIConnectionError`` (and timeouts)  :class:`ProviderConnectionError`
-``APIStatusError`` other 4xx           :class:`ProviderRequestError`
-any other ``APIError``                 :class:`ProviderError`
-=====================================  ==============================
+The SDK's exception says what the vendor answered; core decides what that means
+(:func:`lmbatch.provider.error_for_status`: 401/403 authentication, 404 not found, 429
+rate limit, 5xx server, other 4xx request; no answer: connection). Only the extraction is
+here:
 
-Each keeps the provider name, the HTTP status, the vendor's ``x-request-id`` and error code.
+=====================================  ==============================================
+SDK exception                          what the vendor said
+=====================================  ==============================================
+``APIStatusError``                     its status, message, ``x-request-id`` and error
+                                       code (else type)
+``APIConnectionError`` (and timeouts)  no answer
+any other ``APIError``                 :class:`ProviderError` with its message and code
+=====================================  ==============================================
+
+Every error names the provider (``self.name``: an OpenAI-compatible vendor's own).
 """
 
 from __future__ import annotations
@@ -23,75 +23,62 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from lmbatch.provider import (
-    AuthenticationError,
-    BatchNotFoundError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderRequestError,
-    ProviderServerError,
-    RateLimitError,
-)
+from lmbatch.provider import ProviderError, error_for_status
 
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["PROVIDER", "map_api_error", "mapped_errors"]
-
-PROVIDER = "openai"
+__all__ = ["map_api_error", "mapped_errors"]
 
 
 def map_api_error(
-    exc: openai.APIError, action: str, *, base_url: str | None = None
+    exc: openai.APIError,
+    action: str,
+    *,
+    provider: str,
+    base_url: str | None = None,
+    base_url_env: str | None = None,
 ) -> ProviderError:
-    """Translate one SDK exception raised while doing ``action`` (e.g. ``"create batch"``).
+    """Translate one SDK exception raised while doing ``action`` (e.g. ``"batch creation"``).
 
     Args:
+        provider: The provider's name.
         base_url: Given for calls that name no batch (upload, create): a 404 there means
             the endpoint is not at this base URL, not that a batch is unknown.
+        base_url_env: The variable that sets the base URL, named in that error.
     """
     import openai
 
-    message = f"OpenAI {action} failed: {exc.message}"
+    message = f"{provider}: {action} failed: {exc.message}"
     if isinstance(exc, openai.APIConnectionError):
-        return ProviderConnectionError(message, provider=PROVIDER)
+        return error_for_status(None, message, provider=provider)
     if not isinstance(exc, openai.APIStatusError):
-        return ProviderError(message, provider=PROVIDER, code=exc.code)
-    status = exc.status_code
-    error_class: type[ProviderError]
-    if status == 404 and base_url is not None:
-        error_class = ProviderRequestError
-        message = (
-            f"OpenAI {action} failed: not found at base URL {base_url} (HTTP 404: "
-            f"{exc.message}); check the configured base_url (or OPENAI_BASE_URL)"
-        )
-    elif status in (401, 403):
-        error_class = AuthenticationError
-    elif status == 404:
-        error_class = BatchNotFoundError
-    elif status == 429:
-        error_class = RateLimitError
-    elif status >= 500:
-        error_class = ProviderServerError
-    elif 400 <= status < 500:
-        error_class = ProviderRequestError
-    else:
-        error_class = ProviderError
-    return error_class(
+        return ProviderError(message, provider=provider, code=exc.code)
+    return error_for_status(
+        exc.status_code,
         message,
-        provider=PROVIDER,
-        status_code=status,
+        provider=provider,
         request_id=exc.request_id,
         code=exc.code or exc.type,
+        base_url=base_url,
+        base_url_env=base_url_env,
     )
 
 
 @contextmanager
-def mapped_errors(action: str, *, base_url: str | None = None) -> Iterator[None]:
+def mapped_errors(
+    action: str,
+    *,
+    provider: str,
+    base_url: str | None = None,
+    base_url_env: str | None = None,
+) -> Iterator[None]:
     """Run a block of SDK calls; SDK exceptions leave it as lmbatch errors."""
     import openai
 
     try:
         yield
     except openai.APIError as exc:
-        raise map_api_error(exc, action, base_url=base_url) from exc
+        raise map_api_error(
+            exc, action, provider=provider, base_url=base_url, base_url_env=base_url_env
+        ) from exc

@@ -49,7 +49,7 @@ def _counts(raw: dict[str, Any], status: BatchStatus) -> RequestCounts:
     return counts
 
 
-def _errors(raw: dict[str, Any]) -> list[BatchError]:
+def _errors(raw: dict[str, Any], transient_codes: frozenset[str]) -> list[BatchError]:
     container = raw.get("errors") or {}
     entries = container.get("data") if isinstance(container, dict) else None
     errors: list[BatchError] = []
@@ -57,19 +57,30 @@ def _errors(raw: dict[str, Any]) -> list[BatchError]:
         if not isinstance(entry, dict):
             continue
         line = entry.get("line")
-        errors.append(
-            BatchError(
-                code=entry.get("code"),
-                message=str(entry.get("message") or ""),
-                line=line if isinstance(line, int) else None,
-                param=entry.get("param"),
-            )
+        code = entry.get("code")
+        error = BatchError(
+            code=code,
+            message=str(entry.get("message") or ""),
+            line=line if isinstance(line, int) else None,
+            param=entry.get("param"),
         )
+        if isinstance(code, str) and code in transient_codes:
+            error["transient"] = True  # e.g. token_limit_exceeded: a full queue passes
+        errors.append(error)
     return errors
 
 
-def batch_info(raw: dict[str, Any], provider: str = "openai") -> BatchInfo:
-    """A vendor ``Batch`` object (as a dict, parsed leniently) as :class:`BatchInfo`."""
+def batch_info(
+    raw: dict[str, Any], provider: str, transient_codes: frozenset[str] = frozenset()
+) -> BatchInfo:
+    """A vendor ``Batch`` object (as a dict, parsed leniently) as :class:`BatchInfo`.
+
+    Args:
+        raw: The batch object.
+        provider: The provider's name.
+        transient_codes: Error codes that fail a batch for a passing reason: its
+            requests are resubmitted (see :class:`BatchError`).
+    """
     vendor_status = str(raw.get("status") or "")
     status = STATUS_TABLE.get(vendor_status, BatchStatus.UNKNOWN)
     metadata = raw.get("metadata") or {}
@@ -83,7 +94,7 @@ def batch_info(raw: dict[str, Any], provider: str = "openai") -> BatchInfo:
         request_counts=_counts(raw, status),
         model=raw.get("model"),
         metadata={str(k): str(v) for k, v in metadata.items()},
-        errors=_errors(raw),
+        errors=_errors(raw, transient_codes),
         raw=raw,
         ended_at=_time(ended),
         expires_at=_time(raw.get("expires_at")),

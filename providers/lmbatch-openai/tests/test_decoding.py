@@ -5,12 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lmbatch_openai._decoding import decode_line
+import pytest
+from lmbatch_openai import OpenAIBatchOperations
 
 from lmbatch import RefusalOutput, StructuredOutput, TextOutput, ThinkingOutput, ToolCall
+from lmbatch.provider import ResultRecord
 
 RESPONSES = "/v1/responses"
 CHAT = "/v1/chat/completions"
+_OPS = OpenAIBatchOperations(model="gpt-4.1-mini", api_key="test", store=":memory:")
+
+
+def decode_line(line: str, endpoint: str, structured: bool) -> ResultRecord:
+    """One result line through core's JSONL shell and the provider's decoder."""
+    context = {"endpoint": endpoint, "response_schema": {"type": "object"} if structured else None}
+    return _OPS.decode_result_line(line, context)
 
 
 def _line(custom_id: str, body: dict[str, Any] | None = None, **fields: Any) -> str:
@@ -185,6 +194,34 @@ def test_expired_and_cancelled_lines() -> None:
     _, output = decode_line(other, RESPONSES, structured=False)
     assert output.error is not None
     assert output.error.kind == "errored"
+    assert output.error.transient  # the vendor's "try again later": resubmitted
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "transient"),
+    [
+        (429, {"code": "rate_limit_exceeded", "type": "requests"}, True),
+        (500, {"type": "server_error"}, True),
+        (400, {"code": "rate_limit_exceeded"}, True),  # the code says so, whatever the status
+        (400, {"code": "integer_below_min_value"}, False),
+        (404, {"code": None, "type": "invalid_request_error"}, False),
+    ],
+)
+def test_error_lines_say_whether_to_try_again(
+    status: int, error: dict[str, Any], transient: bool
+) -> None:
+    response = {"status_code": status, "request_id": "r", "body": {"error": error}}
+    _, output = decode_line(_line("e", None, response=response), RESPONSES, False)
+    assert output.error is not None
+    assert output.error.kind == "errored"
+    assert output.error.transient is transient
+
+
+def test_a_line_error_code_that_is_not_text_is_not_transient() -> None:
+    line = _line("x", None, response=None, error={"code": ["odd"], "message": "m"})
+    _, output = decode_line(line, RESPONSES, structured=False)
+    assert output.error is not None
+    assert not output.error.transient
 
 
 def test_malformed_lines_salvage_the_custom_id() -> None:

@@ -440,10 +440,13 @@ async def test_missing_model_is_a_validation_error(emulator: Any) -> None:
 
 def test_missing_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    ops = OpenAIBatchOperations(model="m", store=":memory:")  # the key is needed to send
     with pytest.raises(MissingCredentialsError) as caught:
-        OpenAIBatchOperations(model="m", store=":memory:")
+        ops.check_ready()
     assert caught.value.env_var == "OPENAI_API_KEY"
     assert "OPENAI_API_KEY" in str(caught.value)
+    with pytest.raises(MissingCredentialsError):
+        ops._client()
 
 
 def test_key_and_base_url_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -116,6 +116,6 @@ async def test_a_non_conforming_call_fails(ops: OpenAIBatchOperations) -> None:
     call = client.batches.create(
         input_file_id="file-x", endpoint="/v1/foo", completion_window="48h"
     )
-    with pytest.raises(ProviderRequestError) as caught, mapped_errors("create"):
+    with pytest.raises(ProviderRequestError) as caught, mapped_errors("create", provider="openai"):
         await call
     assert caught.value.status_code == 422
