@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmbatch_openai import emulated_chat_completion
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -38,11 +39,9 @@ from lmbatch.testing.emulator import (
     EmulatorVendor,
     Job,
     KeyFault,
-    all_text,
+    RequestRejected,
     faults_in_text,
-    last_user_text,
-    sample_from_schema,
-    tokens,
+    has_bearer_key,
     write_result_line,
 )
 
@@ -53,45 +52,15 @@ ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/fim/completions", "/
 _ROOT = "/mistral/v1"
 
 
-def chat_answer(body: dict[str, Any]) -> dict[str, Any]:
-    """A deterministic Mistral chat completion: echo, structured output or a tool call."""
-    messages = body.get("messages")
-    user = last_user_text(messages)
-    message: dict[str, Any] = {"role": "assistant", "content": "", "tool_calls": None}
-    finish = "stop"
-    tools = {
-        t["function"]["name"]: t["function"].get("parameters") or {}
-        for t in body.get("tools") or []
-        if isinstance(t, dict) and isinstance(t.get("function"), dict)
-    }
-    choice = body.get("tool_choice")
-    forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
-    if choice in ("required", "any") and tools:
-        forced = next(iter(tools))
-    schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
-    if forced in tools:
-        args = json.dumps(sample_from_schema(tools[forced], user or "example"))
-        call = {"id": "call1", "type": "function", "function": {"name": forced, "arguments": args}}
-        message["tool_calls"], finish = [call], "tool_calls"
-    else:
-        text = json.dumps(sample_from_schema(schema, user)) if schema else f"echo: {user}"
-        limit = body.get("max_tokens")
-        if isinstance(limit, int) and tokens(text) > limit:
-            text, finish = text[: limit * 4], "length"
-        message["content"] = text
-    prompt, completion = tokens(all_text(messages)), tokens(json.dumps(message))
-    return {
-        "id": uuid.uuid4().hex,
-        "object": "chat.completion",
-        "model": body.get("model"),
-        "created": int(time.time()),
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
-    }
+def _answer(model: str | None, body: dict[str, Any], fault: KeyFault) -> dict[str, Any]:
+    """The ``response`` of one request: the emulated chat completion, or a Mistral error."""
+    try:
+        if fault.error_status is not None:
+            raise RequestRejected(fault.error_status, "Emulated failure")
+        return {"status_code": 200, "body": emulated_chat_completion({"model": model, **body})}
+    except RequestRejected as exc:
+        error = {"object": "error", "message": exc.message, "type": "api_error"}
+        return {"status_code": exc.status, "body": error}
 
 
 def _error(status: int, message: str | None = None) -> JSONResponse:
@@ -150,15 +119,11 @@ class _Job:
             fault = self.faults.get(custom_id, KeyFault())
             if fault.expire:
                 continue
-            line: dict[str, Any] = {"id": f"r{index}", "custom_id": custom_id, "error": None}
-            if fault.error_status is not None:
-                body = {"object": "error", "message": "Emulated failure", "type": "api_error"}
-                line["response"] = {"status_code": fault.error_status, "body": body}
-            else:
-                body = chat_answer({"model": self.model, **request["body"]})
-                line["response"] = {"status_code": 200, "body": body}
-            write_result_line(err if fault.error_status is not None else out, line, fault)
-            self.counts[1 if fault.error_status is not None else 0] += not fault.omit
+            response = _answer(self.model, request["body"], fault)
+            line = {"id": f"r{index}", "custom_id": custom_id, "response": response, "error": None}
+            failed = response["status_code"] != 200
+            write_result_line(err if failed else out, line, fault)
+            self.counts[failed] += not fault.omit
         for kind, lines in (("output_file", out), ("error_file", err)):
             if lines.getvalue():
                 self.files[kind] = self.write(f"{self.id}_{kind}.jsonl", lines.getvalue())
@@ -229,10 +194,9 @@ class MistralEmulator(EmulatorVendor[None]):
 
     def auth_error(self, request: Request) -> Response | None:
         """401 without a bearer key (when the emulator requires keys)."""
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if not self.state.settings.require_auth or (scheme.lower() == "bearer" and token.strip()):
-            return None
-        return _error(401, "Unauthorized")
+        if self.state.settings.require_auth and not has_bearer_key(request):
+            return _error(401, "Unauthorized")
+        return None
 
     def jobs(self) -> Iterable[Job]:
         """Every job, oldest first."""

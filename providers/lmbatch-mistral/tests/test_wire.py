@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from lmbatch_mistral import MistralBatchOperations
-from lmbatch_mistral._status import STATUS_TABLE, batch_info, decode_line
+from lmbatch_mistral._status import STATUS_TABLE, batch_info
 
 import lmbatch
 from lmbatch.provider import (
@@ -56,7 +56,7 @@ async def test_input_goes_as_an_uploaded_file_or_inline(emulator: Any) -> None:
 def test_the_seven_statuses(word: str, status: BatchStatus) -> None:
     raw = {"id": "j", "status": word, "total_requests": 4, "succeeded_requests": 1}
     raw["failed_requests"] = 1
-    info = batch_info(raw)
+    info = batch_info(raw, "mistral")
     assert info["status"] is status
     assert info["provider_status"] == word
     rest = {"TIMEOUT_EXCEEDED": "expired", "CANCELLED": "cancelled"}.get(word, "processing")
@@ -68,7 +68,8 @@ def test_the_seven_statuses(word: str, status: BatchStatus) -> None:
 
 
 def test_a_failed_job_reports_its_errors() -> None:
-    info = batch_info({"id": "j", "status": "FAILED", "errors": [{"message": "bad file"}]})
+    raw = {"id": "j", "status": "FAILED", "errors": [{"message": "bad file"}]}
+    info = batch_info(raw, "mistral")
     assert info["errors"][0]["message"] == "bad file"
 
 
@@ -182,9 +183,10 @@ def test_result_lines_decode_chunked_content_and_thinking() -> None:
     line = '{"custom_id": "c", "response": {"status_code": 200, "body": %s}}'
     import json
 
-    record = decode_line(line % json.dumps(body), structured=False)
+    ops = MistralBatchOperations(model="m", api_key="k", store=":memory:")
+    record = ops.decode_result_line(line % json.dumps(body), {})
     assert record.custom_id == "c"
     assert record.output.text == "answer"
     assert record.output.finish_reason == "length"
     assert [item.type for item in record.output.outputs] == ["thinking", "text"]
-    assert decode_line('{"custom_id": "d", "error": "boom"}', False).output.error is not None
+    assert ops.decode_result_line('{"custom_id": "d", "error": "boom"}', {}).output.error

@@ -21,22 +21,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lmbatch_openai import emulated_chat_completion
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lmbatch.testing.emulator import (
-    REFUSE_MARK,
     EmulatorState,
     EmulatorVendor,
     Job,
     KeyFault,
-    all_text,
+    RequestRejected,
     faults_in_text,
+    has_bearer_key,
     hex_id,
-    last_user_text,
-    sample_from_schema,
-    tokens,
 )
 
 __all__ = ["OpenRouterEmulator", "OpenRouterEmulatorOptions"]
@@ -45,50 +43,6 @@ ENDPOINTS = ("/v1/chat/completions", "/v1/responses", "/v1/messages", "/v1/embed
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 LIST_STATUSES = ("validating", "in_progress", "completed", "failed", "expired", "cancelled")
 _BASE = "/api/v1/batches"
-REFUSAL = "I can't help with that."
-
-
-def chat_answer(body: dict[str, Any]) -> dict[str, Any]:
-    """A deterministic chat completion for a chat body: echo, structured, refusal or tool call."""
-    messages = body.get("messages")
-    user = last_user_text(messages)
-    message: dict[str, Any] = {"role": "assistant", "content": None}
-    finish = "stop"
-    tools = {
-        t["function"]["name"]: t["function"].get("parameters") or {}
-        for t in body.get("tools") or []
-        if isinstance(t, dict) and isinstance(t.get("function"), dict)
-    }
-    choice = body.get("tool_choice")
-    forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
-    if choice == "required" and tools:
-        forced = next(iter(tools))
-    schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
-    if forced in tools:
-        args = json.dumps(sample_from_schema(tools[forced], user or "example"))
-        function = {"name": forced, "arguments": args}
-        message["tool_calls"] = [{"id": "call_1", "type": "function", "function": function}]
-        finish = "tool_calls"
-    elif REFUSE_MARK in all_text(messages):
-        message["refusal"] = REFUSAL
-    else:
-        text = json.dumps(sample_from_schema(schema, user)) if schema else f"echo: {user}"
-        limit = body.get("max_tokens")
-        if isinstance(limit, int) and tokens(text) > limit:
-            text, finish = text[: limit * 4], "length"
-        message["content"] = text
-    prompt, completion = tokens(all_text(messages)), tokens(json.dumps(message))
-    return {
-        "id": hex_id("gen-", 24),
-        "object": "chat.completion",
-        "model": body.get("model"),
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
-    }
 
 
 @dataclass
@@ -160,15 +114,10 @@ class _Batch:
                     "message": "The batch expired before this request ran.",
                     "param": None,
                 }
-            elif fault.error_status is not None:
-                error = {"message": "Emulated failure", "type": "upstream_error"}
-                body = {"error": {**error, "code": fault.error_status}}
-                item["response"] = {"status_code": fault.error_status, "body": body}
-                failed += 1
             else:
-                answer = chat_answer({"model": self.model, **request["body"]})
-                item["response"] = {"status_code": 200, "body": answer}
-                done += 1
+                item["response"] = _answer(self.model, request["body"], fault)
+                ok = item["response"]["status_code"] == 200
+                done, failed = done + ok, failed + (not ok)
             if item["response"] is not None:
                 item["response"]["request_id"] = f"r{index}"
             if fault.malformed:
@@ -197,6 +146,17 @@ class _Batch:
         if results:
             body["results"] = self.results if self.terminal else None
         return body
+
+
+def _answer(model: str, body: dict[str, Any], fault: KeyFault) -> dict[str, Any]:
+    """The ``response`` of one request: the emulated chat completion, or an upstream error."""
+    try:
+        if fault.error_status is not None:
+            raise RequestRejected(fault.error_status, "Emulated failure")
+        return {"status_code": 200, "body": emulated_chat_completion({"model": model, **body})}
+    except RequestRejected as exc:
+        error = {"message": exc.message, "type": "upstream_error", "code": exc.status}
+        return {"status_code": exc.status, "body": {"error": error}}
 
 
 def _error(status: int, message: str | None = None) -> JSONResponse:
@@ -261,10 +221,9 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
 
     def auth_error(self, request: Request) -> Response | None:
         """401 without a bearer key (when the emulator requires keys)."""
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if not self.state.settings.require_auth or (scheme.lower() == "bearer" and token.strip()):
-            return None
-        return _error(401, "No auth credentials found")
+        if self.state.settings.require_auth and not has_bearer_key(request):
+            return _error(401, "No auth credentials found")
+        return None
 
     def jobs(self) -> Iterable[Job]:
         """Every batch."""

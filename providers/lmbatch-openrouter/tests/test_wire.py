@@ -10,7 +10,7 @@ import pytest
 from lmbatch_openrouter import OpenRouterBatchOperations
 from lmbatch_openrouter._body import CreateBody, create_head
 from lmbatch_openrouter._http import status_error
-from lmbatch_openrouter._status import batch_info, decode_result
+from lmbatch_openrouter._status import batch_info, decode_item
 
 import lmbatch
 from lmbatch.provider import (
@@ -76,7 +76,7 @@ async def test_create_answers_202_with_a_validating_batch(
     assert batch.endpoint == "/v1/chat/completions"
     assert batch.model == "openai/gpt-4.1-mini"
     assert batch.requests[0]["body"]["model"] == "openai/gpt-4.1-mini"
-    assert batch_info(batch.to_json(results=False))["provider_status"] == "validating"
+    assert batch_info(batch.to_json(results=False), "openrouter")["provider_status"] == "validating"
 
 
 # -- endpoints, options, credentials -----------------------------------------------------
@@ -248,19 +248,19 @@ def test_decoding_reads_usage_cost_and_error_types() -> None:
         "provider": "OpenAI",
     }
     item = {"custom_id": "a", "response": {"status_code": 200, "request_id": "r", "body": body}}
-    record = decode_result(item, structured=False)
+    record = decode_item(item, False, "openrouter")
     assert record.custom_id == "a"
     assert record.output.text == "hi"
     assert record.output.finish_reason == "length"
     assert record.output.token_usage is not None
     assert record.output.token_usage.input_tokens == 3
     assert record.output.finish_details["cost"] == 0.001
-    failed = decode_result(
-        {"custom_id": "b", "error": {"type": "server_error", "message": "m"}}, False
+    failed = decode_item(
+        {"custom_id": "b", "error": {"type": "server_error", "message": "m"}}, False, "openrouter"
     )
     assert failed.output.error is not None
     assert failed.output.error.kind == "errored"
-    assert decode_result("nonsense", False).output.error is not None
+    assert decode_item("nonsense", False, "openrouter").output.error is not None
 
 
 # -- HTTP errors ---------------------------------------------------------------------------
@@ -280,7 +280,7 @@ def test_decoding_reads_usage_cost_and_error_types() -> None:
 )
 def test_http_statuses_map_to_lmbatch_errors(status: int, expected: type[Exception]) -> None:
     response = httpx.Response(status, json={"error": {"code": status, "message": "why"}})
-    error = status_error(response, "a call")
+    error = status_error(response, "a call", "openrouter")
     assert type(error) is expected
     assert error.status_code == status
     assert "why" in str(error)
