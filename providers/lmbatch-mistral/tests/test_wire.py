@@ -190,3 +190,65 @@ def test_result_lines_decode_chunked_content_and_thinking() -> None:
     assert record.output.finish_reason == "length"
     assert [item.type for item in record.output.outputs] == ["thinking", "text"]
     assert ops.decode_result_line('{"custom_id": "d", "error": "boom"}', {}).output.error
+
+
+def _line(ops: MistralBatchOperations, record: dict[str, Any]) -> Any:
+    import json
+
+    return ops.decode_result_line(json.dumps({"custom_id": "a", **record}), {}).output
+
+
+@pytest.mark.parametrize(
+    ("record", "transient"),
+    [
+        ({"error": {"code": "internal_error", "message": "m"}}, True),
+        ({"error": "boom"}, False),
+        ({"response": {"status_code": 503, "body": {"message": "busy"}}}, True),
+        ({"response": {"status_code": 422, "body": {"type": "invalid_request_error"}}}, False),
+    ],
+)
+def test_failed_requests_say_whether_they_are_worth_resubmitting(
+    record: dict[str, Any], transient: bool
+) -> None:
+    ops = MistralBatchOperations(model="m", api_key="k", store=":memory:")
+    output = _line(ops, record)
+    assert output.error is not None
+    assert output.error.transient is transient
+
+
+def test_usage_counts_cached_prompt_tokens() -> None:
+    ops = MistralBatchOperations(model="m", api_key="k", store=":memory:")
+    usage = {
+        "prompt_tokens": 9,
+        "completion_tokens": 2,
+        "prompt_tokens_details": {"cached_tokens": 4},
+    }
+    body = {"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}], "usage": usage}
+    output = _line(ops, {"response": {"status_code": 200, "body": body}})
+    assert output.token_usage is not None
+    assert output.token_usage.cached_input_tokens == 4
+
+
+def test_images_go_as_image_url_and_pdfs_as_document_url_by_url_only() -> None:
+    from lmbatch.provider import Attachment, Hyperparameters, ValidationError
+
+    ops = MistralBatchOperations(model="m", api_key="k", store=":memory:")
+    picture = Attachment.from_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16, "image/png")
+    document = Attachment.from_url("https://example.com/a.pdf", "application/pdf")
+    messages = [lmbatch.Message.user(picture, document, "what?")]
+    ops.validate_request("k1", messages, Hyperparameters())
+    parts = ops.encode_request("k1", messages, Hyperparameters())["body"]["messages"][0]["content"]
+    assert parts[0]["type"] == "image_url"
+    assert parts[0]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert parts[1] == {"type": "document_url", "document_url": "https://example.com/a.pdf"}
+    inline = Attachment.from_bytes(b"%PDF-1.4\n", "application/pdf")
+    with pytest.raises(ValidationError, match="PDFs by URL only"):
+        ops.validate_request("k1", [lmbatch.Message.user(inline, "x")], Hyperparameters())
+
+
+async def test_a_create_at_a_wrong_base_url_names_it_and_is_definite(emulator: Any) -> None:
+    ops = _ops(emulator, base_url=emulator.base_url + "/nothing", input="inline")
+    with pytest.raises(ProviderRequestError, match="MISTRAL_BASE_URL") as caught:
+        await ops.create({"a": "one"})
+    assert not isinstance(caught.value, SubmissionUncertainError)
+    await ops.aclose()

@@ -218,10 +218,13 @@ class OpenRouterBatchOperations(BatchOperations):
             if not isinstance(cursor, str) or not cursor:
                 return
 
-    async def list_batches_page(self, cursor: str | None) -> BatchPage:
-        query: dict[str, Any] = {"limit": self.openrouter_settings.list_page_size}
+    async def list_batches_page(
+        self, cursor: str | None, statuses: tuple[str, ...] = ()
+    ) -> BatchPage:
+        query: list[tuple[str, Any]] = [("limit", self.openrouter_settings.list_page_size)]
+        query += [("status", status) for status in statuses]  # OpenRouter filters itself
         if cursor is not None:
-            query["after"] = cursor
+            query.append(("after", cursor))
         body = await self.api.get("/batches", "listing batches", params=query)
         body = body if isinstance(body, dict) else {}
         infos = [
@@ -246,17 +249,10 @@ class OpenRouterBatchOperations(BatchOperations):
         found: list[BatchInfo] = []
         cursor: str | None = None
         while True:
-            query: list[tuple[str, Any]] = [("limit", self.openrouter_settings.list_page_size)]
-            query += [("status", status) for status in statuses]
-            if cursor is not None:
-                query.append(("after", cursor))
-            body = await self.api.get("/batches", "listing batches", params=query)
-            items = [
-                batch_info(i, self.name) for i in body.get("data") or [] if isinstance(i, dict)
-            ]
-            found += items
-            cursor = body.get("last_id") if body.get("has_more") and items else None
-            if not cursor:
+            page = await self.list_batches_page(cursor, statuses)
+            found += page.batches
+            cursor = page.next_cursor
+            if cursor is None:
                 return found
 
     async def delete(self, batch_id: str) -> None:

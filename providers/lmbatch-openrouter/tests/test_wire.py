@@ -260,6 +260,7 @@ def test_decoding_reads_usage_cost_and_error_types() -> None:
     )
     assert failed.output.error is not None
     assert failed.output.error.kind == "errored"
+    assert failed.output.error.transient  # a server error: resubmitted by invoke
     assert decode_item("nonsense", False, "openrouter").output.error is not None
 
 
@@ -305,4 +306,31 @@ async def test_a_refused_create_is_definite(emulator: Any) -> None:
     with pytest.raises(ProviderRequestError) as caught:
         await ops.create({"a": "one"})
     assert not isinstance(caught.value, SubmissionUncertainError)
+    await ops.aclose()
+
+
+@pytest.mark.parametrize(
+    ("item", "transient"),
+    [
+        ({"error": {"type": "server_error", "message": "m"}}, True),
+        ({"error": {"type": "invalid_request_error", "message": "m"}}, False),
+        ({"response": {"status_code": 429, "body": {"error": {"code": 429}}}}, True),
+        ({"response": {"status_code": 400, "body": {"error": {"type": "bad"}}}}, False),
+        ({"response": {"status_code": 400, "body": {"error": {"type": "api_error"}}}}, True),
+    ],
+)
+def test_failed_requests_say_whether_they_are_worth_resubmitting(
+    item: dict[str, Any], transient: bool
+) -> None:
+    output = decode_item({"custom_id": "a", **item}, False, "openrouter").output
+    assert output.error is not None
+    assert output.error.transient is transient
+
+
+async def test_a_create_at_a_wrong_base_url_names_it_and_is_definite(emulator: Any) -> None:
+    ops = _ops(emulator, base_url=emulator.base_url + "/nothing/here")
+    with pytest.raises(ProviderRequestError, match="OPENROUTER_BASE_URL") as caught:
+        await ops.create({"a": "one"})
+    assert not isinstance(caught.value, SubmissionUncertainError)
+    assert caught.value.status_code == 404
     await ops.aclose()
