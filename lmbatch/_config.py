@@ -15,6 +15,17 @@ working directory (or the file named by ``LMBATCH_CONFIG``), whose keys sit at t
     [providers.anthropic]
     model = "claude-sonnet-4-5"
 
+A provider table may carry ``type``: it then names an *instance* of that provider
+under a name of your own, so several configurations of one provider (two
+OpenAI-compatible servers, two accounts) sit side by side and ``provider = "..."``
+picks one::
+
+    provider = "nebius"
+
+    [providers.nebius]
+    type = "openai-compatible"
+    model = "meta-llama/Llama-3.3-70B-Instruct"
+
 API keys are never read from config files, only from environment variables or an
 explicit argument. Nor may a config file say where requests (and so the API key) go:
 options marked :class:`~lmbatch.EndpointOption` (``base_url``...) are refused in a config
@@ -41,6 +52,9 @@ from lmbatch._store_contract import Store
 from lmbatch._store_location import STORE_ENV, resolve_store, store_location
 
 __all__ = ["TRUST_CONFIG_ENV", "LMBatchConfig", "get_batch_operations", "load_config"]
+
+#: Key of a provider table naming the provider it configures an instance of.
+TYPE_KEY = "type"
 
 #: Set to 1 to let config files set endpoint options such as ``base_url``.
 
@@ -147,7 +161,7 @@ def get_batch_operations(
             "no provider selected: pass provider=... (e.g. get_batch_operations('openai')), "
             'set LMBATCH_PROVIDER, or put provider = "..." in lmbatch.toml'
         )
-    operations_class = registry.get(name)
+    operations_class = provider_class(name, config)
     settings = configured_settings(name, config, **options)
     chosen_store: Store | str | None = config.store
     if isinstance(store, Store):
@@ -159,8 +173,9 @@ def get_batch_operations(
 
 def configured_settings(name: str, config: LMBatchConfig, **options: Any) -> ProviderSettings:
     """Provider ``name``'s settings from ``options`` over the environment and ``config``."""
-    operations_class = registry.get(name)
+    operations_class = provider_class(name, config)
     file_options = dict(config.providers.get(name, {}))
+    file_options.pop(TYPE_KEY, None)
     _refuse_secrets(operations_class, file_options, config.source)
     _check_endpoints(operations_class, file_options, options, config.source)
     merged: dict[str, Any] = file_options
@@ -169,6 +184,28 @@ def configured_settings(name: str, config: LMBatchConfig, **options: Any) -> Pro
         merged["model"] = env_model
     merged.update(options)
     return validate_settings(operations_class.settings_class, name, merged)
+
+
+def provider_class(name: str, config: LMBatchConfig) -> type[BatchOperations]:
+    """The provider class ``name`` selects: its table's ``type``, else the provider ``name``.
+
+    Raises:
+        ConfigError: ``type`` is not a string, or renames an installed provider.
+        UnknownProviderError: No installed provider has that name.
+    """
+    table = config.providers.get(name, {})
+    if TYPE_KEY not in table:
+        return registry.get(name)
+    kind = table[TYPE_KEY]
+    where = f"{config.source}: " if config.source is not None else ""
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError(f"{where}providers.{name}.type must name a provider")
+    if kind != name and name in {entry.name for entry in registry.entries()}:
+        raise ConfigError(
+            f"{where}[providers.{name}] sets type = {kind!r}, but {name!r} is an installed "
+            "provider of its own: give this configuration another name"
+        )
+    return registry.get(kind)
 
 
 def model_env_var(name: str) -> str:

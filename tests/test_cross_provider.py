@@ -58,9 +58,13 @@ def output_shape(output: LMOutput) -> dict[str, Any]:
     }
 
 
-async def script(provider: str, model: str) -> dict[str, Any]:
-    """What a user would write. Nothing in here depends on the provider."""
-    ops = lmbatch.get_batch_operations(provider, model=model, store=":memory:")
+async def script(provider: str | None = None, model: str | None = None) -> dict[str, Any]:
+    """What a user would write. Nothing in here depends on the provider.
+
+    Without ``provider`` and ``model``, both come from the configuration (``lmbatch.toml``).
+    """
+    options = {"model": model} if model else {}
+    ops = lmbatch.get_batch_operations(provider, store=":memory:", **options)
     async with ops:
         shape: dict[str, Any] = {}
         results = await ops.invoke(

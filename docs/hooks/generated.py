@@ -4,6 +4,8 @@ Markers replaced in page Markdown:
 
 * ``<!-- lmbatch:provider-options -->``: every option of every provider of this repository
   (``providers/*``, discovered) and of the built-in ``fake``, from their settings models.
+* ``<!-- lmbatch:provider-options NAME -->``: the options of provider ``NAME`` alone (a
+  provider's own page).
 * ``<!-- lmbatch:cli-reference -->``: the ``--help`` of every ``lmbatch`` command.
 * ``<!-- lmbatch:error-tree -->``: the error tree drawn in ``lmbatch._errors``.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 PROVIDER_OPTIONS = "<!-- lmbatch:provider-options -->"
+ONE_PROVIDER_OPTIONS = re.compile(r"<!-- lmbatch:provider-options ([\w-]+) -->")
 CLI_REFERENCE = "<!-- lmbatch:cli-reference -->"
 ERROR_TREE = "<!-- lmbatch:error-tree -->"
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +42,9 @@ def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     """Replace the generated-section markers of a page."""
     if PROVIDER_OPTIONS in markdown:
         markdown = markdown.replace(PROVIDER_OPTIONS, provider_options())
+    markdown = ONE_PROVIDER_OPTIONS.sub(
+        lambda found: provider_options((found.group(1),), headings=False), markdown
+    )
     if CLI_REFERENCE in markdown:
         markdown = markdown.replace(CLI_REFERENCE, cli_reference())
     if ERROR_TREE in markdown:
@@ -102,15 +108,16 @@ def _code(text: str) -> str:
     return f"<code>{html.escape(text).replace('|', '&#124;')}</code>"
 
 
-def provider_options() -> str:
-    """A section per documented provider with a table of its options."""
+def provider_options(names: tuple[str, ...] | None = None, *, headings: bool = True) -> str:
+    """A section per provider (by default every one of this repository) with its options."""
     from lmbatch import available_providers
 
     entries = {entry.name: entry for entry in available_providers()}
     sections: list[str] = []
-    for name in documented_providers():
+    for name in names if names is not None else documented_providers():
         entry = entries.get(name)
-        sections.append(f"### `{name}`\n")
+        if headings:
+            sections.append(f"### `{name}`\n")
         if entry is None or entry.operations_class is None:
             sections.append(
                 f"*The `{name}` provider was not installed when these docs were built.*\n"

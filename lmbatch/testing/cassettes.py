@@ -227,7 +227,7 @@ def match_body(r1: Any, r2: Any) -> None:
 # ------------------------------------------------------------------------- serializer
 
 
-class _LiteralDumper(yaml.SafeDumper):  # type: ignore[misc]
+class _LiteralDumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]  # typed with types-pyyaml
     """Writes multi-line strings as literal blocks, so JSONL stays one record a line."""
 
 

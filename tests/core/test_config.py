@@ -335,3 +335,62 @@ async def test_a_misspelt_model_is_refused_before_anything_is_sent_unless_allowe
     priced.check_ready()  # a model given a price is known
     for each in (ops, dated, tuned, priced):
         await each.aclose()
+
+
+def test_a_provider_table_with_a_type_is_a_named_instance_of_that_provider(
+    tmp_path: Path,
+) -> None:
+    """``[providers.<name>] type = "..."``: several configurations of one provider."""
+    (tmp_path / "lmbatch.toml").write_text(
+        'provider = "slow"\n'
+        '[providers.slow]\ntype = "fake"\nmodel = "m-slow"\npolls_until_done = 7\n'
+        '[providers.quick]\ntype = "fake"\nmodel = "m-quick"\npolls_until_done = 1\n'
+    )
+    slow = lmbatch.get_batch_operations(store=":memory:")
+    quick = lmbatch.get_batch_operations("quick", store=":memory:")
+    assert isinstance(slow, FakeBatchOperations)
+    assert isinstance(quick, FakeBatchOperations)
+    assert (slow.model, slow.fake_settings.polls_until_done) == ("m-slow", 7)
+    assert (quick.model, quick.fake_settings.polls_until_done) == ("m-quick", 1)
+
+
+def test_a_named_instance_takes_its_model_from_its_own_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lmbatch.toml").write_text('[providers.mine]\ntype = "fake"\nmodel = "file"\n')
+    monkeypatch.setenv("LMBATCH_MINE_MODEL", "env")
+    assert lmbatch.get_batch_operations("mine", store=":memory:").model == "env"
+
+
+@pytest.mark.parametrize(
+    ("table", "error", "message"),
+    [
+        ('[providers.mine]\ntype = "nosuchvendor"\n', UnknownProviderError, "nosuchvendor"),
+        ("[providers.mine]\ntype = 3\n", ConfigError, "providers.mine.type"),
+        # An installed provider's name cannot be taken over by another provider.
+        ('[providers.fake]\ntype = "other"\n', ConfigError, "another name"),
+    ],
+)
+def test_a_bad_type_is_refused_naming_it(
+    tmp_path: Path, table: str, error: type[Exception], message: str
+) -> None:
+    (tmp_path / "lmbatch.toml").write_text('provider = "mine"\n' + table)
+    name = "fake" if "providers.fake" in table else "mine"
+    with pytest.raises(error, match=message):
+        lmbatch.get_batch_operations(name, store=":memory:")
+
+
+@pytest.mark.usefixtures("gateway_provider")
+def test_a_named_instance_may_not_set_its_endpoint_from_an_untrusted_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The base-URL guard holds for instances: a cloned repository's file cannot pick a host."""
+    (tmp_path / "lmbatch.toml").write_text(
+        '[providers.mine]\ntype = "gatewayfake"\ngateway = "https://elsewhere.example"\n'
+    )
+    with pytest.raises(ConfigError, match="gateway"):
+        lmbatch.get_batch_operations("mine", store=":memory:")
+    monkeypatch.setenv("LMBATCH_TRUST_CONFIG", "1")
+    ops = lmbatch.get_batch_operations("mine", store=":memory:")
+    assert isinstance(ops.settings, GatewaySettings)
+    assert ops.settings.gateway == "https://elsewhere.example"

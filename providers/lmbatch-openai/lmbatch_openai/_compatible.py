@@ -147,7 +147,8 @@ class OpenAICompatibleBatchOperations(BatchOperations):
             mean "try again later": such requests are resubmitted by ``invoke``.
         list_page_size: Batches asked for per list page.
 
-    Override :meth:`client_options` to pass the SDK client vendor headers.
+    Override :meth:`client_options` to pass the SDK client vendor headers, and
+    :meth:`upload_options` to pass the input file's upload more arguments.
 
     Raises:
         MissingCredentialsError: A submission without ``api_key`` or a key variable.
@@ -210,6 +211,14 @@ class OpenAICompatibleBatchOperations(BatchOperations):
                 "OpenAI-Project": openai.Omit(),
             }
         }
+
+    def upload_options(self) -> dict[str, Any]:
+        """Extra keyword arguments of the input file's upload (``files.create``).
+
+        None by default; e.g. ``{"expires_after": {"anchor": "created_at", "seconds": N}}``
+        for a vendor that keeps more files when they expire.
+        """
+        return {}
 
     def _client(self) -> openai.AsyncOpenAI:
         if self._client_instance is None:
@@ -293,7 +302,9 @@ class OpenAICompatibleBatchOperations(BatchOperations):
         upload = self._errors("upload of the batch input file", names_batch=False)
         with upload, batch.path.open("rb") as handle:
             uploaded = await client.files.create(
-                file=(filename, handle, "application/jsonl"), purpose="batch"
+                file=(filename, handle, "application/jsonl"),
+                purpose="batch",
+                **self.upload_options(),
             )
         extra: dict[str, Any] = {}
         if settings.output_expires_after is not None:

@@ -161,6 +161,8 @@ class OpenAIBatch:
     new_path: Callable[[str], Path]
     add_file: AddFile
     clock: Callable[[], float] = time.time
+    #: Answers one line (url, body); raises ``RequestRejected`` for an HTTP error.
+    respond: Callable[[str, dict[str, Any]], dict[str, Any]] = openai_response
     created_at: int = 0
     status: str = "validating"
     polls: int = 0
@@ -297,7 +299,7 @@ class OpenAIBatch:
             body = openai_error_object(status)
         else:
             try:
-                body = openai_response(line["url"], line["body"])
+                body = self.respond(line["url"], line["body"])
             except RequestRejected as exc:
                 status = exc.status
                 body = openai_error_object(status, exc.message, param=exc.param)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -23,8 +23,8 @@ from lmbatch_openai._emulator._http import (
     openai_error,
     openai_json,
 )
-from lmbatch_openai._emulator._jobs import OpenAIBatch, check_input
-from lmbatch_openai._emulator._responder import responses_input_tokens
+from lmbatch_openai._emulator._jobs import InputCheck, OpenAIBatch, check_input
+from lmbatch_openai._emulator._responder import openai_response, responses_input_tokens
 
 OPERATIONS = frozenset(
     {
@@ -107,6 +107,13 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
     Its records: ``files`` (uploads and result files, on disk) and ``batches`` (reachable
     as ``emulator.state.openai_batches`` too).
 
+    A vendor that speaks the same protocol (Groq, Azure OpenAI, any OpenAI-compatible
+    server) subclasses it: its own ``name`` and ``base_path``, ``route_prefix`` for where
+    its ``/v1/...`` paths live, what its create call accepts (``completion_windows``,
+    ``batch_endpoints``), and the hooks ``input_check`` (batch validation),
+    ``upload_problem`` (refusing an upload), ``respond`` (one line's answer) and
+    ``batch_json`` (the batch object it returns).
+
     Args:
         state: The emulator state this instance serves.
         options: Its limits.
@@ -118,6 +125,14 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
     path_prefixes = ("/v1/",)
     operations = OPERATIONS
     options_class = OpenAIEmulatorOptions
+    #: Path before the vendor's ``/v1/...`` routes (``"/groq/openai"``: ``/groq/openai/v1``).
+    route_prefix: ClassVar[str] = ""
+    #: ``completion_window`` values the create call accepts.
+    completion_windows: ClassVar[frozenset[str]] = frozenset({"24h"})
+    #: Endpoints a batch may use (answered by ``respond``).
+    batch_endpoints: ClassVar[frozenset[str]] = frozenset(EMULATED_ENDPOINTS)
+    #: Whether ``POST /v1/responses/input_tokens`` is served.
+    counts_tokens: ClassVar[bool] = True
 
     def __init__(self, state: EmulatorState, options: OpenAIEmulatorOptions) -> None:
         super().__init__(state, options)
@@ -162,19 +177,47 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
         return record.id
 
     def routes(self) -> list[BaseRoute]:
-        """The Starlette routes, all under ``/v1``."""
-        return [
-            Route("/v1/files", self.upload, methods=["POST"]),
-            Route("/v1/files", self.list_files, methods=["GET"]),
-            Route("/v1/files/{file_id}", self.retrieve_file, methods=["GET"]),
-            Route("/v1/files/{file_id}", self.delete_file, methods=["DELETE"]),
-            Route("/v1/files/{file_id}/content", self.content, methods=["GET"]),
-            Route("/v1/batches", self.create, methods=["POST"]),
-            Route("/v1/batches", self.list, methods=["GET"]),
-            Route("/v1/batches/{batch_id}", self.retrieve, methods=["GET"]),
-            Route("/v1/batches/{batch_id}/cancel", self.cancel, methods=["POST"]),
-            Route("/v1/responses/input_tokens", self.count_tokens, methods=["POST"]),
+        """The Starlette routes, all under ``route_prefix + "/v1"``."""
+        return self.routes_under(self.route_prefix + "/v1")
+
+    def routes_under(self, root: str) -> list[BaseRoute]:
+        """The routes with their paths under ``root`` (e.g. ``/v1``)."""
+        routes: list[BaseRoute] = [
+            Route(root + "/files", self.upload, methods=["POST"]),
+            Route(root + "/files", self.list_files, methods=["GET"]),
+            Route(root + "/files/{file_id}", self.retrieve_file, methods=["GET"]),
+            Route(root + "/files/{file_id}", self.delete_file, methods=["DELETE"]),
+            Route(root + "/files/{file_id}/content", self.content, methods=["GET"]),
+            Route(root + "/batches", self.create, methods=["POST"]),
+            Route(root + "/batches", self.list, methods=["GET"]),
+            Route(root + "/batches/{batch_id}", self.retrieve, methods=["GET"]),
+            Route(root + "/batches/{batch_id}/cancel", self.cancel, methods=["POST"]),
         ]
+        if self.counts_tokens:
+            routes.append(
+                Route(root + "/responses/input_tokens", self.count_tokens, methods=["POST"])
+            )
+        return routes
+
+    # hooks of OpenAI-compatible vendors ----------------------------------------------------
+
+    def input_check(self, path: Path, body: dict[str, Any]) -> InputCheck:
+        """Validate a new batch's input file (``body``: the create call's JSON)."""
+        return check_input(
+            path, body["endpoint"], self.options.max_requests, self.options.max_file_bytes
+        )
+
+    def upload_problem(self, purpose: str, expires_after: int | None) -> str | None:
+        """Why an upload is refused (HTTP 400), or None (default: never)."""
+        return None
+
+    def respond(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The 200 body answering one batch line (raise ``RequestRejected`` to fail it)."""
+        return openai_response(url, body)
+
+    def batch_json(self, batch: OpenAIBatch) -> dict[str, Any]:
+        """The ``Batch`` object the API returns for ``batch``."""
+        return batch.to_json()
 
     async def count_tokens(self, request: Request) -> Response:
         """``POST /v1/responses/input_tokens``: the input tokens the request's usage reports.
@@ -230,6 +273,9 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
                             f"between {_MIN_EXPIRY} and {_MAX_EXPIRY}.",
                             param="expires_after",
                         )
+                refused = self.upload_problem(str(purpose), seconds)
+                if refused is not None:
+                    return openai_error(400, refused, param="file")
                 path = self.state.new_path(".upload")
                 size = 0
                 with path.open("wb") as out:
@@ -332,7 +378,7 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
                 body = json.loads(await request.body())
             except ValueError:
                 return openai_error(400, "We could not parse the JSON body of your request.")
-            problem = _create_problem(body)
+            problem = _create_problem(body, self.completion_windows, self.batch_endpoints)
             if problem is not None:
                 return openai_error(400, problem[1], param=problem[0])
             with self.state.lock:
@@ -350,15 +396,13 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
             await self.state.slow_create()
             batch = self._new_batch(body, record.path)
             await self.state.slow_create()
-            return openai_json(batch.to_json())
+            return openai_json(self.batch_json(batch))
 
         return await self.guarded(request, "create", action)
 
     def _new_batch(self, body: dict[str, Any], input_path: Any) -> OpenAIBatch:
         private = self.state.private_copy(input_path)
-        check = check_input(
-            private, body["endpoint"], self.options.max_requests, self.options.max_file_bytes
-        )
+        check = self.input_check(private, body)
         expiry = body.get("output_expires_after")
         batch = OpenAIBatch(
             id=self.state.batch_id("batch_", lambda: hex_id("batch_")),
@@ -374,6 +418,7 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
             new_path=self.state.new_path,
             add_file=self.add_file,
             clock=self.state.now,
+            respond=self.respond,
         )
         with self.state.lock:
             self.batches[batch.id] = batch
@@ -391,7 +436,7 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
                     400, "Invalid 'limit': must be between 1 and 100.", param="limit"
                 )
             with self.state.lock:
-                batches = [b.to_json() for b in reversed(self.batches.values())]
+                batches = [self.batch_json(b) for b in reversed(self.batches.values())]
             return openai_json(_page(batches, request.query_params.get("after"), limit))
 
         return await self.guarded(request, "list", action)
@@ -410,7 +455,7 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
                 return openai_error(404, f"No batch found with id '{batch_id}'.")
             self.state.polled(batch)
             with self.state.lock:
-                return openai_json(batch.to_json())
+                return openai_json(self.batch_json(batch))
 
         return await self.guarded(request, "retrieve", action)
 
@@ -425,26 +470,29 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
             with self.state.lock:
                 if not batch.cancel():
                     return openai_error(409, f"Cannot cancel a batch with status '{batch.status}'.")
-                return openai_json(batch.to_json())
+                return openai_json(self.batch_json(batch))
 
         return await self.guarded(request, "cancel", action)
 
 
-def _create_problem(body: Any) -> tuple[str | None, str] | None:
+def _create_problem(
+    body: Any, windows: frozenset[str], endpoints: frozenset[str]
+) -> tuple[str | None, str] | None:
     """(param, message) of the first problem with a create body, or None."""
     if not isinstance(body, dict):
         return None, "The request body must be a JSON object."
     for name in ("input_file_id", "endpoint", "completion_window"):
         if not isinstance(body.get(name), str):
             return name, f"Missing required parameter: '{name}'."
-    if body["endpoint"] not in SPEC_ENDPOINTS:
+    if body["endpoint"] not in endpoints:
+        if body["endpoint"] in SPEC_ENDPOINTS:
+            return "endpoint", f"The lmbatch emulator does not serve {body['endpoint']}."
         return "endpoint", f"Invalid value for 'endpoint': {body['endpoint']!r}."
-    if body["endpoint"] not in EMULATED_ENDPOINTS:
-        return "endpoint", f"The lmbatch emulator does not serve {body['endpoint']}."
-    if body["completion_window"] != "24h":
+    if body["completion_window"] not in windows:
         return (
             "completion_window",
-            "Invalid value for 'completion_window': only '24h' is supported.",
+            f"Invalid value for 'completion_window': {body['completion_window']!r} (supported: "
+            f"{', '.join(sorted(windows))}).",
         )
     metadata = body.get("metadata")
     if metadata is not None:
