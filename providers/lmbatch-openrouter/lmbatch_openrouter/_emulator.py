@@ -1,16 +1,18 @@
 """OpenRouter's Batch API for the local emulator (``lmbatch.testing.emulator``).
 
 Registered by the plugin (``lmbatch_openrouter._plugin``) through the
-``lmbatch_register_emulator_vendors`` hook; clients use ``emu.openrouter_base_url``
-(``…/api/v1``, as at OpenRouter).
+``lmbatch_register_emulator_vendors`` hook. Its routes live under ``/openrouter`` (beside
+the other vendors'), so clients use ``emu.openrouter_base_url`` (``…/openrouter/api/v1``,
+the API root as at OpenRouter).
 
-Routes: ``POST /api/v1/batches`` (202, ``validating``; refuses a body whose ``requests``
-come before ``endpoint``/``model``), ``GET /api/v1/batches/{id}`` (``results`` inline once
-terminal, unless the option ``inline_results`` is off), ``GET /api/v1/batches/{id}/results``
-(``cursor`` pages with ``next_cursor``), ``GET /api/v1/batches`` (``after``, ``limit``,
-``status``) and ``DELETE /api/v1/batches/{id}`` (409 unless terminal). There is no cancel
-route, as at OpenRouter. Auth, the clock, request directives and operation faults
-(``create``, ``retrieve``, ``results``, ``list``, ``delete``) come from the host.
+Routes (after ``/openrouter``): ``POST /api/v1/batches`` (202, ``validating``; refuses a
+body whose ``requests`` come before ``endpoint``/``model``), ``GET /api/v1/batches/{id}``
+(``results`` inline once terminal, unless the option ``inline_results`` is off), ``GET
+/api/v1/batches/{id}/results`` (``cursor`` pages with ``next_cursor``), ``GET
+/api/v1/batches`` (``after``, ``limit``, ``status``) and ``DELETE /api/v1/batches/{id}``
+(409 unless terminal). There is no cancel route, as at OpenRouter. Auth, the clock,
+request directives and operation faults (``create``, ``retrieve``, ``results``,
+``list``, ``delete``) come from the host.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ __all__ = ["OpenRouterEmulator", "OpenRouterEmulatorOptions"]
 ENDPOINTS = ("/v1/chat/completions", "/v1/responses", "/v1/messages", "/v1/embeddings")
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 LIST_STATUSES = ("validating", "in_progress", "completed", "failed", "expired", "cancelled")
-_BASE = "/api/v1/batches"
+_BASE = "/openrouter/api/v1/batches"
 
 
 @dataclass
@@ -196,8 +198,8 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
 
     name = "openrouter"
     title = "OpenRouter"
-    base_path = "/api/v1"
-    path_prefixes = ("/api/v1/",)
+    base_path = "/openrouter/api/v1"
+    path_prefixes = ("/openrouter/",)
     operations = frozenset({"create", "retrieve", "results", "list", "delete"})
     options_class = OpenRouterEmulatorOptions
 
@@ -206,7 +208,7 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
         self.batches: dict[str, _Batch] = {}
 
     def routes(self) -> list[BaseRoute]:
-        """The Starlette routes under ``/api/v1/batches``."""
+        """The Starlette routes under ``/openrouter/api/v1/batches``."""
         return [
             Route(_BASE, self.create, methods=["POST"]),
             Route(_BASE, self.list_batches, methods=["GET"]),

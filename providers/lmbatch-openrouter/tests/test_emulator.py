@@ -23,7 +23,7 @@ async def test_lmbatch_emulator_serves_openrouter(
     monkeypatch.setenv("COLUMNS", "300")
     assert main(["emulator", "--port", "8089", "--fault", "list=503,provider=openrouter"]) == 0
     banner = " ".join(capsys.readouterr().err.split())
-    assert "OpenRouter base_url http://127.0.0.1:8089/api/v1" in banner
+    assert "OpenRouter base_url http://127.0.0.1:8089/openrouter/api/v1" in banner
     assert "OpenAI base_url http://127.0.0.1:8089/v1" in banner
     assert served[0].endpoint_faults == [EndpointFault("list", 503, provider="openrouter")]
     # What the command serves: OpenRouter's routes, with the fault aimed at them.
