@@ -30,6 +30,7 @@ from benchmarks.workload import (
     make_workload,
 )
 from lmbatch import Attachment, BatchOperations, LMInput, Message, MessageContent
+from lmbatch._jobs._recording import prepare
 
 _PARAMS: dict[str, Any] = {"max_tokens": MAX_TOKENS, "temperature": TEMPERATURE}
 _TAG = re.compile(rb'_lb[a-z2-7]{10}"')
@@ -58,7 +59,7 @@ def lmbatch_encode(ops: BatchOperations, workload: Workload) -> list[Path]:
     files: list[Path] = []
     for group, params in ((workload.plain, _PARAMS), (workload.structured, _STRUCTURED_PARAMS)):
         requests = {record.key: as_lm_input(record) for record in group}
-        _, plan = ops._prepare(requests, params)
+        _, plan = prepare(ops._jobs, requests, params)
         files.extend(plan.chunk_paths)
     return files
 

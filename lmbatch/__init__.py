@@ -22,6 +22,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lmbatch._attempts import (
+        CHUNK_METADATA_KEY as CHUNK_METADATA_KEY,
+    )
+    from lmbatch._attempts import (
+        JOB_ID_METADATA_KEY as JOB_ID_METADATA_KEY,
+    )
     from lmbatch._config import LMBatchConfig, get_batch_operations, load_config
     from lmbatch._cost import Cost, ModelPrices
     from lmbatch._errors import (
@@ -56,6 +62,11 @@ if TYPE_CHECKING:
     )
     from lmbatch._estimate import Estimate
     from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool
+    from lmbatch._jobs._options import JobOptions
+    from lmbatch._jobs._poll_policy import PollPolicy
+    from lmbatch._jobs._resolution import resolve
+    from lmbatch._jobs._resubmit_policy import ResubmissionRound
+    from lmbatch._jobs._resume import resume, wait
     from lmbatch._limits import ProviderLimits as ProviderLimits
     from lmbatch._map import map as map  # re-exported, not starred (see _NOT_STARRED)
     from lmbatch._map import map_sync
@@ -68,10 +79,7 @@ if TYPE_CHECKING:
         ToolCall,
         ToolResult,
     )
-    from lmbatch._operations import (
-        BatchOperations,
-        ResubmissionRound,
-    )
+    from lmbatch._operations import BatchOperations
     from lmbatch._operations import (
         BatchPage as BatchPage,
     )
@@ -92,14 +100,12 @@ if TYPE_CHECKING:
     )
     from lmbatch._planning import PreparedBatch as PreparedBatch
     from lmbatch._plugins import ProviderEntry
-    from lmbatch._resolution import resolve
     from lmbatch._results import (
         parse_json_object as parse_json_object,
     )
     from lmbatch._results import (
         salvage_custom_id as salvage_custom_id,
     )
-    from lmbatch._resume import resume, wait
     from lmbatch._settings import (
         ConnectionOption as ConnectionOption,
     )
@@ -120,12 +126,6 @@ if TYPE_CHECKING:
     )
     from lmbatch._store import JobStore
     from lmbatch._store_contract import open_store
-    from lmbatch._submission import (
-        CHUNK_METADATA_KEY as CHUNK_METADATA_KEY,
-    )
-    from lmbatch._submission import (
-        JOB_ID_METADATA_KEY as JOB_ID_METADATA_KEY,
-    )
     from lmbatch.hookspecs import hookimpl as hookimpl
 
 __version__ = "0.1.0"
@@ -153,6 +153,7 @@ __all__ = [
     "Estimate",
     "FinishReason",
     "Hyperparameters",
+    "JobOptions",
     "JobStateError",
     "JobStore",
     "LMBatchConfig",
@@ -167,6 +168,7 @@ __all__ = [
     "ModelPrices",
     "OperationUnsupportedError",
     "OutputItem",
+    "PollPolicy",
     "PriceUnknownError",
     "ProviderConflictError",
     "ProviderConnectionError",
@@ -217,11 +219,11 @@ _EXPORTS: dict[str, str] = {
     "BatchOperations": "lmbatch._operations",
     "BatchOverdueError": "lmbatch._errors",
     "BatchPage": "lmbatch._operations",
-    "ResubmissionRound": "lmbatch._operations",
+    "ResubmissionRound": "lmbatch._jobs._resubmit_policy",
     "BatchStatus": "lmbatch._status",
     "BatchTimeoutError": "lmbatch._errors",
     "BudgetExceededError": "lmbatch._errors",
-    "CHUNK_METADATA_KEY": "lmbatch._submission",
+    "CHUNK_METADATA_KEY": "lmbatch._attempts",
     "ConfigError": "lmbatch._errors",
     "ConnectionOption": "lmbatch._settings",
     "EndpointMismatchError": "lmbatch._errors",
@@ -231,7 +233,8 @@ _EXPORTS: dict[str, str] = {
     "FinishReason": "lmbatch._outputs",
     "Estimate": "lmbatch._estimate",
     "Hyperparameters": "lmbatch._hyperparameters",
-    "JOB_ID_METADATA_KEY": "lmbatch._submission",
+    "JOB_ID_METADATA_KEY": "lmbatch._attempts",
+    "JobOptions": "lmbatch._jobs._options",
     "JobStateError": "lmbatch._errors",
     "JobStore": "lmbatch._store",
     "LMBatchConfig": "lmbatch._config",
@@ -246,6 +249,7 @@ _EXPORTS: dict[str, str] = {
     "ModelPrices": "lmbatch._cost",
     "OperationUnsupportedError": "lmbatch._errors",
     "OutputItem": "lmbatch._outputs",
+    "PollPolicy": "lmbatch._jobs._poll_policy",
     "PreparedBatch": "lmbatch._planning",
     "PriceUnknownError": "lmbatch._errors",
     "ProviderConflictError": "lmbatch._errors",
@@ -284,10 +288,10 @@ _EXPORTS: dict[str, str] = {
     "map_sync": "lmbatch._map",
     "open_store": "lmbatch._store_contract",
     "parse_json_object": "lmbatch._results",
-    "resolve": "lmbatch._resolution",
-    "resume": "lmbatch._resume",
+    "resolve": "lmbatch._jobs._resolution",
+    "resume": "lmbatch._jobs._resume",
     "salvage_custom_id": "lmbatch._results",
-    "wait": "lmbatch._resume",
+    "wait": "lmbatch._jobs._resume",
 }
 
 

@@ -241,7 +241,7 @@ class Batchify:
 
     async def _run_job(self, group: _Group, bodies: dict[str, dict[str, Any]]) -> None:
         from lmbatch._config import get_batch_operations
-        from lmbatch._operations import DEFAULT_TIMEOUT
+        from lmbatch._jobs._poll_policy import DEFAULT_TIMEOUT
 
         calls = sum(len(self._waiters.get((group, key), [])) for key in bodies)
         self.submitted.append((group.provider, group.endpoint, group.model, calls))

@@ -39,19 +39,27 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from lmbatch._connections import TRUST_CONFIG_ENV, trusts_config_files
 from lmbatch._errors import ConfigError
-from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
 from lmbatch._settings import ProviderSettings, validate_settings
 from lmbatch._store_contract import Store
-from lmbatch._store_location import STORE_ENV, resolve_store, store_location
+from lmbatch._store_location import STORE_ENV, store_location
 
-__all__ = ["TRUST_CONFIG_ENV", "LMBatchConfig", "get_batch_operations", "load_config"]
+if TYPE_CHECKING:
+    from lmbatch._operations import BatchOperations
+
+__all__ = [
+    "TRUST_CONFIG_ENV",
+    "LMBatchConfig",
+    "get_batch_operations",
+    "load_config",
+    "resolve_store",
+]
 
 #: Key of a provider table naming the provider it configures an instance of.
 TYPE_KEY = "type"
@@ -163,12 +171,45 @@ def get_batch_operations(
         )
     operations_class = provider_class(name, config)
     settings = configured_settings(name, config, **options)
-    chosen_store: Store | str | None = config.store
-    if isinstance(store, Store):
-        chosen_store = store
-    elif store or os.environ.get(STORE_ENV):
-        chosen_store = resolve_store(store)
+    chosen_store = store if isinstance(store, Store) else resolve_store(store, config=config)
     return operations_class(settings, store=chosen_store)
+
+
+def resolve_store(
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    source: str = "store",
+    config: LMBatchConfig | None = None,
+) -> str:
+    """Where the job store is: the one rule of every entry point.
+
+    ``explicit`` (an argument, ``--store``), else ``$LMBATCH_STORE``, else the config
+    file's ``store``, else ``jobs.sqlite3`` in the user data directory.
+    :func:`get_batch_operations`, a :class:`BatchOperations` made directly,
+    :func:`lmbatch.resume`, :func:`lmbatch.resolve` and the CLI all ask this function, so
+    they all find the same store.
+
+    Args:
+        explicit: The store given by the caller, or None.
+        source: How the caller gave it, for error messages (``"store"``, ``"--store"``).
+        config: The configuration in effect; read from the files (only when needed)
+            when not given.
+
+    Raises:
+        ConfigError: The chosen value is a URL of no backend (see
+            :func:`lmbatch._store_location.store_location`), or the config file is invalid.
+    """
+    if explicit:
+        return store_location(explicit, source)
+    from_env = os.environ.get(STORE_ENV)
+    if from_env:
+        return store_location(from_env, STORE_ENV)
+    configured = (config if config is not None else load_config()).store
+    if configured:
+        return configured  # checked (and made absolute) when the file was read
+    from lmbatch._store import default_store_path
+
+    return str(default_store_path())
 
 
 def configured_settings(name: str, config: LMBatchConfig, **options: Any) -> ProviderSettings:

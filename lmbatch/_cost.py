@@ -31,8 +31,6 @@ from pydantic import (
     field_validator,
 )
 
-from lmbatch._errors import PriceUnknownError
-
 if TYPE_CHECKING:
     from lmbatch._outputs import LMOutput, TokenUsage
 
@@ -393,22 +391,6 @@ def price_unknown_message(provider: str, model: str | None) -> str:
         f"no price for model {model!r} of provider {provider!r} in genai-prices "
         f"{library_version()}; check the model name, or {hint}"
     )
-
-
-def require_prices(
-    provider: str,
-    model: str | None,
-    overrides: Mapping[str, PriceOverride] | None,
-    *,
-    price_provider: str | None = None,
-) -> ModelPrices:
-    """:func:`find_prices`, or :class:`PriceUnknownError` saying what to do."""
-    prices = find_prices(provider, model, overrides, price_provider=price_provider)
-    if prices is None:
-        raise PriceUnknownError(
-            price_unknown_message(provider, model), provider=provider, model=model
-        )
-    return prices
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Every request id lmbatch sends ends with the job's *tag*: ``_lb`` and 10 random
 characters, fresh for every job. A batch whose results carry a job's tagged ids was made
 from that job's input and nobody else's, which is how an interrupted create is told apart
-from a stranger's batch of the same size (see :mod:`lmbatch._reconcile`). The key map in
+from a stranger's batch of the same size (see :mod:`lmbatch._jobs._reconcile`). The key map in
 the job store holds the exact ids sent, so keys come back unchanged.
 """
 

@@ -685,7 +685,7 @@ async def map(  # shadows the builtin on purpose: lmbatch.map
             nothing was sent.
         ConfigError: The table's library (or pyarrow) is needed and not installed.
     """
-    from lmbatch._operations import DEFAULT_TIMEOUT
+    from lmbatch._jobs._poll_policy import DEFAULT_TIMEOUT
 
     source = source_for(rows)
     is_file = isinstance(rows, os.PathLike)

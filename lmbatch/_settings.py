@@ -8,10 +8,11 @@ from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field, SecretStr
 
 from lmbatch._cost import PriceOverride
 from lmbatch._errors import ConfigError
+from lmbatch._jobs._options import JobOptions
 
 __all__ = [
     "ConnectionOption",
@@ -79,31 +80,21 @@ class EndpointOption(ConnectionOption):
     identity: bool = True
 
 
-class ProviderSettings(BaseModel):
+class ProviderSettings(JobOptions):
     """Base class of every provider's settings model.
 
     Unknown options are refused, so a typo in a config file is an error, not a silent
     default. Secrets are typed :class:`pydantic.SecretStr`: they never show in reprs and
-    are never read from config files.
+    are never read from config files. The options of lmbatch's job machinery
+    (``max_concurrent_submissions``, ``max_batches_in_flight``, ``keep_raw``...) come
+    from :class:`~lmbatch.JobOptions`; this model adds the model, prices and, in each
+    provider's subclass, the vendor's own options.
 
     Attributes:
         model: The model every request of a batch uses.
-        max_concurrent_submissions: How many batches of one job are submitted at once.
-        max_batches_in_flight: Most batches of one job running at the same time (None:
-            no cap); further batches are submitted as earlier ones end.
-        in_flight_check_interval: Seconds between status checks while a job waits for
-            room under ``max_batches_in_flight``.
-        keep_raw: Keep each successful answer's vendor payload in ``LMOutput.raw``.
-            Off by default: results are read faster and take far less memory without
-            it. Failures always keep theirs, for diagnosis.
         prices: Your own list prices by model name (USD per million tokens), for models
             the price library lacks or prices you negotiated; they win over the library.
             In config: ``[providers.openai.prices."my-finetune"] input = ..., output = ...``
-        create_settle_seconds: After a create call was interrupted (the process died,
-            the connection dropped...), how long lmbatch keeps looking for the batch it
-            may have made before concluding it made none: a vendor can still be making a
-            batch whose request arrived just before the client went away. Counted from
-            the call's last sign of life, by the vendor's clock.
         allow_unknown_model: Submit a model name the maintained model list (the price
             library's) does not know, e.g. a fine-tune or a model newer than the list.
             Off by default: a misspelt model is refused before anything is sent, with a
@@ -113,12 +104,7 @@ class ProviderSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str | None = None
-    max_concurrent_submissions: int = Field(default=4, ge=1)
-    max_batches_in_flight: int | None = Field(default=None, ge=1)
-    in_flight_check_interval: float = Field(default=30.0, ge=0)
-    keep_raw: bool = False
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
-    create_settle_seconds: float = Field(default=120.0, ge=0)
     allow_unknown_model: bool = False
 
     @classmethod

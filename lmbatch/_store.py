@@ -144,7 +144,7 @@ CREATE TABLE IF NOT EXISTS job_labels (
 );
 CREATE INDEX IF NOT EXISTS job_labels_by_label ON job_labels (label);
 """
-# What reconciliation keeps (lmbatch._reconcile):
+# What reconciliation keeps (lmbatch._jobs._reconcile):
 # - job_tags: the tag every request id of a job ends with;
 # - create_attempts: per chunk, the local time just before its create call was first
 #   sent, the vendor's clock minus ours then (NULL: unknown), and the last local time the
@@ -905,7 +905,7 @@ class JobStore(Store):
             ).fetchone()
         return BudgetRecord(*row) if row is not None else None
 
-    # -- reconciliation (lmbatch._reconcile) -------------------------------------------
+    # -- reconciliation (lmbatch._jobs._reconcile) -------------------------------------
 
     @_store_errors
     def job_tag(self, job_id: str) -> str:

@@ -162,7 +162,7 @@ class Store(abc.ABC):
     def budget(self, job_id: str) -> BudgetRecord | None:
         """The budget recorded for a job family's first job, or None."""
 
-    # -- reconciliation (lmbatch._reconcile) ------------------------------------------
+    # -- reconciliation (lmbatch._jobs._reconcile) -------------------------------------
 
     @abc.abstractmethod
     def job_tag(self, job_id: str) -> str:

@@ -1,13 +1,13 @@
-"""Where the job store lives: one resolver for every entry point.
+"""Store locations: a value (path or URL) checked to name a store backend.
 
 The store is a local SQLite file, or a PostgreSQL database named by a
 ``postgresql://`` (or ``postgres://``) URL. Any other URL used to be taken as a relative
 path (a folder named ``scheme:`` appeared), so several machines each kept a store of
-their own and each submitted the same job again. Every place that picks the store
-location (``get_batch_operations``, ``BatchOperations.store``, ``resume``, the config
-file reader, the CLI and :class:`~lmbatch.JobStore` itself) goes through
-:func:`store_location`, which refuses any other ``scheme://`` value, naming where it came
-from. ``file://`` URLs name a local file and are turned into its path.
+their own and each submitted the same job again. Every store value (an argument,
+``$LMBATCH_STORE``, the config file's ``store``, :class:`~lmbatch.JobStore`'s path) goes
+through :func:`store_location`, which refuses any other ``scheme://`` value, naming
+where it came from. ``file://`` URLs name a local file and are turned into its path.
+Which value is in effect is decided in one place, :func:`lmbatch._config.resolve_store`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from urllib.request import url2pathname
 
 from lmbatch._errors import ConfigError
 
-__all__ = ["STORE_ENV", "resolve_store", "store_location"]
+__all__ = ["STORE_ENV", "store_location"]
 
 #: The environment variable naming the job store.
 STORE_ENV = "LMBATCH_STORE"
@@ -67,32 +67,3 @@ def store_location(value: str | os.PathLike[str], source: str) -> str:
         "a SQLite store (a file:// URL works too), or a postgresql://user@host/db URL for "
         "a PostgreSQL store shared by several machines"
     )
-
-
-def resolve_store(
-    explicit: str | os.PathLike[str] | None,
-    *,
-    source: str = "store",
-    config_store: str | None = None,
-) -> str:
-    """The store location: ``explicit``, else ``$LMBATCH_STORE``, else ``config_store``, else
-    the user data directory.
-
-    Args:
-        explicit: The store given by the caller, or None.
-        source: How the caller gave it, for error messages (``"store"``, ``"--store"``).
-        config_store: The config file's ``store``, already checked when the file was read.
-
-    Raises:
-        ConfigError: The chosen value is a URL of no backend (see :func:`store_location`).
-    """
-    if explicit:
-        return store_location(explicit, source)
-    from_env = os.environ.get(STORE_ENV)
-    if from_env:
-        return store_location(from_env, STORE_ENV)
-    if config_store:
-        return config_store
-    from lmbatch._store import default_store_path  # _store imports this module
-
-    return str(default_store_path())

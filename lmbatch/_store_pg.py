@@ -758,7 +758,7 @@ class PostgresStore(Store):
             ).fetchone()
         return BudgetRecord(*row) if row is not None else None
 
-    # -- reconciliation (lmbatch._reconcile) ------------------------------------------
+    # -- reconciliation (lmbatch._jobs._reconcile) -------------------------------------
 
     @_store_errors
     def job_tag(self, job_id: str) -> str:

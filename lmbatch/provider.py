@@ -62,6 +62,7 @@ check the version it was written for::
 
 from __future__ import annotations
 
+from lmbatch._attempts import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
 from lmbatch._call_errors import (
     create_failure,
     create_uncertain,
@@ -111,7 +112,6 @@ from lmbatch._results import parse_json_object, salvage_custom_id
 from lmbatch._settings import ConnectionOption, EndpointOption, ProviderSettings
 from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, empty_counts
 from lmbatch._store_contract import Store
-from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
 from lmbatch._unchecked import build_unchecked
 from lmbatch._urls import download_url
 from lmbatch.hookspecs import hookimpl

@@ -110,8 +110,9 @@ def _code(text: str) -> str:
 
 def provider_options(names: tuple[str, ...] | None = None, *, headings: bool = True) -> str:
     """A section per provider (by default every one of this repository) with its options."""
-    from lmbatch import available_providers
+    from lmbatch import JobOptions, available_providers
 
+    job_options = set(JobOptions.model_fields)
     entries = {entry.name: entry for entry in available_providers()}
     sections: list[str] = []
     for name in names if names is not None else documented_providers():
@@ -134,7 +135,9 @@ def provider_options(names: tuple[str, ...] | None = None, *, headings: bool = T
         )
         sections.append("| option | type | default | meaning |")
         sections.append("|---|---|---|---|")
-        for option, field in settings.model_fields.items():
+        # The vendor's own options first, lmbatch's job options (the same everywhere) last.
+        fields = sorted(settings.model_fields.items(), key=lambda item: item[0] in job_options)
+        for option, field in fields:
             meaning = field.description or described.get(option, "")
             sections.append(
                 f"| `{option}` | {_code(_type_name(field.annotation))} | "

@@ -6,14 +6,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lmbatch._config import config_file_naming_store, get_batch_operations, load_config
+from lmbatch._config import (
+    config_file_naming_store,
+    get_batch_operations,
+    load_config,
+    resolve_store,
+)
 from lmbatch._connections import options_for_job
+from lmbatch._jobs._resume import find_recorded_job
 from lmbatch._operations import BatchOperations
 from lmbatch._plugins import registry
-from lmbatch._resume import find_recorded_job
 from lmbatch._store import JobRecord
 from lmbatch._store_contract import is_database_url, open_store
-from lmbatch._store_location import STORE_ENV, resolve_store
 from lmbatch.cli._errors import CLIError
 from lmbatch.cli._generation import parse_assignments
 
@@ -22,9 +26,7 @@ __all__ = ["operations_for", "store_path"]
 
 def store_path(store: str | None) -> str:
     """The job store (file or URL): ``--store``, then ``$LMBATCH_STORE``, config, default."""
-    if store or os.environ.get(STORE_ENV):
-        return resolve_store(store, source="--store")
-    return resolve_store(None, config_store=load_config().store)
+    return resolve_store(store, source="--store")
 
 
 def _recorded_job(

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from lmbatch._attempts import JOB_ID_METADATA_KEY
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo, BatchStatus
-from lmbatch._submission import JOB_ID_METADATA_KEY
 from lmbatch.cli._terminal import PlainWhenPipedConsole
 
 __all__ = [

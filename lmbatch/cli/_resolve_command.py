@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lmbatch._resolution import resolve
+from lmbatch._jobs._resolution import resolve
 from lmbatch.cli._errors import CLIError, reporting_errors
 from lmbatch.cli._options import BatchIdArgument, JsonOption, StoreOption, VerboseOption
 from lmbatch.cli._progress import stderr_console

@@ -12,14 +12,11 @@ from typing import Annotated
 import typer
 
 from lmbatch import resume
-from lmbatch._deadline import Deadline, deadline_scope
 from lmbatch._errors import ConfigError
-from lmbatch._operations import (
-    DEFAULT_RESUBMIT_ROUNDS,
-    DEFAULT_TIMEOUT,
-    BatchOperations,
-    ResubmissionRound,
-)
+from lmbatch._jobs._deadline import Deadline, deadline_scope
+from lmbatch._jobs._poll_policy import DEFAULT_TIMEOUT
+from lmbatch._jobs._resubmit_policy import DEFAULT_RESUBMIT_ROUNDS, ResubmissionRound
+from lmbatch._operations import BatchOperations
 from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from

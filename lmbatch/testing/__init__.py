@@ -5,6 +5,8 @@
   the behavioural tests every provider must pass (needs pytest).
 * :mod:`lmbatch.testing.emulator` — a local batch-API server serving every installed
   provider's vendor routes (needs the ``emulator`` extra).
+* :func:`reconcile_chunks` — core's reconciliation of interrupted creates, one step, for
+  provider tests.
 * :func:`sample_from_schema` — the deterministic JSON-schema sampler the fake provider and
   the emulator answer with.
 * :mod:`lmbatch.testing.pytest_plugin` — pytest fixtures (emulator, hostile proxy,
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
         FakeSettings,
         default_backend,
     )
+    from lmbatch.testing._jobs import reconcile_chunks
     from lmbatch.testing._schema_sample import sample_from_schema
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "FakeRequestScript",
     "FakeSettings",
     "default_backend",
+    "reconcile_chunks",
     "sample_from_schema",
 ]
 
@@ -49,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "FakeRequestScript": "lmbatch.testing._fake",
     "FakeSettings": "lmbatch.testing._fake",
     "default_backend": "lmbatch.testing._fake",
+    "reconcile_chunks": "lmbatch.testing._jobs",
     "sample_from_schema": "lmbatch.testing._schema_sample",
 }
 

@@ -290,4 +290,4 @@ def pinned_job_tag(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         return
     from lmbatch.testing.cassettes import CASSETTE_JOB_TAG
 
-    monkeypatch.setattr("lmbatch._operations.new_job_tag", lambda limits: CASSETTE_JOB_TAG)
+    monkeypatch.setattr("lmbatch._jobs._recording.new_job_tag", lambda limits: CASSETTE_JOB_TAG)

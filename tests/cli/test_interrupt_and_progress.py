@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from lmbatch import BatchInfo, BatchOperations, BatchStatus
+from lmbatch import BatchInfo, BatchStatus
+from lmbatch._jobs._orchestrator import Orchestrator
 from lmbatch._status import empty_counts
 from lmbatch.cli import _run_commands
 from lmbatch.cli._progress import BatchProgress
@@ -26,8 +27,8 @@ def interrupt_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_run_commands, "wait_until_done", interrupted)
-    # `lmbatch run` waits inside BatchOperations.invoke.
-    monkeypatch.setattr(BatchOperations, "_wait", interrupted)
+    # `lmbatch run` waits inside BatchOperations.invoke (its orchestrator's wait).
+    monkeypatch.setattr(Orchestrator, "wait", interrupted)
 
 
 @pytest.mark.usefixtures("interrupt_waiting")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lmbatch._operations import DEFAULT_TIMEOUT
+from lmbatch._jobs._poll_policy import DEFAULT_TIMEOUT
 from lmbatch.cli._run_commands import resume_command, run_command, wait_command
 from tests.cli.conftest import Invoke
 

@@ -293,6 +293,30 @@ def test_a_file_url_names_a_local_store(tmp_path: Path, monkeypatch: pytest.Monk
     assert path.is_file()
 
 
+async def test_every_entry_point_finds_the_store_the_config_file_names(tmp_path: Path) -> None:
+    # One rule picks the store: get_batch_operations, operations made directly, resume,
+    # resolve and the CLI all find the lmbatch.toml's store (relative to the file).
+    from lmbatch.cli._provider_choice import operations_for, store_path
+    from lmbatch.testing import default_backend
+
+    (tmp_path / "lmbatch.toml").write_text(
+        'provider = "fake"\nstore = "state/jobs.sqlite3"\n[providers.fake]\nmodel = "m"\n'
+    )
+    expected = str(tmp_path / "state" / "jobs.sqlite3")
+    ops = lmbatch.get_batch_operations()
+    assert ops.store.path == expected
+    assert FakeBatchOperations(model="m").store.path == expected
+    assert store_path(None) == expected
+    assert operations_for(provider=None).store.path == expected
+    default_backend.reset()
+    job_id = await ops.create({"a": "hello", "b": "world"})
+    await ops.aclose()
+    results = await lmbatch.resume(job_id, status_check_interval=0, resubmit=0)
+    assert sorted(results) == ["a", "b"]
+    with pytest.raises(lmbatch.LMBatchError, match="nothing to resolve"):
+        lmbatch.resolve(job_id, chunk=0, not_created=True)
+
+
 def test_the_global_model_applies_only_to_the_provider_named_the_same_way(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

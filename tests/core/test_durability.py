@@ -22,7 +22,10 @@ from lmbatch import (
     StoreError,
     SubmissionUncertainError,
 )
-from lmbatch._operations import should_resubmit
+from lmbatch._jobs import _invocation, _recording
+from lmbatch._jobs._poll_policy import PollPolicy, Waiting
+from lmbatch._jobs._resubmission import child_job
+from lmbatch._jobs._resubmit_policy import should_resubmit
 from lmbatch._outputs import LMOutput
 from lmbatch._store_contract import Store, open_store
 from lmbatch.provider import BatchError
@@ -331,7 +334,7 @@ async def test_full_disk_while_planning_is_a_store_error_and_leaves_no_plan_fold
 async def test_full_disk_while_spooling_a_job_records_no_half_written_job(
     backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(FakeBatchOperations, "_spool_plan", _no_space)
+    monkeypatch.setattr(_recording, "spool_plan", _no_space)
     with pytest.raises(StoreError, match="No space left on device"):
         await ops_for(backend, store).create(REQUESTS)
     assert store.list_jobs() == []
@@ -447,7 +450,7 @@ async def test_invoke_iter_yields_held_outcomes_when_no_next_round_can_be_made(
     backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ops = ops_for(backend, store)
-    monkeypatch.setattr(ops, "_child_job", lambda parent, keys: None)  # input not spooled
+    monkeypatch.setattr(_invocation, "child_job", lambda jobs, parent, keys: None)  # not spooled
     backend.script_next_batch(expire=True, finished_before_expiry=3)
     outcomes = _outcomes(await _streamed(ops))
     assert set(outcomes) == set(MIXED)
@@ -469,34 +472,29 @@ async def test_invoke_iter_with_a_next_round_made_elsewhere_meanwhile(
     first = {key: output async for key, output in ops.iter_results(job_id)}
     expired = sorted(key for key, output in first.items() if should_resubmit(output))
     finished = sorted(key for key, output in first.items() if output.ok)
-    elsewhere = ops._child_job(job, {finished[0], *expired[1:]})
+    elsewhere = child_job(ops._jobs, job, {finished[0], *expired[1:]})
     assert elsewhere is not None
     # The other process's round stays out of sight until ours would be made.
-    real_children, real_child_job = store.child_jobs, ops._child_job
+    real_children = store.child_jobs
     visible: list[bool] = []
 
     def children(parent_id: str) -> Any:
         return real_children(parent_id) if visible or parent_id != job.job_id else []
 
-    def child_job(parent: Any, keys: set[str]) -> Any:
+    def next_round(jobs: Any, parent: Any, keys: set[str]) -> Any:
         visible.append(True)
-        return real_child_job(parent, keys)
+        return child_job(jobs, parent, keys)
 
     monkeypatch.setattr(store, "child_jobs", children)
-    monkeypatch.setattr(ops, "_child_job", child_job)
-    pairs = [pair async for pair in ops._iter_complete_job(job, _waiting(), 2)]
+    monkeypatch.setattr(_invocation, "child_job", next_round)
+    waiting = Waiting(PollPolicy(interval=0))
+    pairs = [pair async for pair in _invocation.iter_complete_job(ops._jobs, job, waiting, 2)]
     outcomes = _outcomes(pairs)
     assert set(outcomes) == set(MIXED)
     assert outcomes[finished[0]] == ("ok", 1)
     assert outcomes[expired[0]] == ("expired", 1)
     assert all(outcomes[key][1] >= 2 for key in expired[1:])
     assert backend.submissions[finished[0]] == 2  # sent by the other process's round
-
-
-def _waiting() -> Any:
-    from lmbatch._operations import _WaitOptions
-
-    return _WaitOptions(interval=0)
 
 
 # -- create(reuse=...): submitting the same requests again (issue 15 item 2) ----------------

@@ -106,7 +106,7 @@ def test_operations_on_another_endpoint_refuse_a_recorded_batch(tmp_path: Path) 
 
 
 def test_a_bare_id_on_two_endpoints_is_ambiguous_not_a_guess(tmp_path: Path) -> None:
-    from lmbatch._resume import find_recorded_job
+    from lmbatch._jobs._resume import find_recorded_job
 
     store = tmp_path / "jobs.sqlite3"
     with _emulator() as first, _emulator() as second:

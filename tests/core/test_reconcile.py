@@ -18,8 +18,9 @@ from lmbatch import (
     SubmissionAmbiguousError,
     SubmissionUncertainError,
 )
+from lmbatch._jobs._reconcile import parse_http_date, reconcile_chunks, vendor_offset
+from lmbatch._jobs._recording import prepare, record_job
 from lmbatch._keys import TAG_LENGTH, strip_job_tag
-from lmbatch._reconcile import parse_http_date, reconcile_chunks, vendor_offset
 from lmbatch._store_contract import Store, open_store
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 
@@ -54,8 +55,8 @@ async def test_every_job_tags_its_request_ids_and_the_fingerprint_ignores_the_ta
     backend: FakeBackend, store: Store
 ) -> None:
     ops = ops_for(backend, store)
-    _, first = ops._prepare(REQUESTS, None)
-    _, second = ops._prepare(REQUESTS, None)
+    _, first = prepare(ops._jobs, REQUESTS, None)
+    _, second = prepare(ops._jobs, REQUESTS, None)
     try:
         assert first.tag != second.tag
         assert len(first.tag) == TAG_LENGTH
@@ -169,22 +170,22 @@ async def test_vendor_clock_falls_back_to_ours_when_it_cannot_be_read(
     backend: FakeBackend, store: Store
 ) -> None:
     ops = ops_for(backend, store)
-    assert await vendor_offset(ops) is None  # the fake has no Date header
+    assert await vendor_offset(ops._jobs) is None  # the fake has no Date header
 
     async def broken() -> str:
         raise RateLimitError("busy", provider="fake", status_code=429)
 
     ops.vendor_date = broken  # type: ignore[method-assign]
-    assert await vendor_offset(ops) is None
+    assert await vendor_offset(ops._jobs) is None
 
     async def skewed() -> str:
         return "Mon, 30 Nov 2026 05:01:55 GMT"
 
     ops.vendor_date = skewed  # type: ignore[method-assign]
-    offset = await vendor_offset(ops)
+    offset = await vendor_offset(ops._jobs)
     assert offset is not None
-    assert ops._vendor_clock is not None
-    assert ops._vendor_clock[0] == offset
+    assert ops._jobs.vendor_clock is not None
+    assert ops._jobs.vendor_clock[0] == offset
 
 
 def test_strip_job_tag_only_strips_a_tag() -> None:
@@ -195,9 +196,9 @@ def test_strip_job_tag_only_strips_a_tag() -> None:
 
 def test_spooled_chunks_hold_the_ids_of_the_key_map(backend: FakeBackend, store: Store) -> None:
     ops = ops_for(backend, store)
-    _, plan = ops._prepare(REQUESTS, None)
+    _, plan = prepare(ops._jobs, REQUESTS, None)
     try:
-        job, _ = ops._record_job(plan, lmbatch.Hyperparameters())
+        job, _ = record_job(ops._jobs, plan, lmbatch.Hyperparameters())
     finally:
         plan.cleanup()
     spooled = store.spool_fetch(job.job_id, 0)
@@ -225,7 +226,7 @@ async def test_a_providers_own_search_is_held_to_the_same_rules(
     job = next(j for j in store.list_jobs() if j.chunks[0].batch_id is None)
     ops.answer = held  # a batch the store holds for another job: refused, not guessed
     with pytest.raises(SubmissionAmbiguousError, match="--chunk 0 --not-created"):
-        await reconcile_chunks(ops, job, [0])
+        await reconcile_chunks(ops._jobs, job, [0])
     ops.answer = None
-    await reconcile_chunks(ops, job, [0])
+    await reconcile_chunks(ops._jobs, job, [0])
     assert store.get_job(job.job_id).chunks[0].state == "planned"  # type: ignore[union-attr]

@@ -9,8 +9,9 @@ import pytest
 
 import lmbatch
 from lmbatch import BatchInfo, JobStore, RateLimitError
+from lmbatch._jobs import _recording
+from lmbatch._jobs._spool import Checksum, file_checksum
 from lmbatch._planning import chunk_file_name
-from lmbatch._spool import Checksum, file_checksum
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 
 REQUESTS = {f"key {i}": f"prompt number {i}" for i in range(7)}
@@ -50,14 +51,14 @@ def damage_after_recording(
     ops: FakeBatchOperations, how: str, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Damage a spooled chunk between the job's intent being recorded and its upload."""
-    record = ops._record_job
+    record = _recording.record_job
 
     def record_then_damage(*args: Any, **kwargs: Any) -> Any:
         job, created = record(*args, **kwargs)
         damage(ops.store.spool_dir(job.job_id) / chunk_file_name(chunk), how)
         return job, created
 
-    monkeypatch.setattr(ops, "_record_job", record_then_damage)
+    monkeypatch.setattr(_recording, "record_job", record_then_damage)
 
 
 def assert_answered_once(backend: FakeBackend, results: dict[str, lmbatch.LMOutput]) -> None:

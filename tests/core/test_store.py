@@ -435,7 +435,7 @@ def test_cost_ledger_and_budget(store_url: str) -> None:
     store.close()
 
 
-# -- what reconciliation keeps (lmbatch._reconcile), on both backends --------------------
+# -- what reconciliation keeps (lmbatch._jobs._reconcile), on both backends --------------
 
 
 def test_a_jobs_tag_is_recorded_with_it_and_forgotten_with_it(store_url: str) -> None:

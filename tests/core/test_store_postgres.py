@@ -9,6 +9,7 @@ import pytest
 
 import lmbatch
 from lmbatch import StoreError
+from lmbatch._jobs._recording import prepare, record_job
 from lmbatch._store_contract import open_store
 from lmbatch._store_pg import PG_SCHEMA_VERSION, PostgresStore
 from lmbatch.testing import FakeBackend, FakeBatchOperations
@@ -54,8 +55,8 @@ async def test_an_unsubmitted_chunk_is_submitted_from_the_database_spool(
 ) -> None:
     backend = FakeBackend()
     first = FakeBatchOperations(backend=backend, store=postgres_url)
-    params, plan = first._prepare(REQUESTS, None)
-    job, _ = first._record_job(plan, params)
+    params, plan = prepare(first._jobs, REQUESTS, None)
+    job, _ = record_job(first._jobs, plan, params)
     plan.cleanup()
     local = first.store.spool_path(job.job_id, 0)
     assert local.exists()

@@ -10,7 +10,7 @@ import pytest
 
 import lmbatch
 from lmbatch import BatchInfo, BatchOperations, BatchTimeoutError, JobStore
-from lmbatch._operations import DEFAULT_TIMEOUT
+from lmbatch._jobs._poll_policy import DEFAULT_TIMEOUT
 from lmbatch.testing import FakeBackend, FakeBatchOperations
 
 REQUESTS = {f"key {i}": f"prompt {i}" for i in range(3)}

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from pytest_examples import CodeExample, EvalExample, find_examples
 
-import lmbatch._operations
+import lmbatch._jobs._waiting
 from tests.docs.conftest import EXAMPLE_PLUGIN, markdown_files
 
 pytest.importorskip("lmbatch.testing.emulator", reason="needs the emulator extra")
@@ -70,7 +70,7 @@ def example_env(emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("OPENAI_BASE_URL", emulator.openai_base_url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "docs-test")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.anthropic_base_url)
-    monkeypatch.setattr(lmbatch._operations, "asyncio", _FastAsyncio("asyncio"))
+    monkeypatch.setattr(lmbatch._jobs._waiting, "asyncio", _FastAsyncio("asyncio"))
     # The tutorial's plugin, importable even where it is not installed.
     monkeypatch.syspath_prepend(str(EXAMPLE_PLUGIN))
     return tmp_path

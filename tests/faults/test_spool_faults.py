@@ -16,6 +16,7 @@ import pytest
 
 import lmbatch
 from lmbatch import BatchInfo, BatchOperations, LMOutput, SpoolDamagedError
+from lmbatch._jobs import _recording
 from lmbatch._planning import chunk_file_name
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
 from tests.faults._harness import (
@@ -47,9 +48,9 @@ def damage(path: Path, how: str) -> None:
     path.write_bytes(bytes(data))
 
 
-def chunked(vendor: Vendor, emulator: Emulator, store: Path) -> BatchOperations:
+def chunked(vendor: Vendor, emulator: Emulator, store: Path, **options: Any) -> BatchOperations:
     """Operations that split REQUESTS into two chunks of three."""
-    ops = make_operations(vendor, vendor.base_url(emulator), store)
+    ops = make_operations(vendor, vendor.base_url(emulator), store, **options)
     ops.limits = dataclasses.replace(ops.limits, max_requests_per_batch=3)
     return ops
 
@@ -71,14 +72,14 @@ async def test_chunk_damaged_between_intent_and_submission_is_rebuilt(
 ) -> None:
     async with Emulator(EmulatorSettings(mode="polls")) as emulator:
         ops = chunked(vendor, emulator, tmp_path / "s.sqlite3")
-        record = ops._record_job
+        record = _recording.record_job
 
         def record_then_damage(*args: Any, **kwargs: Any) -> Any:
             job, created = record(*args, **kwargs)
             damage(ops.store.spool_dir(job.job_id) / chunk_file_name(1), how)
             return job, created
 
-        monkeypatch.setattr(ops, "_record_job", record_then_damage)
+        monkeypatch.setattr(_recording, "record_job", record_then_damage)
         async with ops:
             results = await ops.invoke(REQUESTS, status_check_interval=0, max_iterations=200)
         check_answers(results, emulator, faults=1)
@@ -93,8 +94,7 @@ async def test_chunk_damaged_before_resume_is_refused_then_rebuilt_by_the_rerun(
     store = tmp_path / "s.sqlite3"
     async with Emulator(EmulatorSettings(mode="polls")) as emulator:
         emulator.faults.fail(REFUSED[vendor.name], 429, nth=1, provider=vendor.name)  # type: ignore[arg-type]
-        ops = chunked(vendor, emulator, store)
-        ops.max_concurrent_submissions = 1
+        ops = chunked(vendor, emulator, store, max_concurrent_submissions=1)
         async with ops:
             with pytest.raises(lmbatch.RateLimitError):
                 await ops.create(REQUESTS)

@@ -30,7 +30,7 @@ from lmbatch import (
     UntrustedURLError,
     ValidationError,
 )
-from lmbatch._reconcile import reconcile_chunks
+from lmbatch.testing import reconcile_chunks
 from lmbatch.testing.emulator import Emulator
 from lmbatch.testing.listener import Listener
 
@@ -321,7 +321,7 @@ async def test_reconciliation_never_guesses_and_says_how_to_settle(
     ops.store.record_attempt(job_id, 0, time.time() - 5, 0.0)
     # Two same-size batches of unknown origin, still running: either could be chunk 0.
     for custom_id in ("x", "y"):
-        await ops._call(ops.client.messages.batches.create(requests=[_raw_request(custom_id)]))
+        await ops._jobs.call(ops.client.messages.batches.create(requests=[_raw_request(custom_id)]))
     job = ops.store.get_job(job_id)
     assert job is not None
     with pytest.raises(SubmissionAmbiguousError) as caught:

@@ -29,7 +29,7 @@ from lmbatch import (
     SubmissionUncertainError,
     ValidationError,
 )
-from lmbatch._reconcile import reconcile_chunks
+from lmbatch.testing import reconcile_chunks
 from lmbatch.testing.listener import Listener
 
 
@@ -505,7 +505,7 @@ async def test_reconciliation_stops_listing_at_batches_older_than_the_create(
     assert ops.store.claim_chunk(job_id, 0, _dead_owner())
     # The vendor's clock an hour ahead of ours: by it, the create was attempted after
     # every existing batch was made.
-    ops._vendor_clock = (3600.0, time.monotonic())
+    ops._jobs.vendor_clock = (3600.0, time.monotonic())
     ops.store.record_attempt(job_id, 0, time.time(), 3600.0)
     pages_before = sum(1 for c in emulator.calls if c.operation == "list")
     job = ops.store.get_job(job_id)

@@ -1,10 +1,11 @@
-"""Waiting for a batch, and resuming a job from the store alone."""
+"""Waiting for a batch, and resuming a job from the store alone (``lmbatch.wait``,
+``lmbatch.resume``)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmbatch._config import (
     LMBatchConfig,
@@ -12,25 +13,25 @@ from lmbatch._config import (
     configured_settings,
     get_batch_operations,
     load_config,
+    resolve_store,
 )
 from lmbatch._connections import options_for_job, select_recorded
-from lmbatch._deadline import Deadline, deadline_scope
 from lmbatch._errors import BatchNotFoundError, LMBatchError
-from lmbatch._operations import (
-    DEFAULT_RESUBMIT_ROUNDS,
-    DEFAULT_TIMEOUT,
-    BatchOperations,
-    _WaitOptions,
-)
-from lmbatch._outputs import LMOutput
+from lmbatch._jobs._deadline import Deadline, deadline_scope
+from lmbatch._jobs._invocation import complete_job
+from lmbatch._jobs._poll_policy import DEFAULT_TIMEOUT, PollPolicy, Waiting
+from lmbatch._jobs._resubmit_policy import DEFAULT_RESUBMIT_ROUNDS
 from lmbatch._plugins import registry
 from lmbatch._settings import ProviderSettings
-from lmbatch._status import BatchInfo
-from lmbatch._store import JobRecord
 from lmbatch._store_contract import Store, open_store
-from lmbatch._store_location import STORE_ENV, resolve_store
 
-__all__ = ["find_recorded_job", "resume", "wait"]
+if TYPE_CHECKING:
+    from lmbatch._operations import BatchOperations
+    from lmbatch._outputs import LMOutput
+    from lmbatch._status import BatchInfo
+    from lmbatch._store import JobRecord
+
+__all__ = ["find_recorded_job", "open_job_store", "resume", "wait"]
 
 
 async def wait(
@@ -43,6 +44,7 @@ async def wait(
     timeout: float | None = DEFAULT_TIMEOUT,
     cancel_on_timeout: bool = False,
     on_progress: Callable[[BatchInfo], None] | None = None,
+    poll: PollPolicy | None = None,
 ) -> BatchInfo:
     """Poll a batch or job until it ends, with backoff; return its final info.
 
@@ -52,20 +54,24 @@ async def wait(
     Args:
         timeout: Most seconds to wait (default 48 h; None: no limit); it holds even
             while one status check hangs.
+        poll: How often to check (a :class:`PollPolicy`), instead of
+            ``status_check_interval``, ``max_status_check_interval`` and
+            ``max_iterations``.
 
     Raises:
         BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached.
         BatchOverdueError: The batch ran well past the vendor's completion window.
     """
-    options = _WaitOptions(
-        interval=status_check_interval,
-        max_interval=max_status_check_interval,
+    waiting = Waiting.of(
+        status_check_interval=status_check_interval,
+        max_status_check_interval=max_status_check_interval,
         max_iterations=max_iterations,
+        poll=poll,
         timeout=timeout,
         cancel_on_timeout=cancel_on_timeout,
         on_progress=on_progress,
     )
-    return await operations._wait(batch_id, options)
+    return await operations._jobs.wait(batch_id, waiting)
 
 
 async def resume(
@@ -78,6 +84,7 @@ async def resume(
     timeout: float | None = DEFAULT_TIMEOUT,
     on_progress: Callable[[BatchInfo], None] | None = None,
     resubmit: int = DEFAULT_RESUBMIT_ROUNDS,
+    poll: PollPolicy | None = None,
     **options: Any,
 ) -> dict[str, LMOutput]:
     """Continue a job from the job store alone, and return its results.
@@ -92,6 +99,9 @@ async def resume(
         store: The job store (default: ``$LMBATCH_STORE``, config, user data dir).
         timeout: Most seconds to spend waiting and reading results, as in
             :meth:`BatchOperations.invoke` (default 48 h; None: no limit).
+        poll: How often to check (a :class:`PollPolicy`), instead of
+            ``status_check_interval``, ``max_status_check_interval`` and
+            ``max_iterations``.
         **options: Provider options (e.g. ``api_key``), on top of the connection options
             the job was created with (``base_url``...), which are used unless given here.
 
@@ -101,8 +111,16 @@ async def resume(
         EndpointMismatchError: ``options`` name another endpoint than the job's.
         AmbiguousBatchError: ``job_id`` is a batch id recorded on several endpoints.
     """
+    waiting = Waiting.of(
+        status_check_interval=status_check_interval,
+        max_status_check_interval=max_status_check_interval,
+        max_iterations=max_iterations,
+        poll=poll,
+        timeout=timeout,
+        on_progress=on_progress,
+    )
     deadline = Deadline.after(timeout, job_id) if timeout is not None else None
-    job_store = _open_store(store)
+    job_store = open_job_store(store)
     job = find_recorded_job(job_store, job_id, options=options)
     if job is None:
         raise BatchNotFoundError(f"the job store at {job_store.path} knows no job {job_id!r}")
@@ -115,24 +133,17 @@ async def resume(
         store_named_by=config_file_naming_store(store),
     )
     operations = get_batch_operations(job.provider, store=job_store, **options)
-    waiting = _WaitOptions(
-        interval=status_check_interval,
-        max_interval=max_status_check_interval,
-        max_iterations=max_iterations,
-        timeout=timeout,
-        on_progress=on_progress,
-    )
     async with operations:
         with deadline_scope(deadline):
-            return await operations._complete_job(job, waiting, resubmit)
+            return await complete_job(operations._jobs, job, waiting, resubmit)
 
 
-def _open_store(store: Store | str | os.PathLike[str] | None) -> Store:
+def open_job_store(store: Store | str | os.PathLike[str] | None) -> Store:
+    """The job store ``store`` names (an open one as it is), by the one rule of
+    :func:`lmbatch._config.resolve_store`."""
     if isinstance(store, Store):
         return store
-    if store or os.environ.get(STORE_ENV):
-        return open_store(resolve_store(store))
-    return open_store(resolve_store(None, config_store=load_config().store))
+    return open_store(resolve_store(store))
 
 
 def find_recorded_job(

@@ -26,7 +26,8 @@ from lmbatch._outputs import LMOutput
 from lmbatch._status import BatchInfo
 
 if TYPE_CHECKING:
-    from lmbatch._operations import BatchOperations, ResultRecord
+    from lmbatch._jobs._orchestrator import Orchestrator
+    from lmbatch._operations import ResultRecord
 
 __all__ = ["ResultDownload"]
 
@@ -56,8 +57,8 @@ class ResultDownload:
     """One batch's result lines, read in full or not at all.
 
     Args:
-        ops: The provider (its ``_stream_records``, ``result_line_states`` and
-            ``result_download_delays`` are used).
+        jobs: The orchestrator (its guarded ``stream_records``, and the provider's
+            ``result_line_states`` and ``result_download_delays`` are used).
         info: The batch's terminal info: its request counts say how many lines to expect.
         context: What the provider needs to read the results.
         known: The custom ids submitted in this batch, when known: lines for other ids
@@ -70,13 +71,13 @@ class ResultDownload:
 
     def __init__(
         self,
-        ops: BatchOperations,
+        jobs: Orchestrator,
         info: BatchInfo,
         context: dict[str, Any],
         known: Container[str] | None = None,
         job_id: str | None = None,
     ) -> None:
-        self.ops = ops
+        self.jobs = jobs
         self.info = info
         self.context = context
         self.known = known
@@ -85,7 +86,7 @@ class ResultDownload:
         self.unreadable = 0
         counts = cast("Mapping[str, int]", info["request_counts"])
         self.expected: dict[str, int] = {}
-        for state in ops.result_line_states:
+        for state in jobs.provider.result_line_states:
             group = _GROUPS[state]
             self.expected[group] = self.expected.get(group, 0) + counts[state]
         self._read: dict[str, int] = dict.fromkeys(self.expected, 0)
@@ -111,7 +112,7 @@ class ResultDownload:
                 every attempt (nothing of what it lacks is handed out).
             ProviderError: A download failed for good (not transient).
         """
-        delays = tuple(self.ops.result_download_delays)
+        delays = tuple(self.jobs.provider.result_download_delays)
         batch_id = self.info["id"]
         failure: ProviderError | None = None
         for attempt in range(len(delays) + 1):
@@ -120,7 +121,7 @@ class ResultDownload:
             failure = None
             self.unreadable = 0
             try:
-                async for record in self.ops._stream_records(self.info, self.context):
+                async for record in self.jobs.stream_records(self.info, self.context):
                     custom_id = record.custom_id
                     if custom_id is None:
                         self.unreadable += 1
@@ -183,5 +184,5 @@ class ResultDownload:
             batch_id=batch_id,
             expected=expected,
             read=read,
-            provider=self.ops.name,
+            provider=self.jobs.name,
         )

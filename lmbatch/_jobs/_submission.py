@@ -9,7 +9,7 @@ chunk moves ``planned → submitting → submitted`` in the store:
 * a chunk found *submitting* with no live owner (the process died mid-call, or the call
   failed in a way that leaves unknown whether the batch exists) is reconciled before
   anything is sent again, and a batch found that way is only used once proven the
-  chunk's own (:mod:`lmbatch._reconcile`);
+  chunk's own (:mod:`lmbatch._jobs._reconcile`);
 * a chunk being submitted by another live process is waited for, not resubmitted.
 
 A create call whose outcome is unknown leaves its chunk *submitting*: a vendor error that
@@ -24,14 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import os
-import socket
-import time
 from typing import TYPE_CHECKING
 
+from lmbatch._attempts import CreateAttempt, create_attempt
 from lmbatch._call_errors import create_uncertain, is_definite_refusal
-from lmbatch._deadline import suspended_deadline
 from lmbatch._errors import (
     JobStateError,
     LMBatchError,
@@ -39,135 +35,51 @@ from lmbatch._errors import (
     SpoolDamagedError,
     SubmissionUncertainError,
 )
-from lmbatch._planning import PreparedBatch
-from lmbatch._reconcile import attempt_create, reconcile_chunks
-from lmbatch._spool import ensure_sound_chunks
-from lmbatch._store import (
-    CHUNK_PLANNED,
-    CHUNK_SUBMITTED,
-    CHUNK_SUBMITTING,
-    ChunkRecord,
-    JobRecord,
-)
+from lmbatch._jobs._claims import in_flight, owner_alive, owner_id
+from lmbatch._jobs._deadline import suspended_deadline
+from lmbatch._jobs._reconcile import attempt_create, reconcile_chunks
+from lmbatch._jobs._spool import ensure_sound_chunks, prepared_chunk
+from lmbatch._store import CHUNK_PLANNED, CHUNK_SUBMITTED, CHUNK_SUBMITTING, JobRecord
 
 if TYPE_CHECKING:
-    from lmbatch._operations import BatchOperations, _WaitOptions
+    from lmbatch._jobs._orchestrator import Orchestrator
+    from lmbatch._jobs._poll_policy import Waiting
+    from lmbatch._planning import PreparedBatch
 
-__all__ = [
-    "CHUNK_METADATA_KEY",
-    "JOB_ID_METADATA_KEY",
-    "create_started",
-    "discard_spool",
-    "prepared_chunk",
-    "submit_pending",
-]
+__all__ = ["submit_pending"]
 
-#: Metadata keys lmbatch stamps on every batch it creates (where the vendor keeps metadata).
-JOB_ID_METADATA_KEY = "lmbatch_job_id"
-CHUNK_METADATA_KEY = "lmbatch_chunk"
-
-#: A submitting chunk whose owner has been silent this long is treated as abandoned.
-OWNER_LEASE_SECONDS = 30 * 60
 #: How often to look at the store while another process submits a chunk.
 _WAIT_STEP = 0.2
 
-_HOST = socket.gethostname()
-# (job id, chunk index) pairs this process is submitting right now.
-_in_flight: set[tuple[str, int]] = set()
-
-
-class _CreateAttempt:
-    """One ``submit_batch`` call: has the call that may create the batch begun?"""
-
-    create_started = False
-
-
-_attempt: contextvars.ContextVar[_CreateAttempt | None] = contextvars.ContextVar(
-    "lmbatch_create_attempt", default=None
-)
-
-
-def create_started() -> None:
-    """Note that the ``submit_batch`` running in this task is sending its create call.
-
-    Called by providers through :meth:`BatchOperations.create_started`; outside a
-    submission it does nothing.
-    """
-    attempt = _attempt.get()
-    if attempt is not None:
-        attempt.create_started = True
-
-
-def _owner_id() -> str:
-    return f"{_HOST}:{os.getpid()}"
-
-
-def _owner_alive(job_id: str, chunk: ChunkRecord) -> bool:
-    """Whether the process that claimed ``chunk`` may still be submitting it."""
-    if chunk.owner is None or time.time() - chunk.updated_at > OWNER_LEASE_SECONDS:
-        return False
-    host, _, pid_text = chunk.owner.rpartition(":")
-    if host != _HOST:
-        return True  # another machine: trust the lease
-    pid = int(pid_text) if pid_text.isdigit() else -1
-    if pid == os.getpid():
-        return (job_id, chunk.index) in _in_flight
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def prepared_chunk(ops: BatchOperations, job: JobRecord, index: int) -> PreparedBatch:
-    """The :class:`PreparedBatch` of one chunk, read from the store's spool."""
-    path = ops.store.spool_path(job.job_id, index)
-    if not path.exists():
-        path = ops.store.spool_fetch(job.job_id, index)  # a copy from a shared spool
-    return PreparedBatch(
-        job_id=job.job_id,
-        chunk_index=index,
-        path=path,
-        request_count=job.chunks[index].request_count,
-        byte_size=path.stat().st_size if path.exists() else 0,
-        metadata={JOB_ID_METADATA_KEY: job.job_id, CHUNK_METADATA_KEY: str(index)},
-        context=job.context,
-        job_created_at=job.created_at,
-    )
-
 
 async def submit_pending(
-    ops: BatchOperations, job: JobRecord, waiting: _WaitOptions | None = None
+    jobs: Orchestrator, job: JobRecord, waiting: Waiting | None = None
 ) -> JobRecord:
     """Bring every chunk of ``job`` to *submitted*; return the refreshed record.
 
     Args:
         waiting: How long reconciliation may wait for candidate batches to end (see
-            :func:`lmbatch._reconcile.reconcile_chunks`); None never waits.
+            :func:`lmbatch._jobs._reconcile.reconcile_chunks`); None never waits.
     """
     # A caller's wait deadline does not cut submission short: a create interrupted on
     # purpose would leave its chunk uncertain. Each call has the provider's HTTP timeout.
     with suspended_deadline():
-        return await _submit_pending(ops, job, waiting)
+        return await _submit_pending(jobs, job, waiting)
 
 
-async def _submit_pending(
-    ops: BatchOperations, job: JobRecord, waiting: _WaitOptions | None
-) -> JobRecord:
-    store = ops.store
+async def _submit_pending(jobs: Orchestrator, job: JobRecord, waiting: Waiting | None) -> JobRecord:
+    store = jobs.store
     abandoned = [
         chunk.index
         for chunk in job.chunks
-        if chunk.state == CHUNK_SUBMITTING and not _owner_alive(job.job_id, chunk)
+        if chunk.state == CHUNK_SUBMITTING and not owner_alive(job.job_id, chunk)
     ]
     if abandoned:
-        await reconcile_chunks(ops, job, abandoned, waiting)
-    semaphore = asyncio.Semaphore(max(1, ops.max_concurrent_submissions))
-    owner = _owner_id()
+        await reconcile_chunks(jobs, job, abandoned, waiting)
+    semaphore = asyncio.Semaphore(max(1, jobs.options.max_concurrent_submissions))
+    owner = owner_id()
 
-    cap = ops.settings.max_batches_in_flight
+    cap = jobs.options.max_batches_in_flight
     room = asyncio.Lock()
 
     async def wait_for_room() -> None:
@@ -176,12 +88,12 @@ async def _submit_pending(
             return
         while True:
             running = 0
-            for batch_id in _reload(ops, job.job_id).batch_ids:
-                if not (await ops._fetch(batch_id))["status"].is_terminal:
+            for batch_id in _reload(jobs, job.job_id).batch_ids:
+                if not (await jobs.fetch(batch_id))["status"].is_terminal:
                     running += 1
             if running < cap:
                 return
-            await asyncio.sleep(ops.settings.in_flight_check_interval)
+            await asyncio.sleep(jobs.options.in_flight_check_interval)
 
     async def submit(index: int) -> None:
         # Under a cap, submissions go one at a time, so each sees the ones before it.
@@ -189,22 +101,22 @@ async def _submit_pending(
             await wait_for_room()
             if not store.claim_chunk(job.job_id, index, owner):
                 return  # another process claimed it first; waited for below
-            _in_flight.add((job.job_id, index))
+            in_flight.add((job.job_id, index))
             try:
-                await _submit_claimed(ops, job, index)
+                await _submit_claimed(jobs, job, index)
             finally:
-                _in_flight.discard((job.job_id, index))
+                in_flight.discard((job.job_id, index))
 
     # Every pass submits, reconciles or waits for a live submitter; a pass that can do
     # none of these (a state no lmbatch writes) raises instead of spinning.
     while True:
-        current = _reload(ops, job.job_id)
+        current = _reload(jobs, job.job_id)
         planned = [c.index for c in current.chunks if c.state == CHUNK_PLANNED]
         results = await asyncio.gather(*(submit(i) for i in planned), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             _raise_with_note(errors[0], current, len(planned) - len(errors), len(planned))
-        current = _reload(ops, job.job_id)
+        current = _reload(jobs, job.job_id)
         unsent = [c for c in current.chunks if c.batch_id is None]
         if not unsent:
             return current
@@ -214,7 +126,7 @@ async def _submit_pending(
         for chunk in unsent:
             if chunk.state == CHUNK_PLANNED:
                 progressed = True  # released by another process: submitted next pass
-            elif chunk.state == CHUNK_SUBMITTING and _owner_alive(job.job_id, chunk):
+            elif chunk.state == CHUNK_SUBMITTING and owner_alive(job.job_id, chunk):
                 elsewhere = True
             elif chunk.state == CHUNK_SUBMITTING:
                 uncertain.append(chunk.index)
@@ -233,7 +145,7 @@ async def _submit_pending(
                 )
         if uncertain:
             # Settled together: the batches of one job are told apart by their results.
-            await reconcile_chunks(ops, _reload(ops, job.job_id), uncertain, waiting)
+            await reconcile_chunks(jobs, _reload(jobs, job.job_id), uncertain, waiting)
             progressed = True
         if elsewhere:
             await asyncio.sleep(_WAIT_STEP)
@@ -243,40 +155,37 @@ async def _submit_pending(
             )
 
 
-async def _submit_claimed(ops: BatchOperations, job: JobRecord, index: int) -> None:
-    store = ops.store
+async def _submit_claimed(jobs: Orchestrator, job: JobRecord, index: int) -> None:
+    store = jobs.store
     try:
         # Nothing damaged is sent: checked against the checksum recorded when spooled,
         # rebuilt from the caller's requests, or refused.
-        ensure_sound_chunks(ops, job, [index])
+        ensure_sound_chunks(jobs, job, [index])
     except SpoolDamagedError:
         store.reset_chunk(job.job_id, index)
         raise
-    prepared = prepared_chunk(ops, job, index)
-    attempt = _CreateAttempt()
-    token = _attempt.set(attempt)
-    try:
-        batch_id = await ops._call(attempt_create(ops, prepared))
-    except SubmissionUncertainError:
-        raise  # stays "submitting" until reconciled
-    except BaseException as exc:
-        if _not_created(ops, attempt, exc):
-            # The vendor refused, or the create call never started: safe to submit later.
-            store.reset_chunk(job.job_id, index)
+    prepared = prepared_chunk(jobs, job, index)
+    with create_attempt() as attempt:
+        try:
+            batch_id = await jobs.call(attempt_create(jobs, prepared))
+        except SubmissionUncertainError:
+            raise  # stays "submitting" until reconciled
+        except BaseException as exc:
+            if _not_created(jobs, attempt, exc):
+                # The vendor refused, or the create call never started: safe to submit later.
+                store.reset_chunk(job.job_id, index)
+                raise
+            if isinstance(exc, Exception):
+                raise _uncertain(jobs, prepared, f"it failed ({exc})", exc) from exc
+            # Cancelled or interrupted while the create call was open: the batch may exist.
+            # The chunk stays "submitting"; the next run reconciles it before sending again.
             raise
-        if isinstance(exc, Exception):
-            raise _uncertain(ops, prepared, f"it failed ({exc})", exc) from exc
-        # Cancelled or interrupted while the create call was open: the batch may exist.
-        # The chunk stays "submitting"; the next run reconciles it before sending again.
-        raise
-    finally:
-        _attempt.reset(token)
     if not isinstance(batch_id, str) or not batch_id:
-        raise _uncertain(ops, prepared, f"the provider returned no batch id ({batch_id!r})")
-    _record_created(ops, job.job_id, index, batch_id)
+        raise _uncertain(jobs, prepared, f"the provider returned no batch id ({batch_id!r})")
+    _record_created(jobs, job.job_id, index, batch_id)
 
 
-def _record_created(ops: BatchOperations, job_id: str, index: int, batch_id: str) -> None:
+def _record_created(jobs: Orchestrator, job_id: str, index: int, batch_id: str) -> None:
     """Record the id of a batch the vendor made; a failure leaves the chunk uncertain.
 
     The batch exists (and is paid for) whatever the store says, so a failed record must
@@ -284,23 +193,23 @@ def _record_created(ops: BatchOperations, job_id: str, index: int, batch_id: str
     stays *submitting*, and the next run reconciles it with the vendor.
     """
     try:
-        ops.store.record_batch(job_id, index, batch_id)
+        jobs.store.record_batch(job_id, index, batch_id)
     except Exception as exc:
         raise SubmissionUncertainError(
-            f"{ops.name} created batch {batch_id} for chunk {index} of job {job_id}, but "
-            f"recording it in the job store at {ops.store.path} failed: {exc}. The chunk "
+            f"{jobs.name} created batch {batch_id} for chunk {index} of job {job_id}, but "
+            f"recording it in the job store at {jobs.store.path} failed: {exc}. The chunk "
             "stays uncertain and nothing was sent again: once the store can be written, "
             f"running the same call again (or lmbatch.resume({job_id!r})) finds batch "
-            f"{batch_id} at {ops.name} and records it; its status can be read meanwhile "
+            f"{batch_id} at {jobs.name} and records it; its status can be read meanwhile "
             f"with lmbatch status {batch_id}",
-            provider=ops.name,
+            provider=jobs.name,
             details={"job_id": job_id, "chunk": str(index), "batch_id": batch_id},
         ) from exc
 
 
-def _not_created(ops: BatchOperations, attempt: _CreateAttempt, exc: BaseException) -> bool:
+def _not_created(jobs: Orchestrator, attempt: CreateAttempt, exc: BaseException) -> bool:
     """Whether ``exc`` proves that no batch was made."""
-    if ops.marks_create_start and not attempt.create_started:
+    if jobs.provider.marks_create_start and not attempt.create_started:
         return True
     # A vendor's 4xx answer is a refusal; anything else (a 5xx, a lost connection, an
     # unreadable answer, an interruption) may have come after the batch was made.
@@ -308,19 +217,19 @@ def _not_created(ops: BatchOperations, attempt: _CreateAttempt, exc: BaseExcepti
 
 
 def _uncertain(
-    ops: BatchOperations, batch: PreparedBatch, what: str, cause: BaseException | None = None
+    jobs: Orchestrator, batch: PreparedBatch, what: str, cause: BaseException | None = None
 ) -> SubmissionUncertainError:
     """The error for a create call whose outcome is unknown (the chunk stays uncertain)."""
     return create_uncertain(
         batch,
         f"ended without a readable answer: {what}",
-        provider=ops.name,
+        provider=jobs.name,
         cause=cause if isinstance(cause, ProviderError) else None,
     )
 
 
-def _reload(ops: BatchOperations, job_id: str) -> JobRecord:
-    job = ops.store.get_job(job_id)
+def _reload(jobs: Orchestrator, job_id: str) -> JobRecord:
+    job = jobs.store.get_job(job_id)
     if job is None:  # pragma: no cover - the store never forgets jobs
         raise LMBatchError(f"job {job_id} vanished from the store")
     return job
@@ -334,8 +243,3 @@ def _raise_with_note(error: BaseException, job: JobRecord, done: int, attempted:
             "continues without submitting anything twice"
         )
     raise error
-
-
-def discard_spool(ops: BatchOperations, job_id: str) -> None:
-    """Delete a job's spooled input (once its results are safely in hand)."""
-    ops.store.discard_spool(job_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 from lmbatch._errors import BatchNotFoundError, LMBatchError, ValidationError
+from lmbatch._jobs._claims import owner_alive
+from lmbatch._jobs._resume import open_job_store
 from lmbatch._store import CHUNK_SUBMITTING
 from lmbatch._store_contract import Store
 
@@ -44,12 +46,9 @@ def resolve(
         LMBatchError: The chunk already has a batch, another process is submitting it,
             or the store holds ``adopt`` for another chunk.
     """
-    from lmbatch._resume import _open_store
-    from lmbatch._submission import _owner_alive
-
     if (adopt is None) == (not not_created):
         raise ValidationError("give either adopt=BATCH_ID or not_created=True")
-    job_store = _open_store(store)
+    job_store = open_job_store(store)
     job = job_store.get_job(job_id)
     if job is None:
         found = job_store.find_batch(job_id)
@@ -73,7 +72,7 @@ def resolve(
             )
         # Adopted but not yet verified: the caller knows better.
         job_store.disown_batch(job.job_id, chunk, record.batch_id, "set aside by resolve")
-    elif record.state == CHUNK_SUBMITTING and _owner_alive(job.job_id, record):
+    elif record.state == CHUNK_SUBMITTING and owner_alive(job.job_id, record):
         raise LMBatchError(
             f"{where} is being submitted by a running process ({record.owner}); "
             "let it finish or stop it first"

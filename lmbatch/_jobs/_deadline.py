@@ -3,7 +3,7 @@
 ``invoke``, ``lmbatch.wait`` and ``lmbatch.resume`` take a ``timeout``. It must hold even
 while one HTTP call hangs (an SDK allows 600 s per call and retries it), so the deadline
 is kept in a context variable and every provider call made under it (each awaited
-primitive, through ``BatchOperations._call``) is bounded by the time left. Submission is
+primitive, through the orchestrator's ``call``) is bounded by the time left. Submission is
 exempt: it runs with the deadline suspended, since a create cut short on purpose would
 leave its chunk uncertain; each create is bounded by the provider's own HTTP timeout.
 """

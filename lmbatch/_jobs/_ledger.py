@@ -162,11 +162,6 @@ class ResubmissionBudget:
                 price_provider=ops.price_provider,
             )
 
-    @property
-    def active(self) -> bool:
-        """Whether the family has a budget."""
-        return self.record is not None
-
     def add(self, record: dict[str, Any]) -> None:
         """Count one request of the round (an encoded record)."""
         if self.record is None:

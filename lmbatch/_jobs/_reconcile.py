@@ -37,6 +37,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
+from lmbatch._attempts import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
 from lmbatch._errors import (
     BatchNotFinishedError,
     LMBatchError,
@@ -44,12 +45,15 @@ from lmbatch._errors import (
     ProviderError,
     SubmissionAmbiguousError,
 )
-from lmbatch._planning import PreparedBatch
+from lmbatch._jobs._claims import owner_alive
+from lmbatch._jobs._spool import prepared_chunk
 from lmbatch._status import BatchInfo, BatchStatus
 from lmbatch._store import CHUNK_SUBMITTING, JobRecord
 
 if TYPE_CHECKING:
-    from lmbatch._operations import BatchOperations, _WaitOptions
+    from lmbatch._jobs._orchestrator import Orchestrator
+    from lmbatch._jobs._poll_policy import Waiting
+    from lmbatch._planning import PreparedBatch
 
 __all__ = [
     "attempt_create",
@@ -95,57 +99,57 @@ def parse_http_date(value: str | None) -> float | None:
         return None
 
 
-async def vendor_offset(ops: BatchOperations) -> float | None:
+async def vendor_offset(jobs: Orchestrator) -> float | None:
     """The vendor's clock minus this machine's, in seconds, or None if it cannot be read.
 
     Read from the ``Date`` header of a cheap call (:meth:`BatchOperations.vendor_date`)
     and reused for :data:`CLOCK_READING_SECONDS`.
     """
-    cached = ops._vendor_clock
+    cached = jobs.vendor_clock
     now = time.monotonic()
     if cached is not None and now - cached[1] < CLOCK_READING_SECONDS:
         return cached[0]
     before = time.time()
     try:
-        header = await ops._call(ops.vendor_date())
+        header = await jobs.call(jobs.provider.vendor_date())
     except LMBatchError as exc:
-        logger.warning("could not read the clock of %s (%s)", ops.name, exc)
+        logger.warning("could not read the clock of %s (%s)", jobs.name, exc)
         return None
     vendor = parse_http_date(header)
     if vendor is None:
         return None
     # The header has whole seconds: the vendor's time was within [vendor, vendor + 1).
     offset = vendor + 0.5 - (before + time.time()) / 2
-    ops._vendor_clock = (offset, now)
+    jobs.vendor_clock = (offset, now)
     return offset
 
 
-async def attempt_create(ops: BatchOperations, prepared: PreparedBatch) -> str:
+async def attempt_create(jobs: Orchestrator, prepared: PreparedBatch) -> str:
     """Send one chunk's create call, noting when it went out (and, while it runs, that it
     still runs), so an interrupted one can be reconciled by the vendor's clock."""
-    store, job_id, index = ops.store, prepared.job_id, prepared.chunk_index
+    store, job_id, index = jobs.store, prepared.job_id, prepared.chunk_index
     started = time.time()
-    offset = await vendor_offset(ops)
+    offset = await vendor_offset(jobs)
     store.record_attempt(job_id, index, started, offset)
-    beat = asyncio.ensure_future(_heartbeat(ops, job_id, index))
+    beat = asyncio.ensure_future(_heartbeat(jobs, job_id, index))
     try:
-        return await ops.submit_batch(prepared)
+        return await jobs.provider.submit_batch(prepared)
     finally:
         beat.cancel()
         store.touch_attempt(job_id, index, time.time())  # the call ended: nothing in flight
 
 
-async def _heartbeat(ops: BatchOperations, job_id: str, index: int) -> None:
+async def _heartbeat(jobs: Orchestrator, job_id: str, index: int) -> None:
     """Note now and then that a create call is still running (it may upload for minutes)."""
-    interval = min(5.0, max(0.05, ops.settings.create_settle_seconds / 4))
+    interval = min(5.0, max(0.05, jobs.options.create_settle_seconds / 4))
     while True:
         await asyncio.sleep(interval)
-        ops.store.touch_attempt(job_id, index, time.time())
+        jobs.store.touch_attempt(job_id, index, time.time())
 
 
-def _window_start(ops: BatchOperations, job: JobRecord, index: int, offset: float | None) -> float:
+def _window_start(jobs: Orchestrator, job: JobRecord, index: int, offset: float | None) -> float:
     """Vendor time before which no batch can be the chunk's."""
-    attempt = ops.store.create_attempt(job.job_id, index)
+    attempt = jobs.store.create_attempt(job.job_id, index)
     started, recorded = (attempt[0], attempt[1]) if attempt is not None else (job.created_at, None)
     if recorded is not None:
         return started + recorded - WINDOW_SLACK_SECONDS
@@ -153,14 +157,14 @@ def _window_start(ops: BatchOperations, job: JobRecord, index: int, offset: floa
 
 
 def _settle_remaining(
-    ops: BatchOperations, job: JobRecord, index: int, offset: float | None
+    jobs: Orchestrator, job: JobRecord, index: int, offset: float | None
 ) -> float:
     """Seconds until the chunk's interrupted create can be declared to have made nothing.
 
     Counted from the call's last sign of life, by the vendor's clock when both readings
     exist (so a corrected local clock changes nothing).
     """
-    attempt = ops.store.create_attempt(job.job_id, index)
+    attempt = jobs.store.create_attempt(job.job_id, index)
     if attempt is None:
         return 0.0  # no create call was ever sent
     _, then, last_seen = attempt
@@ -169,17 +173,17 @@ def _settle_remaining(
     # difference means this machine's clock was moved since.
     if then is not None and offset is not None and abs(offset - then) > _CLOCK_NOISE_SECONDS:
         elapsed += offset - then
-    return max(0.0, ops.settings.create_settle_seconds - elapsed)
+    return max(0.0, jobs.options.create_settle_seconds - elapsed)
 
 
 # ------------------------------------------------------------------ reconciliation
 
 
 async def reconcile_chunks(
-    ops: BatchOperations,
+    jobs: Orchestrator,
     job: JobRecord,
     indexes: list[int],
-    waiting: _WaitOptions | None = None,
+    waiting: Waiting | None = None,
 ) -> None:
     """Settle chunks whose create call may or may not have made a batch.
 
@@ -193,41 +197,51 @@ async def reconcile_chunks(
     Raises:
         SubmissionAmbiguousError: lmbatch cannot prove which batch, if any, is a chunk's.
     """
-    from lmbatch._operations import BatchOperations
-
-    if type(ops).find_submitted_batch is not BatchOperations.find_submitted_batch:
+    if _searches_itself(jobs):
         for index in indexes:
-            await _reconcile_with_provider_search(ops, job, index, waiting)
+            await _reconcile_with_provider_search(jobs, job, index, waiting)
         return
-    await _Reconciliation(ops, job, indexes, waiting).run()
+    await _Reconciliation(jobs, job, indexes, waiting).run()
+
+
+def _searches_itself(jobs: Orchestrator) -> bool:
+    """Whether the provider overrides ``find_submitted_batch`` (core's search otherwise).
+
+    Told by the function's qualified name, so that core's orchestration does not import
+    the provider interface's class at run time.
+    """
+    method = type(jobs.provider).find_submitted_batch
+    return method.__qualname__ != "BatchOperations.find_submitted_batch"
 
 
 async def _reconcile_with_provider_search(
-    ops: BatchOperations, job: JobRecord, index: int, waiting: _WaitOptions | None
+    jobs: Orchestrator, job: JobRecord, index: int, waiting: Waiting | None
 ) -> None:
     """A provider that finds its own batches: its answer is still held to core's rules."""
-    from lmbatch._submission import prepared_chunk
-
-    found = await ops._call(ops.find_submitted_batch(prepared_chunk(ops, job, index)))
+    found = await jobs.call(jobs.provider.find_submitted_batch(prepared_chunk(jobs, job, index)))
     if found is None:
-        quiet = _settle_remaining(ops, job, index, await vendor_offset(ops))
+        quiet = _settle_remaining(jobs, job, index, await vendor_offset(jobs))
         if quiet > 0:
             if waiting is None:
-                raise _ambiguity(ops, job, index, [], "its create call was quiet too briefly")
+                raise _ambiguity(jobs, job, index, [], "its create call was quiet too briefly")
             await asyncio.sleep(quiet)  # a batch still being made may show up: ask again
-            found = await ops._call(ops.find_submitted_batch(prepared_chunk(ops, job, index)))
+            found = await jobs.call(
+                jobs.provider.find_submitted_batch(prepared_chunk(jobs, job, index))
+            )
     if found is None:
-        ops.store.reset_chunk(job.job_id, index)
+        jobs.store.reset_chunk(job.job_id, index)
         return
-    holder = ops.store.find_batch(found, provider=ops.name, endpoint=ops.endpoint_identity)
-    if holder is not None or ops.store.is_foreign(job.job_id, index, found):
+    holder = jobs.store.find_batch(
+        found, provider=jobs.name, endpoint=jobs.provider.endpoint_identity
+    )
+    if holder is not None or jobs.store.is_foreign(job.job_id, index, found):
         why = (
             f"the job store holds it for job {holder[0].job_id} chunk {holder[1]}"
             if holder is not None
             else "it was proven not to be this chunk's"
         )
-        raise _ambiguity(ops, job, index, [], f"the provider pointed at batch {found}, but {why}")
-    ops.store.adopt_batch(job.job_id, index, found)
+        raise _ambiguity(jobs, job, index, [], f"the provider pointed at batch {found}, but {why}")
+    jobs.store.adopt_batch(job.job_id, index, found)
 
 
 class _Reconciliation:
@@ -235,39 +249,39 @@ class _Reconciliation:
 
     def __init__(
         self,
-        ops: BatchOperations,
+        jobs: Orchestrator,
         job: JobRecord,
         indexes: list[int],
-        waiting: _WaitOptions | None,
+        waiting: Waiting | None,
     ) -> None:
-        self.ops = ops
-        self.store = ops.store
+        self.jobs = jobs
+        self.store = jobs.store
         self.job = job
-        self.tag = ops.store.job_tag(job.job_id)
+        self.tag = jobs.store.job_tag(job.job_id)
         self.pending = set(indexes)
         self.sizes = {chunk.index: chunk.request_count for chunk in job.chunks}
         self.waiting = waiting
         self.identities: dict[str, int] = {}  # batch id -> owner chunk / _FOREIGN
         self.started = time.monotonic()
         self.polls = 0
-        self.delay = waiting.interval if waiting is not None else 0.0
+        self.delay = waiting.poll.first_delay() if waiting is not None else 0.0
 
     async def run(self) -> None:
         while True:
             self._drop_settled()
             if not self.pending:
                 return
-            offset = await vendor_offset(self.ops)
-            windows = {i: _window_start(self.ops, self.job, i, offset) for i in self.pending}
+            offset = await vendor_offset(self.jobs)
+            windows = {i: _window_start(self.jobs, self.job, i, offset) for i in self.pending}
             listing = await self._list_since(min(windows.values()))
             unproven = await self._sort_out(listing)
             if not self.pending:
                 return
-            if self.ops.stamps_batch_metadata:
+            if self.jobs.provider.stamps_batch_metadata:
                 # Ours would carry the stamp: no stamped batch (once settled), no batch.
                 ambiguous: dict[int, list[BatchInfo]] = {}
                 for index in sorted(self.pending):
-                    if _settle_remaining(self.ops, self.job, index, offset) > 0:
+                    if _settle_remaining(self.jobs, self.job, index, offset) > 0:
                         ambiguous[index] = []
                     else:
                         self._not_created(index)
@@ -279,8 +293,6 @@ class _Reconciliation:
 
     def _drop_settled(self) -> None:
         """Forget chunks another process settled (or took over) meanwhile."""
-        from lmbatch._submission import _owner_alive
-
         current = self.store.get_job(self.job.job_id)
         if current is None:  # pragma: no cover - the store never forgets jobs
             self.pending.clear()
@@ -291,7 +303,7 @@ class _Reconciliation:
             if c.index in self.pending
             and c.state == CHUNK_SUBMITTING
             and c.batch_id is None
-            and not _owner_alive(current.job_id, c)
+            and not owner_alive(current.job_id, c)
         }
 
     async def _list_since(self, since: float) -> list[BatchInfo]:
@@ -300,13 +312,15 @@ class _Reconciliation:
         cursor: str | None = None
         try:
             for _ in range(MAX_LIST_PAGES):
-                page = await self.ops._call(self.ops.list_batches_page(cursor))
+                page = await self.jobs.call(self.jobs.provider.list_batches_page(cursor))
                 for info in page.batches:
                     created = info["created_at"]
                     if created is not None and created.timestamp() < since:
                         return found  # newest first: the rest are older still
                     known = self.store.find_batch(
-                        info["id"], provider=self.ops.name, endpoint=self.ops.endpoint_identity
+                        info["id"],
+                        provider=self.jobs.name,
+                        endpoint=self.jobs.provider.endpoint_identity,
                     )
                     if known is None:
                         found.append(info)
@@ -316,11 +330,11 @@ class _Reconciliation:
         except OperationUnsupportedError:
             index = min(self.pending)
             raise _ambiguity(
-                self.ops, self.job, index, [], f"provider {self.ops.name!r} cannot list batches"
+                self.jobs, self.job, index, [], f"provider {self.jobs.name!r} cannot list batches"
             ) from None
         index = min(self.pending)
         raise _ambiguity(
-            self.ops,
+            self.jobs,
             self.job,
             index,
             [],
@@ -329,8 +343,6 @@ class _Reconciliation:
 
     async def _sort_out(self, listing: list[BatchInfo]) -> list[BatchInfo]:
         """Adopt what is proven (stamps, results); return candidates not proven either way."""
-        from lmbatch._submission import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
-
         stamped: dict[int, list[BatchInfo]] = {}
         unproven: list[BatchInfo] = []
         for info in listing:
@@ -341,7 +353,7 @@ class _Reconciliation:
                 if stamp == self.job.job_id and chunk.isdigit() and int(chunk) in self.pending:
                     stamped.setdefault(int(chunk), []).append(info)
                 continue  # stamped for another job or chunk: never ours
-            if self.ops.stamps_batch_metadata or not self._could_be_any(info):
+            if self.jobs.provider.stamps_batch_metadata or not self._could_be_any(info):
                 continue
             owner = self.identities.get(batch_id)
             if owner is None and info["status"].is_terminal:
@@ -386,12 +398,12 @@ class _Reconciliation:
 
     async def _first_result_owner(self, info: BatchInfo) -> int:
         """The chunk of this job the batch's first result belongs to (or _FOREIGN/_UNPROVEN)."""
-        ops = self.ops
-        records = ops.iter_result_records(info, self.job.context).__aiter__()
+        jobs = self.jobs
+        records = jobs.provider.iter_result_records(info, self.job.context).__aiter__()
         try:
             while True:
                 try:
-                    record = await ops._call(records.__anext__())
+                    record = await jobs.call(records.__anext__())
                 except StopAsyncIteration:
                     return _UNPROVEN
                 if record.custom_id is not None:
@@ -430,7 +442,7 @@ class _Reconciliation:
             for index in sorted(self.pending):
                 options = [b for b in fits[index] if b["id"] not in taken]
                 if not options:
-                    if _settle_remaining(self.ops, self.job, index, offset) > 0:
+                    if _settle_remaining(self.jobs, self.job, index, offset) > 0:
                         continue
                     self._not_created(index)
                     progress = True
@@ -453,18 +465,18 @@ class _Reconciliation:
         """Candidates another uncertain chunk in the store (not reconciled here) could claim."""
         others = [
             (job_id, chunk)
-            for job_id, chunk in self.store.uncertain_chunks(self.ops.name)
+            for job_id, chunk in self.store.uncertain_chunks(self.jobs.name)
             if not (job_id == self.job.job_id and chunk.index in self.pending)
         ]
         if not others:
             return set()
-        offset = self.ops._vendor_clock[0] if self.ops._vendor_clock else None
+        offset = self.jobs.vendor_clock[0] if self.jobs.vendor_clock else None
         contested: set[str] = set()
         for job_id, chunk in others:
             other_job = self.store.get_job(job_id)
             if other_job is None:  # pragma: no cover - the store never forgets jobs
                 continue
-            since = _window_start(self.ops, other_job, chunk.index, offset)
+            since = _window_start(self.jobs, other_job, chunk.index, offset)
             for info in unproven:
                 total, created = info["request_counts"]["total"], info["created_at"]
                 if (not total or total == chunk.request_count) and (
@@ -514,24 +526,27 @@ class _Reconciliation:
         needs_end = sorted(i for i, options in ambiguous.items() if options)
         if needs_end and (waiting is None or not running):
             index = needs_end[0]
-            raise _ambiguity(self.ops, self.job, index, [b["id"] for b in ambiguous[index]])
+            raise _ambiguity(self.jobs, self.job, index, [b["id"] for b in ambiguous[index]])
         if needs_end:
             assert waiting is not None
             pause = self.delay
         else:
             pause = max(
-                min(_settle_remaining(self.ops, self.job, i, offset) for i in ambiguous), 0.001
+                min(_settle_remaining(self.jobs, self.job, i, offset) for i in ambiguous), 0.001
             )
         elapsed = time.monotonic() - self.started
         out_of_time = waiting is not None and (
             (waiting.timeout is not None and elapsed + pause > waiting.timeout)
-            or (waiting.max_iterations is not None and self.polls >= waiting.max_iterations)
+            or (
+                waiting.poll.max_iterations is not None
+                and self.polls >= waiting.poll.max_iterations
+            )
         )
         if out_of_time:
             index = needs_end[0] if needs_end else min(ambiguous)
-            quiet = self.ops.settings.create_settle_seconds
+            quiet = self.jobs.options.create_settle_seconds
             raise _ambiguity(
-                self.ops,
+                self.jobs,
                 self.job,
                 index,
                 [b["id"] for b in ambiguous[index]],
@@ -553,22 +568,21 @@ class _Reconciliation:
         if not needs_end:
             return
         for batch_id in sorted(running):
-            info = await self.ops._call(self.ops.fetch_batch(batch_id))
+            info = await self.jobs.call(self.jobs.provider.fetch_batch(batch_id))
             if info["status"].is_terminal:
                 break
         assert waiting is not None
-        floor = 0.001 if waiting.interval > 0 else 0.0
-        self.delay = min(max(self.delay * 1.5, floor), waiting.max_interval)
+        self.delay = waiting.poll.next_delay(self.delay)
 
 
 def _ambiguity(
-    ops: BatchOperations,
+    jobs: Orchestrator,
     job: JobRecord,
     index: int,
     candidates: list[str],
     reason: str = "",
 ) -> SubmissionAmbiguousError:
-    base, store = f"lmbatch resolve {job.job_id} --chunk {index}", _store_option(ops)
+    base, store = f"lmbatch resolve {job.job_id} --chunk {index}", _store_option(jobs)
     commands = [f"{base} --adopt {batch_id}{store}" for batch_id in candidates]
     commands.append(f"{base} --not-created{store}")
     message = (
@@ -596,15 +610,15 @@ def _ambiguity(
         chunk_index=index,
         candidates=candidates,
         commands=commands,
-        provider=ops.name,
+        provider=jobs.name,
     )
 
 
-def _store_option(ops: BatchOperations) -> str:
+def _store_option(jobs: Orchestrator) -> str:
     """``--store PATH`` when the CLI would not find the store on its own."""
     from lmbatch._store import default_store_path
 
-    path = ops.store.path
+    path = jobs.store.path
     if path == ":memory:" or path == str(default_store_path()):
         return ""
     return f" --store {shlex.quote(path)}"
@@ -613,12 +627,12 @@ def _store_option(ops: BatchOperations) -> str:
 # ------------------------------------------------------------------ verification
 
 
-async def _verdict(ops: BatchOperations, job: JobRecord, index: int, info: BatchInfo) -> str:
+async def _verdict(jobs: Orchestrator, job: JobRecord, index: int, info: BatchInfo) -> str:
     """Read an adopted batch's result ids (only the ids) against the chunk's key map."""
-    tag = ops.store.job_tag(job.job_id)
-    own = {custom_id for custom_id, _ in ops.store.iter_keys(job.job_id, index)}
+    tag = jobs.store.job_tag(job.job_id)
+    own = {custom_id for custom_id, _ in jobs.store.iter_keys(job.job_id, index)}
     mine = siblings = strangers = 0
-    async for record in ops._stream_records(info, job.context):
+    async for record in jobs.stream_records(info, job.context):
         custom_id = record.custom_id
         if custom_id is None:
             continue
@@ -635,12 +649,12 @@ async def _verdict(ops: BatchOperations, job: JobRecord, index: int, info: Batch
     return _UNPROVABLE
 
 
-def _unverified(ops: BatchOperations, job_id: str, index: int, batch_id: str) -> bool:
-    adoption = ops.store.adoption(job_id, index)
+def _unverified(jobs: Orchestrator, job_id: str, index: int, batch_id: str) -> bool:
+    adoption = jobs.store.adoption(job_id, index)
     return adoption is not None and adoption == (batch_id, False)
 
 
-async def settle_adopted(ops: BatchOperations, job: JobRecord) -> bool:
+async def settle_adopted(jobs: Orchestrator, job: JobRecord) -> bool:
     """Verify the job's adopted batches that have ended; True if one was disowned.
 
     A disowned chunk is *planned* again: the caller submits it and waits once more.
@@ -648,22 +662,22 @@ async def settle_adopted(ops: BatchOperations, job: JobRecord) -> bool:
     Raises:
         SubmissionAmbiguousError: A batch's results prove nothing either way.
     """
-    current = ops.store.get_job(job.job_id) or job
+    current = jobs.store.get_job(job.job_id) or job
     disowned = False
     for chunk in current.chunks:
-        if chunk.batch_id is None or not _unverified(ops, job.job_id, chunk.index, chunk.batch_id):
+        if chunk.batch_id is None or not _unverified(jobs, job.job_id, chunk.index, chunk.batch_id):
             continue
-        info = await ops._fetch(chunk.batch_id)
+        info = await jobs.fetch(chunk.batch_id)
         if not info["status"].is_terminal:
             continue
-        disowned |= await _settle(ops, current, chunk.index, info)
+        disowned |= await _settle(jobs, current, chunk.index, info)
     return disowned
 
 
-async def _settle(ops: BatchOperations, job: JobRecord, index: int, info: BatchInfo) -> bool:
-    verdict = await _verdict(ops, job, index, info)
+async def _settle(jobs: Orchestrator, job: JobRecord, index: int, info: BatchInfo) -> bool:
+    verdict = await _verdict(jobs, job, index, info)
     if verdict == _VERIFIED:
-        ops.store.mark_verified(job.job_id, index)
+        jobs.store.mark_verified(job.job_id, index)
         return False
     if verdict == _NOT_OURS:
         logger.warning(
@@ -673,17 +687,17 @@ async def _settle(ops: BatchOperations, job: JobRecord, index: int, info: BatchI
             index,
             info["id"],
         )
-        ops.store.disown_batch(
+        jobs.store.disown_batch(
             job.job_id, index, info["id"], "its results hold none of the chunk's requests"
         )
         return True
     raise _ambiguity(
-        ops, job, index, [info["id"]], f"the results of batch {info['id']} prove nothing"
+        jobs, job, index, [info["id"]], f"the results of batch {info['id']} prove nothing"
     )
 
 
 async def verify_parts(
-    ops: BatchOperations, parts: list[tuple[BatchInfo, JobRecord | None, int | None]]
+    jobs: Orchestrator, parts: list[tuple[BatchInfo, JobRecord | None, int | None]]
 ) -> None:
     """Before results are read: prove every adopted batch among ``parts`` the chunk's own.
 
@@ -693,9 +707,9 @@ async def verify_parts(
         SubmissionAmbiguousError: A batch's results prove nothing either way.
     """
     for info, job, index in parts:
-        if job is None or index is None or not _unverified(ops, job.job_id, index, info["id"]):
+        if job is None or index is None or not _unverified(jobs, job.job_id, index, info["id"]):
             continue
-        if await _settle(ops, job, index, info):
+        if await _settle(jobs, job, index, info):
             raise BatchNotFinishedError(
                 f"batch {info['id']} was taken for chunk {index} of job {job.job_id} after an "
                 "interrupted create, but its results hold other requests: none of them is "

@@ -26,20 +26,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from lmbatch._attempts import CHUNK_METADATA_KEY, JOB_ID_METADATA_KEY
 from lmbatch._errors import LMBatchError, SpoolDamagedError
-from lmbatch._planning import BatchPlan, retag_chunk_file
+from lmbatch._planning import BatchPlan, PreparedBatch, retag_chunk_file
 from lmbatch._store import JobRecord
 from lmbatch._store_contract import Store
 
 if TYPE_CHECKING:
-    from lmbatch._operations import BatchOperations
+    from lmbatch._jobs._orchestrator import Orchestrator
 
 __all__ = [
     "Checksum",
     "adopt_plan_chunk",
+    "discard_spool",
     "ensure_sound_chunks",
     "file_checksum",
     "plan_chunk_file",
+    "prepared_chunk",
     "requests_at_hand",
     "sound_sources",
 ]
@@ -117,10 +120,10 @@ def adopt_plan_chunk(store: Store, job_id: str, index: int, fresh: Path) -> None
 
 
 @contextlib.contextmanager
-def requests_at_hand(ops: BatchOperations, job_id: str, replan: Replan) -> Iterator[None]:
+def requests_at_hand(jobs: Orchestrator, job_id: str, replan: Replan) -> Iterator[None]:
     """While the block runs, damaged spool files of ``job_id`` (and of its resubmission
     rounds) can be rebuilt with ``replan`` (a fresh plan of the caller's requests)."""
-    sources = ops._spool_sources
+    sources = jobs.spool_sources
     mine = job_id not in sources
     if mine:
         sources[job_id] = replan
@@ -165,7 +168,7 @@ def _family_root(store: Store, job: JobRecord) -> JobRecord:
 
 
 def ensure_sound_chunks(
-    ops: BatchOperations, job: JobRecord, indices: list[int], *, missing_ok: bool = False
+    jobs: Orchestrator, job: JobRecord, indices: list[int], *, missing_ok: bool = False
 ) -> bool:
     """Check chunk files of ``job``; rebuild damaged ones from the caller's requests.
 
@@ -181,15 +184,15 @@ def ensure_sound_chunks(
         SpoolDamagedError: A file is damaged (or missing, unless ``missing_ok``) and the
             call at hand does not hold the requests to rebuild it.
     """
-    store = ops.store
+    store = jobs.store
     problems = {i: why for i in indices if (why := _problem(store, job.job_id, i)) is not None}
     if not problems:
         return True
     root = _family_root(store, job)
-    replan = ops._spool_sources.get(root.job_id)
+    replan = jobs.spool_sources.get(root.job_id)
     if replan is not None:
         try:
-            _rebuild(ops, job, root, sorted(problems), replan)
+            _rebuild(jobs, job, root, sorted(problems), replan)
         except (LMBatchError, OSError) as exc:
             logger.warning("job %s: could not rebuild spooled input: %s", job.job_id, exc)
         problems = {i: why for i in problems if (why := _problem(store, job.job_id, i))}
@@ -210,7 +213,7 @@ def ensure_sound_chunks(
     )
 
 
-def sound_sources(ops: BatchOperations, job: JobRecord) -> list[Path] | None:
+def sound_sources(jobs: Orchestrator, job: JobRecord) -> list[Path] | None:
     """Every chunk file of ``job``, checked (or rebuilt), to resubmit requests from.
 
     Returns None when the spool was deleted and cannot be rebuilt.
@@ -219,20 +222,20 @@ def sound_sources(ops: BatchOperations, job: JobRecord) -> list[Path] | None:
         SpoolDamagedError: A file is damaged and cannot be rebuilt.
     """
     indices = [chunk.index for chunk in job.chunks]
-    if not ensure_sound_chunks(ops, job, indices, missing_ok=True):
+    if not ensure_sound_chunks(jobs, job, indices, missing_ok=True):
         return None
-    return [chunk_path(ops.store, job.job_id, index) for index in indices]
+    return [chunk_path(jobs.store, job.job_id, index) for index in indices]
 
 
 def _rebuild(
-    ops: BatchOperations, job: JobRecord, root: JobRecord, indices: list[int], replan: Replan
+    jobs: Orchestrator, job: JobRecord, root: JobRecord, indices: list[int], replan: Replan
 ) -> None:
     """Rewrite chunk files of ``job`` from a fresh plan of the root job's requests.
 
     A rebuilt file replaces the spooled one only when it matches the recorded checksum
     (or, with none recorded, holds as many requests as the chunk).
     """
-    store = ops.store
+    store = jobs.store
     plan = replan()
     try:
         if plan.fingerprint != root.fingerprint or plan.chunk_sizes != [
@@ -246,7 +249,7 @@ def _rebuild(
             if job.job_id == root.job_id:
                 candidate, count = plan_chunk_file(plan, root, index), None
             else:
-                candidate, count = _select_lines(ops, job, index, plan, root, spool)
+                candidate, count = _select_lines(jobs, job, index, plan, root, spool)
             try:
                 _install(store, job, index, candidate, count)
             finally:
@@ -257,14 +260,15 @@ def _rebuild(
 
 
 def _select_lines(
-    ops: BatchOperations, job: JobRecord, index: int, plan: BatchPlan, root: JobRecord, spool: Path
+    jobs: Orchestrator, job: JobRecord, index: int, plan: BatchPlan, root: JobRecord, spool: Path
 ) -> tuple[Path, int]:
     """A file of the plan's lines for the requests of chunk ``index`` of a later round.
 
     Resubmission rounds copy the first round's lines unchanged and in order, so the
     lines of the chunk's custom ids, in plan order, are exactly what was spooled.
     """
-    wanted = {custom_id for custom_id, _ in ops.store.iter_keys(job.job_id, index)}
+    wanted = {custom_id for custom_id, _ in jobs.store.iter_keys(job.job_id, index)}
+    custom_id_of = jobs.provider._record_custom_id
     # Each round's ids carry its own job tag in place of the first round's.
     root_tag, job_tag = root.tag.encode("ascii"), job.tag.encode("ascii")
     handle, name = tempfile.mkstemp(prefix="rebuild-", dir=spool)
@@ -275,7 +279,7 @@ def _select_lines(
                 for line in source:
                     if root_tag and root_tag != job_tag:
                         line = line.replace(root_tag, job_tag)
-                    if line.strip() and ops._record_custom_id(json.loads(line)) in wanted:
+                    if line.strip() and custom_id_of(json.loads(line)) in wanted:
                         out.write(line.rstrip(b"\n") + b"\n")
                         count += 1
     return Path(name), count
@@ -303,3 +307,26 @@ def _install(store: Store, job: JobRecord, index: int, candidate: Path, count: i
         job.job_id,
         index,
     )
+
+
+def prepared_chunk(jobs: Orchestrator, job: JobRecord, index: int) -> PreparedBatch:
+    """The :class:`PreparedBatch` of one chunk, read from the store's spool."""
+    store = jobs.store
+    path = store.spool_path(job.job_id, index)
+    if not path.exists():
+        path = store.spool_fetch(job.job_id, index)  # a copy from a shared spool
+    return PreparedBatch(
+        job_id=job.job_id,
+        chunk_index=index,
+        path=path,
+        request_count=job.chunks[index].request_count,
+        byte_size=path.stat().st_size if path.exists() else 0,
+        metadata={JOB_ID_METADATA_KEY: job.job_id, CHUNK_METADATA_KEY: str(index)},
+        context=job.context,
+        job_created_at=job.created_at,
+    )
+
+
+def discard_spool(jobs: Orchestrator, job_id: str) -> None:
+    """Delete a job's spooled input (once its results are safely in hand)."""
+    jobs.store.discard_spool(job_id)

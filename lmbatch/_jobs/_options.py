@@ -1,0 +1,46 @@
+"""The orchestration's own settings, apart from what a vendor needs.
+
+:class:`JobOptions` holds what lmbatch's job machinery reads (how many batches are sent
+at once, how many may run, what collected outputs keep, how long an interrupted create
+is looked for); a provider's settings model (:class:`~lmbatch.ProviderSettings` and its
+vendor subclasses) adds the model, prices and the vendor's own options on top. Users set
+both the same way: as provider options (``get_batch_operations("openai",
+keep_raw=True)``, ``[providers.openai]`` in ``lmbatch.toml``, ``-O keep_raw=true``).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["JobOptions"]
+
+
+class JobOptions(BaseModel):
+    """How lmbatch runs jobs, whatever the vendor: submission, collection, reconciliation.
+
+    Every provider's settings include these options (its settings model derives from
+    this one), so they are set like any provider option.
+
+    Attributes:
+        max_concurrent_submissions: How many batches of one job are submitted at once.
+        max_batches_in_flight: Most batches of one job running at the same time (None:
+            no cap); further batches are submitted as earlier ones end.
+        in_flight_check_interval: Seconds between status checks while a job waits for
+            room under ``max_batches_in_flight``.
+        keep_raw: Keep each successful answer's vendor payload in ``LMOutput.raw``.
+            Off by default: results are read faster and take far less memory without
+            it. Failures always keep theirs, for diagnosis.
+        create_settle_seconds: After a create call was interrupted (the process died,
+            the connection dropped...), how long lmbatch keeps looking for the batch it
+            may have made before concluding it made none: a vendor can still be making a
+            batch whose request arrived just before the client went away. Counted from
+            the call's last sign of life, by the vendor's clock.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_concurrent_submissions: int = Field(default=4, ge=1)
+    max_batches_in_flight: int | None = Field(default=None, ge=1)
+    in_flight_check_interval: float = Field(default=30.0, ge=0)
+    keep_raw: bool = False
+    create_settle_seconds: float = Field(default=120.0, ge=0)
