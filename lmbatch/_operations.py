@@ -91,12 +91,14 @@ class BatchOperations(ABC):
     Get one with :func:`lmbatch.get_batch_operations`. Every public method is a
     coroutine; ids returned by :meth:`create` work with every other method.
 
-    Class attributes providers set:
+    Attributes:
         name: The provider name users select (also the entry-point name).
         settings_class: The provider's :class:`ProviderSettings` subclass.
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
         supported_methods: The public methods this provider offers.
         result_line_states: The request-count states the vendor writes result lines for.
+        result_download_delays: Pauses (seconds) before reading a results download again
+            after it failed or came back short; one more attempt than pauses.
         marks_create_start: Whether ``submit_batch`` calls :meth:`create_started`
             right before its create call (see there).
         completion_window: Seconds the vendor takes at most to end a batch, counted

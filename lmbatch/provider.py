@@ -116,8 +116,8 @@ from lmbatch._unchecked import build_unchecked
 from lmbatch._urls import download_url
 from lmbatch.hookspecs import hookimpl
 
-#: The version of this interface (see the compatibility promise above).
 PROVIDER_INTERFACE_VERSION = 1
+"""The version of this interface (see the compatibility promise in the module docstring)."""
 
 __all__ = [
     "ALL_METHODS",

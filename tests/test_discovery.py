@@ -116,17 +116,15 @@ def test_mypy_checks_every_provider_package_through_its_globs(
     assert any(glob.glob(pattern) for pattern in patterns)
 
 
-def test_docs_list_the_options_of_every_provider_of_the_repository(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_docs_list_the_options_of_every_provider_of_the_repository() -> None:
+    # The docs build documents what the plugin registry finds: every provider of the
+    # repository once installed (dev.py installs them all), core's fake last.
     hook = _load(ROOT / "docs" / "hooks" / "generated.py", "lmbatch_docs_hook")
     expected = {name for path in ROOT.glob("providers/*/") for name in _providers(path)}
     assert expected
-    assert hook.documented_providers() == [*sorted(expected), "fake"]
-    _write_provider(tmp_path, "lmbatch-newvendor", "newvendor")
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'lmbatch'\n")
-    monkeypatch.setattr(hook, "ROOT", tmp_path)
-    assert hook.documented_providers() == ["newvendor"]
+    documented = [entry.name for entry in hook.documented_providers()]
+    assert expected <= set(documented)
+    assert documented[-1] == "fake"
 
 
 def test_pytest_collects_the_tests_beside_every_plugin() -> None:

@@ -8,9 +8,10 @@ How blocks are treated:
   offline, exactly as printed.
 * A ```` ```toml title="lmbatch.toml" ```` block is written to that directory before the
   Python blocks that follow it on the same page run (examples that read config).
-* ```` ```python test="skip" ```` blocks do not run. Use it only for code that is included
-  from files tested elsewhere (``--8<--`` snippets of the example plugin) and say so
-  next to the block.
+* ```` ```python title="lmbatch-echo/lmbatch_echo/_operations.py" ```` blocks (titled with
+  a file of an example plugin under ``docs/examples/``) do not run: they are excerpts of
+  that file, checked to match it by ``test_example_excerpts.py``, and the file is tested
+  with its plugin.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pytest
 from pytest_examples import CodeExample, EvalExample, find_examples
 
 import lmbatch._jobs._waiting
-from tests.docs.conftest import EXAMPLE_PLUGIN, markdown_files
+from tests.docs.conftest import EXAMPLE_PLUGIN, excerpt_source, markdown_files
 
 pytest.importorskip("lmbatch.testing.emulator", reason="needs the emulator extra")
 from lmbatch.testing.emulator import Emulator
@@ -39,7 +40,7 @@ def _examples() -> list[CodeExample]:
     return [
         example
         for example in find_examples(*markdown_files())
-        if example.prefix_settings().get("test") != "skip"
+        if excerpt_source(example.prefix_settings().get("title")) is None
     ]
 
 
@@ -98,12 +99,10 @@ def test_examples_were_found() -> None:
     assert {"README.md", "index.md", "quickstart.md", "tutorial.md"} <= found
 
 
-def test_only_included_snippets_are_skipped() -> None:
+def test_no_example_is_skipped() -> None:
+    # Every block runs, or is an excerpt checked against the file it quotes.
     for example in find_examples(*markdown_files()):
-        if example.prefix_settings().get("test") == "skip":
-            assert example.source.lstrip().startswith("--8<--"), (
-                f"{example}: only code included from tested files may skip running"
-            )
+        assert "test" not in example.prefix_settings(), f"{example}: runs, or quotes a file"
 
 
 def test_python_version_is_supported() -> None:

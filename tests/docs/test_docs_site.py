@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lmbatch._config import load_config
-from tests.docs.conftest import EXAMPLE_PLUGIN, ROOT, markdown_files
+from tests.docs.conftest import DOCS, EXAMPLE_PLUGIN, ROOT, markdown_files
 
 _TOML_BLOCK = re.compile(r"^```toml(?P<info>[^\n]*)\n(?P<body>.*?)^```", re.M | re.S)
 
@@ -44,6 +44,17 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     tutorial = (site / "plugins" / "tutorial" / "index.html").read_text()
     assert "EchoBatchOperations" in tutorial
     assert "--8&lt;--" not in tutorial
+    reference = (site / "plugins" / "reference" / "index.html").read_text()
+    assert "lmbatch.provider.BatchOperations.encode_request" in reference
+    assert "Compatibility promise" in reference
+    assert ":class:" not in reference  # Sphinx roles in docstrings render as code
+    providers = (site / "providers" / "index.html").read_text()
+    assert "lmbatch-openai" in providers  # the generated comparison table
+    home = (site / "index.html").read_text()
+    for page in sorted((DOCS / "providers").glob("*.md")):
+        if page.stem != "index":  # every provider page is built and in the nav
+            assert (site / "providers" / page.stem / "index.html").is_file()
+            assert f'href="providers/{page.stem}/"' in home, page.name
 
 
 def _toml_blocks() -> list[tuple[str, str, str]]:

@@ -32,7 +32,7 @@ def signature_text(function: object) -> str:
 
 
 def test_hookspecs_are_found() -> None:
-    assert "lmbatch_register_providers" in hook_specs()
+    assert {"lmbatch_register_providers", "lmbatch_register_emulator_vendors"} <= set(hook_specs())
     assert isinstance(hookspecs.hookspec, pluggy.HookspecMarker)
 
 

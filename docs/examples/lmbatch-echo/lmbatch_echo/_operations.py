@@ -1,32 +1,30 @@
-"""The ``echo`` provider: a batch "vendor" kept as JSON files in a directory.
+"""The ``echo`` provider, on the echo vendor's batch API (:mod:`lmbatch_echo._vendor`).
 
 Every request is answered with ``echo: <last user text>``; a request with a
-``response_schema`` gets a sample object that fits the schema.
+``response_schema`` gets a JSON object that fits the schema.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
-import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from lmbatch.provider import (
     BatchInfo,
-    BatchNotFoundError,
     BatchOperations,
     BatchPage,
     BatchStatus,
+    ErrorKind,
     Hyperparameters,
     LMOutput,
     Message,
     MessageRole,
     PreparedBatch,
     ProviderLimits,
-    ProviderRequestError,
     ProviderSettings,
     RequestCounts,
     ResultRecord,
@@ -34,13 +32,15 @@ from lmbatch.provider import (
     TextOutput,
     TokenUsage,
     ValidationError,
+    create_failure,
+    error_for_status,
+    parse_json_object,
 )
-from lmbatch.testing import sample_from_schema
+from lmbatch_echo._vendor import EchoAPIError, EchoClient
 
 __all__ = ["EchoBatchOperations", "EchoSettings"]
 
 
-# --8<-- [start:settings]
 class EchoSettings(ProviderSettings):
     """Options of the ``echo`` provider.
 
@@ -56,9 +56,6 @@ class EchoSettings(ProviderSettings):
     polls_until_done: int = 1
 
 
-# --8<-- [end:settings]
-
-# --8<-- [start:status-table]
 #: The vendor's batch states, as lmbatch statuses.
 STATUS_MAP = {
     "running": BatchStatus.IN_PROGRESS,
@@ -66,10 +63,8 @@ STATUS_MAP = {
     "done": BatchStatus.FINISHED,
     "cancelled": BatchStatus.CANCELLED,
 }
-# --8<-- [end:status-table]
 
 
-# --8<-- [start:class]
 class EchoBatchOperations(BatchOperations):
     """The ``echo`` provider (select it with ``get_batch_operations("echo")``)."""
 
@@ -87,17 +82,27 @@ class EchoBatchOperations(BatchOperations):
     batch_discount = 0.0
 
     @property
-    def directory(self) -> Path:
-        """The folder holding the vendor's batches."""
+    def client(self) -> EchoClient:
+        """The vendor's API client (a real provider builds its SDK's client here)."""
         assert isinstance(self.settings, EchoSettings)
         folder = self.settings.directory or Path(tempfile.gettempdir()) / "lmbatch-echo"
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
-        return path
+        return EchoClient(path, self.settings.polls_until_done)
 
-    # --8<-- [end:class]
+    @contextmanager
+    def vendor_errors(self) -> Iterator[None]:
+        """The vendor's errors as lmbatch errors: core picks one from the HTTP status."""
+        try:
+            yield
+        except EchoAPIError as exc:
+            raise error_for_status(exc.status, exc.message, provider=self.name) from exc
 
-    # --8<-- [start:encode]
+    def validate_hyperparameters(self, params: Hyperparameters) -> None:
+        """Refuse, before anything is sent, settings the echo vendor has no use for."""
+        if params.tools:
+            raise ValidationError("the echo provider cannot call tools")
+
     def validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
         """Refuse, before anything is sent, what the echo vendor cannot take."""
         for message in messages:
@@ -115,45 +120,34 @@ class EchoBatchOperations(BatchOperations):
             "schema": schema,
         }
 
-    # --8<-- [end:encode]
+    def batch_context(self, params: Hyperparameters) -> dict[str, Any]:
+        """What reading the results will need to know: were the answers asked as JSON?"""
+        return {"structured": params.response_schema is not None}
 
-    # --8<-- [start:submit]
     async def submit_batch(self, batch: PreparedBatch) -> str:
-        """Store the batch as one JSON file; its name is the vendor's batch id."""
+        """Create the vendor batch; return its id."""
         assert isinstance(self.settings, EchoSettings)
-        batch_id = "echo_" + uuid.uuid4().hex[:16]
-        self._save(
-            {
-                "id": batch_id,
-                "model": self.settings.model,
-                "state": "running",
-                "polls_left": max(1, self.settings.polls_until_done),
-                "created_at": datetime.now(UTC).isoformat(),
-                "metadata": batch.metadata,
-                "records": list(batch.iter_records()),
-            }
-        )
-        return batch_id
+        try:
+            created = self.client.create_batch(
+                model=self.settings.model,
+                requests=list(batch.iter_records()),
+                metadata=batch.metadata,
+            )
+        except EchoAPIError as exc:
+            error = error_for_status(exc.status, exc.message, provider=self.name)
+            # Only a refusal (4xx) proves no batch was made; anything else is uncertain.
+            raise create_failure(batch, error, provider=self.name) from exc
+        return str(created["id"])
 
-    # --8<-- [end:submit]
-
-    # --8<-- [start:fetch]
     async def fetch_batch(self, batch_id: str) -> BatchInfo:
-        """What the vendor says of one batch; then time passes (one poll closer to done)."""
-        batch = self._load(batch_id)
-        info = self._info(batch)
-        if batch["state"] in ("running", "cancelling"):
-            batch["polls_left"] -= 1
-            if batch["state"] == "cancelling":
-                batch["state"] = "cancelled"
-            elif batch["polls_left"] <= 0:
-                batch["state"] = "done"
-            self._save(batch)
-        return info
+        """What the vendor says of one batch."""
+        with self.vendor_errors():
+            batch = self.client.get_batch(batch_id)
+        return self._info(batch)
 
     def _info(self, batch: dict[str, Any]) -> BatchInfo:
         status = STATUS_MAP[batch["state"]]
-        total = len(batch["records"])
+        total = len(batch["requests"])
         counts = RequestCounts(
             total=total,
             succeeded=total if status is BatchStatus.FINISHED else 0,
@@ -175,78 +169,51 @@ class EchoBatchOperations(BatchOperations):
             raw={"id": batch["id"], "state": batch["state"]},
         )
 
-    # --8<-- [end:fetch]
-
-    # --8<-- [start:results]
-    async def iter_result_records(
+    async def iter_result_lines(
         self, info: BatchInfo, context: dict[str, Any]
-    ) -> AsyncIterator[ResultRecord]:
-        """One decoded outcome per input line of a finished (or cancelled) batch."""
-        batch = self._load(info["id"])
-        for record in batch["records"]:
-            if batch["state"] == "cancelled":
-                output = LMOutput.failure(
-                    "cancelled", "the batch was cancelled", code="cancelled", provider=self.name
-                )
-            else:
-                output = self._answer(record, batch["model"])
-            yield ResultRecord(record["custom_id"], output)
+    ) -> AsyncIterator[str]:
+        """The raw lines of an ended batch's results file, streamed."""
+        with self.vendor_errors():
+            for line in self.client.iter_results(info["id"]):
+                yield line
 
-    def _answer(self, record: dict[str, Any], model: str | None) -> LMOutput:
-        prompt = record["prompt"]
-        if record["schema"] is not None:
-            item: StructuredOutput | TextOutput = StructuredOutput(
-                data=sample_from_schema(record["schema"], prompt)
+    def decode_record(self, record: dict[str, Any], context: dict[str, Any]) -> ResultRecord:
+        """One result line (core parsed it) as the request's outcome."""
+        custom_id = record.get("custom_id")
+        error = record.get("error")
+        if error is not None:
+            kind: ErrorKind = "cancelled" if error.get("code") == "cancelled" else "errored"
+            output = LMOutput.failure(
+                kind, error.get("message", ""), code=error.get("code"), provider=self.name
             )
-        else:
-            item = TextOutput(text=f"echo: {prompt}")
-        words = len(prompt.split())
-        return LMOutput(
+            return ResultRecord(custom_id, output)
+        answer = str(record.get("answer", ""))
+        item: StructuredOutput | TextOutput = TextOutput(text=answer)
+        if context.get("structured"):
+            data, problem = parse_json_object(answer)
+            if problem is not None:
+                output = LMOutput.failure(
+                    "invalid_response", problem, code="invalid_json", provider=self.name
+                )
+                return ResultRecord(custom_id, output)
+            item = StructuredOutput(data=data)
+        output = LMOutput(
             outputs=[item],
-            token_usage=TokenUsage(input_tokens=words, output_tokens=words + 1),
-            finish_details={"stop_reason": "end_turn", "model": model},
+            token_usage=TokenUsage(**record.get("usage", {})),
+            finish_details={"stop_reason": "end_turn", "model": record.get("model")},
         )
+        return ResultRecord(custom_id, output)
 
-    # --8<-- [end:results]
-
-    # --8<-- [start:list-cancel]
     async def list_batches_page(self, cursor: str | None) -> BatchPage:
         """Every batch, newest first, on one page."""
-        files = sorted(self.directory.glob("echo_*.json"), key=lambda p: p.stat().st_mtime_ns)
-        batches = [self._info(json.loads(path.read_text())) for path in reversed(files)]
-        return BatchPage(batches, next_cursor=None)
+        with self.vendor_errors():
+            batches = self.client.list_batches()
+        return BatchPage([self._info(batch) for batch in batches], next_cursor=None)
 
     async def cancel_batch(self, batch_id: str) -> None:
         """Ask the vendor to stop a running batch."""
-        batch = self._load(batch_id)
-        if batch["state"] != "running":
-            raise ProviderRequestError(
-                f"batch {batch_id} is {batch['state']} and cannot be cancelled",
-                provider=self.name,
-                status_code=409,
-            )
-        batch["state"] = "cancelling"
-        self._save(batch)
-
-    # --8<-- [end:list-cancel]
-
-    # --8<-- [start:storage]
-    def _path(self, batch_id: str) -> Path:
-        return self.directory / f"{batch_id}.json"
-
-    def _load(self, batch_id: str) -> dict[str, Any]:
-        path = self._path(batch_id)
-        if not batch_id.startswith("echo_") or not path.is_file():
-            raise BatchNotFoundError(
-                f"no echo batch {batch_id!r}", provider=self.name, status_code=404
-            )
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
-
-    def _save(self, batch: dict[str, Any]) -> None:
-        self._path(batch["id"]).write_text(json.dumps(batch))
-
-    # --8<-- [end:storage]
+        with self.vendor_errors():
+            self.client.cancel_batch(batch_id)
 
 
 def _last_user_text(messages: list[Message]) -> str:

@@ -1,6 +1,5 @@
 """Registers the ``echo`` provider with lmbatch."""
 
-# --8<-- [start:plugin]
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,6 +14,3 @@ def lmbatch_register_providers(register: Callable[[type[BatchOperations]], None]
     from lmbatch_echo._operations import EchoBatchOperations
 
     register(EchoBatchOperations)
-
-
-# --8<-- [end:plugin]

@@ -1,6 +1,5 @@
 """The echo provider passes lmbatch's provider contract suite."""
 
-# --8<-- [start:contract]
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,6 +17,3 @@ class TestEchoContract(BatchOperationsContract):
     @pytest.fixture
     def batch_operations(self, tmp_path: Path) -> EchoBatchOperations:
         return EchoBatchOperations(directory=str(tmp_path / "vendor"), store=":memory:")
-
-
-# --8<-- [end:contract]
