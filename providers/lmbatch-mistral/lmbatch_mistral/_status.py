@@ -94,6 +94,9 @@ def batch_info(raw: dict[str, Any], provider: str) -> BatchInfo:
         ],
         raw=raw,
         ended_at=_time(raw.get("completed_at")),
+        # Mistral does not report when a job times out (timeout_hours is not echoed
+        # back); the key is still there, as on every provider, so scripts read it alike.
+        expires_at=None,
     )
 
 
