@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from lmbatch._attempts import (
         JOB_ID_METADATA_KEY as JOB_ID_METADATA_KEY,
     )
+    from lmbatch._batchify import Batchify, DryRunGroup, batchify
     from lmbatch._config import LMBatchConfig, get_batch_operations, load_config
     from lmbatch._cost import Cost, ModelPrices
     from lmbatch._errors import (
@@ -145,9 +146,11 @@ __all__ = [
     "BatchOverdueError",
     "BatchStatus",
     "BatchTimeoutError",
+    "Batchify",
     "BudgetExceededError",
     "ConfigError",
     "Cost",
+    "DryRunGroup",
     "EndpointMismatchError",
     "ErrorKind",
     "Estimate",
@@ -198,6 +201,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "available_providers",
+    "batchify",
     "get_batch_operations",
     "load_config",
     "map_sync",
@@ -222,6 +226,7 @@ _EXPORTS: dict[str, str] = {
     "ResubmissionRound": "lmbatch._jobs._resubmit_policy",
     "BatchStatus": "lmbatch._status",
     "BatchTimeoutError": "lmbatch._errors",
+    "Batchify": "lmbatch._batchify",
     "BudgetExceededError": "lmbatch._errors",
     "CHUNK_METADATA_KEY": "lmbatch._attempts",
     "ConfigError": "lmbatch._errors",
@@ -229,6 +234,7 @@ _EXPORTS: dict[str, str] = {
     "EndpointMismatchError": "lmbatch._errors",
     "EndpointOption": "lmbatch._settings",
     "Cost": "lmbatch._cost",
+    "DryRunGroup": "lmbatch._batchify",
     "ErrorKind": "lmbatch._outputs",
     "FinishReason": "lmbatch._outputs",
     "Estimate": "lmbatch._estimate",
@@ -280,6 +286,7 @@ _EXPORTS: dict[str, str] = {
     "UnknownProviderError": "lmbatch._errors",
     "UntrustedURLError": "lmbatch._errors",
     "ValidationError": "lmbatch._errors",
+    "batchify": "lmbatch._batchify",
     "empty_counts": "lmbatch._status",
     "get_batch_operations": "lmbatch._config",
     "hookimpl": "lmbatch.hookspecs",

@@ -16,7 +16,9 @@ hook: an HTTP client with a transport of ours; no SDK internals are patched):
   an error naming why, or sent live with ``passthrough=True``.
 
 A group is submitted once no new call joined it for ``batch_window_seconds``, when it
-reaches ``batch_size``, or at the end of the block. Identical request bodies are one
+reaches ``batch_size``, or at the end of the block. With ``dry_run=True`` nothing is
+sent: each group is counted and priced instead (:attr:`Batchify.dry_run_report`), and
+its calls fail with an error saying so. Identical request bodies are one
 request (answered to every caller). The requests of a job are sorted by a fingerprint
 of their bodies, so the same calls make the same job: running the script again after a
 crash re-attaches to it.
@@ -32,13 +34,18 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmbatch._errors import LMBatchError, ValidationError
 from lmbatch._keys import strip_job_tag
 from lmbatch._outputs import LMOutput
 
-__all__ = ["Batchify", "batchify"]
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from lmbatch._estimate import Estimate
+
+__all__ = ["Batchify", "DryRunGroup", "batchify"]
 
 logger = logging.getLogger("lmbatch")
 
@@ -62,6 +69,19 @@ _ANTHROPIC_TYPES = {
     529: "overloaded_error",
 }
 _ANTHROPIC_STATUS = {name: status for status, name in _ANTHROPIC_TYPES.items()}
+#: The status a dry run answers its calls with: "precondition failed" (the precondition
+#: being a real run). The OpenAI SDK raises its base ``APIStatusError`` for it, the
+#: Anthropic SDK its ``PreconditionFailedError``; neither suggests the request was wrong
+#: (as ``BadRequestError`` would) and neither retries it.
+DRY_RUN_STATUS = 412
+#: Where the output-token limit sits in each endpoint's request body.
+_MAX_TOKENS_FIELDS = ("max_output_tokens", "max_completion_tokens", "max_tokens")
+#: Body fields that carry the prompt, by endpoint (what a dry run counts tokens of).
+_PROMPT_FIELDS = {
+    "/v1/responses": ("instructions", "input"),
+    "/v1/chat/completions": ("messages",),
+    "/v1/messages": ("system", "messages"),
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,33 @@ class _Group:
     model: str
     base_url: str
     api_key: str
+
+
+@dataclass(frozen=True)
+class DryRunGroup:
+    """One job a dry run would have submitted: what it counted and what it would cost.
+
+    Attributes:
+        provider: ``"openai"`` or ``"anthropic"``.
+        endpoint: The vendor endpoint (``/v1/responses``...).
+        model: The model the calls named.
+        calls: Calls made (identical calls count once each in ``calls``, once in
+            ``estimate.requests``: they would be one request).
+        estimate: The cost estimate of the distinct requests (tokens counted offline
+            from the prompt text of each body; ``estimate.cost`` is None when the
+            model's price is unknown).
+    """
+
+    provider: str
+    endpoint: str
+    model: str
+    calls: int
+    estimate: Estimate
+
+    @property
+    def cost(self) -> Decimal | None:
+        """Estimated USD with the batch discount (typical); None when unpriced."""
+        return self.estimate.cost
 
 
 @dataclass
@@ -99,6 +146,10 @@ class Batchify:
         batch_size: Submit a group once it holds this many distinct requests.
         batch_window_seconds: Submit a group once no call joined it for this long.
         passthrough: Send calls a batch cannot carry live instead of refusing them.
+        dry_run: Send nothing: count the calls and estimate their cost per vendor,
+            endpoint and model (:attr:`dry_run_report`, :meth:`describe`). Each call
+            then raises the SDK's ``APIStatusError`` (or its subclass for status 412,
+            message starting ``lmbatch.batchify dry run``) once its group is counted.
         store: Job store (path); default as for :func:`get_batch_operations`.
         status_check_interval: First pause between status checks of a job.
         timeout: Most seconds to wait for one job (default: ``invoke``'s).
@@ -112,6 +163,7 @@ class Batchify:
         batch_size: int = 50_000,
         batch_window_seconds: float = 2.0,
         passthrough: bool = False,
+        dry_run: bool = False,
         store: Any = None,
         status_check_interval: float = 30.0,
         timeout: float | None = None,
@@ -125,6 +177,7 @@ class Batchify:
         self.batch_size = batch_size
         self.batch_window_seconds = batch_window_seconds
         self.passthrough = passthrough
+        self.dry_run = dry_run
         self.store = store
         self.status_check_interval = status_check_interval
         self.timeout = timeout
@@ -138,6 +191,9 @@ class Batchify:
         #: Jobs submitted (or re-attached to) by this session, by group: how many calls
         #: each carried. For reports and tests.
         self.submitted: list[tuple[str, str, str, int]] = []
+        #: With ``dry_run=True``: each job that would have been submitted, counted and
+        #: priced (filled as groups flush; complete once the block has ended).
+        self.dry_run_report: list[DryRunGroup] = []
 
     async def __aenter__(self) -> Batchify:
         self._open = True
@@ -158,6 +214,33 @@ class Batchify:
             self._open = False
             for client in self._clients:
                 await client.aclose()
+
+    @property
+    def dry_run_cost(self) -> Decimal | None:
+        """Estimated USD of every group of a dry run; None when some price is unknown."""
+        from decimal import Decimal
+
+        total = Decimal(0)
+        for group in self.dry_run_report:
+            if group.cost is None:
+                return None
+            total += group.cost
+        return total
+
+    def describe(self) -> str:
+        """The dry run's report for people: one line per vendor, endpoint and model."""
+        from lmbatch._cost import usd
+
+        lines = []
+        for group in self.dry_run_report:
+            cost = usd(group.cost) if group.cost is not None else "price unknown"
+            lines.append(
+                f"{group.provider} {group.endpoint} {group.model}: {group.calls} call"
+                f"{'s' if group.calls != 1 else ''}, ~{cost} with the batch discount"
+            )
+        total = self.dry_run_cost
+        lines.append(f"total: ~{usd(total) if total is not None else 'unknown'}")
+        return "\n".join(lines)
 
     def http_client(self, sdk: str = "openai", **client_options: Any) -> Any:
         """An HTTP client for the SDK's ``http_client=`` argument, batching its calls.
@@ -235,7 +318,8 @@ class Batchify:
             return
         if pending.timer is not None:
             pending.timer.cancel()
-        task = asyncio.get_running_loop().create_task(self._run_job(group, pending.bodies))
+        run = self._count_job if self.dry_run else self._run_job
+        task = asyncio.get_running_loop().create_task(run(group, pending.bodies))
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
 
@@ -285,6 +369,44 @@ class Batchify:
                         future.set_exception(exc)
             raise
 
+    async def _count_job(self, group: _Group, bodies: dict[str, dict[str, Any]]) -> None:
+        """A dry run's flush: price the group's requests, send nothing, fail its calls."""
+        from lmbatch._config import get_batch_operations
+
+        calls = sum(len(self._waiters.get((group, key), [])) for key in bodies)
+        options: dict[str, Any] = {"model": group.model, "base_url": group.base_url}
+        if group.provider == "openai":
+            options["endpoint"] = group.endpoint
+        limits = [
+            value
+            for body in bodies.values()
+            for name in _MAX_TOKENS_FIELDS
+            if isinstance(value := body.get(name), int) and not isinstance(value, bool)
+        ]
+        # The largest limit of the group: the upper bound stays an upper bound.
+        hyperparameters = {"max_tokens": max(limits)} if limits else None
+        prompts = {key: _prompt_text(group.endpoint, body) for key, body in bodies.items()}
+        try:
+            ops = get_batch_operations(group.provider, store=self.store, **options)
+            async with ops:
+                estimate = await ops.estimate(prompts, hyperparameters)
+        except BaseException as exc:
+            for key in bodies:
+                for future in self._waiters.pop((group, key), []):
+                    if not future.done():
+                        future.set_exception(exc)
+            raise
+        self.dry_run_report.append(
+            DryRunGroup(group.provider, group.endpoint, group.model, calls, estimate)
+        )
+        message = (
+            f"lmbatch.batchify dry run: this call was counted ({group.model}, "
+            f"{calls} call{'s' if calls != 1 else ''} in its group), not sent"
+        )
+        answer = _error_answer(group.provider, DRY_RUN_STATUS, "dry_run", message)
+        for key in bodies:
+            self._resolve(group, key, answer)
+
     def _resolve(self, group: _Group, key: str, answer: _Answer) -> None:
         for future in self._waiters.pop((group, key), []):
             if not future.done():
@@ -300,6 +422,30 @@ def _raw_encoder(group: _Group, bodies: dict[str, dict[str, Any]]) -> Any:
         return {"custom_id": custom_id, "method": "POST", "url": group.endpoint, "body": body}
 
     return encode
+
+
+def _prompt_text(endpoint: str, body: Mapping[str, Any]) -> str:
+    """The text of a request's prompt fields, for an offline token count.
+
+    Every string under the prompt fields counts except the structural ones (roles,
+    part types, ids), so the figure is close for text and a lower bound with images.
+    """
+    parts: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                if name not in {"role", "type", "id", "call_id", "cache_control"}:
+                    walk(item)
+
+    for name in _PROMPT_FIELDS.get(endpoint, ()):
+        walk(body.get(name))
+    return "\n".join(parts) or " "
 
 
 def _credential(provider: str, headers: Any) -> str:
@@ -380,6 +526,7 @@ def batchify(
     batch_size: int = 50_000,
     batch_window_seconds: float = 2.0,
     passthrough: bool = False,
+    dry_run: bool = False,
     store: Any = None,
     status_check_interval: float = 30.0,
     timeout: float | None = None,
@@ -400,6 +547,7 @@ def batchify(
         batch_size=batch_size,
         batch_window_seconds=batch_window_seconds,
         passthrough=passthrough,
+        dry_run=dry_run,
         store=store,
         status_check_interval=status_check_interval,
         timeout=timeout,

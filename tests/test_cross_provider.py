@@ -108,6 +108,12 @@ async def script(provider: str | None = None, model: str | None = None) -> dict[
         shape["first_status"] = info["status"]
         # Values differ by vendor (OpenAI counts nothing while validating); fields do not.
         shape["count_fields"] = sorted(info["request_counts"])
+        if "cancel" not in ops.supported_methods:  # e.g. OpenRouter: batches run to the end
+            shape["cancel"] = "unsupported"
+            listed = await ops.list()
+            shape["listed"] = batch_id in {item["id"] for item in listed}
+            shape["list_item_keys"] = sorted(set().union(*(item.keys() for item in listed)))
+            return shape
         await ops.cancel(batch_id)
         for _ in range(50):
             status = await ops.status(batch_id)

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from lmbatch._batchify import batchify
+import lmbatch
+from lmbatch import batchify
 
 openai = pytest.importorskip("openai")
 anthropic = pytest.importorskip("anthropic")
@@ -155,6 +156,98 @@ async def test_streaming_is_refused_naming_why_or_sent_live_with_passthrough(
             with pytest.raises(openai.NotFoundError):
                 await client.models.list()
         assert len(emulator.calls) > seen
+
+
+async def test_file_uploads_are_refused_naming_why_or_sent_live_with_passthrough(
+    tmp_path: Path,
+) -> None:
+    async with Emulator() as emulator:
+        async with batchify(store=_store(tmp_path), **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            with pytest.raises(openai.BadRequestError, match="POST /v1/files is not a call"):
+                await client.files.create(file=("a.jsonl", b"{}\n"), purpose="batch")
+        assert emulator.calls == []
+        async with batchify(store=_store(tmp_path), passthrough=True, **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            uploaded = await client.files.create(file=("a.jsonl", b"{}\n"), purpose="batch")
+        assert uploaded.id
+        assert emulator.create_calls == 0
+
+
+async def test_dry_run_counts_and_prices_each_group_and_sends_nothing(tmp_path: Path) -> None:
+    async with Emulator() as emulator:
+        async with batchify(store=_store(tmp_path), dry_run=True, **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            claude = anthropic.AsyncAnthropic(
+                base_url=emulator.anthropic_base_url,
+                api_key="k",
+                http_client=batch.http_client("anthropic"),
+            )
+            outcomes = await asyncio.gather(
+                client.responses.create(model="gpt-4.1-mini", input="one", max_output_tokens=30),
+                client.responses.create(model="gpt-4.1-mini", input="two", max_output_tokens=30),
+                client.responses.create(model="gpt-4.1-mini", input="two", max_output_tokens=30),
+                claude.messages.create(
+                    model="claude-haiku-4-5",
+                    max_tokens=40,
+                    messages=[{"role": "user", "content": "three"}],
+                ),
+                return_exceptions=True,
+            )
+        assert emulator.calls == []  # not even an upload
+    for outcome in outcomes[:3]:
+        assert type(outcome) is openai.APIStatusError
+        assert outcome.status_code == 412
+        assert "lmbatch.batchify dry run" in str(outcome)
+    assert isinstance(outcomes[3], anthropic.APIStatusError)  # PreconditionFailedError
+    assert outcomes[3].status_code == 412
+    report = sorted(batch.dry_run_report, key=lambda group: group.provider)
+    assert [(g.provider, g.endpoint, g.model, g.calls) for g in report] == [
+        ("anthropic", "/v1/messages", "claude-haiku-4-5", 1),
+        ("openai", "/v1/responses", "gpt-4.1-mini", 3),
+    ]
+    openai_estimate = report[1].estimate
+    assert openai_estimate.requests == 2  # the identical calls would be one request
+    assert openai_estimate.output_tokens_upper == 60  # max_output_tokens per request
+    assert report[1].cost is not None
+    assert report[1].cost > 0
+    assert batch.dry_run_cost is not None
+    assert batch.dry_run_cost > report[1].cost
+    assert batch.submitted == []
+    assert "gpt-4.1-mini: 3 calls" in batch.describe()
+
+
+async def test_the_same_block_run_again_re_attaches_and_submits_nothing_new(
+    tmp_path: Path,
+) -> None:
+    async def run(emulator: Any) -> list[str]:
+        async with batchify(store=_store(tmp_path), **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            answers = await asyncio.gather(
+                *(client.responses.create(model="gpt-4.1-mini", input=f"q{i}") for i in range(5))
+            )
+        return [answer.output_text for answer in answers]
+
+    async with Emulator() as emulator:
+        first = await run(emulator)
+        assert emulator.create_calls == 1
+        second = await run(emulator)
+        assert emulator.create_calls == 1
+        assert all(count == 1 for count in emulator.submissions.values())
+    assert first == second == [f"echo: q{i}" for i in range(5)]
+
+
+def test_batchify_is_exported_lazily() -> None:
+    assert lmbatch.batchify is batchify
+    assert "batchify" in lmbatch.__all__
 
 
 async def test_identical_calls_are_one_request_answered_to_each_caller(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from lmbatch.testing._directives import NO_FAULT, KeyFault, faults_in_text, pars
 from lmbatch.testing._schema_sample import sample_from_schema
 from lmbatch.testing.emulator._app import create_app
 from lmbatch.testing.emulator._faults import FaultPlan, ResultsTamper, TamperAction
-from lmbatch.testing.emulator._http import retry_headers
+from lmbatch.testing.emulator._http import has_bearer_key, retry_headers
 from lmbatch.testing.emulator._ids import base62_id, hex_id
 from lmbatch.testing.emulator._jobs import Job, runnable_prefix, write_result_line
 from lmbatch.testing.emulator._registry import installed_vendors
@@ -70,6 +70,7 @@ __all__ = [
     "base62_id",
     "create_app",
     "faults_in_text",
+    "has_bearer_key",
     "hex_id",
     "installed_vendors",
     "instance_for",

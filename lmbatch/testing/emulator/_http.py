@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 
@@ -18,6 +19,21 @@ def retry_headers(status: int) -> dict[str, str]:
         Headers to add (empty unless ``status`` is 429).
     """
     return {"retry-after": "0"} if status == 429 else {}
+
+
+def has_bearer_key(request: Request) -> bool:
+    """Whether a request carries ``Authorization: Bearer <key>`` (any non-empty key).
+
+    The check behind the ``auth_error`` of every vendor whose API takes a bearer key.
+
+    Args:
+        request: The incoming request.
+
+    Returns:
+        True when the header is there with a key.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 def unrouted(status: int, method: str, path: str, served: list[str]) -> JSONResponse:

@@ -8,7 +8,8 @@ differences:
 * ``completion_window`` from ``24h`` to ``7d``; a batch's ``expires_at`` follows it;
 * answers carry ``x_groq`` (Groq's request id), timing fields in ``usage`` and, for
   reasoning models, ``message.reasoning``: the request id and timings go to
-  ``finish_details``, the reasoning to a :class:`ThinkingOutput` before the text;
+  ``finish_details``; the reasoning is a :class:`ThinkingOutput` before the text (read
+  by ``lmbatch_openai``'s chat decoder);
 * the list is one page (no ``has_more``), in no promised order.
 """
 
@@ -25,7 +26,6 @@ from lmbatch.provider import (
     ProviderLimits,
     ProviderSettings,
     ResultRecord,
-    ThinkingOutput,
 )
 from lmbatch_groq._settings import GroqSettings, window_seconds
 
@@ -124,11 +124,6 @@ class GroqBatchOperations(OpenAICompatibleBatchOperations):
         body = response.get("body") if isinstance(response, dict) else None
         if output.error is not None or not isinstance(body, dict):
             return decoded
-        choices = body.get("choices") or [{}]
-        message = choices[0].get("message") if isinstance(choices[0], dict) else None
-        reasoning = message.get("reasoning") if isinstance(message, dict) else None
-        if isinstance(reasoning, str) and reasoning:
-            output.outputs.insert(0, ThinkingOutput(text=reasoning))
         x_groq = body.get("x_groq")
         if isinstance(x_groq, dict) and x_groq.get("id"):
             output.finish_details["groq_request_id"] = x_groq["id"]

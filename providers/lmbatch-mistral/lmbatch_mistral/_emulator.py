@@ -1,5 +1,10 @@
 """Mistral's Batch API for the local emulator (``lmbatch.testing.emulator``).
 
+Registered by the plugin (``lmbatch_mistral._plugin``) through the
+``lmbatch_register_emulator_vendors`` hook. Its routes live under ``/mistral`` (OpenAI's
+own ``/v1/files`` is served beside them), so clients use ``emu.mistral_base_url``
+(``…/mistral``; the SDK adds ``/v1``).
+
 Routes: ``POST /v1/files`` (multipart, purpose ``batch``), ``GET /v1/files/{id}/content``,
 ``DELETE /v1/files/{id}``, ``POST /v1/batch/jobs`` (``input_files`` or inline
 ``requests``, ``endpoint``, ``model``, ``metadata``, ``timeout_hours``), ``GET
@@ -7,96 +12,61 @@ Routes: ``POST /v1/files`` (multipart, purpose ``batch``), ``GET /v1/files/{id}/
 /v1/batch/jobs/{id}`` and ``POST /v1/batch/jobs/{id}/cancel``. Jobs go ``QUEUED`` →
 ``RUNNING`` → ``SUCCESS`` (``TIMEOUT_EXCEEDED`` when a request is scripted to
 ``expire``; ``CANCELLATION_REQUESTED`` → ``CANCELLED``); answers are written to an
-output file, failures to an error file. Request directives and operation faults
-(``upload``, ``create``, ``retrieve``, ``list``, ``cancel``, ``content``) work as for
-the other vendors.
-
-Built on the emulator host as it is: :func:`create_app` makes a Starlette app around an
-:class:`EmulatorState`; :class:`MistralEmulator` is what the plugin registers once the
-host takes vendor plugins.
+output file, failures to an error file. Auth, the clock, request directives and
+operation faults (``upload``, ``content``, ``delete_file``, ``create``, ``retrieve``,
+``list``, ``cancel``) come from the host.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from pathlib import Path
+from typing import Any
 
-from starlette.applications import Starlette
+from lmbatch_openai import emulated_chat_completion
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from lmbatch.testing.emulator import EmulatorState, KeyFault, faults_in_text, instance_for
+from lmbatch.testing.emulator import (
+    EmulatorState,
+    EmulatorVendor,
+    Job,
+    KeyFault,
+    RequestRejected,
+    faults_in_text,
+    has_bearer_key,
+    write_result_line,
+)
 
-if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-    from pathlib import Path
-
-__all__ = ["MistralEmulator", "create_app"]
+__all__ = ["MistralEmulator"]
 
 TERMINAL = ("SUCCESS", "FAILED", "TIMEOUT_EXCEEDED", "CANCELLED")
-STATUSES = ("QUEUED", "RUNNING", *TERMINAL, "CANCELLATION_REQUESTED")
 ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/fim/completions", "/v1/moderations")
+_ROOT = "/mistral/v1"
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    parts = [p.get("text") for p in content or [] if isinstance(p, dict)]
-    return " ".join(p for p in parts if isinstance(p, str))
+def _answer(model: str | None, body: dict[str, Any], fault: KeyFault) -> dict[str, Any]:
+    """The ``response`` of one request: the emulated chat completion, or a Mistral error."""
+    try:
+        if fault.error_status is not None:
+            raise RequestRejected(fault.error_status, "Emulated failure")
+        return {"status_code": 200, "body": emulated_chat_completion({"model": model, **body})}
+    except RequestRejected as exc:
+        error = {"object": "error", "message": exc.message, "type": "api_error"}
+        return {"status_code": exc.status, "body": error}
 
 
-def chat_answer(body: dict[str, Any]) -> dict[str, Any]:
-    """A deterministic Mistral chat completion: echo, structured output or a tool call."""
-    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-    users = [_text(m.get("content")) for m in messages if m.get("role") == "user"]
-    user = users[-1] if users else ""
-    message: dict[str, Any] = {"role": "assistant", "content": "", "tool_calls": None}
-    finish = "stop"
-    tools = {
-        t["function"]["name"]: t["function"].get("parameters") or {}
-        for t in body.get("tools") or []
-        if isinstance(t, dict) and isinstance(t.get("function"), dict)
-    }
-    choice = body.get("tool_choice")
-    forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
-    if choice in ("required", "any") and tools:
-        forced = next(iter(tools))
-    schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
-    if forced in tools:
-        args = json.dumps(instance_for(tools[forced], seed_text=user))
-        call = {"id": "call1", "type": "function", "function": {"name": forced, "arguments": args}}
-        message["tool_calls"], finish = [call], "tool_calls"
-    else:
-        text = json.dumps(instance_for(schema, seed_text=user)) if schema else f"echo: {user}"
-        limit = body.get("max_tokens")
-        if isinstance(limit, int) and len(text) > limit * 4:
-            text, finish = text[: limit * 4], "length"
-        message["content"] = text
-    prompt = sum(len(_text(m.get("content"))) for m in messages) // 4 + 1
-    completion = len(json.dumps(message)) // 4
-    return {
-        "id": uuid.uuid4().hex,
-        "object": "chat.completion",
-        "model": body.get("model"),
-        "created": int(time.time()),
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        },
-    }
-
-
-def _error(status: int, message: str) -> JSONResponse:
+def _error(status: int, message: str | None = None) -> JSONResponse:
     kind = "invalid_request_error" if status < 500 else "internal_error"
-    body = {"object": "error", "message": message, "type": kind, "param": None, "code": None}
+    text = message or ("Emulated fault" if status >= 500 else "Request refused")
+    body = {"object": "error", "message": text, "type": kind, "param": None, "code": None}
     return JSONResponse(body, status_code=status)
 
 
@@ -114,6 +84,7 @@ class _Job:
     faults: dict[str, KeyFault]
     write: Callable[[str, str], str]  # (file name, content) -> file id
     cancel_fraction: float
+    clock: Callable[[], float]
     timeout_hours: int = 24
     status: str = "QUEUED"
     polls: int = 0
@@ -129,7 +100,7 @@ class _Job:
 
     def step(self) -> None:
         if self.status == "QUEUED":
-            self.status, self.started_at = "RUNNING", int(time.time())
+            self.status, self.started_at = "RUNNING", int(self.clock())
         elif self.status == "RUNNING":
             late = any(fault.expire for fault in self.faults.values())
             self._finish("TIMEOUT_EXCEEDED" if late else "SUCCESS", len(self.requests))
@@ -142,29 +113,21 @@ class _Job:
             self._finish("TIMEOUT_EXCEEDED", finished)
 
     def _finish(self, status: str, ran: int) -> None:
-        out: list[str] = []
-        err: list[str] = []
+        out, err = io.StringIO(), io.StringIO()
         for index, request in enumerate(self.requests[:ran]):
             custom_id = request["custom_id"]
             fault = self.faults.get(custom_id, KeyFault())
-            if fault.omit or fault.expire:
+            if fault.expire:
                 continue
-            line: dict[str, Any] = {"id": f"r{index}", "custom_id": custom_id, "error": None}
-            if fault.error_status is not None:
-                body = {"object": "error", "message": "Emulated failure", "type": "api_error"}
-                line["response"] = {"status_code": fault.error_status, "body": body}
-            else:
-                body = chat_answer({"model": self.model, **request["body"]})
-                line["response"] = {"status_code": 200, "body": body}
-            text = json.dumps(line)
-            text = text[: len(text) // 2] if fault.malformed else text
-            target = err if fault.error_status is not None else out
-            target += [text, text] if fault.duplicate else [text]
-            self.counts[1 if fault.error_status is not None else 0] += 1
+            response = _answer(self.model, request["body"], fault)
+            line = {"id": f"r{index}", "custom_id": custom_id, "response": response, "error": None}
+            failed = response["status_code"] != 200
+            write_result_line(err if failed else out, line, fault)
+            self.counts[failed] += not fault.omit
         for kind, lines in (("output_file", out), ("error_file", err)):
-            if lines:
-                self.files[kind] = self.write(f"{self.id}_{kind}.jsonl", "\n".join(lines) + "\n")
-        self.status, self.completed_at = status, int(time.time())
+            if lines.getvalue():
+                self.files[kind] = self.write(f"{self.id}_{kind}.jsonl", lines.getvalue())
+        self.status, self.completed_at = status, int(self.clock())
 
     def to_json(self) -> dict[str, Any]:
         succeeded, failed = self.counts
@@ -189,45 +152,61 @@ class _Job:
         }
 
 
-class MistralEmulator:
-    """Mistral's batch and file routes over an emulator state.
+class MistralEmulator(EmulatorVendor[None]):
+    """Mistral's batch and file routes, as the emulator serves them.
+
+    Its records: ``jobs_by_id`` and ``files`` (reachable as
+    ``emulator.state.mistral_jobs_by_id`` and ``emulator.state.mistral_files`` too).
 
     Args:
-        state: The shared emulator state (settings, faults, lock, storage, clock).
+        state: The emulator state this instance serves.
+        options: None (the vendor takes no options).
     """
 
     name = "mistral"
+    title = "Mistral"
+    base_path = "/mistral"  # the SDK adds /v1 itself
+    path_prefixes = ("/mistral/",)
     operations = frozenset(
         {"upload", "content", "delete_file", "create", "retrieve", "list", "cancel"}
     )
 
-    def __init__(self, state: EmulatorState) -> None:
-        self.state = state
+    def __init__(self, state: EmulatorState, options: None) -> None:
+        super().__init__(state, options)
         self.jobs_by_id: dict[str, _Job] = {}
         self.files: dict[str, tuple[str, Path]] = {}
 
-    def routes(self) -> list[Route]:
-        """The Starlette routes."""
+    def routes(self) -> list[BaseRoute]:
+        """The Starlette routes under ``/mistral/v1``."""
         return [
-            Route("/v1/files", self.upload, methods=["POST"]),
-            Route("/v1/files/{file_id}/content", self.content, methods=["GET"]),
-            Route("/v1/files/{file_id}", self.delete_file, methods=["DELETE"]),
-            Route("/v1/batch/jobs", self.create, methods=["POST"]),
-            Route("/v1/batch/jobs", self.list_jobs, methods=["GET"]),
-            Route("/v1/batch/jobs/{job_id}", self.retrieve, methods=["GET"]),
-            Route("/v1/batch/jobs/{job_id}/cancel", self.cancel, methods=["POST"]),
+            Route(_ROOT + "/files", self.upload, methods=["POST"]),
+            Route(_ROOT + "/files/{file_id}/content", self.content, methods=["GET"]),
+            Route(_ROOT + "/files/{file_id}", self.delete_file, methods=["DELETE"]),
+            Route(_ROOT + "/batch/jobs", self.create, methods=["POST"]),
+            Route(_ROOT + "/batch/jobs", self.list_jobs, methods=["GET"]),
+            Route(_ROOT + "/batch/jobs/{job_id}", self.retrieve, methods=["GET"]),
+            Route(_ROOT + "/batch/jobs/{job_id}/cancel", self.cancel, methods=["POST"]),
         ]
 
-    def jobs(self) -> list[_Job]:
-        """Every job, oldest first, for lifecycle driving."""
-        with self.state.lock:
-            return list(self.jobs_by_id.values())
+    def error_response(self, status: int, message: str | None = None) -> Response:
+        """Mistral's error: ``{"object": "error", "message", "type", "param", "code"}``."""
+        return _error(status, message)
 
-    def finish(self) -> None:
-        """Run every job to its end."""
-        for job in self.jobs():
-            while not job.terminal:
-                job.step()
+    def auth_error(self, request: Request) -> Response | None:
+        """401 without a bearer key (when the emulator requires keys)."""
+        if self.state.settings.require_auth and not has_bearer_key(request):
+            return _error(401, "Unauthorized")
+        return None
+
+    def jobs(self) -> Iterable[Job]:
+        """Every job, oldest first."""
+        return self.jobs_by_id.values()
+
+    def reset(self) -> None:
+        """Forget every job and file."""
+        with self.state.lock:
+            self.jobs_by_id.clear()
+            self.files.clear()
 
     def _write(self, name: str, content: str) -> str:
         path = self.state.new_path(".jsonl")
@@ -237,18 +216,9 @@ class MistralEmulator:
             self.files[file_id] = (name, path)
         return file_id
 
-    async def _guarded(
-        self, request: Request, operation: str, action: Callable[[], Awaitable[Response]]
-    ) -> Response:
-        if self.state.settings.require_auth:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                return _error(401, "Unauthorized")
-        fault = self.state.faults.check(cast(Any, self.name), operation)
-        if fault is not None and not fault.after_effect:
-            return _error(fault.status, "Emulated fault")
-        response = await action()
-        return _error(fault.status, "Emulated fault") if fault is not None else response
+    def _job(self, request: Request) -> _Job | None:
+        with self.state.lock:
+            return self.jobs_by_id.get(request.path_params["job_id"])
 
     async def upload(self, request: Request) -> Response:
         """``POST /v1/files``."""
@@ -278,18 +248,19 @@ class MistralEmulator:
                 }
             )
 
-        return await self._guarded(request, "upload", action)
+        return await self.guarded(request, "upload", action)
 
     async def content(self, request: Request) -> Response:
         """``GET /v1/files/{id}/content``."""
 
         async def action() -> Response:
-            found = self.files.get(request.path_params["file_id"])
+            with self.state.lock:
+                found = self.files.get(request.path_params["file_id"])
             if found is None:
                 return _error(404, "File not found")
             return FileResponse(found[1], media_type="application/octet-stream")
 
-        return await self._guarded(request, "content", action)
+        return await self.guarded(request, "content", action)
 
     async def delete_file(self, request: Request) -> Response:
         """``DELETE /v1/files/{id}``."""
@@ -301,10 +272,11 @@ class MistralEmulator:
                     return _error(404, "File not found")
             return JSONResponse({"id": file_id, "object": "file", "deleted": True})
 
-        return await self._guarded(request, "delete_file", action)
+        return await self.guarded(request, "delete_file", action)
 
     async def create(self, request: Request) -> Response:
         """``POST /v1/batch/jobs``: ``input_files`` or inline ``requests``."""
+        self.state.count_create_call()
 
         async def action() -> Response:
             body = await request.json()
@@ -329,6 +301,7 @@ class MistralEmulator:
                 or not all(isinstance(v, str) for v in metadata.values())
             ):
                 return _error(422, "'timeout_hours' must be >= 1 and metadata values strings")
+            await self.state.slow_create()
             job = _Job(
                 id=str(uuid.uuid4()),
                 model=body.get("model"),
@@ -345,32 +318,29 @@ class MistralEmulator:
                 },
                 write=self._write,
                 cancel_fraction=self.state.settings.cancel_finished_fraction,
+                clock=self.state.now,
                 timeout_hours=hours,
             )
             with self.state.lock:
                 self.jobs_by_id[job.id] = job
-                self.state.create_calls += 1
             self.state.count_submissions(r["custom_id"] for r in requests)
+            await self.state.slow_create()
             return JSONResponse(job.to_json())
 
-        return await self._guarded(request, "create", action)
+        return await self.guarded(request, "create", action)
 
     async def retrieve(self, request: Request) -> Response:
         """``GET /v1/batch/jobs/{id}``: in ``polls`` mode every poll may move it on."""
 
         async def action() -> Response:
-            job = self.jobs_by_id.get(request.path_params["job_id"])
+            job = self._job(request)
             if job is None:
                 return _error(404, "Batch job not found")
+            self.state.polled(job)
             with self.state.lock:
-                if self.state.settings.mode == "polls" and not job.terminal:
-                    job.polls += 1
-                    if job.polls >= self.state.settings.polls_per_step:
-                        job.polls = 0
-                        job.step()
                 return JSONResponse(job.to_json())
 
-        return await self._guarded(request, "retrieve", action)
+        return await self.guarded(request, "retrieve", action)
 
     async def list_jobs(self, request: Request) -> Response:
         """``GET /v1/batch/jobs?page=&page_size=&status=&metadata=``, newest first."""
@@ -380,22 +350,24 @@ class MistralEmulator:
             page, size = int(query.get("page") or 0), int(query.get("page_size") or 100)
             statuses = query.getlist("status")
             wanted = json.loads(query.get("metadata") or "{}")
+            with self.state.lock:
+                newest_first = list(reversed(self.jobs_by_id.values()))
             jobs = [
                 job
-                for job in reversed(self.jobs())
+                for job in newest_first
                 if (not statuses or job.status in statuses)
                 and all(job.metadata.get(k) == v for k, v in wanted.items())
             ]
             data = [job.to_json() for job in jobs[page * size : (page + 1) * size]]
             return JSONResponse({"object": "list", "data": data, "total": len(jobs)})
 
-        return await self._guarded(request, "list", action)
+        return await self.guarded(request, "list", action)
 
     async def cancel(self, request: Request) -> Response:
         """``POST /v1/batch/jobs/{id}/cancel``."""
 
         async def action() -> Response:
-            job = self.jobs_by_id.get(request.path_params["job_id"])
+            job = self._job(request)
             if job is None:
                 return _error(404, "Batch job not found")
             with self.state.lock:
@@ -403,18 +375,4 @@ class MistralEmulator:
                     job.status = "CANCELLATION_REQUESTED"
                 return JSONResponse(job.to_json())
 
-        return await self._guarded(request, "cancel", action)
-
-
-async def _not_routed(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return _error(status, f"Unknown request URL: {request.method} {request.url.path}")
-
-
-def create_app(state: EmulatorState) -> Starlette:
-    """A Starlette app serving :class:`MistralEmulator` (``app.state.mistral``)."""
-    vendor = MistralEmulator(state)
-    app = Starlette(routes=vendor.routes(), exception_handlers={404: _not_routed, 405: _not_routed})
-    app.state.emulator = state
-    app.state.mistral = vendor
-    return app
+        return await self.guarded(request, "cancel", action)

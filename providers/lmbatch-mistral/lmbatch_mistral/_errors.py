@@ -1,21 +1,19 @@
 """The one place where ``mistralai`` SDK exceptions become lmbatch errors.
 
+The provider reads what the vendor said; core decides what it means
+(:func:`~lmbatch.provider.error_for_status`):
+
 =====================================  ==============================================
-SDK exception                          lmbatch error
+SDK exception                          read as
 =====================================  ==============================================
-``MistralError`` 401, 403              ``AuthenticationError``
-``MistralError`` 404                   ``BatchNotFoundError`` (a create or upload's
-                                       404 names the base URL: ``ProviderRequestError``)
-``MistralError`` 429                   ``RateLimitError``
-``MistralError`` 5xx                   ``ProviderServerError``
-``MistralError`` other 4xx (422...)    ``ProviderRequestError``
-``NoResponseError``, transport errors  ``ProviderConnectionError``
+``MistralError``                       its HTTP status, the body's ``message`` (or
+                                       ``detail``) and ``type``, ``x-request-id``
+``NoResponseError``, transport errors  no answer (``ProviderConnectionError``)
 ``ResponseValidationError``            ``ProviderError`` (an answer the SDK cannot read)
 =====================================  ==============================================
 
-Errors carry ``provider="mistral"``, the HTTP status, the vendor's message and its
-``x-request-id``. A create that fails with a 5xx, a lost connection or an unreadable
-answer may have made the job: :class:`SubmissionUncertainError`.
+A create that fails other than with a 4xx may have made the job: the provider passes the
+error through :func:`~lmbatch.provider.create_failure`.
 """
 
 from __future__ import annotations
@@ -24,21 +22,9 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lmbatch.provider import (
-    AuthenticationError,
-    BatchNotFoundError,
-    LMBatchError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderRequestError,
-    ProviderServerError,
-    RateLimitError,
-    SubmissionUncertainError,
-)
+from lmbatch.provider import LMBatchError, ProviderError, error_for_status
 
-__all__ = ["PROVIDER", "map_error", "mapped_errors"]
-
-PROVIDER = "mistral"
+__all__ = ["mapped_errors"]
 
 
 def _vendor_message(body: str) -> tuple[str, str | None]:
@@ -53,65 +39,43 @@ def _vendor_message(body: str) -> tuple[str, str | None]:
     return str(message), str(code) if code is not None else None
 
 
-def map_error(exc: Exception, action: str, base_url: str | None = None) -> ProviderError:
-    """The lmbatch error for an SDK exception (``base_url``: a call that names no batch)."""
+def _map(
+    exc: Exception, action: str, provider: str, base_url: str | None, base_url_env: str | None
+) -> ProviderError:
     import httpx2
     from mistralai.client import errors
 
     if isinstance(exc, errors.NoResponseError | httpx2.TransportError):
-        return ProviderConnectionError(f"Mistral {action} failed: {exc!r}", provider=PROVIDER)
+        return error_for_status(None, f"{provider} {action} failed: {exc!r}", provider=provider)
     if not isinstance(exc, errors.MistralError) or isinstance(exc, errors.ResponseValidationError):
-        return ProviderError(f"Mistral {action} failed: {exc}", provider=PROVIDER)
-    status = exc.status_code
+        return ProviderError(f"{provider} {action} failed: {exc}", provider=provider)
     message, code = _vendor_message(exc.body)
-    cls: type[ProviderError] = ProviderRequestError
-    if status in (401, 403):
-        cls = AuthenticationError
-    elif status == 404 and base_url is not None:
-        message += f" (not found at base URL {base_url}: check base_url or MISTRAL_BASE_URL)"
-    elif status == 404:
-        cls = BatchNotFoundError
-    elif status == 429:
-        cls = RateLimitError
-    elif status >= 500:
-        cls = ProviderServerError
-    return cls(
-        f"Mistral {action} failed (HTTP {status}): {message}",
-        provider=PROVIDER,
-        status_code=status,
+    return error_for_status(
+        exc.status_code,
+        f"{provider} {action} failed (HTTP {exc.status_code}): {message}",
+        provider=provider,
         request_id=exc.headers.get("x-request-id"),
         code=code,
+        base_url=base_url,
+        base_url_env=base_url_env,
     )
 
 
 @contextmanager
 def mapped_errors(
-    action: str, base_url: str | None = None, *, create: dict[str, str] | None = None
+    action: str, provider: str, base_url: str | None = None, base_url_env: str | None = None
 ) -> Iterator[None]:
     """SDK exceptions inside the block leave as lmbatch errors.
 
     Args:
         action: What the block does, for messages.
+        provider: The provider's name.
         base_url: Given for calls that name no batch (a 404 is then a wrong base URL).
-        create: The submission's details, for the job-creating call: anything but a
-            definite refusal (4xx) becomes :class:`SubmissionUncertainError`.
+        base_url_env: The variable that sets the base URL, named then.
     """
     try:
         yield
     except LMBatchError:
         raise
     except Exception as exc:
-        mapped = map_error(exc, action, base_url)
-        uncertain = type(mapped) is ProviderError or isinstance(
-            mapped, ProviderServerError | ProviderConnectionError
-        )
-        if create is None or not uncertain:
-            raise mapped from exc
-        raise SubmissionUncertainError(
-            f"{mapped}; the batch job may or may not exist",
-            details=create,
-            provider=PROVIDER,
-            status_code=mapped.status_code,
-            request_id=mapped.request_id,
-            code=mapped.code,
-        ) from exc
+        raise _map(exc, action, provider, base_url, base_url_env) from exc

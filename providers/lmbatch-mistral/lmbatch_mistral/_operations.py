@@ -1,6 +1,7 @@
 """``MistralBatchOperations``: Mistral's Batch API behind lmbatch's contract.
 
-Wire translation only: the body in :mod:`._chat`, status and result lines in
+Wire translation only: request bodies are OpenAI chat completions (``lmbatch_openai``'s
+codec, with ``random_seed`` and ``document_url``), status and result lines in
 :mod:`._status`, errors in :mod:`._errors`. The official ``mistralai`` SDK serves every
 call (``batch.jobs.create/get/list/cancel``, ``files.upload/download/delete``); it is
 imported lazily, and no call is retried by the SDK (the create must never be; reads are
@@ -10,11 +11,20 @@ retried by core's polling).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from lmbatch_openai import (
+    chat_attachment,
+    encode_chat_body,
+    validate_chat_hyperparameters,
+    validate_chat_request,
+)
 
 from lmbatch.provider import (
     CHUNK_METADATA_KEY,
     JOB_ID_METADATA_KEY,
+    Attachment,
     BatchInfo,
     BatchOperations,
     BatchPage,
@@ -29,12 +39,16 @@ from lmbatch.provider import (
     ProviderLimits,
     ProviderSettings,
     ResultRecord,
-    ValidationError,
+    create_failure,
 )
-from lmbatch_mistral._chat import RESERVED, check_request, encode_chat
 from lmbatch_mistral._errors import mapped_errors
-from lmbatch_mistral._settings import MistralSettings
-from lmbatch_mistral._status import batch_info, decode_line
+from lmbatch_mistral._settings import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    MistralSettings,
+)
+from lmbatch_mistral._status import batch_info, decode_record
 
 if TYPE_CHECKING:
     from mistralai.client import Mistral
@@ -63,6 +77,9 @@ class MistralBatchOperations(BatchOperations):
 
     name: ClassVar[str] = "mistral"
     settings_class: ClassVar[type[ProviderSettings]] = MistralSettings
+    api_key_env: ClassVar[tuple[str, ...]] = (API_KEY_ENV,)
+    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
+    base_url_env: ClassVar[str | None] = BASE_URL_ENV
     #: Up to 1,000,000 requests per job (Mistral's docs); the upload is at most 512 MB.
     limits = ProviderLimits(max_requests_per_batch=1_000_000, max_bytes_per_batch=512 * 1024**2)
     marks_create_start: ClassVar[bool] = True
@@ -91,17 +108,21 @@ class MistralBatchOperations(BatchOperations):
                 from mistralai.client import Mistral
             except ImportError as exc:  # pragma: no cover - a declared dependency
                 raise ConfigError("the mistral provider needs `pip install mistralai`") from exc
-            settings = self.mistral_settings
             self._client = Mistral(
-                api_key=settings.resolved_api_key(),
-                server_url=settings.resolved_base_url(),
-                timeout_ms=int(settings.timeout * 1000),
+                api_key=self.api_key(),
+                server_url=self._server_url(),
+                timeout_ms=int(self.mistral_settings.timeout * 1000),
             )
         return self._client
 
-    def check_ready(self) -> None:
-        self.mistral_settings.resolved_api_key()
-        super().check_ready()
+    def _server_url(self) -> str:
+        return str(self.base_url()).rstrip("/")
+
+    def _errors(self, action: str, *, names_batch: bool = True) -> AbstractContextManager[None]:
+        """SDK exceptions in the block leave as lmbatch errors (``names_batch=False``: a
+        call that names no batch, where a 404 is a wrong base URL)."""
+        base_url = None if names_batch else self._server_url()
+        return mapped_errors(action, self.name, base_url, self.base_url_env)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -116,79 +137,83 @@ class MistralBatchOperations(BatchOperations):
         return f"Mistral {ENDPOINT}", REQUEST_FIELDS
 
     def validate_hyperparameters(self, params: Hyperparameters) -> None:
-        reserved = sorted(RESERVED & set(params.extra))
-        if reserved:
-            raise ValidationError(f"hyperparameters {reserved} are set by lmbatch")
-        schema = params.response_schema
-        if schema is not None and schema.json_schema.get("type") != "object":
-            raise ValidationError(
-                "hyperparameters['response_schema']: structured output needs an object schema"
-            )
+        validate_chat_hyperparameters(params)
 
     def validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
-        check_request(key, messages)
-
-    def batch_context(self, params: Hyperparameters) -> dict[str, Any]:
-        return {"structured": params.response_schema is not None}
+        validate_chat_request(key, messages, pdfs="url")  # document_url takes URLs only
 
     def encode_request(
         self, custom_id: str, messages: list[Message], params: Hyperparameters
     ) -> dict[str, Any]:
         model = self.settings.model
         assert model is not None  # checked by check_ready
-        return {"custom_id": custom_id, "body": encode_chat(model, messages, params)}
+        body = encode_chat_body(
+            model,
+            messages,
+            params,
+            max_tokens_field="max_tokens",
+            seed_field="random_seed",
+            attachment=_attachment,
+        )
+        return {"custom_id": custom_id, "body": body}
 
     # ------------------------------------------------------------------- lifecycle
 
     async def submit_batch(self, batch: PreparedBatch) -> str:
         settings = self.mistral_settings
         client = self.client
-        base_url = settings.resolved_base_url()
-        details = {"job_id": batch.job_id, "chunk": str(batch.chunk_index)}
+        details: dict[str, str] = {}
         source: dict[str, Any] = {}
         if settings.input == "inline":
             source["requests"] = list(batch.iter_records())
         else:
             name = f"lmbatch-{batch.job_id}-{batch.chunk_index}.jsonl"
-            with (
-                mapped_errors("upload of the batch input file", base_url),
-                batch.path.open("rb") as fh,
-            ):
+            upload = self._errors("upload of the batch input file", names_batch=False)
+            with upload, batch.path.open("rb") as fh:
                 uploaded = await client.files.upload_async(
                     file={"file_name": name, "content": fh}, purpose="batch", retries=None
                 )
             source["input_files"] = [uploaded.id]
             details["input_file_id"] = uploaded.id
         self.create_started(batch)
-        with mapped_errors("batch job creation", base_url, create=details):
-            job = await client.batch.jobs.create_async(
-                endpoint=ENDPOINT,
-                model=settings.model,
-                metadata={**settings.metadata, **batch.metadata},
-                timeout_hours=settings.timeout_hours,
-                retries=None,
-                **source,
-            )
+        try:
+            with self._errors("batch job creation", names_batch=False):
+                job = await client.batch.jobs.create_async(
+                    endpoint=ENDPOINT,
+                    model=settings.model,
+                    metadata={**settings.metadata, **batch.metadata},
+                    timeout_hours=settings.timeout_hours,
+                    retries=None,
+                    **source,
+                )
+        except ProviderError as exc:
+            raise create_failure(batch, exc, provider=self.name, details=details) from exc
         return job.id
 
     async def fetch_batch(self, batch_id: str) -> BatchInfo:
-        with mapped_errors(f"status check of batch job {batch_id}"):
+        with self._errors(f"status check of batch job {batch_id}"):
             job = await self.client.batch.jobs.get_async(job_id=batch_id, retries=None)
-        return batch_info(job.model_dump(mode="json", by_alias=True))
+        return batch_info(job.model_dump(mode="json", by_alias=True), self.name)
 
-    async def iter_result_records(
+    async def iter_result_lines(
         self, info: BatchInfo, context: dict[str, Any]
-    ) -> AsyncIterator[ResultRecord]:
-        structured = bool(context.get("structured"))
-        seen: set[str | None] = set()
+    ) -> AsyncIterator[str]:
         # Both files: a finished job splits its lines between them.
         for file_id in (info["raw"].get("output_file"), info["raw"].get("error_file")):
             if file_id:
                 async for line in self._file_lines(str(file_id)):
-                    if line.strip():
-                        record = decode_line(line, structured)
-                        seen.add(record.custom_id)
-                        yield record
+                    yield line
+
+    def decode_record(self, record: dict[str, Any], context: dict[str, Any]) -> ResultRecord:
+        return decode_record(record, context.get("response_schema") is not None, self.name)
+
+    async def iter_result_records(
+        self, info: BatchInfo, context: dict[str, Any]
+    ) -> AsyncIterator[ResultRecord]:
+        seen: set[str | None] = set()
+        async for record in super().iter_result_records(info, context):
+            seen.add(record.custom_id)
+            yield record
         # Mistral writes no line for a request a cancelled or timed-out job never ran;
         # the job's status says what became of it.
         kind = {BatchStatus.CANCELLED: "cancelled", BatchStatus.EXPIRED: "expired"}
@@ -216,7 +241,7 @@ class MistralBatchOperations(BatchOperations):
         """Stream a result file line by line (never held in memory whole)."""
         import httpx2
 
-        with mapped_errors(f"download of result file {file_id}"):
+        with self._errors(f"download of result file {file_id}"):
             response = await self.client.files.download_async(file_id=file_id, retries=None)
         try:
             async for line in response.aiter_lines():
@@ -233,7 +258,7 @@ class MistralBatchOperations(BatchOperations):
             return
         for file_id in info["raw"].get("input_files") or []:
             try:
-                with mapped_errors(f"deletion of file {file_id}"):
+                with self._errors(f"deletion of file {file_id}"):
                     await self.client.files.delete_async(file_id=file_id, retries=None)
             except ProviderError as exc:
                 if exc.status_code != 404:
@@ -241,16 +266,24 @@ class MistralBatchOperations(BatchOperations):
 
     async def list_batches_page(self, cursor: str | None) -> BatchPage:
         page, size = int(cursor or 0), self.mistral_settings.list_page_size
-        with mapped_errors("listing batch jobs"):
+        with self._errors("listing batch jobs"):
             answer = await self.client.batch.jobs.list_async(
                 page=page, page_size=size, order_by="-created", retries=None
             )
         infos = [
-            batch_info(job.model_dump(mode="json", by_alias=True)) for job in answer.data or []
+            batch_info(job.model_dump(mode="json", by_alias=True), self.name)
+            for job in answer.data or []
         ]
         more = bool(infos) and (page + 1) * size < answer.total
         return BatchPage(infos, str(page + 1) if more else None)
 
     async def cancel_batch(self, batch_id: str) -> None:
-        with mapped_errors(f"cancelling batch job {batch_id}"):
+        with self._errors(f"cancelling batch job {batch_id}"):
             await self.client.batch.jobs.cancel_async(job_id=batch_id, retries=None)
+
+
+def _attachment(part: Attachment) -> dict[str, Any]:
+    """Images as OpenAI's ``image_url``; PDFs as Mistral's ``document_url`` (by URL)."""
+    if part.is_image:
+        return chat_attachment(part)
+    return {"type": "document_url", "document_url": part.url}

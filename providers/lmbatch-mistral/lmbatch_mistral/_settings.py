@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from lmbatch.provider import EndpointOption, MissingCredentialsError, ProviderSettings
+from lmbatch.provider import EndpointOption, ProviderSettings
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_BASE_URL", "MistralSettings"]
 
@@ -55,23 +54,3 @@ class MistralSettings(ProviderSettings):
         if reserved:
             raise ValueError(f"metadata keys {reserved}: the lmbatch_ prefix is reserved")
         return value
-
-    def resolved_api_key(self) -> str:
-        """The API key: the option, else ``$MISTRAL_API_KEY``.
-
-        Raises:
-            MissingCredentialsError: Neither is set.
-        """
-        key = self.api_key.get_secret_value() if self.api_key is not None else ""
-        key = key or os.environ.get(API_KEY_ENV, "")
-        if not key:
-            raise MissingCredentialsError(
-                f"the mistral provider needs an API key: set {API_KEY_ENV} in the environment "
-                "(or pass api_key=...)",
-                env_var=API_KEY_ENV,
-            )
-        return key
-
-    def resolved_base_url(self) -> str:
-        """The server URL: the option, else ``$MISTRAL_BASE_URL``, else the vendor's."""
-        return (self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")

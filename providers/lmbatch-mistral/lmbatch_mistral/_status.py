@@ -15,8 +15,10 @@ anything else               ``UNKNOWN``
 Counts: ``succeeded_requests``, ``failed_requests``; the rest of ``total_requests`` is
 ``processing`` while the job runs, then ``expired`` or ``cancelled`` by the status.
 Times are unix seconds. A result line (output or error file) is ``{id, custom_id,
-response: {status_code, body}, error}``: a 2xx response is decoded as a chat completion,
-anything else is ``errored`` (``invalid_response`` when it cannot be read).
+response: {status_code, body}, error}``: a 2xx response is decoded as a chat completion
+(:func:`lmbatch_openai.decode_chat_completion`; ``model_length`` is ``length``),
+anything else is ``errored`` (``invalid_response`` when it cannot be read), transient by
+its HTTP status or an error type of :data:`lmbatch_openai.TRANSIENT_ERROR_CODES`.
 """
 
 from __future__ import annotations
@@ -24,20 +26,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from lmbatch_openai import TRANSIENT_ERROR_CODES, UnreadableAnswerError, decode_chat_completion
+
 from lmbatch.provider import (
     BatchError,
     BatchInfo,
     BatchStatus,
+    FinishReason,
     LMOutput,
     ResultRecord,
     empty_counts,
-    load_line,
-    salvage_custom_id,
 )
-from lmbatch_mistral._chat import BadAnswer, decode_chat
-from lmbatch_mistral._errors import PROVIDER
 
-__all__ = ["STATUS_TABLE", "batch_info", "decode_line"]
+__all__ = ["STATUS_TABLE", "batch_info", "decode_record"]
 
 STATUS_TABLE: dict[str, BatchStatus] = {
     "QUEUED": BatchStatus.IN_PROGRESS,
@@ -48,6 +49,8 @@ STATUS_TABLE: dict[str, BatchStatus] = {
     "CANCELLATION_REQUESTED": BatchStatus.CANCELING,
     "CANCELLED": BatchStatus.CANCELLED,
 }
+#: Mistral's own ``finish_reason`` words, beyond OpenAI's.
+_FINISH: dict[str, FinishReason] = {"model_length": "length"}
 
 
 def _int(value: Any) -> int:
@@ -60,7 +63,7 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromtimestamp(value, tz=UTC)
 
 
-def batch_info(raw: dict[str, Any]) -> BatchInfo:
+def batch_info(raw: dict[str, Any], provider: str) -> BatchInfo:
     """A raw ``BatchJob`` (as JSON) as :class:`BatchInfo`; ``raw`` keeps it whole."""
     word = str(raw.get("status") or "")
     status = STATUS_TABLE.get(word, BatchStatus.UNKNOWN)
@@ -77,7 +80,7 @@ def batch_info(raw: dict[str, Any]) -> BatchInfo:
     metadata = raw.get("metadata") or {}
     return BatchInfo(
         id=str(raw.get("id") or ""),
-        provider=PROVIDER,
+        provider=provider,
         status=status,
         provider_status=word or "unknown",
         created_at=_time(raw.get("created_at")),
@@ -91,25 +94,18 @@ def batch_info(raw: dict[str, Any]) -> BatchInfo:
         ],
         raw=raw,
         ended_at=_time(raw.get("completed_at")),
+        # Mistral does not report when a job times out (timeout_hours is not echoed
+        # back); the key is still there, as on every provider, so scripts read it alike.
+        expires_at=None,
     )
 
 
-def _failure(kind: Any, message: str, record: Any = None, **fields: Any) -> LMOutput:
-    raw = record if isinstance(record, dict) else None
-    return LMOutput.failure(kind, message, provider=PROVIDER, raw=raw, **fields)
+def _failure(kind: Any, message: str, record: Any, provider: str, **fields: Any) -> LMOutput:
+    return LMOutput.failure(kind, message, provider=provider, raw=record, **fields)
 
 
-def decode_line(line: str | bytes, structured: bool) -> ResultRecord:
-    """One line of an output or error file."""
-    try:
-        record = load_line(line)
-    except ValueError:
-        bad = _failure(
-            "invalid_response", "the result line is not valid JSON", code="malformed_line"
-        )
-        return ResultRecord(salvage_custom_id(line), bad)
-    if not isinstance(record, dict):
-        return ResultRecord(None, _failure("invalid_response", "the line is not an object"))
+def decode_record(record: dict[str, Any], structured: bool, provider: str) -> ResultRecord:
+    """One line of an output or error file, parsed (lines that are not objects: core's)."""
     custom_id = record.get("custom_id")
     custom_id = custom_id if isinstance(custom_id, str) else None
     response = record.get("response")
@@ -117,12 +113,14 @@ def decode_line(line: str | bytes, structured: bool) -> ResultRecord:
     if isinstance(error, dict | str) and not isinstance(response, dict):
         message = error.get("message") if isinstance(error, dict) else error
         code = error.get("code") if isinstance(error, dict) else None
-        return ResultRecord(
-            custom_id, _failure("errored", str(message or "the request failed"), record, code=code)
-        )
+        text = str(message or "the request failed")
+        transient = isinstance(code, str) and code in TRANSIENT_ERROR_CODES
+        code = str(code) if code is not None else None
+        output = _failure("errored", text, record, provider, code=code, transient=transient)
+        return ResultRecord(custom_id, output)
     if not isinstance(response, dict):
         text = "the result line has neither a response nor an error"
-        return ResultRecord(custom_id, _failure("invalid_response", text, record))
+        return ResultRecord(custom_id, _failure("invalid_response", text, record, provider))
     status = response.get("status_code")
     body: dict[str, Any] = response["body"] if isinstance(response.get("body"), dict) else {}
     if not isinstance(status, int) or not 200 <= status < 300:
@@ -132,11 +130,15 @@ def decode_line(line: str | bytes, structured: bool) -> ResultRecord:
             "errored",
             text,
             record,
+            provider,
             code=str(code) if code is not None else None,
             status_code=status if isinstance(status, int) else None,
+            # None: transient by the HTTP status.
+            transient=True if isinstance(code, str) and code in TRANSIENT_ERROR_CODES else None,
         )
         return ResultRecord(custom_id, output)
     try:
-        return ResultRecord(custom_id, decode_chat(body, structured))
-    except BadAnswer as exc:
-        return ResultRecord(custom_id, _failure("invalid_response", str(exc), record))
+        output = decode_chat_completion(body, structured=structured, finish_reasons=_FINISH)
+    except UnreadableAnswerError as exc:
+        return ResultRecord(custom_id, _failure("invalid_response", str(exc), record, provider))
+    return ResultRecord(custom_id, output)

@@ -51,7 +51,6 @@ from lmbatch.provider import (
     ProviderSettings,
     ResultRecord,
     Store,
-    ValidationError,
     create_failure,
     create_uncertain,
 )
@@ -62,7 +61,7 @@ from lmbatch_openai._encoding_responses import (
     validate_responses_hyperparameters,
     validate_responses_request,
 )
-from lmbatch_openai._encoding_shared import RESERVED_BODY_KEYS, check_schema
+from lmbatch_openai._encoding_shared import check_hyperparameters
 from lmbatch_openai._errors import mapped_errors
 from lmbatch_openai._request_fields import REQUEST_FIELDS
 from lmbatch_openai._settings import OpenAICompatibleSettings
@@ -73,7 +72,12 @@ if TYPE_CHECKING:
 
     import openai
 
-__all__ = ["CHAT_ENDPOINT", "RESPONSES_ENDPOINT", "OpenAICompatibleBatchOperations"]
+__all__ = [
+    "CHAT_ENDPOINT",
+    "RESPONSES_ENDPOINT",
+    "TRANSIENT_ERROR_CODES",
+    "OpenAICompatibleBatchOperations",
+]
 
 logger = logging.getLogger("lmbatch.openai")
 
@@ -261,13 +265,7 @@ class OpenAICompatibleBatchOperations(BatchOperations):
         return f"{self.name} {self.endpoint}", REQUEST_FIELDS[self.endpoint]
 
     def validate_hyperparameters(self, params: Hyperparameters) -> None:
-        check_schema(params)
-        reserved = RESERVED_BODY_KEYS & set(params.extra)
-        if reserved:
-            raise ValidationError(
-                f"hyperparameters {sorted(reserved)} are set by lmbatch and cannot be "
-                "passed through"
-            )
+        check_hyperparameters(params)
         if self.endpoint == RESPONSES_ENDPOINT:
             validate_responses_hyperparameters(params)
 

@@ -21,12 +21,15 @@ says so (408, 409, 429, 5xx) or its code is one of the provider's
 Answers: text → :class:`TextOutput` (:class:`StructuredOutput` when a ``response_schema``
 was requested; text that is not JSON is ``invalid_response``), refusals →
 :class:`RefusalOutput`, function calls → :class:`ToolCall`, reasoning summaries →
-:class:`ThinkingOutput`. Usage counts cached input and reasoning tokens.
+:class:`ThinkingOutput`. Usage counts cached input and reasoning tokens. A chat-completions
+body is read by :func:`decode_chat_completion`, public for vendors whose answers copy
+OpenAI's.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from lmbatch.provider import (
@@ -47,13 +50,22 @@ from lmbatch.provider import (
     unchecked_success,
 )
 
-__all__ = ["decode_body", "decode_record"]
+__all__ = [
+    "UnreadableAnswerError",
+    "decode_body",
+    "decode_chat_completion",
+    "decode_record",
+]
 
 _NOT_RUN = {"batch_expired": "expired", "batch_cancelled": "cancelled"}
 
 
-class _BadAnswer(Exception):
-    """The body is a 2xx answer lmbatch cannot read."""
+class UnreadableAnswerError(Exception):
+    """A 2xx answer body lmbatch cannot read (e.g. structured output that is not JSON).
+
+    Raised by :func:`decode_chat_completion`; its message says why. The request's outcome
+    is then ``invalid_response`` (answered, and billed, but unusable).
+    """
 
 
 def decode_record(
@@ -125,7 +137,7 @@ def _outcome(
         )
     try:
         output = decode_body(body, endpoint, structured)
-    except _BadAnswer as exc:
+    except UnreadableAnswerError as exc:
         return _invalid(provider, str(exc), record)
     request_id = response.get("request_id")
     if request_id:
@@ -137,10 +149,10 @@ def decode_body(body: dict[str, Any], endpoint: str, structured: bool) -> LMOutp
     """A 2xx response body of ``endpoint`` as :class:`LMOutput`.
 
     Raises:
-        _BadAnswer: The body cannot be read (e.g. structured output that is not JSON).
+        UnreadableAnswerError: The body cannot be read (e.g. structured output that is not JSON).
     """
     if endpoint == "/v1/chat/completions" or body.get("object") == "chat.completion":
-        return _chat(body, structured)
+        return decode_chat_completion(body, structured=structured)
     return _responses(body, structured)
 
 
@@ -149,7 +161,7 @@ def _answer_text(text: str, structured: bool) -> OutputItem:
         return build_unchecked(TextOutput, {"type": "text", "text": text})
     data, problem = parse_json_object(text)
     if problem is not None:
-        raise _BadAnswer(problem)
+        raise UnreadableAnswerError(problem)
     return StructuredOutput(data=data)
 
 
@@ -160,9 +172,9 @@ def _tool_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
         try:
             args = json.loads(arguments)
         except ValueError as exc:
-            raise _BadAnswer(f"tool call arguments are not valid JSON: {exc}") from None
+            raise UnreadableAnswerError(f"tool call arguments are not valid JSON: {exc}") from None
     if not isinstance(args, dict):
-        raise _BadAnswer("tool call arguments are not a JSON object")
+        raise UnreadableAnswerError("tool call arguments are not a JSON object")
     return ToolCall(id=str(call_id), name=str(name), args=args)
 
 
@@ -261,20 +273,68 @@ def _token_usage(body: dict[str, Any], *, input_name: str, output_name: str) -> 
     )
 
 
-def _chat(body: dict[str, Any], structured: bool) -> LMOutput:
+def _text_chunks(chunks: list[Any]) -> str:
+    return "".join(
+        str(c.get("text") or "") for c in chunks if isinstance(c, dict) and c.get("type") == "text"
+    )
+
+
+def decode_chat_completion(
+    body: dict[str, Any],
+    *,
+    structured: bool = False,
+    finish_reasons: Mapping[str, FinishReason] | None = None,
+) -> LMOutput:
+    """A 2xx chat-completions answer body as :class:`LMOutput` (public).
+
+    Reads OpenAI's ``chat.completion`` and what vendors that copy it add: reasoning as
+    ``reasoning_content`` or ``reasoning``, and ``content`` as a list of chunks (``text``,
+    and ``thinking`` whose ``thinking`` is text or a list of text chunks).
+
+    ================================  ===================================================
+    the first choice's ``message``    output
+    ================================  ===================================================
+    ``reasoning_content``/thinking    :class:`ThinkingOutput`
+    ``refusal``                       :class:`RefusalOutput` (finish reason ``refusal``)
+    ``content``                       :class:`TextOutput`, or :class:`StructuredOutput`
+                                      when ``structured``
+    ``tool_calls``                    :class:`ToolCall` (arguments parsed)
+    ================================  ===================================================
+
+    ``usage`` gives the token counts (cached and reasoning tokens from its
+    ``*_tokens_details``); ``finish_details`` has ``stop_reason`` (the vendor's word),
+    ``model`` and ``response_id``.
+
+    Args:
+        body: The answer's JSON body.
+        structured: A ``response_schema`` was asked for: the text must be a JSON object.
+        finish_reasons: The vendor's own ``finish_reason`` words, beyond OpenAI's
+            (``stop``, ``length``, ``content_filter``, ``tool_calls``, ``function_call``).
+
+    Raises:
+        UnreadableAnswerError: No choices, structured output that is not a JSON object,
+            or tool-call arguments that are not one.
+    """
     choices = [c for c in body.get("choices") or [] if isinstance(c, dict)]
     if not choices:
-        raise _BadAnswer("the chat completion has no choices")
+        raise UnreadableAnswerError("the chat completion has no choices")
     choice = choices[0]
     message = _dict(choice.get("message"))
     items: list[OutputItem] = []
-    reasoning = message.get("reasoning_content")
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
         items.append(ThinkingOutput(text=reasoning))
     refusal = message.get("refusal")
     if isinstance(refusal, str) and refusal:
         items.append(RefusalOutput(text=refusal))
     content = message.get("content")
+    if isinstance(content, list):  # chunks: thinking first, then the answer's text
+        for chunk in content:
+            if isinstance(chunk, dict) and chunk.get("type") == "thinking":
+                thought = chunk.get("thinking")
+                text = thought if isinstance(thought, str) else _text_chunks(thought or [])
+                items.append(ThinkingOutput(text=text))
+        content = _text_chunks(content)
     if isinstance(content, str) and content:
         items.append(_answer_text(content, structured))
     for call in message.get("tool_calls") or []:
@@ -284,16 +344,20 @@ def _chat(body: dict[str, Any], structured: bool) -> LMOutput:
                 _tool_call(call.get("id"), function.get("name"), function.get("arguments"))
             )
     token_usage = _token_usage(body, input_name="prompt_tokens", output_name="completion_tokens")
+    word = choice.get("finish_reason")
     details = {
-        "stop_reason": choice.get("finish_reason"),
+        "stop_reason": word,
         "model": body.get("model"),
         "response_id": body.get("id"),
         "choices": len(choices) if len(choices) > 1 else None,
     }
+    reason = _finish_reason(word, items)
+    if reason == "other" and finish_reasons:
+        reason = finish_reasons.get(str(word), "other")
     return unchecked_success(
         items,
         token_usage,
         {k: v for k, v in details.items() if v is not None},
         raw=body,
-        finish_reason=_finish_reason(choice.get("finish_reason"), items),
+        finish_reason=reason,
     )

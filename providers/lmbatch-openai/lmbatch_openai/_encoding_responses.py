@@ -64,7 +64,7 @@ def validate_responses_hyperparameters(params: Hyperparameters) -> None:
 
 def validate_responses_request(key: str, messages: list[Message]) -> None:
     """Refuse a conversation Responses cannot carry."""
-    check_messages(key, messages, pdf_urls=True)
+    check_messages(key, messages)
 
 
 def _attachment(part: Attachment) -> dict[str, Any]:

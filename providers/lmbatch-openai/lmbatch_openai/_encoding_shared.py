@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from lmbatch.provider import (
     Attachment,
@@ -17,8 +17,9 @@ from lmbatch.provider import (
 
 __all__ = [
     "RESERVED_BODY_KEYS",
+    "AttachmentSource",
+    "check_hyperparameters",
     "check_messages",
-    "check_schema",
     "merge_extra",
     "tool_arguments",
     "tool_output",
@@ -28,13 +29,26 @@ __all__ = [
 RESERVED_BODY_KEYS = frozenset({"model", "input", "messages", "stream", "stream_options"})
 
 
-def check_messages(key: str, messages: list[Message], *, pdf_urls: bool) -> None:
+AttachmentSource = Literal["any", "url", "inline"]
+"""How an endpoint takes one kind of attachment: by URL or inline data, or by ``url`` (an
+``Attachment.from_url``) or ``inline`` data (``Attachment.from_bytes``/``from_path``) only."""
+
+
+def check_messages(
+    key: str,
+    messages: list[Message],
+    *,
+    images: AttachmentSource = "any",
+    pdfs: AttachmentSource = "any",
+) -> None:
     """Refuse what neither endpoint can carry (raise :class:`ValidationError`).
 
     Args:
         key: The request key, for the error.
         messages: The conversation.
-        pdf_urls: Whether the endpoint takes a PDF by URL (Responses does, Chat does not).
+        images: How the endpoint takes images.
+        pdfs: How the endpoint takes PDFs (OpenAI's Responses: any; its Chat Completions:
+            inline only).
     """
     for index, message in enumerate(messages):
         for part in message.contents:
@@ -53,9 +67,16 @@ def check_messages(key: str, messages: list[Message], *, pdf_urls: bool) -> None
                     f"message #{index} ({message.role}): attachments belong in user messages",
                     key=key,
                 )
-            if part.is_pdf and part.url is not None and not pdf_urls:
+            source, kind = (images, "images") if part.is_image else (pdfs, "PDFs")
+            if source == "url" and part.url is None:
                 raise ValidationError(
-                    f"message #{index}: /v1/chat/completions takes PDFs as inline data only, "
+                    f"message #{index}: this endpoint takes {kind} by URL only "
+                    "(Attachment.from_url), not inline data",
+                    key=key,
+                )
+            if source == "inline" and part.url is not None:
+                raise ValidationError(
+                    f"message #{index}: /v1/chat/completions takes {kind} as inline data only, "
                     "not by URL; use Attachment.from_bytes/from_path or the /v1/responses "
                     "endpoint",
                     key=key,
@@ -66,23 +87,30 @@ def check_messages(key: str, messages: list[Message], *, pdf_urls: bool) -> None
             raise ValidationError(f"message #{index}: system messages take text only", key=key)
 
 
-def check_schema(params: Hyperparameters) -> None:
-    """Refuse a ``response_schema`` OpenAI's strict mode cannot take."""
+def check_hyperparameters(params: Hyperparameters) -> None:
+    """Refuse a ``response_schema`` strict mode cannot take, and pass-through
+    hyperparameters that would replace keys lmbatch sets (raise :class:`ValidationError`).
+    """
     schema = params.response_schema
     if schema is not None and schema.json_schema.get("type") != "object":
         raise ValidationError(
             "hyperparameters['response_schema']: strict structured output (json_schema) needs "
             f"an object schema at the top level, got type {schema.json_schema.get('type')!r}"
         )
+    _check_reserved(params)
 
 
-def merge_extra(body: dict[str, Any], params: Hyperparameters) -> dict[str, Any]:
-    """Add the pass-through hyperparameters to ``body`` (they may not replace core keys)."""
+def _check_reserved(params: Hyperparameters) -> None:
     reserved = RESERVED_BODY_KEYS & set(params.extra)
     if reserved:
         raise ValidationError(
             f"hyperparameters {sorted(reserved)} are set by lmbatch and cannot be passed through"
         )
+
+
+def merge_extra(body: dict[str, Any], params: Hyperparameters) -> dict[str, Any]:
+    """Add the pass-through hyperparameters to ``body`` (they may not replace core keys)."""
+    _check_reserved(params)
     body.update(params.extra)
     return body
 

@@ -1,4 +1,8 @@
-"""OpenAI batch statuses, counts and errors as lmbatch's :class:`BatchInfo`."""
+"""OpenAI batch statuses, counts and errors as lmbatch's :class:`BatchInfo`.
+
+:func:`batch_info` is public (exported by ``lmbatch_openai``) for vendors whose batch
+objects copy OpenAI's (OpenRouter's do).
+"""
 
 from __future__ import annotations
 
@@ -73,7 +77,24 @@ def _errors(raw: dict[str, Any], transient_codes: frozenset[str]) -> list[BatchE
 def batch_info(
     raw: dict[str, Any], provider: str, transient_codes: frozenset[str] = frozenset()
 ) -> BatchInfo:
-    """A vendor ``Batch`` object (as a dict, parsed leniently) as :class:`BatchInfo`.
+    """An OpenAI-protocol ``Batch`` object (a dict, read leniently) as :class:`BatchInfo`.
+
+    ==========================================  ======================================
+    ``status``                                  :class:`BatchStatus`
+    ==========================================  ======================================
+    ``validating``, ``in_progress``,            ``IN_PROGRESS``
+    ``finalizing``
+    ``completed``                               ``FINISHED``
+    ``failed``                                  ``FAILED``
+    ``expired``                                 ``EXPIRED``
+    ``cancelling`` / ``cancelled``              ``CANCELING`` / ``CANCELLED``
+    anything else                               ``UNKNOWN``
+    ==========================================  ======================================
+
+    ``request_counts`` (``total``, ``completed``, ``failed``) become succeeded and
+    errored; requests that never ran are expired, cancelled or processing by the status.
+    Times are unix seconds; ``errors.data`` become :class:`BatchError` entries;
+    ``metadata`` is kept; ``raw`` is the object whole.
 
     Args:
         raw: The batch object.

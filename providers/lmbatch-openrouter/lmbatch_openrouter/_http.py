@@ -1,21 +1,12 @@
-"""OpenRouter over raw HTTP: the one place where HTTP failures become lmbatch errors.
+"""OpenRouter over raw HTTP (``httpx``, imported lazily); failed calls become lmbatch errors.
 
-==================================  ===============================================
-answer                              lmbatch error
-==================================  ===============================================
-401, 403                            ``AuthenticationError``
-404, 410 (batch gone)               ``BatchNotFoundError`` (a create's 404 names the
-                                    base URL: ``ProviderRequestError``)
-429                                 ``RateLimitError``
-5xx                                 ``ProviderServerError``
-lost connection, timeout            ``ProviderConnectionError``
-other 4xx (402 credits, 409 delete  ``ProviderRequestError``
-of a running batch, 400, 413...)
-==================================  ===============================================
-
-Errors carry ``provider="openrouter"``, the HTTP status, the vendor's message and its
-``x-request-id`` when sent. Reads are retried (429, 5xx, lost connections); the create
-call never is: its failure is definite (4xx) or :class:`SubmissionUncertainError`.
+What a failed call means is core's (:func:`~lmbatch.provider.error_for_status`: 401/403
+``AuthenticationError``, 404 ``BatchNotFoundError``, 429 ``RateLimitError``, 5xx
+``ProviderServerError``, other 4xx such as 402 credits or 409 ``ProviderRequestError``, no
+answer ``ProviderConnectionError``); OpenRouter adds 410 (a batch gone) as
+``BatchNotFoundError``. Errors carry the HTTP status, the vendor's message and code and
+its ``x-request-id``. Reads are retried (429, 5xx, lost connections); the create call
+never is.
 """
 
 from __future__ import annotations
@@ -24,23 +15,13 @@ import asyncio
 from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING, Any
 
-from lmbatch.provider import (
-    AuthenticationError,
-    BatchNotFoundError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderRequestError,
-    ProviderServerError,
-    RateLimitError,
-    SubmissionUncertainError,
-)
+from lmbatch.provider import BatchNotFoundError, ProviderError, error_for_status
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["PROVIDER", "Api"]
+__all__ = ["Api", "status_error"]
 
-PROVIDER = "openrouter"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -59,25 +40,24 @@ def _message(response: httpx.Response) -> tuple[str, str | None]:
     return response.reason_phrase, None
 
 
-def status_error(response: httpx.Response, action: str) -> ProviderError:
-    """The lmbatch error for an HTTP error answer to ``action``."""
+def status_error(
+    response: httpx.Response, action: str, provider: str, **where: str | None
+) -> ProviderError:
+    """The lmbatch error for an HTTP error answer to ``action`` (core's mapping, plus 410).
+
+    ``where``: ``base_url`` and ``base_url_env`` for a call that names no batch (a 404
+    there is a wrong base URL; see :func:`~lmbatch.provider.error_for_status`).
+    """
     status = response.status_code
     message, code = _message(response)
-    cls: type[ProviderError] = ProviderRequestError
-    if status in (401, 403):
-        cls = AuthenticationError
-    elif status in (404, 410):
-        cls = BatchNotFoundError
-    elif status == 429:
-        cls = RateLimitError
-    elif status >= 500:
-        cls = ProviderServerError
-    return cls(
-        f"OpenRouter {action} failed (HTTP {status}): {message}",
-        provider=PROVIDER,
-        status_code=status,
-        request_id=response.headers.get("x-request-id"),
-        code=code,
+    text = f"{provider} {action} failed (HTTP {status}): {message}"
+    request_id = response.headers.get("x-request-id")
+    if status == 410:  # a batch deleted, or past its 30-day retention
+        return BatchNotFoundError(
+            text, provider=provider, status_code=status, request_id=request_id, code=code
+        )
+    return error_for_status(
+        status, text, provider=provider, request_id=request_id, code=code, **where
     )
 
 
@@ -85,13 +65,27 @@ class Api:
     """An ``httpx`` client on the configured base URL, with OpenRouter's headers."""
 
     def __init__(
-        self, base_url: str, headers: dict[str, str], timeout: float, max_retries: int
+        self,
+        base_url: str,
+        headers: dict[str, str],
+        *,
+        timeout: float,
+        max_retries: int,
+        provider: str,
+        base_url_env: str | None,
     ) -> None:
         import httpx
 
         self.base_url = base_url
         self.max_retries = max_retries
+        self.provider = provider
+        self.base_url_env = base_url_env
         self.client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout)
+
+    def _lost(self, action: str, exc: Exception) -> ProviderError:
+        return error_for_status(
+            None, f"{self.provider} {action} failed: {exc!r}", provider=self.provider
+        )
 
     async def get(self, path: str, action: str, params: Any = None) -> Any:
         """GET ``path`` and return its JSON; 429, 5xx and lost connections are retried."""
@@ -103,14 +97,12 @@ class Api:
                 response = await self.client.get(path, params=params)
             except httpx.TransportError as exc:
                 if last:
-                    raise ProviderConnectionError(
-                        f"OpenRouter {action} failed: {exc!r}", provider=PROVIDER
-                    ) from exc
+                    raise self._lost(action, exc) from exc
             else:
                 if response.is_success:
                     return response.json()
                 if last or response.status_code not in _RETRY_STATUSES:
-                    raise status_error(response, action)
+                    raise status_error(response, action, self.provider)
             await asyncio.sleep(min(0.5 * 2**attempt, 8.0))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -121,18 +113,16 @@ class Api:
         try:
             response = await self.client.delete(path)
         except httpx.TransportError as exc:
-            raise ProviderConnectionError(
-                f"OpenRouter {action} failed: {exc!r}", provider=PROVIDER
-            ) from exc
+            raise self._lost(action, exc) from exc
         if not response.is_success:
-            raise status_error(response, action)
+            raise status_error(response, action, self.provider)
 
-    async def create(self, body: AsyncIterable[bytes], length: int, details: dict[str, str]) -> str:
-        """``POST /batches`` once; return the batch id.
+    async def create(self, body: AsyncIterable[bytes], length: int) -> Any:
+        """``POST /batches`` once; return the answer's JSON (None when it is not JSON).
 
         Raises:
-            ProviderError: The vendor refused the batch (nothing was created).
-            SubmissionUncertainError: The batch may or may not exist.
+            ProviderError: The call failed (core's ``create_failure`` says whether a batch
+                may exist).
         """
         import httpx
 
@@ -140,42 +130,14 @@ class Api:
         try:
             response = await self.client.post("/batches", content=body, headers=headers)
         except httpx.TransportError as exc:
-            raise SubmissionUncertainError(
-                f"the create call failed ({exc!r}); the batch may or may not exist",
-                details=details,
-                provider=PROVIDER,
-            ) from exc
-        if response.status_code >= 500:
-            mapped = status_error(response, "batch creation")
-            raise SubmissionUncertainError(
-                f"{mapped}; the batch may or may not exist",
-                details=details,
-                provider=PROVIDER,
-                status_code=mapped.status_code,
-                request_id=mapped.request_id,
-                code=mapped.code,
-            )
-        if response.status_code == 404:
-            message, code = _message(response)
-            raise ProviderRequestError(
-                f"OpenRouter batch creation failed: not found at base URL {self.base_url} "
-                f"(HTTP 404: {message}); check base_url (or OPENROUTER_BASE_URL)",
-                provider=PROVIDER,
-                status_code=404,
-                code=code,
-            )
+            raise self._lost("batch creation", exc) from exc
         if not response.is_success:
-            raise status_error(response, "batch creation")
+            where = {"base_url": self.base_url, "base_url_env": self.base_url_env}
+            raise status_error(response, "batch creation", self.provider, **where)
         try:
-            answer = response.json()
+            return response.json()
         except ValueError:
-            answer = None  # a 2xx that is not JSON: the batch may exist all the same
-        batch_id = answer.get("id") if isinstance(answer, dict) else None
-        if not isinstance(batch_id, str) or not batch_id:
-            raise SubmissionUncertainError(
-                "the create call answered without a batch id", details=details, provider=PROVIDER
-            )
-        return batch_id
+            return None  # a 2xx that is not JSON: the batch may exist all the same
 
     async def date(self) -> str | None:
         """The HTTP ``Date`` of a cheap list call (the vendor's clock)."""

@@ -1,10 +1,10 @@
 """``OpenRouterBatchOperations``: the OpenRouter Batch API (beta) behind lmbatch's contract.
 
-Wire translation only: the body in :mod:`._chat`, status and results in :mod:`._status`,
-HTTP and errors in :mod:`._http`, the create body in :mod:`._body`. Raw HTTP (``httpx``,
-imported lazily) rather than the official ``openrouter`` SDK: the SDK has no results
-paging, retries creates on 429 (a repeat may be billed twice) and would hold every
-request of a batch as a model object.
+Wire translation only: request bodies are OpenAI chat completions (``lmbatch_openai``'s
+codec), status and results in :mod:`._status`, HTTP in :mod:`._http`, the create body in
+:mod:`._body`. Raw HTTP (``httpx``, imported lazily) rather than the official
+``openrouter`` SDK: the SDK has no results paging, retries creates on 429 (a repeat may
+be billed twice) and would hold every request of a batch as a model object.
 
 OpenRouter has no cancel endpoint: ``cancel`` is not in :attr:`supported_methods` and
 raises :class:`~lmbatch.OperationUnsupportedError`. :meth:`delete` removes a batch that
@@ -14,9 +14,10 @@ has ended (a running one is refused with HTTP 409).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
+
+from lmbatch_openai import encode_chat_body, validate_chat_hyperparameters, validate_chat_request
 
 from lmbatch.provider import (
     ALL_METHODS,
@@ -25,18 +26,23 @@ from lmbatch.provider import (
     BatchPage,
     Hyperparameters,
     Message,
-    MissingCredentialsError,
     PreparedBatch,
+    ProviderError,
     ProviderLimits,
     ProviderSettings,
     ResultRecord,
-    ValidationError,
+    create_failure,
+    create_uncertain,
 )
 from lmbatch_openrouter._body import CreateBody, create_head
-from lmbatch_openrouter._chat import RESERVED, check_request, encode_chat
 from lmbatch_openrouter._http import Api
-from lmbatch_openrouter._settings import API_KEY_ENV, OpenRouterSettings
-from lmbatch_openrouter._status import batch_info, decode_result
+from lmbatch_openrouter._settings import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    OpenRouterSettings,
+)
+from lmbatch_openrouter._status import batch_info, decode_item
 
 __all__ = ["OpenRouterBatchOperations"]
 
@@ -93,6 +99,9 @@ class OpenRouterBatchOperations(BatchOperations):
 
     name: ClassVar[str] = "openrouter"
     settings_class: ClassVar[type[ProviderSettings]] = OpenRouterSettings
+    api_key_env: ClassVar[tuple[str, ...]] = (API_KEY_ENV,)
+    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
+    base_url_env: ClassVar[str | None] = BASE_URL_ENV
     #: No cancel endpoint at OpenRouter.
     supported_methods: ClassVar[frozenset[str]] = ALL_METHODS - {"cancel"}
     limits = ProviderLimits(max_requests_per_batch=5_000, max_bytes_per_batch=200 * 1024 * 1024)
@@ -110,35 +119,25 @@ class OpenRouterBatchOperations(BatchOperations):
 
     # ------------------------------------------------------------------ the client
 
-    def _api_key(self) -> str:
-        key = self.openrouter_settings.api_key
-        value = (key.get_secret_value() if key is not None else "") or os.environ.get(API_KEY_ENV)
-        if not value:
-            raise MissingCredentialsError(
-                f"the openrouter provider needs an API key: set {API_KEY_ENV} in the "
-                "environment (or pass api_key=...)",
-                env_var=API_KEY_ENV,
-            )
-        return value
-
     @property
     def api(self) -> Api:
         """The HTTP client, built on first use."""
         if self._api is None:
             settings = self.openrouter_settings
-            headers = {"Authorization": f"Bearer {self._api_key()}"}
+            headers = {"Authorization": f"Bearer {self.api_key()}"}
             if settings.app_url:
                 headers["HTTP-Referer"] = settings.app_url
             if settings.app_title:
                 headers["X-OpenRouter-Title"] = settings.app_title
             self._api = Api(
-                settings.resolved_base_url(), headers, settings.timeout, settings.max_retries
+                str(self.base_url()).rstrip("/"),
+                headers,
+                timeout=settings.timeout,
+                max_retries=settings.max_retries,
+                provider=self.name,
+                base_url_env=self.base_url_env,
             )
         return self._api
-
-    def check_ready(self) -> None:
-        self._api_key()
-        super().check_ready()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -152,27 +151,19 @@ class OpenRouterBatchOperations(BatchOperations):
         return f"OpenRouter {self.openrouter_settings.endpoint}", REQUEST_FIELDS
 
     def validate_hyperparameters(self, params: Hyperparameters) -> None:
-        reserved = sorted(RESERVED & set(params.extra))
-        if reserved:
-            raise ValidationError(f"hyperparameters {reserved} are set by lmbatch")
-        schema = params.response_schema
-        if schema is not None and schema.json_schema.get("type") != "object":
-            raise ValidationError(
-                "hyperparameters['response_schema']: structured output needs an object schema"
-            )
+        validate_chat_hyperparameters(params)
 
     def validate_request(self, key: str, messages: list[Message], params: Hyperparameters) -> None:
-        check_request(key, messages)
-
-    def batch_context(self, params: Hyperparameters) -> dict[str, Any]:
-        return {"structured": params.response_schema is not None}
+        # OpenRouter batches take no inline data: images and PDFs by URL.
+        validate_chat_request(key, messages, images="url", pdfs="url")
 
     def encode_request(
         self, custom_id: str, messages: list[Message], params: Hyperparameters
     ) -> dict[str, Any]:
         model = self.settings.model
         assert model is not None  # checked by check_ready
-        return {"custom_id": custom_id, "body": encode_chat(model, messages, params)}
+        body = encode_chat_body(model, messages, params, max_tokens_field="max_tokens")
+        return {"custom_id": custom_id, "body": body}
 
     # ------------------------------------------------------------------- lifecycle
 
@@ -188,22 +179,29 @@ class OpenRouterBatchOperations(BatchOperations):
         # Measuring reads the whole chunk: off the event loop.
         body = await asyncio.to_thread(CreateBody, batch.path, head)
         api = self.api
-        details = {"job_id": batch.job_id, "chunk": str(batch.chunk_index)}
         self.create_started(batch)
-        return await api.create(body, body.length, details)
+        try:
+            answer = await api.create(body, body.length)  # never retried
+        except ProviderError as exc:
+            raise create_failure(batch, exc, provider=self.name) from exc
+        batch_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(batch_id, str) or not batch_id:
+            raise create_uncertain(batch, "answered without a batch id", provider=self.name)
+        return batch_id
 
     async def fetch_batch(self, batch_id: str) -> BatchInfo:
         raw = await self.api.get(f"/batches/{batch_id}", f"status check of batch {batch_id}")
-        return batch_info(raw if isinstance(raw, dict) else {})
+        return batch_info(raw if isinstance(raw, dict) else {}, self.name)
 
     async def iter_result_records(
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
-        structured = bool(context.get("structured"))
+        # Results are JSON arrays (inline, or in pages), not JSONL: decoded item by item.
+        structured = context.get("response_schema") is not None
         inline = info["raw"].get("results")
         if isinstance(inline, list):  # a terminal batch carries its results
             for item in inline:
-                yield decode_result(item, structured)
+                yield decode_item(item, structured, self.name)
             return
         # Newer API: results by page, when the batch object leaves them out.
         cursor: str | None = None
@@ -215,18 +213,23 @@ class OpenRouterBatchOperations(BatchOperations):
             )
             page = page if isinstance(page, dict) else {}
             for item in page.get("data") or page.get("results") or []:
-                yield decode_result(item, structured)
+                yield decode_item(item, structured, self.name)
             cursor = page.get("next_cursor")
             if not isinstance(cursor, str) or not cursor:
                 return
 
-    async def list_batches_page(self, cursor: str | None) -> BatchPage:
-        query: dict[str, Any] = {"limit": self.openrouter_settings.list_page_size}
+    async def list_batches_page(
+        self, cursor: str | None, statuses: tuple[str, ...] = ()
+    ) -> BatchPage:
+        query: list[tuple[str, Any]] = [("limit", self.openrouter_settings.list_page_size)]
+        query += [("status", status) for status in statuses]  # OpenRouter filters itself
         if cursor is not None:
-            query["after"] = cursor
+            query.append(("after", cursor))
         body = await self.api.get("/batches", "listing batches", params=query)
         body = body if isinstance(body, dict) else {}
-        infos = [batch_info(item) for item in body.get("data") or [] if isinstance(item, dict)]
+        infos = [
+            batch_info(item, self.name) for item in body.get("data") or [] if isinstance(item, dict)
+        ]
         last_id = body.get("last_id") or (infos[-1]["id"] if infos else None)
         more = bool(body.get("has_more")) and isinstance(last_id, str) and bool(last_id)
         return BatchPage(infos, last_id if more else None)
@@ -246,15 +249,10 @@ class OpenRouterBatchOperations(BatchOperations):
         found: list[BatchInfo] = []
         cursor: str | None = None
         while True:
-            query: list[tuple[str, Any]] = [("limit", self.openrouter_settings.list_page_size)]
-            query += [("status", status) for status in statuses]
-            if cursor is not None:
-                query.append(("after", cursor))
-            body = await self.api.get("/batches", "listing batches", params=query)
-            items = [batch_info(i) for i in body.get("data") or [] if isinstance(i, dict)]
-            found += items
-            cursor = body.get("last_id") if body.get("has_more") and items else None
-            if not cursor:
+            page = await self.list_batches_page(cursor, statuses)
+            found += page.batches
+            cursor = page.next_cursor
+            if cursor is None:
                 return found
 
     async def delete(self, batch_id: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -83,8 +82,3 @@ class OpenRouterSettings(ProviderSettings):
                 f"{value} ({_WHY_NOT[value]})"
             )
         return value
-
-    def resolved_base_url(self) -> str:
-        """The base URL: the option, else ``$OPENROUTER_BASE_URL``, else the vendor's."""
-        url = self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        return url.rstrip("/")

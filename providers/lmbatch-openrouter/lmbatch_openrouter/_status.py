@@ -1,26 +1,27 @@
 """An OpenRouter ``BatchObject`` as :class:`BatchInfo`, and its result items as outcomes.
 
-=====================================  ====================
-``status``                             :class:`BatchStatus`
-=====================================  ====================
-``validating``, ``in_progress``,       ``IN_PROGRESS``
-``finalizing``
-``completed``                          ``FINISHED``
-``failed``                             ``FAILED`` (reason in ``error.message``)
-``expired``                            ``EXPIRED``
-``cancelling``                         ``CANCELING``
-``cancelled``                          ``CANCELLED``
-anything else                          ``UNKNOWN``
-=====================================  ====================
-
-``request_counts`` has ``total``, ``completed`` (succeeded) and ``failed``; requests that
-never ran are ``expired``, ``cancelled`` or ``processing`` by the batch's status. Times
-are unix seconds (``created_at``, ``finalized_at``, ``expires_at``).
+The batch object is OpenAI's (statuses, ``request_counts``, unix times; see
+:func:`lmbatch_openai.batch_info`), with ``finalized_at`` for its end and one
+``error: {message}`` for a failed batch; it carries no metadata.
 
 A result item is ``{custom_id, response: {status_code, request_id, body}, error}`` with
-exactly one of ``response``/``error`` set: a 2xx response is decoded as a chat
-completion; a ≥ 400 response or an ``error`` is ``errored`` (``expired``/``cancelled``
-when the error type says so).
+exactly one of ``response``/``error`` set:
+
+=====================================  ==================================================
+result item                            outcome
+=====================================  ==================================================
+``response.status_code`` 2xx           success: the body is a chat completion
+                                       (:func:`lmbatch_openai.decode_chat_completion`;
+                                       ``provider`` and ``usage.cost`` kept in
+                                       ``finish_details`` as ``upstream_provider``, ``cost``)
+``response.status_code`` ≥ 400         ``errored``, with the status and ``error.message``
+``error`` of type ``batch_expired``    ``expired`` (``batch_cancelled``: ``cancelled``)
+any other ``error``                    ``errored``
+neither                                ``invalid_response``
+=====================================  ==================================================
+
+``errored`` outcomes are transient (resubmitted by ``invoke``) by their HTTP status or an
+error type of :data:`lmbatch_openai.TRANSIENT_ERROR_CODES`.
 """
 
 from __future__ import annotations
@@ -28,94 +29,45 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from lmbatch.provider import (
-    BatchError,
-    BatchInfo,
-    BatchStatus,
-    LMOutput,
-    ResultRecord,
-    empty_counts,
+from lmbatch_openai import (
+    TRANSIENT_ERROR_CODES,
+    UnreadableAnswerError,
+    decode_chat_completion,
 )
-from lmbatch_openrouter._chat import BadAnswer, decode_chat
-from lmbatch_openrouter._http import PROVIDER
+from lmbatch_openai import (
+    batch_info as openai_batch_info,
+)
 
-__all__ = ["STATUS_TABLE", "batch_info", "decode_result"]
+from lmbatch.provider import BatchError, BatchInfo, LMOutput, ResultRecord
 
-STATUS_TABLE: dict[str, BatchStatus] = {
-    "validating": BatchStatus.IN_PROGRESS,
-    "in_progress": BatchStatus.IN_PROGRESS,
-    "finalizing": BatchStatus.IN_PROGRESS,
-    "completed": BatchStatus.FINISHED,
-    "failed": BatchStatus.FAILED,
-    "expired": BatchStatus.EXPIRED,
-    "cancelling": BatchStatus.CANCELING,
-    "cancelled": BatchStatus.CANCELLED,
-}
+__all__ = ["batch_info", "decode_item"]
+
 _NOT_RUN = {"batch_expired": "expired", "expired": "expired", "batch_cancelled": "cancelled"}
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return datetime.fromtimestamp(value, tz=UTC)
-
-
-def batch_info(raw: dict[str, Any]) -> BatchInfo:
+def batch_info(raw: dict[str, Any], provider: str) -> BatchInfo:
     """A raw ``BatchObject`` (or list item) as :class:`BatchInfo`; ``raw`` keeps it whole."""
-    word = str(raw.get("status") or "")
-    status = STATUS_TABLE.get(word, BatchStatus.UNKNOWN)
-    vendor = raw.get("request_counts") or {}
-    counts = empty_counts(_int(vendor.get("total")))
-    counts["succeeded"], counts["errored"] = (
-        _int(vendor.get("completed")),
-        _int(vendor.get("failed")),
-    )
-    rest = max(0, counts["total"] - counts["succeeded"] - counts["errored"])
-    if status is BatchStatus.EXPIRED:
-        counts["expired"] = rest
-    elif status is BatchStatus.CANCELLED:
-        counts["cancelled"] = rest
-    elif not status.is_terminal:
-        counts["processing"] = rest
+    info = openai_batch_info(raw, provider)
+    ended = raw.get("finalized_at")
+    if isinstance(ended, int | float) and not isinstance(ended, bool):
+        info["ended_at"] = datetime.fromtimestamp(ended, tz=UTC)
     error = raw.get("error")
-    errors = [
-        BatchError(code=None, message=str(error.get("message") or ""), line=None, param=None)
-        for error in [error]
-        if isinstance(error, dict)
-    ]
-    return BatchInfo(
-        id=str(raw.get("id") or ""),
-        provider=PROVIDER,
-        status=status,
-        provider_status=word or "unknown",
-        created_at=_time(raw.get("created_at")),
-        request_counts=counts,
-        model=raw.get("model") if isinstance(raw.get("model"), str) else None,
-        metadata={},  # OpenRouter batches carry no metadata
-        errors=errors,
-        raw=raw,
-        ended_at=_time(raw.get("finalized_at")),
-        expires_at=_time(raw.get("expires_at")),
-    )
+    if isinstance(error, dict):
+        message = str(error.get("message") or "")
+        info["errors"] = [BatchError(code=None, message=message, line=None, param=None)]
+    return info
 
 
-def _failure(item: dict[str, Any], message: str, **fields: Any) -> LMOutput:
-    return LMOutput.failure(message=message, provider=PROVIDER, raw=item, **fields)
+def _failure(item: Any, message: str, provider: str, **fields: Any) -> LMOutput:
+    raw = item if isinstance(item, dict) else None
+    return LMOutput.failure(message=message, provider=provider, raw=raw, **fields)
 
 
-def decode_result(item: Any, structured: bool) -> ResultRecord:
-    """One item of ``results`` as a :class:`ResultRecord`."""
+def decode_item(item: Any, structured: bool, provider: str) -> ResultRecord:
+    """One item of a batch's ``results`` as a :class:`ResultRecord`."""
     if not isinstance(item, dict):
-        bad = LMOutput.failure(
-            "invalid_response",
-            "a result is not a JSON object",
-            code="malformed_line",
-            provider=PROVIDER,
-        )
+        text = "a result is not a JSON object"
+        bad = _failure(item, text, provider, kind="invalid_response", code="malformed_line")
         return ResultRecord(None, bad)
     custom_id = item.get("custom_id")
     custom_id = custom_id if isinstance(custom_id, str) else None
@@ -124,30 +76,38 @@ def decode_result(item: Any, structured: bool) -> ResultRecord:
         code = error.get("error_type") or error.get("type")
         kind = _NOT_RUN.get(str(code), "errored")
         text = str(error.get("message") or code or "the request failed")
-        return ResultRecord(custom_id, _failure(item, text, kind=kind, code=code))
+        transient = isinstance(code, str) and code in TRANSIENT_ERROR_CODES
+        output = _failure(item, text, provider, kind=kind, code=code, transient=transient)
+        return ResultRecord(custom_id, output)
     if not isinstance(response, dict):
         text = "the result has neither a response nor an error"
-        return ResultRecord(custom_id, _failure(item, text, kind="invalid_response"))
+        return ResultRecord(custom_id, _failure(item, text, provider, kind="invalid_response"))
     status = response.get("status_code")
     body: dict[str, Any] = response["body"] if isinstance(response.get("body"), dict) else {}
     if not isinstance(status, int) or not 200 <= status < 300:
         detail: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
         text = str(detail.get("message") or f"the request failed with HTTP status {status}")
         code = detail.get("type") or detail.get("code")
-        return ResultRecord(
-            custom_id,
-            _failure(
-                item,
-                text,
-                kind="errored",
-                code=str(code) if code is not None else None,
-                status_code=status if isinstance(status, int) else None,
-            ),
+        output = _failure(
+            item,
+            text,
+            provider,
+            kind="errored",
+            code=str(code) if code is not None else None,
+            status_code=status if isinstance(status, int) else None,
+            # None: transient by the HTTP status.
+            transient=True if isinstance(code, str) and code in TRANSIENT_ERROR_CODES else None,
         )
+        return ResultRecord(custom_id, output)
     try:
-        output = decode_chat(body, structured)
-    except BadAnswer as exc:
-        return ResultRecord(custom_id, _failure(item, str(exc), kind="invalid_response"))
-    if response.get("request_id"):
-        output.finish_details["request_id"] = response["request_id"]
+        output = decode_chat_completion(body, structured=structured)
+    except UnreadableAnswerError as exc:
+        return ResultRecord(custom_id, _failure(item, str(exc), provider, kind="invalid_response"))
+    usage = body.get("usage")
+    extra = {
+        "request_id": response.get("request_id"),
+        "upstream_provider": body.get("provider"),
+        "cost": usage.get("cost") if isinstance(usage, dict) else None,
+    }
+    output.finish_details.update({k: v for k, v in extra.items() if v is not None})
     return ResultRecord(custom_id, output)

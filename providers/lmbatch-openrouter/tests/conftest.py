@@ -1,29 +1,18 @@
-"""Fixtures of the OpenRouter provider tests: the emulator served on 127.0.0.1."""
+"""Fixtures of the OpenRouter provider tests.
+
+The emulator (``emulator_server``, ``emulator``) comes from lmbatch's pytest plugin
+(``lmbatch.testing.pytest_plugin``); here it runs with results inline in the batch, and
+with results paged only.
+"""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from lmbatch_openrouter import OpenRouterBatchOperations
-from lmbatch_openrouter._emulator import OpenRouterEmulator, create_app
 
-from lmbatch.testing.emulator import EmulatorSettings, EmulatorState
-
-
-@dataclass
-class Served:
-    """A running emulator: its state, its OpenRouter half and its base URL."""
-
-    state: EmulatorState
-    vendor: OpenRouterEmulator
-    base_url: str
+from lmbatch.testing.emulator import Emulator, EmulatorSettings
 
 
 @pytest.fixture(autouse=True)
@@ -33,44 +22,21 @@ def _no_ambient_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` on a free port of 127.0.0.1 while the generator is open."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
-
-
-@pytest.fixture(params=[True, False], ids=["inline-results", "paged-results"])
-def emulator(request: pytest.FixtureRequest) -> Iterator[Served]:
-    """The emulator in ``polls`` mode; results inline in the batch, or paged only."""
-    state = EmulatorState(EmulatorSettings(mode="polls"))
-    app = create_app(state, inline_results=request.param, results_page_size=2)
-    try:
-        for url in serve(app):
-            yield Served(state, app.state.openrouter, url + "/api/v1")
-    finally:
-        state.close()
+@pytest.fixture(scope="module", params=[True, False], ids=["inline-results", "paged-results"])
+def emulator_settings(request: pytest.FixtureRequest) -> EmulatorSettings:
+    """The emulator in ``polls`` mode; results inline in the batch, or in pages of two."""
+    return EmulatorSettings(
+        mode="polls", openrouter_inline_results=request.param, openrouter_results_page_size=2
+    )
 
 
 @pytest.fixture
-async def ops(emulator: Served) -> AsyncIterator[OpenRouterBatchOperations]:
+async def ops(emulator: Emulator) -> AsyncIterator[OpenRouterBatchOperations]:
     """Operations on the emulator, with a fresh in-memory job store."""
     operations = OpenRouterBatchOperations(
         model="openai/gpt-4.1-mini",
         api_key="test",
-        base_url=emulator.base_url,
+        base_url=emulator.openrouter_base_url,
         max_retries=0,
         store=":memory:",
     )

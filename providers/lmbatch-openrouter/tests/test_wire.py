@@ -10,7 +10,7 @@ import pytest
 from lmbatch_openrouter import OpenRouterBatchOperations
 from lmbatch_openrouter._body import CreateBody, create_head
 from lmbatch_openrouter._http import status_error
-from lmbatch_openrouter._status import batch_info, decode_result
+from lmbatch_openrouter._status import batch_info, decode_item
 
 import lmbatch
 from lmbatch.provider import (
@@ -31,7 +31,7 @@ from lmbatch.provider import (
 
 def _ops(emulator: Any, **options: Any) -> OpenRouterBatchOperations:
     settings: dict[str, Any] = {"model": "openai/gpt-4.1-mini", "api_key": "test"}
-    settings.update(base_url=emulator.base_url, max_retries=0, store=":memory:")
+    settings.update(base_url=emulator.openrouter_base_url, max_retries=0, store=":memory:")
     return OpenRouterBatchOperations(**{**settings, **options})
 
 
@@ -62,7 +62,7 @@ async def test_the_emulator_refuses_requests_before_endpoint_as_openrouter_does(
     body = (
         b'{"requests":[{"custom_id":"a","body":{}}],"endpoint":"/v1/chat/completions","model":"m"}'
     )
-    async with httpx.AsyncClient(base_url=emulator.base_url) as client:
+    async with httpx.AsyncClient(base_url=emulator.openrouter_base_url) as client:
         answer = await client.post("/batches", content=body, headers={"Authorization": "Bearer t"})
     assert answer.status_code == 400
     assert "before 'requests'" in answer.json()["error"]["message"]
@@ -72,11 +72,11 @@ async def test_create_answers_202_with_a_validating_batch(
     emulator: Any, ops: OpenRouterBatchOperations
 ) -> None:
     batch_id = await ops.create({"a": "one"})
-    batch = emulator.vendor.batches[batch_id]
+    batch = emulator.state.openrouter_batches[batch_id]
     assert batch.endpoint == "/v1/chat/completions"
     assert batch.model == "openai/gpt-4.1-mini"
     assert batch.requests[0]["body"]["model"] == "openai/gpt-4.1-mini"
-    assert batch_info(batch.to_json(results=False))["provider_status"] == "validating"
+    assert batch_info(batch.to_json(results=False), "openrouter")["provider_status"] == "validating"
 
 
 # -- endpoints, options, credentials -----------------------------------------------------
@@ -89,7 +89,9 @@ def test_endpoints_lmbatch_does_not_encode_are_refused_with_the_reason(endpoint:
 
 
 async def test_a_missing_key_names_the_variable(emulator: Any) -> None:
-    ops = OpenRouterBatchOperations(model="m", base_url=emulator.base_url, store=":memory:")
+    ops = OpenRouterBatchOperations(
+        model="m", base_url=emulator.openrouter_base_url, store=":memory:"
+    )
     with pytest.raises(MissingCredentialsError) as caught:
         await ops.create({"a": "one"})
     assert caught.value.env_var == "OPENROUTER_API_KEY"
@@ -100,7 +102,7 @@ async def test_the_key_comes_from_the_environment(
 ) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", "from-env")
     ops = lmbatch.get_batch_operations(
-        "openrouter", model="m", base_url=emulator.base_url, store=":memory:"
+        "openrouter", model="m", base_url=emulator.openrouter_base_url, store=":memory:"
     )
     assert await ops.create({"a": "one"})
     await ops.aclose()
@@ -137,11 +139,11 @@ async def test_more_than_5000_requests_are_split_over_batches(
     emulator: Any, ops: OpenRouterBatchOperations
 ) -> None:
     job_id = await ops.create({f"k{i}": "x" for i in range(5_001)})
-    sizes = sorted(len(batch.requests) for batch in emulator.vendor.batches.values())
+    sizes = sorted(len(batch.requests) for batch in emulator.state.openrouter_batches.values())
     assert len(sizes) == 2
     assert sum(sizes) == 5_001
     assert max(sizes) <= 5_000
-    assert job_id not in emulator.vendor.batches  # a job id over both batches
+    assert job_id not in emulator.state.openrouter_batches  # a job id over both batches
 
 
 # -- no cancel, delete only when ended -----------------------------------------------------
@@ -161,7 +163,7 @@ async def test_delete_is_refused_while_running_and_works_once_ended(
     with pytest.raises(ProviderRequestError) as caught:
         await ops.delete(batch_id)
     assert caught.value.status_code == 409
-    emulator.vendor.finish()
+    emulator.finish()
     await ops.delete(batch_id)
     with pytest.raises(BatchNotFoundError):
         await ops.status(batch_id)
@@ -182,8 +184,8 @@ async def test_list_follows_after_cursors_page_by_page(emulator: Any) -> None:
 async def test_list_filters_by_status(emulator: Any, ops: OpenRouterBatchOperations) -> None:
     running = await ops.create({"a": "one"})
     done = await ops.create({"a": "two"})
-    emulator.vendor.finish()
-    emulator.vendor.batches[running].status = "in_progress"
+    emulator.finish()
+    emulator.state.openrouter_batches[running].status = "in_progress"
     assert [i["id"] for i in await ops.list_by_status("completed")] == [done]
     assert [i["id"] for i in await ops.list_by_status("in_progress", "completed")] == [
         done,
@@ -202,10 +204,10 @@ async def test_results_come_inline_or_by_cursor_pages(
     assert {key: out.text for key, out in results.items()} == {
         key: f"echo: {text}" for key, text in requests.items()
     }
-    (batch,) = emulator.vendor.batches.values()
+    (batch,) = emulator.state.openrouter_batches.values()
     info = await ops.info(batch.id)
     # Inline: the terminal batch carries them; paged: it does not, 3 pages of 2 did.
-    assert ("results" in info["raw"]) is emulator.vendor.inline_results
+    assert ("results" in info["raw"]) is emulator.state.openrouter_options.inline_results
 
 
 async def test_per_request_faults_become_outcomes(ops: OpenRouterBatchOperations) -> None:
@@ -246,19 +248,20 @@ def test_decoding_reads_usage_cost_and_error_types() -> None:
         "provider": "OpenAI",
     }
     item = {"custom_id": "a", "response": {"status_code": 200, "request_id": "r", "body": body}}
-    record = decode_result(item, structured=False)
+    record = decode_item(item, False, "openrouter")
     assert record.custom_id == "a"
     assert record.output.text == "hi"
     assert record.output.finish_reason == "length"
     assert record.output.token_usage is not None
     assert record.output.token_usage.input_tokens == 3
     assert record.output.finish_details["cost"] == 0.001
-    failed = decode_result(
-        {"custom_id": "b", "error": {"type": "server_error", "message": "m"}}, False
+    failed = decode_item(
+        {"custom_id": "b", "error": {"type": "server_error", "message": "m"}}, False, "openrouter"
     )
     assert failed.output.error is not None
     assert failed.output.error.kind == "errored"
-    assert decode_result("nonsense", False).output.error is not None
+    assert failed.output.error.transient  # a server error: resubmitted by invoke
+    assert decode_item("nonsense", False, "openrouter").output.error is not None
 
 
 # -- HTTP errors ---------------------------------------------------------------------------
@@ -278,7 +281,7 @@ def test_decoding_reads_usage_cost_and_error_types() -> None:
 )
 def test_http_statuses_map_to_lmbatch_errors(status: int, expected: type[Exception]) -> None:
     response = httpx.Response(status, json={"error": {"code": status, "message": "why"}})
-    error = status_error(response, "a call")
+    error = status_error(response, "a call", "openrouter")
     assert type(error) is expected
     assert error.status_code == status
     assert "why" in str(error)
@@ -287,20 +290,47 @@ def test_http_statuses_map_to_lmbatch_errors(status: int, expected: type[Excepti
 async def test_a_failed_create_is_uncertain_and_never_retried(emulator: Any) -> None:
     from lmbatch.testing.emulator import EndpointFault
 
-    emulator.state.faults.add(EndpointFault("create", status=500, after_effect=True))
+    emulator.faults.add(EndpointFault("create", status=500, after_effect=True))
     ops = _ops(emulator, max_retries=3)
     with pytest.raises(SubmissionUncertainError):
         await ops.create({"a": "one"}, reuse=False)
-    assert emulator.state.create_calls == 1
+    assert emulator.create_calls == 1
     await ops.aclose()
 
 
 async def test_a_refused_create_is_definite(emulator: Any) -> None:
     from lmbatch.testing.emulator import EndpointFault
 
-    emulator.state.faults.add(EndpointFault("create", status=400))
+    emulator.faults.add(EndpointFault("create", status=400))
     ops = _ops(emulator)
     with pytest.raises(ProviderRequestError) as caught:
         await ops.create({"a": "one"})
     assert not isinstance(caught.value, SubmissionUncertainError)
+    await ops.aclose()
+
+
+@pytest.mark.parametrize(
+    ("item", "transient"),
+    [
+        ({"error": {"type": "server_error", "message": "m"}}, True),
+        ({"error": {"type": "invalid_request_error", "message": "m"}}, False),
+        ({"response": {"status_code": 429, "body": {"error": {"code": 429}}}}, True),
+        ({"response": {"status_code": 400, "body": {"error": {"type": "bad"}}}}, False),
+        ({"response": {"status_code": 400, "body": {"error": {"type": "api_error"}}}}, True),
+    ],
+)
+def test_failed_requests_say_whether_they_are_worth_resubmitting(
+    item: dict[str, Any], transient: bool
+) -> None:
+    output = decode_item({"custom_id": "a", **item}, False, "openrouter").output
+    assert output.error is not None
+    assert output.error.transient is transient
+
+
+async def test_a_create_at_a_wrong_base_url_names_it_and_is_definite(emulator: Any) -> None:
+    ops = _ops(emulator, base_url=emulator.base_url + "/nothing/here")
+    with pytest.raises(ProviderRequestError, match="OPENROUTER_BASE_URL") as caught:
+        await ops.create({"a": "one"})
+    assert not isinstance(caught.value, SubmissionUncertainError)
+    assert caught.value.status_code == 404
     await ops.aclose()

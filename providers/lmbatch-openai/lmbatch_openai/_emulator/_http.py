@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from lmbatch.testing.emulator import hex_id, retry_headers
+from lmbatch.testing.emulator import has_bearer_key, hex_id, retry_headers
 
 _ERRORS: dict[int, tuple[str, str | None, str]] = {
     400: ("invalid_request_error", None, "Invalid request."),
@@ -67,11 +67,9 @@ def openai_error(
 
 def openai_auth_error(request: Request, require: bool) -> Response | None:
     """401 unless ``Authorization: Bearer <non-empty>`` is present."""
-    if not require:
+    if not require or has_bearer_key(request):
         return None
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return None
+    scheme = request.headers.get("authorization", "").partition(" ")[0]
     return openai_error(
         401,
         "You didn't provide an API key. You need to provide your API key in an Authorization "

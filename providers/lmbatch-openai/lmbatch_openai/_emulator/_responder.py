@@ -287,6 +287,29 @@ def chat_body(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def emulated_chat_completion(body: dict[str, Any]) -> dict[str, Any]:
+    """The emulator's deterministic answer to a chat-completions body (public).
+
+    What the OpenAI emulator answers on ``/v1/chat/completions``, for the emulators of
+    vendors whose chat bodies copy OpenAI's: ``"echo: "`` and the last user text, a
+    sample of the ``response_format`` schema, a call of the forced tool
+    (``tool_choice``), a refusal when the prompt holds ``[[refuse]]``, ``length`` when
+    ``max_completion_tokens``/``max_tokens`` cut it, and usage at about four characters
+    a token.
+
+    Args:
+        body: The request body (``model`` and ``messages`` required).
+
+    Returns:
+        The ``chat.completion`` body.
+
+    Raises:
+        RequestRejected: The vendor would answer this body with an HTTP error (no model,
+            no messages, a forced tool not in ``tools``).
+    """
+    return chat_body(body)
+
+
 def embeddings_body(body: dict[str, Any]) -> dict[str, Any]:
     """An embeddings list; vectors are derived from a hash of each input."""
     model = _require_model(body)

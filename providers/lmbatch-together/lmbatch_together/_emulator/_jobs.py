@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lmbatch_openai import emulated_chat_completion
 from lmbatch_openai._emulator._http import openai_error_object
-from lmbatch_openai._emulator._responder import chat_body
 
 from lmbatch.testing.emulator import (
     NO_FAULT,
@@ -205,7 +205,7 @@ class TogetherJob:
             code_status, body = fault.error_status, openai_error_object(fault.error_status)
         else:
             try:
-                body = chat_body(line["body"])
+                body = emulated_chat_completion(line["body"])
             except RequestRejected as exc:
                 code_status = exc.status
                 body = openai_error_object(exc.status, exc.message, param=exc.param)
