@@ -33,6 +33,7 @@ def run(
     hyperparameters: dict[str, Any] | None = None,
     store: Store | str | os.PathLike[str] | None = None,
     operations: BatchOperations | None = None,
+    progress: bool = False,
     **options: Any,
 ) -> dict[str, LMOutput]:
     """Submit ``requests`` as a batch job, wait for it, and return one outcome per key.
@@ -49,6 +50,9 @@ def run(
         store: Job store (default: ``$LMBATCH_STORE``, config, user data dir).
         operations: A :class:`BatchOperations` to use instead of ``provider``, ``model``
             and ``store`` (it is entered and closed here).
+        progress: Show progress on stderr while the job runs: a bar (counts, status,
+            elapsed, ETA) when rich is installed (the ``cli`` extra), else a plain line
+            per change; each resubmission round is announced.
         **options: The keyword arguments of :meth:`BatchOperations.invoke`
             (``timeout``, ``resubmit``, ``max_cost``, ``on_progress``...); the rest are
             provider options (``api_key``, ``base_url``...).
@@ -77,7 +81,17 @@ def run(
 
     async def invoke() -> dict[str, LMOutput]:
         async with ops:
-            return await ops.invoke(requests, hyperparameters, **invoke_options)
+            if not progress:
+                return await ops.invoke(requests, hyperparameters, **invoke_options)
+            from lmbatch._progress_display import chain, progress_display
+
+            with progress_display() as display:
+                shown = {
+                    **invoke_options,
+                    "on_progress": chain(display.on_progress, invoke_options.get("on_progress")),
+                    "on_resubmit": chain(display.on_resubmit, invoke_options.get("on_resubmit")),
+                }
+                return await ops.invoke(requests, hyperparameters, **shown)
 
     return run_coroutine(invoke())
 

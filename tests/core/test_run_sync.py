@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,3 +91,50 @@ def test_unknown_provider_options_are_refused(tmp_path: Path) -> None:
     with pytest.raises(lmbatch.ConfigError):
         lmbatch.run(_requests(), provider="fake", store=tmp_path / "j.sqlite3", colour="red")
     assert _submitted() == 0
+
+
+def test_progress_without_rich_prints_a_plain_line_per_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "rich", None)  # as if the cli extra were missing
+    results = lmbatch.run(
+        {"a": "one", "b": "two [[lmbatch:error=500]]"},
+        provider="fake",
+        store=tmp_path / "jobs.sqlite3",
+        status_check_interval=0,
+        progress=True,
+    )
+    assert sorted(results) == ["a", "b"]
+    lines = capsys.readouterr().err.splitlines()
+    assert any(line.startswith("round 2: resubmitting 1 request ") for line in lines), lines
+    assert "\u2501" not in "".join(lines)  # no bar drawn
+    finals = [line for line in lines if ": finished, " in line]
+    assert finals, lines
+    assert all(len(line.split(", ")) == 3 for line in finals)  # status, counts, elapsed
+    assert len(lines) == len(set(lines))  # a line per change, not per status check
+
+
+def test_progress_with_rich_draws_the_cli_bar_and_announces_rounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch.cli import _progress
+
+    drawn: list[lmbatch.BatchInfo] = []
+    original = _progress.BatchProgress.update
+
+    def update(self: _progress.BatchProgress, info: lmbatch.BatchInfo) -> None:
+        drawn.append(info)
+        original(self, info)
+
+    monkeypatch.setattr(_progress.BatchProgress, "update", update)
+    rounds: list[int] = []
+    lmbatch.run(
+        {"a": "one", "b": "two [[lmbatch:error=500]]"},
+        provider="fake",
+        store=tmp_path / "jobs.sqlite3",
+        status_check_interval=0,
+        progress=True,
+        on_resubmit=lambda r: rounds.append(r["round"]),  # the caller's own still called
+    )
+    assert drawn
+    assert rounds == [2, 3]  # the default two resubmission rounds
