@@ -81,17 +81,7 @@ def run(
 
     async def invoke() -> dict[str, LMOutput]:
         async with ops:
-            if not progress:
-                return await ops.invoke(requests, hyperparameters, **invoke_options)
-            from lmbatch._progress_display import chain, progress_display
-
-            with progress_display() as display:
-                shown = {
-                    **invoke_options,
-                    "on_progress": chain(display.on_progress, invoke_options.get("on_progress")),
-                    "on_resubmit": chain(display.on_resubmit, invoke_options.get("on_resubmit")),
-                }
-                return await ops.invoke(requests, hyperparameters, **shown)
+            return await ops.invoke(requests, hyperparameters, progress=progress, **invoke_options)
 
     return run_coroutine(invoke())
 
@@ -132,7 +122,7 @@ def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     named = {
         name
         for name, parameter in parameters.items()
-        if name not in ("self", "requests", "hyperparameters")
+        if name not in ("self", "requests", "hyperparameters", "progress")
         and parameter.kind is not inspect.Parameter.VAR_KEYWORD
     }
     invoke_options = {k: v for k, v in options.items() if k in named}

@@ -138,3 +138,21 @@ def test_progress_with_rich_draws_the_cli_bar_and_announces_rounds(
     )
     assert drawn
     assert rounds == [2, 3]  # the default two resubmission rounds
+
+
+async def test_invoke_progress_shows_plain_lines_and_still_calls_on_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "rich", None)
+    seen: list[str] = []
+    ops = lmbatch.get_batch_operations("fake", store=tmp_path / "jobs.sqlite3")
+    async with ops:
+        results = await ops.invoke(
+            _requests(),
+            status_check_interval=0,
+            progress=True,
+            on_progress=lambda info: seen.append(info["status"].value),
+        )
+    assert sorted(results) == ["a", "b"]
+    assert seen
+    assert ": finished, 2/2 done, " in capsys.readouterr().err
