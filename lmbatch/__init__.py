@@ -107,6 +107,7 @@ if TYPE_CHECKING:
     from lmbatch._results import (
         salvage_custom_id as salvage_custom_id,
     )
+    from lmbatch._run import run
     from lmbatch._settings import (
         ConnectionOption as ConnectionOption,
     )
@@ -208,6 +209,7 @@ __all__ = [
     "open_store",
     "resolve",
     "resume",
+    "run",
     "wait",
 ]
 
@@ -297,6 +299,7 @@ _EXPORTS: dict[str, str] = {
     "parse_json_object": "lmbatch._results",
     "resolve": "lmbatch._jobs._resolution",
     "resume": "lmbatch._jobs._resume",
+    "run": "lmbatch._run",
     "salvage_custom_id": "lmbatch._results",
     "wait": "lmbatch._jobs._resume",
 }

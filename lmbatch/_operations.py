@@ -739,6 +739,7 @@ class BatchOperations(ABC):
         treat_as_error: Collection[str] | str = (),
         on_resubmit: Callable[[ResubmissionRound], None] | None = None,
         poll: PollPolicy | None = None,
+        progress: bool = False,
     ) -> dict[str, LMOutput]:
         """Create a batch, wait for it, and return its results.
 
@@ -783,6 +784,10 @@ class BatchOperations(ABC):
                 and its outputs are kept, e.g. ``("length",)`` for cut-off answers.
             on_resubmit: Called before each resubmission round is sent, with a
                 :class:`ResubmissionRound` (its number, job id, size and reasons).
+            progress: Show progress on stderr while waiting: a bar (counts, status,
+                elapsed, ETA) when rich is installed (the ``cli`` extra), else a plain
+                line per change; each resubmission round is announced. ``on_progress``
+                and ``on_resubmit`` are still called.
 
         Raises:
             BatchTimeoutError: ``max_iterations`` or ``timeout`` was reached; carries the
@@ -811,5 +816,6 @@ class BatchOperations(ABC):
                 treat_as_error=treat_as_error,
                 on_resubmit=on_resubmit,
                 poll=poll,
+                progress=progress,
             ),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,7 @@ class InvokeArguments:
     treat_as_error: Collection[str] | str
     on_resubmit: Callable[[ResubmissionRound], None] | None
     poll: PollPolicy | None
+    progress: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,17 @@ async def invoke(
 ) -> dict[str, LMOutput]:
     """Create, wait, collect and resubmit (see :meth:`BatchOperations.invoke`)."""
     jobs.require("invoke")
+    if arguments.progress:
+        from lmbatch._progress_display import chain, progress_display
+
+        with progress_display() as display:
+            shown = replace(
+                arguments,
+                progress=False,
+                on_progress=chain(display.on_progress, arguments.on_progress),
+                on_resubmit=chain(display.on_resubmit, arguments.on_resubmit),
+            )
+            return await invoke(jobs, requests, hyperparameters, shown)
     started = await Invocation.start(jobs, requests, hyperparameters, arguments)
     with (
         deadline_scope(started.deadline),

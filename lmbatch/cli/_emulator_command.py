@@ -122,6 +122,15 @@ def emulator_command(
     polls_per_step: Annotated[
         int, typer.Option("--polls-per-step", min=1, help="Status checks per step in polls mode.")
     ] = 1,
+    progress_steps: Annotated[
+        int,
+        typer.Option(
+            "--progress-steps",
+            min=1,
+            help="Steps a batch spends running, its counts growing at each (so progress "
+            "bars move); 1: counted when it ends.",
+        ),
+    ] = 1,
     fault: FaultOption = None,
     key_faults: KeyFaultOption = None,
     no_auth: Annotated[
@@ -158,6 +167,7 @@ def emulator_command(
             mode=mode.value,
             seconds_per_step=seconds_per_step,
             polls_per_step=polls_per_step,
+            progress_steps=progress_steps,
             require_auth=not no_auth,
             endpoint_faults=endpoint_faults,
             key_faults=by_key,

@@ -204,3 +204,19 @@ async def test_invalid_params_error_per_request(claude: anthropic.AsyncAnthropic
     assert error["type"] == "error"
     assert error["error"]["type"] == "invalid_request_error"
     assert error["request_id"].startswith("req_")
+
+
+async def test_progress_steps_report_a_growing_share_while_running() -> None:
+    requests = [claude_request(f"k{i}", "x") for i in range(3)]
+    requests.append(claude_request("bad", "x [[lmbatch:error=500]]"))
+    with Emulator(EmulatorSettings(mode="manual", progress_steps=2)) as emu:
+        async with claude_client(emu) as client:
+            created = await client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
+            seen = []
+            for _ in range(2):
+                emu.advance(created.id)
+                batch = await client.messages.batches.retrieve(created.id)
+                counts = batch.request_counts
+                seen.append((batch.processing_status, counts.succeeded, counts.errored))
+                seen.append(counts.processing)
+    assert seen == [("in_progress", 2, 0), 2, ("ended", 3, 1), 0]

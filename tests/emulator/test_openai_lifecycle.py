@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
+from tests.faults._harness import OPENAI, make_operations
 
 from .conftest import (
     OPENAI_BATCH,
@@ -304,3 +306,41 @@ async def test_sdk_raises_typed_errors(oai: openai.AsyncOpenAI) -> None:
             endpoint="/v1/completions",
             completion_window="24h",
         )
+
+
+async def test_progress_steps_report_a_growing_share_while_running() -> None:
+    lines = [chat_line(f"k{i}", "x") for i in range(4)] + [
+        chat_line("bad", "x [[lmbatch:error=500]]")
+    ]
+    with Emulator(EmulatorSettings(mode="manual", progress_steps=3)) as emu:
+        async with oai_client(emu) as client:
+            batch_id = await submit(client, lines, "/v1/chat/completions")
+            seen = []
+            for _ in range(5):
+                emu.advance(batch_id)
+                batch = await client.batches.retrieve(batch_id)
+                assert batch.request_counts is not None
+                counts = batch.request_counts
+                seen.append((batch.status, counts.completed, counts.failed, counts.total))
+    assert seen == [
+        ("in_progress", 0, 0, 5),
+        ("in_progress", 1, 0, 5),  # a third of five, in input order
+        ("in_progress", 3, 0, 5),
+        ("finalizing", 3, 0, 5),
+        ("completed", 4, 1, 5),  # counted again from the answers
+    ]
+
+
+async def test_a_status_check_mid_run_shows_partial_counts(tmp_path: Path) -> None:
+    requests = {f"q{i}": f"question {i}" for i in range(6)}
+    with Emulator(EmulatorSettings(mode="manual", progress_steps=2)) as emu:
+        async with make_operations(OPENAI, emu.openai_base_url, tmp_path / "j.sqlite3") as ops:
+            batch_id = await ops.create(requests)
+            emu.advance(steps=2)  # validated, then half run
+            info = await ops.info(batch_id)
+            emu.finish()
+            final = await ops.info(batch_id)
+    counts = info["request_counts"]
+    assert 0 < counts["succeeded"] < counts["total"] == 6
+    assert counts["processing"] == 6 - counts["succeeded"]
+    assert final["request_counts"]["succeeded"] == 6

@@ -79,6 +79,9 @@ class EmulatorSettings:
         mode: Lifecycle driver, see `Mode`.
         polls_per_step: In ``"polls"`` mode, retrieves of a batch needed per lifecycle step.
         seconds_per_step: In ``"time"`` mode, wall-clock seconds per lifecycle step.
+        progress_steps: Lifecycle steps a batch spends running, its reported counts
+            growing by a share of its requests at each (1: all counted at once when it
+            ends). Progress displays need more than 1 to move.
         cancel_finished_fraction: Share of the requests (rounded down, input order) that are
             already answered when a running batch is cancelled; the rest come back as
             cancelled (a vendor may finish none when cancelled before it started).
@@ -107,6 +110,7 @@ class EmulatorSettings:
     mode: Mode = "polls"
     polls_per_step: int = 1
     seconds_per_step: float = 1.0
+    progress_steps: int = 1
     cancel_finished_fraction: float = 0.5
     require_auth: bool = True
     key_faults: dict[str, str] = field(default_factory=dict)
@@ -122,6 +126,7 @@ class EmulatorSettings:
         mode: Mode = "polls",
         polls_per_step: int = 1,
         seconds_per_step: float = 1.0,
+        progress_steps: int = 1,
         cancel_finished_fraction: float = 0.5,
         require_auth: bool = True,
         key_faults: dict[str, str] | None = None,
@@ -136,6 +141,7 @@ class EmulatorSettings:
         self.mode = mode
         self.polls_per_step = polls_per_step
         self.seconds_per_step = seconds_per_step
+        self.progress_steps = progress_steps
         self.cancel_finished_fraction = cancel_finished_fraction
         self.require_auth = require_auth
         self.key_faults = dict(key_faults or {})
@@ -155,6 +161,8 @@ class EmulatorSettings:
             raise ValueError(f"unknown mode {self.mode!r}")
         if self.polls_per_step < 1:
             raise ValueError("polls_per_step must be >= 1")
+        if self.progress_steps < 1:
+            raise ValueError("progress_steps must be >= 1")
         if self.seconds_per_step <= 0:
             raise ValueError("seconds_per_step must be > 0")
         if not 0.0 <= self.cancel_finished_fraction <= 1.0:

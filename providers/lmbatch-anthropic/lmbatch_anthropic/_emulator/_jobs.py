@@ -45,6 +45,9 @@ class AnthropicBatch:
     cancel_fraction: float
     results_path: Path
     clock: Callable[[], float] = time.time
+    #: Steps spent ``in_progress``, the counts growing at each (1: counted at the end).
+    progress_steps: int = 1
+    progressed: int = 0
     created_at: float = 0.0
     status: str = "in_progress"
     polls: int = 0
@@ -76,11 +79,26 @@ class AnthropicBatch:
     def step(self) -> None:
         """in_progress → ended; canceling → ended (with ``canceled`` results)."""
         if self.status == "in_progress":
+            self.progressed += 1
+            if self.progressed < self.progress_steps:
+                self._report_progress()
+                return
             expiring = self._expiring()
             self._finish(runnable_prefix(self._ids, expiring, len(self.requests)), "expired")
         elif self.status == "canceling":
             finished = int(len(self.requests) * self.cancel_fraction)
             self._finish(runnable_prefix(self._ids, self._expiring(), finished), "canceled")
+
+    def _report_progress(self) -> None:
+        """Count the first share of the runnable requests done, as the vendor reports a
+        running batch (the results themselves are made when the batch ends)."""
+        runnable = [r for r in self.requests if not self._key_fault(r).expire]
+        done = runnable[: len(runnable) * self.progressed // self.progress_steps]
+        errored = sum(1 for r in done if self._key_fault(r).error_status is not None)
+        self.counts = dict.fromkeys(_KINDS, 0)
+        self.counts["succeeded"] = len(done) - errored
+        self.counts["errored"] = errored
+        self.counts["processing"] = len(self.requests) - len(done)
 
     def cancel(self) -> bool:
         """Start canceling; False once ended."""

@@ -186,6 +186,7 @@ class AnthropicEmulator(EmulatorVendor[AnthropicEmulatorOptions]):
                 ],
                 faults=self.state.faults,
                 cancel_fraction=self.state.settings.cancel_finished_fraction,
+                progress_steps=self.state.settings.progress_steps,
                 results_path=self.state.new_path(".results.jsonl"),
                 clock=self.state.now,
             )

@@ -163,8 +163,11 @@ class OpenAIBatch:
     clock: Callable[[], float] = time.time
     #: Answers one line (url, body); raises ``RequestRejected`` for an HTTP error.
     respond: Callable[[str, dict[str, Any]], dict[str, Any]] = openai_response
+    #: Steps spent ``in_progress``, the counts growing at each (1: counted at the end).
+    progress_steps: int = 1
     created_at: int = 0
     status: str = "validating"
+    progressed: int = 0
     polls: int = 0
     last_step_at: float = field(default_factory=time.monotonic)
     stamps: dict[str, int | None] = field(default_factory=dict)
@@ -202,6 +205,10 @@ class OpenAIBatch:
                 self.counts["total"] = len(self.check.custom_ids)
                 self._stamp("in_progress")
         elif self.status == "in_progress":
+            self.progressed += 1
+            if self.progressed < self.progress_steps:
+                self._report_progress()
+                return
             expiring = self._expiring()
             if expiring:
                 # A request scripted to expire never runs, so the window closes on the batch.
@@ -219,6 +226,15 @@ class OpenAIBatch:
             self._finish(
                 "cancelled", runnable_prefix(self.check.custom_ids, self._expiring(), finished)
             )
+
+    def _report_progress(self) -> None:
+        """Count the first share of the runnable requests done, as the vendor reports a
+        running batch (the answers themselves are made when the batch ends)."""
+        runnable = [c for c in self.check.custom_ids if not self._key_fault(c).expire]
+        done = runnable[: len(runnable) * self.progressed // self.progress_steps]
+        failing = sum(1 for c in done if self._key_fault(c).error_status is not None)
+        self.counts["completed"] = len(done) - failing
+        self.counts["failed"] = failing
 
     def cancel(self) -> bool:
         """Start cancelling; returns False when the status does not allow it."""
@@ -240,6 +256,9 @@ class OpenAIBatch:
         self._finish("expired", runnable_prefix(self.check.custom_ids, self._expiring(), finished))
 
     def _finish(self, status: str, run: set[str]) -> None:
+        # Counted exactly below, answer by answer (what was reported while running was
+        # the share done, not the answers).
+        self.counts["completed"] = self.counts["failed"] = 0
         if status in ("expired", "cancelled"):
             code, message = (
                 ("batch_expired", EXPIRED_MESSAGE)

@@ -415,6 +415,7 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
             check=check,
             faults=self.state.faults,
             cancel_fraction=self.state.settings.cancel_finished_fraction,
+            progress_steps=self.state.settings.progress_steps,
             new_path=self.state.new_path,
             add_file=self.add_file,
             clock=self.state.now,
