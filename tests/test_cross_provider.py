@@ -1,8 +1,9 @@
-"""One script, two providers: only the provider name and the model change.
+"""One script, three providers: only the provider name and the model change.
 
-The same code runs against ``openai`` and ``anthropic`` (both served by the local emulator,
-configured through their usual environment variables) and the *shapes* of what comes back
-(keys, outcome kinds, output item types, status values, info fields) must be identical.
+The same code runs against ``openai``, ``anthropic`` and ``gemini`` (served by the local
+emulator, configured through their usual environment variables) and the *shapes* of what
+comes back (keys, outcome kinds, output item types, status values, info fields) must be
+identical.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from lmbatch.testing.emulator import Emulator, EmulatorSettings
 
 pytestmark = pytest.mark.timeout(120)
 
-PROVIDERS = [("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")]
+PROVIDERS = [
+    ("openai", "gpt-4.1-mini"),
+    ("anthropic", "claude-sonnet-4-5"),
+    ("gemini", "gemini-2.5-flash"),
+]
+#: The variables naming each provider's key (the first is the one errors name).
+KEY_VARIABLES = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
+    "gemini": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+}
 
 
 class Verdict(BaseModel):
@@ -38,13 +49,16 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture
 def vendor_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point both SDKs at the emulator the way a user points them at a proxy."""
+    """Point every provider at its emulator the way a user points it at a proxy."""
     for name in ("LMBATCH_PROVIDER", "LMBATCH_MODEL", "LMBATCH_STORE", "LMBATCH_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "test")
     monkeypatch.setenv("OPENAI_BASE_URL", emulator.openai_base_url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.anthropic_base_url)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", "test")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.gemini_base_url)
 
 
 def output_shape(output: LMOutput) -> dict[str, Any]:
@@ -119,8 +133,9 @@ async def script(provider: str | None = None, model: str | None = None) -> dict[
 
 async def test_same_script_same_shapes(vendor_env: None) -> None:
     shapes = {provider: await script(provider, model) for provider, model in PROVIDERS}
-    openai_shape, anthropic_shape = shapes["openai"], shapes["anthropic"]
-    assert anthropic_shape == openai_shape
+    openai_shape = shapes["openai"]
+    assert shapes["anthropic"] == openai_shape
+    assert shapes["gemini"] == openai_shape
     # And the shapes are the ones a user expects.
     assert openai_shape["invoke"]["broken"]["error"] == "errored"
     assert openai_shape["invoke"]["plain"] == {
@@ -145,10 +160,12 @@ def no_vendor_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No key anywhere; a base URL where nothing listens, in case a call slipped through."""
     for name in ("LMBATCH_PROVIDER", "LMBATCH_MODEL", "LMBATCH_STORE", "LMBATCH_CONFIG"):
         monkeypatch.delenv(name, raising=False)
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+    for names in KEY_VARIABLES.values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:9")
 
 
 @pytest.mark.parametrize("method", ["create", "invoke"])
@@ -165,7 +182,7 @@ async def test_a_missing_key_is_reported_before_anything_is_recorded(
 
     with pytest.raises(lmbatch.MissingCredentialsError) as caught:
         await submit()
-    env_var = f"{provider.upper()}_API_KEY"
+    env_var = KEY_VARIABLES[provider][0]
     assert caught.value.env_var == env_var
     assert env_var in str(caught.value)
     assert "api_key=..." in str(caught.value)
@@ -183,7 +200,7 @@ async def test_a_missing_model_is_reported_before_anything_is_recorded(
     model: str,
     method: str,
 ) -> None:
-    monkeypatch.setenv(f"{provider.upper()}_API_KEY", "test")
+    monkeypatch.setenv(KEY_VARIABLES[provider][0], "test")
     store = lmbatch.JobStore(tmp_path / "jobs.sqlite3")
     ops = lmbatch.get_batch_operations(provider, store=store)
     async with ops:
@@ -247,8 +264,11 @@ async def test_finish_reason_is_the_same_word_on_every_provider_and_policies_app
         assert {key: out.finish_reason for key, out in results.items()} == {
             "short": "stop",
             "long": "length",
-            "refused": "refusal",
+            # Gemini has no refusal of the model's own: what it declines, its safety
+            # filter blocks (a RefusalOutput all the same).
+            "refused": "content_filter" if provider == "gemini" else "refusal",
         }
+        assert results["refused"].refusal
         assert results["long"].ok  # cut off, but an answer: kept ok by default
         rounds: list[lmbatch.ResubmissionRound] = []
         strict = await ops.invoke(
