@@ -26,7 +26,17 @@ from lmbatch.provider import Attachment, Hyperparameters, Message, ToolCall, Too
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "tests" / "data" / "generate_content_request.schema.json"
 GENERATOR = ROOT / "scripts" / "generate_request_schema.py"
-HAS_SDK = importlib.util.find_spec("google.genai") is not None
+
+
+def _sdk_installed() -> bool:
+    # find_spec of a submodule imports its parent: without any `google` package it raises.
+    try:
+        return importlib.util.find_spec("google.genai") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+HAS_SDK = _sdk_installed()
 
 
 class Answer(BaseModel):
