@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -33,12 +34,18 @@ LINT_PATHS = ["lmbatch", "providers", "tests", "docs/examples", "benchmarks", "d
 
 
 def plugin_packages() -> list[str]:
-    """Every provider (``providers/*``) and example plugin (``docs/examples/*``), as paths."""
-    found = {
-        pyproject.parent.relative_to(ROOT).as_posix()
-        for pattern in PLUGIN_GLOBS
-        for pyproject in ROOT.glob(pattern)
-    }
+    """Every provider (``providers/*``) and example plugin (``docs/examples/*``), as paths.
+
+    A plugin whose pyproject declares a ``test`` extra (what its own tests need beyond the
+    plugin, e.g. the vendor SDK its wire format is checked against) is installed with it.
+    """
+    found = set()
+    for pattern in PLUGIN_GLOBS:
+        for pyproject in ROOT.glob(pattern):
+            path = pyproject.parent.relative_to(ROOT).as_posix()
+            extras = tomllib.loads(pyproject.read_text()).get("project", {})
+            has_test_extra = "test" in extras.get("optional-dependencies", {})
+            found.add(f"{path}[test]" if has_test_extra else path)
     return sorted(found)
 
 

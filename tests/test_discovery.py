@@ -90,13 +90,19 @@ def test_dev_py_installs_every_plugin_directory_it_finds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dev = _load(ROOT / "dev.py", "lmbatch_dev_script")
-    assert set(dev.PACKAGES) == {
+    # A plugin with a `test` extra is installed with it (its tests' own needs).
+    assert {package.removesuffix("[test]") for package in dev.PACKAGES} == {
         ".[dev]",
         *(path.relative_to(ROOT).as_posix() for path in _plugin_dirs()),
     }
     _write_provider(tmp_path, "lmbatch-newvendor", "newvendor")
     monkeypatch.setattr(dev, "ROOT", tmp_path)
     assert dev.plugin_packages() == ["providers/lmbatch-newvendor"]
+    pyproject = tmp_path / "providers" / "lmbatch-newvendor" / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + '\n[project.optional-dependencies]\ntest = ["vendor-sdk"]\n'
+    )
+    assert dev.plugin_packages() == ["providers/lmbatch-newvendor[test]"]
 
 
 def test_mypy_checks_every_provider_package_through_its_globs(
