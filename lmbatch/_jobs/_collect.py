@@ -21,7 +21,7 @@ from lmbatch._jobs._reconcile import verify_parts
 from lmbatch._jobs._spool import discard_spool
 from lmbatch._jobs._targets import Target, resolve
 from lmbatch._keys import strip_job_tag
-from lmbatch._outputs import LMOutput
+from lmbatch._outputs import ErrorKind, LMOutput
 from lmbatch._results import StructuredOutputValidator
 from lmbatch._status import BatchInfo, BatchStatus
 
@@ -141,6 +141,21 @@ def unanswered(jobs: Orchestrator, info: BatchInfo, unreadable: int) -> LMOutput
             code=first["code"] if first else "batch_failed",
             provider=jobs.name,
             transient=first.get("transient", False) if first else False,
+        )
+    ended: dict[BatchStatus, ErrorKind] = {
+        BatchStatus.EXPIRED: "expired",
+        BatchStatus.CANCELLED: "cancelled",
+    }
+    kind = ended.get(info["status"])
+    if kind is not None and kind not in jobs.provider.result_line_states and not unreadable:
+        # A vendor that writes no line for what an ended batch never ran (it does not
+        # declare the state in result_line_states): the batch's end says why (expired
+        # is resubmitted, cancelled is not, as with vendors that write such lines).
+        return LMOutput.failure(
+            kind,
+            f"the batch was {kind} before this request ran",
+            code=f"batch_{kind}",
+            provider=jobs.name,
         )
     message = "the provider returned no result for this request"
     if unreadable:

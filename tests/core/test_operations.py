@@ -412,3 +412,41 @@ async def test_fake_batch_ids_do_not_repeat_across_backends(tmp_path: Path) -> N
 def test_fake_class_limits_match_a_default_instance() -> None:
     """`lmbatch providers` reads class-level limits; they must describe the real default."""
     assert FakeBatchOperations.limits == make_ops(FakeBackend()).limits
+
+
+class _NoLinesForUnrunRequests(FakeBatchOperations):
+    """A vendor (like Gemini or Mistral) writing no line for what an ended batch never ran."""
+
+    result_line_states = frozenset({"succeeded", "errored"})
+
+
+def _silent_vendor(backend: FakeBackend) -> FakeBatchOperations:
+    return _NoLinesForUnrunRequests(backend=backend, store=":memory:")
+
+
+async def test_a_request_an_expired_batch_wrote_nothing_for_is_expired_not_missing(
+    backend: FakeBackend,
+) -> None:
+    # The batch's own end says why the request has no line: "expired" (resubmitted as
+    # such), not "missing".
+    backend.script_next_batch(expire=True, finished_before_expiry=1)
+    ops = _silent_vendor(backend)
+    batch_id = await ops.create({"a": "fine", "b": "x [[lmbatch:omit]]"})
+    while not (await ops.status(batch_id)).is_terminal:
+        pass
+    results = await ops.retrieve(batch_id)
+    assert results["b"].error is not None
+    assert results["b"].error.kind == "expired"
+
+
+async def test_a_request_a_cancelled_batch_wrote_nothing_for_is_cancelled_not_missing(
+    backend: FakeBackend,
+) -> None:
+    ops = _silent_vendor(backend)
+    batch_id = await ops.create({"a": "fine", "b": "x [[lmbatch:omit]]"})
+    await ops.cancel(batch_id)
+    while not (await ops.status(batch_id)).is_terminal:
+        pass
+    results = await ops.retrieve(batch_id)
+    assert results["b"].error is not None
+    assert results["b"].error.kind == "cancelled"
