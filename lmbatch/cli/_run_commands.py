@@ -333,9 +333,11 @@ def run_command(
     """Submit a file of requests, wait with a progress bar, and write the results.
 
     Results are written in the order of FILE, one JSON line per key (see "lmbatch results
-    --help"). Ctrl-C asks whether to cancel the batch or leave it running, and prints how
-    to pick it up again ("lmbatch wait ID -o OUT.jsonl"). The -o path is checked (its
-    folder must exist and be writable) before anything is sent.
+    --help"), or a table when -o ends in .csv or .parquet; every field of FILE besides
+    key, input/prompt and system is carried into the results, after the key. Ctrl-C asks
+    whether to cancel the batch or leave it running, and prints how to pick it up again
+    ("lmbatch wait ID -o OUT.jsonl"). The -o path is checked (its folder must exist and
+    be writable) before anything is sent.
 
     Running the same command again (same file, settings, provider and model) picks up
     the earlier job: batches already made are waited for, not paid for twice. Requests
@@ -356,8 +358,9 @@ def run_command(
 
         lmbatch run prompts.jsonl -p openai -m gpt-4.1-mini -P max_tokens=300 --dry-run
 
-    Tables (Parquet, CSV, JSONL): a prompt template per row; the input's columns are
-    carried through, the output format follows -o's suffix (.parquet, .csv, .jsonl):
+    Tables (Parquet, CSV, JSONL) with --prompt: a prompt template per row; the input's
+    columns are carried through, the output format follows -o's suffix (.parquet, .csv,
+    .jsonl):
 
         lmbatch run reviews.parquet --prompt 'Classify: {review}' -o out.parquet
     """
