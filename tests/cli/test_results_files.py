@@ -264,3 +264,42 @@ def test_resume_announces_rounds_and_exits_3_when_keys_failed(
     assert len(read_lines(out)) == 3
     allowed = lmbatch("resume", job_id, "-o", str(out), "--poll-interval", "0", "--allow-failures")
     assert allowed.exit_code == 0, allowed.stderr
+
+
+# -- what a results file carries from a real vendor's answers -------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_results_files_carry_model_finish_reason_thinking_and_structured_output(
+    lmbatch: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("lmbatch_anthropic")
+    from lmbatch.testing.emulator import Emulator
+
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"city": {"type": "string"}}}))
+    source = tmp_path / "q.csv"
+    source.write_text("key,prompt,expected\nq1,Capital of France?,Paris\n")
+    with Emulator() as emulator:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.anthropic_base_url)
+        args = (
+            "run", str(source), *RUN[2:], "-p", "anthropic", "-m", "claude-sonnet-4-5",
+            "--schema", str(schema), "-P", "max_tokens=2000",
+            "-P", 'thinking={"type": "enabled", "budget_tokens": 1024}',
+        )  # fmt: skip
+        out = tmp_path / "out.jsonl"
+        outcome = lmbatch(*args, "-o", str(out))
+        assert outcome.exit_code == 0, outcome.stderr
+        out_csv = tmp_path / "out.csv"
+        assert lmbatch(*args, "-o", str(out_csv)).exit_code == 0
+    (record,) = read_lines(out)
+    assert record["expected"] == "Paris"
+    assert record["finish_reason"] == "stop"  # the vendor's end_turn, in the common word
+    assert record["model"].startswith("claude-sonnet-4-5")
+    assert record["thinking"] == "Thinking about: Capital of France?"
+    assert isinstance(record["structured"]["city"], str)
+    (row,) = read_csv(out_csv)
+    assert row["expected"] == "Paris"
+    assert row["thinking"] == record["thinking"]
+    assert json.loads(row["structured"]) == record["structured"]
