@@ -17,8 +17,9 @@ silently swallows the rows after it.
 Both formats take ``input`` or ``prompt`` for the request (one of them per line). Every
 other field or column is an *extra*: it is not sent, but kept (:attr:`RequestFile.extras`)
 so that ``lmbatch run`` can carry it into the results file beside the answer. A field
-whose name is a near miss of ``key``, ``input``, ``prompt`` or ``system`` (``sytem``) is
-refused rather than carried: it is almost surely a request field spelt wrong.
+whose name is a near miss of ``key``, ``input``, ``prompt`` or ``system`` that the line
+lacks (``sytem``) is refused rather than carried: it is almost surely a request field
+spelt wrong.
 
 Attachment ``path`` parts are read relative to the request file's folder (the working
 directory for stdin) and must stay inside it, or inside a folder the user allowed with
@@ -36,7 +37,7 @@ import difflib
 import io
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -124,10 +125,18 @@ def _merged_type(known: str | None, new: str | None) -> str | None:
     return "json"
 
 
-def _misspelt_field(where: str, name: str) -> None:
-    """Refuse an extra field that is a near miss of a request field (``sytem``)."""
+def _misspelt_field(where: str, name: str, present: Collection[str]) -> None:
+    """Refuse an extra field that is a near miss of a request field the line lacks.
+
+    ``sytem`` without ``system`` is a misspelling (the system message would silently
+    not be sent); ``prompt2`` beside ``prompt`` is a column of its own.
+    """
+    given = {field.lower() for field in present}
+    if given & {"input", "prompt"}:
+        given |= {"input", "prompt"}
+    absent = [field for field in _REQUEST_FIELDS if field not in given]
     lowered = name.strip().lower()
-    close = difflib.get_close_matches(lowered, _REQUEST_FIELDS, n=1, cutoff=0.8)
+    close = difflib.get_close_matches(lowered, absent, n=1, cutoff=0.8)
     if close:
         raise CLIError(
             f"{where}: unknown field {name!r}; did you mean {close[0]!r}? (fields besides "
@@ -257,7 +266,7 @@ def _check_escapes(where: str, record: Any) -> None:
 def _read_key(where: str, record: dict[str, Any]) -> str:
     for name in record:
         if name not in _REQUEST_FIELDS:
-            _misspelt_field(where, name)
+            _misspelt_field(where, name, record)
     if "key" not in record:
         raise CLIError(f'{where}: missing "key"')
     key = record["key"]
@@ -402,27 +411,24 @@ def _csv_columns(where: str, header: list[str]) -> tuple[dict[str, int], dict[st
                 raise CLIError(f"{where}: the header names column {name!r} twice")
             columns[name] = index
         elif column.strip():  # an unnamed column (a trailing comma) carries nothing
-            _misspelt_field(where, column)
             if column in extras:
                 raise CLIError(f"{where}: the header names column {column!r} twice")
             extras[column] = index
+    for column in extras:
+        _misspelt_field(where, column, columns)
     if "input" in columns and "prompt" in columns:
         raise CLIError(
             f"{where}: both an 'input' and a 'prompt' column; they are two names of the "
             "request, keep one"
         )
-    for required in ("key", "prompt"):
-        if required not in columns and not (required == "prompt" and "input" in columns):
-            hint = (
-                "; to run a table without keys, pass --prompt '{prompt}' (each row is "
-                "then keyed by a hash of its columns)"
-                if required == "key"
-                else ""
-            )
-            raise CLIError(
-                f"{where}: missing column {required!r} "
-                f"(the header has: {', '.join(header) or 'nothing'}){hint}"
-            )
+    has = f"(the header has: {', '.join(header) or 'nothing'})"
+    if "key" not in columns:
+        raise CLIError(
+            f"{where}: missing column 'key' {has}; or run the file as a table, each row "
+            "keyed by a hash of its columns: lmbatch run FILE --prompt '{prompt}'"
+        )
+    if "prompt" not in columns and "input" not in columns:
+        raise CLIError(f"{where}: missing column 'prompt' (or 'input') {has}")
     return columns, extras
 
 

@@ -303,3 +303,14 @@ def test_results_files_carry_model_finish_reason_thinking_and_structured_output(
     assert row["expected"] == "Paris"
     assert row["thinking"] == record["thinking"]
     assert json.loads(row["structured"]) == record["structured"]
+
+
+def test_a_field_next_to_the_one_it_resembles_is_carried_not_refused(
+    lmbatch: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "variants.csv"
+    path.write_text("key,prompt,prompt2,key2\nq1,Hello,Hi,k\n")
+    outcome = lmbatch("run", str(path), *RUN)
+    assert outcome.exit_code == 0, outcome.stderr
+    (record,) = [json.loads(line) for line in outcome.stdout.splitlines()]
+    assert (record["prompt2"], record["key2"], record["text"]) == ("Hi", "k", "echo: Hello")
