@@ -40,6 +40,7 @@ from lmbatch.testing.emulator import (
     Job,
     KeyFault,
     RequestRejected,
+    RunProgress,
     faults_in_text,
     has_bearer_key,
     write_result_line,
@@ -85,6 +86,7 @@ class _Job:
     write: Callable[[str, str], str]  # (file name, content) -> file id
     cancel_fraction: float
     clock: Callable[[], float]
+    run: RunProgress = field(default_factory=RunProgress)
     timeout_hours: int = 24
     status: str = "QUEUED"
     polls: int = 0
@@ -101,6 +103,11 @@ class _Job:
     def step(self) -> None:
         if self.status == "QUEUED":
             self.status, self.started_at = "RUNNING", int(self.clock())
+        elif self.status == "RUNNING" and not self.run.step():
+            # The share done so far (the results themselves are made at the end).
+            faults = [self.faults.get(r["custom_id"], KeyFault()) for r in self.requests]
+            faults = [fault for fault in faults if not fault.omit]  # never counted
+            self.counts = list(self.run.counts(faults, lambda fault: fault))
         elif self.status == "RUNNING":
             late = any(fault.expire for fault in self.faults.values())
             self._finish("TIMEOUT_EXCEEDED" if late else "SUCCESS", len(self.requests))
@@ -113,6 +120,7 @@ class _Job:
             self._finish("TIMEOUT_EXCEEDED", finished)
 
     def _finish(self, status: str, ran: int) -> None:
+        self.counts = [0, 0]  # counted again from the answers
         out, err = io.StringIO(), io.StringIO()
         for index, request in enumerate(self.requests[:ran]):
             custom_id = request["custom_id"]
@@ -319,6 +327,7 @@ class MistralEmulator(EmulatorVendor[None]):
                 write=self._write,
                 cancel_fraction=self.state.settings.cancel_finished_fraction,
                 clock=self.state.now,
+                run=self.state.run_progress(),
                 timeout_hours=hours,
             )
             with self.state.lock:

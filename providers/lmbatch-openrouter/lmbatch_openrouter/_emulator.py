@@ -34,6 +34,7 @@ from lmbatch.testing.emulator import (
     Job,
     KeyFault,
     RequestRejected,
+    RunProgress,
     faults_in_text,
     has_bearer_key,
     hex_id,
@@ -78,6 +79,7 @@ class _Batch:
     requests: list[dict[str, Any]]
     faults: dict[str, KeyFault]
     clock: Callable[[], float]
+    run: RunProgress = field(default_factory=RunProgress)
     status: str = "validating"
     polls: int = 0
     last_step_at: float = field(default_factory=time.monotonic)
@@ -91,7 +93,13 @@ class _Batch:
 
     def step(self) -> None:
         order = ["validating", "in_progress", "finalizing"]
-        if self.status in order[:-1]:
+        if self.status == "in_progress" and not self.run.step():
+            # The share done so far (the results themselves are made at the end).
+            faults = [self.faults.get(r["custom_id"], KeyFault()) for r in self.requests]
+            faults = [fault for fault in faults if not fault.omit]  # never counted
+            done, failed = self.run.counts(faults, lambda fault: fault)
+            self.counts = {"total": len(self.requests), "completed": done, "failed": failed}
+        elif self.status in order[:-1]:
             self.status = order[order.index(self.status) + 1]
         elif self.status == "finalizing":
             expiring = any(fault.expire for fault in self.faults.values())
@@ -275,6 +283,7 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
                     for r in body["requests"]
                 },
                 clock=self.state.now,
+                run=self.state.run_progress(),
             )
             with self.state.lock:
                 self.batches[batch.id] = batch
