@@ -42,7 +42,6 @@ from lmbatch.testing.emulator import (
     RequestRejected,
     RunProgress,
     faults_in_text,
-    has_bearer_key,
     write_result_line,
 )
 
@@ -62,13 +61,6 @@ def _answer(model: str | None, body: dict[str, Any], fault: KeyFault) -> dict[st
     except RequestRejected as exc:
         error = {"object": "error", "message": exc.message, "type": "api_error"}
         return {"status_code": exc.status, "body": error}
-
-
-def _error(status: int, message: str | None = None) -> JSONResponse:
-    kind = "invalid_request_error" if status < 500 else "internal_error"
-    text = message or ("Emulated fault" if status >= 500 else "Request refused")
-    body = {"object": "error", "message": text, "type": kind, "param": None, "code": None}
-    return JSONResponse(body, status_code=status)
 
 
 @dataclass
@@ -178,6 +170,7 @@ class MistralEmulator(EmulatorVendor[None]):
     operations = frozenset(
         {"upload", "content", "delete_file", "create", "retrieve", "list", "cancel"}
     )
+    bearer_auth_message = "Unauthorized"
 
     def __init__(self, state: EmulatorState, options: None) -> None:
         super().__init__(state, options)
@@ -196,15 +189,10 @@ class MistralEmulator(EmulatorVendor[None]):
             Route(_ROOT + "/batch/jobs/{job_id}/cancel", self.cancel, methods=["POST"]),
         ]
 
-    def error_response(self, status: int, message: str | None = None) -> Response:
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
         """Mistral's error: ``{"object": "error", "message", "type", "param", "code"}``."""
-        return _error(status, message)
-
-    def auth_error(self, request: Request) -> Response | None:
-        """401 without a bearer key (when the emulator requires keys)."""
-        if self.state.settings.require_auth and not has_bearer_key(request):
-            return _error(401, "Unauthorized")
-        return None
+        kind = "invalid_request_error" if status < 500 else "internal_error"
+        return {"object": "error", "message": message, "type": kind, "param": None, "code": None}
 
     def jobs(self) -> Iterable[Job]:
         """Every job, oldest first."""
@@ -239,7 +227,7 @@ class MistralEmulator(EmulatorVendor[None]):
                     "fine-tune",
                     "ocr",
                 ):
-                    return _error(422, "'file' and a valid 'purpose' are required")
+                    return self.error_response(422, "'file' and a valid 'purpose' are required")
                 content = (await upload.read()).decode("utf-8")
             file_id = self._write(upload.filename or "upload.jsonl", content)
             return JSONResponse(
@@ -265,7 +253,7 @@ class MistralEmulator(EmulatorVendor[None]):
             with self.state.lock:
                 found = self.files.get(request.path_params["file_id"])
             if found is None:
-                return _error(404, "File not found")
+                return self.error_response(404, "File not found")
             return FileResponse(found[1], media_type="application/octet-stream")
 
         return await self.guarded(request, "content", action)
@@ -277,7 +265,7 @@ class MistralEmulator(EmulatorVendor[None]):
             file_id = request.path_params["file_id"]
             with self.state.lock:
                 if self.files.pop(file_id, None) is None:
-                    return _error(404, "File not found")
+                    return self.error_response(404, "File not found")
             return JSONResponse({"id": file_id, "object": "file", "deleted": True})
 
         return await self.guarded(request, "delete_file", action)
@@ -289,16 +277,16 @@ class MistralEmulator(EmulatorVendor[None]):
         async def action() -> Response:
             body = await request.json()
             if body.get("endpoint") not in ENDPOINTS:
-                return _error(422, f"'endpoint' must be one of {', '.join(ENDPOINTS)}")
+                return self.error_response(422, f"'endpoint' must be one of {', '.join(ENDPOINTS)}")
             requests = body.get("requests")
             files = body.get("input_files")
             if bool(requests) == bool(files):
-                return _error(422, "give either 'input_files' or 'requests'")
+                return self.error_response(422, "give either 'input_files' or 'requests'")
             if files:
                 requests = []
                 for file_id in files:
                     if file_id not in self.files:
-                        return _error(404, f"File {file_id} not found")
+                        return self.error_response(404, f"File {file_id} not found")
                     text = self.files[file_id][1].read_text(encoding="utf-8")
                     requests += [json.loads(line) for line in text.splitlines() if line.strip()]
             hours = body.get("timeout_hours", 24)
@@ -308,7 +296,9 @@ class MistralEmulator(EmulatorVendor[None]):
                 or hours < 1
                 or not all(isinstance(v, str) for v in metadata.values())
             ):
-                return _error(422, "'timeout_hours' must be >= 1 and metadata values strings")
+                return self.error_response(
+                    422, "'timeout_hours' must be >= 1 and metadata values strings"
+                )
             await self.state.slow_create()
             job = _Job(
                 id=str(uuid.uuid4()),
@@ -344,7 +334,7 @@ class MistralEmulator(EmulatorVendor[None]):
         async def action() -> Response:
             job = self._job(request)
             if job is None:
-                return _error(404, "Batch job not found")
+                return self.error_response(404, "Batch job not found")
             self.state.polled(job)
             with self.state.lock:
                 return JSONResponse(job.to_json())
@@ -378,7 +368,7 @@ class MistralEmulator(EmulatorVendor[None]):
         async def action() -> Response:
             job = self._job(request)
             if job is None:
-                return _error(404, "Batch job not found")
+                return self.error_response(404, "Batch job not found")
             with self.state.lock:
                 if not job.terminal:
                     job.status = "CANCELLATION_REQUESTED"
