@@ -125,6 +125,10 @@ class GeminiBatchOperations(BatchOperations):
     base_url_env: ClassVar[str | None] = BASE_URL_ENV
     marks_create_start: ClassVar[bool] = True
     limits = FILE_LIMITS
+    #: Gemini writes a result only for a request that ran: one a cancelled or expired
+    #: batch never ran has none, and core reports it ``cancelled`` / ``expired`` by the
+    #: batch's end.
+    result_line_states: ClassVar[frozenset[str]] = frozenset({"succeeded", "errored"})
     #: Batch mode costs half the standard price; cached input is billed at the normal
     #: cache price (the discount does not stack).
     batch_discount: ClassVar[float] = 0.5
@@ -136,10 +140,6 @@ class GeminiBatchOperations(BatchOperations):
     stamps_batch_metadata: ClassVar[bool] = True
     #: Gemini ends a batch still pending or running after 48 h as ``EXPIRED``.
     completion_window: ClassVar[float | None] = 48 * 3600.0
-    #: Gemini writes a result only for a request that ran: one a cancelled or expired
-    #: batch never ran has none, and core reports it ``cancelled`` / ``expired`` by the
-    #: batch's end.
-    result_line_states: ClassVar[frozenset[str]] = frozenset({"succeeded", "errored"})
 
     def __init__(
         self,
