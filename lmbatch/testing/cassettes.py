@@ -368,19 +368,18 @@ class CassetteTarget:
         return 30.0 if self.live else 0.0
 
     def operations(self, **options: Any) -> Any:
-        """A provider aimed at this target: no retries, a private in-memory store.
+        """A provider aimed at this target: no retries (where the provider has the option),
+        a private in-memory store.
 
         Args:
             **options: Provider options over the vendor's :attr:`CassetteVendor.options`.
         """
-        merged: dict[str, Any] = {
-            self.vendor.base_url_option: self.base_url,
-            "api_key": self.api_key,
-            "max_retries": 0,
-            "store": ":memory:",
-            **self.vendor.options,
-            **options,
-        }
+        merged: dict[str, Any] = {self.vendor.base_url_option: self.base_url}
+        merged["api_key"] = self.api_key
+        if "max_retries" in self.vendor.provider.settings_class.model_fields:
+            merged["max_retries"] = 0  # a cassette holds each call once
+        merged.update(store=":memory:", **self.vendor.options)
+        merged.update(options)
         return self.vendor.provider(**merged)
 
     def skip_live(self, reason: str = "needs the emulator's fault directives") -> None:
