@@ -264,6 +264,24 @@ def test_decoding_reads_usage_cost_and_error_types() -> None:
     assert decode_item("nonsense", False, "openrouter").output.error is not None
 
 
+def test_an_unrun_request_is_expired_whatever_its_canonical_error_type() -> None:
+    # The official SDK's ResultError: {message, param, type, error_type?}; error_type is one
+    # of the canonical APIErrorType words, none of which means "expired".
+    error = {"type": "batch_expired", "error_type": "timeout", "message": "m", "param": None}
+    record = decode_item({"custom_id": "a", "response": None, "error": error}, False, "openrouter")
+    assert record.output.error is not None
+    assert record.output.error.kind == "expired"
+
+
+@pytest.mark.parametrize("error_type", ["provider_overloaded", "provider_unavailable", "server"])
+def test_canonical_upstream_failures_are_transient(error_type: str) -> None:
+    error = {"type": "upstream_error", "error_type": error_type, "message": "m", "param": None}
+    record = decode_item({"custom_id": "a", "response": None, "error": error}, False, "openrouter")
+    assert record.output.error is not None
+    assert (record.output.error.kind, record.output.error.code) == ("errored", error_type)
+    assert record.output.error.transient
+
+
 # -- HTTP errors ---------------------------------------------------------------------------
 
 
