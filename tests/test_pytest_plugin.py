@@ -220,6 +220,11 @@ def test_a_cassette_vendor_records_against_the_emulator_and_replays_offline(
     assert "127.0.0.1" not in cassette
     # Replay (the default): no emulator, the vendor's URL, every call from the cassette.
     assert _outcomes(root, "recorded") == {"test_invoke": "passed"}
+    # Re-recording replaces the cassette (new batch ids), not appends to it.
+    assert _outcomes(root, "recorded", "--record-mode=rewrite") == {"test_invoke": "passed"}
+    rewritten = (root / "recorded" / "cassettes" / "test_invoke.yaml").read_text()
+    assert rewritten != cassette
+    assert rewritten.count("- request:") == cassette.count("- request:")
 
 
 def test_other_projects_cassettes_are_left_alone(tmp_path: Path) -> None:

@@ -320,6 +320,27 @@ def cassette_fully_played(request: pytest.FixtureRequest) -> Iterator[None]:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> None:
+    """Before pytest-recording loads an lmbatch cassette for ``--record-mode=rewrite``,
+    delete it, so the test records it anew.
+
+    pytest-recording deletes ``<name>.<serializer>`` (``.lmbatch_yaml``), not the
+    ``.yaml`` file lmbatch's config names, then records as ``new_episodes``: without this,
+    a rewrite would replay the old cassette and append to it.
+    """
+    if fixturedef.argname != "vcr" or request.getfixturevalue("record_mode") != "rewrite":
+        return
+    if not _lmbatch_cassette_test(request):
+        return
+    from lmbatch.testing.cassettes import CASSETTE_SUFFIX
+
+    directory = Path(str(request.getfixturevalue("vcr_cassette_dir")))
+    name = str(request.getfixturevalue("default_cassette_name"))
+    path = directory / (name if name.endswith(CASSETTE_SUFFIX) else name + CASSETTE_SUFFIX)
+    path.unlink(missing_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def pinned_job_tag(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """In lmbatch cassette tests, every job's request ids end with ``CASSETTE_JOB_TAG``."""
