@@ -41,8 +41,8 @@ async def test_status(cassette_target: CassetteTarget) -> None:
 
 
 async def test_retrieve_outcomes(cassette_target: CassetteTarget) -> None:
-    """Results inline in the terminal batch: an answer with its cost, an upstream error
-    and a request the expired batch never ran (``batch_expired``)."""
+    """Results inline in the terminal batch: an answer, an upstream failure (an ``error``
+    item) and a request the expired batch never ran (``batch_expired``)."""
     cassette_target.skip_live()
     requests = {
         "good": "Say hello",
@@ -56,9 +56,13 @@ async def test_retrieve_outcomes(cassette_target: CassetteTarget) -> None:
         results = await ops.retrieve(batch_id)
     assert set(results) == set(requests)
     assert results["good"].text == "echo: Say hello"
-    limited = results["limited"].error
+    limited = results["limited"].error  # an error item, canonical error_type
     assert limited is not None
-    assert (limited.kind, limited.status_code, limited.transient) == ("errored", 429, True)
+    assert (limited.kind, limited.code, limited.transient) == (
+        "errored",
+        "rate_limit_exceeded",
+        True,
+    )
     never = results["never"].error
     assert never is not None
     assert (never.kind, never.code) == ("expired", "batch_expired")
