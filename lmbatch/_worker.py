@@ -31,6 +31,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -142,6 +143,7 @@ class _Worker:
         self.report = WorkerReport(self.owner)
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.lost: set[str] = set()
+        self.claimed_at: dict[str, float] = {}
         self.gate = ClaimGate()
         self.wake = asyncio.Event()
 
@@ -163,7 +165,8 @@ class _Worker:
             concurrency=options.concurrency,
             lease_seconds=options.lease_seconds,
         )
-        heartbeat = asyncio.create_task(self._heartbeat())
+        heartbeat = _Heartbeat(self, asyncio.get_running_loop())
+        heartbeat.start()
         try:
             while not self.stop.is_set():
                 self._take_jobs()
@@ -182,9 +185,7 @@ class _Worker:
         finally:
             self.emit("stopping", running=sorted(self.tasks))
             await self._shut_down()
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            heartbeat.stop()
             self.store.retire_worker(self.owner)
             self.emit(
                 "stopped",
@@ -221,30 +222,31 @@ class _Worker:
                 return
             queued = self.store.queued_job(job_id)
             self.emit("claimed", job_id, claims=queued.claims if queued else None)
+            self.claimed_at[job_id] = time.monotonic()
             task = asyncio.create_task(self._drive(job_id), name=f"lmbatch-worker {job_id}")
             self.tasks[job_id] = task
             task.add_done_callback(functools.partial(self._done, job_id))
 
     def _done(self, job_id: str, _: asyncio.Task[None]) -> None:
         self.tasks.pop(job_id, None)
+        self.claimed_at.pop(job_id, None)
         self.wake.set()
 
-    async def _heartbeat(self) -> None:
-        """Renew the leases every third of a lease; give up jobs another worker took."""
-        interval = self.options.lease_seconds / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                held = set(self.store.renew_claims(self.owner, self.options.lease_seconds))
-            except LMBatchError as exc:
-                logger.warning("worker %s: heartbeat failed: %s", self.owner, exc)
+    def lose(self, held: set[str], asked: float) -> None:
+        """Stop driving the jobs whose lease another worker took (in the loop's thread).
+
+        Args:
+            held: The jobs the store says are still ours.
+            asked: When the store was asked (``time.monotonic()``): a job taken since
+                is ours whatever ``held`` says.
+        """
+        for job_id, task in list(self.tasks.items()):
+            if self.claimed_at.get(job_id, asked) > asked:
                 continue
-            for job_id, task in list(self.tasks.items()):
-                if job_id not in held and not task.done():
-                    # Our lease lapsed and another worker took the job: stop driving it.
-                    self.lost.add(job_id)
-                    self.emit("lease_lost", job_id)
-                    task.cancel()
+            if job_id not in held and not task.done():
+                self.lost.add(job_id)
+                self.emit("lease_lost", job_id)
+                task.cancel()
 
     async def _shut_down(self) -> None:
         """Finish the create calls in progress, then stop and release every job."""
@@ -345,6 +347,37 @@ class _Worker:
                     page.clear()
             store.save_results(job_id, page)
         return {"state": "done", **counts, "failed": counts["outcomes"] - counts["ok"]}
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the worker's leases every third of a lease, from its own thread.
+
+    Not a task of the event loop: a loop busy with a long synchronous step (a big chunk
+    spooled, a page of results written) must not let the leases lapse meanwhile.
+    """
+
+    def __init__(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(name=f"lmbatch-worker-heartbeat {worker.owner}", daemon=True)
+        self.worker = worker
+        self.loop = loop
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        worker = self.worker
+        lease = worker.options.lease_seconds
+        while not self.stopped.wait(lease / 3):
+            asked = time.monotonic()
+            try:
+                held = set(worker.store.renew_claims(worker.owner, lease))
+            except LMBatchError as exc:
+                logger.warning("worker %s: heartbeat failed: %s", worker.owner, exc)
+                continue
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self.loop.call_soon_threadsafe(worker.lose, held, asked)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
 
 
 async def serve(

@@ -33,6 +33,7 @@ from tests.worker._support import detach_job, spawn_worker
 
 REQUESTS = int(os.environ.get("LMBATCH_WORKER_KILL_REQUESTS", "5000"))
 KILLS = int(os.environ.get("LMBATCH_WORKER_KILLS", "4"))
+#: About how many chunks the job is split in (the planner evens their sizes out).
 CHUNKS = 10
 LEASE = 2.0
 
@@ -85,7 +86,7 @@ def test_three_workers_on_three_machines_survive_random_sigkills(
     postgres_url: str, tmp_path: Path
 ) -> None:
     rng = random.Random(f"worker-kills-{REQUESTS}")
-    figures: dict[str, Any] = {"requests": REQUESTS, "chunks": CHUNKS, "kills": 0}
+    figures: dict[str, Any] = {"requests": REQUESTS, "kills": 0}
     figures["lease holder kills"] = 0
     settings = EmulatorSettings(mode="polls", polls_per_step=2, create_delay=0.2)
     machines = iter(range(1_000))
@@ -104,17 +105,16 @@ def test_three_workers_on_three_machines_survive_random_sigkills(
         workers = [start() for _ in range(3)]
         finished: list[subprocess.Popen[str]] = []
         for _ in range(KILLS):
-            time.sleep(rng.uniform(0.2, 2.5))
+            # A random moment of a worker's run: submitting, polling, reading results.
+            while _job_state(postgres_url, job_id) == "pending":
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.1, 1.5))
             if _job_state(postgres_url, job_id) != "running":
-                continue
+                break
             holder = _holder_pid(postgres_url, job_id)
             live = [w for w in workers if w.poll() is None]
             by_pid = {w.pid: w for w in live}
-            victim = (
-                by_pid[holder]
-                if holder in by_pid and rng.random() < 0.7
-                else rng.choice(live)
-            )
+            victim = by_pid[holder] if holder in by_pid and rng.random() < 0.7 else rng.choice(live)
             victim.send_signal(signal.SIGKILL)
             victim.wait()
             figures["kills"] += 1
@@ -128,12 +128,18 @@ def test_three_workers_on_three_machines_survive_random_sigkills(
         figures["seconds"] = round(time.monotonic() - started, 1)
         submissions = emulator.submissions
         figures["create calls"] = emulator.create_calls
+        figures["create answers"] = sorted(
+            call.status for call in emulator.calls if call.operation == "create"
+        )
     rss.done.set()
     store = open_store(postgres_url)
     try:
         queued = store.queued_job(job_id)
         assert queued is not None
         kept = {key: json.loads(text) for key, text in store.iter_saved_results(job_id)}
+        job = store.get_job(job_id)
+        assert job is not None
+        figures["chunks"] = len(job.chunks)
     finally:
         store.close()
     keys = {f"k{i}" for i in range(REQUESTS)}
