@@ -181,7 +181,8 @@ def submit_command(
                         "model": ops.model,
                         "requests": len(requests.requests),
                         "reattached": reattached,
-                        "detached": detach,
+                        # Only when asked: the output of a plain submit stays as it was.
+                        **({"detached": True} if detach else {}),
                     }
                 )
             )
