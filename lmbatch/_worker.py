@@ -327,6 +327,7 @@ class _Worker:
             store_named_by=config_file_naming_store(self.options.store),
         )
         operations = get_batch_operations(job.provider, store=store, **options)
+        operations.check_ready()  # a missing key fails here, before any chunk is claimed
         interval = self.options.poll_interval
         waiting = Waiting(poll=PollPolicy(interval=interval, max_interval=interval, backoff=1))
         outcomes = OutcomePolicy.of(

@@ -174,3 +174,56 @@ def test_worker_command_refuses_bad_options() -> None:
 def test_worker_options_are_checked() -> None:
     with pytest.raises(lmbatch.ValidationError, match="lease"):
         lmbatch.worker.run(lease_seconds=0)
+
+
+def test_worker_takes_only_the_jobs_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = str(tmp_path / "jobs.sqlite3")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with Emulator(EmulatorSettings(mode="polls")) as emulator:
+        first = detach_job(emulator, url, count=3, chunk_size=3, prefix="a")
+        second = detach_job(emulator, url, count=3, chunk_size=3, prefix="b")
+        report = lmbatch.worker.run(
+            store=url, once=True, poll_interval=0.01, lease_seconds=5, job_ids=[second]
+        )
+        assert report.finished == [second]
+        assert sorted(emulator.submissions) == ["b0", "b1", "b2"]
+        report = lmbatch.worker.run(
+            store=url, once=True, poll_interval=0.01, lease_seconds=5, provider="anthropic"
+        )
+        assert report.finished == []
+    store = open_store(url)
+    try:
+        assert [q.job_id for q in store.queued_jobs()] == [first]
+    finally:
+        store.close()
+
+
+def test_a_job_that_keeps_failing_is_retried_then_marked_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = str(tmp_path / "jobs.sqlite3")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with Emulator(EmulatorSettings(mode="polls")) as emulator:
+        job_id = detach_job(emulator, url, count=3, chunk_size=3)
+        monkeypatch.delenv("OPENAI_API_KEY")  # this worker's machine has no key
+        events: list[lmbatch.worker.WorkerEvent] = []
+        report = lmbatch.worker.run(
+            store=url, once=True, poll_interval=0.01, lease_seconds=5, max_failures=2,
+            retry_delay=0, on_event=events.append,
+        )  # fmt: skip
+        assert report.failed == [job_id]
+        assert emulator.create_calls == 0
+    about_job = [e for e in events if e.job_id]
+    assert [e.event for e in about_job] == ["claimed", "retrying", "claimed", "failed"]
+    assert "OPENAI_API_KEY" in about_job[-1].details["error"]
+    store = open_store(url)
+    try:
+        queued = store.queued_job(job_id)
+        assert queued is not None
+        assert queued.state == "failed"
+        assert queued.failures == 1  # the last failure is in the summary
+        assert "OPENAI_API_KEY" in str(queued.summary)
+    finally:
+        store.close()
