@@ -44,6 +44,7 @@ def _postgres() -> Iterator[Callable[[], str] | None]:
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root))
     from tests.postgres_server import PostgresServer, find_bin_dir
+
     if given:
         import psycopg
 
