@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import json
 import logging
@@ -144,7 +145,8 @@ class _Worker:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.lost: set[str] = set()
         self.claimed_at: dict[str, float] = {}
-        self.gate = ClaimGate()
+        #: Each job's claim gate: closed when the worker stops or loses the job's lease.
+        self.gates: dict[str, ClaimGate] = {}
         self.wake = asyncio.Event()
 
     def emit(self, event: str, job_id: str | None = None, **details: Any) -> None:
@@ -158,7 +160,6 @@ class _Worker:
     async def run(self) -> WorkerReport:
         options = self.options
         self.store.register_worker(self.owner, options.lease_seconds, self._info())
-        claim_gate.set(self.gate)  # the job tasks made below inherit it
         self.emit(
             "started",
             store=self.store.path,
@@ -223,13 +224,20 @@ class _Worker:
             queued = self.store.queued_job(job_id)
             self.emit("claimed", job_id, claims=queued.claims if queued else None)
             self.claimed_at[job_id] = time.monotonic()
-            task = asyncio.create_task(self._drive(job_id), name=f"lmbatch-worker {job_id}")
+            # The job's task runs with its own claim gate, closed to stop its claims.
+            gate = self.gates[job_id] = ClaimGate()
+            context = contextvars.copy_context()
+            context.run(claim_gate.set, gate)
+            task = asyncio.create_task(
+                self._drive(job_id), name=f"lmbatch-worker {job_id}", context=context
+            )
             self.tasks[job_id] = task
             task.add_done_callback(functools.partial(self._done, job_id))
 
     def _done(self, job_id: str, _: asyncio.Task[None]) -> None:
         self.tasks.pop(job_id, None)
         self.claimed_at.pop(job_id, None)
+        self.gates.pop(job_id, None)
         self.wake.set()
 
     def lose(self, held: set[str], asked: float) -> None:
@@ -241,16 +249,33 @@ class _Worker:
                 is ours whatever ``held`` says.
         """
         for job_id, task in list(self.tasks.items()):
-            if self.claimed_at.get(job_id, asked) > asked:
+            if self.claimed_at.get(job_id, asked) > asked or job_id in held or task.done():
                 continue
-            if job_id not in held and not task.done():
+            if job_id not in self.lost:
                 self.lost.add(job_id)
                 self.emit("lease_lost", job_id)
+                self.gates[job_id].close()
+            # A create call in progress runs to its end and is recorded (cut short, its
+            # chunk would be uncertain, and the new holder would wait for this live
+            # worker); the job is given up at the next heartbeat with none running.
+            if not self._creating(job_id):
                 task.cancel()
+
+    def _creating(self, job_id: str) -> bool:
+        """Whether this process has a create call of the job (any round) in progress."""
+        if not in_flight:
+            return False
+        family = {job_id}
+        current = job_id
+        while children := self.store.child_jobs(current):
+            current = children[0].job_id
+            family.add(current)
+        return any(owner_job in family for owner_job, _ in in_flight)
 
     async def _shut_down(self) -> None:
         """Finish the create calls in progress, then stop and release every job."""
-        self.gate.close()
+        for gate in self.gates.values():
+            gate.close()
         while self.tasks and in_flight:  # noqa: ASYNC110 - in_flight is a plain set
             # Creates in progress run to their end (their chunks would otherwise be left
             # uncertain); the gate stops new ones, so this ends.

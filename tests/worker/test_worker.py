@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
@@ -225,5 +226,56 @@ def test_a_job_that_keeps_failing_is_retried_then_marked_failed(
         assert queued.state == "failed"
         assert queued.failures == 1  # the last failure is in the summary
         assert "OPENAI_API_KEY" in str(queued.summary)
+    finally:
+        store.close()
+
+
+def test_a_worker_whose_lease_was_taken_stops_driving_the_job_without_leaving_it_uncertain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = str(tmp_path / "jobs.sqlite3")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    settings = EmulatorSettings(mode="polls", polls_per_step=1000, create_delay=0.1)
+    with Emulator(settings) as emulator:
+        job_id = detach_job(emulator, url, count=30, chunk_size=10)
+        events: list[lmbatch.worker.WorkerEvent] = []
+
+        async def scenario() -> lmbatch.worker.WorkerReport:
+            stop = asyncio.Event()
+            worker = asyncio.create_task(
+                lmbatch.worker.serve(
+                    stop=stop, store=url, poll_interval=0.02, lease_seconds=0.3,
+                    on_event=events.append,
+                )  # fmt: skip
+            )
+            while emulator.create_calls == 0:
+                await asyncio.sleep(0.01)
+            # Another worker takes the job over (as if this one's lease had lapsed).
+            thief = open_store(url)
+            try:
+                owner = thief.queued_job(job_id).owner  # type: ignore[union-attr]
+                assert owner is not None
+                thief.release_queued_job(job_id, owner)
+                assert thief.claim_queued_job("thief:1", 600) == job_id
+            finally:
+                thief.close()
+            while not any(e.event == "lease_lost" for e in events):
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)
+            stop.set()
+            return await worker
+
+        report = asyncio.run(scenario())
+    assert report.finished == []
+    assert job_id not in report.released  # not ours to release any more
+    store = open_store(url)
+    try:
+        queued = store.queued_job(job_id)
+        assert queued is not None
+        assert queued.owner == "thief:1"
+        job = store.get_job(job_id)
+        assert job is not None
+        # The create that was running finished and was recorded: nothing left uncertain.
+        assert all(c.state != "submitting" for c in job.chunks), job.chunks
     finally:
         store.close()
