@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lmbatch._errors import LMBatchError, ValidationError
+from lmbatch._errors import LMBatchError, StoreError, ValidationError
 from lmbatch._jobs._claims import ClaimGate, ClaimsClosedError, claim_gate, in_flight, owner_id
 from lmbatch._jobs._poll_policy import PollPolicy, Waiting
 
@@ -84,7 +84,8 @@ class WorkerEvent:
 
     Attributes:
         event: ``started``, ``claimed``, ``finished``, ``failed``, ``retrying``,
-            ``lease_lost``, ``released``, ``stopping``, ``stopped``.
+            ``lease_lost``, ``released``, ``store_unavailable``, ``stopping``,
+            ``stopped``.
         worker: The worker's id (``host:pid``).
         job_id: The job concerned, if any.
         details: More facts (outcome counts, the error...).
@@ -170,9 +171,14 @@ class _Worker:
         heartbeat.start()
         try:
             while not self.stop.is_set():
-                self._take_jobs()
-                if options.once and not self.tasks and not self._open_work():
-                    break
+                try:
+                    self._take_jobs()
+                    if options.once and not self.tasks and not self._open_work():
+                        break
+                except StoreError as exc:
+                    # The database is away for a moment (a failover, a restart): jobs
+                    # in hand go on, and the queue is looked at again after a pause.
+                    self.emit("store_unavailable", error=str(exc))
                 self.wake.clear()
                 waits = [
                     asyncio.create_task(self.stop.wait()),

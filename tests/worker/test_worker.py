@@ -241,14 +241,19 @@ def test_a_worker_whose_lease_was_taken_stops_driving_the_job_without_leaving_it
         events: list[lmbatch.worker.WorkerEvent] = []
 
         async def scenario() -> lmbatch.worker.WorkerReport:
-            stop = asyncio.Event()
+            stop, lost = asyncio.Event(), asyncio.Event()
+
+            def seen(event: lmbatch.worker.WorkerEvent) -> None:
+                events.append(event)
+                if event.event == "lease_lost":
+                    lost.set()
+
             worker = asyncio.create_task(
                 lmbatch.worker.serve(
-                    stop=stop, store=url, poll_interval=0.02, lease_seconds=0.3,
-                    on_event=events.append,
-                )  # fmt: skip
+                    stop=stop, store=url, poll_interval=0.02, lease_seconds=0.3, on_event=seen
+                )
             )
-            while emulator.create_calls == 0:
+            while emulator.create_calls == 0:  # noqa: ASYNC110 - counted in another thread
                 await asyncio.sleep(0.01)
             # Another worker takes the job over (as if this one's lease had lapsed).
             thief = open_store(url)
@@ -259,8 +264,7 @@ def test_a_worker_whose_lease_was_taken_stops_driving_the_job_without_leaving_it
                 assert thief.claim_queued_job("thief:1", 600) == job_id
             finally:
                 thief.close()
-            while not any(e.event == "lease_lost" for e in events):
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(lost.wait(), 60)
             await asyncio.sleep(0.5)
             stop.set()
             return await worker
