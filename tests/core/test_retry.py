@@ -17,6 +17,7 @@ import lmbatch
 from lmbatch import (
     BatchNotFinishedError,
     BatchOperations,
+    BudgetExceededError,
     ResubmissionRound,
     RetryInputMissingError,
     ValidationError,
@@ -210,4 +211,29 @@ async def test_a_job_without_failures_keeps_no_input(emulator: Emulator, tmp_pat
     assert all(output.ok for output in results.values())
     store = open_store(store_url)
     assert not _kept(store, _root(store))
+    store.close()
+
+
+async def test_retry_keeps_within_what_the_budget_leaves(emulator: Emulator, tmp_path: Any) -> None:
+    store_url = str(tmp_path / "jobs.sqlite3")
+    emulator.faults.fail_key("req-2", "error=400")
+    async with _ops(emulator, store_url) as ops:
+        results = await ops.invoke(
+            REQUESTS, {"max_tokens": 50}, status_check_interval=0, max_cost="1"
+        )
+    assert not results["req-2"].ok
+    emulator.faults.clear()
+    store = open_store(store_url)
+    job_id = _root(store)
+    recorded = store.budget(job_id)
+    assert recorded is not None
+    # Almost all of it spent (as by earlier rounds): the retry round no longer fits.
+    store.set_budget(job_id, "0.0000001", recorded.max_output_tokens)
+    before = Counter(emulator.submissions)
+    with pytest.raises(BudgetExceededError, match="exceeds") as caught:
+        await lmbatch.retry(job_id, store=store_url, **_connection(emulator))
+    assert job_id in str(caught.value)
+    assert emulator.submissions == before
+    assert [job.job_id for job in store.list_jobs()] == [job_id]  # no round recorded
+    assert _kept(store, job_id)
     store.close()
