@@ -228,12 +228,15 @@ async def iter_complete_job(
 ) -> AsyncGenerator[tuple[str, LMOutput], None]:
     """:func:`complete_job`, streamed: every key's final outcome, yielded once.
 
-    A round's outcome is final unless its key goes into the next round. A next round
-    that already exists (a re-run re-attaching) is known before the round is read,
-    and the outcomes of its keys are skipped; otherwise the outcomes worth
-    resubmitting are held (few, and small: failures) until the next round is made
-    from them, and the rest are yielded at once. Memory: one batch's key map and the
-    keys of the next round, never the results.
+    A round's outcome is final unless its key goes into a later round. Later rounds
+    that already exist (a re-run re-attaching, rounds made by :func:`lmbatch.retry`)
+    are known before the round is read, and the outcomes of their keys are skipped;
+    they are followed whatever ``resubmit_rounds`` (which bounds the rounds made, and
+    paid for, by this call). Otherwise the outcomes worth resubmitting are held (few,
+    and small: failures) until the next round is made from them, and the rest are
+    yielded at once. Memory: one batch's key map and the keys of later rounds, never
+    the results. When some key failed, the first round's spooled input is kept (for
+    :func:`lmbatch.retry`); the rest of the family's is deleted at the end.
     """
     check_job_endpoint(jobs, job)  # nothing is sent or read on another endpoint
     policy = outcomes or OutcomePolicy()

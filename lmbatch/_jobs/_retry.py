@@ -27,8 +27,9 @@ import contextlib
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from lmbatch._errors import (
@@ -214,7 +215,7 @@ async def start_retry(
 
 
 def _record_round(
-    jobs: Orchestrator, root: JobRecord, last: JobRecord, wanted: set[str], sources: list[Any]
+    jobs: Orchestrator, root: JobRecord, last: JobRecord, wanted: set[str], sources: list[Path]
 ) -> JobRecord:
     """Record the retry round of ``wanted`` (keys), made from the first round's input."""
     store = jobs.store
@@ -329,7 +330,7 @@ async def finish_retry(
 
 
 def operations_for_job(
-    job_id: str, store: Store, options: dict[str, Any], *, store_named_by: Any = None
+    job_id: str, store: Store, options: dict[str, Any], *, store_named_by: object = None
 ) -> tuple[BatchOperations, JobRecord]:
     """Provider operations for a recorded job (its provider, model and connection),
     and the job; as :func:`lmbatch.resume` makes them.
@@ -423,24 +424,12 @@ async def retry(
     operations, job = operations_for_job(job_id, job_store, dict(options), store_named_by=store)
     async with operations:
         jobs = operations._jobs
-        with deadline_scope(deadline), _requests(jobs, requests, hyperparameters) as replan:
+        replan = replanner(jobs, requests, hyperparameters) if requests is not None else None
+        with deadline_scope(deadline):
             started = await start_retry(jobs, job, only=kinds, replan=replan, outcomes=outcomes)
             await finish_retry(jobs, started, waiting, resubmit, outcomes)
             family = job_family(jobs, started.root)
             return {key: output async for key, output in iter_family_results(jobs, family)}
-
-
-@contextlib.contextmanager
-def _requests(
-    jobs: Orchestrator,
-    requests: Mapping[str, LMInput] | None,
-    hyperparameters: dict[str, Any] | None,
-) -> Iterator[Replan | None]:
-    """A replanner of the caller's requests (None without them)."""
-    if requests is None:
-        yield None
-        return
-    yield replanner(jobs, requests, hyperparameters)
 
 
 def discard_input(job_id: str, *, store: Store | str | os.PathLike[str] | None = None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from lmbatch._jobs._retry import (
     finish_retry,
     start_retry,
 )
+from lmbatch._messages import LMInput
 from lmbatch._operations import BatchOperations
 from lmbatch.cli._batch_commands import hyperparameters_from
 from lmbatch.cli._errors import EXIT_INTERRUPTED, EXIT_SOME_FAILED, CLIError, reporting_errors
@@ -198,7 +200,7 @@ def retry_command(
         writer = ResultsWriter(output) if wait else None
         if writer is not None:
             writer.check()  # a retry can take a day: a bad -o is refused before it starts
-        requests: Any = None
+        requests: Mapping[str, LMInput] | None = None
         if requests_file is not None:
             requests = read_request_file(
                 requests_file, file_format.value if file_format else None, allow_path or ()
