@@ -20,10 +20,10 @@ from lmbatch._jobs._resubmit_policy import (
     ResubmissionRound,
 )
 from lmbatch._jobs._resume import find_recorded_job
-from lmbatch._jobs._retry import (
+from lmbatch._jobs._retry import discard_input
+from lmbatch._jobs._retry_round import (
     FAILURE_KINDS,
     RetryStart,
-    discard_input,
     failure_kinds,
     finish_retry,
     start_retry,
