@@ -31,7 +31,8 @@ from lmbatch._jobs._retry_round import (
 from lmbatch._messages import LMInput
 from lmbatch._operations import BatchOperations
 from lmbatch.cli._batch_commands import hyperparameters_from
-from lmbatch.cli._errors import EXIT_INTERRUPTED, EXIT_SOME_FAILED, CLIError, reporting_errors
+from lmbatch.cli._errors import EXIT_INTERRUPTED, CLIError, reporting_errors
+from lmbatch.cli._exit_status import AllowFailuresOption, exit_for_failures
 from lmbatch.cli._options import (
     AllowPathOption,
     BatchIdArgument,
@@ -143,13 +144,7 @@ def retry_command(
             help="With --wait: rounds of resubmission after the retry, as with run.",
         ),
     ] = DEFAULT_RESUBMIT_ROUNDS,
-    allow_failures: Annotated[
-        bool,
-        typer.Option(
-            "--allow-failures",
-            help=f"With --wait: exit 0 even when some keys still failed (else {EXIT_SOME_FAILED}).",
-        ),
-    ] = False,
+    allow_failures: AllowFailuresOption = False,
     discard: DiscardOption = False,
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="Do not draw the progress bar.")
@@ -219,7 +214,7 @@ def retry_command(
         outcomes = OutcomePolicy(on_resubmit=announce)
         started: list[RetryStart] = []
 
-        async def go(ops: BatchOperations) -> int | None:
+        async def go(ops: BatchOperations) -> None:
             jobs = ops._jobs
             job = find_recorded_job(ops.store, job_id, provider=ops.name)
             if job is None:
@@ -230,7 +225,7 @@ def retry_command(
             start = await start_retry(jobs, job, only=kinds, replan=replan, outcomes=outcomes)
             started.append(start)
             if writer is None:
-                return None
+                return
             waiting = Waiting.of(
                 status_check_interval=poll_interval,
                 max_status_check_interval=max(poll_interval, MAX_POLL_INTERVAL),
@@ -238,20 +233,19 @@ def retry_command(
                 on_progress=display.update,
             )
             with display:
-                left = await finish_retry(jobs, start, waiting, resubmit, outcomes)
+                await finish_retry(jobs, start, waiting, resubmit, outcomes)
             family = job_family(jobs, start.root)
             await writer.write_stream(iter_family_results(jobs, family))
-            return left
 
         try:
-            left = run_with(ops, go)
+            run_with(ops, go)
         except KeyboardInterrupt:
             _interrupted(started, job_id, output)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         (start,) = started
         _report(start, rounds, writer, json_output)
-        if left and not allow_failures:
-            raise typer.Exit(EXIT_SOME_FAILED)
+        if writer is not None:
+            exit_for_failures(writer.summary, allow_failures)
 
 
 def _report(
