@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks._harness import Result
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-SUITES = ("import", "encode", "decode", "estimate", "memory", "e2e")
+SUITES = ("import", "encode", "decode", "estimate", "memory", "e2e", "store")
 
 
 def _format_value(result: Result, seconds: float) -> str:
@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_memory
 
             return lambda: bench_memory.run(*memory_n, anthropic_create=create_n)
+        if name == "store":
+            from benchmarks import bench_store
+
+            return lambda: bench_store.run(2_000 if quick else 100_000, rounds)
         from benchmarks import bench_end_to_end
 
         return lambda: bench_end_to_end.run(e2e_n, max(1, rounds - 2))
