@@ -359,30 +359,37 @@ class Batchify:
                 # Requests an earlier job carries (a re-run whose calls fell into other
                 # groups, or a body this block sent before) are answered from that job.
                 earlier = earlier_jobs(ops._jobs, bodies, within=REUSE_WINDOW_SECONDS)
-                carried = set().union(*earlier.values())
-                # Sorted: the set of calls decides the job (and so what a re-run finds).
-                fresh = {
-                    key: "(the SDK's request body)" for key in sorted(bodies) if key not in carried
-                }
+                carried = set().union(*(keys for _, keys in earlier))
+
+                def invoke(keys: Iterable[str]) -> AsyncIterator[tuple[str, LMOutput]]:
+                    # Sorted: the set of calls decides the job (what a re-run finds).
+                    requests = {key: "(the SDK's request body)" for key in sorted(keys)}
+                    return ops.invoke_iter(
+                        requests,
+                        None,
+                        status_check_interval=self.status_check_interval,
+                        timeout=timeout,
+                        resubmit=self.resubmit,
+                    )
+
                 async with asyncio.TaskGroup() as parts:
-                    for job_id, keys in earlier.items():
-                        outcomes = earlier_outcomes(
-                            ops._jobs,
-                            job_id,
-                            status_check_interval=self.status_check_interval,
-                            timeout=timeout,
-                            resubmit=self.resubmit,
-                        )
+                    for job, keys in earlier:
+                        if job.request_count == len(keys):
+                            # All of that job's requests are here: invoke re-attaches to
+                            # it by their fingerprint, and can re-spool its input.
+                            outcomes = invoke(keys)
+                        else:
+                            outcomes = earlier_outcomes(
+                                ops._jobs,
+                                job.job_id,
+                                status_check_interval=self.status_check_interval,
+                                timeout=timeout,
+                                resubmit=self.resubmit,
+                            )
                         parts.create_task(self._answer(group, keys, outcomes))
+                    fresh = set(bodies) - carried
                     if fresh:
-                        outcomes = ops.invoke_iter(
-                            fresh,
-                            None,
-                            status_check_interval=self.status_check_interval,
-                            timeout=timeout,
-                            resubmit=self.resubmit,
-                        )
-                        parts.create_task(self._answer(group, set(fresh), outcomes))
+                        parts.create_task(self._answer(group, fresh, invoke(fresh)))
         except LMBatchError as exc:
             self._fail(group, bodies, exc)
         except BaseException as exc:

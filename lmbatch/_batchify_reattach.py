@@ -34,8 +34,8 @@ __all__ = ["earlier_jobs", "earlier_outcomes"]
 
 def earlier_jobs(
     jobs: Orchestrator, keys: Collection[str], *, within: float
-) -> dict[str, set[str]]:
-    """Which of ``keys`` earlier jobs hold: ``{job id: keys}``, each key in one job.
+) -> list[tuple[JobRecord, set[str]]]:
+    """Which of ``keys`` earlier jobs hold: ``(job, its keys of these)``, each key in one.
 
     Only first rounds recorded in the last ``within`` seconds on the provider's endpoint
     and model are searched (what ``invoke`` would re-attach to), newest first. A key is
@@ -45,7 +45,7 @@ def earlier_jobs(
     provider = jobs.provider
     store = jobs.store
     wanted = set(keys)
-    found: dict[str, set[str]] = {}
+    found: list[tuple[JobRecord, set[str]]] = []
     oldest = time.time() - within
     for job in store.list_jobs(provider.name):
         if not wanted or job.created_at < oldest:
@@ -58,7 +58,7 @@ def earlier_jobs(
             continue
         held = _held(store, job, wanted, provider.limits)
         if held:
-            found[job.job_id] = held
+            found.append((job, held))
             wanted -= held
     return found
 

@@ -378,8 +378,8 @@ _CHILD = textwrap.dedent(
     from lmbatch._batchify import batchify
 
     async def main() -> None:
-        base_url, store = sys.argv[1], sys.argv[2]
-        async with batchify(store=store, batch_window_seconds=0.1,
+        base_url, store, batch_size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+        async with batchify(store=store, batch_window_seconds=0.1, batch_size=batch_size,
                             status_check_interval=0.02) as batch:
             client = openai.AsyncOpenAI(base_url=base_url, api_key="k",
                                         http_client=batch.http_client())
@@ -395,28 +395,44 @@ _CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_kill_9_mid_run_then_the_same_script_re_attaches_and_pays_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("first_size", "jobs", "again_size"),
+    [(50_000, 1, 50_000), (8, 3, 50_000)],
+    ids=["same-groups", "other-groups"],
+)
+def test_kill_9_mid_run_then_the_same_script_re_attaches_and_pays_once(
+    tmp_path: Path, first_size: int, jobs: int, again_size: int
+) -> None:
+    # other-groups: the first run sent its 20 calls as jobs of 8, 8 and 4; the re-run
+    # gathers them into one group, whose requests are all found in those jobs.
     script = tmp_path / "script.py"
     script.write_text(_CHILD)
     with Emulator(EmulatorSettings(mode="manual")) as emulator:
         command = [sys.executable, str(script), emulator.openai_base_url, _store(tmp_path)]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [*command, str(first_size)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         try:
             deadline = time.monotonic() + 60
-            while emulator.create_calls == 0 and time.monotonic() < deadline:
+            while emulator.create_calls < jobs and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert emulator.create_calls == 1
-            time.sleep(0.2)  # polling the batch, which cannot move in manual mode
+            assert emulator.create_calls == jobs
+            time.sleep(0.2)  # polling the batches, which cannot move in manual mode
             os.kill(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
         finally:
             if process.poll() is None:
                 process.kill()
         emulator.finish()
-        again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        # Batches made from now on run to the end: a second submission shows up as
+        # one, rather than as a re-run waiting forever.
+        emulator.settings.mode = "polls"
+        again = subprocess.run(
+            [*command, str(again_size)], capture_output=True, text=True, timeout=120
+        )
         assert again.returncode == 0, again.stderr
-        assert emulator.create_calls == 1
-        assert all(count == 1 for count in emulator.submissions.values())
+        assert emulator.create_calls == jobs
+        assert sorted(emulator.submissions.values()) == [1] * 20
     assert again.stdout.strip() == ",".join(f"echo: q{i}" for i in range(20))
 
 
