@@ -63,9 +63,16 @@ def earlier_jobs(
     return found
 
 
+#: How many keys of a job's key map can be read, page by page, in the time of one
+#: look-up of a single request id: ~15 on SQLite, ~150 on PostgreSQL, whose look-up is a
+#: round trip (``python3 dev.py bench --only store``). The lower figure: a scan too many
+#: costs less than a round trip too many.
+_KEYS_READ_PER_LOOKUP = 15
+
+
 def _held(store: Store, job: JobRecord, wanted: set[str], limits: ProviderLimits) -> set[str]:
     """The keys of ``wanted`` that ``job`` holds, by whichever lookup is cheaper."""
-    if job.request_count <= len(wanted):
+    if job.request_count <= len(wanted) * _KEYS_READ_PER_LOOKUP:
         return {key for _, key in store.iter_keys(job.job_id) if key in wanted}
     # One indexed look-up per key: the request id a key was sent as is the key with the
     # job's tag (a fingerprint key is always a valid id, so it is never mapped).

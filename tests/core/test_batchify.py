@@ -312,6 +312,29 @@ async def test_a_re_run_grouping_the_calls_differently_still_pays_once(tmp_path:
         assert sorted(emulator.submissions.values()) == [1] * 8
 
 
+async def test_a_few_calls_of_a_large_earlier_job_are_found_in_it(tmp_path: Path) -> None:
+    # Few keys against a large job: looked up one request id at a time, not by reading
+    # the job's whole key map (both ways must find them).
+    async def run(emulator: Any, prompts: list[str]) -> list[str]:
+        async with batchify(store=_store(tmp_path), **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            answers = await asyncio.gather(
+                *(client.responses.create(model="gpt-4.1-mini", input=p) for p in prompts)
+            )
+        return [answer.output_text for answer in answers]
+
+    prompts = [f"q{i}" for i in range(100)]
+    async with Emulator() as emulator:
+        await run(emulator, prompts)
+        assert emulator.create_calls == 1
+        assert await run(emulator, ["q7", "q42"]) == ["echo: q7", "echo: q42"]
+        assert await run(emulator, prompts[:60]) == [f"echo: {p}" for p in prompts[:60]]
+        assert emulator.create_calls == 1
+        assert sorted(emulator.submissions.values()) == [1] * 100
+
+
 async def test_the_same_body_after_its_group_was_sent_is_not_sent_again(
     tmp_path: Path,
 ) -> None:
