@@ -283,12 +283,12 @@ async def test_the_same_block_run_again_re_attaches_and_submits_nothing_new(
     assert first == second == [f"echo: q{i}" for i in range(5)]
 
 
-async def test_a_re_run_grouping_the_calls_differently_still_pays_once(tmp_path: Path) -> None:
+async def test_a_re_run_grouping_the_calls_differently_still_pays_once(store_url: str) -> None:
     # Groups are flushed by size here; after a crash the calls may arrive in another
     # order or with another batch_size, and so fall into other groups than the first
     # time. Each request body is still found in the job that carries it.
     async def run(emulator: Any, prompts: list[str], batch_size: int) -> list[str]:
-        async with batchify(store=_store(tmp_path), batch_size=batch_size, **FAST) as batch:
+        async with batchify(store=store_url, batch_size=batch_size, **FAST) as batch:
             client = openai.AsyncOpenAI(
                 base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
             )
@@ -312,11 +312,11 @@ async def test_a_re_run_grouping_the_calls_differently_still_pays_once(tmp_path:
         assert sorted(emulator.submissions.values()) == [1] * 8
 
 
-async def test_a_few_calls_of_a_large_earlier_job_are_found_in_it(tmp_path: Path) -> None:
+async def test_a_few_calls_of_a_large_earlier_job_are_found_in_it(store_url: str) -> None:
     # Few keys against a large job: looked up one request id at a time, not by reading
     # the job's whole key map (both ways must find them).
     async def run(emulator: Any, prompts: list[str]) -> list[str]:
-        async with batchify(store=_store(tmp_path), **FAST) as batch:
+        async with batchify(store=store_url, **FAST) as batch:
             client = openai.AsyncOpenAI(
                 base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
             )
