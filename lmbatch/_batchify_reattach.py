@@ -64,9 +64,9 @@ def earlier_jobs(
 
 
 #: How many keys of a job's key map can be read, page by page, in the time of one
-#: look-up of a single request id: ~15 on SQLite, ~150 on PostgreSQL, whose look-up is a
-#: round trip (``python3 dev.py bench --only store``). The lower figure: a scan too many
-#: costs less than a round trip too many.
+#: look-up of a single request id: ~10 on SQLite, ~100 on PostgreSQL, whose look-up is a
+#: round trip (``python3 dev.py bench --only store``). Nearer the lower figure: a page
+#: read too many costs less than a round trip too many.
 _KEYS_READ_PER_LOOKUP = 15
 
 
