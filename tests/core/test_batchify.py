@@ -172,6 +172,64 @@ async def test_failed_lines_raise_the_sdks_own_exception_classes(tmp_path: Path)
     assert calls == 2  # one job per vendor: the SDKs did not retry anything
 
 
+_OPENAI_ERRORS = {
+    400: "BadRequestError",
+    401: "AuthenticationError",
+    403: "PermissionDeniedError",
+    404: "NotFoundError",
+    409: "ConflictError",
+    422: "UnprocessableEntityError",
+    429: "RateLimitError",
+    500: "InternalServerError",
+    503: "InternalServerError",
+}
+_ANTHROPIC_ERRORS = {
+    400: "BadRequestError",
+    401: "AuthenticationError",
+    403: "PermissionDeniedError",
+    404: "NotFoundError",
+    429: "RateLimitError",
+    500: "InternalServerError",
+    529: "OverloadedError",
+}
+
+
+async def test_each_failed_status_raises_the_class_the_live_call_would(tmp_path: Path) -> None:
+    batching = batchify(store=_store(tmp_path), resubmit=False, **FAST)
+    async with Emulator() as emulator, batching as batch:
+        client = openai.AsyncOpenAI(
+            base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+        )
+        claude = anthropic.AsyncAnthropic(
+            base_url=emulator.anthropic_base_url,
+            api_key="k",
+            http_client=batch.http_client("anthropic"),
+        )
+        calls = [
+            client.responses.create(model="gpt-4.1-mini", input=f"x [[lmbatch:error={status}]]")
+            for status in _OPENAI_ERRORS
+        ] + [
+            claude.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=20,
+                messages=[{"role": "user", "content": f"x [[lmbatch:error={status}]]"}],
+            )
+            for status in _ANTHROPIC_ERRORS
+        ]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    expected = [
+        *((openai, status, name) for status, name in _OPENAI_ERRORS.items()),
+        *((anthropic, status, name) for status, name in _ANTHROPIC_ERRORS.items()),
+    ]
+    got = [
+        (sdk.__name__, status, type(outcome).__name__, getattr(outcome, "status_code", None))
+        for (sdk, status, _), outcome in zip(expected, outcomes, strict=True)
+    ]
+    assert got == [(sdk.__name__, status, name, status) for sdk, status, name in expected]
+    for (sdk, _, name), outcome in zip(expected, outcomes, strict=True):
+        assert type(outcome) is getattr(sdk, name)
+
+
 async def test_streaming_is_refused_naming_why_or_sent_live_with_passthrough(
     tmp_path: Path,
 ) -> None:
