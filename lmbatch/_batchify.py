@@ -333,7 +333,7 @@ class Batchify:
         task.add_done_callback(self._jobs.discard)
 
     async def _run_job(self, group: _Group, bodies: dict[str, dict[str, Any]]) -> None:
-        from lmbatch._batchify_reattach import earlier_jobs, earlier_outcomes
+        from lmbatch._batchify_reattach import earlier_jobs, earlier_outcomes, mark_job
         from lmbatch._config import get_batch_operations
         from lmbatch._jobs._poll_policy import DEFAULT_TIMEOUT
         from lmbatch._jobs._recording import REUSE_WINDOW_SECONDS
@@ -370,6 +370,8 @@ class Batchify:
                         status_check_interval=self.status_check_interval,
                         timeout=timeout,
                         resubmit=self.resubmit,
+                        # Marked as batchify's: a re-run searches it key by key.
+                        on_submitted=lambda handle, _: mark_job(ops._jobs, handle),
                     )
 
                 async with asyncio.TaskGroup() as parts:

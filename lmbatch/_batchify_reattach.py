@@ -12,10 +12,12 @@ request body is paid for once, however the calls fall into groups.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Collection
 from typing import TYPE_CHECKING
 
+from lmbatch._errors import LMBatchError
 from lmbatch._jobs._deadline import Deadline, deadline_scope
 from lmbatch._jobs._invocation import iter_complete_job
 from lmbatch._jobs._poll_policy import Waiting
@@ -29,7 +31,13 @@ if TYPE_CHECKING:
     from lmbatch._store import JobRecord
     from lmbatch._store_contract import Store
 
-__all__ = ["earlier_jobs", "earlier_outcomes"]
+__all__ = ["BATCHIFY_SOURCE", "earlier_jobs", "earlier_outcomes", "mark_job"]
+
+logger = logging.getLogger("lmbatch")
+
+#: The ``source`` noted for every job batchify submits (shown by ``lmbatch jobs``): the
+#: jobs whose requests are fingerprint keys, searched key by key on a re-run.
+BATCHIFY_SOURCE = "lmbatch.batchify"
 
 
 def earlier_jobs(
@@ -47,6 +55,7 @@ def earlier_jobs(
     wanted = set(keys)
     found: list[tuple[JobRecord, set[str]]] = []
     oldest = time.time() - within
+    labels = store.job_labels()
     for job in store.list_jobs(provider.name):
         if not wanted or job.created_at < oldest:
             break  # newest first: the rest are older still
@@ -56,7 +65,15 @@ def earlier_jobs(
             or job.model != provider.settings.model
         ):
             continue
-        held = _held(store, job, wanted, provider.limits)
+        if labels.get(job.job_id, (None, None))[1] == BATCHIFY_SOURCE:
+            held = _held(store, job, wanted, provider.limits)
+        elif job.request_count <= len(wanted) * _KEYS_READ_PER_LOOKUP:
+            # Not marked: another kind of job (its keys are not fingerprints; only a
+            # small one is worth reading), or batchify's, interrupted before it was
+            # submitted and marked (found here when it is no larger than that).
+            held = {key for _, key in store.iter_keys(job.job_id) if key in wanted}
+        else:
+            continue
         if held:
             found.append((job, held))
             wanted -= held
@@ -110,3 +127,20 @@ async def earlier_outcomes(
             yield pair
     finally:
         await pairs.aclose()
+
+
+def mark_job(jobs: Orchestrator, handle: str) -> None:
+    """Note :data:`BATCHIFY_SOURCE` on the job behind ``handle`` (a job or batch id)."""
+    store = jobs.store
+    job = store.get_job(handle)
+    if job is None:
+        found = store.find_batch(
+            handle, provider=jobs.provider.name, endpoint=jobs.provider.endpoint_identity
+        )
+        job = found[0] if found is not None else None
+    if job is None:
+        return
+    try:
+        store.set_job_label(job.job_id, source=BATCHIFY_SOURCE)
+    except LMBatchError as exc:  # the answers matter more than the mark
+        logger.warning("could not mark job %s as batchify's: %s", job.job_id, exc)

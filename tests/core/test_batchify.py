@@ -393,6 +393,54 @@ async def test_a_few_calls_of_a_large_earlier_job_are_found_in_it(store_url: str
         assert sorted(emulator.submissions.values()) == [1] * 100
 
 
+async def test_jobs_batchify_did_not_make_are_not_searched_key_by_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmbatch._batchify_reattach import BATCHIFY_SOURCE
+    from lmbatch._store import JobStore
+    from lmbatch._store_contract import open_store
+
+    store = _store(tmp_path)
+    async with Emulator() as emulator:
+        ops = lmbatch.get_batch_operations(
+            "openai",
+            model="gpt-4.1-mini",
+            base_url=emulator.openai_base_url,
+            api_key="k",
+            store=store,
+        )
+        async with ops:
+            await ops.invoke({f"r{i}": f"p{i}" for i in range(100)}, status_check_interval=0.02)
+        looked_up: list[str] = []
+        chunk_of = JobStore.chunk_of
+
+        def spy(self: JobStore, job_id: str, custom_id: str) -> int | None:
+            looked_up.append(custom_id)
+            return chunk_of(self, job_id, custom_id)
+
+        monkeypatch.setattr(JobStore, "chunk_of", spy)
+        async with batchify(store=store, **FAST) as batch:
+            client = openai.AsyncOpenAI(
+                base_url=emulator.openai_base_url, api_key="k", http_client=batch.http_client()
+            )
+            answers = await asyncio.gather(
+                *(client.responses.create(model="gpt-4.1-mini", input=p) for p in ("a", "b"))
+            )
+        assert emulator.create_calls == 2
+    assert [answer.output_text for answer in answers] == ["echo: a", "echo: b"]
+    # The invoke job (100 keys) was not searched one look-up per call...
+    assert looked_up == []
+    # ...because only batchify's own jobs are marked as holding fingerprint keys.
+    opened = open_store(store)
+    try:
+        sources = {
+            job.request_count: opened.job_labels().get(job.job_id) for job in opened.list_jobs()
+        }
+    finally:
+        opened.close()
+    assert sources == {100: None, 2: (None, BATCHIFY_SOURCE)}
+
+
 async def test_the_same_body_after_its_group_was_sent_is_not_sent_again(
     tmp_path: Path,
 ) -> None:
