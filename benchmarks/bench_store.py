@@ -19,6 +19,10 @@ Operations measured (the steps of a job's life that touch the store):
   results are read), per batch;
 * **read the key map by pages**: ``iter_keys`` of the whole job (the order results are
   matched back to keys), per key;
+* **record outcomes**: ``save_results`` of N ``LMOutput`` rows (a worker keeping a job's
+  results in the store), per outcome;
+* **read outcomes by key pages**: ``iter_saved_results`` of the whole job (``lmbatch
+  results JOB`` on any machine), per outcome;
 * **look up a request id**: ``chunk_of`` (reconciling an adopted batch, batchify's
   re-attachment), per look-up;
 * **read a job**: ``get_job`` of a job of 100 chunks (every status check), per read.
@@ -55,6 +59,13 @@ _CHUNKS = 100
 _OWNER = "bench:1"
 _counter = itertools.count()
 _PLURAL = {"batch": "batches"}
+#: One outcome as a worker keeps it (an ``LMOutput`` as JSON, ~350 bytes).
+_OUTCOME = (
+    '{"key":"KEY","ok":true,"items":[{"type":"text","text":"echo: the answer to question '
+    'KEY, a sentence or two long"}],"finish_reason":"stop","model":"gpt-4.1-mini",'
+    '"usage":{"input_tokens":42,"output_tokens":17,"cached_input_tokens":0,'
+    '"reasoning_tokens":0},"error":null,"finish_details":{}}'
+)
 
 
 @contextlib.contextmanager
@@ -181,6 +192,16 @@ def _operations(keys: int) -> list[tuple[str, str, int, Callable[[Store], Callab
         job_id = _record_job(store, keys)
         return lambda: sum(1 for _ in store.iter_keys(job_id))
 
+    def record_outcomes(store: Store) -> Callable[[], object]:
+        job_id = _record_job(store, keys)
+        rows = [(f"k{i:08d}", _OUTCOME.replace("KEY", str(i))) for i in range(keys)]
+        return lambda: store.save_results(job_id, rows)
+
+    def read_outcomes(store: Store) -> Callable[[], object]:
+        job_id = _record_job(store, keys)
+        store.save_results(job_id, [(f"k{i:08d}", _OUTCOME) for i in range(keys)])
+        return lambda: sum(1 for _ in store.iter_saved_results(job_id))
+
     def look_up(store: Store) -> Callable[[], object]:
         job_id = _record_job(store, keys)
         step = max(1, keys // 1000)
@@ -208,6 +229,8 @@ def _operations(keys: int) -> list[tuple[str, str, int, Callable[[Store], Callab
         ("store: claim a chunk and record its batch", "batch", _CHUNKS, record_batches),
         ("store: record a batch's cost", "batch", _CHUNKS, record_costs),
         (f"store: read a {keys:,}-key map by pages", "key", keys, read_keys),
+        (f"store: record {keys:,} outcomes", "outcome", keys, record_outcomes),
+        (f"store: read {keys:,} outcomes by key pages", "outcome", keys, read_outcomes),
         ("store: look up a request id", "lookup", lookups, look_up),
         (f"store: read a job of {_CHUNKS} chunks", "read", 100, read_job),
     ]

@@ -46,6 +46,8 @@ def test_quick_benchmark_run_prints_the_table_and_writes_json(tmp_path: Path) ->
             "store: claim and release a chunk",
             "store: claim a chunk and record its batch",
             "store: read a 2,000-key map by pages",
+            "store: record 2,000 outcomes",
+            "store: read 2,000 outcomes by key pages",
         ):
             assert expected in names
         store = next(r for r in report["results"] if r["name"].startswith("store: claim"))
