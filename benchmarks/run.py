@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks._harness import Result
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-SUITES = ("import", "encode", "decode", "estimate", "memory", "e2e", "workers")
+SUITES = ("import", "encode", "decode", "estimate", "memory", "e2e", "workers", "store")
 
 
 def _format_value(result: Result, seconds: float) -> str:
@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
 
             jobs, per_job = (3, 50) if quick else (6, 2_000)
             return lambda: bench_workers.run(jobs, per_job, max(1, rounds - 2))
+        if name == "store":
+            from benchmarks import bench_store
+
+            return lambda: bench_store.run(2_000 if quick else 100_000, rounds)
         from benchmarks import bench_end_to_end
 
         return lambda: bench_end_to_end.run(e2e_n, max(1, rounds - 2))

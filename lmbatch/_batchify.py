@@ -19,9 +19,10 @@ A group is submitted once no new call joined it for ``batch_window_seconds``, wh
 reaches ``batch_size``, or at the end of the block. With ``dry_run=True`` nothing is
 sent: each group is counted and priced instead (:attr:`Batchify.dry_run_report`), and
 its calls fail with an error saying so. Identical request bodies are one
-request (answered to every caller). The requests of a job are sorted by a fingerprint
-of their bodies, so the same calls make the same job: running the script again after a
-crash re-attaches to it.
+request (answered to every caller). Each request is keyed by a fingerprint of its body,
+and a request an earlier job already carries (the same script run again after a crash,
+however its calls fall into groups this time) is answered from that job instead of
+being sent again (:mod:`lmbatch._batchify_reattach`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import hashlib
 import importlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -293,8 +294,16 @@ class Batchify:
         group = _Group(provider, endpoint, model, base.rstrip("/"), api_key)
         key = _fingerprint(endpoint, body)
         future: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault((group, key), []).append(future)
+        waiting = self._waiters.setdefault((group, key), [])
         pending = self._pending.setdefault(group, _Pending())
+        # The same body already in a submitted job of this block: wait for its answer
+        # rather than send it again (a dry run counts every call in its group instead).
+        in_flight = bool(waiting) and key not in pending.bodies and not self.dry_run
+        waiting.append(future)
+        if in_flight:
+            if not pending.bodies:
+                self._pending.pop(group, None)
+            return await future
         pending.bodies[key] = body
         if len(pending.bodies) >= self.batch_size:
             self._flush(group)
@@ -324,8 +333,10 @@ class Batchify:
         task.add_done_callback(self._jobs.discard)
 
     async def _run_job(self, group: _Group, bodies: dict[str, dict[str, Any]]) -> None:
+        from lmbatch._batchify_reattach import earlier_jobs, earlier_outcomes, mark_job
         from lmbatch._config import get_batch_operations
         from lmbatch._jobs._poll_policy import DEFAULT_TIMEOUT
+        from lmbatch._jobs._recording import REUSE_WINDOW_SECONDS
 
         calls = sum(len(self._waiters.get((group, key), [])) for key in bodies)
         self.submitted.append((group.provider, group.endpoint, group.model, calls))
@@ -339,35 +350,85 @@ class Batchify:
             options["api_key"] = group.api_key
         if group.provider == "openai":
             options["endpoint"] = group.endpoint
-        answered: set[str] = set()
+        timeout = DEFAULT_TIMEOUT if self.timeout is None else self.timeout
         try:
             ops = get_batch_operations(group.provider, store=self.store, **options)
             # The SDK's own body is the request: sent as it is, not re-encoded.
             ops.encode_request = _raw_encoder(group, bodies)  # type: ignore[method-assign]
-            # Sorted: the set of calls decides the job (and so what a re-run finds).
-            requests = {key: "(the SDK's request body)" for key in sorted(bodies)}
             async with ops:
-                async for key, output in ops.invoke_iter(
-                    requests,
-                    None,
-                    status_check_interval=self.status_check_interval,
-                    timeout=DEFAULT_TIMEOUT if self.timeout is None else self.timeout,
-                    resubmit=self.resubmit,
-                ):
-                    answered.add(key)
-                    self._resolve(group, key, _answer_of(group.provider, output))
+                # Requests an earlier job carries (a re-run whose calls fell into other
+                # groups, or a body this block sent before) are answered from that job.
+                earlier = earlier_jobs(ops._jobs, bodies, within=REUSE_WINDOW_SECONDS)
+                carried = set().union(*(keys for _, keys in earlier))
+
+                def invoke(keys: Iterable[str]) -> AsyncIterator[tuple[str, LMOutput]]:
+                    # Sorted: the set of calls decides the job (what a re-run finds).
+                    requests = {key: "(the SDK's request body)" for key in sorted(keys)}
+                    return ops.invoke_iter(
+                        requests,
+                        None,
+                        status_check_interval=self.status_check_interval,
+                        timeout=timeout,
+                        resubmit=self.resubmit,
+                        # Marked as batchify's: a re-run searches it key by key.
+                        on_submitted=lambda handle, _: mark_job(ops._jobs, handle),
+                    )
+
+                async with asyncio.TaskGroup() as parts:
+                    for job, keys in earlier:
+                        if job.request_count == len(keys):
+                            # All of that job's requests are here: invoke re-attaches to
+                            # it by their fingerprint, and can re-spool its input.
+                            outcomes = invoke(keys)
+                        else:
+                            outcomes = earlier_outcomes(
+                                ops._jobs,
+                                job.job_id,
+                                status_check_interval=self.status_check_interval,
+                                timeout=timeout,
+                                resubmit=self.resubmit,
+                            )
+                        parts.create_task(self._answer(group, keys, outcomes))
+                    fresh = set(bodies) - carried
+                    if fresh:
+                        parts.create_task(self._answer(group, fresh, invoke(fresh)))
         except LMBatchError as exc:
-            status = getattr(exc, "status_code", None) or 502
-            answer = _error_answer(group.provider, status, "api_error", f"lmbatch: {exc}")
-            for key in bodies:
-                if key not in answered:
-                    self._resolve(group, key, answer)
+            self._fail(group, bodies, exc)
         except BaseException as exc:
+            # A single failure inside the task group is passed on as itself.
+            error = exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else exc
             for key in bodies:
                 for future in self._waiters.pop((group, key), []):
                     if not future.done():
-                        future.set_exception(exc)
+                        future.set_exception(error)
             raise
+
+    async def _answer(
+        self, group: _Group, keys: set[str], outcomes: AsyncIterator[tuple[str, LMOutput]]
+    ) -> None:
+        """Resolve the calls of ``keys`` from a job's outcomes (its other keys are not ours)."""
+        left = set(keys)
+        try:
+            async for key, output in outcomes:
+                if key in left:
+                    left.discard(key)
+                    self._resolve(group, key, _answer_of(group.provider, output))
+        except LMBatchError as exc:
+            self._fail(group, left, exc)
+            return
+        # One outcome per call, always: a key the job did not answer is not left hanging.
+        answer = _error_answer(
+            group.provider, 502, "missing", "lmbatch: the batch gave no outcome for this call"
+        )
+        for key in left:
+            self._resolve(group, key, answer)
+
+    def _fail(self, group: _Group, keys: Iterable[str], exc: LMBatchError) -> None:
+        """Answer the calls of ``keys`` still waiting with the error that stopped their job."""
+        status = getattr(exc, "status_code", None) or 502
+        answer = _error_answer(group.provider, status, "api_error", f"lmbatch: {exc}")
+        for key in list(keys):
+            self._resolve(group, key, answer)
 
     async def _count_job(self, group: _Group, bodies: dict[str, dict[str, Any]]) -> None:
         """A dry run's flush: price the group's requests, send nothing, fail its calls."""

@@ -353,3 +353,127 @@ async def test_the_cost_column_holds_what_each_request_cost(tmp_path: Path) -> N
     assert all(row["cost"] > 0 for row in out)
     free = await lmbatch.map(ROWS, "Review: {review}", **_options(tmp_path))
     assert [row["cost"] for row in free] == [None, None, None]  # the fake has no price
+
+
+#: Columns of every kind a table commonly holds, with a null where the kind allows one.
+_TYPED_ROWS = [
+    {
+        "id": 30,
+        "review": "Loved it",
+        "stars": 4.5,
+        "when": datetime.date(2024, 1, 3),
+        "sure": True,
+        "tags": ["a", "b"],
+    },
+    {
+        "id": 10,
+        "review": "Broke",
+        "stars": None,
+        "when": datetime.date(2024, 1, 1),
+        "sure": False,
+        "tags": [],
+    },
+    {
+        "id": 20,
+        "review": "Fine",
+        "stars": 3.0,
+        "when": datetime.date(2024, 1, 2),
+        "sure": None,
+        "tags": ["c"],
+    },
+]
+_TYPED_COLUMNS = list(_TYPED_ROWS[0])
+
+
+def _arrow_source() -> Any:
+    pa = pytest.importorskip("pyarrow")
+    schema = pa.schema(
+        [
+            ("id", pa.int16()),
+            ("review", pa.string()),
+            ("stars", pa.float32()),
+            ("when", pa.date32()),
+            ("sure", pa.bool_()),
+            ("tags", pa.list_(pa.string())),
+        ]
+    )
+    return pa.Table.from_pylist(_TYPED_ROWS, schema=schema)
+
+
+def _as_kind(kind: str, tmp_path: Path) -> tuple[Any, Any]:
+    """The typed rows as one kind of table; and how to read a result back as arrow."""
+    pa = pytest.importorskip("pyarrow")
+    table = _arrow_source()
+    if kind == "arrow":
+        return table, lambda out: out
+    if kind == "pandas":
+        pytest.importorskip("pandas")
+        frame = table.to_pandas(types_mapper=None)
+        return frame, lambda out: pa.Table.from_pandas(out, preserve_index=False)
+    if kind == "polars":
+        pl = pytest.importorskip("polars")
+        return pl.from_arrow(table), lambda out: out.to_arrow()
+    if kind == "dataset":
+        datasets = pytest.importorskip("datasets")
+        return datasets.Dataset(table), lambda out: out.data.table
+    parquet = pytest.importorskip("pyarrow.parquet")
+    source = tmp_path / "typed.parquet"
+    parquet.write_table(table, source)
+    return source, lambda out: parquet.read_table(out)
+
+
+@pytest.mark.parametrize("kind", ["arrow", "pandas", "polars", "dataset", "parquet"])
+async def test_each_table_kind_round_trips_types_order_and_every_column(
+    kind: str, tmp_path: Path
+) -> None:
+    source, as_arrow = _as_kind(kind, tmp_path)
+    extra = {"output": tmp_path / "typed.out.parquet"} if kind == "parquet" else {}
+    out = await lmbatch.map(source, "Review: {review}", **extra, **_options(tmp_path))
+    if kind == "parquet":
+        assert out == tmp_path / "typed.out.parquet"
+    else:
+        assert type(out) is type(source)
+    result = as_arrow(out)
+    original = as_arrow(source) if kind != "parquet" else _arrow_source()
+    assert result.column_names == [*_TYPED_COLUMNS, *RESULT_COLUMNS]
+    # Carried through exactly: same types, same values, same order (nulls included).
+    assert result.select(_TYPED_COLUMNS).schema == original.select(_TYPED_COLUMNS).schema
+    assert result.select(_TYPED_COLUMNS).to_pylist() == original.to_pylist()
+    assert result.column("text").to_pylist() == [
+        f"echo: Review: {r['review']}" for r in _TYPED_ROWS
+    ]
+    assert result.column("ok").to_pylist() == [True, True, True]
+
+
+async def test_a_list_of_dicts_keeps_every_value_and_column_order(tmp_path: Path) -> None:
+    out = await lmbatch.map(_TYPED_ROWS, "Review: {review}", **_options(tmp_path))
+    assert [list(row) for row in out] == [[*_TYPED_COLUMNS, *RESULT_COLUMNS]] * 3
+    assert [{name: row[name] for name in _TYPED_COLUMNS} for row in out] == _TYPED_ROWS
+    assert type(out[0]["when"]) is datetime.date
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_csv_and_jsonl_files_from_python_carry_every_column_in_order(
+    suffix: str, tmp_path: Path
+) -> None:
+    source = tmp_path / f"people{suffix}"
+    if suffix == ".csv":
+        source.write_text('name,city,note\nAda,London,"likes, commas"\nLin,Oslo,\nBo,Rome,x\n')
+    else:
+        lines = [
+            {"name": "Ada", "city": "London", "note": "likes, commas"},
+            {"name": "Lin", "city": "Oslo", "note": None},
+            {"name": "Bo", "city": "Rome", "note": "x"},
+        ]
+        source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    written = lmbatch.map_sync(
+        source, "Where is {city}?", output=tmp_path / "out.jsonl", **_options(tmp_path)
+    )
+    rows = [json.loads(line) for line in Path(written).read_text().splitlines()]
+    assert [list(row)[:3] for row in rows] == [["name", "city", "note"]] * 3
+    assert [row["name"] for row in rows] == ["Ada", "Lin", "Bo"]
+    assert rows[0]["note"] == "likes, commas"
+    assert rows[1]["note"] in ("", None)  # CSV has no null; JSONL keeps it
+    assert [row["text"] for row in rows] == [
+        f"echo: Where is {c}?" for c in ("London", "Oslo", "Rome")
+    ]

@@ -97,6 +97,8 @@ def test_code_example_runs(
 def test_examples_were_found() -> None:
     found = {example.path.name for example in _examples()}
     assert {"README.md", "index.md", "quickstart.md", "tutorial.md"} <= found
+    # Issue 19's pages: their examples run here, against the emulator.
+    assert {"tables.md", "batchify.md"} <= found
 
 
 def test_no_example_is_skipped() -> None:

@@ -97,3 +97,21 @@ def test_example_plugin_tests_are_collected_from_its_own_directory() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^\d+ tests? collected", done.stdout, re.MULTILINE), done.stdout
+
+
+def _readme_features() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("\n## Features\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_features_show_tables_and_batchify_with_their_pages() -> None:
+    features = _readme_features()
+    tables = next(line for line in features.split("\n- ") if "lmbatch.map(" in line)
+    assert "lmbatch run data.parquet --prompt" in tables
+    assert "(docs/tables.md)" in tables
+    batching = next(line for line in features.split("\n- ") if "lmbatch.batchify()" in line)
+    assert "http_client=batch.http_client()" in batching
+    assert "(docs/batchify.md)" in batching
+    for page in ("tables.md", "batchify.md"):
+        assert (DOCS / page).is_file()
+        assert f": {page}" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), page

@@ -39,6 +39,20 @@ def test_quick_benchmark_run_prints_the_table_and_writes_json(tmp_path: Path) ->
         assert expected in names
         assert f"| {expected} |" in completed.stdout
     assert any(name.startswith("memory above baseline") for name in names)
+    if _postgres_available():
+        # The store suite: PostgreSQL (a server started for the run) against SQLite.
+        for expected in (
+            "store: record a job of 2,000 keys",
+            "store: claim and release a chunk",
+            "store: claim a chunk and record its batch",
+            "store: read a 2,000-key map by pages",
+            "store: record 2,000 outcomes",
+            "store: read 2,000 outcomes by key pages",
+        ):
+            assert expected in names
+        store = next(r for r in report["results"] if r["name"].startswith("store: claim"))
+        assert store["extra"]["postgres_per_second"] > 0
+        assert store["extra"]["sqlite_per_second"] > 0
     assert any(name.startswith("memory above baseline, Anthropic create") for name in names)
     assert any(name.startswith("worker") for name in names)  # lmbatch worker throughput
     for result in report["results"]:
@@ -46,3 +60,15 @@ def test_quick_benchmark_run_prints_the_table_and_writes_json(tmp_path: Path) ->
     # The import benchmark also checks that no vendor SDK is imported along the way.
     imports = {r["name"]: r for r in report["results"] if r["unit"] == "run"}
     assert all(not r["extra"]["vendor_modules"] for r in imports.values())
+
+
+def _postgres_available() -> bool:
+    """Whether the store benchmark can start PostgreSQL here (always so in CI)."""
+    import importlib.util
+    import os
+
+    from tests.postgres_server import REQUIRE_ENV, find_bin_dir
+
+    if os.environ.get(REQUIRE_ENV) == "1":
+        return True
+    return find_bin_dir() is not None and importlib.util.find_spec("psycopg") is not None
