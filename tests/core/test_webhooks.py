@@ -14,8 +14,11 @@ import hashlib
 import hmac
 import json
 import secrets
+import socket
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -315,3 +318,65 @@ async def test_an_invoke_polling_hourly_ends_at_the_webhook(
     # done; collecting its results reads the batch once more. No check on schedule.
     assert await waker == 1
     assert _status_checks(emulator, provider) == 3
+
+
+@contextmanager
+def _served(asgi: Any) -> Iterator[str]:
+    """Serve an ASGI app on 127.0.0.1 (a free port) in a thread; yields its URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(asgi, log_level="warning", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive(), "the webhook server stopped"
+            assert time.monotonic() < deadline, "the webhook server did not start"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "event_type"),
+    [
+        ("openai", "gpt-4.1-mini", "batch.completed"),
+        ("gemini", "gemini-2.5-flash", "batch.succeeded"),
+    ],
+)
+async def test_the_emulator_sends_signed_webhooks_that_wake_an_hourly_poll(
+    store_url: str, provider: str, model: str, event_type: str
+) -> None:
+    webhook_store = open_store(store_url)  # the endpoint's own, as in production
+    settings = EmulatorSettings(mode="time", seconds_per_step=0.5)
+    try:
+        with _served(app(webhook_store, secrets=SECRETS)) as url, Emulator(settings) as emulator:
+            sender = emulator.send_webhooks(url, SECRETS)
+            ops = lmbatch.get_batch_operations(
+                provider,
+                model=model,
+                api_key="test",
+                base_url=emulator.base_url_for(provider),
+                store=store_url,
+                wake_check_interval=0.02,
+            )
+            async with ops, asyncio.timeout(30):  # the next poll on schedule: in an hour
+                results = await ops.invoke(REQUESTS, status_check_interval=3600)
+            checks = _status_checks(emulator, provider)
+    finally:
+        webhook_store.close()
+    assert all(output.ok for output in results.values())
+    assert sorted(results) == sorted(REQUESTS)
+    ((batch_id, _),) = [(job.id, job) for job in emulator.state.vendors[provider].jobs()]
+    assert [(d.vendor, d.batch_id, d.event_type, d.status) for d in sender.deliveries] == [
+        (provider, batch_id, event_type, 200)
+    ]
+    # The check after creating, the one the webhook prompted, the read of the results.
+    assert checks <= 3
