@@ -155,7 +155,7 @@ def secrets_from_environment(
     envs = {name: cls.webhook_secret_env or "" for name, cls in known.items()}
     envs.update(secret_envs or {})
     names = list(providers) if providers is not None else sorted(known)
-    unknown = sorted(set(names) - set(known))
+    unknown = sorted((set(names) | set(secret_envs or {})) - set(known))
     if unknown:
         raise ConfigError(
             f"cannot take webhooks for {', '.join(unknown)}: providers that take them are "

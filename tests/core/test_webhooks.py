@@ -221,6 +221,18 @@ async def test_other_events_are_acknowledged_and_ignored(
     assert store.wake_counts("gemini", "", ["batches/interactions/1"]) == {}
 
 
+async def test_a_signed_body_that_is_not_json_or_too_large_is_refused(
+    deliver: Callable[..., Any], store: Store
+) -> None:
+    body = b"batch_j is done"
+    answer = await deliver("/openai", body, sign(OPENAI_SECRET, body))
+    assert answer.status_code == 400
+    assert "not JSON" in answer.json()["error"]
+    body = openai_event("batch_big")[:-1] + b', "pad": "' + b"x" * (1 << 20) + b'"}'
+    assert (await deliver("/openai", body, sign(OPENAI_SECRET, body))).status_code == 413
+    assert store.wake_counts("openai", "", ["batch_j", "batch_big"]) == {}
+
+
 async def test_a_provider_not_served_is_not_found(deliver: Callable[..., Any]) -> None:
     body = openai_event("batch_x")
     answer = await deliver("/anthropic", body, sign(OPENAI_SECRET, body))
@@ -236,6 +248,8 @@ def test_the_app_wants_a_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) 
         app(str(tmp_path / "jobs.sqlite3"), providers=["gemini"])
     with pytest.raises(lmbatch.ConfigError, match="cannot take webhooks for anthropic"):
         app(str(tmp_path / "jobs.sqlite3"), providers=["anthropic"])
+    with pytest.raises(lmbatch.ConfigError, match="cannot take webhooks for anthropic"):
+        app(str(tmp_path / "jobs.sqlite3"), secret_envs={"anthropic": "HOOK_SECRET"})
     monkeypatch.setenv("HOOK_SECRET", OPENAI_SECRET)
     served = app(str(tmp_path / "jobs.sqlite3"), secret_envs={"openai": "HOOK_SECRET"})
     assert served.state.providers == ["openai"]
