@@ -159,6 +159,7 @@ CREATE TABLE IF NOT EXISTS batch_wakes (
     woken_at REAL NOT NULL,
     PRIMARY KEY (provider, endpoint, batch_id)
 );
+CREATE INDEX IF NOT EXISTS batch_wakes_by_time ON batch_wakes (woken_at);
 """
 # What reconciliation keeps (lmbatch._jobs._reconcile):
 # - job_tags: the tag every request id of a job ends with;

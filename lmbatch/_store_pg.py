@@ -196,6 +196,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             wakes BIGINT NOT NULL,
             woken_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (provider, endpoint, batch_id))""",
+        "CREATE INDEX batch_wakes_by_time ON batch_wakes (woken_at)",
     ),
 }
 

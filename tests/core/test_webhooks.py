@@ -394,3 +394,20 @@ async def test_the_emulator_sends_signed_webhooks_that_wake_an_hourly_poll(
     ]
     # The check after creating, the one the webhook prompted, the read of the results.
     assert checks <= 3
+
+
+def test_delivery_ids_are_forgotten_after_a_day_and_wakes_after_a_month(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert store.record_webhook("openai", "msg_1", [("", "batch_1", "batch.completed")])
+    assert not store.record_webhook("openai", "msg_1", [("", "batch_1", "batch.completed")])
+    # Ids are per provider: another vendor's msg_1 is another delivery.
+    assert store.record_webhook("gemini", "msg_1", [("", "batches/1", "batch.failed")])
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 2 * 24 * 3600)
+    assert store.record_webhook("openai", "msg_1", [("", "batch_2", "batch.completed")])
+    assert store.wake_counts("openai", "", ["batch_1", "batch_2"]) == {"batch_1": 1, "batch_2": 1}
+    monkeypatch.setattr(time, "time", lambda: now + 40 * 24 * 3600)
+    assert store.record_webhook("openai", "msg_2", [])
+    assert store.wake_counts("openai", "", ["batch_1", "batch_2"]) == {}
+    assert store.wake_counts("openai", "", []) == {}
