@@ -151,11 +151,11 @@ def _tampered(body: bytes) -> dict[str, str]:
 
 
 def _old(body: bytes) -> dict[str, str]:
-    return sign(OPENAI_SECRET, body, timestamp=int(time.time()) - 301)
+    return sign(OPENAI_SECRET, body, timestamp=int(time.time()) - 360)
 
 
 def _future(body: bytes) -> dict[str, str]:
-    return sign(OPENAI_SECRET, body, timestamp=int(time.time()) + 301)
+    return sign(OPENAI_SECRET, body, timestamp=int(time.time()) + 360)
 
 
 def _unsigned(body: bytes) -> dict[str, str]:
