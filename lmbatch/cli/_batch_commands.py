@@ -14,6 +14,7 @@ from lmbatch._errors import BatchNotFinishedError
 from lmbatch._operations import BatchOperations
 from lmbatch._status import BatchInfo
 from lmbatch.cli._errors import CLIError, reporting_errors
+from lmbatch.cli._exit_status import AllowFailuresOption, exit_for_failures
 from lmbatch.cli._generation import load_schema, parse_assignments
 from lmbatch.cli._jobs_command import LabelOption, record_label
 from lmbatch.cli._options import (
@@ -392,6 +393,7 @@ def results_command(
     model: ModelOption = None,
     option: OptionsOption = None,
     store: StoreOption = None,
+    allow_failures: AllowFailuresOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -399,7 +401,11 @@ def results_command(
 
     Each line has "key", "ok", the answer ("text", "structured", "tool_calls",
     "refusal"), "error" (kind, code, message) and "usage". Failed, expired and cancelled
-    requests get a line too.
+    requests get a line too. An -o ending in .csv or .parquet gets a table of the same
+    fields instead.
+
+    Exit status: 0 when every key is ok; 3 when some failed (every result is still
+    written; --allow-failures makes it 0).
 
     Examples:
 
@@ -431,3 +437,4 @@ def results_command(
             print(to_json({"id": batch_id, "output": str(output), **writer.summary.as_json()}))
         else:
             stderr_console().print(f"wrote {writer.summary.describe()} to {output}")
+        exit_for_failures(writer.summary, allow_failures)
