@@ -35,7 +35,7 @@ from lmbatch._errors import (
     SpoolDamagedError,
     SubmissionUncertainError,
 )
-from lmbatch._jobs._claims import in_flight, owner_alive, owner_id
+from lmbatch._jobs._claims import check_claims_open, in_flight, owner_alive, owner_id
 from lmbatch._jobs._deadline import suspended_deadline
 from lmbatch._jobs._reconcile import attempt_create, reconcile_chunks
 from lmbatch._jobs._spool import ensure_sound_chunks, prepared_chunk
@@ -72,7 +72,7 @@ async def _submit_pending(jobs: Orchestrator, job: JobRecord, waiting: Waiting |
     abandoned = [
         chunk.index
         for chunk in job.chunks
-        if chunk.state == CHUNK_SUBMITTING and not owner_alive(job.job_id, chunk)
+        if chunk.state == CHUNK_SUBMITTING and not owner_alive(job.job_id, chunk, store)
     ]
     if abandoned:
         await reconcile_chunks(jobs, job, abandoned, waiting)
@@ -99,6 +99,7 @@ async def _submit_pending(jobs: Orchestrator, job: JobRecord, waiting: Waiting |
         # Under a cap, submissions go one at a time, so each sees the ones before it.
         async with semaphore, room if cap is not None else contextlib.nullcontext():
             await wait_for_room()
+            check_claims_open()  # a worker shutting down claims nothing more
             if not store.claim_chunk(job.job_id, index, owner):
                 return  # another process claimed it first; waited for below
             in_flight.add((job.job_id, index))
@@ -126,7 +127,7 @@ async def _submit_pending(jobs: Orchestrator, job: JobRecord, waiting: Waiting |
         for chunk in unsent:
             if chunk.state == CHUNK_PLANNED:
                 progressed = True  # released by another process: submitted next pass
-            elif chunk.state == CHUNK_SUBMITTING and owner_alive(job.job_id, chunk):
+            elif chunk.state == CHUNK_SUBMITTING and owner_alive(job.job_id, chunk, store):
                 elsewhere = True
             elif chunk.state == CHUNK_SUBMITTING:
                 uncertain.append(chunk.index)

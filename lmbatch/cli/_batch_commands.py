@@ -13,6 +13,7 @@ from rich.table import Table
 from lmbatch._errors import BatchNotFinishedError
 from lmbatch._operations import BatchOperations
 from lmbatch._status import BatchInfo
+from lmbatch._worker_queue import saved_outcomes
 from lmbatch.cli._errors import CLIError, reporting_errors
 from lmbatch.cli._exit_status import AllowFailuresOption, exit_for_failures
 from lmbatch.cli._generation import load_schema, parse_assignments
@@ -115,6 +116,14 @@ def submit_command(
             show_default=False,
         ),
     ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Record the job (checked, planned, stored) and print its id without "
+            "calling the provider: workers (lmbatch worker) submit it and keep its results.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -138,6 +147,8 @@ def submit_command(
         lmbatch submit people.jsonl --schema models:Person
 
         lmbatch submit prompts.jsonl -p openai -m gpt-4.1-mini --label nightly-2026-05-01
+
+        lmbatch submit prompts.jsonl -p openai -m gpt-4.1-mini --detach
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
         requests = read_request_file(
@@ -156,6 +167,7 @@ def submit_command(
                 reuse=not fresh,
                 on_submitted=lambda _, made: created.append(made),
                 max_cost=max_cost,
+                detach=detach,
             )
 
         batch_id = run_with(ops, create)
@@ -170,6 +182,8 @@ def submit_command(
                         "model": ops.model,
                         "requests": len(requests.requests),
                         "reattached": reattached,
+                        # Only when asked: the output of a plain submit stays as it was.
+                        **({"detached": True} if detach else {}),
                     }
                 )
             )
@@ -179,6 +193,13 @@ def submit_command(
                 message = (
                     f"re-attached to the earlier job for these requests: {kind} {batch_id} "
                     "(it has not ended; nothing was submitted twice; --fresh submits again)"
+                )
+            elif detach:
+                count = len(requests.requests)
+                message = (
+                    f"recorded {count} request{'s' if count != 1 else ''} from {requests.name} "
+                    f"for {ops.name} as job {batch_id}, pending: a worker (lmbatch worker) "
+                    "submits it"
                 )
             else:
                 message = describe_submission(ops, batch_id, requests)
@@ -421,7 +442,9 @@ def results_command(
         writer.check()
 
         async def write(ops: BatchOperations) -> None:
-            await writer.write_stream(ops.iter_results(batch_id))
+            # A job finished by workers: its final outcomes (every round) are in the store.
+            saved = saved_outcomes(ops.store, batch_id)
+            await writer.write_stream(saved if saved is not None else ops.iter_results(batch_id))
 
         try:
             run_with(ops, write)

@@ -124,8 +124,8 @@ class _Batch:
                     "param": None,
                 }
             else:
-                item["response"] = _answer(self.model, request["body"], fault)
-                ok = item["response"]["status_code"] == 200
+                item["response"], item["error"] = _answer(self.model, request["body"], fault)
+                ok = item["error"] is None
                 done, failed = done + ok, failed + (not ok)
             if item["response"] is not None:
                 item["response"]["request_id"] = f"r{index}"
@@ -152,20 +152,50 @@ class _Batch:
             "usage": None,
             "error": None,
         }
-        if results:
-            body["results"] = self.results if self.terminal else None
+        # Always there (the SDK's BatchObject and BatchListItem require it): null until
+        # the batch ends, and where results are served by page only (or in a list).
+        body["results"] = self.results if results and self.terminal else None
         return body
 
 
-def _answer(model: str, body: dict[str, Any], fault: KeyFault) -> dict[str, Any]:
-    """The ``response`` of one request: the emulated chat completion, or an upstream error."""
+def _answer(
+    model: str, body: dict[str, Any], fault: KeyFault
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``(response, error)`` of one request: the emulated chat completion, or a failure.
+
+    A failure is an ``error`` item, as the official SDK types it (``ResultError``: a
+    ``response`` body is always a success), with the canonical ``error_type`` of its
+    HTTP status.
+    """
     try:
         if fault.error_status is not None:
             raise RequestRejected(fault.error_status, "Emulated failure")
-        return {"status_code": 200, "body": emulated_chat_completion({"model": model, **body})}
+        answer = emulated_chat_completion({"model": model, **body})
+        for choice in answer.get("choices") or []:  # the upstream's own word (required)
+            choice.setdefault("native_finish_reason", choice.get("finish_reason"))
+        return {"status_code": 200, "body": answer}, None
     except RequestRejected as exc:
-        error = {"message": exc.message, "type": "upstream_error", "code": exc.status}
-        return {"status_code": exc.status, "body": {"error": error}}
+        fallback = "server" if exc.status >= 500 else "invalid_request"
+        kind = _ERROR_TYPES.get(exc.status, fallback)
+        error = {"message": exc.message, "param": None, "type": "upstream_error"}
+        return None, {**error, "error_type": kind}
+
+
+#: Canonical ``error_type`` (the SDK's ``APIErrorType``) of an upstream HTTP status.
+_ERROR_TYPES = {
+    400: "invalid_request",
+    401: "authentication",
+    402: "payment_required",
+    403: "permission_denied",
+    404: "not_found",
+    408: "timeout",
+    413: "payload_too_large",
+    422: "unprocessable",
+    429: "rate_limit_exceeded",
+    502: "provider_unavailable",
+    503: "provider_overloaded",
+    504: "timeout",
+}
 
 
 def _create_problem(body: Any, max_requests: int) -> str | None:
