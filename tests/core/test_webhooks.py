@@ -335,7 +335,7 @@ async def test_an_invoke_polling_hourly_ends_at_the_webhook(
 
 
 @contextmanager
-def _served(asgi: Any) -> Iterator[str]:
+def served(asgi: Any) -> Iterator[str]:
     """Serve an ASGI app on 127.0.0.1 (a free port) in a thread; yields its URL."""
     import uvicorn
 
@@ -371,7 +371,7 @@ async def test_the_emulator_sends_signed_webhooks_that_wake_an_hourly_poll(
     webhook_store = open_store(store_url)  # the endpoint's own, as in production
     settings = EmulatorSettings(mode="time", seconds_per_step=0.5)
     try:
-        with _served(app(webhook_store, secrets=SECRETS)) as url, Emulator(settings) as emulator:
+        with served(app(webhook_store, secrets=SECRETS)) as url, Emulator(settings) as emulator:
             sender = emulator.send_webhooks(url, SECRETS)
             ops = lmbatch.get_batch_operations(
                 provider,
