@@ -6,7 +6,9 @@ store: a count that moves by one per batch event. A wait with
 ``webhook_secret_env``) reads the counts of the batches it waits on between two
 polls, every ``wake_check_interval`` seconds, and polls the vendor as soon as one moves.
 Reading the store costs no vendor call; polling stays the fallback, so a lost webhook
-costs only latency.
+costs only latency. A vendor's status can lag its own webhook: when the check a wake
+prompted still finds the batch running, it is checked again after
+:data:`WAKE_RECHECKS` seconds, then the schedule resumes.
 
 :class:`WakeWatch` is the whole protocol, usable by any loop that waits on batches
 (``wait``, ``invoke``, a worker): call :meth:`WakeWatch.before_poll` right before a
@@ -28,9 +30,13 @@ if TYPE_CHECKING:
     from lmbatch._jobs._orchestrator import Orchestrator
     from lmbatch._status import BatchInfo
 
-__all__ = ["WakeWatch", "running_batch_ids"]
+__all__ = ["WAKE_RECHECKS", "WakeWatch", "running_batch_ids"]
 
 logger = logging.getLogger("lmbatch")
+
+#: Pauses (seconds) before checking a woken batch again while the vendor still reports
+#: it running (its status may lag the webhook), before the schedule resumes.
+WAKE_RECHECKS = (2.0, 10.0, 30.0)
 
 
 def running_batch_ids(info: BatchInfo) -> list[str]:
@@ -52,6 +58,9 @@ class WakeWatch:
         self._ids: list[str] = []
         # Counts as of the last status check: a count that differs is a wake since.
         self._seen: dict[str, int] = {}
+        # Batches woken whose end no check has shown yet, and the re-checks left.
+        self._woken: set[str] = set()
+        self._rechecks: list[float] = []
 
     @classmethod
     def of(cls, jobs: Orchestrator) -> WakeWatch | None:
@@ -81,6 +90,9 @@ class WakeWatch:
     def follow_ids(self, batch_ids: Iterable[str]) -> None:
         """Watch these vendor batch ids (see :meth:`follow`)."""
         self._ids = list(batch_ids)
+        self._woken &= set(self._ids)
+        if not self._woken:
+            self._rechecks = []
 
     def woken(self) -> bool:
         """Whether a watched batch got a batch event since the last status check."""
@@ -93,19 +105,25 @@ class WakeWatch:
             # reason to stop waiting, only to wait the slow way.
             logger.warning("could not read webhook wakes (%s); polling on schedule", exc)
             return False
-        return any(counts.get(batch_id, 0) != self._seen.get(batch_id, 0) for batch_id in self._ids)
+        woken = {i for i in self._ids if counts.get(i, 0) != self._seen.get(i, 0)}
+        if woken:
+            self._woken |= woken
+            self._rechecks = list(WAKE_RECHECKS)
+        return bool(woken)
 
     async def sleep(self, delay: float) -> bool:
         """Sleep ``delay`` seconds, or less when a watched batch is woken.
 
         Returns:
-            True when cut short by a wake.
+            True when cut short by a wake, or by a re-check of a woken batch.
         """
-        ends = time.monotonic() + delay
+        recheck = self._rechecks.pop(0) if self._rechecks else None
+        cut = recheck is not None and recheck < delay
+        ends = time.monotonic() + (min(delay, recheck) if recheck is not None else delay)
         while True:
             left = ends - time.monotonic()
             if left <= 0:
-                return False
+                return cut
             await asyncio.sleep(min(self.interval, left))
             if self.woken():
                 logger.info("webhook woke %s; checking its status now", ", ".join(self._ids))

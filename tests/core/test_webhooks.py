@@ -334,6 +334,49 @@ async def test_an_invoke_polling_hourly_ends_at_the_webhook(
     assert _status_checks(emulator, provider) == 3
 
 
+async def test_a_batch_the_vendor_still_shows_running_after_its_webhook_is_checked_again(
+    emulator: Emulator, store_url: str
+) -> None:
+    ops = lmbatch.get_batch_operations(
+        "openai",
+        model="gpt-4.1-mini",
+        api_key="test",
+        base_url=emulator.openai_base_url,
+        store=store_url,
+        wake_check_interval=0.02,
+    )
+
+    async def lagging_vendor() -> None:
+        vendor = emulator.state.vendors["openai"]
+        while _status_checks(emulator, "openai") == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        (job,) = vendor.jobs()
+        body = openai_event(job.id)
+        hooks = app(store_url, secrets=SECRETS)
+        try:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=hooks), base_url="http://hooks"
+            ) as client:
+                headers = sign(OPENAI_SECRET, body)
+                answer = await client.post("/openai", content=body, headers=headers)
+        finally:
+            hooks.state.store.close()
+        assert answer.status_code == 200
+        # The webhook came before the vendor's status says so: the woken check sees
+        # the batch running; it ends only after that check.
+        while _status_checks(emulator, "openai") < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        emulator.finish(job.id)
+
+    async with ops, asyncio.timeout(30):  # without a re-check: the hourly poll
+        lagging = asyncio.create_task(lagging_vendor())
+        results = await ops.invoke(REQUESTS, status_check_interval=3600)
+        await lagging
+    assert all(output.ok for output in results.values())
+    # Running; woken (still running); re-checked (done); collecting reads it once more.
+    assert _status_checks(emulator, "openai") == 4
+
+
 @contextmanager
 def served(asgi: Any) -> Iterator[str]:
     """Serve an ASGI app on 127.0.0.1 (a free port) in a thread; yields its URL."""
