@@ -427,6 +427,11 @@ async def test_the_emulator_sends_signed_webhooks_that_wake_an_hourly_poll(
             async with ops, asyncio.timeout(30):  # the next poll on schedule: in an hour
                 results = await ops.invoke(REQUESTS, status_check_interval=3600)
             checks = _status_checks(emulator, provider)
+            # The sender logs a delivery once the endpoint has answered: by then the
+            # wait may be over (or, on a slow machine, its first check found the end).
+            async with asyncio.timeout(30):
+                while not sender.deliveries:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
     finally:
         webhook_store.close()
     assert all(output.ok for output in results.values())
