@@ -46,6 +46,7 @@ from lmbatch._settings import (
 )
 from lmbatch._status import BatchInfo, BatchStatus
 from lmbatch._store_contract import Store, open_store
+from lmbatch._wakes import WEBHOOK_TOLERANCE, WebhookEvent, verify_standard_webhook
 
 if TYPE_CHECKING:
     from lmbatch._jobs._orchestrator import Orchestrator
@@ -122,6 +123,10 @@ class BatchOperations(ABC):
         default_base_url: The vendor's API base URL, used when neither the
             ``base_url`` option nor ``base_url_env`` is set (see :meth:`base_url`).
         base_url_env: The environment variable that sets the base URL.
+        webhook_secret_env: The environment variable holding the signing secret of the
+            vendor's batch webhooks; declaring it says the provider can be woken by them
+            (:meth:`parse_webhook_event` reads their events). None: the vendor sends no
+            batch webhooks lmbatch takes, and waiting only polls.
 
     ``default_base_url`` and ``base_url_env`` are also what the settings' ``base_url``
     option says (its :class:`EndpointOption`, which the job store records): a subclass
@@ -152,6 +157,7 @@ class BatchOperations(ABC):
     stamps_batch_metadata: ClassVar[bool] = False
     #: Refuse model names the maintained model list (the price library's) does not know.
     checks_model_names: ClassVar[bool] = False
+    webhook_secret_env: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -517,6 +523,49 @@ class BatchOperations(ABC):
 
     async def after_results(self, info: BatchInfo, context: dict[str, Any]) -> None:  # noqa: B027
         """Called once every result of a batch was read (e.g. to delete uploaded files)."""
+
+    # Webhooks: class methods, so the webhook endpoint needs no model, key or settings.
+
+    @classmethod
+    def verify_webhook(
+        cls,
+        body: bytes,
+        headers: Mapping[str, str],
+        secret: str,
+        *,
+        tolerance: int = WEBHOOK_TOLERANCE,
+    ) -> None:
+        """Check that a webhook delivery was signed by the vendor (optional).
+
+        The default checks a `Standard Webhooks <https://www.standardwebhooks.com/>`_
+        signature (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``; needs
+        ``lmbatch[webhooks]``); a provider whose SDK checks its own signatures may use it
+        instead.
+
+        Args:
+            body: The delivery's body, as received.
+            headers: Its headers, names in lower case (the three above are present).
+            secret: The signing secret (from :attr:`webhook_secret_env`).
+            tolerance: Seconds the delivery's timestamp may be off this machine's clock.
+
+        Raises:
+            WebhookSignatureError: The signature does not match, or the timestamp is
+                out of range.
+        """
+        verify_standard_webhook(body, headers, secret, tolerance=tolerance)
+
+    @classmethod
+    def parse_webhook_event(cls, event: Mapping[str, Any]) -> WebhookEvent | None:
+        """The batch event in a verified webhook delivery (optional).
+
+        Called only for providers that declare :attr:`webhook_secret_env`, with the
+        delivery's JSON body.
+
+        Returns:
+            The batch and event type, or None for an event that is not about a batch
+            (the delivery is acknowledged and ignored).
+        """
+        return None
 
     async def vendor_date(self) -> str | None:
         """The HTTP ``Date`` header of a cheap read-only call to the vendor, or None.

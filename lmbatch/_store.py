@@ -144,6 +144,23 @@ CREATE TABLE IF NOT EXISTS job_labels (
     source TEXT
 );
 CREATE INDEX IF NOT EXISTS job_labels_by_label ON job_labels (label);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    provider TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (provider, delivery_id)
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_time ON webhook_deliveries (received_at);
+CREATE TABLE IF NOT EXISTS batch_wakes (
+    provider TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    wakes INTEGER NOT NULL,
+    woken_at REAL NOT NULL,
+    PRIMARY KEY (provider, endpoint, batch_id)
+);
+CREATE INDEX IF NOT EXISTS batch_wakes_by_time ON batch_wakes (woken_at);
 """
 # The work queue, workers and kept results of lmbatch.worker (see lmbatch._store_work).
 _SCHEMA += SQLITE_WORK_TABLES
@@ -156,6 +173,12 @@ _SCHEMA += SQLITE_WORK_TABLES
 #   returned by it (verified = 1 once its results proved it the chunk's own);
 # - foreign_batches: batches proven not to be a chunk's, never candidates for it again
 #   (disowned = 1: it had been adopted first).
+# What webhooks keep (lmbatch.webhooks):
+# - webhook_deliveries: the id of every webhook delivery accepted lately, per provider,
+#   so a replayed delivery is refused (ids older than WEBHOOK_MEMORY are forgotten: the
+#   signature's timestamp refuses those anyway);
+# - batch_wakes: per batch, how many batch events arrived (a waiter polls the vendor when
+#   the count moves), the last event type and when it came.
 
 #: The schema version this lmbatch writes. 0: lmbatch 0.1 (batch ids unique per store);
 #: 1: batch ids unique per (provider, endpoint identity), connection options per job.
@@ -178,6 +201,11 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "INSERT INTO job_connections (job_id, endpoint, options) SELECT job_id, '', NULL FROM jobs",
     ),
 }
+
+#: Seconds a webhook delivery id is remembered (replays are refused within it), and
+#: seconds a batch's wake is kept after its last event.
+WEBHOOK_MEMORY = 24 * 3600.0
+WAKE_MEMORY = 30 * 24 * 3600.0
 
 #: Chunk states: planned (never sent), submitting (a create call may have reached the
 #: vendor), submitted (the vendor batch id is known).
@@ -1098,3 +1126,59 @@ class JobStore(SQLiteWorkQueue, Store):
             )
             for r in rows
         ]
+
+    # -- webhook wakes (lmbatch.webhooks) ----------------------------------------------
+
+    @_store_errors
+    def record_webhook(
+        self, provider: str, delivery_id: str, wakes: Iterable[tuple[str, str, str]]
+    ) -> bool:
+        """Remember a webhook delivery and wake its batches, in one transaction.
+
+        Args:
+            provider: The provider whose vendor sent it.
+            delivery_id: The delivery's id (``webhook-id``).
+            wakes: ``(endpoint, batch_id, event_type)`` of each batch it wakes.
+
+        Returns:
+            False, with nothing recorded, when the delivery was seen before (a replay).
+        """
+        now = time.time()
+        with self._transaction() as conn:
+            conn.execute(
+                "DELETE FROM webhook_deliveries WHERE received_at < ?", (now - WEBHOOK_MEMORY,)
+            )
+            conn.execute("DELETE FROM batch_wakes WHERE woken_at < ?", (now - WAKE_MEMORY,))
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO webhook_deliveries (provider, delivery_id, received_at) "
+                "VALUES (?, ?, ?)",
+                (provider, delivery_id, now),
+            )
+            if cursor.rowcount != 1:
+                return False
+            for endpoint, batch_id, event_type in wakes:
+                conn.execute(
+                    "INSERT INTO batch_wakes "
+                    "(provider, endpoint, batch_id, event_type, wakes, woken_at) "
+                    "VALUES (?, ?, ?, ?, 1, ?) "
+                    "ON CONFLICT (provider, endpoint, batch_id) DO UPDATE SET "
+                    "event_type = excluded.event_type, wakes = batch_wakes.wakes + 1, "
+                    "woken_at = excluded.woken_at",
+                    (provider, endpoint, batch_id, event_type, now),
+                )
+        return True
+
+    @_store_errors
+    def wake_counts(self, provider: str, endpoint: str, batch_ids: Iterable[str]) -> dict[str, int]:
+        """How many batch events arrived for each batch (batches never woken are left out)."""
+        ids = list(batch_ids)
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT batch_id, wakes FROM batch_wakes WHERE provider = ? AND endpoint = ? "
+                f"AND batch_id IN ({marks})",
+                (provider, endpoint, *ids),
+            ).fetchall()
+        return {str(batch_id): int(count) for batch_id, count in rows}

@@ -245,6 +245,33 @@ class Store(abc.ABC):
         """``(job_id, chunk)`` of every chunk of the provider whose create may have happened
         (*submitting*, no batch id)."""
 
+    # -- webhook wakes (lmbatch.webhooks) ----------------------------------------------
+
+    @abc.abstractmethod
+    def record_webhook(
+        self, provider: str, delivery_id: str, wakes: Iterable[tuple[str, str, str]]
+    ) -> bool:
+        """Remember a webhook delivery by its id and wake its batches, in one transaction.
+
+        Args:
+            provider: The provider whose vendor sent it.
+            delivery_id: The delivery's id (``webhook-id``), unique per provider.
+            wakes: ``(endpoint, batch_id, event_type)`` of each batch the delivery wakes:
+                each one's wake count goes up by one.
+
+        Returns:
+            False, with nothing recorded, when the provider's delivery id was recorded
+            before (a replay); ids are remembered for a day.
+        """
+
+    @abc.abstractmethod
+    def wake_counts(self, provider: str, endpoint: str, batch_ids: Iterable[str]) -> dict[str, int]:
+        """``{batch_id: wakes}``: how many batch events each batch got (never woken: absent).
+
+        A cheap read, no vendor call: waiting asks it often and polls the vendor when a
+        count moves.
+        """
+
     # -- workers (lmbatch.worker; see lmbatch._store_work) ------------------------------
 
     @abc.abstractmethod

@@ -40,6 +40,8 @@ from lmbatch._store import (
     CHUNK_PLANNED,
     CHUNK_SUBMITTED,
     CHUNK_SUBMITTING,
+    WAKE_MEMORY,
+    WEBHOOK_MEMORY,
     BudgetRecord,
     ChunkRecord,
     JobRecord,
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["PG_SCHEMA_VERSION", "SPOOL_BLOCK", "PostgresStore"]
 
 #: The schema version this lmbatch writes to PostgreSQL (its own sequence, not SQLite's).
-PG_SCHEMA_VERSION = 4
+PG_SCHEMA_VERSION = 5
 #: Bytes per row of spooled input.
 SPOOL_BLOCK = 1 << 20
 # Advisory lock keys (first int of the two-int form): migration, job creation, spool.
@@ -182,6 +184,24 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # Version 4: the work queue, workers and kept results of lmbatch.worker (see
     # lmbatch._store_work).
     4: PG_WORK_TABLES,
+    # Version 5: webhook deliveries seen (replays are refused) and batch wakes.
+    5: (
+        """CREATE TABLE webhook_deliveries (
+            provider TEXT NOT NULL,
+            delivery_id TEXT NOT NULL,
+            received_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (provider, delivery_id))""",
+        "CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at)",
+        """CREATE TABLE batch_wakes (
+            provider TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            batch_id TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            wakes BIGINT NOT NULL,
+            woken_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (provider, endpoint, batch_id))""",
+        "CREATE INDEX batch_wakes_by_time ON batch_wakes (woken_at)",
+    ),
 }
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -1091,3 +1111,53 @@ class PostgresStore(PostgresWorkQueue, Store):
             conn.execute("DELETE FROM spool_blocks WHERE job_id = %s", (job_id,))
         if self._local is not None:
             shutil.rmtree(self.spool_dir(job_id), ignore_errors=True)
+
+    # -- webhook wakes (lmbatch.webhooks) ----------------------------------------------
+
+    @_store_errors
+    def record_webhook(
+        self, provider: str, delivery_id: str, wakes: Iterable[tuple[str, str, str]]
+    ) -> bool:
+        """Remember a webhook delivery and wake its batches, in one transaction.
+
+        Returns:
+            False, with nothing recorded, when the delivery was seen before (a replay).
+        """
+        now = time.time()
+        with self._connection() as conn:
+            conn.execute(
+                "DELETE FROM webhook_deliveries WHERE received_at < %s", (now - WEBHOOK_MEMORY,)
+            )
+            conn.execute("DELETE FROM batch_wakes WHERE woken_at < %s", (now - WAKE_MEMORY,))
+            fresh = conn.execute(
+                "INSERT INTO webhook_deliveries (provider, delivery_id, received_at) "
+                "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (provider, delivery_id, now),
+            ).fetchone()
+            if fresh is None:
+                return False
+            for endpoint, batch_id, event_type in wakes:
+                conn.execute(
+                    "INSERT INTO batch_wakes "
+                    "(provider, endpoint, batch_id, event_type, wakes, woken_at) "
+                    "VALUES (%s, %s, %s, %s, 1, %s) "
+                    "ON CONFLICT (provider, endpoint, batch_id) DO UPDATE SET "
+                    "event_type = EXCLUDED.event_type, wakes = batch_wakes.wakes + 1, "
+                    "woken_at = EXCLUDED.woken_at",
+                    (provider, endpoint, batch_id, event_type, now),
+                )
+        return True
+
+    @_store_errors
+    def wake_counts(self, provider: str, endpoint: str, batch_ids: Iterable[str]) -> dict[str, int]:
+        """How many batch events arrived for each batch (batches never woken are left out)."""
+        ids = list(batch_ids)
+        if not ids:
+            return {}
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT batch_id, wakes FROM batch_wakes WHERE provider = %s AND endpoint = %s "
+                "AND batch_id = ANY(%s)",
+                (provider, endpoint, ids),
+            ).fetchall()
+        return {str(batch_id): int(count) for batch_id, count in rows}

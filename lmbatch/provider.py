@@ -37,6 +37,10 @@ public methods :class:`BatchOperations` documents for providers:
 ``vendor_date``             the vendor's clock (HTTP ``Date``) (optional)
 ``after_results``           clean up once results were read (optional)
 ``aclose``                  close network clients (optional)
+``parse_webhook_event``     a verified webhook delivery → :class:`WebhookEvent`
+                            (optional, with ``webhook_secret_env``)
+``verify_webhook``          check a delivery's signature (optional; the base checks
+                            Standard Webhooks signatures)
 ==========================  ==================================================
 
 Everything else (validation, key mapping, splitting, the job store, submission,
@@ -114,6 +118,7 @@ from lmbatch._status import BatchError, BatchInfo, BatchStatus, RequestCounts, e
 from lmbatch._store_contract import Store
 from lmbatch._unchecked import build_unchecked
 from lmbatch._urls import download_url
+from lmbatch._wakes import WebhookEvent, WebhookSignatureError
 from lmbatch.hookspecs import hookimpl
 
 PROVIDER_INTERFACE_VERSION = 1
@@ -169,6 +174,8 @@ __all__ = [
     "ToolResult",
     "UntrustedURLError",
     "ValidationError",
+    "WebhookEvent",
+    "WebhookSignatureError",
     "build_unchecked",
     "check_vendor_fields",
     "create_failure",

@@ -35,6 +35,13 @@ class JobOptions(BaseModel):
             may have made before concluding it made none: a vendor can still be making a
             batch whose request arrived just before the client went away. Counted from
             the call's last sign of life, by the vendor's clock.
+        wake_check_interval: Seconds between looks in the job store for webhook wakes
+            while waiting for a batch (a cheap read, no vendor call): when the vendor's
+            webhook reached ``lmbatch webhook serve`` (or the app of
+            :mod:`lmbatch.webhooks`) on this store, the batch is polled at once. None
+            (the default): no looks, waiting only polls. Set it with a slow
+            ``status_check_interval`` where the vendor sends batch webhooks; a lost
+            webhook then costs only latency.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -44,3 +51,4 @@ class JobOptions(BaseModel):
     in_flight_check_interval: float = Field(default=30.0, ge=0)
     keep_raw: bool = False
     create_settle_seconds: float = Field(default=120.0, ge=0)
+    wake_check_interval: float | None = Field(default=None, gt=0)

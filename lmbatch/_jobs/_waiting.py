@@ -4,7 +4,9 @@ A wait ends when the batch (every batch of a job) is terminal, or raises when th
 policy's ``max_iterations`` or the caller's ``timeout`` is reached
 (:class:`BatchTimeoutError`, optionally cancelling the batch), or when a batch runs well
 past the vendor's completion window (:class:`BatchOverdueError`). A transient error
-while polling retries the poll; waiting never resubmits anything.
+while polling retries the poll; waiting never resubmits anything. With webhook wakes on
+(:mod:`lmbatch._jobs._wakes`), a pause ends early when the vendor's webhook says a
+batch ended.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 from lmbatch._errors import BatchOverdueError, BatchTimeoutError, ProviderError
 from lmbatch._jobs._deadline import Deadline, current_deadline, deadline_scope, suspended_deadline
 from lmbatch._jobs._poll_policy import OVERDUE_MARGIN_SECONDS, Waiting
+from lmbatch._jobs._wakes import WakeWatch
 
 if TYPE_CHECKING:
     from lmbatch._jobs._orchestrator import Orchestrator
@@ -56,8 +59,11 @@ async def _poll(
     poll = waiting.poll
     delay = poll.first_delay()
     iterations = 0
+    watch = WakeWatch.of(jobs)
     while True:
         iterations += 1
+        if watch is not None:
+            watch.before_poll()
         try:
             info = await jobs.info(batch_id)
         except ProviderError as exc:
@@ -70,6 +76,8 @@ async def _poll(
             if info["status"].is_terminal:
                 return info
             _check_overdue(jobs, batch_id, info)
+            if watch is not None:
+                watch.follow(info)
         out_of_iterations = poll.max_iterations is not None and iterations >= poll.max_iterations
         out_of_time = deadline is not None and deadline.remaining() < delay
         if out_of_iterations or out_of_time:
@@ -84,7 +92,10 @@ async def _poll(
                 + f"; retrieve it later with retrieve({batch_id!r})",
                 batch_id=batch_id,
             )
-        await asyncio.sleep(delay)
+        if watch is None:
+            await asyncio.sleep(delay)
+        elif await watch.sleep(delay):
+            continue  # woken: check now, and keep the pause as it was for the next one
         delay = poll.next_delay(delay)
 
 

@@ -28,6 +28,7 @@ from lmbatch.cli._resolve_command import resolve_command
 from lmbatch.cli._retry_command import retry_command
 from lmbatch.cli._run_commands import resume_command, run_command, wait_command
 from lmbatch.cli._terminal import EXIT_BROKEN_PIPE, silence_stdout
+from lmbatch.cli._webhook_command import webhook_app
 from lmbatch.cli._worker_command import worker_command
 
 __all__ = ["app", "run"]
@@ -174,6 +175,7 @@ app.command("resume")(resume_command)
 app.command("retry")(retry_command)
 app.command("resolve")(resolve_command)
 app.command("emulator")(emulator_command)
+app.add_typer(webhook_app, name="webhook")
 app.command("worker")(worker_command)
 
 

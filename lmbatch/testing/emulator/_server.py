@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -18,6 +18,7 @@ from lmbatch.testing.emulator._faults import FaultPlan
 from lmbatch.testing.emulator._settings import EmulatorSettings
 from lmbatch.testing.emulator._state import CallRecord, EmulatorState
 from lmbatch.testing.emulator._vendor import EmulatorVendor
+from lmbatch.testing.emulator._webhooks import WebhookSender
 
 _START_TIMEOUT = 10.0
 
@@ -53,6 +54,7 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._port: int | None = None
         self._sock: socket.socket | None = None
+        self._webhooks: WebhookSender | None = None
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -95,6 +97,9 @@ class Emulator:
 
     def stop(self) -> None:
         """Stop the server, wait for its thread and delete the temporary storage."""
+        if self._webhooks is not None:
+            self._webhooks.stop()
+            self._webhooks = None
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is not None:
@@ -203,6 +208,25 @@ class Emulator:
     def reset(self) -> None:
         """Forget all files, batches, calls, submissions and faults."""
         self.state.reset()
+
+    def send_webhooks(self, url: str, secrets: Mapping[str, str]) -> WebhookSender:
+        """Post a signed webhook to ``<url>/<vendor>`` whenever a batch ends, as vendors do.
+
+        Only vendors that send batch webhooks (`EmulatorVendor.webhook_event`) and have a
+        secret here send anything. From now on time-mode batches also move with nobody
+        polling them. Sending stops with the emulator.
+
+        Args:
+            url: The receiver's base URL (a server on this machine).
+            secrets: Signing secret (``whsec_...``) per vendor name.
+
+        Returns:
+            The sender; its ``deliveries`` log every webhook sent.
+        """
+        if self._webhooks is not None:
+            self._webhooks.stop()
+        self._webhooks = WebhookSender(self.state, url, secrets)
+        return self._webhooks
 
     @property
     def calls(self) -> list[CallRecord]:

@@ -170,6 +170,19 @@ class EmulatorVendor(Generic[OptionsT]):
     def reset(self) -> None:
         """Forget every record (batches, files...); called by `EmulatorState.reset`."""
 
+    def webhook_event(self, job: Job) -> dict[str, Any] | None:
+        """The webhook event the vendor sends when ``job`` has ended (default: none).
+
+        Sent, signed, by `Emulator.send_webhooks` to ``<url>/<vendor name>``.
+
+        Args:
+            job: One of this vendor's batches, now terminal.
+
+        Returns:
+            The event's JSON object, or ``None`` when the vendor sends no webhook.
+        """
+        return None
+
     # What the host gives -----------------------------------------------------------------
 
     async def guarded(self, request: Request, operation: str, action: Action) -> Response:

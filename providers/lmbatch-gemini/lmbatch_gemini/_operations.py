@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
@@ -51,6 +51,7 @@ from lmbatch.provider import (
     ProviderSettings,
     ResultRecord,
     SubmissionUncertainError,
+    WebhookEvent,
     create_failure,
     create_uncertain,
 )
@@ -72,6 +73,7 @@ from lmbatch_gemini._settings import (
     check_root,
 )
 from lmbatch_gemini._status import batch_info, display_name, stamp_of
+from lmbatch_gemini._webhooks import WEBHOOK_SECRET_ENV, parse_event
 
 if TYPE_CHECKING:
     from lmbatch.provider import Store
@@ -140,6 +142,13 @@ class GeminiBatchOperations(BatchOperations):
     stamps_batch_metadata: ClassVar[bool] = True
     #: Gemini ends a batch still pending or running after 48 h as ``EXPIRED``.
     completion_window: ClassVar[float | None] = 48 * 3600.0
+    #: The secret of the webhook registered for batch events (Standard Webhooks).
+    webhook_secret_env: ClassVar[str | None] = WEBHOOK_SECRET_ENV
+
+    @classmethod
+    def parse_webhook_event(cls, event: Mapping[str, Any]) -> WebhookEvent | None:
+        """``batch.succeeded`` / ``batch.failed`` / ``batch.expired`` → the batch event."""
+        return parse_event(event)
 
     def __init__(
         self,

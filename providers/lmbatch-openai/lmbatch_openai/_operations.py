@@ -7,14 +7,25 @@ the input-token count endpoint) is :class:`~lmbatch_openai.OpenAICompatibleBatch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from lmbatch.provider import Hyperparameters, Message, ProviderLimits, ProviderSettings
+from lmbatch.provider import (
+    Hyperparameters,
+    Message,
+    ProviderLimits,
+    ProviderSettings,
+    WebhookEvent,
+    WebhookSignatureError,
+)
 from lmbatch_openai._compatible import RESPONSES_ENDPOINT, OpenAICompatibleBatchOperations
 from lmbatch_openai._encoding_responses import encode_responses_body
 from lmbatch_openai._settings import BASE_URL_ENV, DEFAULT_BASE_URL, OpenAISettings
 
-__all__ = ["OpenAIBatchOperations"]
+__all__ = ["BATCH_EVENTS", "OpenAIBatchOperations"]
+
+#: The batch events of OpenAI's webhooks (openai-python ``types/webhooks/batch_*``).
+BATCH_EVENTS = frozenset({"batch.completed", "batch.failed", "batch.expired", "batch.cancelled"})
 
 #: What ``POST /v1/responses/input_tokens`` takes of a Responses body.
 COUNT_FIELDS = frozenset(
@@ -61,6 +72,34 @@ class OpenAIBatchOperations(OpenAICompatibleBatchOperations):
     #: Batches carry the job id and chunk lmbatch stamps in ``metadata``.
     stamps_batch_metadata = True
     checks_model_names: ClassVar[bool] = True
+    #: The secret of the project's webhook endpoint, as the openai SDK reads it.
+    webhook_secret_env: ClassVar[str | None] = "OPENAI_WEBHOOK_SECRET"
+
+    @classmethod
+    def verify_webhook(
+        cls, body: bytes, headers: Mapping[str, str], secret: str, *, tolerance: int = 300
+    ) -> None:
+        """Check a delivery with the openai SDK's own ``webhooks.verify_signature``."""
+        import openai
+
+        # A client only to reach the SDK's check: it makes no request.
+        with openai.OpenAI(api_key="webhook-verification", webhook_secret=secret) as client:
+            try:
+                client.webhooks.verify_signature(body, dict(headers), tolerance=tolerance)
+            except (openai.InvalidWebhookSignatureError, ValueError) as exc:
+                raise WebhookSignatureError(f"webhook delivery refused: {exc}") from None
+
+    @classmethod
+    def parse_webhook_event(cls, event: Mapping[str, Any]) -> WebhookEvent | None:
+        """``{type: "batch.completed", data: {id: "batch_..."}}`` → the batch event."""
+        kind = event.get("type")
+        data = event.get("data")
+        if kind not in BATCH_EVENTS or not isinstance(data, dict):
+            return None
+        batch_id = data.get("id")
+        if not isinstance(batch_id, str) or not batch_id:
+            return None
+        return WebhookEvent(batch_id=batch_id, event_type=str(kind))
 
     def client_options(self) -> dict[str, Any]:
         """The ``OpenAI-Organization`` and ``OpenAI-Project`` headers of the settings."""

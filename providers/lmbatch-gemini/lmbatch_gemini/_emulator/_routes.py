@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lmbatch.testing.emulator import EmulatorState, EmulatorVendor, KeyFault, faults_in_text
+from lmbatch.testing.emulator import EmulatorState, EmulatorVendor, Job, KeyFault, faults_in_text
 from lmbatch_gemini._emulator._jobs import BatchRequest, GeminiBatch, rfc3339
 from lmbatch_gemini._emulator._responder import input_tokens
 
@@ -257,6 +257,21 @@ class GeminiEmulator(EmulatorVendor[GeminiEmulatorOptions]):
             self.batches.clear()
             self.files.clear()
             self.uploads.clear()
+
+    def webhook_event(self, job: Job) -> dict[str, Any] | None:
+        """Gemini's ``batch.succeeded`` / ``batch.failed`` / ``batch.expired`` event."""
+        kind = {
+            "SUCCEEDED": "batch.succeeded",
+            "FAILED": "batch.failed",
+            "EXPIRED": "batch.expired",
+        }
+        if not isinstance(job, GeminiBatch) or job.state not in kind:
+            return None  # Gemini sends no event for a cancelled batch
+        return {
+            "type": kind[job.state],
+            "timestamp": rfc3339(self.state.now()),
+            "data": {"name": job.id},
+        }
 
     def fail(self, batch_id: str, code: int = 13, message: str = "Batch failed.") -> None:
         """End a batch as FAILED with this operation error (a gRPC code) and no results."""

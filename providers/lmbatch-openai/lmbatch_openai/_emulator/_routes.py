@@ -159,6 +159,18 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
             self.files.clear()
             self.batches.clear()
 
+    def webhook_event(self, job: Job) -> dict[str, Any] | None:
+        """OpenAI's ``batch.<status>`` event (OpenAI itself only: not the look-alikes)."""
+        if self.name != "openai" or not isinstance(job, OpenAIBatch):
+            return None
+        return {
+            "id": base62_id("evt_", 24),
+            "object": "event",
+            "type": f"batch.{job.status}",
+            "created_at": int(self.state.now()),
+            "data": {"id": job.id},
+        }
+
     def add_file(
         self, filename: str, path: Path, expires_at: int | None, purpose: str = "batch_output"
     ) -> str:
