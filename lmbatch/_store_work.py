@@ -95,9 +95,12 @@ PG_WORK_TABLES: tuple[str, ...] = (
         heartbeat_at DOUBLE PRECISION NOT NULL,
         expires_at DOUBLE PRECISION NOT NULL,
         info TEXT NOT NULL)""",
+    # Keys in byte order ("C"), as results are paged by key: the primary key's index
+    # then serves each page (under the database's collation every page filtered and
+    # sorted the job's rows, so reading a job's outcomes grew with its square).
     """CREATE TABLE job_results (
         job_id TEXT NOT NULL,
-        key TEXT NOT NULL,
+        key TEXT COLLATE "C" NOT NULL,
         output TEXT NOT NULL,
         PRIMARY KEY (job_id, key))""",
 )

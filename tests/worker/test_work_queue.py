@@ -127,3 +127,35 @@ def test_kept_results_are_replaced_key_by_key_and_read_in_pages(store: Store) ->
     assert kept[1] == ("key-00001", '{"n": "again"}')
     assert [key for key, _ in kept] == sorted(key for key, _ in rows)
     assert list(store.iter_saved_results("other")) == []
+
+
+def test_postgres_reads_kept_results_page_by_page_through_the_key_index(
+    postgres_url: str,
+) -> None:
+    """Each page of a job's kept outcomes is an index range read, not a filter and sort of
+    all its rows (which made reading a large job's outcomes quadratic)."""
+    from lmbatch._store_pg import PostgresStore
+    from lmbatch._store_work import RESULT_PAGE
+
+    store = open_store(postgres_url)
+    assert isinstance(store, PostgresStore)
+    try:
+        for job_id in ("big", "other"):
+            _record(store, job_id)
+            store.save_results(job_id, ((f"k{i:06d}", "{}") for i in range(20_000)))
+        with store._connection() as conn:
+            conn.execute("ANALYZE job_results")
+            plan = "\n".join(
+                str(row[0])
+                for row in conn.execute(
+                    "EXPLAIN SELECT key, output FROM job_results WHERE job_id = %s "
+                    'AND key COLLATE "C" > %s ORDER BY key COLLATE "C" LIMIT %s',
+                    ("big", "k010000", RESULT_PAGE),
+                ).fetchall()
+            )
+        assert "Sort" not in plan, plan
+        assert "Index" in plan, plan
+        keys = [key for key, _ in store.iter_saved_results("big")]
+        assert keys == [f"k{i:06d}" for i in range(20_000)]
+    finally:
+        store.close()
