@@ -7,9 +7,16 @@ the input-token count endpoint) is :class:`~lmbatch_openai.OpenAICompatibleBatch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from lmbatch.provider import Hyperparameters, Message, ProviderLimits, ProviderSettings
+from lmbatch.provider import (
+    Hyperparameters,
+    Message,
+    ProviderLimits,
+    ProviderSettings,
+    QueueLimit,
+)
 from lmbatch_openai._compatible import RESPONSES_ENDPOINT, OpenAICompatibleBatchOperations
 from lmbatch_openai._encoding_responses import encode_responses_body
 from lmbatch_openai._settings import BASE_URL_ENV, DEFAULT_BASE_URL, OpenAISettings
@@ -55,6 +62,15 @@ class OpenAIBatchOperations(OpenAICompatibleBatchOperations):
     default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
     base_url_env: ClassVar[str | None] = BASE_URL_ENV
     limits = ProviderLimits(max_requests_per_batch=50_000, max_bytes_per_batch=200 * 1024 * 1024)
+    #: The batch queue limit ("enqueued tokens" per model) depends on the organisation's
+    #: usage tier (2,000,000 tokens for gpt-4o-mini at tier 1, 15,000,000,000 at tier 5):
+    #: set ``queue_limit_tokens`` from your Limits page. Embeddings models count requests,
+    #: the same at every tier (help.openai.com, Batch API FAQ).
+    queue_limits: ClassVar[Mapping[str, QueueLimit]] = {
+        "text-embedding-*": QueueLimit(
+            requests=1_000_000, source="help.openai.com Batch API FAQ (embeddings)"
+        ),
+    }
     #: The Batch API costs half the synchronous price, cached input included (the 50 %
     #: applies on top of the cached-input rate).
     batch_discount: ClassVar[float] = 0.5

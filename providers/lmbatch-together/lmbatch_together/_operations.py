@@ -17,7 +17,7 @@ the transport and these differences are Together's:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +33,7 @@ from lmbatch.provider import (
     ProviderError,
     ProviderLimits,
     ProviderSettings,
+    QueueLimit,
     create_failure,
     create_uncertain,
 )
@@ -102,6 +103,10 @@ class TogetherBatchOperations(OpenAICompatibleBatchOperations):
         custom_id_max_length=64,
     )
     #: Together discounts batches on some models only: 0 never under-estimates a cost.
+    #: 30 billion enqueued tokens per model (docs.together.ai, batch overview).
+    queue_limits: ClassVar[Mapping[str, QueueLimit]] = {
+        "*": QueueLimit(tokens=30_000_000_000, source="docs.together.ai batch overview")
+    }
     batch_discount: ClassVar[float] = 0.0
     checks_model_names: ClassVar[bool] = True
 
