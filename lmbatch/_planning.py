@@ -150,13 +150,16 @@ class _ChunkWriter:
         fingerprint_salt: str,
         tag: str = "",
         max_tokens: int | None = None,
+        refuse_over_tokens: bool = True,
     ) -> None:
         self.directory = directory
         self.limits = limits
         self.max_count = limits.planned_requests_per_batch
         self.max_bytes = limits.planned_bytes_per_batch
-        # The vendor's queue limit in input tokens: no chunk may hold more (estimated).
+        # The vendor's queue limit in input tokens: no chunk may hold more (estimated);
+        # a request over it alone is refused, or (replanning) gets a chunk of its own.
         self.max_tokens = max_tokens
+        self.refuse_over_tokens = refuse_over_tokens
         self.chunks: list[_Chunk] = []
         self.keys = KeyFile(directory / "keys.jsonl")
         self.key_handle = open_private(self.keys.path, "wb", buffering=_WRITE_BUFFER)
@@ -176,7 +179,7 @@ class _ChunkWriter:
         tokens = 0
         if self.max_tokens is not None:
             tokens = line_tokens(line)
-            if tokens > self.max_tokens:
+            if tokens > self.max_tokens and self.refuse_over_tokens:
                 raise ValidationError(
                     f"holds about {tokens:,} input tokens, more than the vendor's batch "
                     f"queue takes at once ({self.max_tokens:,}, the queue_limit_tokens in "
@@ -397,12 +400,15 @@ def replan_records(
         keymap: ``custom_id → key`` of the earlier job.
         retag: ``(earlier job's tag, new job's tag)``: the new job's ids carry its own
             tag, so its batches are never taken for the earlier job's (and back).
-        max_tokens: As for :func:`plan_batches`.
+        max_tokens: As for :func:`plan_batches`, except that a record over it is not
+            refused (it was sent before) but gets a chunk of its own.
     """
     old_tag, new_tag = retag if retag[0] else ("", "")
     old_bytes, new_bytes = old_tag.encode("ascii"), new_tag.encode("ascii")
     with _plan_folder(spool_root) as directory:
-        writer = _ChunkWriter(directory, limits, fingerprint_salt, new_tag, max_tokens)
+        writer = _ChunkWriter(
+            directory, limits, fingerprint_salt, new_tag, max_tokens, refuse_over_tokens=False
+        )
         try:
             for source in sources:
                 with source.open("rb") as handle:

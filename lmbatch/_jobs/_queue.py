@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from lmbatch._enqueued import line_tokens
 from lmbatch._errors import BatchNotFoundError, ProviderError, StoreError
 from lmbatch._jobs._deadline import Deadline, current_deadline
+from lmbatch._jobs._spool import prepared_chunk
 from lmbatch._limits import ProviderLimits, QueueLimit
 from lmbatch._status import BatchStatus
 from lmbatch._store import CHUNK_PLANNED
@@ -172,13 +173,16 @@ def jobs_queue(jobs: Orchestrator, model: str | None) -> Queue | None:
     return queue_for(jobs.provider, model, _learned.get(jobs))
 
 
-def planning_caps(provider: BatchOperations) -> tuple[ProviderLimits, int | None]:
+def planning_caps(jobs: Orchestrator) -> tuple[ProviderLimits, int | None]:
     """The batch limits to plan chunks with, and the most tokens one chunk may hold.
 
-    A chunk is never larger than the vendor's queue: it could never be sent.
+    A chunk is never larger than the vendor's queue: it could never be sent. What a
+    vendor's refusal said the limit is counts too (a resubmission round of the requests
+    of a chunk too large for the queue is planned to fit).
     """
+    provider = jobs.provider
     limits = provider.limits
-    queue = queue_for(provider, provider.settings.model)
+    queue = jobs_queue(jobs, provider.settings.model)
     if queue is None:
         return limits, None
     requests = queue.limit.requests
@@ -349,7 +353,22 @@ async def requeue_refused(jobs: Orchestrator, job: JobRecord, info: BatchInfo) -
                 refusals - 1,
             )
             continue
-        _learn(jobs, job, error.get("message") or "")
+        limit = _learn(jobs, job, error.get("message") or "")
+        tokens = _chunk_tokens(jobs, current, index)
+        if limit is not None and tokens > limit and not _others_counted(jobs, job, index):
+            # Refused with nothing else counted, and larger than the limit the vendor
+            # named: it would be refused again. Its requests fail as the batch did, and a
+            # resubmission round carries them in chunks planned to fit.
+            logger.warning(
+                "job %s chunk %d: about %s input tokens, more than the %s batch queue takes "
+                "(%s); its requests are resubmitted in smaller chunks",
+                job.job_id,
+                index,
+                f"{tokens:,}",
+                jobs.name,
+                f"{limit:,}",
+            )
+            continue
         logger.warning(
             "job %s chunk %d: %s failed batch %s because its batch queue is full (%s); the "
             "chunk is sent again once there is room",
@@ -393,22 +412,47 @@ def _queue_error(part: BatchInfo, codes: frozenset[str]) -> Any:
     return next((error for error in part["errors"] if error.get("code") in codes), None)
 
 
-def _learn(jobs: Orchestrator, job: JobRecord, message: str) -> None:
-    """Keep the token limit a vendor's refusal names, for this process's later chunks."""
+def _learn(jobs: Orchestrator, job: JobRecord, message: str) -> int | None:
+    """Keep the token limit a vendor's refusal names, for this instance's later chunks.
+
+    Returns the limit in effect for the job's queue afterwards (None: none known).
+    """
     found = _LIMIT_IN_MESSAGE.search(message)
-    if found is None:
-        return
-    try:
-        limit = int(found[1].replace(",", "").replace("_", ""))
-    except ValueError:
-        return
-    if limit <= 0:
-        return
+    if found is not None:
+        try:
+            limit = int(found[1].replace(",", "").replace("_", ""))
+        except ValueError:
+            limit = 0
+        if limit > 0:
+            queue = jobs_queue(jobs, job.model)
+            name = queue.name if queue is not None else _queue_name(jobs.provider, job.model)
+            learned = _learned.setdefault(jobs, {})
+            known = learned.get(name)
+            learned[name] = limit if known is None else min(known, limit)
     queue = jobs_queue(jobs, job.model)
-    name = queue.name if queue is not None else _queue_name(jobs.provider, job.model)
-    learned = _learned.setdefault(jobs, {})
-    known = learned.get(name)
-    learned[name] = limit if known is None else min(known, limit)
+    return queue.limit.tokens if queue is not None else None
+
+
+def _chunk_tokens(jobs: Orchestrator, job: JobRecord, index: int) -> int:
+    """A chunk's estimated input tokens (its spooled input read once)."""
+    key = (_store_key(jobs), job.job_id, index)
+    if key in _loads:
+        return _loads[key][0]
+    prepared = prepared_chunk(jobs, job, index)
+    if not prepared.path.exists():
+        return 0
+    return _load(jobs, prepared)[0]
+
+
+def _others_counted(jobs: Orchestrator, job: JobRecord, index: int) -> bool:
+    """Whether the job's queue counts batches other than this chunk's."""
+    queue = jobs_queue(jobs, job.model)
+    if queue is None:
+        return False
+    return any(
+        (entry.job_id, entry.chunk_index) != (job.job_id, index)
+        for entry in jobs.store.queue_entries(queue.name)
+    )
 
 
 def _describe(limit: QueueLimit) -> str:

@@ -142,7 +142,7 @@ def prepare(
     # A fresh tag on every request id: a batch holding them is this job's and no other's.
     tag = new_job_tag(provider.limits)
     # No chunk larger than the vendor's batch queue: it could never be sent.
-    limits, max_tokens = planning_caps(provider)
+    limits, max_tokens = planning_caps(jobs)
     plan = plan_batches(
         requests,
         CustomIdMapper(requests.keys(), provider.limits, tag),

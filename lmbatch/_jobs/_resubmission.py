@@ -60,7 +60,7 @@ def child_job(jobs: Orchestrator, parent: JobRecord, retry_keys: set[str]) -> Jo
         return custom_id
 
     parent_tag = store.job_tag(parent.job_id)
-    limits, max_tokens = planning_caps(jobs.provider)
+    limits, max_tokens = planning_caps(jobs)
     plan = replan_records(
         sources,
         select,
