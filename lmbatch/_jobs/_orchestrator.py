@@ -230,7 +230,7 @@ class Orchestrator:
         if found is not None:
             info["metadata"] = {**info["metadata"], JOB_ID_METADATA_KEY: found[0].job_id}
             if info["status"].is_terminal:  # its room in the vendor's queue is free
-                release_ended(self, found[0].job_id, found[1], batch_id)
+                release_ended(self, found[0], found[1], batch_id)
         return info
 
     def _log_unknown_status(self, batch_id: str, provider_status: str) -> None:

@@ -245,13 +245,17 @@ def release_unsent(jobs: Orchestrator, job_id: str, index: int) -> None:
     _quietly(jobs, lambda: jobs.store.release_queue(job_id, index))
 
 
-def release_ended(jobs: Orchestrator, job_id: str, index: int, batch_id: str) -> None:
-    """The chunk's batch ended (seen by this process): its room is free again."""
-    key = (_store_key(jobs), job_id, index, batch_id)
-    if key in _released:
+def release_ended(jobs: Orchestrator, job: JobRecord, index: int, batch_id: str) -> None:
+    """The chunk's batch ended (seen by this process): its room is free again.
+
+    Only where a queue limit applies to the job's model (an entry left by a process that
+    had one is released by whoever waits for room in that queue).
+    """
+    key = (_store_key(jobs), job.job_id, index, batch_id)
+    if key in _released or jobs_queue(jobs, job.model) is None:
         return
     _released.add(key)
-    _quietly(jobs, lambda: jobs.store.release_queue(job_id, index))
+    _quietly(jobs, lambda: jobs.store.release_queue(job.job_id, index))
 
 
 def _quietly(jobs: Orchestrator, write: Any) -> None:
@@ -278,9 +282,17 @@ async def wait_for_room(jobs: Orchestrator, queue: Queue, deadline: Deadline | N
         entries = jobs.store.queue_entries(queue.name)
         if not entries or await _release_finished(jobs, entries):
             return
-        if deadline is not None and deadline.remaining() <= interval:
+        await _pause(interval, deadline)
+
+
+async def _pause(seconds: float, deadline: Deadline | None) -> None:
+    """Sleep ``seconds``, or raise the deadline's error once it has passed."""
+    if deadline is not None:
+        left = deadline.remaining()
+        if left <= 0:
             raise deadline.error()
-        await asyncio.sleep(interval)
+        seconds = min(seconds, left)
+    await asyncio.sleep(seconds)
 
 
 async def _release_finished(jobs: Orchestrator, entries: list[QueueEntry]) -> bool:
@@ -399,10 +411,7 @@ async def requeue_refused(jobs: Orchestrator, job: JobRecord, info: BatchInfo) -
         else:
             untracked = True
     if untracked or None in requeued:
-        interval = jobs.options.in_flight_check_interval
-        if deadline is not None and deadline.remaining() <= interval:
-            raise deadline.error()
-        await asyncio.sleep(interval)
+        await _pause(jobs.options.in_flight_check_interval, deadline)
     return True
 
 

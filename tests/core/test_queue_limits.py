@@ -351,3 +351,20 @@ def test_concurrent_reservations_never_exceed_the_limit(store_url: str) -> None:
     finally:
         for each in opened:
             each.close()
+
+
+def test_enqueued_tokens_are_estimated_on_the_high_side() -> None:
+    text = "the quick brown fox " * 50  # 1,000 characters: ~250 tokens by any tokenizer
+    line = (
+        b'{"custom_id":"k_lbabc","method":"POST","url":"/v1/responses","body":{"model":'
+        b'"gpt-4.1-mini","input":[{"role":"user","content":"' + text.encode() + b'"}]}}'
+    )
+    estimate = line_tokens(line)
+    assert 250 < estimate < 400  # one token per 3 bytes of text, ids and model left out
+    image = b"data:image/png;base64," + b"A" * 400_000
+    part = b'"},{"type":"input_image","image_url":"' + image + b'"}]}}'
+    added = line_tokens(line.replace(b'"}]}}', part)) - estimate
+    assert 1_600 <= added < 1_610  # an image as the estimator counts one, not by its bytes
+    pdf = '{"body":{"source":{"media_type":"application/pdf","data":"%s"}}}' % ("A" * 40_960)
+    # framing, the media type as text, and 30 KB of PDF at 60 tokens a KB
+    assert line_tokens(pdf.encode()) == 3 + 5 + 60 * 30
