@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks._harness import Result
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-SUITES = ("import", "encode", "decode", "estimate", "memory", "e2e")
+SUITES = ("import", "encode", "decode", "estimate", "memory", "e2e", "workers")
 
 
 def _format_value(result: Result, seconds: float) -> str:
@@ -109,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_memory
 
             return lambda: bench_memory.run(*memory_n, anthropic_create=create_n)
+        if name == "workers":
+            from benchmarks import bench_workers
+
+            jobs, per_job = (3, 50) if quick else (6, 2_000)
+            return lambda: bench_workers.run(jobs, per_job, max(1, rounds - 2))
         from benchmarks import bench_end_to_end
 
         return lambda: bench_end_to_end.run(e2e_n, max(1, rounds - 2))

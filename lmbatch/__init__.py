@@ -306,6 +306,8 @@ _EXPORTS: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "worker":  # the submodule, loaded on first use
+        return importlib.import_module("lmbatch.worker")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'lmbatch' has no attribute {name!r}")

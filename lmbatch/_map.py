@@ -69,15 +69,9 @@ _OUTCOME_COLUMNS: tuple[tuple[str, str, Callable[[LMOutput], Any]], ...] = (
             f"{output.error.kind}: {output.error.message}" if output.error is not None else None
         ),
     ),
-    # The vendor's own stop reason ("stop", "end_turn", "max_tokens"...): outputs do not
-    # carry a normalized one yet.
-    (
-        "finish_reason",
-        "string",
-        lambda output: (
-            output.finish_details.get("finish_reason") or output.finish_details.get("stop_reason")
-        ),
-    ),
+    # The same words on every provider (stop, length, content_filter, tool_calls,
+    # refusal), as in results files; the vendor's own word stays in finish_details.
+    ("finish_reason", "string", lambda output: output.finish_reason),
     ("model", "string", lambda output: output.finish_details.get("model")),
     (
         "input_tokens",
@@ -639,9 +633,9 @@ async def map(  # shadows the builtin on purpose: lmbatch.map
     is the same kind of table, rows in the same order, with the original columns and:
 
     * ``text`` (or, with ``response_schema``, one typed column per field of the schema),
-    * ``ok``, ``error`` (``"kind: message"``), ``finish_reason`` (the vendor's stop
-      reason), ``model``, ``input_tokens``, ``output_tokens``, ``cost`` (USD, when the
-      model's price is known),
+    * ``ok``, ``error`` (``"kind: message"``), ``finish_reason`` (why generation
+      stopped, the same words on every provider), ``model``, ``input_tokens``,
+      ``output_tokens``, ``cost`` (USD, when the model's price is known),
     * the columns ``parse(row, output)`` returns, if given.
 
     Each row's request key is ``key`` (a column, or a function of the row) or, by

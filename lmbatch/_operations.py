@@ -570,6 +570,7 @@ class BatchOperations(ABC):
         reuse: bool | float = False,
         on_submitted: Callable[[str, bool], None] | None = None,
         max_cost: float | Decimal | str | None = None,
+        detach: bool = False,
     ) -> str:
         """Submit requests as a batch and return its id.
 
@@ -592,6 +593,11 @@ class BatchOperations(ABC):
                 and whether this call created the job (False: re-attached).
             max_cost: Budget in USD: refuse the batch unless its upper-bound cost
                 estimate (``max_tokens`` of output per request) fits (see :meth:`estimate`).
+            detach: Record the job (validated, planned, spooled) and return its lmbatch
+                job id without calling the vendor: workers (``lmbatch worker``, see
+                :mod:`lmbatch.worker`) sharing the job store submit it, wait for it and
+                keep its results in the store. ``on_submitted`` is called once it is
+                queued.
 
         Raises:
             ValidationError: Some input cannot be sent (nothing was sent).
@@ -599,7 +605,12 @@ class BatchOperations(ABC):
             ProviderError: The vendor refused or failed the submission.
         """
         return await self._jobs.create(
-            requests, hyperparameters, reuse=reuse, on_submitted=on_submitted, max_cost=max_cost
+            requests,
+            hyperparameters,
+            reuse=reuse,
+            on_submitted=on_submitted,
+            max_cost=max_cost,
+            detach=detach,
         )
 
     async def estimate(

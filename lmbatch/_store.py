@@ -34,6 +34,7 @@ from lmbatch._errors import ConfigError, LMBatchError, StoreError
 from lmbatch._private import make_private_dir, private_store_files
 from lmbatch._store_contract import QueueEntry, Store, is_database_url
 from lmbatch._store_location import store_location
+from lmbatch._store_work import SQLITE_WORK_TABLES, SQLiteWorkQueue
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -154,6 +155,8 @@ CREATE TABLE IF NOT EXISTS queue_entries (
 );
 CREATE INDEX IF NOT EXISTS queue_entries_by_queue ON queue_entries (queue);
 """
+# The work queue, workers and kept results of lmbatch.worker (see lmbatch._store_work).
+_SCHEMA += SQLITE_WORK_TABLES
 # What reconciliation keeps (lmbatch._jobs._reconcile):
 # - job_tags: the tag every request id of a job ends with;
 # - create_attempts: per chunk, the local time just before its create call was first
@@ -344,7 +347,7 @@ class BudgetRecord:
     note: str | None = None
 
 
-class JobStore(Store):
+class JobStore(SQLiteWorkQueue, Store):
     """SQLite-backed record of jobs, their batches and key maps.
 
     Args:

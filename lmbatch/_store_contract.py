@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from lmbatch._store import BudgetRecord, ChunkRecord, JobRecord, LedgerEntry
+    from lmbatch._store_work import QueuedJob
 
 __all__ = ["QueueEntry", "Store", "is_database_url", "open_store", "spool_file_name"]
 
@@ -297,6 +298,82 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def queue_entries(self, queue: str) -> list[QueueEntry]:
         """The chunks counted against ``queue``, oldest first."""
+
+    # -- workers (lmbatch.worker; see lmbatch._store_work) ------------------------------
+
+    @abc.abstractmethod
+    def queue_job(self, job_id: str, settings: dict[str, Any]) -> bool:
+        """Hand a recorded job to the workers; False if it was queued already."""
+
+    @abc.abstractmethod
+    def claim_queued_job(
+        self,
+        owner: str,
+        lease_seconds: float,
+        *,
+        provider: str | None = None,
+        job_ids: Iterable[str] | None = None,
+        skip: Iterable[str] = (),
+    ) -> str | None:
+        """Atomically take the oldest open queued job that no live lease holds.
+
+        The job's lease is ``owner``'s for ``lease_seconds`` (renewed by
+        :meth:`renew_claims`); two workers never both get one job while its lease runs.
+        Returns the job id, or None when nothing is free (of ``provider``, among
+        ``job_ids``, other than ``skip``).
+        """
+
+    @abc.abstractmethod
+    def renew_claims(self, owner: str, lease_seconds: float) -> list[str]:
+        """Heartbeat: extend every lease of ``owner`` and its worker record; the ids of
+        the open jobs it still holds (a job missing was taken over)."""
+
+    @abc.abstractmethod
+    def release_queued_job(
+        self, job_id: str, owner: str, *, retry_after: float | None = None, error: str | None = None
+    ) -> None:
+        """Give ``owner``'s job back to the queue; after a failure (``error``), not to be
+        taken again for ``retry_after`` seconds."""
+
+    @abc.abstractmethod
+    def finish_queued_job(self, job_id: str, owner: str, summary: dict[str, Any]) -> bool:
+        """Mark ``owner``'s job finished; False (nothing written) if it no longer held it."""
+
+    @abc.abstractmethod
+    def queued_job(self, job_id: str) -> QueuedJob | None:
+        """The queue's record of a job, or None (a job never handed to workers)."""
+
+    @abc.abstractmethod
+    def queued_jobs(
+        self,
+        *,
+        open_only: bool = True,
+        provider: str | None = None,
+        job_ids: Iterable[str] | None = None,
+    ) -> list[QueuedJob]:
+        """Jobs handed to workers (open ones only, by default), oldest first."""
+
+    @abc.abstractmethod
+    def register_worker(self, owner: str, lease_seconds: float, info: dict[str, Any]) -> None:
+        """Record a worker and its first heartbeat."""
+
+    @abc.abstractmethod
+    def retire_worker(self, owner: str) -> None:
+        """A worker leaves cleanly: its leases are released and its record removed."""
+
+    @abc.abstractmethod
+    def worker_alive(self, owner: str) -> bool | None:
+        """Whether the worker ``owner`` heartbeats within its lease; None when ``owner``
+        is not a worker on record (an ``invoke`` process, or a worker that left)."""
+
+    @abc.abstractmethod
+    def save_results(self, job_id: str, rows: Iterable[tuple[str, str]]) -> int:
+        """Keep ``(key, LMOutput JSON)`` rows as the outcomes of ``job_id`` (a key written
+        again replaces its row); the number of rows written."""
+
+    @abc.abstractmethod
+    def iter_saved_results(self, job_id: str) -> Iterator[tuple[str, str]]:
+        """``(key, LMOutput JSON)`` of the outcomes kept for ``job_id``, in key order."""
 
     # -- spool ---------------------------------------------------------------------
 

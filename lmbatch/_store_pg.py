@@ -48,6 +48,7 @@ from lmbatch._store import (
 )
 from lmbatch._store_contract import QueueEntry, Store
 from lmbatch._store_location import _shown
+from lmbatch._store_work import PG_WORK_TABLES, PostgresWorkQueue
 
 if TYPE_CHECKING:
     import psycopg
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["PG_SCHEMA_VERSION", "SPOOL_BLOCK", "PostgresStore"]
 
 #: The schema version this lmbatch writes to PostgreSQL (its own sequence, not SQLite's).
-PG_SCHEMA_VERSION = 4
+PG_SCHEMA_VERSION = 5
 #: Bytes per row of spooled input.
 SPOOL_BLOCK = 1 << 20
 # Advisory lock keys (first int of the two-int form): migration, job creation, spool,
@@ -181,8 +182,11 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             source TEXT)""",
         "CREATE INDEX job_labels_by_label ON job_labels (label)",
     ),
-    # Version 4: chunks counted against a vendor's batch queue limit (lmbatch._jobs._queue).
-    4: (
+    # Version 4: the work queue, workers and kept results of lmbatch.worker (see
+    # lmbatch._store_work).
+    4: PG_WORK_TABLES,
+    # Version 5: chunks counted against a vendor's batch queue limit (lmbatch._jobs._queue).
+    5: (
         """CREATE TABLE queue_entries (
             job_id TEXT NOT NULL,
             chunk_index INTEGER NOT NULL,
@@ -272,7 +276,7 @@ def _remove_folder(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresWorkQueue, Store):
     """The job store in a PostgreSQL database (see the module docs).
 
     Args:

@@ -786,8 +786,14 @@ class _ParquetSink(_FileSink):
         return super().finish()
 
 
-def file_sink(path: Path | None, columns: Sequence[ColumnSpec], source: TableSource) -> TableSink:
-    """The sink writing ``path`` in the format its suffix says (JSONL on stdout for None)."""
+def file_sink(
+    path: Path | None, columns: Sequence[ColumnSpec], source: TableSource | None = None
+) -> TableSink:
+    """The sink writing ``path`` in the format its suffix says (JSONL on stdout for None).
+
+    The rows' own columns follow ``source`` (its header, its Parquet schema) when given,
+    else the first batch of rows.
+    """
     if path is None:
         return _StdoutJsonlSink(columns)
     file_format = format_of(path, "output")
@@ -796,5 +802,5 @@ def file_sink(path: Path | None, columns: Sequence[ColumnSpec], source: TableSou
         schema = source.schema if isinstance(source, _ParquetSource) else None
         return _ParquetSink(path, columns, schema)
     if file_format == "csv":
-        return _CsvSink(path, columns, header=source.columns)
+        return _CsvSink(path, columns, header=source.columns if source is not None else None)
     return _JsonlSink(path, columns)

@@ -71,14 +71,14 @@ def _project(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _run(root: Path, **env: str) -> tuple[dict[str, str], str]:
-    """Run pytest in ``root``: each test's outcome (passed/failed/skipped/error) by name,
-    and the output."""
+def _run(root: Path, *args: str, **env: str) -> tuple[dict[str, str], str]:
+    """Run pytest in ``root`` (with ``args``): each test's outcome
+    (passed/failed/skipped/error) by name, and the output."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LMBATCH_")}
     environment.update(env)
     report = root / "report.xml"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}", *args],
         cwd=root,
         env=environment,
         capture_output=True,
@@ -97,8 +97,8 @@ def _run(root: Path, **env: str) -> tuple[dict[str, str], str]:
     return found, output
 
 
-def _outcomes(root: Path, **env: str) -> dict[str, str]:
-    return _run(root, **env)[0]
+def _outcomes(root: Path, *args: str, **env: str) -> dict[str, str]:
+    return _run(root, *args, **env)[0]
 
 
 def test_a_third_party_project_gets_the_emulator_and_proxy_fixtures(tmp_path: Path) -> None:
@@ -152,6 +152,79 @@ def test_an_unplayed_lmbatch_cassette_interaction_fails_the_test(tmp_path: Path)
     assert outcomes == {"test_reads_the_first_call_only": "error"}
     assert "was not fully played" in output
     assert "GET https://api.vendor.test/v1/second" in output
+
+
+def test_a_cassette_vendor_records_against_the_emulator_and_replays_offline(
+    tmp_path: Path,
+) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "recorded/conftest.py": """\
+                from pathlib import Path
+
+                import pytest
+                from lmbatch_openai import OpenAIBatchOperations
+
+                from lmbatch.testing.cassettes import CassetteVendor
+
+                VENDOR = CassetteVendor(
+                    provider=OpenAIBatchOperations,
+                    origin="https://api.openai.com",
+                    base_path="/v1",
+                    options={"model": "gpt-4.1-mini"},
+                )
+
+
+                @pytest.fixture
+                def cassette_vendor():
+                    return VENDOR
+
+
+                @pytest.fixture
+                def vcr_config():
+                    return VENDOR.vcr_config()
+
+
+                @pytest.fixture(scope="module")
+                def vcr_cassette_dir():
+                    return str(Path(__file__).parent / "cassettes")
+                """,
+            "recorded/test_invoke.py": """\
+                import pytest
+
+
+                @pytest.mark.vcr
+                @pytest.mark.asyncio
+                async def test_invoke(cassette_target):
+                    async with cassette_target.operations() as ops:
+                        results = await ops.invoke(
+                            {"q": "Hello"}, status_check_interval=cassette_target.poll_interval
+                        )
+                    assert results["q"].text == "echo: Hello"
+                    assert (cassette_target.emulator is None) == (
+                        cassette_target.base_url == "https://api.openai.com/v1"
+                    )
+                """,
+            "unset/test_no_vendor.py": """\
+                def test_needs_a_vendor(cassette_target):
+                    pass
+                """,
+        },
+    )
+    outcomes, output = _run(root, "--record-mode=once")
+    assert outcomes == {"test_invoke": "passed", "test_needs_a_vendor": "error"}, output
+    assert "cassette_vendor" in output
+    cassette = (root / "recorded" / "cassettes" / "test_invoke.yaml").read_text()
+    assert "https://api.openai.com/v1/batches" in cassette
+    assert "127.0.0.1" not in cassette
+    # Replay (the default): no emulator, the vendor's URL, every call from the cassette.
+    assert _outcomes(root, "recorded") == {"test_invoke": "passed"}
+    # Re-recording replaces the cassette (new batch ids), not appends to it.
+    assert _outcomes(root, "recorded", "--record-mode=rewrite") == {"test_invoke": "passed"}
+    rewritten = (root / "recorded" / "cassettes" / "test_invoke.yaml").read_text()
+    assert rewritten != cassette
+    assert rewritten.count("- request:") == cassette.count("- request:")
 
 
 def test_other_projects_cassettes_are_left_alone(tmp_path: Path) -> None:

@@ -91,6 +91,7 @@ class Orchestrator:
         reuse: bool | float,
         on_submitted: Callable[[str, bool], None] | None,
         max_cost: float | Decimal | str | None,
+        detach: bool = False,
     ) -> str:
         """See :meth:`BatchOperations.create`."""
         self.require("create")
@@ -101,6 +102,7 @@ class Orchestrator:
             reuse=reuse,
             on_submitted=on_submitted,
             max_cost=max_cost,
+            detach=detach,
         )
 
     async def estimate(

@@ -303,7 +303,7 @@ class _Reconciliation:
             if c.index in self.pending
             and c.state == CHUNK_SUBMITTING
             and c.batch_id is None
-            and not owner_alive(current.job_id, c)
+            and not owner_alive(current.job_id, c, self.store)
         }
 
     async def _list_since(self, since: float) -> list[BatchInfo]:

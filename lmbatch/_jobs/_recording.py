@@ -59,14 +59,23 @@ async def create(
     reuse: bool | float,
     on_submitted: Callable[[str, bool], None] | None,
     max_cost: float | Decimal | str | None,
+    detach: bool = False,
 ) -> str:
     """Record the requests as a job (or re-attach to one) and submit it; return its id.
 
-    See :meth:`BatchOperations.create`.
+    With ``detach``, nothing is sent: the job is handed to the workers
+    (:mod:`lmbatch.worker`), which submit it. See :meth:`BatchOperations.create`.
     """
     job, created = await record_requests(
         jobs, requests, hyperparameters, reuse=reuse, max_cost=max_cost, unless_ended=True
     )
+    if detach:
+        from lmbatch._worker_queue import queue_for_workers
+
+        queue_for_workers(jobs.store, job.job_id)
+        if on_submitted is not None:
+            on_submitted(job.job_id, created)
+        return job.job_id
     with requests_at_hand(jobs, job.job_id, replanner(jobs, requests, hyperparameters)):
         handle = handle_of(await submit_pending(jobs, job))
     if on_submitted is not None:

@@ -72,7 +72,7 @@ def resolve(
             )
         # Adopted but not yet verified: the caller knows better.
         job_store.disown_batch(job.job_id, chunk, record.batch_id, "set aside by resolve")
-    elif record.state == CHUNK_SUBMITTING and owner_alive(job.job_id, record):
+    elif record.state == CHUNK_SUBMITTING and owner_alive(job.job_id, record, job_store):
         raise LMBatchError(
             f"{where} is being submitted by a running process ({record.owner}); "
             "let it finish or stop it first"

@@ -20,7 +20,11 @@ from lmbatch._errors import BatchNotFoundError, LMBatchError
 from lmbatch._jobs._deadline import Deadline, deadline_scope
 from lmbatch._jobs._invocation import complete_job
 from lmbatch._jobs._poll_policy import DEFAULT_TIMEOUT, PollPolicy, Waiting
-from lmbatch._jobs._resubmit_policy import DEFAULT_RESUBMIT_ROUNDS
+from lmbatch._jobs._resubmit_policy import (
+    DEFAULT_RESUBMIT_ROUNDS,
+    OutcomePolicy,
+    ResubmissionRound,
+)
 from lmbatch._plugins import registry
 from lmbatch._settings import ProviderSettings
 from lmbatch._store_contract import Store, open_store
@@ -85,6 +89,7 @@ async def resume(
     on_progress: Callable[[BatchInfo], None] | None = None,
     resubmit: int = DEFAULT_RESUBMIT_ROUNDS,
     poll: PollPolicy | None = None,
+    on_resubmit: Callable[[ResubmissionRound], None] | None = None,
     **options: Any,
 ) -> dict[str, LMOutput]:
     """Continue a job from the job store alone, and return its results.
@@ -102,6 +107,9 @@ async def resume(
         poll: How often to check (a :class:`PollPolicy`), instead of
             ``status_check_interval``, ``max_status_check_interval`` and
             ``max_iterations``.
+        on_resubmit: Called before each resubmission round is sent, with a
+            :class:`ResubmissionRound` (its number, job id, how many requests and why),
+            as in :meth:`BatchOperations.invoke`.
         **options: Provider options (e.g. ``api_key``), on top of the connection options
             the job was created with (``base_url``...), which are used unless given here.
 
@@ -135,7 +143,13 @@ async def resume(
     operations = get_batch_operations(job.provider, store=job_store, **options)
     async with operations:
         with deadline_scope(deadline):
-            return await complete_job(operations._jobs, job, waiting, resubmit)
+            return await complete_job(
+                operations._jobs,
+                job,
+                waiting,
+                resubmit,
+                outcomes=OutcomePolicy(on_resubmit=on_resubmit),
+            )
 
 
 def open_job_store(store: Store | str | os.PathLike[str] | None) -> Store:

@@ -35,7 +35,7 @@ from lmbatch._errors import (
     SpoolDamagedError,
     SubmissionUncertainError,
 )
-from lmbatch._jobs._claims import in_flight, owner_alive, owner_id
+from lmbatch._jobs._claims import check_claims_open, in_flight, owner_alive, owner_id
 from lmbatch._jobs._deadline import Deadline, current_deadline, suspended_deadline
 from lmbatch._jobs._queue import QueueFull, admit, release_unsent
 from lmbatch._jobs._queue import wait_for_room as wait_for_queue_room
@@ -78,7 +78,7 @@ async def _submit_pending(
     abandoned = [
         chunk.index
         for chunk in job.chunks
-        if chunk.state == CHUNK_SUBMITTING and not owner_alive(job.job_id, chunk)
+        if chunk.state == CHUNK_SUBMITTING and not owner_alive(job.job_id, chunk, store)
     ]
     if abandoned:
         await reconcile_chunks(jobs, job, abandoned, waiting)
@@ -110,6 +110,7 @@ async def _submit_pending(
         async with semaphore, room if cap is not None else contextlib.nullcontext():
             await wait_for_room()
             while True:
+                check_claims_open()  # a worker shutting down claims nothing more
                 if not store.claim_chunk(job.job_id, index, owner):
                     return  # another process claimed it first; waited for below
                 in_flight.add((job.job_id, index))
@@ -142,7 +143,7 @@ async def _submit_pending(
         for chunk in unsent:
             if chunk.state == CHUNK_PLANNED:
                 progressed = True  # released by another process: submitted next pass
-            elif chunk.state == CHUNK_SUBMITTING and owner_alive(job.job_id, chunk):
+            elif chunk.state == CHUNK_SUBMITTING and owner_alive(job.job_id, chunk, store):
                 elsewhere = True
             elif chunk.state == CHUNK_SUBMITTING:
                 uncertain.append(chunk.index)

@@ -27,6 +27,7 @@ from lmbatch.cli._providers_command import providers_command
 from lmbatch.cli._resolve_command import resolve_command
 from lmbatch.cli._run_commands import resume_command, run_command, wait_command
 from lmbatch.cli._terminal import EXIT_BROKEN_PIPE, silence_stdout
+from lmbatch.cli._worker_command import worker_command
 
 __all__ = ["app", "run"]
 
@@ -171,6 +172,7 @@ app.command("cancel")(cancel_command)
 app.command("resume")(resume_command)
 app.command("resolve")(resolve_command)
 app.command("emulator")(emulator_command)
+app.command("worker")(worker_command)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,9 @@ from rich.table import Table
 from lmbatch._errors import BatchNotFinishedError
 from lmbatch._operations import BatchOperations
 from lmbatch._status import BatchInfo
+from lmbatch._worker_queue import saved_outcomes
 from lmbatch.cli._errors import CLIError, reporting_errors
+from lmbatch.cli._exit_status import AllowFailuresOption, exit_for_failures
 from lmbatch.cli._generation import load_schema, parse_assignments
 from lmbatch.cli._jobs_command import LabelOption, record_label
 from lmbatch.cli._options import (
@@ -114,6 +116,14 @@ def submit_command(
             show_default=False,
         ),
     ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Record the job (checked, planned, stored) and print its id without "
+            "calling the provider: workers (lmbatch worker) submit it and keep its results.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -137,6 +147,8 @@ def submit_command(
         lmbatch submit people.jsonl --schema models:Person
 
         lmbatch submit prompts.jsonl -p openai -m gpt-4.1-mini --label nightly-2026-05-01
+
+        lmbatch submit prompts.jsonl -p openai -m gpt-4.1-mini --detach
     """
     with reporting_errors(verbose=verbose, json_output=json_output):
         requests = read_request_file(
@@ -155,6 +167,7 @@ def submit_command(
                 reuse=not fresh,
                 on_submitted=lambda _, made: created.append(made),
                 max_cost=max_cost,
+                detach=detach,
             )
 
         batch_id = run_with(ops, create)
@@ -169,6 +182,8 @@ def submit_command(
                         "model": ops.model,
                         "requests": len(requests.requests),
                         "reattached": reattached,
+                        # Only when asked: the output of a plain submit stays as it was.
+                        **({"detached": True} if detach else {}),
                     }
                 )
             )
@@ -178,6 +193,13 @@ def submit_command(
                 message = (
                     f"re-attached to the earlier job for these requests: {kind} {batch_id} "
                     "(it has not ended; nothing was submitted twice; --fresh submits again)"
+                )
+            elif detach:
+                count = len(requests.requests)
+                message = (
+                    f"recorded {count} request{'s' if count != 1 else ''} from {requests.name} "
+                    f"for {ops.name} as job {batch_id}, pending: a worker (lmbatch worker) "
+                    "submits it"
                 )
             else:
                 message = describe_submission(ops, batch_id, requests)
@@ -392,6 +414,7 @@ def results_command(
     model: ModelOption = None,
     option: OptionsOption = None,
     store: StoreOption = None,
+    allow_failures: AllowFailuresOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -399,7 +422,11 @@ def results_command(
 
     Each line has "key", "ok", the answer ("text", "structured", "tool_calls",
     "refusal"), "error" (kind, code, message) and "usage". Failed, expired and cancelled
-    requests get a line too.
+    requests get a line too. An -o ending in .csv or .parquet gets a table of the same
+    fields instead.
+
+    Exit status: 0 when every key is ok; 3 when some failed (every result is still
+    written; --allow-failures makes it 0).
 
     Examples:
 
@@ -415,7 +442,9 @@ def results_command(
         writer.check()
 
         async def write(ops: BatchOperations) -> None:
-            await writer.write_stream(ops.iter_results(batch_id))
+            # A job finished by workers: its final outcomes (every round) are in the store.
+            saved = saved_outcomes(ops.store, batch_id)
+            await writer.write_stream(saved if saved is not None else ops.iter_results(batch_id))
 
         try:
             run_with(ops, write)
@@ -431,3 +460,4 @@ def results_command(
             print(to_json({"id": batch_id, "output": str(output), **writer.summary.as_json()}))
         else:
             stderr_console().print(f"wrote {writer.summary.describe()} to {output}")
+        exit_for_failures(writer.summary, allow_failures)

@@ -50,7 +50,11 @@ def record_label(ops: BatchOperations, handle: str, label: str | None, source: s
 
 
 def _local_status(store: Store, job: JobRecord) -> str:
-    """What the store alone knows: unsubmitted, submitted, or results read."""
+    """What the store alone knows: unsubmitted, submitted, or results read; for a job
+    handed to workers, pending, running, done or failed."""
+    queued = store.queued_job(job.job_id)
+    if queued is not None and queued.state != "running":
+        return queued.state  # pending (no worker has it yet), done, failed
     states = {chunk.state for chunk in job.chunks}
     if states == {CHUNK_PLANNED}:
         return "unsubmitted"

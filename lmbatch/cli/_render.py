@@ -19,6 +19,7 @@ from lmbatch._status import BatchInfo, BatchStatus
 from lmbatch.cli._terminal import PlainWhenPipedConsole
 
 __all__ = [
+    "RESULT_COLUMNS",
     "batch_table",
     "counts_summary",
     "info_json",
@@ -73,9 +74,28 @@ def info_json(info: Mapping[str, Any], *, raw: bool = False) -> dict[str, Any]:
     return result
 
 
-def result_record(key: str, output: LMOutput) -> dict[str, Any]:
-    """One line of a results file: the key and its outcome."""
-    record: dict[str, Any] = {"key": key, "ok": output.ok}
+#: The fields of a result line after ``key`` (and the request file's extra fields), with
+#: the column type a CSV or Parquet results file gives each; nested values are JSON text.
+RESULT_COLUMNS: dict[str, str] = {
+    "ok": "bool",
+    "finish_reason": "string",
+    "model": "string",
+    "text": "string",
+    "structured": "json",
+    "tool_calls": "json",
+    "refusal": "string",
+    "thinking": "string",
+    "error": "json",
+    "usage": "json",
+    "cost": "float64",
+}
+
+
+def result_record(
+    key: str, output: LMOutput, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """One line of a results file: the key, the request's extra fields, and its outcome."""
+    record: dict[str, Any] = {"key": key, **(extra or {}), "ok": output.ok}
     # Why generation stopped (stop, length, content_filter...): "ok" with "length" is a
     # cut-off answer.
     record["finish_reason"] = output.finish_reason

@@ -9,10 +9,17 @@ JSONL: one JSON object per line::
     {"key": "q2", "input": "Translate 'cat' to German", "system": "Answer in one word"}
     {"key": "q3", "input": [{"role": "user", "content": "Hi"}]}
 
-CSV: a header row with ``key`` and ``prompt`` columns (and optionally ``system``); other
-columns are ignored. CSV is read strictly: a row with more or fewer cells than the header,
-a quoted field that is never closed, or a NUL byte is an error naming the line where it
-starts, never a prompt that silently swallows the rows after it.
+CSV: a header row with ``key`` and ``prompt`` columns (and optionally ``system``). CSV is
+read strictly: a row with more or fewer cells than the header, a quoted field that is never
+closed, or a NUL byte is an error naming the line where it starts, never a prompt that
+silently swallows the rows after it.
+
+Both formats take ``input`` or ``prompt`` for the request (one of them per line). Every
+other field or column is an *extra*: it is not sent, but kept (:attr:`RequestFile.extras`)
+so that ``lmbatch run`` can carry it into the results file beside the answer. A field
+whose name is a near miss of ``key``, ``input``, ``prompt`` or ``system`` that the line
+lacks (``sytem``) is refused rather than carried: it is almost surely a request field
+spelt wrong.
 
 Attachment ``path`` parts are read relative to the request file's folder (the working
 directory for stdin) and must stay inside it, or inside a folder the user allowed with
@@ -26,10 +33,11 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import difflib
 import io
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,7 +52,10 @@ __all__ = ["FileFormat", "RequestFile", "read_request_file"]
 
 FileFormat = Literal["jsonl", "csv"]
 STDIN = "-"
-_JSONL_FIELDS = ("key", "input", "system")
+#: The fields of a request; ``input`` and ``prompt`` are two names of one field.
+_REQUEST_FIELDS = ("key", "input", "prompt", "system")
+#: The largest integer a results table keeps as an integer column (int64).
+_INT64 = 2**63
 _SUFFIX_FORMATS: dict[str, FileFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
@@ -56,13 +67,19 @@ class RequestFile:
         name: The file name as given (``<stdin>`` for standard input).
         requests: ``{key: LMInput}``, ready for :meth:`lmbatch.BatchOperations.create`.
         line_of: The line each key was read from.
+        extras: The extra fields of each key that has any (``{key: {field: value}}``):
+            what a line holds besides key, input/prompt and system.
     """
 
     name: str
     requests: dict[str, LMInput] = field(default_factory=dict)
     line_of: dict[str, int] = field(default_factory=dict)
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _types: dict[str, str | None] = field(default_factory=dict, repr=False)
 
-    def add(self, line: int, key: str, value: LMInput) -> None:
+    def add(
+        self, line: int, key: str, value: LMInput, extras: dict[str, Any] | None = None
+    ) -> None:
         """Record one request; a key seen before is an error naming both lines."""
         if key in self.requests:
             raise CLIError(
@@ -71,6 +88,61 @@ class RequestFile:
             )
         self.requests[key] = value
         self.line_of[key] = line
+        if extras:
+            self.extras[key] = extras
+            for name, cell in extras.items():
+                self._types[name] = _merged_type(self._types.get(name), _column_type(cell))
+
+    @property
+    def extra_columns(self) -> dict[str, str]:
+        """Every extra field's name, in the order first seen, with the column type a
+        results table gives it (``string``, ``int64``, ``float64``, ``bool``, or
+        ``json`` for mixed or nested values; ``string`` when every value is null)."""
+        return {name: kind or "string" for name, kind in self._types.items()}
+
+
+def _column_type(value: Any) -> str | None:
+    """The results-table column type one extra value needs (None for null)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int64" if -_INT64 <= value < _INT64 else "json"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    return "json"
+
+
+def _merged_type(known: str | None, new: str | None) -> str | None:
+    """One column type for values of types ``known`` and ``new`` (None: only nulls)."""
+    if known is None or known == new or new is None:
+        return known or new
+    if {known, new} == {"int64", "float64"}:
+        return "float64"
+    return "json"
+
+
+def _misspelt_field(where: str, name: str, present: Collection[str]) -> None:
+    """Refuse an extra field that is a near miss of a request field the line lacks.
+
+    ``sytem`` without ``system`` is a misspelling (the system message would silently
+    not be sent); ``prompt2`` beside ``prompt`` is a column of its own.
+    """
+    given = {field.lower() for field in present}
+    if given & {"input", "prompt"}:
+        given |= {"input", "prompt"}
+    absent = [field for field in _REQUEST_FIELDS if field not in given]
+    lowered = name.strip().lower()
+    close = difflib.get_close_matches(lowered, absent, n=1, cutoff=0.8)
+    if close:
+        raise CLIError(
+            f"{where}: unknown field {name!r}; did you mean {close[0]!r}? (fields besides "
+            f"key, input or prompt, and system are not sent but carried to the results, "
+            f"so a misspelt one is refused)"
+        )
 
 
 @dataclass(frozen=True)
@@ -176,7 +248,8 @@ def _read_jsonl(name: str, data: bytes, base_dir: _AttachmentFolders) -> Request
             )
         key = _read_key(where, record)
         value = _read_input(where, key, record, base_dir)
-        result.add(number, key, value)
+        extras = {name: cell for name, cell in record.items() if name not in _REQUEST_FIELDS}
+        result.add(number, key, value, extras)
     return result
 
 
@@ -191,12 +264,9 @@ def _check_escapes(where: str, record: Any) -> None:
 
 
 def _read_key(where: str, record: dict[str, Any]) -> str:
-    unknown = [name for name in record if name not in _JSONL_FIELDS]
-    if unknown:
-        raise CLIError(
-            f"{where}: unknown field(s) {', '.join(map(repr, unknown))} "
-            f"(a line has: {', '.join(_JSONL_FIELDS)})"
-        )
+    for name in record:
+        if name not in _REQUEST_FIELDS:
+            _misspelt_field(where, name, record)
     if "key" not in record:
         raise CLIError(f'{where}: missing "key"')
     key = record["key"]
@@ -210,12 +280,18 @@ def _read_key(where: str, record: dict[str, Any]) -> str:
 def _read_input(
     where: str, key: str, record: dict[str, Any], base_dir: _AttachmentFolders
 ) -> LMInput:
-    if "input" not in record:
-        raise CLIError(f'{where}: missing "input" for key {key!r}')
+    if "input" in record and "prompt" in record:
+        raise CLIError(
+            f'{where}: both "input" and "prompt" for key {key!r}; they are two names of '
+            "the request, give one"
+        )
+    name = "prompt" if "prompt" in record else "input"
+    if name not in record:
+        raise CLIError(f'{where}: missing "input" (or "prompt") for key {key!r}')
     system = record.get("system")
     if system is not None and not isinstance(system, str):
         raise CLIError(f'{where}: "system" must be a string, got {_json_type(system)}')
-    value = _from_json(where, record["input"], base_dir)
+    value = _from_json(where, record[name], base_dir)
     return _validated(where, key, value, system)
 
 
@@ -299,7 +375,8 @@ def _read_csv(name: str, data: bytes, base_dir: Path) -> RequestFile:
     if first is None:
         raise CLIError(f"{name}: the file is empty; it needs a header row with key,prompt")
     header_line, header = first
-    columns = _csv_columns(f"{name}:{header_line}", header)
+    columns, extra_columns = _csv_columns(f"{name}:{header_line}", header)
+    prompt = "prompt" if "prompt" in columns else "input"
     result = RequestFile(name)
     for number, row in rows:
         if not any(cell.strip() for cell in row):
@@ -317,25 +394,42 @@ def _read_csv(name: str, data: bytes, base_dir: Path) -> RequestFile:
         if not key:
             raise CLIError(f"{where}: the key column is empty")
         system = cells.get("system") or None
-        result.add(number, key, _validated(where, key, cells["prompt"], system))
+        extras = {column: row[index] for column, index in extra_columns.items()}
+        result.add(number, key, _validated(where, key, cells[prompt], system), extras)
     return result
 
 
-def _csv_columns(where: str, header: list[str]) -> dict[str, int]:
-    """``{column name: index}`` of the header row; a name given twice is an error."""
+def _csv_columns(where: str, header: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """``{column name: index}`` of the request columns of the header row, and of the
+    other (extra) columns; a name given twice is an error."""
     columns: dict[str, int] = {}
+    extras: dict[str, int] = {}
     for index, column in enumerate(header):
         name = column.strip().lower()
-        if name in columns and name in ("key", "prompt", "system"):
-            raise CLIError(f"{where}: the header names column {name!r} twice")
-        columns.setdefault(name, index)
-    for required in ("key", "prompt"):
-        if required not in columns:
-            raise CLIError(
-                f"{where}: missing column {required!r} "
-                f"(the header has: {', '.join(header) or 'nothing'})"
-            )
-    return columns
+        if name in _REQUEST_FIELDS:
+            if name in columns:
+                raise CLIError(f"{where}: the header names column {name!r} twice")
+            columns[name] = index
+        elif column.strip():  # an unnamed column (a trailing comma) carries nothing
+            if column in extras:
+                raise CLIError(f"{where}: the header names column {column!r} twice")
+            extras[column] = index
+    for column in extras:
+        _misspelt_field(where, column, columns)
+    if "input" in columns and "prompt" in columns:
+        raise CLIError(
+            f"{where}: both an 'input' and a 'prompt' column; they are two names of the "
+            "request, keep one"
+        )
+    has = f"(the header has: {', '.join(header) or 'nothing'})"
+    if "key" not in columns:
+        raise CLIError(
+            f"{where}: missing column 'key' {has}; or run the file as a table, each row "
+            "keyed by a hash of its columns: lmbatch run FILE --prompt '{prompt}'"
+        )
+    if "prompt" not in columns and "input" not in columns:
+        raise CLIError(f"{where}: missing column 'prompt' (or 'input') {has}")
+    return columns, extras
 
 
 def _numbered_rows(name: str, reader: Any) -> Iterator[tuple[int, list[str]]]:

@@ -1,23 +1,39 @@
-"""Writing results: one JSON line per key, to a file or stdout."""
+"""Writing results: one JSON line per key, to a file or stdout, or a CSV or Parquet table.
+
+The format follows the output file's suffix: ``.csv`` and ``.parquet`` (``.pq``) give a
+table with one row per key and the same fields as columns (nested ones as JSON text),
+written by the table sinks of :mod:`lmbatch._tables` that ``lmbatch run --prompt`` uses;
+anything else gives JSON lines. A request file's extra fields (see
+:mod:`lmbatch.cli._request_file`) come right after ``key``.
+"""
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import sqlite3
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from lmbatch._outputs import LMOutput
 from lmbatch._private import open_private
+from lmbatch._tables import (
+    BATCH_ROWS,
+    ColumnSpec,
+    SourceBatch,
+    TableSink,
+    file_sink,
+    optional_module,
+)
 from lmbatch.cli._errors import EXIT_ERROR, CLIError
-from lmbatch.cli._render import result_record, to_json
+from lmbatch.cli._render import RESULT_COLUMNS, result_record, to_json
 
 __all__ = ["ParkedResults", "ResultsSummary", "ResultsWriter"]
 
@@ -52,17 +68,59 @@ class ResultsSummary:
         return {"total": self.total, "outcomes": dict(self.outcomes)}
 
 
+_TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+class _TableOut:
+    """A CSV or Parquet results file: result records as rows, a batch at a time."""
+
+    def __init__(self, path: Path, extra_columns: Mapping[str, str]) -> None:
+        columns = [ColumnSpec(name, kind) for name, kind in extra_columns.items()]
+        columns += [ColumnSpec(name, kind) for name, kind in RESULT_COLUMNS.items()]
+        self.sink: TableSink = file_sink(path, columns)
+        self.rows: list[dict[str, Any]] = []
+        self.start = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.rows.append(record)
+        if len(self.rows) >= BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.rows:
+            return
+        rows = self.rows
+        new = {column.name: [row.get(column.name) for row in rows] for column in self.sink.columns}
+        self.sink.write(SourceBatch(self.start, [{"key": row["key"]} for row in rows]), new)
+        self.start += len(rows)
+        self.rows = []
+
+    def commit(self) -> None:
+        self._flush()
+        self.sink.finish()
+
+    def discard(self) -> None:
+        self.sink.abort()
+
+
 class ResultsWriter:
     """Writes result lines to ``path`` (atomically, on success) or to stdout.
 
+    A ``path`` ending in ``.csv`` or ``.parquet`` (``.pq``) gets a table of the same
+    fields instead; any other name gets JSON lines.
+
     Args:
         path: The results file, or None for stdout.
+        extra_columns: The request file's extra fields and their column types (see
+            :attr:`RequestFile.extra_columns`), when results carry them.
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, extra_columns: Mapping[str, str] | None = None) -> None:
         self.path = path
         self.summary = ResultsSummary()
         self.records: list[dict[str, Any]] = []
+        self.extra_columns = dict(extra_columns or {})
+        self.table_format = _TABLE_SUFFIXES.get(path.suffix.lower()) if path is not None else None
         self._partial = path.with_name(path.name + ".partial") if path is not None else None
 
     def check(self) -> None:
@@ -92,10 +150,32 @@ class ResultsWriter:
             raise CLIError(f"--output {path}: the folder {folder} is not writable")
         if path.exists() and not os.access(path, os.W_OK):
             raise CLIError(f"--output {path}: the file exists and is not writable")
+        self.carry(self.extra_columns)
+        if self.table_format == "parquet":
+            # ConfigError naming the lmbatch[data] extra, before anything is sent.
+            optional_module("pyarrow.parquet", f"--output {path} (a Parquet file)")
 
-    def _open(self) -> IO[str]:
+    def carry(self, extra_columns: Mapping[str, str]) -> None:
+        """Write the request file's extra fields too; refuse one named like a result field.
+
+        Raises:
+            CLIError: An extra field would overwrite a result field (exit status 2).
+        """
+        clashes = [name for name in extra_columns if name in RESULT_COLUMNS]
+        if clashes:
+            raise CLIError(
+                f"the request file has field(s) {', '.join(map(repr, clashes))}, which the "
+                "results would overwrite; rename them (every field besides key, input or "
+                "prompt, and system is carried into the results)"
+            )
+        self.extra_columns = dict(extra_columns)
+
+    def _open(self) -> IO[str] | _TableOut:
         if self._partial is None:
             return sys.stdout
+        if self.table_format is not None:
+            assert self.path is not None
+            return _TableOut(self.path, self.extra_columns)
         try:
             return open_private(self._partial, "w", encoding="utf-8")
         except OSError as exc:
@@ -132,7 +212,10 @@ class ResultsWriter:
         handle = self._open()
         try:
             for outcome, line in lines:
-                handle.write(line + "\n")
+                if isinstance(handle, _TableOut):
+                    handle.add(json.loads(line))
+                else:
+                    handle.write(line + "\n")
                 self.summary.count(outcome)
         except BaseException as exc:
             self._discard(handle)
@@ -140,9 +223,12 @@ class ResultsWriter:
             raise
         self._commit(handle)
 
-    def _write(self, handle: IO[str], key: str, output: LMOutput) -> None:
+    def _write(self, handle: IO[str] | _TableOut, key: str, output: LMOutput) -> None:
         record = result_record(key, output)
-        handle.write(to_json(record) + "\n")
+        if isinstance(handle, _TableOut):
+            handle.add(record)
+        else:
+            handle.write(to_json(record) + "\n")
         self.summary.add(output)
         if len(self.records) < 1000:  # kept for a results table, not for huge batches
             self.records.append(record)
@@ -155,16 +241,22 @@ class ResultsWriter:
                 exit_code=EXIT_ERROR,
             ) from None
 
-    def _discard(self, handle: IO[str]) -> None:
-        if self._partial is not None:
+    def _discard(self, handle: IO[str] | _TableOut) -> None:
+        if isinstance(handle, _TableOut):
+            handle.discard()
+        elif self._partial is not None:
             handle.close()
             self._partial.unlink(missing_ok=True)
 
-    def _commit(self, handle: IO[str]) -> None:
+    def _commit(self, handle: IO[str] | _TableOut) -> None:
         if self._partial is None or self.path is None:
+            assert not isinstance(handle, _TableOut)
             handle.flush()
             return
         try:
+            if isinstance(handle, _TableOut):
+                handle.commit()  # the sink writes OUT.partial, then renames it
+                return
             handle.close()
             os.replace(self._partial, self.path)
         except OSError as exc:
@@ -211,9 +303,10 @@ class ParkedResults:
             raise
         self._pending: list[tuple[bytes, str, bytes]] = []
 
-    def add(self, key: str, output: LMOutput) -> None:
-        """Park the result line of one key (each key once)."""
-        line = to_json(result_record(key, output))
+    def add(self, key: str, output: LMOutput, extra: Mapping[str, Any] | None = None) -> None:
+        """Park the result line of one key (each key once), with the request's extra
+        fields."""
+        line = to_json(result_record(key, output, extra))
         # Bytes, so that a key or text with a lone surrogate comes back exactly.
         self._pending.append((_blob(key), outcome_of(output), _blob(line)))
         if len(self._pending) >= self._BATCH:

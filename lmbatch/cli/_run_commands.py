@@ -22,12 +22,12 @@ from lmbatch._status import BatchInfo
 from lmbatch.cli._batch_commands import describe_submission, hyperparameters_from
 from lmbatch.cli._errors import (
     EXIT_INTERRUPTED,
-    EXIT_SOME_FAILED,
     CLIError,
     print_interrupted,
     reporting_errors,
 )
 from lmbatch.cli._estimate_command import CountWithVendorOption, MaxCostOption, dry_run
+from lmbatch.cli._exit_status import AllowFailuresOption, exit_for_failures
 from lmbatch.cli._generation import parse_assignments
 from lmbatch.cli._jobs_command import LabelOption, record_label
 from lmbatch.cli._options import (
@@ -129,14 +129,6 @@ ResubmitOption = Annotated[
 ]
 
 
-AllowFailuresOption = Annotated[
-    bool,
-    typer.Option(
-        "--allow-failures",
-        help=f"Exit 0 even when some keys failed (by default such a run exits "
-        f"{EXIT_SOME_FAILED}, after writing every result).",
-    ),
-]
 RetryOnOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -292,9 +284,7 @@ def _finish(
 
 def _exit_for_failures(writer: ResultsWriter, allow_failures: bool) -> None:
     """Exit with :data:`EXIT_SOME_FAILED` when some keys failed, unless allowed."""
-    failed = writer.summary.total - writer.summary.outcomes["ok"]
-    if failed and not allow_failures:
-        raise typer.Exit(EXIT_SOME_FAILED)
+    exit_for_failures(writer.summary, allow_failures)
 
 
 def _how_to_write_again(batch_id: str, output: Path | None) -> str:
@@ -343,9 +333,11 @@ def run_command(
     """Submit a file of requests, wait with a progress bar, and write the results.
 
     Results are written in the order of FILE, one JSON line per key (see "lmbatch results
-    --help"). Ctrl-C asks whether to cancel the batch or leave it running, and prints how
-    to pick it up again ("lmbatch wait ID -o OUT.jsonl"). The -o path is checked (its
-    folder must exist and be writable) before anything is sent.
+    --help"), or a table when -o ends in .csv or .parquet; every field of FILE besides
+    key, input/prompt and system is carried into the results, after the key. Ctrl-C asks
+    whether to cancel the batch or leave it running, and prints how to pick it up again
+    ("lmbatch wait ID -o OUT.jsonl"). The -o path is checked (its folder must exist and
+    be writable) before anything is sent.
 
     Running the same command again (same file, settings, provider and model) picks up
     the earlier job: batches already made are waited for, not paid for twice. Requests
@@ -366,8 +358,9 @@ def run_command(
 
         lmbatch run prompts.jsonl -p openai -m gpt-4.1-mini -P max_tokens=300 --dry-run
 
-    Tables (Parquet, CSV, JSONL): a prompt template per row; the input's columns are
-    carried through, the output format follows -o's suffix (.parquet, .csv, .jsonl):
+    Tables (Parquet, CSV, JSONL) with --prompt: a prompt template per row; the input's
+    columns are carried through, the output format follows -o's suffix (.parquet, .csv,
+    .jsonl):
 
         lmbatch run reviews.parquet --prompt 'Classify: {review}' -o out.parquet
     """
@@ -400,6 +393,7 @@ def run_command(
             requests = read_request_file(
                 file, file_format.value if file_format else None, allow_path or ()
             )
+            writer.carry(requests.extra_columns)
             hyperparameters = hyperparameters_from(param, schema)
             if dry_run_only:
                 dry_run(
@@ -441,6 +435,11 @@ def run_command(
                 fresh=fresh,
                 max_cost=max_cost,
                 json_output=json_output,
+                label=label,
+                retry_on=retry_on or (),
+                treat_as_error=treat_as_error or (),
+                allow_failures=allow_failures,
+                describe_round=describe_round,
             )
             return
         # Results are parked on disk as they are read (beside the job store's spool),
@@ -478,7 +477,7 @@ def run_command(
                     treat_as_error=treat_as_error or (),
                     on_resubmit=resubmitting,
                 ):
-                    parked.add(key, result)
+                    parked.add(key, result, requests.extras.get(key))
             assert waiter.batch_id is not None
             info = waiter.progress.last_info or await ops.info(waiter.batch_id)
             return waiter.batch_id, info
@@ -508,13 +507,18 @@ def wait_command(
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     on_interrupt: OnInterruptOption = OnInterrupt.LEAVE,
     no_progress: NoProgressOption = False,
+    allow_failures: AllowFailuresOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Wait for a batch with a progress bar; with -o, write its results when it ends.
 
     This is how to resume after leaving "lmbatch run" with Ctrl-C, or to follow a batch
-    made by "lmbatch submit".
+    made by "lmbatch submit". The -o suffix picks the format: .csv or .parquet for a
+    table, else JSON lines.
+
+    Exit status with -o: 0 when every key is ok; 3 when some failed (every result is
+    still written; --allow-failures makes it 0).
 
     Examples:
 
@@ -556,6 +560,7 @@ def wait_command(
             raise typer.Exit(waiter.interrupted(json_output)) from None
         if writer is not None:
             _finish(writer, batch_id, info, json_output)
+            _exit_for_failures(writer, allow_failures)
         elif json_output:
             print(to_json({"id": batch_id, "status": info["status"].value}))
         else:
@@ -570,6 +575,7 @@ def resume_command(
     poll_interval: PollIntervalOption = 10.0,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     no_progress: NoProgressOption = False,
+    allow_failures: AllowFailuresOption = False,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -577,7 +583,11 @@ def resume_command(
 
     Submits the batches of the job that were never submitted, checks those whose
     submission may or may not have reached the provider (never paying twice), waits
-    with a progress bar and writes one JSON line per key.
+    with a progress bar and writes one JSON line per key (a .csv or .parquet -o gives a
+    table). Each resubmission round is announced, and listed under "rounds" with --json.
+
+    Exit status: 0 when every key is ok; 3 when some failed (every result is still
+    written; --allow-failures makes it 0).
 
     Examples:
 
@@ -589,6 +599,12 @@ def resume_command(
         writer = ResultsWriter(output)
         writer.check()
 
+        rounds: list[ResubmissionRound] = []
+
+        def resubmitting(resubmission: ResubmissionRound) -> None:
+            rounds.append(resubmission)
+            display.console.print(describe_round(resubmission))
+
         async def resume_job() -> dict[str, LMOutput]:
             with display:
                 return await resume(
@@ -598,6 +614,7 @@ def resume_command(
                     max_status_check_interval=max(poll_interval, MAX_POLL_INTERVAL),
                     timeout=_limit(timeout),
                     on_progress=display.update,
+                    on_resubmit=resubmitting,
                     **settings,
                 )
 
@@ -610,8 +627,9 @@ def resume_command(
             stderr_console().print(f"{job_id}: {status}; {writer.summary.describe()}")
         elif json_output:
             summary = {"id": job_id, "status": status, "output": str(writer.path)}
-            print(to_json({**summary, **writer.summary.as_json()}))
+            print(to_json({**summary, **writer.summary.as_json(), "rounds": rounds}))
         else:
             stderr_console().print(
                 f"{job_id}: {status}; wrote {writer.summary.describe()} to {writer.path}"
             )
+        _exit_for_failures(writer, allow_failures)

@@ -8,14 +8,16 @@ on stdout without ``-o``). Memory stays flat: the table is read twice, a batch a
 and the outcomes are parked on disk.
 
 Table mode is chosen by ``--prompt``, ``--prompt-file``, ``--system`` or
-``--key-column``, by a Parquet input, or by a ``.parquet``/``.csv`` output. Without
-``--prompt``, a ``prompt`` column is the prompt; without ``--key-column``, a ``key``
-column is the key, else a hash of the row.
+``--key-column``, or by a Parquet input; a CSV or JSONL request file is run as one (its
+results file, in the format of ``-o``, carries its extra columns, see
+:mod:`lmbatch.cli._results_file`). Without ``--prompt``, a ``prompt`` column is the
+prompt; without ``--key-column``, a ``key`` column is the key, else a hash of the row.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,11 +25,14 @@ from typing import Annotated, Any
 import typer
 
 from lmbatch._errors import ValidationError
+from lmbatch._jobs._resubmit_policy import ResubmissionRound
 from lmbatch._map import MapSpec, run_map
 from lmbatch._operations import BatchOperations
 from lmbatch._outputs import LMOutput
 from lmbatch._tables import TableSource, file_sink, file_source, format_of
 from lmbatch.cli._errors import CLIError
+from lmbatch.cli._exit_status import exit_for_failures
+from lmbatch.cli._jobs_command import record_label
 from lmbatch.cli._progress import stderr_console
 from lmbatch.cli._render import to_json
 from lmbatch.cli._results_file import ResultsSummary
@@ -84,8 +89,6 @@ KeyColumnOption = Annotated[
     ),
 ]
 
-_TABLE_OUTPUTS = (".parquet", ".pq", ".csv")
-
 
 @dataclass
 class TableRun:
@@ -106,7 +109,6 @@ def wants_table(
         or system is not None
         or key_column is not None
         or Path(file).suffix.lower() in (".parquet", ".pq")
-        or (output is not None and output.suffix.lower() in _TABLE_OUTPUTS)
     )
 
 
@@ -168,24 +170,41 @@ def run_table(
     fresh: bool,
     max_cost: str | None,
     json_output: bool,
+    label: str | None = None,
+    retry_on: Sequence[str] = (),
+    treat_as_error: Sequence[str] = (),
+    allow_failures: bool = False,
+    describe_round: Callable[[ResubmissionRound], str] | None = None,
 ) -> None:
     """Run the table's job with a progress bar, then write its rows with their results.
 
-    ``waiter`` is the command's ``_Waiter`` (progress display and Ctrl-C handling).
+    ``waiter`` is the command's ``_Waiter`` (progress display and Ctrl-C handling);
+    ``label`` names the job (``lmbatch jobs``); ``retry_on``, ``treat_as_error`` and
+    ``allow_failures`` are the request-file run's. Exits 3 when some rows failed,
+    after writing every row, unless ``allow_failures``.
     """
     summary = ResultsSummary()
-    label = table.source.label
+    source_label = table.source.label
+    rounds: list[ResubmissionRound] = []
 
     def counted(_key: str, output: LMOutput) -> None:
         summary.add(output)
 
+    def resubmitting(resubmission: ResubmissionRound) -> None:
+        rounds.append(resubmission)
+        if describe_round is not None:
+            waiter.progress.console.print(describe_round(resubmission))
+
     async def run(ops: BatchOperations) -> tuple[str, Any, Any]:
         def submitted(batch_id: str, created: bool) -> None:
             waiter.batch_id = batch_id
+            record_label(ops, batch_id, label, source_label)
             if created:
                 kind = "job" if batch_id.startswith("lmbjob_") else "batch"
                 model = f" ({ops.model})" if ops.model else ""
-                message = f"submitted the rows of {label} to {ops.name}{model}: {kind} {batch_id}"
+                message = (
+                    f"submitted the rows of {source_label} to {ops.name}{model}: {kind} {batch_id}"
+                )
             else:
                 message = f"picked up the earlier job for these rows: {batch_id}"
             stderr_console().print(message)
@@ -206,6 +225,9 @@ def run_table(
                 resubmit=resubmit,
                 reuse=not fresh,
                 max_cost=max_cost,
+                retry_on=retry_on,
+                treat_as_error=treat_as_error,
+                on_resubmit=resubmitting,
             )
         assert waiter.batch_id is not None
         info = waiter.progress.last_info or await ops.info(waiter.batch_id)
@@ -222,9 +244,10 @@ def run_table(
         console.print(f"{batch_id}: {status}; {summary.describe()}")
     elif json_output:
         report = {"id": batch_id, "status": status, "output": str(table.output)}
-        print(to_json({**report, **summary.as_json()}))
+        print(to_json({**report, **summary.as_json(), "rounds": rounds}))
     else:
         console.print(
-            f"{batch_id}: {status}; {summary.describe()}; wrote the rows of {label} "
+            f"{batch_id}: {status}; {summary.describe()}; wrote the rows of {source_label} "
             f"to {table.output}"
         )
+    exit_for_failures(summary, allow_failures)

@@ -17,6 +17,12 @@ Fixtures (any of them can be overridden by a ``conftest.py`` fixture of the same
 * ``openapi_mock`` (session scope): starts a spec-driven mock server (Prism) for an
   OpenAPI file and returns its URL; see :func:`find_prism`.
 
+* ``cassette_target``: where a cassette test sends its requests (a
+  :class:`~lmbatch.testing.cassettes.CassetteTarget`: the vendor's URL in replay, the
+  emulator or the live API when recording), built from the ``cassette_vendor`` fixture
+  a provider's ``conftest.py`` defines (a
+  :class:`~lmbatch.testing.cassettes.CassetteVendor`).
+
 And, for tests marked ``@pytest.mark.vcr`` whose ``vcr_config`` comes from
 :func:`lmbatch.testing.cassettes.vcr_config_for` (other cassette tests are left alone):
 
@@ -42,12 +48,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 if TYPE_CHECKING:
+    from lmbatch.testing.cassettes import CassetteTarget, CassetteVendor
     from lmbatch.testing.emulator import Emulator, EmulatorSettings
     from lmbatch.testing.proxy import HostileProxy
 
 __all__ = [
     "REQUIRE_MOCK_SERVER_ENV",
     "cassette_fully_played",
+    "cassette_target",
+    "cassette_vendor",
     "emulator",
     "emulator_server",
     "emulator_settings",
@@ -237,6 +246,34 @@ def openapi_mock(
 # -------------------------------------------------------------------------- cassettes
 
 
+@pytest.fixture
+def cassette_vendor() -> CassetteVendor:
+    """The provider's cassette set-up: a ``conftest.py`` beside the cassette tests defines it.
+
+    Raises:
+        pytest.UsageError: No ``conftest.py`` overrides it.
+    """
+    raise pytest.UsageError(
+        "cassette_target needs a `cassette_vendor` fixture returning a "
+        "lmbatch.testing.cassettes.CassetteVendor (define it in the tests' conftest.py)"
+    )
+
+
+@pytest.fixture
+def cassette_target(
+    cassette_vendor: CassetteVendor, request: pytest.FixtureRequest
+) -> Iterator[CassetteTarget]:
+    """Where a cassette test sends its requests, by pytest-recording's ``--record-mode``.
+
+    Replay (``none``, the default): the vendor's URL with a dummy key, answered by the
+    cassette. Recording: a fresh emulator (stopped after the test), or the live API when
+    the vendor's ``live_key_variable`` is set.
+    """
+    record_mode = str(request.getfixturevalue("record_mode"))  # pytest-recording's
+    with cassette_vendor.target(record_mode) as target:
+        yield target
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     """pytest-recording hook: register lmbatch's matcher and serializer on each VCR.
@@ -281,6 +318,27 @@ def cassette_fully_played(request: pytest.FixtureRequest) -> Iterator[None]:
         f"cassette {cassette._path} was not fully played; unplayed: {unplayed[:5]}",
         pytrace=False,
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> None:
+    """Before pytest-recording loads an lmbatch cassette for ``--record-mode=rewrite``,
+    delete it, so the test records it anew.
+
+    pytest-recording deletes ``<name>.<serializer>`` (``.lmbatch_yaml``), not the
+    ``.yaml`` file lmbatch's config names, then records as ``new_episodes``: without this,
+    a rewrite would replay the old cassette and append to it.
+    """
+    if fixturedef.argname != "vcr" or request.getfixturevalue("record_mode") != "rewrite":
+        return
+    if not _lmbatch_cassette_test(request):
+        return
+    from lmbatch.testing.cassettes import CASSETTE_SUFFIX
+
+    directory = Path(str(request.getfixturevalue("vcr_cassette_dir")))
+    name = str(request.getfixturevalue("default_cassette_name"))
+    path = directory / (name if name.endswith(CASSETTE_SUFFIX) else name + CASSETTE_SUFFIX)
+    path.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

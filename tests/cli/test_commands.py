@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -661,3 +662,12 @@ def test_list_shows_the_job_id_of_each_batch(lmbatch: Invoke, prompts: Path) -> 
     listed = lmbatch("list", "-p", "fake")
     line = next(line for line in listed.stdout.splitlines() if batch_id in line)
     assert job in line
+
+
+def test_demo_without_the_emulator_says_what_to_install(
+    lmbatch: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "lmbatch.testing.emulator", None)  # not installed
+    outcome = lmbatch("demo")
+    assert outcome.exit_code == 2
+    assert "pip install lmbatch-openai 'lmbatch[emulator]'" in outcome.stderr

@@ -144,6 +144,28 @@ async def test_resume_from_the_store_alone(
     assert not store.spool_dir(job_id).exists()
 
 
+async def test_resume_announces_each_resubmission_round(
+    backend: FakeBackend, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops = ops_for(backend, store)
+    requests = {"fine": "hello", "late": "x [[lmbatch:expire]]"}
+    backend.fail_next("submit", RateLimitError("slow down", provider="fake", status_code=429))
+    with pytest.raises(RateLimitError):
+        await ops.create(requests)
+    job_id = store.list_jobs()[0].job_id
+    monkeypatch.setattr("lmbatch.testing._fake.default_backend", backend)
+    rounds: list[lmbatch.ResubmissionRound] = []
+    results = await lmbatch.resume(
+        job_id, store=store, status_check_interval=0, resubmit=1, on_resubmit=rounds.append
+    )
+    assert results["late"].error is not None  # expired again in round 2
+    (resubmitted,) = rounds
+    assert resubmitted["round"] == 2
+    assert resubmitted["parent_job_id"] == job_id
+    assert resubmitted["requests"] == 1
+    assert resubmitted["reasons"] == {"expired": 1}
+
+
 async def test_resume_of_unknown_job(store: JobStore) -> None:
     with pytest.raises(BatchNotFoundError):
         await lmbatch.resume("lmbjob_nope", store=store)

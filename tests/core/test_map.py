@@ -62,7 +62,7 @@ async def test_rows_come_back_in_order_with_their_columns_and_the_results(
     assert out[1]["text"] == "echo: Review: Broke on day one"
     assert out[2]["stars"] is None
     assert all(row["ok"] and row["error"] is None for row in out)
-    assert out[0]["finish_reason"] == "end_turn"  # the vendor's stop reason
+    assert out[0]["finish_reason"] == "stop"  # normalised: the fake's "end_turn"
     assert out[0]["model"] == "fake-model"
     assert out[0]["input_tokens"] == 3  # the fake counts the words sent
 

@@ -294,3 +294,47 @@ def test_lmbatch_emulator_serves_every_installed_vendor(
     assert "Anthropic base_url http://127.0.0.1:8089," in banner
     (settings,) = served
     assert settings.endpoint_faults == [EndpointFault("ping", 503, provider="ping")]
+
+
+class DeclaredPingEmulator(EmulatorVendor[None]):
+    """A vendor that only declares its bearer auth and its error envelope."""
+
+    name = "declared"
+    path_prefixes = ("/declared/",)
+    operations = frozenset({"ping"})
+    bearer_auth_message = "No key"
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/declared/ping", self.ping, methods=["GET"])]
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return {"problem": {"status": status, "text": message}}
+
+    async def ping(self, request: Request) -> Response:
+        async def action() -> Response:
+            return JSONResponse({"answer": "pong"})
+
+        return await self.guarded(request, "ping", action)
+
+
+def test_bearer_auth_and_the_error_shape_are_declarations(
+    plugins: Callable[[str, object], None],
+) -> None:
+    plugins("lmbatch-declared", _plugin(DeclaredPingEmulator))
+    with Emulator() as emu:
+        url = emu.base_url + "/declared/ping"
+        ok = httpx.get(url, headers={"Authorization": "Bearer k"})
+        denied = httpx.get(url, headers={"Authorization": "Basic k"})
+        emu.faults.add(EndpointFault("ping", 429, nth=1, provider="declared"))
+        limited = httpx.get(url, headers={"Authorization": "Bearer k"})
+    with Emulator(EmulatorSettings(require_auth=False)) as open_emu:
+        keyless = httpx.get(open_emu.base_url + "/declared/ping")
+    assert ok.json() == {"answer": "pong"}
+    assert (denied.status_code, denied.json()) == (
+        401,
+        {"problem": {"status": 401, "text": "No key"}},
+    )
+    assert limited.status_code == 429
+    assert limited.json() == {"problem": {"status": 429, "text": "Request refused"}}
+    assert limited.headers["retry-after"] == "0"
+    assert keyless.json() == {"answer": "pong"}

@@ -40,6 +40,7 @@ def test_quick_benchmark_run_prints_the_table_and_writes_json(tmp_path: Path) ->
         assert f"| {expected} |" in completed.stdout
     assert any(name.startswith("memory above baseline") for name in names)
     assert any(name.startswith("memory above baseline, Anthropic create") for name in names)
+    assert any(name.startswith("worker") for name in names)  # lmbatch worker throughput
     for result in report["results"]:
         assert result["ours"] > 0, result["name"]
     # The import benchmark also checks that no vendor SDK is imported along the way.

@@ -113,7 +113,7 @@ def test_lmbatch_run_of_a_100k_row_parquet_table_streams_in_and_out() -> None:
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     growth = report["peak_mb"] - report["baseline_mb"]
     print(f"lmbatch run, 100,000-row Parquet table: peak {growth:.1f} MB above baseline")
-    assert report["exit_code"] == 0
+    assert report["exit_code"] == 3  # every row written; some failed (the 200)
     assert report["written"] == 100_000
     assert report["in_order"] == 1
     assert report["types_kept"] == 1

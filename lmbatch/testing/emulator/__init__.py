@@ -34,7 +34,7 @@ from lmbatch.testing.emulator._app import create_app
 from lmbatch.testing.emulator._faults import FaultPlan, ResultsTamper, TamperAction
 from lmbatch.testing.emulator._http import has_bearer_key, retry_headers
 from lmbatch.testing.emulator._ids import base62_id, hex_id
-from lmbatch.testing.emulator._jobs import Job, runnable_prefix, write_result_line
+from lmbatch.testing.emulator._jobs import Job, RunProgress, runnable_prefix, write_result_line
 from lmbatch.testing.emulator._registry import installed_vendors
 from lmbatch.testing.emulator._responder import (
     REFUSE_MARK,
@@ -65,6 +65,7 @@ __all__ = [
     "Mode",
     "RequestRejected",
     "ResultsTamper",
+    "RunProgress",
     "TamperAction",
     "all_text",
     "base62_id",

@@ -20,7 +20,7 @@ from typing import Any
 
 from lmbatch._keys import strip_job_tag
 from lmbatch.testing.emulator._faults import FaultPlan
-from lmbatch.testing.emulator._jobs import Job
+from lmbatch.testing.emulator._jobs import Job, RunProgress
 from lmbatch.testing.emulator._registry import installed_vendors, remember
 from lmbatch.testing.emulator._settings import EmulatorSettings
 from lmbatch.testing.emulator._vendor import EmulatorVendor
@@ -119,6 +119,10 @@ class EmulatorState:
     def now(self) -> float:
         """The emulated vendor's clock (this machine's, shifted by ``clock_offset``)."""
         return time.time() + self.settings.clock_offset
+
+    def run_progress(self) -> RunProgress:
+        """A new batch's `RunProgress`, as ``progress_steps`` sets it."""
+        return RunProgress(self.settings.progress_steps)
 
     async def slow_create(self) -> None:
         """Spend half of ``create_delay`` (called before and after a batch is made)."""

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from lmbatch.testing.emulator._guard import tampered
+from lmbatch.testing.emulator._http import has_bearer_key, retry_headers
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -70,6 +71,9 @@ class EmulatorVendor(Generic[OptionsT]):
             `ResultsTamper` name them.
         options_class: Class of the vendor's options (limits...), called with the
             keywords given in `EmulatorSettings.vendor_options`; ``None``: no options.
+        bearer_auth_message: Set by a vendor whose API takes ``Authorization: Bearer
+            <key>``: the default `auth_error` refuses a request without one (when the
+            emulator requires keys) with a 401 saying this.
         state: The emulator state this instance serves.
         options: This instance's options (``None`` without an ``options_class``).
     """
@@ -80,6 +84,7 @@ class EmulatorVendor(Generic[OptionsT]):
     path_prefixes: ClassVar[tuple[str, ...]] = ()
     operations: ClassVar[frozenset[str]] = frozenset()
     options_class: Callable[..., Any] | None = None
+    bearer_auth_message: ClassVar[str | None] = None
 
     def __init__(self, state: EmulatorState, options: OptionsT) -> None:
         self.state = state
@@ -98,12 +103,32 @@ class EmulatorVendor(Generic[OptionsT]):
     def error_response(self, status: int, message: str | None = None) -> Response:
         """An HTTP error in the vendor's shape (status, error envelope, request-id header).
 
+        The default sends `error_body` as JSON (``retry-after: 0`` on a 429), its message
+        ``"Emulated fault"`` for a 5xx and ``"Request refused"`` otherwise when none is
+        given: a vendor whose errors are just a JSON envelope declares `error_body` only.
+
         Args:
             status: HTTP status.
             message: Human-readable message; ``None``: the vendor's usual one for ``status``.
 
         Returns:
             The response.
+        """
+        from starlette.responses import JSONResponse
+
+        text = message or ("Emulated fault" if status >= 500 else "Request refused")
+        body = self.error_body(status, text)
+        return JSONResponse(body, status_code=status, headers=retry_headers(status))
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        """The vendor's JSON error envelope, for the default `error_response`.
+
+        Args:
+            status: HTTP status.
+            message: Human-readable message.
+
+        Returns:
+            The JSON object to send.
         """
         raise NotImplementedError
 
@@ -123,7 +148,8 @@ class EmulatorVendor(Generic[OptionsT]):
 
         Called first for every guarded operation: check the API-key header when
         ``self.state.settings.require_auth`` is set, and any header the vendor always
-        requires. The default accepts everything.
+        requires. The default checks a bearer key when `bearer_auth_message` is set, and
+        accepts everything otherwise.
 
         Args:
             request: The incoming request.
@@ -131,7 +157,11 @@ class EmulatorVendor(Generic[OptionsT]):
         Returns:
             The refusal, or ``None`` to go on.
         """
-        return None
+        if self.bearer_auth_message is None or not self.state.settings.require_auth:
+            return None
+        return (
+            None if has_bearer_key(request) else self.error_response(401, self.bearer_auth_message)
+        )
 
     def jobs(self) -> Iterable[Job]:
         """This vendor's batches, for the host's lifecycle driving (default: none)."""

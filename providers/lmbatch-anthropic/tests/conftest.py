@@ -8,8 +8,7 @@ fresh one per test, two status checks per lifecycle step.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 import yaml
 from lmbatch_anthropic import AnthropicBatchOperations
 
-from lmbatch.testing.cassettes import DUMMY_API_KEY, vcr_config_for
+from lmbatch.testing.cassettes import DUMMY_API_KEY, CassetteVendor
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -35,6 +34,15 @@ DUMMY_KEY = DUMMY_API_KEY
 MODEL = "claude-sonnet-4-5"
 #: Polls per lifecycle step: 2, so a new batch is still in progress at its first check.
 POLLS_PER_STEP = 2
+#: Recorded against the emulator (or live with ``LMBATCH_LIVE_ANTHROPIC_KEY``), stored as
+#: Anthropic's own traffic.
+CASSETTE_VENDOR = CassetteVendor(
+    provider=AnthropicBatchOperations,
+    origin=VENDOR_ORIGIN,
+    live_key_variable=LIVE_KEY_VARIABLE,
+    options={"model": MODEL},
+    emulator_settings={"mode": "polls", "polls_per_step": POLLS_PER_STEP},
+)
 
 
 @pytest.fixture(autouse=True)
@@ -45,65 +53,21 @@ def _no_ambient_anthropic_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def cassette_vendor() -> CassetteVendor:
+    """Anthropic's cassette set-up (for the plugin's ``cassette_target``)."""
+    return CASSETTE_VENDOR
+
+
+@pytest.fixture
 def vcr_config() -> dict[str, Any]:
     """VCR settings for Anthropic cassettes (no record_mode: ``--record-mode`` decides)."""
-    return vcr_config_for(VENDOR_ORIGIN)
+    return CASSETTE_VENDOR.vcr_config()
 
 
 @pytest.fixture(scope="module")
 def vcr_cassette_dir() -> str:
     """Every Anthropic cassette lives in ``cassettes/`` beside these tests."""
     return str(CASSETTES)
-
-
-@dataclass
-class CassetteTarget:
-    """Where cassette tests send their requests.
-
-    Attributes:
-        base_url: ``https://api.anthropic.com`` for replay and live recording, the
-            emulator's URL when recording against it.
-        api_key: The dummy key, or the live key when recording live.
-        emulator: The running emulator when recording against it, else None.
-    """
-
-    base_url: str
-    api_key: str
-    emulator: Emulator | None = None
-
-    @property
-    def live(self) -> bool:
-        """Whether requests reach the real API (live recording)."""
-        return self.emulator is None and self.api_key != DUMMY_KEY
-
-    def operations(self, **options: Any) -> AnthropicBatchOperations:
-        """A provider instance aimed at this target, with a private in-memory store."""
-        options.setdefault("model", MODEL)
-        return AnthropicBatchOperations(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            max_retries=0,
-            store=":memory:",
-            **options,
-        )
-
-
-@pytest.fixture
-def cassette_target(record_mode: str) -> Iterator[CassetteTarget]:
-    """Replay (default): the vendor URL with a dummy key, served by the cassette.
-
-    ``--record-mode=once`` (or any recording mode): the emulator, or the live API when
-    ``LMBATCH_LIVE_ANTHROPIC_KEY`` is set.
-    """
-    if record_mode == "none":
-        yield CassetteTarget(VENDOR_ORIGIN, DUMMY_KEY)
-        return
-    live_key = os.environ.get(LIVE_KEY_VARIABLE)
-    if live_key:
-        yield CassetteTarget(VENDOR_ORIGIN, live_key)
-        return
-    with Emulator(EmulatorSettings(mode="polls", polls_per_step=POLLS_PER_STEP)) as emulator:
-        yield CassetteTarget(emulator.anthropic_base_url, DUMMY_KEY, emulator)
 
 
 @pytest.fixture

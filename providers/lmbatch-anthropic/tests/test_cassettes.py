@@ -13,8 +13,7 @@ import pytest
 from lmbatch_anthropic import AnthropicBatchOperations
 
 from lmbatch import BatchStatus, Message
-
-from .conftest import CassetteTarget
+from lmbatch.testing.cassettes import CassetteTarget
 
 pytestmark = [pytest.mark.vcr, pytest.mark.timeout(120)]
 

@@ -41,10 +41,8 @@ from lmbatch.provider import (
     BatchInfo,
     BatchOperations,
     BatchPage,
-    BatchStatus,
     ConfigError,
     Hyperparameters,
-    LMOutput,
     Message,
     PreparedBatch,
     ProviderError,
@@ -105,10 +103,6 @@ INLINE_LIMITS = ProviderLimits(
 #: Pages of the batch list read when looking for the batch of an interrupted create.
 MAX_SEARCH_PAGES = 50
 _JSONL = "application/jsonl"
-_CANCELLED_OR_EXPIRED = {
-    BatchStatus.CANCELLED: ("cancelled", "the batch was cancelled before this request ran"),
-    BatchStatus.EXPIRED: ("expired", "the batch expired (48 h) before this request ran"),
-}
 
 
 class GeminiBatchOperations(BatchOperations):
@@ -131,6 +125,10 @@ class GeminiBatchOperations(BatchOperations):
     base_url_env: ClassVar[str | None] = BASE_URL_ENV
     marks_create_start: ClassVar[bool] = True
     limits = FILE_LIMITS
+    #: Gemini writes a result only for a request that ran: one a cancelled or expired
+    #: batch never ran has none, and core reports it ``cancelled`` / ``expired`` by the
+    #: batch's end.
+    result_line_states: ClassVar[frozenset[str]] = frozenset({"succeeded", "errored"})
     #: Batch mode costs half the standard price; cached input is billed at the normal
     #: cache price (the discount does not stack).
     batch_discount: ClassVar[float] = 0.5
@@ -328,23 +326,15 @@ class GeminiBatchOperations(BatchOperations):
         self, info: BatchInfo, context: dict[str, Any]
     ) -> AsyncIterator[ResultRecord]:
         raw = info["raw"]
-        seen: set[str] = set()
         inline = _inline_results(raw)
         if inline is not None:
             for position, entry in enumerate(inline):
-                record = decode_entry(entry, position, context, self.name)
-                if record.custom_id is not None:
-                    seen.add(record.custom_id)
-                yield record
+                yield decode_entry(entry, position, context, self.name)
         else:
             file_name = _responses_file(raw)
             if file_name is not None:
                 async for record in self._file_records(info["id"], file_name, context):
-                    if record.custom_id is not None:
-                        seen.add(record.custom_id)
                     yield record
-        for record in self._unrun(info, seen):
-            yield record
 
     async def _file_records(
         self, batch_id: str, file_name: str, context: dict[str, Any]
@@ -378,41 +368,6 @@ class GeminiBatchOperations(BatchOperations):
                 continue
             self._download_prefix = prefix
             return
-
-    def _unrun(self, info: BatchInfo, seen: set[str]) -> list[ResultRecord]:
-        """Outcomes of the requests a cancelled or expired batch never ran.
-
-        Gemini writes no result for them, and core would report them ``missing`` (to be
-        resubmitted): they are reported ``cancelled`` / ``expired`` instead, for the
-        batches the job store holds as a chunk's own (an adopted batch not yet proven its
-        chunk's gets nothing made up: its results alone must prove it).
-        """
-        outcome = _CANCELLED_OR_EXPIRED.get(info["status"])
-        if outcome is None:
-            return []
-        found = self.store.find_batch(
-            info["id"], provider=self.name, endpoint=self.endpoint_identity
-        )
-        if found is None:
-            return []
-        job, index = found
-        adoption = self.store.adoption(job.job_id, index)
-        if adoption is not None and not adoption[1]:
-            return []  # adopted after an interrupted create, not yet proven the chunk's
-        kind, message = outcome
-        return [
-            ResultRecord(
-                custom_id,
-                LMOutput.failure(
-                    kind,  # type: ignore[arg-type]
-                    message,
-                    code=f"batch_{kind}",
-                    provider=self.name,
-                ),
-            )
-            for custom_id, _ in self.store.iter_keys(job.job_id, index)
-            if custom_id not in seen
-        ]
 
     async def list_batches_page(self, cursor: str | None) -> BatchPage:
         params: dict[str, Any] = {"pageSize": self.gemini_settings.list_page_size}

@@ -7,9 +7,7 @@ Gemini vendor (registered through the emulator hook) under ``/gemini``.
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 from lmbatch_gemini import GeminiBatchOperations
 from lmbatch_gemini._emulator import GeminiEmulator
 
-from lmbatch.testing.cassettes import FILTERED_HEADERS, vcr_config_for
+from lmbatch.testing.cassettes import CassetteVendor
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
 
 #: A key that is never valid anywhere.
@@ -35,6 +33,17 @@ LIVE_KEY_VARIABLE = "LMBATCH_LIVE_GEMINI_KEY"
 KEY_HEADER = "x-goog-api-key"
 #: Where the emulator serves the Gemini API (its root for clients).
 EMULATED_ROOT = "/gemini"
+#: Recorded against the emulator's ``/gemini`` (ids numbered from the start), or live
+#: with ``LMBATCH_LIVE_GEMINI_KEY``; stored as Google's own traffic.
+CASSETTE_VENDOR = CassetteVendor(
+    provider=GeminiBatchOperations,
+    origin=VENDOR_ORIGIN,
+    emulated_root=EMULATED_ROOT,
+    live_key_variable=LIVE_KEY_VARIABLE,
+    key_headers=(KEY_HEADER,),
+    options={"model": MODEL},
+    emulator_settings={"mode": "polls", "polls_per_step": POLLS_PER_STEP, "sequential_ids": True},
+)
 
 
 @pytest.fixture(autouse=True)
@@ -87,85 +96,22 @@ async def ops(make_ops: Any) -> GeminiBatchOperations:
 
 
 @pytest.fixture
+def cassette_vendor() -> CassetteVendor:
+    """Gemini's cassette set-up (for the plugin's ``cassette_target``)."""
+    return CASSETTE_VENDOR
+
+
+@pytest.fixture
 def vcr_config() -> dict[str, Any]:
     """VCR settings for Gemini cassettes (no record_mode: ``--record-mode`` decides).
 
     The emulator serves Gemini under ``/gemini``: recorded URIs lose that prefix with the
     local origin, so cassettes read (and replay) as Google's own traffic.
     """
-    config = vcr_config_for(VENDOR_ORIGIN, filter_headers=[*sorted(FILTERED_HEADERS), KEY_HEADER])
-    rewrite, scrub = config["before_record_request"], config["before_record_response"]
-
-    def before_record_request(request: Any) -> Any:
-        request = rewrite(request)
-        request.uri = request.uri.replace(VENDOR_ORIGIN + EMULATED_ROOT, VENDOR_ORIGIN)
-        return request
-
-    def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
-        response = scrub(response)
-        body = response.get("body") or {}
-        if isinstance(body.get("string"), bytes):
-            root = (VENDOR_ORIGIN + EMULATED_ROOT).encode()
-            body["string"] = body["string"].replace(root, VENDOR_ORIGIN.encode())
-        return response
-
-    config["before_record_request"] = before_record_request
-    config["before_record_response"] = before_record_response
-    return config
+    return CASSETTE_VENDOR.vcr_config()
 
 
 @pytest.fixture(scope="module")
 def vcr_cassette_dir() -> str:
     """Every Gemini cassette lives in ``cassettes/`` beside these tests."""
     return str(CASSETTES)
-
-
-@dataclass
-class CassetteTarget:
-    """Where cassette tests send their requests.
-
-    Attributes:
-        base_url: Google's API root for replay and live recording, the emulator's when
-            recording against it.
-        api_key: The dummy key, or the live key when recording live.
-        emulator: The running emulator when recording against it, else None.
-    """
-
-    base_url: str
-    api_key: str
-    emulator: Emulator | None = None
-
-    @property
-    def live(self) -> bool:
-        """Whether requests reach the real API (live recording)."""
-        return self.emulator is None and self.api_key != DUMMY_KEY
-
-    def operations(self, **options: Any) -> GeminiBatchOperations:
-        """A provider instance aimed at this target, with a private in-memory store."""
-        options.setdefault("model", MODEL)
-        return GeminiBatchOperations(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            max_retries=0,
-            store=":memory:",
-            **options,
-        )
-
-
-@pytest.fixture
-def cassette_target(record_mode: str) -> Iterator[CassetteTarget]:
-    """Replay (default): Google's root with a dummy key, served by the cassette.
-
-    ``--record-mode=once`` (or any recording mode): the Gemini emulator, or the live API
-    when ``LMBATCH_LIVE_GEMINI_KEY`` is set.
-    """
-    if record_mode == "none":
-        yield CassetteTarget(VENDOR_ORIGIN, DUMMY_KEY)
-        return
-    live_key = os.environ.get(LIVE_KEY_VARIABLE)
-    if live_key:
-        yield CassetteTarget(VENDOR_ORIGIN, live_key)
-        return
-    settings = EmulatorSettings(mode="polls", polls_per_step=POLLS_PER_STEP, sequential_ids=True)
-    with Emulator(settings) as running:
-        yield CassetteTarget(running.gemini_base_url, DUMMY_KEY, running)

@@ -2,8 +2,9 @@
 
 What differs from OpenAI: ``completion_window`` from ``24h`` to ``7d`` (and ``expires_at``
 follows it), chat completions only, batch objects with ``project_id`` and without
-``usage`` or ``model``, and chat bodies with ``x_groq``, ``service_tier`` and timing
-fields in ``usage`` (plus ``reasoning`` when asked for with ``reasoning_format``).
+``usage`` or ``model``, a list that is one page (no ``limit``, ``after`` or
+``has_more``), and chat bodies with ``x_groq``, ``service_tier`` and timing fields in
+``usage`` (plus ``reasoning`` when asked for with ``reasoning_format``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import re
 from typing import Any
 
 from lmbatch_openai._emulator import OpenAIEmulator
+from lmbatch_openai._emulator._http import openai_json
 from lmbatch_openai._emulator._jobs import OpenAIBatch
+from starlette.requests import Request
+from starlette.responses import Response
 
 from lmbatch.testing.emulator import hex_id
 
@@ -47,6 +51,20 @@ class GroqEmulator(OpenAIEmulator):
         body["project_id"] = PROJECT_ID
         body["expires_at"] = batch.created_at + window_seconds(batch.completion_window)
         return body
+
+    async def list(self, request: Request) -> Response:
+        """``GET /openai/v1/batches``: every batch, newest first, in one ``{object, data}``.
+
+        Groq's list takes no ``limit`` or ``after`` (the ``groq`` SDK sends none) and
+        answers no ``has_more``/``first_id``/``last_id``.
+        """
+
+        async def action() -> Response:
+            with self.state.lock:
+                batches = [self.batch_json(b) for b in reversed(self.batches.values())]
+            return openai_json({"object": "list", "data": batches})
+
+        return await self.guarded(request, "list", action)
 
     def respond(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         """A chat completion as Groq writes it."""

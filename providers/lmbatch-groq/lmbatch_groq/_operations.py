@@ -109,13 +109,19 @@ class GroqBatchOperations(OpenAICompatibleBatchOperations):
         return self._with_window(await super().fetch_batch(batch_id))
 
     async def list_batches_page(self, cursor: str | None) -> BatchPage:
-        page = await super().list_batches_page(cursor)
+        # Groq's list takes no ``limit`` or ``after`` (the ``groq`` SDK's
+        # ``batches.list()``) and answers every batch at once: ``{object, data}``.
+        with self._errors("listing batches"):
+            page = await self._client().batches.list()
         infos = sorted(
-            (self._with_window(info) for info in page.batches),
+            (
+                self._with_window(self._batch_info(item.model_dump(mode="json")))
+                for item in page.data
+            ),
             key=lambda i: i["created_at"].timestamp() if i["created_at"] else 0.0,
             reverse=True,  # newest first, as core expects
         )
-        return BatchPage(infos, page.next_cursor)
+        return BatchPage(infos, None)
 
     def decode_record(self, record: dict[str, Any], context: dict[str, Any]) -> ResultRecord:
         decoded = super().decode_record(record, context)

@@ -121,3 +121,49 @@ async def test_waiting_allows_the_whole_window_when_the_batch_does_not_say_it() 
             await ops.invoke({"q": "Hi"}, reuse=True, status_check_interval=0, max_iterations=2)
         assert type(waited.value).__name__ == "BatchTimeoutError"  # not BatchOverdueError
         await ops.aclose()
+
+
+async def test_the_list_is_one_unpaged_call_as_groq_s_sdk_makes_it(
+    ops: GroqBatchOperations, emulator: Any, hostile_proxy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The groq SDK's batches.list() takes no limit or after, and Groq answers {object, data}.
+    created = [await ops.create({"a": f"list {i}"}) for i in range(3)]
+    proxy = hostile_proxy(emulator.base_url)
+    listing = GroqBatchOperations(
+        model=MODEL,
+        api_key="test",
+        base_url=proxy.base_url + "/groq/openai/v1",
+        max_retries=0,
+        store=":memory:",
+    )
+    monkeypatch.setattr(GroqBatchOperations, "list_page_size", 1)
+    async with listing:
+        listed = [info["id"] for info in await listing.list()]
+    assert listed == created[::-1]  # newest first
+    calls = [call for call in proxy.calls if call.path.endswith("/batches")]
+    assert [(call.method, call.query) for call in calls] == [("GET", "")]
+
+
+def _line(custom_id: str) -> bytes:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]}
+    line = {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
+    return json.dumps(line).encode() + b"\n"
+
+
+def test_the_emulated_list_answers_every_batch_without_paging(emulator: Any) -> None:
+    import httpx
+
+    root = emulator.groq_base_url
+    auth = {"Authorization": "Bearer test"}
+    for i in range(3):
+        upload = httpx.post(
+            root + "/files",
+            headers=auth,
+            data={"purpose": "batch"},
+            files={"file": ("in.jsonl", _line(f"k{i}"))},
+        ).json()
+        body = {"input_file_id": upload["id"], "endpoint": "/v1/chat/completions"}
+        httpx.post(root + "/batches", headers=auth, json={**body, "completion_window": "24h"})
+    answer = httpx.get(root + "/batches", headers=auth, params={"limit": 1}).json()
+    assert set(answer) == {"object", "data"}
+    assert len(answer["data"]) == 3

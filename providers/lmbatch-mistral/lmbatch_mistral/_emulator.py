@@ -40,8 +40,8 @@ from lmbatch.testing.emulator import (
     Job,
     KeyFault,
     RequestRejected,
+    RunProgress,
     faults_in_text,
-    has_bearer_key,
     write_result_line,
 )
 
@@ -63,13 +63,6 @@ def _answer(model: str | None, body: dict[str, Any], fault: KeyFault) -> dict[st
         return {"status_code": exc.status, "body": error}
 
 
-def _error(status: int, message: str | None = None) -> JSONResponse:
-    kind = "invalid_request_error" if status < 500 else "internal_error"
-    text = message or ("Emulated fault" if status >= 500 else "Request refused")
-    body = {"object": "error", "message": text, "type": kind, "param": None, "code": None}
-    return JSONResponse(body, status_code=status)
-
-
 @dataclass
 class _Job:
     """One emulated batch job."""
@@ -85,6 +78,7 @@ class _Job:
     write: Callable[[str, str], str]  # (file name, content) -> file id
     cancel_fraction: float
     clock: Callable[[], float]
+    run: RunProgress = field(default_factory=RunProgress)
     timeout_hours: int = 24
     status: str = "QUEUED"
     polls: int = 0
@@ -101,6 +95,11 @@ class _Job:
     def step(self) -> None:
         if self.status == "QUEUED":
             self.status, self.started_at = "RUNNING", int(self.clock())
+        elif self.status == "RUNNING" and not self.run.step():
+            # The share done so far (the results themselves are made at the end).
+            faults = [self.faults.get(r["custom_id"], KeyFault()) for r in self.requests]
+            faults = [fault for fault in faults if not fault.omit]  # never counted
+            self.counts = list(self.run.counts(faults, lambda fault: fault))
         elif self.status == "RUNNING":
             late = any(fault.expire for fault in self.faults.values())
             self._finish("TIMEOUT_EXCEEDED" if late else "SUCCESS", len(self.requests))
@@ -113,6 +112,7 @@ class _Job:
             self._finish("TIMEOUT_EXCEEDED", finished)
 
     def _finish(self, status: str, ran: int) -> None:
+        self.counts = [0, 0]  # counted again from the answers
         out, err = io.StringIO(), io.StringIO()
         for index, request in enumerate(self.requests[:ran]):
             custom_id = request["custom_id"]
@@ -170,6 +170,7 @@ class MistralEmulator(EmulatorVendor[None]):
     operations = frozenset(
         {"upload", "content", "delete_file", "create", "retrieve", "list", "cancel"}
     )
+    bearer_auth_message = "Unauthorized"
 
     def __init__(self, state: EmulatorState, options: None) -> None:
         super().__init__(state, options)
@@ -188,15 +189,10 @@ class MistralEmulator(EmulatorVendor[None]):
             Route(_ROOT + "/batch/jobs/{job_id}/cancel", self.cancel, methods=["POST"]),
         ]
 
-    def error_response(self, status: int, message: str | None = None) -> Response:
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
         """Mistral's error: ``{"object": "error", "message", "type", "param", "code"}``."""
-        return _error(status, message)
-
-    def auth_error(self, request: Request) -> Response | None:
-        """401 without a bearer key (when the emulator requires keys)."""
-        if self.state.settings.require_auth and not has_bearer_key(request):
-            return _error(401, "Unauthorized")
-        return None
+        kind = "invalid_request_error" if status < 500 else "internal_error"
+        return {"object": "error", "message": message, "type": kind, "param": None, "code": None}
 
     def jobs(self) -> Iterable[Job]:
         """Every job, oldest first."""
@@ -231,7 +227,7 @@ class MistralEmulator(EmulatorVendor[None]):
                     "fine-tune",
                     "ocr",
                 ):
-                    return _error(422, "'file' and a valid 'purpose' are required")
+                    return self.error_response(422, "'file' and a valid 'purpose' are required")
                 content = (await upload.read()).decode("utf-8")
             file_id = self._write(upload.filename or "upload.jsonl", content)
             return JSONResponse(
@@ -257,7 +253,7 @@ class MistralEmulator(EmulatorVendor[None]):
             with self.state.lock:
                 found = self.files.get(request.path_params["file_id"])
             if found is None:
-                return _error(404, "File not found")
+                return self.error_response(404, "File not found")
             return FileResponse(found[1], media_type="application/octet-stream")
 
         return await self.guarded(request, "content", action)
@@ -269,7 +265,7 @@ class MistralEmulator(EmulatorVendor[None]):
             file_id = request.path_params["file_id"]
             with self.state.lock:
                 if self.files.pop(file_id, None) is None:
-                    return _error(404, "File not found")
+                    return self.error_response(404, "File not found")
             return JSONResponse({"id": file_id, "object": "file", "deleted": True})
 
         return await self.guarded(request, "delete_file", action)
@@ -281,16 +277,16 @@ class MistralEmulator(EmulatorVendor[None]):
         async def action() -> Response:
             body = await request.json()
             if body.get("endpoint") not in ENDPOINTS:
-                return _error(422, f"'endpoint' must be one of {', '.join(ENDPOINTS)}")
+                return self.error_response(422, f"'endpoint' must be one of {', '.join(ENDPOINTS)}")
             requests = body.get("requests")
             files = body.get("input_files")
             if bool(requests) == bool(files):
-                return _error(422, "give either 'input_files' or 'requests'")
+                return self.error_response(422, "give either 'input_files' or 'requests'")
             if files:
                 requests = []
                 for file_id in files:
                     if file_id not in self.files:
-                        return _error(404, f"File {file_id} not found")
+                        return self.error_response(404, f"File {file_id} not found")
                     text = self.files[file_id][1].read_text(encoding="utf-8")
                     requests += [json.loads(line) for line in text.splitlines() if line.strip()]
             hours = body.get("timeout_hours", 24)
@@ -300,7 +296,9 @@ class MistralEmulator(EmulatorVendor[None]):
                 or hours < 1
                 or not all(isinstance(v, str) for v in metadata.values())
             ):
-                return _error(422, "'timeout_hours' must be >= 1 and metadata values strings")
+                return self.error_response(
+                    422, "'timeout_hours' must be >= 1 and metadata values strings"
+                )
             await self.state.slow_create()
             job = _Job(
                 id=str(uuid.uuid4()),
@@ -319,6 +317,7 @@ class MistralEmulator(EmulatorVendor[None]):
                 write=self._write,
                 cancel_fraction=self.state.settings.cancel_finished_fraction,
                 clock=self.state.now,
+                run=self.state.run_progress(),
                 timeout_hours=hours,
             )
             with self.state.lock:
@@ -335,7 +334,7 @@ class MistralEmulator(EmulatorVendor[None]):
         async def action() -> Response:
             job = self._job(request)
             if job is None:
-                return _error(404, "Batch job not found")
+                return self.error_response(404, "Batch job not found")
             self.state.polled(job)
             with self.state.lock:
                 return JSONResponse(job.to_json())
@@ -369,7 +368,7 @@ class MistralEmulator(EmulatorVendor[None]):
         async def action() -> Response:
             job = self._job(request)
             if job is None:
-                return _error(404, "Batch job not found")
+                return self.error_response(404, "Batch job not found")
             with self.state.lock:
                 if not job.terminal:
                     job.status = "CANCELLATION_REQUESTED"

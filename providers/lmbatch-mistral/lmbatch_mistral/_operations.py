@@ -22,16 +22,12 @@ from lmbatch_openai import (
 )
 
 from lmbatch.provider import (
-    CHUNK_METADATA_KEY,
-    JOB_ID_METADATA_KEY,
     Attachment,
     BatchInfo,
     BatchOperations,
     BatchPage,
-    BatchStatus,
     ConfigError,
     Hyperparameters,
-    LMOutput,
     Message,
     PreparedBatch,
     ProviderConnectionError,
@@ -89,6 +85,9 @@ class MistralBatchOperations(BatchOperations):
     #: ``timeout_hours`` is per job and not reported back: waits are bounded by the
     #: caller's timeout, and the vendor ends a late job as ``TIMEOUT_EXCEEDED``.
     completion_window: ClassVar[float | None] = None
+    #: Mistral writes no line for a request a cancelled or timed-out job never ran: core
+    #: reports it ``cancelled`` / ``expired`` by the job's end.
+    result_line_states: ClassVar[frozenset[str]] = frozenset({"succeeded", "errored"})
 
     def __init__(
         self, settings: ProviderSettings | None = None, *, store: Any = None, **options: Any
@@ -206,36 +205,6 @@ class MistralBatchOperations(BatchOperations):
 
     def decode_record(self, record: dict[str, Any], context: dict[str, Any]) -> ResultRecord:
         return decode_record(record, context.get("response_schema") is not None, self.name)
-
-    async def iter_result_records(
-        self, info: BatchInfo, context: dict[str, Any]
-    ) -> AsyncIterator[ResultRecord]:
-        seen: set[str | None] = set()
-        async for record in super().iter_result_records(info, context):
-            seen.add(record.custom_id)
-            yield record
-        # Mistral writes no line for a request a cancelled or timed-out job never ran;
-        # the job's status says what became of it.
-        kind = {BatchStatus.CANCELLED: "cancelled", BatchStatus.EXPIRED: "expired"}
-        if info["status"] in kind:
-            why = kind[info["status"]]
-            for custom_id in self._custom_ids(info):
-                if custom_id not in seen:
-                    output = LMOutput.failure(
-                        why,  # type: ignore[arg-type]
-                        f"the batch job ended {info['provider_status']} before this request ran",
-                        code=f"job_{why}",
-                        provider=self.name,
-                    )
-                    yield ResultRecord(custom_id, output)
-
-    def _custom_ids(self, info: BatchInfo) -> list[str]:
-        """The request ids of a job lmbatch made (found by its metadata stamps)."""
-        job_id = info["metadata"].get(JOB_ID_METADATA_KEY)
-        chunk = info["metadata"].get(CHUNK_METADATA_KEY)
-        if not job_id or chunk is None or not chunk.isdigit():
-            return []
-        return [custom_id for custom_id, _ in self.store.iter_keys(job_id, int(chunk))]
 
     async def _file_lines(self, file_id: str) -> AsyncIterator[str]:
         """Stream a result file line by line (never held in memory whole)."""

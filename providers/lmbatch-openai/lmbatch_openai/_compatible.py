@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager
+from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast, get_args
 
 from lmbatch.provider import (
@@ -148,7 +149,10 @@ class OpenAICompatibleBatchOperations(BatchOperations):
         list_page_size: Batches asked for per list page.
 
     Override :meth:`client_options` to pass the SDK client vendor headers, and
-    :meth:`upload_options` to pass the input file's upload more arguments.
+    :meth:`upload_options` to pass the input file's upload more arguments. A vendor with
+    its own Stainless-generated SDK (the resources, exceptions and streamed responses of
+    ``openai``'s, e.g. ``together``) overrides :meth:`new_client`, :meth:`sdk` and
+    :meth:`stream_errors` to make every inherited call through it.
 
     Raises:
         MissingCredentialsError: A submission without ``api_key`` or a key variable.
@@ -222,18 +226,39 @@ class OpenAICompatibleBatchOperations(BatchOperations):
         """
         return {}
 
+    def new_client(self) -> Any:
+        """The SDK client every call goes through (built once, on first use).
+
+        ``openai.AsyncOpenAI`` with :meth:`client_options` by default.
+        """
+        import openai
+
+        settings = self.openai_settings
+        return openai.AsyncOpenAI(
+            api_key=self.api_key(),
+            base_url=self.base_url(),
+            max_retries=settings.max_retries,
+            timeout=settings.timeout,
+            **self.client_options(),
+        )
+
+    def sdk(self) -> ModuleType:
+        """The SDK package of :meth:`new_client`'s client: its ``APIError`` family
+        becomes lmbatch errors (``openai`` by default)."""
+        import openai
+
+        return openai
+
+    def stream_errors(self) -> tuple[type[Exception], ...]:
+        """What the client's HTTP library raises when a result download breaks off
+        (transient: core reads the file again)."""
+        import httpx2
+
+        return (httpx2.TransportError,)
+
     def _client(self) -> openai.AsyncOpenAI:
         if self._client_instance is None:
-            import openai
-
-            settings = self.openai_settings
-            self._client_instance = openai.AsyncOpenAI(
-                api_key=self.api_key(),
-                base_url=self.base_url(),
-                max_retries=settings.max_retries,
-                timeout=settings.timeout,
-                **self.client_options(),
-            )
+            self._client_instance = self.new_client()
         return self._client_instance
 
     def _errors(self, action: str, *, names_batch: bool = True) -> AbstractContextManager[None]:
@@ -247,6 +272,7 @@ class OpenAICompatibleBatchOperations(BatchOperations):
             provider=self.name,
             base_url=None if names_batch else str(self._client().base_url),
             base_url_env=self.base_url_env,
+            sdk=self.sdk(),
         )
 
     async def aclose(self) -> None:
@@ -384,8 +410,6 @@ class OpenAICompatibleBatchOperations(BatchOperations):
 
     async def _file_lines(self, file_id: str) -> AsyncIterator[str]:
         """Stream a result file line by line (never held in memory whole)."""
-        import httpx2
-
         with self._errors(f"download of result file {file_id}"):
             # The SDK asks for application/binary only; the spec declares the content as
             # application/json, so also accept anything: the body is read as raw lines.
@@ -395,7 +419,7 @@ class OpenAICompatibleBatchOperations(BatchOperations):
                 try:
                     async for line in response.iter_lines():
                         yield line
-                except httpx2.TransportError as exc:
+                except self.stream_errors() as exc:
                     # A connection lost mid-body: transient, core reads the file again.
                     raise ProviderConnectionError(
                         f"result file {file_id} stopped streaming: {exc}", provider=self.name

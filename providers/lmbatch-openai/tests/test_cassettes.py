@@ -14,8 +14,7 @@ import pytest
 from lmbatch_openai import OpenAIBatchOperations
 
 from lmbatch import BatchStatus, Message
-
-from .conftest import CassetteTarget
+from lmbatch.testing.cassettes import CassetteTarget
 
 pytestmark = pytest.mark.vcr
 

@@ -34,8 +34,8 @@ from lmbatch.testing.emulator import (
     Job,
     KeyFault,
     RequestRejected,
+    RunProgress,
     faults_in_text,
-    has_bearer_key,
     hex_id,
 )
 
@@ -78,6 +78,7 @@ class _Batch:
     requests: list[dict[str, Any]]
     faults: dict[str, KeyFault]
     clock: Callable[[], float]
+    run: RunProgress = field(default_factory=RunProgress)
     status: str = "validating"
     polls: int = 0
     last_step_at: float = field(default_factory=time.monotonic)
@@ -91,7 +92,13 @@ class _Batch:
 
     def step(self) -> None:
         order = ["validating", "in_progress", "finalizing"]
-        if self.status in order[:-1]:
+        if self.status == "in_progress" and not self.run.step():
+            # The share done so far (the results themselves are made at the end).
+            faults = [self.faults.get(r["custom_id"], KeyFault()) for r in self.requests]
+            faults = [fault for fault in faults if not fault.omit]  # never counted
+            done, failed = self.run.counts(faults, lambda fault: fault)
+            self.counts = {"total": len(self.requests), "completed": done, "failed": failed}
+        elif self.status in order[:-1]:
             self.status = order[order.index(self.status) + 1]
         elif self.status == "finalizing":
             expiring = any(fault.expire for fault in self.faults.values())
@@ -117,8 +124,8 @@ class _Batch:
                     "param": None,
                 }
             else:
-                item["response"] = _answer(self.model, request["body"], fault)
-                ok = item["response"]["status_code"] == 200
+                item["response"], item["error"] = _answer(self.model, request["body"], fault)
+                ok = item["error"] is None
                 done, failed = done + ok, failed + (not ok)
             if item["response"] is not None:
                 item["response"]["request_id"] = f"r{index}"
@@ -145,25 +152,50 @@ class _Batch:
             "usage": None,
             "error": None,
         }
-        if results:
-            body["results"] = self.results if self.terminal else None
+        # Always there (the SDK's BatchObject and BatchListItem require it): null until
+        # the batch ends, and where results are served by page only (or in a list).
+        body["results"] = self.results if results and self.terminal else None
         return body
 
 
-def _answer(model: str, body: dict[str, Any], fault: KeyFault) -> dict[str, Any]:
-    """The ``response`` of one request: the emulated chat completion, or an upstream error."""
+def _answer(
+    model: str, body: dict[str, Any], fault: KeyFault
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``(response, error)`` of one request: the emulated chat completion, or a failure.
+
+    A failure is an ``error`` item, as the official SDK types it (``ResultError``: a
+    ``response`` body is always a success), with the canonical ``error_type`` of its
+    HTTP status.
+    """
     try:
         if fault.error_status is not None:
             raise RequestRejected(fault.error_status, "Emulated failure")
-        return {"status_code": 200, "body": emulated_chat_completion({"model": model, **body})}
+        answer = emulated_chat_completion({"model": model, **body})
+        for choice in answer.get("choices") or []:  # the upstream's own word (required)
+            choice.setdefault("native_finish_reason", choice.get("finish_reason"))
+        return {"status_code": 200, "body": answer}, None
     except RequestRejected as exc:
-        error = {"message": exc.message, "type": "upstream_error", "code": exc.status}
-        return {"status_code": exc.status, "body": {"error": error}}
+        fallback = "server" if exc.status >= 500 else "invalid_request"
+        kind = _ERROR_TYPES.get(exc.status, fallback)
+        error = {"message": exc.message, "param": None, "type": "upstream_error"}
+        return None, {**error, "error_type": kind}
 
 
-def _error(status: int, message: str | None = None) -> JSONResponse:
-    text = message or ("Emulated fault" if status >= 500 else "Request refused")
-    return JSONResponse({"error": {"code": status, "message": text}}, status_code=status)
+#: Canonical ``error_type`` (the SDK's ``APIErrorType``) of an upstream HTTP status.
+_ERROR_TYPES = {
+    400: "invalid_request",
+    401: "authentication",
+    402: "payment_required",
+    403: "permission_denied",
+    404: "not_found",
+    408: "timeout",
+    413: "payload_too_large",
+    422: "unprocessable",
+    429: "rate_limit_exceeded",
+    502: "provider_unavailable",
+    503: "provider_overloaded",
+    504: "timeout",
+}
 
 
 def _create_problem(body: Any, max_requests: int) -> str | None:
@@ -202,6 +234,7 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
     path_prefixes = ("/openrouter/",)
     operations = frozenset({"create", "retrieve", "results", "list", "delete"})
     options_class = OpenRouterEmulatorOptions
+    bearer_auth_message = "No auth credentials found"
 
     def __init__(self, state: EmulatorState, options: OpenRouterEmulatorOptions) -> None:
         super().__init__(state, options)
@@ -217,15 +250,9 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
             Route(_BASE + "/{batch_id}/results", self.results, methods=["GET"]),
         ]
 
-    def error_response(self, status: int, message: str | None = None) -> Response:
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
         """OpenRouter's error: ``{"error": {"code", "message"}}``."""
-        return _error(status, message)
-
-    def auth_error(self, request: Request) -> Response | None:
-        """401 without a bearer key (when the emulator requires keys)."""
-        if self.state.settings.require_auth and not has_bearer_key(request):
-            return _error(401, "No auth credentials found")
-        return None
+        return {"error": {"code": status, "message": message}}
 
     def jobs(self) -> Iterable[Job]:
         """Every batch."""
@@ -247,20 +274,22 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
         async def action() -> Response:
             raw = await request.body()
             if len(raw) > self.options.max_body_bytes:
-                return _error(413, "Batch body exceeds 200 MB")
+                return self.error_response(413, "Batch body exceeds 200 MB")
             try:
                 pairs = json.loads(raw, object_pairs_hook=list)
             except ValueError:
-                return _error(400, "Body is not JSON")
+                return self.error_response(400, "Body is not JSON")
             keys = [key for key, _ in pairs] if isinstance(pairs, list) else []
             if "requests" in keys and any(
                 name not in keys[: keys.index("requests")] for name in ("endpoint", "model")
             ):
-                return _error(400, "'endpoint' and 'model' must appear before 'requests'")
+                return self.error_response(
+                    400, "'endpoint' and 'model' must appear before 'requests'"
+                )
             body = json.loads(raw)
             problem = _create_problem(body, self.options.max_requests)
             if problem:
-                return _error(400, problem)
+                return self.error_response(400, problem)
             await self.state.slow_create()
             batch = _Batch(
                 id=self.state.batch_id("batch_", lambda: hex_id("batch_")),
@@ -275,6 +304,7 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
                     for r in body["requests"]
                 },
                 clock=self.state.now,
+                run=self.state.run_progress(),
             )
             with self.state.lock:
                 self.batches[batch.id] = batch
@@ -290,7 +320,7 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
         async def action() -> Response:
             batch = self._find(request)
             if batch is None:
-                return _error(404, "Batch not found")
+                return self.error_response(404, "Batch not found")
             self.state.polled(batch)
             with self.state.lock:
                 return JSONResponse(batch.to_json(results=self.options.inline_results))
@@ -303,9 +333,9 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
         async def action() -> Response:
             batch = self._find(request)
             if batch is None:
-                return _error(404, "Batch not found")
+                return self.error_response(404, "Batch not found")
             if not batch.terminal:
-                return _error(409, "Batch has not finished")
+                return self.error_response(409, "Batch has not finished")
             start = int(request.query_params.get("cursor") or 0)
             end = start + self.options.results_page_size
             more = end < len(batch.results)
@@ -322,7 +352,7 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
             statuses = query.getlist("status")
             limit = int(query.get("limit") or 20)
             if not 1 <= limit <= 100 or any(s not in LIST_STATUSES for s in statuses):
-                return _error(400, "Invalid 'limit' or 'status'")
+                return self.error_response(400, "Invalid 'limit' or 'status'")
             with self.state.lock:
                 batches = list(reversed(self.batches.values()))
             items = [b for b in batches if not statuses or b.status in statuses]
@@ -348,9 +378,9 @@ class OpenRouterEmulator(EmulatorVendor[OpenRouterEmulatorOptions]):
         async def action() -> Response:
             batch = self._find(request)
             if batch is None:
-                return _error(404, "Batch not found")
+                return self.error_response(404, "Batch not found")
             if not batch.terminal:
-                return _error(409, "Only batches in a terminal status can be deleted")
+                return self.error_response(409, "Only batches in a terminal status can be deleted")
             with self.state.lock:
                 del self.batches[batch.id]
             return JSONResponse({"id": batch.id, "object": "batch.deleted", "deleted": True})

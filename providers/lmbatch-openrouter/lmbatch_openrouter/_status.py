@@ -15,13 +15,15 @@ result item                            outcome
                                        ``provider`` and ``usage.cost`` kept in
                                        ``finish_details`` as ``upstream_provider``, ``cost``)
 ``response.status_code`` ≥ 400         ``errored``, with the status and ``error.message``
-``error`` of type ``batch_expired``    ``expired`` (``batch_cancelled``: ``cancelled``)
+``error`` of type ``batch_expired``    ``expired`` (``batch_cancelled``: ``cancelled``),
+                                       whatever its canonical ``error_type``
 any other ``error``                    ``errored``
 neither                                ``invalid_response``
 =====================================  ==================================================
 
-``errored`` outcomes are transient (resubmitted by ``invoke``) by their HTTP status or an
-error type of :data:`lmbatch_openai.TRANSIENT_ERROR_CODES`.
+``errored`` outcomes are transient (resubmitted by ``invoke``) by their HTTP status, an
+error type of :data:`lmbatch_openai.TRANSIENT_ERROR_CODES` or a canonical ``error_type``
+of an overloaded, unavailable, failing or slow upstream.
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ from lmbatch.provider import BatchError, BatchInfo, LMOutput, ResultRecord
 __all__ = ["batch_info", "decode_item"]
 
 _NOT_RUN = {"batch_expired": "expired", "expired": "expired", "batch_cancelled": "cancelled"}
+#: Error words worth a retry: OpenAI's, and OpenRouter's canonical ``error_type``s for an
+#: overloaded, unavailable, failing or slow upstream.
+_TRANSIENT = TRANSIENT_ERROR_CODES | {
+    "provider_overloaded",
+    "provider_unavailable",
+    "server",
+    "timeout",
+}
 
 
 def batch_info(raw: dict[str, Any], provider: str) -> BatchInfo:
@@ -73,10 +83,14 @@ def decode_item(item: Any, structured: bool, provider: str) -> ResultRecord:
     custom_id = custom_id if isinstance(custom_id, str) else None
     error, response = item.get("error"), item.get("response")
     if isinstance(error, dict):
-        code = error.get("error_type") or error.get("type")
-        kind = _NOT_RUN.get(str(code), "errored")
+        # ``error_type`` is OpenRouter's canonical class (the SDK's ``APIErrorType``), which
+        # has no word for a request a batch left unrun: ``type`` says ``batch_expired``.
+        words = [error.get(name) for name in ("error_type", "type")]
+        words = [word for word in words if isinstance(word, str) and word]
+        code = words[0] if words else None
+        kind = next((_NOT_RUN[word] for word in words if word in _NOT_RUN), "errored")
         text = str(error.get("message") or code or "the request failed")
-        transient = isinstance(code, str) and code in TRANSIENT_ERROR_CODES
+        transient = any(word in _TRANSIENT for word in words)
         output = _failure(item, text, provider, kind=kind, code=code, transient=transient)
         return ResultRecord(custom_id, output)
     if not isinstance(response, dict):

@@ -177,7 +177,7 @@ async def test_list_follows_after_cursors_page_by_page(emulator: Any) -> None:
     created = [await ops.create({"a": f"list {i}"}) for i in range(3)]
     listed = [info["id"] for info in await ops.list()]
     assert listed == list(reversed(created))  # newest first, across three pages
-    assert all("results" not in info["raw"] for info in await ops.list())
+    assert all(info["raw"]["results"] is None for info in await ops.list())
     await ops.aclose()
 
 
@@ -206,8 +206,9 @@ async def test_results_come_inline_or_by_cursor_pages(
     }
     (batch,) = emulator.state.openrouter_batches.values()
     info = await ops.info(batch.id)
-    # Inline: the terminal batch carries them; paged: it does not, 3 pages of 2 did.
-    assert ("results" in info["raw"]) is emulator.state.openrouter_options.inline_results
+    # Inline: the terminal batch carries them; paged: they are null, 3 pages of 2 did.
+    inline = emulator.state.openrouter_options.inline_results
+    assert (info["raw"]["results"] is not None) is inline
 
 
 async def test_per_request_faults_become_outcomes(ops: OpenRouterBatchOperations) -> None:
@@ -222,8 +223,13 @@ async def test_per_request_faults_become_outcomes(ops: OpenRouterBatchOperations
     )
     assert results["ok"].ok
     assert results["limited"].error is not None
-    assert results["limited"].error.kind == "errored"
-    assert results["limited"].error.status_code == 429
+    # An error item with the canonical error_type of the upstream's 429.
+    limited = results["limited"].error
+    assert (limited.kind, limited.code, limited.transient) == (
+        "errored",
+        "rate_limit_exceeded",
+        True,
+    )
     assert results["broken"].error is not None
     assert results["broken"].error.kind == "invalid_response"
 
@@ -262,6 +268,24 @@ def test_decoding_reads_usage_cost_and_error_types() -> None:
     assert failed.output.error.kind == "errored"
     assert failed.output.error.transient  # a server error: resubmitted by invoke
     assert decode_item("nonsense", False, "openrouter").output.error is not None
+
+
+def test_an_unrun_request_is_expired_whatever_its_canonical_error_type() -> None:
+    # The official SDK's ResultError: {message, param, type, error_type?}; error_type is one
+    # of the canonical APIErrorType words, none of which means "expired".
+    error = {"type": "batch_expired", "error_type": "timeout", "message": "m", "param": None}
+    record = decode_item({"custom_id": "a", "response": None, "error": error}, False, "openrouter")
+    assert record.output.error is not None
+    assert record.output.error.kind == "expired"
+
+
+@pytest.mark.parametrize("error_type", ["provider_overloaded", "provider_unavailable", "server"])
+def test_canonical_upstream_failures_are_transient(error_type: str) -> None:
+    error = {"type": "upstream_error", "error_type": error_type, "message": "m", "param": None}
+    record = decode_item({"custom_id": "a", "response": None, "error": error}, False, "openrouter")
+    assert record.output.error is not None
+    assert (record.output.error.kind, record.output.error.code) == ("errored", error_type)
+    assert record.output.error.transient
 
 
 # -- HTTP errors ---------------------------------------------------------------------------

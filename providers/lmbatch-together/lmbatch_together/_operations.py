@@ -1,9 +1,11 @@
 """``TogetherBatchOperations``: lmbatch's contract on the Together AI Batch API.
 
 Together speaks a variant of the OpenAI batch protocol, through its own SDK (``together``,
-imported on first use). Requests are encoded and results decoded as OpenAI's Chat
-Completions (inherited from :class:`~lmbatch_openai.OpenAICompatibleBatchOperations`);
-the transport and these differences are Together's:
+imported on first use, Stainless-generated like ``openai``'s). Everything else is
+inherited from :class:`~lmbatch_openai.OpenAICompatibleBatchOperations`, with the
+``together`` client and exceptions plugged in (``new_client``, ``sdk``, ``stream_errors``):
+Chat Completions encoding and decoding, error mapping, result files, cancel, clean-up.
+What differs is Together's:
 
 * input lines are ``{"custom_id", "body"}`` (no ``method``/``url``); a custom id is at
   most 64 characters; bodies say ``max_tokens`` (not ``max_completion_tokens``);
@@ -17,9 +19,9 @@ the transport and these differences are Together's:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from lmbatch_openai import OpenAICompatibleBatchOperations
 
@@ -29,7 +31,6 @@ from lmbatch.provider import (
     Hyperparameters,
     Message,
     PreparedBatch,
-    ProviderConnectionError,
     ProviderError,
     ProviderLimits,
     ProviderSettings,
@@ -37,7 +38,6 @@ from lmbatch.provider import (
     create_failure,
     create_uncertain,
 )
-from lmbatch_together._errors import mapped_errors
 from lmbatch_together._settings import TogetherSettings
 from lmbatch_together._status import job_info
 
@@ -52,32 +52,13 @@ logger = logging.getLogger("lmbatch.together")
 #: ``types/chat/completion_create_params.py``), less those lmbatch sets.
 REQUEST_FIELDS = frozenset(
     {
-        "chat_template_kwargs",
-        "compliance",
-        "context_length_exceeded_behavior",
-        "echo",
-        "frequency_penalty",
-        "function_call",
-        "logit_bias",
-        "logprobs",
-        "max_tokens",
-        "min_p",
-        "n",
-        "presence_penalty",
-        "reasoning",
-        "reasoning_effort",
-        "repetition_penalty",
-        "response_format",
-        "safety_model",
-        "seed",
-        "stop",
-        "temperature",
-        "tool_choice",
-        "tools",
-        "top_k",
-        "top_p",
+        "chat_template_kwargs", "compliance", "context_length_exceeded_behavior", "echo",
+        "frequency_penalty", "function_call", "logit_bias", "logprobs", "max_tokens", "min_p",
+        "n", "presence_penalty", "reasoning", "reasoning_effort", "repetition_penalty",
+        "response_format", "safety_model", "seed", "stop", "temperature", "tool_choice",
+        "tools", "top_k", "top_p",
     }
-)
+)  # fmt: skip
 
 
 class TogetherBatchOperations(OpenAICompatibleBatchOperations):
@@ -110,36 +91,30 @@ class TogetherBatchOperations(OpenAICompatibleBatchOperations):
     batch_discount: ClassVar[float] = 0.0
     checks_model_names: ClassVar[bool] = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        assert isinstance(self.settings, TogetherSettings)
-        self.together_settings: TogetherSettings = self.settings
-        self._together_client: together.AsyncTogether | None = None
+    def new_client(self) -> together.AsyncTogether:
+        """The ``together`` SDK's client: every inherited call goes through it."""
+        import together
+
+        settings = self.openai_settings
+        return together.AsyncTogether(
+            api_key=self.api_key(),
+            base_url=self.base_url(),
+            max_retries=settings.max_retries,
+            timeout=settings.timeout,
+        )
+
+    def sdk(self) -> ModuleType:
+        import together
+
+        return together
+
+    def stream_errors(self) -> tuple[type[Exception], ...]:
+        import httpx
+
+        return (httpx.TransportError,)
 
     def _together(self) -> together.AsyncTogether:
-        if self._together_client is None:
-            import together
-
-            settings = self.together_settings
-            self._together_client = together.AsyncTogether(
-                api_key=self.api_key(),
-                base_url=self.base_url(),
-                max_retries=settings.max_retries,
-                timeout=settings.timeout,
-            )
-        return self._together_client
-
-    def _errors(self, action: str, *, names_batch: bool = True) -> AbstractContextManager[None]:
-        """SDK exceptions in the block leave as lmbatch errors of this provider."""
-        base_url = None if names_batch else str(self._together().base_url)
-        return mapped_errors(action, provider=self.name, base_url=base_url)
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        client, self._together_client = self._together_client, None
-        if client is not None:
-            await client.close()
-        await super().aclose()
+        return cast("together.AsyncTogether", self._client())
 
     # ------------------------------------------------------------------ encoding
 
@@ -157,7 +132,8 @@ class TogetherBatchOperations(OpenAICompatibleBatchOperations):
     # ---------------------------------------------------------------- submission
 
     async def submit_batch(self, batch: PreparedBatch) -> str:
-        settings = self.together_settings
+        settings = self.settings
+        assert isinstance(settings, TogetherSettings)
         client = self._together()
         with self._errors("upload of the batch input file", names_batch=False):
             uploaded = await client.files.upload(file=batch.path, purpose="batch-api", check=False)
@@ -201,34 +177,6 @@ class TogetherBatchOperations(OpenAICompatibleBatchOperations):
             job = await self._together().batches.retrieve(batch_id)
         return job_info(job.model_dump(mode="json", by_alias=True), self.name)
 
-    async def iter_result_lines(
-        self, info: BatchInfo, context: dict[str, Any]
-    ) -> AsyncIterator[str]:
-        import httpx
-
-        raw = info["raw"]
-        for file_id in (raw.get("output_file_id"), raw.get("error_file_id")):
-            if not file_id:
-                continue
-            with self._errors(f"download of result file {file_id}"):
-                files = self._together().files
-                async with files.with_streaming_response.content(str(file_id)) as response:
-                    try:
-                        async for line in response.iter_lines():
-                            yield line
-                    except httpx.TransportError as exc:  # transient: core reads it again
-                        raise ProviderConnectionError(
-                            f"result file {file_id} stopped streaming: {exc}", provider=self.name
-                        ) from exc
-
-    async def _delete_file_quietly(self, file_id: str) -> None:
-        try:
-            with self._errors(f"deletion of file {file_id}"):
-                await self._together().files.delete(file_id)
-        except ProviderError as exc:
-            if exc.status_code != 404:
-                logger.warning("could not delete Together file %s: %s", file_id, exc)
-
     async def list_batches_page(self, cursor: str | None) -> BatchPage:
         # One unpaginated array, in no promised order: newest first here, as core expects.
         with self._errors("listing batches"):
@@ -236,7 +184,3 @@ class TogetherBatchOperations(OpenAICompatibleBatchOperations):
         infos = [job_info(job.model_dump(mode="json", by_alias=True), self.name) for job in jobs]
         infos.sort(key=lambda i: i["created_at"].timestamp() if i["created_at"] else 0.0)
         return BatchPage(infos[::-1], None)
-
-    async def cancel_batch(self, batch_id: str) -> None:
-        with self._errors(f"cancelling batch {batch_id}"):
-            await self._together().batches.cancel(batch_id)

@@ -11,6 +11,7 @@ from lmbatch_together import TogetherBatchOperations
 from lmbatch.provider import (
     BatchNotFoundError,
     BatchStatus,
+    ProviderError,
     ProviderRequestError,
     SubmissionUncertainError,
 )
@@ -97,9 +98,10 @@ async def test_cancel_keeps_what_finished(ops: TogetherBatchOperations, emulator
 
 
 async def test_an_invalid_file_fails_the_job_with_its_error(
-    ops: TogetherBatchOperations, emulator: Any
+    ops: TogetherBatchOperations, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emulator.state.vendors["together"].options.max_requests = 1
+    # The emulator is the module's: its option goes back after the test.
+    monkeypatch.setattr(emulator.state.vendors["together"].options, "max_requests", 1)
     results = await ops.invoke({"a": "one", "b": "two"}, status_check_interval=0, resubmit=0)
     errors = {key: output.error for key, output in results.items()}
     assert all(error is not None and error.kind == "errored" for error in errors.values())
@@ -136,3 +138,29 @@ async def test_a_refused_create_is_definite_and_its_file_is_deleted(
 async def test_an_unknown_job_is_batch_not_found(ops: TogetherBatchOperations) -> None:
     with pytest.raises(BatchNotFoundError):
         await ops.fetch_batch("no-such-job")
+
+
+async def test_a_download_cut_mid_stream_is_read_again_not_resubmitted(
+    ops: TogetherBatchOperations, emulator: Any
+) -> None:
+    """The together SDK's transport errors (httpx's) mean "read it again", as openai's do."""
+    ops.result_download_delays = (0.0,)
+    tamper = emulator.faults.tamper("content", "disconnect", provider="together", times=1)
+    requests = {f"k{i}": f"question {i}" for i in range(4)}
+    results = await ops.invoke(requests, status_check_interval=0)
+    assert tamper.fired == 1
+    assert all(output.ok for output in results.values())
+    assert max(emulator.submissions.values()) == 1
+
+
+async def test_vendor_errors_keep_their_code_and_request_id(
+    ops: TogetherBatchOperations, emulator: Any
+) -> None:
+    emulator.faults.fail("retrieve", 429, provider="together", nth=1)
+    batch_id = await ops.create({"q": "Hi"})
+    with pytest.raises(ProviderError) as raised:
+        await ops.fetch_batch(batch_id)
+    assert raised.value.status_code == 429
+    assert raised.value.provider == "together"
+    assert raised.value.code
+    assert raised.value.request_id

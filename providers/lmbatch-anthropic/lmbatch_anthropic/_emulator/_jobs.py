@@ -13,6 +13,7 @@ from lmbatch.testing.emulator import (
     FaultPlan,
     KeyFault,
     RequestRejected,
+    RunProgress,
     runnable_prefix,
     write_result_line,
 )
@@ -47,7 +48,7 @@ class AnthropicBatch:
     clock: Callable[[], float] = time.time
     #: Steps spent ``in_progress``, the counts growing at each (1: counted at the end).
     progress_steps: int = 1
-    progressed: int = 0
+    run: RunProgress = field(init=False)
     created_at: float = 0.0
     status: str = "in_progress"
     polls: int = 0
@@ -58,6 +59,7 @@ class AnthropicBatch:
 
     def __post_init__(self) -> None:
         self.created_at = self.created_at or self.clock()
+        self.run = RunProgress(self.progress_steps)
         self.counts = dict.fromkeys(_KINDS, 0)
         self.counts["processing"] = len(self.requests)
 
@@ -79,8 +81,7 @@ class AnthropicBatch:
     def step(self) -> None:
         """in_progress → ended; canceling → ended (with ``canceled`` results)."""
         if self.status == "in_progress":
-            self.progressed += 1
-            if self.progressed < self.progress_steps:
+            if not self.run.step():
                 self._report_progress()
                 return
             expiring = self._expiring()
@@ -92,13 +93,11 @@ class AnthropicBatch:
     def _report_progress(self) -> None:
         """Count the first share of the runnable requests done, as the vendor reports a
         running batch (the results themselves are made when the batch ends)."""
-        runnable = [r for r in self.requests if not self._key_fault(r).expire]
-        done = runnable[: len(runnable) * self.progressed // self.progress_steps]
-        errored = sum(1 for r in done if self._key_fault(r).error_status is not None)
+        succeeded, errored = self.run.counts(self.requests, self._key_fault)
         self.counts = dict.fromkeys(_KINDS, 0)
-        self.counts["succeeded"] = len(done) - errored
+        self.counts["succeeded"] = succeeded
         self.counts["errored"] = errored
-        self.counts["processing"] = len(self.requests) - len(done)
+        self.counts["processing"] = len(self.requests) - succeeded - errored
 
     def cancel(self) -> bool:
         """Start canceling; False once ended."""

@@ -1,6 +1,7 @@
 """Emulated Gemini batches: the state machine, the results, the operation envelope.
 
-A batch is ``PENDING``, then ``RUNNING``, then ``SUCCEEDED`` (one step each). Its
+A batch is ``PENDING``, then ``RUNNING`` (``progress_steps`` steps, its ``batchStats``
+growing at each), then ``SUCCEEDED``. Its
 results are written when it ends: inline (``response.inlinedResponses``, also under
 ``metadata.output``) for inline batches, a responses file (``files/batch-<id>``) for file
 batches. Scripted faults (``[[lmbatch:...]]`` in a request, or by key) apply:
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lmbatch.testing.emulator import FaultPlan, KeyFault
+from lmbatch.testing.emulator import FaultPlan, KeyFault, RunProgress
 from lmbatch_gemini._emulator._responder import respond
 
 __all__ = ["GRPC_CODES", "BatchRequest", "GeminiBatch", "rfc3339", "rpc_error"]
@@ -82,6 +83,7 @@ class GeminiBatch:
     output_path: Path | None  # a file batch's responses file; None for inline batches
     input_file: str | None = None
     clock: Callable[[], float] = time.time
+    run: RunProgress = field(default_factory=RunProgress)
     state_prefix: str = "BATCH_STATE_"
     results_in: str = "both"
     state: str = "PENDING"
@@ -119,6 +121,10 @@ class GeminiBatch:
         """PENDING → RUNNING → SUCCEEDED (or EXPIRED, when requests were scripted to)."""
         if self.state == "PENDING":
             self._move("RUNNING")
+        elif self.state == "RUNNING" and not self.run.step():
+            # The share done so far (the results themselves are made at the end).
+            self.succeeded, self.failed = self.run.counts(self.counted, self._faults)
+            self._move("RUNNING")
         elif self.state == "RUNNING":
             expiring = [r for r in self.requests if self._faults(r).expire]
             ran = [r for r in self.requests if not self._faults(r).expire]
@@ -150,6 +156,7 @@ class GeminiBatch:
         self.updated_at = self.clock()
 
     def _end(self, state: str, ran: list[BatchRequest]) -> None:
+        self.succeeded = self.failed = 0  # counted again from the results
         results: list[tuple[BatchRequest, dict[str, Any]]] = []
         for request in ran:
             fault = self._faults(request)
@@ -225,7 +232,9 @@ class GeminiBatch:
             "requestCount": len(self.counted),
             "successfulRequestCount": self.succeeded,
             "failedRequestCount": self.failed,
-            "pendingRequestCount": 0 if self.terminal else len(self.counted),
+            "pendingRequestCount": 0
+            if self.terminal
+            else len(self.counted) - self.succeeded - self.failed,
         }
         metadata: dict[str, Any] = {
             "@type": _TYPE + "GenerateContentBatch",

@@ -436,6 +436,7 @@ class GeminiEmulator(EmulatorVendor[GeminiEmulatorOptions]):
             output_path=self.state.new_path(".responses.jsonl") if input_file else None,
             input_file=input_file,
             clock=self.state.now,
+            run=self.state.run_progress(),
             state_prefix=self.options.state_prefix,
             results_in=self.options.results_in,
             on_output=self._register_output,

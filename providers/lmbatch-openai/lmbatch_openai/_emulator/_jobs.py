@@ -14,6 +14,7 @@ from lmbatch.testing.emulator import (
     FaultPlan,
     KeyFault,
     RequestRejected,
+    RunProgress,
     faults_in_text,
     hex_id,
     runnable_prefix,
@@ -167,7 +168,7 @@ class OpenAIBatch:
     progress_steps: int = 1
     created_at: int = 0
     status: str = "validating"
-    progressed: int = 0
+    run: RunProgress = field(init=False)
     polls: int = 0
     last_step_at: float = field(default_factory=time.monotonic)
     stamps: dict[str, int | None] = field(default_factory=dict)
@@ -180,6 +181,7 @@ class OpenAIBatch:
 
     def __post_init__(self) -> None:
         self.created_at = self.created_at or int(self.clock())
+        self.run = RunProgress(self.progress_steps)
 
     @property
     def terminal(self) -> bool:
@@ -205,9 +207,10 @@ class OpenAIBatch:
                 self.counts["total"] = len(self.check.custom_ids)
                 self._stamp("in_progress")
         elif self.status == "in_progress":
-            self.progressed += 1
-            if self.progressed < self.progress_steps:
-                self._report_progress()
+            if not self.run.step():
+                # The share done so far (the answers themselves are made at the end).
+                done = self.run.counts(self.check.custom_ids, self._key_fault)
+                self.counts["completed"], self.counts["failed"] = done
                 return
             expiring = self._expiring()
             if expiring:
@@ -226,15 +229,6 @@ class OpenAIBatch:
             self._finish(
                 "cancelled", runnable_prefix(self.check.custom_ids, self._expiring(), finished)
             )
-
-    def _report_progress(self) -> None:
-        """Count the first share of the runnable requests done, as the vendor reports a
-        running batch (the answers themselves are made when the batch ends)."""
-        runnable = [c for c in self.check.custom_ids if not self._key_fault(c).expire]
-        done = runnable[: len(runnable) * self.progressed // self.progress_steps]
-        failing = sum(1 for c in done if self._key_fault(c).error_status is not None)
-        self.counts["completed"] = len(done) - failing
-        self.counts["failed"] = failing
 
     def cancel(self) -> bool:
         """Start cancelling; returns False when the status does not allow it."""

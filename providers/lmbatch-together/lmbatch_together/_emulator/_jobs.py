@@ -19,6 +19,7 @@ from lmbatch.testing.emulator import (
     FaultPlan,
     KeyFault,
     RequestRejected,
+    RunProgress,
     faults_in_text,
     hex_id,
     runnable_prefix,
@@ -107,6 +108,8 @@ class TogetherJob:
     add_file: Callable[[str, Path], str]
     clock: Callable[[], float] = time.time
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: Steps spent ``IN_PROGRESS``; ``progress`` (a percentage, not counts) grows at each.
+    run: RunProgress = field(default_factory=lambda: RunProgress(2))
     status: str = "VALIDATING"
     progress: float = 0.0
     polls: int = 0
@@ -131,13 +134,14 @@ class TogetherJob:
         return {c for c in self.check.custom_ids if self._fault(c).expire}
 
     def step(self) -> None:
-        """VALIDATING → IN_PROGRESS (0 %, then 50 %) | FAILED → COMPLETED (100 %)."""
+        """VALIDATING → IN_PROGRESS (0 %, then a share per running step) | FAILED →
+        COMPLETED (100 %)."""
         if self.status == "VALIDATING":
             self.status = "FAILED" if self.check.error else "IN_PROGRESS"
             if self.check.error:
                 self.completed_at = self.clock()
-        elif self.status == "IN_PROGRESS" and self.progress < 50:
-            self.progress = 50.0
+        elif self.status == "IN_PROGRESS" and not self.run.step():
+            self.progress = round(100 * self.run.fraction, 1)
         elif self.status == "IN_PROGRESS":
             expiring = self._expiring()
             if expiring:  # a request scripted never to run: the deadline passes

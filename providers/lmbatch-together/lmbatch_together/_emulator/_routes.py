@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lmbatch.testing.emulator import EmulatorState, EmulatorVendor, Job
+from lmbatch.testing.emulator import EmulatorState, EmulatorVendor, Job, RunProgress
 from lmbatch_together._emulator._jobs import TogetherJob, check_input
 
 OPERATIONS = frozenset({"upload", "content", "delete_file", "create", "retrieve", "list", "cancel"})
@@ -238,6 +238,8 @@ class TogetherEmulator(EmulatorVendor[TogetherEmulatorOptions]):
             add_file=self._add_file,
             clock=self.state.now,
             id=self.state.batch_id("batch-", lambda: str(uuid.uuid4())),
+            # At least two running steps, as before progress_steps: 50 % between them.
+            run=RunProgress(max(2, self.state.settings.progress_steps)),
         )
         with self.state.lock:
             self.batches[job.id] = job
