@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         ProviderServerError,
         RateLimitError,
         ResultsIncompleteError,
+        RetryInputMissingError,
         SpoolDamagedError,
         StoreError,
         SubmissionAmbiguousError,
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from lmbatch._jobs._resolution import resolve
     from lmbatch._jobs._resubmit_policy import ResubmissionRound
     from lmbatch._jobs._resume import resume, wait
+    from lmbatch._jobs._retry import retry
     from lmbatch._limits import ProviderLimits as ProviderLimits
     from lmbatch._map import map as map  # re-exported, not starred (see _NOT_STARRED)
     from lmbatch._map import map_sync
@@ -186,6 +188,7 @@ __all__ = [
     "ResponseSchema",
     "ResubmissionRound",
     "ResultsIncompleteError",
+    "RetryInputMissingError",
     "SpoolDamagedError",
     "StoreError",
     "StructuredOutput",
@@ -209,6 +212,7 @@ __all__ = [
     "open_store",
     "resolve",
     "resume",
+    "retry",
     "run",
     "wait",
 ]
@@ -274,6 +278,7 @@ _EXPORTS: dict[str, str] = {
     "ResponseSchema": "lmbatch._hyperparameters",
     "ResultRecord": "lmbatch._operations",
     "ResultsIncompleteError": "lmbatch._errors",
+    "RetryInputMissingError": "lmbatch._errors",
     "SpoolDamagedError": "lmbatch._errors",
     "StoreError": "lmbatch._errors",
     "StructuredOutput": "lmbatch._outputs",
@@ -299,6 +304,7 @@ _EXPORTS: dict[str, str] = {
     "parse_json_object": "lmbatch._results",
     "resolve": "lmbatch._jobs._resolution",
     "resume": "lmbatch._jobs._resume",
+    "retry": "lmbatch._jobs._retry",
     "run": "lmbatch._run",
     "salvage_custom_id": "lmbatch._results",
     "wait": "lmbatch._jobs._resume",

@@ -29,6 +29,7 @@ cross the library boundary, providers translate them into this tree::
     ├── BatchTimeoutError              (also a TimeoutError; carries batch_id)
     │   └── BatchOverdueError          (the vendor kept a batch past its window)
     ├── JobStateError                  (the job store holds a state lmbatch cannot continue)
+    │   └── RetryInputMissingError     (a job's input is gone: retry needs the requests)
     ├── OperationUnsupportedError
     └── ProviderConflictError          (two plugins claim one provider name)
 """
@@ -59,6 +60,7 @@ __all__ = [
     "ProviderServerError",
     "RateLimitError",
     "ResultsIncompleteError",
+    "RetryInputMissingError",
     "SpoolDamagedError",
     "StoreError",
     "SubmissionAmbiguousError",
@@ -506,6 +508,19 @@ class JobStateError(LMBatchError):
     def __init__(self, message: str, *, job_id: str) -> None:
         super().__init__(message)
         self.job_id = job_id
+
+
+class RetryInputMissingError(JobStateError):
+    """A job's failed keys cannot be retried: its spooled input is gone (nothing was sent).
+
+    lmbatch keeps a job's encoded input while some of its keys failed; a job finished
+    by an older lmbatch, or whose input was discarded, has none. Pass the original
+    requests (``requests=`` of :func:`lmbatch.retry`, ``--requests FILE`` of
+    ``lmbatch retry``): they are checked against the job's fingerprint.
+
+    Attributes:
+        job_id: The lmbatch job concerned.
+    """
 
 
 class OperationUnsupportedError(LMBatchError):

@@ -658,10 +658,14 @@ class BatchOperations(ABC):
         """Results of a finished batch: exactly one :class:`LMOutput` per submitted key.
 
         Failed, expired, cancelled and missing requests come back as outputs whose
-        ``error`` is set; one bad line never hides the others.
+        ``error`` is set; one bad line never hides the others. For a whole job (its job
+        id, or the batch id of a one-batch job) with later rounds (resubmission rounds,
+        :func:`lmbatch.retry`), each key's outcome is its latest, from the last round
+        that carried it.
 
         Raises:
-            BatchNotFinishedError: The batch has not reached a terminal state.
+            BatchNotFinishedError: The batch (or a later round) has not reached a
+                terminal state.
             ResultsIncompleteError: The results download stayed short of what the vendor
                 reports finished (after reading it again); retry later.
         """

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from lmbatch._errors import LMBatchError, StoreError, ValidationError
 from lmbatch._jobs._claims import ClaimGate, ClaimsClosedError, claim_gate, in_flight, owner_id
 from lmbatch._jobs._poll_policy import PollPolicy, Waiting
+from lmbatch._worker_queue import family_size
 
 if TYPE_CHECKING:
     from lmbatch._store_contract import Store
@@ -378,7 +379,15 @@ class _Worker:
                     store.save_results(job_id, page)
                     page.clear()
             store.save_results(job_id, page)
-        return {"state": "done", **counts, "failed": counts["outcomes"] - counts["ok"]}
+        # How many rounds the kept outcomes cover: a later round (lmbatch retry) makes
+        # them stale, and readers then ask the vendor instead (saved_outcomes).
+        rounds = family_size(store, job_id)
+        return {
+            "state": "done",
+            **counts,
+            "failed": counts["outcomes"] - counts["ok"],
+            "rounds": rounds,
+        }
 
 
 class _Heartbeat(threading.Thread):

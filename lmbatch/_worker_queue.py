@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from lmbatch._outputs import LMOutput
     from lmbatch._store_contract import Store
 
-__all__ = ["queue_for_workers", "saved_outcomes"]
+__all__ = ["family_size", "queue_for_workers", "saved_outcomes"]
 
 
 def queue_for_workers(
@@ -47,7 +47,18 @@ def saved_outcomes(store: Store, job_id: str) -> AsyncIterator[tuple[str, LMOutp
     queued = store.queued_job(job_id)
     if queued is None or queued.finished_at is None or queued.state != "done":
         return None
+    if (queued.summary or {}).get("rounds") != family_size(store, job_id):
+        return None  # a round was added after the worker finished (a retry): stale
     return _outcomes(store, job_id)
+
+
+def family_size(store: Store, job_id: str) -> int:
+    """How many rounds job ``job_id`` has: itself and its resubmission rounds."""
+    size = 1
+    while children := store.child_jobs(job_id):
+        job_id = children[0].job_id
+        size += 1
+    return size
 
 
 async def _outcomes(store: Store, job_id: str) -> AsyncIterator[tuple[str, LMOutput]]:

@@ -18,7 +18,6 @@ from lmbatch._errors import BatchNotFinishedError, LMBatchError
 from lmbatch._jobs._downloads import ResultDownload
 from lmbatch._jobs._ledger import CostTally, batch_pricer
 from lmbatch._jobs._reconcile import verify_parts
-from lmbatch._jobs._spool import discard_spool
 from lmbatch._jobs._targets import Target, resolve
 from lmbatch._keys import strip_job_tag
 from lmbatch._outputs import ErrorKind, LMOutput
@@ -29,21 +28,12 @@ if TYPE_CHECKING:
     from lmbatch._jobs._orchestrator import Orchestrator
     from lmbatch._store import JobRecord
 
-__all__ = ["iter_results", "retrieve", "unanswered"]
+__all__ = ["iter_results", "unanswered"]
 
 logger = logging.getLogger("lmbatch")
 
 #: The batches behind a target: each one's info, and its job and chunk when recorded.
 _BatchParts = list[tuple[BatchInfo, "JobRecord | None", "int | None"]]
-
-
-async def retrieve(jobs: Orchestrator, batch_id: str) -> dict[str, LMOutput]:
-    """Every outcome of a finished batch or job (see :meth:`BatchOperations.retrieve`)."""
-    results = {key: output async for key, output in iter_results(jobs, batch_id)}
-    target = resolve(jobs, batch_id)
-    if target.job is not None and (target.is_job or len(target.job.chunks) == 1):
-        discard_spool(jobs, target.job.job_id)  # results are in hand
-    return results
 
 
 async def iter_results(jobs: Orchestrator, batch_id: str) -> AsyncIterator[tuple[str, LMOutput]]:

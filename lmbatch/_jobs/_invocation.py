@@ -229,29 +229,39 @@ async def iter_complete_job(
 ) -> AsyncGenerator[tuple[str, LMOutput], None]:
     """:func:`complete_job`, streamed: every key's final outcome, yielded once.
 
-    A round's outcome is final unless its key goes into the next round. A next round
-    that already exists (a re-run re-attaching) is known before the round is read,
-    and the outcomes of its keys are skipped; otherwise the outcomes worth
-    resubmitting are held (few, and small: failures) until the next round is made
-    from them, and the rest are yielded at once. Memory: one batch's key map and the
-    keys of the next round, never the results.
+    A round's outcome is final unless its key goes into a later round. Later rounds
+    that already exist (a re-run re-attaching, rounds made by :func:`lmbatch.retry`)
+    are known before the round is read, and the outcomes of their keys are skipped;
+    they are followed whatever ``resubmit_rounds`` (which bounds the rounds made, and
+    paid for, by this call). Otherwise the outcomes worth resubmitting are held (few,
+    and small: failures) until the next round is made from them, and the rest are
+    yielded at once. Memory: one batch's key map and the keys of later rounds, never
+    the results. When some key failed, the first round's spooled input is kept (for
+    :func:`lmbatch.retry`); the rest of the family's is deleted at the end.
     """
     check_job_endpoint(jobs, job)  # nothing is sent or read on another endpoint
     policy = outcomes or OutcomePolicy()
-    name, store = jobs.name, jobs.store
+    name = jobs.name
     job, handle = await _run_job(jobs, job, waiting, on_submitted)
     current = job
     rounds_left = max(0, resubmit_rounds)
     # Keys already yielded that a later round carries anyway (only when another
     # process made that round from results that differ from ours): skipped there.
     settled: set[str] = set()
+    failed = False
     while True:
-        existing = store.child_jobs(current.job_id) if rounds_left else []
+        # Rounds already made after this one (by an earlier run, another process, or
+        # lmbatch.retry) are followed whatever the rounds left: they cost nothing more.
+        # A key is taken from the last of them that carries it (a retry round carries
+        # keys its parent round may not).
+        later = job_family(jobs, current)[1:]
+        existing = later[:1]
         redone = _job_keys(jobs, existing[0]) if existing else set()
+        beyond = set().union(*(_job_keys(jobs, after) for after in later[1:]))
         held: dict[str, LMOutput] = {}
         reasons: Counter[str] = Counter()
         async for key, output in iter_results(jobs, handle):
-            if key in redone or key in settled:
+            if key in redone or key in settled or key in beyond:
                 if key in redone:
                     reasons[resubmit_reason(output)] += 1
                 continue
@@ -261,13 +271,19 @@ async def iter_complete_job(
             if rounds_left and not existing and should_resubmit(output, policy.retry_on):
                 held[key] = output
                 continue
-            yield key, policy.final(output, name)
+            final = policy.final(output, name)
+            failed = failed or final.error is not None
+            yield key, final
         child = None
-        if rounds_left:
-            child = existing[0] if existing else child_job(jobs, current, set(held))
+        if existing:
+            child = existing[0]
+        elif rounds_left:
+            child = child_job(jobs, current, set(held))
         if child is None:
             for key, output in held.items():
-                yield key, policy.final(output, name)
+                final = policy.final(output, name)
+                failed = failed or final.error is not None
+                yield key, final
             break
         if not existing:
             # Made from ``held`` (or, in a race, by another process from its own
@@ -275,7 +291,9 @@ async def iter_complete_job(
             carried = _job_keys(jobs, child)
             for key, output in held.items():
                 if key not in carried:
-                    yield key, policy.final(output, name)
+                    final = policy.final(output, name)
+                    failed = failed or final.error is not None
+                    yield key, final
                 else:
                     reasons[resubmit_reason(output)] += 1
             settled.update(carried.difference(held))
@@ -289,8 +307,12 @@ async def iter_complete_job(
             child.round,
         )
         current, handle = await _run_job(jobs, child, waiting)
-        rounds_left -= 1
+        rounds_left = max(0, rounds_left - 1)
     for finished in job_family(jobs, job):
+        if failed and finished.parent_job_id is None:
+            # Kept while keys failed: lmbatch.retry resubmits them from the first
+            # round's input (every later round's lines are copies of its lines).
+            continue
         discard_spool(jobs, finished.job_id)
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lmbatch._attempts import JOB_ID_METADATA_KEY
 from lmbatch._errors import LMBatchError, OperationUnsupportedError, ProviderError
 from lmbatch._estimate import CountTokens, Estimate
-from lmbatch._jobs import _batches, _budget, _collect, _invocation, _waiting
+from lmbatch._jobs import _batches, _budget, _invocation, _latest, _waiting
 from lmbatch._jobs._deadline import current_deadline
 from lmbatch._jobs._queue import release_ended
 from lmbatch._jobs._recording import create
@@ -137,11 +137,11 @@ class Orchestrator:
     async def retrieve(self, batch_id: str) -> dict[str, LMOutput]:
         """See :meth:`BatchOperations.retrieve`."""
         self.require("retrieve")
-        return await _collect.retrieve(self, batch_id)
+        return await _latest.retrieve(self, batch_id)
 
     def iter_results(self, batch_id: str) -> AsyncIterator[tuple[str, LMOutput]]:
         """See :meth:`BatchOperations.iter_results` (checks run at the first step)."""
-        return _collect.iter_results(self, batch_id)
+        return _latest.iter_latest(self, batch_id)
 
     async def list(self) -> list[dict[str, Any]]:
         """See :meth:`BatchOperations.list`."""

@@ -25,6 +25,7 @@ from lmbatch.cli._estimate_command import estimate_command
 from lmbatch.cli._jobs_command import jobs_command
 from lmbatch.cli._providers_command import providers_command
 from lmbatch.cli._resolve_command import resolve_command
+from lmbatch.cli._retry_command import retry_command
 from lmbatch.cli._run_commands import resume_command, run_command, wait_command
 from lmbatch.cli._terminal import EXIT_BROKEN_PIPE, silence_stdout
 from lmbatch.cli._worker_command import worker_command
@@ -170,6 +171,7 @@ app.command("list")(list_command)
 app.command("jobs")(jobs_command)
 app.command("cancel")(cancel_command)
 app.command("resume")(resume_command)
+app.command("retry")(retry_command)
 app.command("resolve")(resolve_command)
 app.command("emulator")(emulator_command)
 app.command("worker")(worker_command)

@@ -86,7 +86,13 @@ def test_worker_once_drives_a_detached_job_to_done(
         queued = store.queued_job(job_id)
         assert queued is not None
         assert queued.state == "done"
-        assert queued.summary == {"state": "done", "outcomes": 40, "ok": 40, "failed": 0}
+        assert queued.summary == {
+            "state": "done",
+            "outcomes": 40,
+            "ok": 40,
+            "failed": 0,
+            "rounds": 1,
+        }
         assert store.queued_jobs() == []
         assert store.worker_alive(report.worker) is None  # it left cleanly
     finally:
@@ -283,3 +289,30 @@ def test_a_worker_whose_lease_was_taken_stops_driving_the_job_without_leaving_it
         assert all(c.state != "submitting" for c in job.chunks), job.chunks
     finally:
         store.close()
+
+
+def test_results_of_a_worker_finished_job_after_a_retry_give_the_retried_outcomes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outcomes a worker kept are not read once a later round (a retry) exists."""
+    url = str(tmp_path / "jobs.sqlite3")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with Emulator(EmulatorSettings(mode="polls", key_faults={"k1": "error=400"})) as emulator:
+        job_id = detach_job(emulator, url, count=4, chunk_size=2)
+        report = lmbatch.worker.run(store=url, once=True, poll_interval=0.01, lease_seconds=5)
+        assert report.finished == [job_id]
+        emulator.faults.clear()
+        code, out, err = _cli(
+            "retry", job_id, "--failed", "--wait", "--store", url,
+            "-O", f"base_url={emulator.openai_base_url}", "--json",
+        )  # fmt: skip
+        assert code == 0, (out, err)
+        assert emulator.submissions["k1"] == 2
+        code, out, err = _cli(
+            "results", job_id, "--store", url, "-O", f"base_url={emulator.openai_base_url}"
+        )
+    assert code == 0, err
+    rows = {row["key"]: row for row in map(json.loads, out.splitlines())}
+    assert set(rows) == {"k0", "k1", "k2", "k3"}
+    assert rows["k1"]["error"] is None, rows["k1"]
+    assert rows["k1"]["text"] == "echo: Question k1?"
