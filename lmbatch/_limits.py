@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-__all__ = ["ProviderLimits"]
+__all__ = ["ProviderLimits", "QueueLimit"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +53,32 @@ class ProviderLimits:
     def planned_bytes_per_batch(self) -> int:
         """Bytes core puts in one batch (the limit less headroom)."""
         return max(1, int(self.max_bytes_per_batch * self.headroom))
+
+
+@dataclass(frozen=True)
+class QueueLimit:
+    """How much a vendor lets wait in its batch queue at once (a provider's declaration).
+
+    Vendors cap what is *enqueued*: the input tokens (OpenAI, Azure, Together) or the
+    requests (Anthropic, OpenAI embeddings) of batches not yet finished. A batch that
+    would go over the cap is failed by the vendor (OpenAI: ``token_limit_exceeded``), so
+    lmbatch holds chunks back until earlier batches end (see
+    :mod:`lmbatch._jobs._queue`). None means unknown, or unlimited.
+
+    Attributes:
+        tokens: Input tokens of unfinished batches the vendor accepts at most.
+        requests: Requests of unfinished batches the vendor accepts at most.
+        per_model: Whether each model has its own queue (OpenAI, Azure deployments,
+            Together); False when one cap is shared by every model (Anthropic).
+        source: Where the figure comes from (shown in docs and messages).
+    """
+
+    tokens: int | None = None
+    requests: int | None = None
+    per_model: bool = True
+    source: str = ""
+
+    @property
+    def is_limited(self) -> bool:
+        """Whether the limit caps anything."""
+        return self.tokens is not None or self.requests is not None

@@ -33,7 +33,7 @@ from lmbatch._hyperparameters import Hyperparameters, check_vendor_fields
 from lmbatch._jobs._poll_policy import DEFAULT_TIMEOUT
 from lmbatch._jobs._resubmit_policy import DEFAULT_RESUBMIT_ROUNDS
 from lmbatch._json import load_line
-from lmbatch._limits import ProviderLimits
+from lmbatch._limits import ProviderLimits, QueueLimit
 from lmbatch._messages import LMInput, Message
 from lmbatch._outputs import LMOutput
 from lmbatch._planning import PreparedBatch
@@ -96,6 +96,15 @@ class BatchOperations(ABC):
         name: The provider name users select (also the entry-point name).
         settings_class: The provider's :class:`ProviderSettings` subclass.
         limits: What one vendor batch may hold (:class:`ProviderLimits`).
+        queue_limits: What the vendor lets wait in its batch queue at once
+            (:class:`QueueLimit`), by model name; a key ending in ``*`` matches names
+            starting with the rest (``"*"``: any model), the longest key wins. Empty:
+            unknown. Users override it with the ``queue_limit_tokens`` and
+            ``queue_limit_requests`` options.
+        queue_full_codes: Batch error codes with which the vendor fails a whole batch,
+            unrun, because its queue was full (OpenAI: ``token_limit_exceeded``): such a
+            batch's chunk is sent again once there is room, instead of its requests
+            failing.
         supported_methods: The public methods this provider offers.
         result_line_states: The request-count states the vendor writes result lines for.
         result_download_delays: Pauses (seconds) before reading a results download again
@@ -142,6 +151,8 @@ class BatchOperations(ABC):
     limits: ProviderLimits = ProviderLimits(
         max_requests_per_batch=50_000, max_bytes_per_batch=100 * 1024 * 1024
     )
+    queue_limits: ClassVar[Mapping[str, QueueLimit]] = {}
+    queue_full_codes: ClassVar[frozenset[str]] = frozenset()
     supported_methods: ClassVar[frozenset[str]] = ALL_METHODS
     #: Request-count states (keys of :class:`RequestCounts`) the vendor writes one result
     #: line for: a results download is checked against them, and read again when short.

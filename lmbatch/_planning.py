@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import orjson
 
+from lmbatch._enqueued import line_tokens
 from lmbatch._errors import StoreError, ValidationError
 from lmbatch._hyperparameters import Hyperparameters
 from lmbatch._inputs import normalize_input
@@ -90,6 +91,7 @@ class _Chunk:
     handle: IO[bytes]
     count: int = 0
     size: int = 0
+    tokens: int = 0
 
 
 class KeyFile:
@@ -142,12 +144,22 @@ class _ChunkWriter:
     """Writes encoded lines into chunk files, starting a new chunk at the limits."""
 
     def __init__(
-        self, directory: Path, limits: ProviderLimits, fingerprint_salt: str, tag: str = ""
+        self,
+        directory: Path,
+        limits: ProviderLimits,
+        fingerprint_salt: str,
+        tag: str = "",
+        max_tokens: int | None = None,
+        refuse_over_tokens: bool = True,
     ) -> None:
         self.directory = directory
         self.limits = limits
         self.max_count = limits.planned_requests_per_batch
         self.max_bytes = limits.planned_bytes_per_batch
+        # The vendor's queue limit in input tokens: no chunk may hold more (estimated);
+        # a request over it alone is refused, or (replanning) gets a chunk of its own.
+        self.max_tokens = max_tokens
+        self.refuse_over_tokens = refuse_over_tokens
         self.chunks: list[_Chunk] = []
         self.keys = KeyFile(directory / "keys.jsonl")
         self.key_handle = open_private(self.keys.path, "wb", buffering=_WRITE_BUFFER)
@@ -164,11 +176,22 @@ class _ChunkWriter:
                 f"({self.limits.max_bytes_per_batch:,})",
                 key=key,
             )
+        tokens = 0
+        if self.max_tokens is not None:
+            tokens = line_tokens(line)
+            if tokens > self.max_tokens and self.refuse_over_tokens:
+                raise ValidationError(
+                    f"holds about {tokens:,} input tokens, more than the vendor's batch "
+                    f"queue takes at once ({self.max_tokens:,}, the queue_limit_tokens in "
+                    "effect)",
+                    key=key,
+                )
         chunks = self.chunks
         if (
             not chunks
             or chunks[-1].count >= self.max_count
             or chunks[-1].size + len(line) > self.max_bytes
+            or (self.max_tokens is not None and chunks[-1].tokens + tokens > self.max_tokens)
         ):
             if chunks:
                 # Only the last chunk is written to; closing the full one releases its
@@ -179,6 +202,7 @@ class _ChunkWriter:
         chunk.handle.write(line)
         chunk.count += 1
         chunk.size += len(line)
+        chunk.tokens += tokens
         self.key_handle.write(_key_line(custom_id, key, len(chunks) - 1))
         self.hasher.update(key.encode("utf-8", "surrogatepass"))
         self.hasher.update(b"\x00")
@@ -316,6 +340,7 @@ def plan_batches(
     fingerprint_salt: str,
     spool_root: Path | None = None,
     tag: str = "",
+    max_tokens: int | None = None,
 ) -> BatchPlan:
     """Validate and encode every request into JSONL chunk files within ``limits``.
 
@@ -325,12 +350,14 @@ def plan_batches(
             made); the system temp directory when None.
         tag: The job tag ``custom_id_for`` appends to every id (left out of the
             fingerprint).
+        max_tokens: Estimated input tokens one chunk may hold at most (the vendor's
+            batch queue limit), or None.
 
     Raises:
         ValidationError: naming the first request that cannot be sent; no file is kept.
     """
     with _plan_folder(spool_root) as directory:
-        writer = _ChunkWriter(directory, limits, fingerprint_salt, tag)
+        writer = _ChunkWriter(directory, limits, fingerprint_salt, tag, max_tokens)
         try:
             for key, value in requests.items():
                 messages = normalize_input(key, value)
@@ -363,6 +390,7 @@ def replan_records(
     fingerprint_salt: str,
     spool_root: Path | None = None,
     retag: tuple[str, str] = ("", ""),
+    max_tokens: int | None = None,
 ) -> BatchPlan:
     """Plan a new job from already-encoded records (used to resubmit some of them).
 
@@ -372,11 +400,15 @@ def replan_records(
         keymap: ``custom_id → key`` of the earlier job.
         retag: ``(earlier job's tag, new job's tag)``: the new job's ids carry its own
             tag, so its batches are never taken for the earlier job's (and back).
+        max_tokens: As for :func:`plan_batches`, except that a record over it is not
+            refused (it was sent before) but gets a chunk of its own.
     """
     old_tag, new_tag = retag if retag[0] else ("", "")
     old_bytes, new_bytes = old_tag.encode("ascii"), new_tag.encode("ascii")
     with _plan_folder(spool_root) as directory:
-        writer = _ChunkWriter(directory, limits, fingerprint_salt, new_tag)
+        writer = _ChunkWriter(
+            directory, limits, fingerprint_salt, new_tag, max_tokens, refuse_over_tokens=False
+        )
         try:
             for source in sources:
                 with source.open("rb") as handle:

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from lmbatch._errors import ConfigError, LMBatchError, StoreError
 from lmbatch._private import make_private_dir, private_store_files
-from lmbatch._store_contract import Store, is_database_url
+from lmbatch._store_contract import QueueEntry, Store, is_database_url
 from lmbatch._store_location import store_location
 from lmbatch._store_work import SQLITE_WORK_TABLES, SQLiteWorkQueue
 
@@ -161,6 +161,16 @@ CREATE TABLE IF NOT EXISTS batch_wakes (
     PRIMARY KEY (provider, endpoint, batch_id)
 );
 CREATE INDEX IF NOT EXISTS batch_wakes_by_time ON batch_wakes (woken_at);
+CREATE TABLE IF NOT EXISTS queue_entries (
+    job_id TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    queue TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    reserved_at REAL NOT NULL,
+    PRIMARY KEY (job_id, chunk_index)
+);
+CREATE INDEX IF NOT EXISTS queue_entries_by_queue ON queue_entries (queue);
 """
 # The work queue, workers and kept results of lmbatch.worker (see lmbatch._store_work).
 _SCHEMA += SQLITE_WORK_TABLES
@@ -179,6 +189,9 @@ _SCHEMA += SQLITE_WORK_TABLES
 #   signature's timestamp refuses those anyway);
 # - batch_wakes: per batch, how many batch events arrived (a waiter polls the vendor when
 #   the count moves), the last event type and when it came.
+# What vendor queue limits keep (lmbatch._jobs._queue):
+# - queue_entries: chunks counted against a vendor's batch queue (the estimated tokens
+#   and requests of a batch being made or not yet finished), by queue name.
 
 #: The schema version this lmbatch writes. 0: lmbatch 0.1 (batch ids unique per store);
 #: 1: batch ids unique per (provider, endpoint identity), connection options per job.
@@ -1182,3 +1195,80 @@ class JobStore(SQLiteWorkQueue, Store):
                 (provider, endpoint, *ids),
             ).fetchall()
         return {str(batch_id): int(count) for batch_id, count in rows}
+
+    # -- vendor queue limits -----------------------------------------------------------
+
+    @_store_errors
+    def reserve_queue(
+        self,
+        queue: str,
+        job_id: str,
+        chunk_index: int,
+        *,
+        tokens: int,
+        requests: int,
+        max_tokens: int | None,
+        max_requests: int | None,
+    ) -> QueueEntry | None:
+        """Count a chunk against ``queue`` if it fits (see :meth:`Store.reserve_queue`)."""
+        with self._transaction() as conn:  # BEGIN IMMEDIATE: one reservation at a time
+            held_tokens, held_requests, others = conn.execute(
+                "SELECT COALESCE(SUM(tokens), 0), COALESCE(SUM(requests), 0), COUNT(*) "
+                "FROM queue_entries WHERE queue = ? AND NOT (job_id = ? AND chunk_index = ?)",
+                (queue, job_id, chunk_index),
+            ).fetchone()
+            if others and not _fits(
+                held_tokens, held_requests, tokens, requests, max_tokens, max_requests
+            ):
+                return None
+            entry = QueueEntry(job_id, chunk_index, tokens, requests, time.time())
+            conn.execute(
+                "INSERT OR REPLACE INTO queue_entries "
+                "(job_id, chunk_index, queue, tokens, requests, reserved_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, chunk_index, queue, tokens, requests, entry.reserved_at),
+            )
+        return entry
+
+    @_store_errors
+    def release_queue(
+        self, job_id: str, chunk_index: int, reserved_at: float | None = None
+    ) -> None:
+        """Stop counting a chunk against its queue (see :meth:`Store.release_queue`)."""
+        with self._transaction() as conn:
+            if reserved_at is None:
+                conn.execute(
+                    "DELETE FROM queue_entries WHERE job_id = ? AND chunk_index = ?",
+                    (job_id, chunk_index),
+                )
+            else:
+                conn.execute(
+                    "DELETE FROM queue_entries WHERE job_id = ? AND chunk_index = ? "
+                    "AND reserved_at = ?",
+                    (job_id, chunk_index, reserved_at),
+                )
+
+    @_store_errors
+    def queue_entries(self, queue: str) -> list[QueueEntry]:
+        """The chunks counted against ``queue``, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT job_id, chunk_index, tokens, requests, reserved_at FROM queue_entries "
+                "WHERE queue = ? ORDER BY reserved_at",
+                (queue,),
+            ).fetchall()
+        return [QueueEntry(str(r[0]), int(r[1]), int(r[2]), int(r[3]), float(r[4])) for r in rows]
+
+
+def _fits(
+    held_tokens: int,
+    held_requests: int,
+    tokens: int,
+    requests: int,
+    max_tokens: int | None,
+    max_requests: int | None,
+) -> bool:
+    """Whether a chunk fits in a queue already holding ``held_*``."""
+    if max_tokens is not None and held_tokens + tokens > max_tokens:
+        return False
+    return max_requests is None or held_requests + requests <= max_requests

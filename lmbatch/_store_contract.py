@@ -20,13 +20,13 @@ import abc
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from lmbatch._store import BudgetRecord, ChunkRecord, JobRecord, LedgerEntry
     from lmbatch._store_work import QueuedJob
 
-__all__ = ["Store", "is_database_url", "open_store", "spool_file_name"]
+__all__ = ["QueueEntry", "Store", "is_database_url", "open_store", "spool_file_name"]
 
 #: URL schemes that name a PostgreSQL store.
 DATABASE_SCHEMES = ("postgresql", "postgres")
@@ -42,6 +42,25 @@ def is_database_url(location: str | os.PathLike[str]) -> bool:
 def spool_file_name(index: int) -> str:
     """File name of chunk ``index`` in a plan or local spool folder."""
     return f"chunk-{index:05d}.jsonl"
+
+
+class QueueEntry(NamedTuple):
+    """One chunk counted against a vendor queue limit (see :mod:`lmbatch._jobs._queue`).
+
+    Attributes:
+        job_id: The job of the chunk.
+        chunk_index: The chunk.
+        tokens: Its estimated input tokens.
+        requests: Its requests.
+        reserved_at: Unix time the room was taken (tells one reservation from a later
+            one of the same chunk).
+    """
+
+    job_id: str
+    chunk_index: int
+    tokens: int
+    requests: int
+    reserved_at: float
 
 
 class Store(abc.ABC):
@@ -271,6 +290,41 @@ class Store(abc.ABC):
         A cheap read, no vendor call: waiting asks it often and polls the vendor when a
         count moves.
         """
+
+    # -- vendor queue limits (lmbatch._jobs._queue) ----------------------------------
+
+    @abc.abstractmethod
+    def reserve_queue(
+        self,
+        queue: str,
+        job_id: str,
+        chunk_index: int,
+        *,
+        tokens: int,
+        requests: int,
+        max_tokens: int | None,
+        max_requests: int | None,
+    ) -> QueueEntry | None:
+        """Count a chunk against ``queue`` if it fits; None (nothing written) if not.
+
+        Atomic across processes: the entries of ``queue`` (other than the chunk's own)
+        plus this one stay within ``max_tokens`` and ``max_requests`` (None: no limit).
+        A chunk alone in its queue always fits, so a chunk larger than the limit never
+        waits forever. The chunk's earlier entry, if any, is replaced.
+        """
+
+    @abc.abstractmethod
+    def release_queue(
+        self, job_id: str, chunk_index: int, reserved_at: float | None = None
+    ) -> None:
+        """Stop counting a chunk (its batch ended, or was never made).
+
+        With ``reserved_at``, only that reservation is removed (not a newer one).
+        """
+
+    @abc.abstractmethod
+    def queue_entries(self, queue: str) -> list[QueueEntry]:
+        """The chunks counted against ``queue``, oldest first."""
 
     # -- workers (lmbatch.worker; see lmbatch._store_work) ------------------------------
 

@@ -46,8 +46,9 @@ from lmbatch._store import (
     ChunkRecord,
     JobRecord,
     LedgerEntry,
+    _fits,
 )
-from lmbatch._store_contract import Store
+from lmbatch._store_contract import QueueEntry, Store
 from lmbatch._store_location import _shown
 from lmbatch._store_work import PG_WORK_TABLES, PostgresWorkQueue
 
@@ -58,13 +59,15 @@ if TYPE_CHECKING:
 __all__ = ["PG_SCHEMA_VERSION", "SPOOL_BLOCK", "PostgresStore"]
 
 #: The schema version this lmbatch writes to PostgreSQL (its own sequence, not SQLite's).
-PG_SCHEMA_VERSION = 5
+PG_SCHEMA_VERSION = 6
 #: Bytes per row of spooled input.
 SPOOL_BLOCK = 1 << 20
-# Advisory lock keys (first int of the two-int form): migration, job creation, spool.
+# Advisory lock keys (first int of the two-int form): migration, job creation, spool,
+# vendor queue reservations.
 _LOCK_SCHEMA = 0x6C6D6231
 _LOCK_CREATE = 0x6C6D6232
 _LOCK_SPOOL = 0x6C6D6233
+_LOCK_QUEUE = 0x6C6D6234
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # Version 1: what SQLite schema version 1 holds, plus the spool.
@@ -201,6 +204,18 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             woken_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (provider, endpoint, batch_id))""",
         "CREATE INDEX batch_wakes_by_time ON batch_wakes (woken_at)",
+    ),
+    # Version 6: chunks counted against a vendor's batch queue limit (lmbatch._jobs._queue).
+    6: (
+        """CREATE TABLE queue_entries (
+            job_id TEXT NOT NULL,
+            chunk_index INTEGER NOT NULL,
+            queue TEXT NOT NULL,
+            tokens BIGINT NOT NULL,
+            requests BIGINT NOT NULL,
+            reserved_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (job_id, chunk_index))""",
+        "CREATE INDEX queue_entries_by_queue ON queue_entries (queue)",
     ),
 }
 
@@ -1161,3 +1176,73 @@ class PostgresStore(PostgresWorkQueue, Store):
                 (provider, endpoint, ids),
             ).fetchall()
         return {str(batch_id): int(count) for batch_id, count in rows}
+
+    # -- vendor queue limits -----------------------------------------------------------
+
+    @_store_errors
+    def reserve_queue(
+        self,
+        queue: str,
+        job_id: str,
+        chunk_index: int,
+        *,
+        tokens: int,
+        requests: int,
+        max_tokens: int | None,
+        max_requests: int | None,
+    ) -> QueueEntry | None:
+        """Count a chunk against ``queue`` if it fits (see :meth:`Store.reserve_queue`)."""
+        with self._connection() as conn:
+            # One reservation per queue at a time, across every process and machine: the
+            # sum read below cannot change before this transaction commits.
+            conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_QUEUE, queue))
+            row = conn.execute(
+                "SELECT COALESCE(SUM(tokens), 0), COALESCE(SUM(requests), 0), COUNT(*) "
+                "FROM queue_entries WHERE queue = %s "
+                "AND NOT (job_id = %s AND chunk_index = %s)",
+                (queue, job_id, chunk_index),
+            ).fetchone()
+            held_tokens, held_requests, others = (int(v) for v in row)
+            if others and not _fits(
+                held_tokens, held_requests, tokens, requests, max_tokens, max_requests
+            ):
+                return None
+            entry = QueueEntry(job_id, chunk_index, tokens, requests, time.time())
+            conn.execute(
+                "INSERT INTO queue_entries "
+                "(job_id, chunk_index, queue, tokens, requests, reserved_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (job_id, chunk_index) DO UPDATE "
+                "SET queue = EXCLUDED.queue, tokens = EXCLUDED.tokens, "
+                "requests = EXCLUDED.requests, reserved_at = EXCLUDED.reserved_at",
+                (job_id, chunk_index, queue, tokens, requests, entry.reserved_at),
+            )
+        return entry
+
+    @_store_errors
+    def release_queue(
+        self, job_id: str, chunk_index: int, reserved_at: float | None = None
+    ) -> None:
+        """Stop counting a chunk against its queue (see :meth:`Store.release_queue`)."""
+        with self._connection() as conn:
+            if reserved_at is None:
+                conn.execute(
+                    "DELETE FROM queue_entries WHERE job_id = %s AND chunk_index = %s",
+                    (job_id, chunk_index),
+                )
+            else:
+                conn.execute(
+                    "DELETE FROM queue_entries WHERE job_id = %s AND chunk_index = %s "
+                    "AND reserved_at = %s",
+                    (job_id, chunk_index, reserved_at),
+                )
+
+    @_store_errors
+    def queue_entries(self, queue: str) -> list[QueueEntry]:
+        """The chunks counted against ``queue``, oldest first."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT job_id, chunk_index, tokens, requests, reserved_at FROM queue_entries "
+                "WHERE queue = %s ORDER BY reserved_at",
+                (queue,),
+            ).fetchall()
+        return [QueueEntry(str(r[0]), int(r[1]), int(r[2]), int(r[3]), float(r[4])) for r in rows]

@@ -3,7 +3,7 @@
 A provider is a subclass of :class:`BatchOperations` named ``<Vendor>BatchOperations``,
 registered through the :func:`~lmbatch.hookspecs.lmbatch_register_providers` hook. It
 *declares* what core can do for it (class attributes: ``name``, ``settings_class``,
-``api_key_env``, ``default_base_url``, ``base_url_env``, ``limits``,
+``api_key_env``, ``default_base_url``, ``base_url_env``, ``limits``, ``queue_limits``,
 ``supported_methods``, discounts, ...) and *implements* only the wire translation, in the
 public methods :class:`BatchOperations` documents for providers:
 
@@ -94,7 +94,7 @@ from lmbatch._hyperparameters import Hyperparameters, ResponseSchema, Tool, chec
 from lmbatch._inputs import normalize_input
 from lmbatch._json import load_line
 from lmbatch._keys import strip_job_tag
-from lmbatch._limits import ProviderLimits
+from lmbatch._limits import ProviderLimits, QueueLimit
 from lmbatch._messages import Attachment, Message, MessageRole, ToolCall, ToolResult
 from lmbatch._operations import ALL_METHODS, BatchOperations, BatchPage, ResultRecord
 from lmbatch._outputs import (
@@ -158,6 +158,7 @@ __all__ = [
     "ProviderRequestError",
     "ProviderServerError",
     "ProviderSettings",
+    "QueueLimit",
     "RateLimitError",
     "RefusalOutput",
     "RequestCounts",

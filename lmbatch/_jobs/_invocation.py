@@ -19,6 +19,7 @@ from lmbatch._jobs._batches import job_family
 from lmbatch._jobs._collect import iter_results
 from lmbatch._jobs._deadline import Deadline, deadline_scope
 from lmbatch._jobs._poll_policy import PollPolicy, Waiting
+from lmbatch._jobs._queue import requeue_refused
 from lmbatch._jobs._reconcile import settle_adopted
 from lmbatch._jobs._recording import record_requests, replanner
 from lmbatch._jobs._resubmission import child_job
@@ -332,7 +333,9 @@ async def _run_job(
         if on_submitted is not None:
             on_submitted(handle)
             on_submitted = None
-        await jobs.wait(handle, waiting)
+        info = await jobs.wait(handle, waiting)
+        if await requeue_refused(jobs, job, info):
+            continue  # a batch failed unrun for a full vendor queue: its chunk is sent again
         if not await settle_adopted(jobs, job):
             return job, handle
 

@@ -10,9 +10,15 @@ keep_raw=True)``, ``[providers.openai]`` in ``lmbatch.toml``, ``-O keep_raw=true
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["JobOptions"]
+__all__ = ["JobOptions", "QueueCap"]
+
+#: A queue limit setting: one number for the provider's model, or numbers by model name
+#: (``{"gpt-4o-mini": 2_000_000}``); 0 means no limit (the declared default is ignored).
+QueueCap = Annotated[int, Field(ge=0)] | dict[str, Annotated[int, Field(ge=0)]] | None
 
 
 class JobOptions(BaseModel):
@@ -42,6 +48,11 @@ class JobOptions(BaseModel):
             (the default): no looks, waiting only polls. Set it with a slow
             ``status_check_interval`` where the vendor sends batch webhooks; a lost
             webhook then costs only latency.
+        queue_limit_tokens: Input tokens the vendor lets wait in its batch queue (in
+            unfinished batches) for the model; overrides the provider's declared
+            default. A number (for the model in use) or numbers by model name; 0: no
+            limit. Chunks wait, unsent, until there is room (see docs: queue limits).
+        queue_limit_requests: The same, counted in requests (Anthropic counts these).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -52,3 +63,5 @@ class JobOptions(BaseModel):
     keep_raw: bool = False
     create_settle_seconds: float = Field(default=120.0, ge=0)
     wake_check_interval: float | None = Field(default=None, gt=0)
+    queue_limit_tokens: QueueCap = None
+    queue_limit_requests: QueueCap = None

@@ -23,6 +23,7 @@ from lmbatch._errors import LMBatchError, OperationUnsupportedError, ProviderErr
 from lmbatch._estimate import CountTokens, Estimate
 from lmbatch._jobs import _batches, _budget, _invocation, _latest, _waiting
 from lmbatch._jobs._deadline import current_deadline
+from lmbatch._jobs._queue import release_ended
 from lmbatch._jobs._recording import create
 from lmbatch._status import BatchInfo, BatchStatus
 
@@ -230,6 +231,8 @@ class Orchestrator:
         )
         if found is not None:
             info["metadata"] = {**info["metadata"], JOB_ID_METADATA_KEY: found[0].job_id}
+            if info["status"].is_terminal:  # its room in the vendor's queue is free
+                release_ended(self, found[0], found[1], batch_id)
         return info
 
     def _log_unknown_status(self, batch_id: str, provider_status: str) -> None:

@@ -21,6 +21,7 @@ from lmbatch._errors import ValidationError
 from lmbatch._estimate import parse_max_cost
 from lmbatch._jobs._batches import has_ended
 from lmbatch._jobs._budget import check_budget, keep_budget
+from lmbatch._jobs._queue import planning_caps
 from lmbatch._jobs._spool import adopt_plan_chunk, discard_spool, plan_chunk_file, requests_at_hand
 from lmbatch._jobs._submission import submit_pending
 from lmbatch._jobs._targets import handle_of
@@ -149,11 +150,13 @@ def prepare(
     params = provider._checked_hyperparameters(hyperparameters)
     # A fresh tag on every request id: a batch holding them is this job's and no other's.
     tag = new_job_tag(provider.limits)
+    # No chunk larger than the vendor's batch queue: it could never be sent.
+    limits, max_tokens = planning_caps(jobs)
     plan = plan_batches(
         requests,
         CustomIdMapper(requests.keys(), provider.limits, tag),
         params,
-        limits=provider.limits,
+        limits=limits,
         encode=provider.encode_request,
         check=provider.validate_request,
         # Settings are part of the identity even where an encoding would drop them.
@@ -166,6 +169,7 @@ def prepare(
         ),
         spool_root=jobs.store.spool_dir(),
         tag=tag,
+        max_tokens=max_tokens,
     )
     return params, plan
 

@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from lmbatch._jobs._ledger import ResubmissionBudget
+from lmbatch._jobs._queue import planning_caps
 from lmbatch._jobs._recording import record_job, round_tag
 from lmbatch._jobs._spool import sound_sources
 from lmbatch._planning import replan_records
@@ -59,15 +60,17 @@ def child_job(jobs: Orchestrator, parent: JobRecord, retry_keys: set[str]) -> Jo
         return custom_id
 
     parent_tag = store.job_tag(parent.job_id)
+    limits, max_tokens = planning_caps(jobs)
     plan = replan_records(
         sources,
         select,
         keymap,
-        limits=jobs.provider.limits,
+        limits=limits,
         fingerprint_salt=f"{parent.fingerprint}\x00round{parent.round + 1}",
         spool_root=store.spool_dir(),
         # The resubmission's ids carry its own tag: its batches are never the parent's.
         retag=(parent_tag, round_tag(jobs, parent_tag)),
+        max_tokens=max_tokens,
     )
     try:
         refusal = budget.refusal()

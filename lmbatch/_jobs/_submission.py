@@ -36,7 +36,9 @@ from lmbatch._errors import (
     SubmissionUncertainError,
 )
 from lmbatch._jobs._claims import check_claims_open, in_flight, owner_alive, owner_id
-from lmbatch._jobs._deadline import suspended_deadline
+from lmbatch._jobs._deadline import Deadline, current_deadline, suspended_deadline
+from lmbatch._jobs._queue import QueueFull, admit, release_unsent
+from lmbatch._jobs._queue import wait_for_room as wait_for_queue_room
 from lmbatch._jobs._reconcile import attempt_create, reconcile_chunks
 from lmbatch._jobs._spool import ensure_sound_chunks, prepared_chunk
 from lmbatch._store import CHUNK_PLANNED, CHUNK_SUBMITTED, CHUNK_SUBMITTING, JobRecord
@@ -63,11 +65,15 @@ async def submit_pending(
     """
     # A caller's wait deadline does not cut submission short: a create interrupted on
     # purpose would leave its chunk uncertain. Each call has the provider's HTTP timeout.
+    # Waiting for room in the vendor's queue sends nothing: that wait keeps the deadline.
+    deadline = current_deadline()
     with suspended_deadline():
-        return await _submit_pending(jobs, job, waiting)
+        return await _submit_pending(jobs, job, waiting, deadline)
 
 
-async def _submit_pending(jobs: Orchestrator, job: JobRecord, waiting: Waiting | None) -> JobRecord:
+async def _submit_pending(
+    jobs: Orchestrator, job: JobRecord, waiting: Waiting | None, deadline: Deadline | None
+) -> JobRecord:
     store = jobs.store
     abandoned = [
         chunk.index
@@ -95,18 +101,28 @@ async def _submit_pending(jobs: Orchestrator, job: JobRecord, waiting: Waiting |
                 return
             await asyncio.sleep(jobs.options.in_flight_check_interval)
 
+    # Room in the vendor's queue is reserved atomically in the store; one task at a time
+    # waits for it (and looks at the batches holding it).
+    queue_wait = asyncio.Lock()
+
     async def submit(index: int) -> None:
         # Under a cap, submissions go one at a time, so each sees the ones before it.
         async with semaphore, room if cap is not None else contextlib.nullcontext():
             await wait_for_room()
-            check_claims_open()  # a worker shutting down claims nothing more
-            if not store.claim_chunk(job.job_id, index, owner):
-                return  # another process claimed it first; waited for below
-            in_flight.add((job.job_id, index))
-            try:
-                await _submit_claimed(jobs, job, index)
-            finally:
-                in_flight.discard((job.job_id, index))
+            while True:
+                check_claims_open()  # a worker shutting down claims nothing more
+                if not store.claim_chunk(job.job_id, index, owner):
+                    return  # another process claimed it first; waited for below
+                in_flight.add((job.job_id, index))
+                try:
+                    await _submit_claimed(jobs, job, index)
+                    return
+                except QueueFull as full:
+                    queue = full.queue  # released, nothing sent: wait, then claim again
+                finally:
+                    in_flight.discard((job.job_id, index))
+                async with queue_wait:
+                    await wait_for_queue_room(jobs, queue, deadline)
 
     # Every pass submits, reconciles or waits for a live submitter; a pass that can do
     # none of these (a state no lmbatch writes) raises instead of spinning.
@@ -166,6 +182,11 @@ async def _submit_claimed(jobs: Orchestrator, job: JobRecord, index: int) -> Non
         store.reset_chunk(job.job_id, index)
         raise
     prepared = prepared_chunk(jobs, job, index)
+    try:
+        admit(jobs, job, prepared)  # room in the vendor's batch queue, taken before sending
+    except QueueFull:
+        store.reset_chunk(job.job_id, index)  # the claim is released: nothing was sent
+        raise
     with create_attempt() as attempt:
         try:
             batch_id = await jobs.call(attempt_create(jobs, prepared))
@@ -175,6 +196,7 @@ async def _submit_claimed(jobs: Orchestrator, job: JobRecord, index: int) -> Non
             if _not_created(jobs, attempt, exc):
                 # The vendor refused, or the create call never started: safe to submit later.
                 store.reset_chunk(job.job_id, index)
+                release_unsent(jobs, job.job_id, index)
                 raise
             if isinstance(exc, Exception):
                 raise _uncertain(jobs, prepared, f"it failed ({exc})", exc) from exc

@@ -136,6 +136,18 @@ def emulator_command(
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="Accept calls without an API key.")
     ] = False,
+    enqueued_token_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--enqueued-token-limit",
+            min=1,
+            metavar="TOKENS",
+            help="Cap each model's input tokens in unfinished batches, as the vendors' batch "
+            "queue limits do: a batch over it fails with token_limit_exceeded (vendors "
+            "of the OpenAI protocol).",
+            show_default=False,
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Serve the local batch-API emulator (every installed vendor) until Ctrl-C.
@@ -163,6 +175,13 @@ def emulator_command(
             ) from None
         endpoint_faults = [endpoint_fault(spec) for spec in fault or []]
         by_key = dict(key_fault(spec) for spec in key_faults or [])
+        vendors = emulator.installed_vendors()
+        capped = {
+            vendor.name: {"enqueued_token_limit": enqueued_token_limit}
+            for vendor in vendors
+            if enqueued_token_limit is not None
+            and "enqueued_token_limit" in getattr(vendor.options_class, "__dataclass_fields__", {})
+        }
         settings = emulator.EmulatorSettings(
             mode=mode.value,
             seconds_per_step=seconds_per_step,
@@ -171,8 +190,8 @@ def emulator_command(
             require_auth=not no_auth,
             endpoint_faults=endpoint_faults,
             key_faults=by_key,
+            vendor_options=capped,
         )
-        vendors = emulator.installed_vendors()
         urls = ", ".join(
             f"{vendor.title or vendor.name} base_url http://{host}:{port}{vendor.base_path}"
             for vendor in vendors
@@ -186,5 +205,9 @@ def emulator_command(
             console.print(f"faults: {', '.join(fault)}")
         if key_faults:
             console.print(f"request faults: {', '.join(key_faults)}")
+        if capped:
+            console.print(
+                f"enqueued-token limit {enqueued_token_limit:,} per model: {', '.join(capped)}"
+            )
         with contextlib.suppress(KeyboardInterrupt):
             emulator.serve(host=host, port=port, settings=settings)

@@ -9,7 +9,7 @@ lazily, so ``import lmbatch`` never imports it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from lmbatch.provider import (
@@ -24,6 +24,7 @@ from lmbatch.provider import (
     ProviderLimits,
     ProviderRequestError,
     ProviderSettings,
+    QueueLimit,
     ResultRecord,
     create_failure,
     create_uncertain,
@@ -88,6 +89,12 @@ class AnthropicBatchOperations(BatchOperations):
         custom_id_pattern=r"^[a-zA-Z0-9_-]{1,64}$",
         custom_id_max_length=64,
     )
+    #: "Max batch requests in processing queue": one queue for every model, counted in
+    #: requests; the figure depends on the usage tier (100,000 at tier 1, 500,000 at
+    #: tier 4): set ``queue_limit_requests`` from the console's Limits page.
+    queue_limits: ClassVar[Mapping[str, QueueLimit]] = {
+        "*": QueueLimit(per_model=False, source="docs.anthropic.com rate limits (Message Batches)")
+    }
     #: An ended batch has one result line per request, whatever became of it.
     result_line_states: ClassVar[frozenset[str]] = frozenset(
         {"succeeded", "errored", "expired", "cancelled"}

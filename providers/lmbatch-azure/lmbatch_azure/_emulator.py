@@ -22,7 +22,7 @@ from typing import Any
 
 from lmbatch_openai._emulator import OpenAIEmulator, OpenAIEmulatorOptions
 from lmbatch_openai._emulator._http import openai_error
-from lmbatch_openai._emulator._jobs import InputCheck, batch_error
+from lmbatch_openai._emulator._jobs import InputCheck, OpenAIBatch, batch_error
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -100,7 +100,7 @@ class AzureEmulator(OpenAIEmulator):
         self.uploads_without_expiry = 0
 
     def input_check(self, path: Path, body: dict[str, Any]) -> InputCheck:
-        """OpenAI's checks, then the deployment, the BOM and the enqueued-token quota."""
+        """OpenAI's checks, then the deployment and the BOM (the quota: ``queue_check``)."""
         check = super().input_check(path, body)
         if check.errors:
             return check
@@ -118,20 +118,15 @@ class AzureEmulator(OpenAIEmulator):
                     1,
                 )
             )
-            return check
-        limit = self.options.enqueued_token_limit
-        if limit is not None and self._enqueued(deployment) + _tokens(path) > limit:
-            message = QUOTA_MESSAGE.format(limit=limit, deployment=deployment)
-            check.errors.append(batch_error("token_limit_exceeded", message))
         return check
 
-    def _enqueued(self, deployment: str) -> int:
-        with self.state.lock:
-            return sum(
-                _tokens(batch.input_path)
-                for batch in self.batches.values()
-                if not batch.terminal and not batch.check.errors and batch.check.model == deployment
-            )
+    def enqueued_tokens_of(self, batch: OpenAIBatch) -> int:
+        """A batch's enqueued tokens, roughly (4 bytes a token)."""
+        return _tokens(batch.input_path)
+
+    def queue_full_message(self, model: str, limit: int) -> str:
+        """Azure's words for a deployment over its enqueued-token quota."""
+        return QUOTA_MESSAGE.format(limit=limit, deployment=model)
 
     def respond(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         """Classic lines say ``/chat/completions``; they are answered as OpenAI's."""

@@ -104,24 +104,37 @@ async def test_a_batch_past_24_hours_is_waited_for_not_called_overdue(make_ops: 
         assert (await ops.retrieve(batch_id))["q"].text == "echo: Hi"
 
 
-async def test_a_batch_over_the_enqueued_token_quota_is_resubmitted_once_there_is_room(
-    ops: AzureBatchOperations, emulator: Any
+async def test_a_batch_over_the_enqueued_token_quota_is_sent_again_once_there_is_room(
+    emulator: Any, surface: str, make_ops: MakeOps
 ) -> None:
+    """The vendor fails a batch over the deployment's quota: it is queued again, no round.
+
+    lmbatch's own count (a generous ``queue_limit_tokens``) lets the batch go; Azure's
+    quota is smaller. The failed batch costs neither a resubmission round nor a failed key:
+    its chunk waits for the batch holding the quota to end, and is sent again.
+    """
+    ops = make_ops(
+        emulator.base_url_for("azure"),
+        surface,
+        queue_limit_tokens=10_000_000,
+        in_flight_check_interval=0,
+    )
     vendor = emulator.state.vendors["azure"]
     first = await ops.create({"big": "x" * 400})
     # The first batch's tokens fill the deployment's quota: no room for another.
     held = emulator.state.azure_batches[first].input_path.stat().st_size // 4
     vendor.options.enqueued_token_limit = held + 1
-
-    def make_room(round_: Any) -> None:
-        emulator.finish(first)
-
+    rounds: list[Any] = []
     results = await ops.invoke(
-        {"q": "Hi"}, status_check_interval=0, on_resubmit=make_room, resubmit=1
+        {"q": "Hi"}, status_check_interval=0, on_resubmit=rounds.append, resubmit=1
     )
     assert results["q"].text == "echo: Hi"
-    assert results["q"].finish_details["lmbatch_round"] == 2
-    assert emulator.submissions["q"] == 1  # the first batch failed before running
+    assert "lmbatch_round" not in results["q"].finish_details
+    assert rounds == []
+    refused = [b for b in emulator.state.azure_batches.values() if b.check.errors and b.id != first]
+    assert [e["code"] for b in refused for e in b.check.errors] == ["token_limit_exceeded"]
+    assert emulator.submissions["q"] == 1  # the refused batch ran nothing
+    assert (await ops.status(first)).is_terminal  # polled while q waited
 
 
 async def test_a_create_refused_for_the_quota_is_a_rate_limit(

@@ -161,6 +161,8 @@ class OpenAICompatibleBatchOperations(BatchOperations):
     settings_class: ClassVar[type[ProviderSettings]] = OpenAICompatibleSettings
     endpoints: ClassVar[tuple[str, ...]] = KNOWN_ENDPOINTS
     transient_error_codes: ClassVar[frozenset[str]] = TRANSIENT_ERROR_CODES
+    #: The OpenAI protocol fails a batch over the enqueued-token limit, unrun, with this.
+    queue_full_codes: ClassVar[frozenset[str]] = frozenset({"token_limit_exceeded"})
     marks_create_start = True
     #: Batches asked for per list page (OpenAI allows 1..100).
     list_page_size: ClassVar[int] = 100

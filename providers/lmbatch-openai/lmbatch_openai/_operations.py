@@ -15,6 +15,7 @@ from lmbatch.provider import (
     Message,
     ProviderLimits,
     ProviderSettings,
+    QueueLimit,
     WebhookEvent,
     WebhookSignatureError,
 )
@@ -66,6 +67,15 @@ class OpenAIBatchOperations(OpenAICompatibleBatchOperations):
     default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
     base_url_env: ClassVar[str | None] = BASE_URL_ENV
     limits = ProviderLimits(max_requests_per_batch=50_000, max_bytes_per_batch=200 * 1024 * 1024)
+    #: The batch queue limit ("enqueued tokens" per model) depends on the organisation's
+    #: usage tier (2,000,000 tokens for gpt-4o-mini at tier 1, 15,000,000,000 at tier 5):
+    #: set ``queue_limit_tokens`` from your Limits page. Embeddings models count requests,
+    #: the same at every tier (help.openai.com, Batch API FAQ).
+    queue_limits: ClassVar[Mapping[str, QueueLimit]] = {
+        "text-embedding-*": QueueLimit(
+            requests=1_000_000, source="help.openai.com Batch API FAQ (embeddings)"
+        ),
+    }
     #: The Batch API costs half the synchronous price, cached input included (the 50 %
     #: applies on top of the cached-input rate).
     batch_discount: ClassVar[float] = 0.5

@@ -19,6 +19,7 @@ What differs is Together's:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -33,6 +34,7 @@ from lmbatch.provider import (
     ProviderError,
     ProviderLimits,
     ProviderSettings,
+    QueueLimit,
     create_failure,
     create_uncertain,
 )
@@ -82,6 +84,10 @@ class TogetherBatchOperations(OpenAICompatibleBatchOperations):
         custom_id_max_length=64,
     )
     #: Together discounts batches on some models only: 0 never under-estimates a cost.
+    #: 30 billion enqueued tokens per model (docs.together.ai, batch overview).
+    queue_limits: ClassVar[Mapping[str, QueueLimit]] = {
+        "*": QueueLimit(tokens=30_000_000_000, source="docs.together.ai batch overview")
+    }
     batch_discount: ClassVar[float] = 0.0
     checks_model_names: ClassVar[bool] = True
 

@@ -18,11 +18,15 @@ class OpenAIEmulatorOptions:
         max_requests: Lines allowed in one batch input file.
         max_file_bytes: Bytes allowed in one batch input file.
         max_upload_bytes: Bytes allowed in any single upload (413 above it).
+        enqueued_token_limit: Input tokens a model may have in unfinished batches (the
+            "batch queue limit"); a new batch that would go over it fails with
+            ``token_limit_exceeded``, as the vendor fails it. None: no limit.
     """
 
     max_requests: int = 50_000
     max_file_bytes: int = 200 * 1024 * 1024
     max_upload_bytes: int = 512 * 1024 * 1024
+    enqueued_token_limit: int | None = None
 
 
 @dataclass

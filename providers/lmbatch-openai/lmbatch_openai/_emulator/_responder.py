@@ -115,6 +115,13 @@ def openai_response(url: str, body: dict[str, Any]) -> dict[str, Any]:
     raise RequestRejected(404, f"The lmbatch emulator does not serve {url}.")
 
 
+def request_input_tokens(body: dict[str, Any]) -> int:
+    """Input tokens of any request body (Responses ``input``, chat ``messages``...)."""
+    parts = [str(body.get("instructions") or ""), all_text(body.get("input"))]
+    parts.append(all_text(body.get("messages")))
+    return tokens(" ".join(filter(None, parts)))
+
+
 def responses_input_tokens(body: dict[str, Any]) -> int:
     """Input tokens of a ``/v1/responses`` body: its usage, and its token count."""
     request_input = body.get("input")

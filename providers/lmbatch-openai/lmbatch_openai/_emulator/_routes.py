@@ -23,8 +23,12 @@ from lmbatch_openai._emulator._http import (
     openai_error,
     openai_json,
 )
-from lmbatch_openai._emulator._jobs import InputCheck, OpenAIBatch, check_input
-from lmbatch_openai._emulator._responder import openai_response, responses_input_tokens
+from lmbatch_openai._emulator._jobs import InputCheck, OpenAIBatch, batch_error, check_input
+from lmbatch_openai._emulator._responder import (
+    openai_response,
+    request_input_tokens,
+    responses_input_tokens,
+)
 
 OPERATIONS = frozenset(
     {
@@ -138,6 +142,8 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
         super().__init__(state, options)
         self.files: dict[str, FileRecord] = {}
         self.batches: dict[str, OpenAIBatch] = {}
+        #: Input tokens of each batch, by id (counted once, for the enqueued-token limit).
+        self.enqueued_counts: dict[str, int] = {}
 
     def error_response(self, status: int, message: str | None = None) -> Response:
         """An OpenAI error: ``{"error": {message, type, param, code}}``."""
@@ -158,6 +164,7 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
                 record.path.unlink(missing_ok=True)
             self.files.clear()
             self.batches.clear()
+            self.enqueued_counts.clear()
 
     def webhook_event(self, job: Job) -> dict[str, Any] | None:
         """OpenAI's ``batch.<status>`` event (OpenAI itself only: not the look-alikes)."""
@@ -217,6 +224,48 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
         """Validate a new batch's input file (``body``: the create call's JSON)."""
         return check_input(
             path, body["endpoint"], self.options.max_requests, self.options.max_file_bytes
+        )
+
+    def queue_check(self, batch: OpenAIBatch) -> None:
+        """Fail ``batch`` if its model's enqueued tokens would go over the limit.
+
+        The model's enqueued tokens are the input tokens of its unfinished batches (those
+        not failed at validation). Called under the state lock, before the batch is kept.
+        """
+        limit = self.options.enqueued_token_limit
+        if limit is None:
+            return
+        model = batch.check.model or ""
+        new = self.enqueued_tokens_of(batch)
+        held = sum(
+            self.enqueued_tokens_of(other)
+            for other in self.batches.values()
+            if not other.terminal and not other.check.errors and other.check.model == model
+        )
+        if held + new > limit:
+            batch.check.errors.append(
+                batch_error("token_limit_exceeded", self.queue_full_message(model, limit))
+            )
+
+    def enqueued_tokens_of(self, batch: OpenAIBatch) -> int:
+        """A batch's input tokens, as its answers' usage counts them (read once)."""
+        found = self.enqueued_counts.get(batch.id)
+        if found is None:
+            found = 0
+            with batch.input_path.open("rb") as handle:
+                for line in handle:
+                    if line.strip():
+                        body = json.loads(line).get("body") or {}
+                        found += request_input_tokens(body if isinstance(body, dict) else {})
+            self.enqueued_counts[batch.id] = found
+        return found
+
+    def queue_full_message(self, model: str, limit: int) -> str:
+        """The vendor's words for a batch over the enqueued-token limit."""
+        return (
+            f"Enqueued token limit reached for {model} in organization org-emulator. "
+            f"Limit: {limit:,} enqueued tokens. Please try again once some in_progress "
+            "batches have been completed."
         )
 
     def upload_problem(self, purpose: str, expires_after: int | None) -> str | None:
@@ -433,7 +482,9 @@ class OpenAIEmulator(EmulatorVendor[OpenAIEmulatorOptions]):
             clock=self.state.now,
             respond=self.respond,
         )
-        with self.state.lock:
+        with self.state.lock:  # concurrent creates see each other's enqueued tokens
+            if not check.errors:
+                self.queue_check(batch)
             self.batches[batch.id] = batch
             if not check.errors:
                 self.state.count_submissions(check.custom_ids)
