@@ -8,22 +8,17 @@ provider's ``tests/test_cassettes.py`` subclasses it and declares only what diff
 scripted failures, whether its list pages, whether it can cancel; vendor-specific checks go
 in the ``check_*`` hooks and vendor-only tests in the subclass::
 
-    import pytest
-    from lmbatch_groq import GroqBatchOperations
-
     from lmbatch.testing.cassette_suite import CassetteSuite
-    from lmbatch.testing.cassettes import CassetteVendor
 
 
     class TestGroqCassettes(CassetteSuite):
-        vendor = CassetteVendor(
-            provider=GroqBatchOperations,
-            origin="https://api.groq.com",
-            base_path="/openai/v1",
-            emulated_root="/groq",
-            options={"model": "llama-3.1-8b-instant"},
-        )
+        vendor = GROQ  # a lmbatch.testing.cassettes.CassetteVendor
         batch_id_prefix = "batch_"
+        expected_errors = {  # what Groq reports for the scripted failures
+            "limited": {"kind": "errored", "status_code": 429},
+            "never": {"kind": "expired", "code": "batch_expired"},
+        }
+        list_page_size = None  # Groq lists every batch in one page
 
 Every test is marked ``vcr`` and replays ``cassettes/<test name>.yaml`` beside the test
 module (the class name is not part of it); ``--record-mode=once`` records the missing
