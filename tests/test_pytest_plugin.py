@@ -227,6 +227,65 @@ def test_a_cassette_vendor_records_against_the_emulator_and_replays_offline(
     assert rewritten.count("- request:") == cassette.count("- request:")
 
 
+def test_a_cassette_suite_subclass_records_and_replays_the_common_operations(
+    tmp_path: Path,
+) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "tests/test_cassettes.py": """\
+                import pytest
+                from lmbatch_openai import OpenAIBatchOperations
+
+                from lmbatch.testing.cassette_suite import CassetteSuite
+                from lmbatch.testing.cassettes import CassetteVendor
+
+                pytestmark = pytest.mark.asyncio
+
+
+                class TestOpenAICassettes(CassetteSuite):
+                    vendor = CassetteVendor(
+                        provider=OpenAIBatchOperations,
+                        origin="https://api.openai.com",
+                        base_path="/v1",
+                        options={"model": "gpt-4.1-mini"},
+                    )
+                    batch_id_prefix = "batch_"
+                    list_page_size = 2
+                    invoke_variants = {"a": {}, "b": {"completion_window": "24h"}}
+
+                    async def test_extra(self, cassette_target):
+                        async with cassette_target.operations() as ops:
+                            assert (await ops.create({"k": "Hi"})).startswith("batch_")
+                """,
+        },
+    )
+    expected = {
+        name: "passed"
+        for name in (
+            "test_create",
+            "test_status",
+            "test_retrieve_outcomes",
+            "test_cancel",
+            "test_list_across_pages",
+            "test_invoke[a]",
+            "test_invoke[b]",
+            "test_extra",
+        )
+    }
+    outcomes, output = _run(root, "--record-mode=once")
+    # Only the tests that apply: no test_cancel_is_unsupported, no test_list_in_one_page.
+    assert outcomes == expected, output
+    # Named after the test alone (not the class), beside the test module.
+    cassettes = {path.name for path in (root / "tests" / "cassettes").iterdir()}
+    assert cassettes == {f"{name}.yaml" for name in expected}
+    listed = (root / "tests" / "cassettes" / "test_list_across_pages.yaml").read_text()
+    assert "limit=2" in listed
+    assert "127.0.0.1" not in listed
+    # Replay (the default): offline, every call from the cassettes.
+    assert _outcomes(root) == expected
+
+
 def test_other_projects_cassettes_are_left_alone(tmp_path: Path) -> None:
     # No vcr_config from lmbatch: vcrpy's own serializer reads the cassette, and the
     # unplayed second call is not lmbatch's business.

@@ -3,45 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from lmbatch_azure import AzureBatchOperations
 
-from lmbatch.testing.cassettes import CassetteVendor
-
 MODEL = "gpt-4.1-mini"
 DEPLOYMENT = "gpt-4-1-mini-batch"
 API_VERSION = "2024-10-21"
-#: Recorded against the emulator's ``/azure`` resource, stored as a resource
-#: ``lmbatch-test`` of Azure OpenAI; ``endpoint`` is the option taking its URL. Never
-#: recorded live: a live resource's name would end up in the cassettes.
-CASSETTES = CassetteVendor(
-    provider=AzureBatchOperations,
-    origin="https://lmbatch-test.openai.azure.com",
-    emulated_root="/azure",
-    options={"model": MODEL, "deployment": DEPLOYMENT},
-    base_url_option="endpoint",
-)
-
-
-@pytest.fixture
-def cassette_vendor() -> CassetteVendor:
-    """Azure's cassette set-up (for the plugin's ``cassette_target``)."""
-    return CASSETTES
-
-
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """VCR settings for Azure cassettes (no record_mode: ``--record-mode`` decides)."""
-    return CASSETTES.vcr_config()
-
-
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """Every Azure cassette lives in ``cassettes/`` beside these tests."""
-    return str(Path(__file__).resolve().parent / "cassettes")
 
 
 @pytest.fixture(autouse=True)

@@ -1,44 +1,14 @@
-"""Fixtures of the Groq provider tests: an emulator, operations talking to it, cassettes."""
+"""Fixtures of the Groq provider tests: an emulator and operations talking to it."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from lmbatch_groq import GroqBatchOperations
 
-from lmbatch.testing.cassettes import CassetteVendor
-
 MODEL = "llama-3.1-8b-instant"
-#: Recorded against the emulator's ``/groq`` (or live), stored as Groq's own traffic.
-CASSETTES = CassetteVendor(
-    provider=GroqBatchOperations,
-    origin="https://api.groq.com",
-    base_path="/openai/v1",
-    emulated_root="/groq",
-    live_key_variable="LMBATCH_LIVE_GROQ_KEY",
-    options={"model": MODEL},
-)
-
-
-@pytest.fixture
-def cassette_vendor() -> CassetteVendor:
-    """Groq's cassette set-up (for the plugin's ``cassette_target``)."""
-    return CASSETTES
-
-
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """VCR settings for Groq cassettes (no record_mode: ``--record-mode`` decides)."""
-    return CASSETTES.vcr_config()
-
-
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """Every Groq cassette lives in ``cassettes/`` beside these tests."""
-    return str(Path(__file__).resolve().parent / "cassettes")
 
 
 @pytest.fixture(autouse=True)

@@ -7,101 +7,55 @@ records the live API instead. See ``cassettes/README.md``.
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from lmbatch import BatchStatus, Message
-from lmbatch.testing.cassettes import CassetteTarget
+import pytest
+from lmbatch_mistral import MistralBatchOperations
+
+from lmbatch import BatchStatus, LMOutput
+from lmbatch.provider import BatchOperations
+from lmbatch.testing.cassette_suite import CassetteSuite
+from lmbatch.testing.cassettes import CassetteVendor
 
 pytestmark = [pytest.mark.vcr, pytest.mark.timeout(120)]
 
-
-@pytest.mark.parametrize("mode", ["file", "inline"])
-async def test_create(cassette_target: CassetteTarget, mode: str) -> None:
-    async with cassette_target.operations(input=mode) as ops:
-        batch_id = await ops.create(
-            {"greeting": "Say hello", "chat": [Message.system("Be brief."), Message.user("Hi")]},
-            {"max_tokens": 20, "temperature": 0.2, "seed": 7},
-        )
-        info = await ops.info(batch_id)
-    assert info["provider_status"] in ("QUEUED", "RUNNING")
-    assert info["request_counts"]["total"] == 2
+_MODES = {"file": {"input": "file"}, "inline": {"input": "inline"}}
 
 
-async def test_status(cassette_target: CassetteTarget) -> None:
-    async with cassette_target.operations() as ops:
-        batch_id = await ops.create({"a": "Say hello"}, {"max_tokens": 20})
-        info = await ops.info(batch_id)
-        assert info["status"] is BatchStatus.IN_PROGRESS
-        assert info["created_at"] is not None
-        await cassette_target.wait(ops, batch_id)
-        info = await ops.info(batch_id)
-        assert (info["status"], info["provider_status"]) == (BatchStatus.FINISHED, "SUCCESS")
-        assert info["request_counts"]["succeeded"] == 1
-        assert info["ended_at"] is not None
+class TestMistralCassettes(CassetteSuite):
+    """Mistral: input by file or inline; ``page``/``page_size`` list pages, newest first,
+    until ``total`` is reached; a job that ran out of time is ``TIMEOUT_EXCEEDED`` and
+    writes no line for a request it never ran."""
 
-
-async def test_retrieve_outcomes(cassette_target: CassetteTarget) -> None:
-    """An answer, a per-line error (error file) and a job that ran out of time: Mistral
-    writes no line for a request a ``TIMEOUT_EXCEEDED`` job never ran."""
-    cassette_target.skip_live()
-    requests = {
-        "good": "Say hello",
-        "limited": "x [[lmbatch:error=429]]",
-        "never": "x [[lmbatch:expire]]",
+    #: Recorded against the emulator's ``/mistral`` (or live), stored as Mistral's own
+    #: traffic (the SDK adds ``/v1`` to the base URL itself).
+    vendor = CassetteVendor(
+        provider=MistralBatchOperations,
+        origin="https://api.mistral.ai",
+        emulated_root="/mistral",
+        live_key_variable="LMBATCH_LIVE_MISTRAL_KEY",
+        options={"model": "mistral-small-latest"},
+    )
+    create_variants = _MODES
+    create_options: ClassVar[Mapping[str, Any]] = {"max_tokens": 20, "temperature": 0.2, "seed": 7}
+    finished_provider_status = "SUCCESS"
+    expired_provider_status = "TIMEOUT_EXCEEDED"
+    expected_errors: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "limited": {"kind": "errored", "status_code": 429, "transient": True},
+        "never": {"kind": "expired"},
     }
-    async with cassette_target.operations() as ops:
-        batch_id = await ops.create(requests, {"max_tokens": 20})
-        await cassette_target.wait(ops, batch_id)
+    cancels_every_request = True
+    statuses_after_cancel = (BatchStatus.CANCELING, BatchStatus.CANCELLED)
+    list_page_size = 2
+    invoke_variants: ClassVar[Mapping[str, Mapping[str, Any]]] = _MODES
+
+    async def check_created(self, ops: BatchOperations, batch_id: str) -> None:
         info = await ops.info(batch_id)
-        assert (info["status"], info["provider_status"]) == (
-            BatchStatus.EXPIRED,
-            "TIMEOUT_EXCEEDED",
-        )
-        results = await ops.retrieve(batch_id)
-    assert set(results) == set(requests)
-    assert results["good"].text == "echo: Say hello"
-    limited = results["limited"].error
-    assert limited is not None
-    assert (limited.kind, limited.status_code, limited.transient) == ("errored", 429, True)
-    never = results["never"].error
-    assert never is not None
-    assert never.kind == "expired"
+        assert info["provider_status"] in ("QUEUED", "RUNNING")
+        assert info["request_counts"]["total"] == 2
 
-
-async def test_cancel(cassette_target: CassetteTarget) -> None:
-    requests = {f"c{i}": f"Count to {i}" for i in range(4)}
-    async with cassette_target.operations() as ops:
-        batch_id = await ops.create(requests, {"max_tokens": 20})
-        await ops.cancel(batch_id)
-        assert await ops.status(batch_id) in (BatchStatus.CANCELING, BatchStatus.CANCELLED)
-        await cassette_target.wait(ops, batch_id)
-        assert await ops.status(batch_id) is BatchStatus.CANCELLED
-        results = await ops.retrieve(batch_id)
-    assert set(results) == set(requests)
-    assert all(out.error is not None and out.error.kind == "cancelled" for out in results.values())
-
-
-async def test_list_across_pages(cassette_target: CassetteTarget) -> None:
-    """``page``/``page_size`` pages, newest first, until ``total`` is reached."""
-    async with cassette_target.operations(list_page_size=2) as ops:
-        created = [await ops.create({"a": f"List me {i}"}, {"max_tokens": 16}) for i in range(3)]
-        listed = [info["id"] for info in await ops.list()]
-    assert set(created) <= set(listed)
-    if not cassette_target.live:
-        assert listed == created[::-1]
-
-
-@pytest.mark.parametrize("mode", ["file", "inline"])
-async def test_invoke(cassette_target: CassetteTarget, mode: str) -> None:
-    async with cassette_target.operations(input=mode) as ops:
-        results = await ops.invoke(
-            {"q1": "Hello", "q2": [Message.system("Answer in one word."), Message.user("Hi")]},
-            {"max_tokens": 32},
-            status_check_interval=cassette_target.poll_interval,
-            max_iterations=500,
-        )
-    assert set(results) == {"q1", "q2"}
-    assert all(output.ok and output.text for output in results.values())
-    usage = results["q1"].token_usage
-    assert usage is not None
-    assert usage.output_tokens > 0
+    def check_invoked(self, results: Mapping[str, LMOutput]) -> None:
+        usage = results["q1"].token_usage
+        assert usage is not None
+        assert usage.output_tokens > 0

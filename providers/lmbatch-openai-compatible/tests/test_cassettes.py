@@ -7,93 +7,42 @@ See ``cassettes/README.md``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 import pytest
 from lmbatch_openai_compatible import OpenAICompatibleServerBatchOperations
 
-from lmbatch import BatchStatus, Message
-from lmbatch.testing.cassettes import CassetteTarget
+from lmbatch.testing.cassette_suite import CassetteSuite
+from lmbatch.testing.cassettes import CassetteVendor
+
+from .conftest import MODEL
 
 pytestmark = [pytest.mark.vcr, pytest.mark.timeout(120)]
 
 
-async def test_create(cassette_target: CassetteTarget) -> None:
-    async with cassette_target.operations() as ops:
-        batch_id = await ops.create(
-            {"greeting": "Say hello", "chat": [Message.system("Be brief."), Message.user("Hi")]},
-            {"max_tokens": 20, "temperature": 0.2},
-        )
-        assert batch_id.startswith("batch_")
+class TestCompatibleServerCassettes(CassetteSuite):
+    """A generic OpenAI-compatible server: a failed line is a server error (500)."""
 
-
-async def test_status(cassette_target: CassetteTarget) -> None:
-    async with cassette_target.operations() as ops:
-        batch_id = await ops.create({"a": "Say hello"}, {"max_tokens": 20})
-        info = await ops.info(batch_id)
-        assert info["status"] is BatchStatus.IN_PROGRESS
-        assert info["provider_status"] in ("validating", "in_progress")
-        await cassette_target.wait(ops, batch_id)
-        info = await ops.info(batch_id)
-        assert info["status"] is BatchStatus.FINISHED
-        assert info["request_counts"]["succeeded"] == 1
-        assert info["ended_at"] is not None
-
-
-async def test_retrieve_outcomes(cassette_target: CassetteTarget) -> None:
-    """Answers, a per-line error and an expired batch (scripted in the emulator)."""
-    cassette_target.skip_live()
-    requests = {
+    #: Recorded against the emulator's ``/compatible`` server, stored as a self-hosted
+    #: gateway's traffic (``llm.example.com`` stands for any such server).
+    vendor = CassetteVendor(
+        provider=OpenAICompatibleServerBatchOperations,
+        origin="https://llm.example.com",
+        base_path="/v1",
+        emulated_root="/compatible",
+        live_key_variable="LMBATCH_LIVE_OPENAI_COMPATIBLE_KEY",
+        options={"model": MODEL},
+    )
+    batch_id_prefix = "batch_"
+    running_provider_statuses = ("validating", "in_progress")
+    outcome_requests: ClassVar[Mapping[str, str]] = {
         "good": "Say hello",
         "broken": "x [[lmbatch:error=500]]",
         "never": "x [[lmbatch:expire]]",
     }
-    async with cassette_target.operations() as ops:
-        batch_id = await ops.create(requests, {"max_tokens": 20})
-        await cassette_target.wait(ops, batch_id)
-        assert await ops.status(batch_id) is BatchStatus.EXPIRED
-        results = await ops.retrieve(batch_id)
-    assert set(results) == set(requests)
-    assert results["good"].text == "echo: Say hello"
-    broken = results["broken"].error
-    assert broken is not None
-    assert (broken.kind, broken.status_code, broken.transient) == ("errored", 500, True)
-    never = results["never"].error
-    assert never is not None
-    assert (never.kind, never.code) == ("expired", "batch_expired")
-
-
-async def test_cancel(cassette_target: CassetteTarget) -> None:
-    requests = {f"c{i}": f"Count to {i}" for i in range(4)}
-    async with cassette_target.operations() as ops:
-        batch_id = await ops.create(requests, {"max_tokens": 20})
-        await ops.cancel(batch_id)
-        await cassette_target.wait(ops, batch_id)
-        assert await ops.status(batch_id) is BatchStatus.CANCELLED
-        results = await ops.retrieve(batch_id)
-    assert set(results) == set(requests)
-    kinds = {"ok" if out.ok else out.error.kind for out in results.values()}  # type: ignore[union-attr]
-    assert "cancelled" in kinds
-    assert kinds <= {"ok", "cancelled"}
-
-
-async def test_list_across_pages(
-    cassette_target: CassetteTarget, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(OpenAICompatibleServerBatchOperations, "list_page_size", 2)
-    async with cassette_target.operations() as ops:
-        created = [await ops.create({"a": f"List me {i}"}, {"max_tokens": 16}) for i in range(3)]
-        listed = [info["id"] for info in await ops.list()]
-    assert set(created) <= set(listed)
-    if not cassette_target.live:
-        assert listed == created[::-1]
-
-
-async def test_invoke(cassette_target: CassetteTarget) -> None:
-    async with cassette_target.operations() as ops:
-        results = await ops.invoke(
-            {"q1": "Hello", "q2": [Message.system("Answer in one word."), Message.user("Hi")]},
-            {"max_tokens": 32},
-            status_check_interval=cassette_target.poll_interval,
-            max_iterations=500,
-        )
-    assert set(results) == {"q1", "q2"}
-    assert all(output.ok and output.text for output in results.values())
+    expected_errors: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "broken": {"kind": "errored", "status_code": 500, "transient": True},
+        "never": {"kind": "expired", "code": "batch_expired"},
+    }
+    list_page_size = 2

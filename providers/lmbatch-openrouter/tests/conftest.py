@@ -8,53 +8,11 @@ with results paged only.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 import pytest
 from lmbatch_openrouter import OpenRouterBatchOperations
 
-from lmbatch.testing.cassettes import CassetteVendor
 from lmbatch.testing.emulator import Emulator, EmulatorSettings
-
-#: Recorded against the emulator's ``/openrouter`` (or live), stored as OpenRouter's own
-#: traffic; terminal batches carry their ``results``.
-CASSETTES = CassetteVendor(
-    provider=OpenRouterBatchOperations,
-    origin="https://openrouter.ai",
-    base_path="/api/v1",
-    emulated_root="/openrouter",
-    live_key_variable="LMBATCH_LIVE_OPENROUTER_KEY",
-    options={"model": "openai/gpt-4.1-mini"},
-)
-#: The same, with results served only by ``GET /batches/{id}/results`` in pages of two.
-PAGED_RESULTS = replace(
-    CASSETTES,
-    emulator_settings={
-        "mode": "polls",
-        "openrouter_inline_results": False,
-        "openrouter_results_page_size": 2,
-    },
-)
-
-
-@pytest.fixture
-def cassette_vendor() -> CassetteVendor:
-    """OpenRouter's cassette set-up (for the plugin's ``cassette_target``)."""
-    return CASSETTES
-
-
-@pytest.fixture
-def vcr_config() -> dict[str, Any]:
-    """VCR settings for OpenRouter cassettes (no record_mode: ``--record-mode`` decides)."""
-    return CASSETTES.vcr_config()
-
-
-@pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
-    """Every OpenRouter cassette lives in ``cassettes/`` beside these tests."""
-    return str(Path(__file__).resolve().parent / "cassettes")
 
 
 @pytest.fixture(autouse=True)
