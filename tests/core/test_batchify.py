@@ -508,7 +508,8 @@ _CHILD = textwrap.dedent(
 
     async def main() -> None:
         base_url, store, batch_size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-        async with batchify(store=store, batch_window_seconds=0.1, batch_size=batch_size,
+        window = float(sys.argv[4])
+        async with batchify(store=store, batch_window_seconds=window, batch_size=batch_size,
                             status_check_interval=0.02) as batch:
             client = openai.AsyncOpenAI(base_url=base_url, api_key="k",
                                         http_client=batch.http_client())
@@ -526,20 +527,22 @@ _CHILD = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("first_size", "jobs", "again_size"),
-    [(50_000, 1, 50_000), (8, 3, 50_000)],
+    [(50_000, 1, 50_000), (10, 2, 50_000)],
     ids=["same-groups", "other-groups"],
 )
 def test_kill_9_mid_run_then_the_same_script_re_attaches_and_pays_once(
     tmp_path: Path, first_size: int, jobs: int, again_size: int
 ) -> None:
-    # other-groups: the first run sent its 20 calls as jobs of 8, 8 and 4; the re-run
-    # gathers them into one group, whose requests are all found in those jobs.
+    # other-groups: the first run sent its 20 calls as two jobs of 10; the re-run
+    # gathers them into one group, whose requests are all found in those jobs. The first
+    # run's window is long, so its groups are made by size alone (with a short window a
+    # loaded machine can cut a group early: then it made more jobs than planned).
     script = tmp_path / "script.py"
     script.write_text(_CHILD)
     with Emulator(EmulatorSettings(mode="manual")) as emulator:
         command = [sys.executable, str(script), emulator.openai_base_url, _store(tmp_path)]
         process = subprocess.Popen(
-            [*command, str(first_size)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [*command, str(first_size), "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         try:
             deadline = time.monotonic() + 60
@@ -557,7 +560,7 @@ def test_kill_9_mid_run_then_the_same_script_re_attaches_and_pays_once(
         # one, rather than as a re-run waiting forever.
         emulator.settings.mode = "polls"
         again = subprocess.run(
-            [*command, str(again_size)], capture_output=True, text=True, timeout=120
+            [*command, str(again_size), "0.1"], capture_output=True, text=True, timeout=120
         )
         assert again.returncode == 0, again.stderr
         assert emulator.create_calls == jobs
