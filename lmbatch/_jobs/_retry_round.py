@@ -285,7 +285,7 @@ async def _require_finished(jobs: Orchestrator, root: JobRecord, family: list[Jo
                 raise BatchNotFinishedError(
                     f"{which} is not finished: it is {info['status'].value} "
                     f"({info['provider_status']}); wait for it with: lmbatch wait "
-                    f"{handle_of(member)} (lmbatch.wait in Python), then retry its "
+                    f"{handle_of(root)} (lmbatch.wait in Python), then retry its "
                     "failed keys",
                     batch_id=root.job_id,
                     status=info["status"],
