@@ -143,13 +143,24 @@ async def list_all(jobs: Orchestrator) -> list[dict[str, Any]]:
 
 
 async def cancel(jobs: Orchestrator, batch_id: str) -> None:
-    """Cancel a batch, or every running batch of a job."""
+    """Cancel a batch, or every running batch of a job (of its latest round, while a
+    later round runs: what waiting for the job waits for)."""
     target = resolve(jobs, batch_id)
+    job = target.job
+    if job is not None and (target.is_job or len(job.chunks) == 1):
+        latest = job_family(jobs, job)[-1]
+        if latest is not job and await _running_round_status(jobs, latest) is not None:
+            await _cancel_running(jobs, latest)
+            return
     if not target.is_job:
         await jobs.call(jobs.provider.cancel_batch(target.id))
         return
-    assert target.job is not None
-    for chunk_batch in target.job.batch_ids:
+    assert job is not None
+    await _cancel_running(jobs, job)
+
+
+async def _cancel_running(jobs: Orchestrator, job: JobRecord) -> None:
+    for chunk_batch in job.batch_ids:
         found = await jobs.fetch(chunk_batch)
         if not found["status"].is_terminal:
             await jobs.call(jobs.provider.cancel_batch(chunk_batch))

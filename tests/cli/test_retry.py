@@ -256,3 +256,21 @@ def test_status_of_the_job_is_running_while_its_retry_round_runs(
     emulator.finish()
     done = lmbatch("status", batch_id, *_vendor(emulator), "--json")
     assert done.json()["status"] == "finished"
+
+
+def test_cancel_of_the_job_cancels_its_running_retry_round(
+    lmbatch: Invoke,
+    emulator: Emulator,
+    questions: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch_id = _run(lmbatch, emulator, questions, tmp_path / "first.jsonl")
+    retried = lmbatch("retry", batch_id, "--failed", *_vendor(emulator))
+    assert retried.exit_code == 0, retried.stderr
+    round_id = retried.stdout.strip()
+    monkeypatch.setattr(emulator.settings, "polls_per_step", 1_000_000)
+    cancelled = lmbatch("cancel", batch_id, *_vendor(emulator))
+    assert cancelled.exit_code == 0, cancelled.stderr
+    status = lmbatch("status", round_id, *_vendor(emulator), "--json")
+    assert status.json()["status"] in ("canceling", "cancelled")
