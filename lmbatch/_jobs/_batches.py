@@ -3,7 +3,7 @@
 A job split over several vendor batches answers as one: its status is the aggregate of
 its batches' (:func:`aggregate_status`), its counts their sum, and ``cancel`` cancels
 each batch still running. :func:`job_family` follows a job through its resubmission
-rounds.
+rounds; a job whose latest round still runs (a retry of its failed keys) is running.
 """
 
 from __future__ import annotations
@@ -33,12 +33,32 @@ async def info(jobs: Orchestrator, batch_id: str) -> BatchInfo:
     else:
         found = await jobs.fetch(target.id)
     if target.job is not None:
+        family = job_family(jobs, target.job)
         found["rounds"] = [
             {"round": job.round, "job_id": job.job_id, "requests": job.request_count}
-            for job in job_family(jobs, target.job)
+            for job in family
         ]
         found.update(cost_facts(jobs.provider, target.job, target.chunk_index))  # type: ignore[typeddict-item]
+        if len(family) > 1 and (target.is_job or len(target.job.chunks) == 1):
+            # The job as a whole (as its results read it) runs while its latest round
+            # does: a retry round made after it ended, say.
+            latest = await _running_round_status(jobs, family[-1])
+            if latest is not None:
+                found["status"] = latest
     return found
+
+
+async def _running_round_status(jobs: Orchestrator, job: JobRecord) -> BatchStatus | None:
+    """The status of round ``job`` while it has not ended; None once it has.
+
+    A round is made only once the rounds before it ended, so the latest one says
+    whether the job still runs. A round whose results were all read has ended: no call.
+    """
+    read = {entry.chunk_index for entry in jobs.store.cost_entries([job.job_id])}
+    if len(read) == len(job.chunks):
+        return None
+    status = (await job_info(jobs, job))["status"]
+    return None if status.is_terminal else status
 
 
 async def job_info(jobs: Orchestrator, job: JobRecord) -> BatchInfo:
@@ -123,13 +143,24 @@ async def list_all(jobs: Orchestrator) -> list[dict[str, Any]]:
 
 
 async def cancel(jobs: Orchestrator, batch_id: str) -> None:
-    """Cancel a batch, or every running batch of a job."""
+    """Cancel a batch, or every running batch of a job (of its latest round, while a
+    later round runs: what waiting for the job waits for)."""
     target = resolve(jobs, batch_id)
+    job = target.job
+    if job is not None and (target.is_job or len(job.chunks) == 1):
+        latest = job_family(jobs, job)[-1]
+        if latest is not job and await _running_round_status(jobs, latest) is not None:
+            await _cancel_running(jobs, latest)
+            return
     if not target.is_job:
         await jobs.call(jobs.provider.cancel_batch(target.id))
         return
-    assert target.job is not None
-    for chunk_batch in target.job.batch_ids:
+    assert job is not None
+    await _cancel_running(jobs, job)
+
+
+async def _cancel_running(jobs: Orchestrator, job: JobRecord) -> None:
+    for chunk_batch in job.batch_ids:
         found = await jobs.fetch(chunk_batch)
         if not found["status"].is_terminal:
             await jobs.call(jobs.provider.cancel_batch(chunk_batch))

@@ -77,7 +77,7 @@ async def iter_family_results(
             if position:
                 exc.add_note(
                     f"round {member.round} of job {family[0].job_id} (job {member.job_id}) "
-                    f"has not ended; wait for it with: lmbatch wait {handle_of(member)}"
+                    f"has not ended; wait for it with: lmbatch wait {handle_of(family[0])}"
                 )
             raise
 

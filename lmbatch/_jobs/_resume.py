@@ -54,6 +54,8 @@ async def wait(
 
     The waiting half of :meth:`BatchOperations.invoke`, for callers that created the
     batch themselves. Transient errors retry the poll; nothing is ever resubmitted.
+    A job (or a one-batch job's batch id) ends when its latest round does: waiting for
+    it after :func:`lmbatch.retry` covers the retry round.
 
     Args:
         timeout: Most seconds to wait (default 48 h; None: no limit); it holds even

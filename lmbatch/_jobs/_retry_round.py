@@ -17,7 +17,8 @@ fingerprint; the spool-rebuild path puts the input back. The kept input is delet
 no key of the job has failed (after a retry that fixed them all), or on request
 (:func:`lmbatch._jobs._retry.discard_input`, ``lmbatch retry JOB --discard-input``).
 
-Memory: the failed keys (read from the job's results, streamed) and their request ids;
+Memory: the failed keys (read from the job's results, streamed; from the outcomes a
+worker kept in the store for a job it finished, else downloaded) and their request ids;
 never the whole job's keys or results.
 """
 
@@ -55,6 +56,7 @@ from lmbatch._jobs._targets import check_job_endpoint, handle_of
 from lmbatch._outputs import ErrorKind
 from lmbatch._planning import replan_records
 from lmbatch._status import BatchStatus
+from lmbatch._worker_queue import saved_outcomes
 
 if TYPE_CHECKING:
     from lmbatch._jobs._orchestrator import Orchestrator
@@ -159,7 +161,10 @@ async def start_retry(
     await _require_finished(jobs, root, family)
     start = RetryStart(root)
     wanted: set[str] = set()
-    async for key, output in iter_family_results(jobs, family):
+    # A job a worker finished keeps every key's latest outcome in the store (while no
+    # round was added since): read there, nothing is downloaded again.
+    latest = saved_outcomes(store, root.job_id) or iter_family_results(jobs, family)
+    async for key, output in latest:
         error = output.error
         if error is None:
             continue
@@ -285,7 +290,7 @@ async def _require_finished(jobs: Orchestrator, root: JobRecord, family: list[Jo
                 raise BatchNotFinishedError(
                     f"{which} is not finished: it is {info['status'].value} "
                     f"({info['provider_status']}); wait for it with: lmbatch wait "
-                    f"{handle_of(member)} (lmbatch.wait in Python), then retry its "
+                    f"{handle_of(root)} (lmbatch.wait in Python), then retry its "
                     "failed keys",
                     batch_id=root.job_id,
                     status=info["status"],

@@ -28,6 +28,7 @@ from lmbatch._jobs._retry_round import (
     finish_retry,
     start_retry,
 )
+from lmbatch._jobs._targets import handle_of
 from lmbatch._messages import LMInput
 from lmbatch._operations import BatchOperations
 from lmbatch.cli._batch_commands import hyperparameters_from
@@ -160,9 +161,10 @@ def retry_command(
     "lmbatch info", and "lmbatch results JOB" then gives each key its latest outcome
     (still one line per key). A job with no failed key: "nothing to retry".
 
-    Without --wait, prints the round's id and returns; with --wait (or -o), waits and
-    writes every key's latest outcome, exit status as run: 0 when every key is ok, 3
-    when some still failed (--allow-failures: 0).
+    Without --wait, prints the round's id and returns ("lmbatch wait JOB -o OUT.jsonl"
+    then waits for it and writes every key's latest outcome); with --wait (or -o), waits
+    and writes them, exit status as run: 0 when every key is ok, 3 when some still
+    failed (--allow-failures: 0).
 
     lmbatch keeps a job's input while some of its keys failed, and deletes it once none
     did (or with --discard-input). A job without kept input (an older lmbatch) is
@@ -240,7 +242,7 @@ def retry_command(
         try:
             run_with(ops, go)
         except KeyboardInterrupt:
-            _interrupted(started, job_id, output)
+            _interrupted(started, output)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         (start,) = started
         _report(start, rounds, writer, json_output)
@@ -283,8 +285,8 @@ def _report(
             return
         print(start.handle)
         console.print(
-            f"wait for it with: lmbatch wait {start.handle}; then write every key's latest "
-            f"outcome with: lmbatch results {job_id} -o OUT.jsonl"
+            f"wait for it and write every key's latest outcome with: lmbatch wait "
+            f"{handle_of(start.root)} -o OUT.jsonl"
         )
         return
     if message:
@@ -298,7 +300,7 @@ def _report(
         console.print(f"{job_id}: wrote {writer.summary.describe()} to {writer.path}")
 
 
-def _interrupted(started: list[RetryStart], job_id: str, output: Path | None) -> None:
+def _interrupted(started: list[RetryStart], output: Path | None) -> None:
     console = stderr_console()
     if not started or started[0].round is None:
         console.print("interrupted before anything was retried; run the same command again")
@@ -306,9 +308,8 @@ def _interrupted(started: list[RetryStart], job_id: str, output: Path | None) ->
     start = started[0]
     out = f" -o {output}" if output is not None else " -o OUT.jsonl"
     console.print(
-        f"the retry round {start.handle} is still running at the provider. Wait for it with: "
-        f"lmbatch wait {start.handle}; then write every key's latest outcome with: "
-        f"lmbatch results {job_id}{out}"
+        f"the retry round {start.handle} is still running at the provider. Wait for it and "
+        f"write every key's latest outcome with: lmbatch wait {handle_of(start.root)}{out}"
     )
 
 

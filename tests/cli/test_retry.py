@@ -194,3 +194,83 @@ def test_retry_says_which_keys_to_retry(lmbatch: Invoke) -> None:
     bad = lmbatch("retry", "lmbjob_x", "--only", "late")
     assert bad.exit_code == 2
     assert "unknown kind" in bad.stderr
+
+
+def test_wait_on_the_job_waits_for_its_retry_round_and_writes_every_key(
+    lmbatch: Invoke, emulator: Emulator, questions: Path, tmp_path: Path
+) -> None:
+    batch_id = _run(lmbatch, emulator, questions, tmp_path / "first.jsonl")
+    retried = lmbatch("retry", batch_id, "--failed", *_vendor(emulator))
+    assert retried.exit_code == 0, retried.stderr
+    # The hint names the job, whose wait covers the round.
+    assert f"lmbatch wait {batch_id} -o OUT.jsonl" in retried.stderr
+    round_id = retried.stdout.strip()
+    assert round_id != batch_id
+    out = tmp_path / "out.jsonl"
+    waited = lmbatch("wait", batch_id, "--poll-interval", "0", "--no-progress", "-o", str(out))
+    assert waited.exit_code == 0, waited.stderr
+    records = _records(out)
+    assert set(records) == set(KEYS)
+    assert all(line["ok"] for line in records.values())
+    # The round ended while the job was waited for.
+    round_status = lmbatch("status", round_id, *_vendor(emulator), "--json")
+    assert round_status.json()["status"] == "finished"
+
+
+def test_wait_on_the_job_exits_3_when_the_retry_left_keys_failed(
+    lmbatch: Invoke, emulator: Emulator, questions: Path, tmp_path: Path
+) -> None:
+    batch_id = _run(lmbatch, emulator, questions, tmp_path / "first.jsonl")
+    emulator.faults.fail_key("q4", "error=400")  # still refused: q1 is fixed, q4 is not
+    retried = lmbatch("retry", batch_id, "--failed", *_vendor(emulator))
+    assert retried.exit_code == 0, retried.stderr
+    out = tmp_path / "out.jsonl"
+    args = ["wait", batch_id, "--poll-interval", "0", "--no-progress", "-o", str(out)]
+    waited = lmbatch(*args)
+    assert waited.exit_code == 3, waited.stderr
+    records = _records(out)
+    assert set(records) == set(KEYS)
+    assert records["q1"]["ok"]
+    assert not records["q4"]["ok"]
+    assert lmbatch(*args, "--allow-failures").exit_code == 0
+
+
+def test_status_of_the_job_is_running_while_its_retry_round_runs(
+    lmbatch: Invoke,
+    emulator: Emulator,
+    questions: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch_id = _run(lmbatch, emulator, questions, tmp_path / "first.jsonl")
+    finished = lmbatch("status", batch_id, *_vendor(emulator), "--json")
+    assert finished.json()["status"] == "finished"
+    retried = lmbatch("retry", batch_id, "--failed", *_vendor(emulator))
+    assert retried.exit_code == 0, retried.stderr
+    # The round stays where it is however often it is looked at.
+    monkeypatch.setattr(emulator.settings, "polls_per_step", 1_000_000)
+    for _ in range(2):
+        running = lmbatch("status", batch_id, *_vendor(emulator), "--json")
+        assert running.exit_code == 0, running.stderr
+        assert running.json()["status"] == "in_progress"
+    emulator.finish()
+    done = lmbatch("status", batch_id, *_vendor(emulator), "--json")
+    assert done.json()["status"] == "finished"
+
+
+def test_cancel_of_the_job_cancels_its_running_retry_round(
+    lmbatch: Invoke,
+    emulator: Emulator,
+    questions: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch_id = _run(lmbatch, emulator, questions, tmp_path / "first.jsonl")
+    retried = lmbatch("retry", batch_id, "--failed", *_vendor(emulator))
+    assert retried.exit_code == 0, retried.stderr
+    round_id = retried.stdout.strip()
+    monkeypatch.setattr(emulator.settings, "polls_per_step", 1_000_000)
+    cancelled = lmbatch("cancel", batch_id, *_vendor(emulator))
+    assert cancelled.exit_code == 0, cancelled.stderr
+    status = lmbatch("status", round_id, *_vendor(emulator), "--json")
+    assert status.json()["status"] in ("canceling", "cancelled")

@@ -316,3 +316,30 @@ def test_results_of_a_worker_finished_job_after_a_retry_give_the_retried_outcome
     assert set(rows) == {"k0", "k1", "k2", "k3"}
     assert rows["k1"]["error"] is None, rows["k1"]
     assert rows["k1"]["text"] == "echo: Question k1?"
+
+
+def test_retry_of_a_worker_finished_job_finds_its_failed_keys_without_downloading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outcomes a worker kept say which keys failed: no result file is read again."""
+    url = str(tmp_path / "jobs.sqlite3")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with Emulator(EmulatorSettings(mode="polls", key_faults={"k1": "error=400"})) as emulator:
+        job_id = detach_job(emulator, url, count=4, chunk_size=2)
+        report = lmbatch.worker.run(store=url, once=True, poll_interval=0.01, lease_seconds=5)
+        assert report.finished == [job_id]
+        emulator.faults.clear()
+
+        def downloads() -> int:
+            return sum(call.operation == "content" for call in emulator.calls)
+
+        before = downloads()
+        assert before >= 2  # the worker read both batches' results
+        code, out, err = _cli(
+            "retry", job_id, "--failed", "--store", url,
+            "-O", f"base_url={emulator.openai_base_url}", "--json",
+        )  # fmt: skip
+        assert code == 0, (out, err)
+        assert json.loads(out)["retried"] == 1
+        assert emulator.submissions["k1"] == 2
+        assert downloads() == before
