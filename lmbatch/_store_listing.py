@@ -91,14 +91,15 @@ def job_query(spec: JobFilter, placeholder: str) -> tuple[str, tuple[Any, ...]]:
 def chunk_query(spec: JobFilter, placeholder: str) -> tuple[str, tuple[Any, ...]]:
     """The query of every chunk of the jobs ``spec`` selects, in chunk order."""
     inner = "SELECT jobs.job_id FROM jobs LEFT JOIN job_connections "
-    inner += "ON job_connections.job_id = jobs.job_id" + _tail(spec, placeholder)
+    inner += "ON job_connections.job_id = jobs.job_id" + _tail(spec, placeholder, ordered=False)
     sql = f"{_CHUNK_COLUMNS} WHERE chunks.job_id IN ({inner}) "
     return sql + "ORDER BY chunks.job_id, chunks.chunk_index", _params(spec)
 
 
-def _tail(spec: JobFilter, placeholder: str) -> str:
+def _tail(spec: JobFilter, placeholder: str, *, ordered: bool = True) -> str:
     tail = f" WHERE {spec.where.format(p=placeholder)}" if spec.where else ""
-    tail += f" ORDER BY {spec.order}"
+    if ordered or spec.limit is not None:  # the order picks which jobs a limit keeps
+        tail += f" ORDER BY {spec.order}"
     if spec.limit is not None:
         tail += f" LIMIT {placeholder}"
     return tail
