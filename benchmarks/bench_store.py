@@ -25,7 +25,9 @@ Operations measured (the steps of a job's life that touch the store):
   results JOB`` on any machine), per outcome;
 * **look up a request id**: ``chunk_of`` (reconciling an adopted batch, batchify's
   re-attachment), per look-up;
-* **read a job**: ``get_job`` of a job of 100 chunks (every status check), per read.
+* **read a job**: ``get_job`` of a job of 100 chunks (every status check), per read;
+* **list jobs**: ``list_jobs`` of one provider's 1,000 jobs of 2 chunks (``lmbatch
+  jobs``, batchify's re-attachment), per job listed.
 
 PostgreSQL and SQLite each run in this process over one connection; PostgreSQL listens
 on 127.0.0.1, so every statement is a local round trip. Skipped with a note when
@@ -56,6 +58,10 @@ if TYPE_CHECKING:
 
 #: Chunks of the job the chunk-level operations run on (a large job's chunk count).
 _CHUNKS = 100
+#: Jobs in the store that listing reads (recorded once per store, under their own
+#: provider name so the other operations' jobs are not listed).
+_LISTED = 1000
+_LISTED_PROVIDER = "bench-listing"
 _OWNER = "bench:1"
 _counter = itertools.count()
 _PLURAL = {"batch": "batches"}
@@ -222,6 +228,25 @@ def _operations(keys: int) -> list[tuple[str, str, int, Callable[[Store], Callab
 
         return work
 
+    def list_jobs(store: Store) -> Callable[[], object]:
+        if not store.list_jobs(_LISTED_PROVIDER, limit=1):
+            for index in range(_LISTED):
+                store.create_job(
+                    job_id=f"lmbjob_list{index:05d}",
+                    provider=_LISTED_PROVIDER,
+                    model="gpt-4.1-mini",
+                    fingerprint=uuid.uuid4().hex,
+                    request_count=2,
+                    context={},
+                    chunk_sizes=[1, 1],
+                    keys=[("a", "a", 0), ("b", "b", 1)],
+                )
+
+        def work() -> None:
+            assert len(store.list_jobs(_LISTED_PROVIDER)) == _LISTED
+
+        return work
+
     lookups = len(range(0, keys, max(1, keys // 1000))[:1000])
     return [
         (f"store: record a job of {keys:,} keys", "key", keys, record),
@@ -233,6 +258,7 @@ def _operations(keys: int) -> list[tuple[str, str, int, Callable[[Store], Callab
         (f"store: read {keys:,} outcomes by key pages", "outcome", keys, read_outcomes),
         ("store: look up a request id", "lookup", lookups, look_up),
         (f"store: read a job of {_CHUNKS} chunks", "read", 100, read_job),
+        (f"store: list {_LISTED:,} jobs", "job", _LISTED, list_jobs),
     ]
 
 

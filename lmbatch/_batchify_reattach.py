@@ -56,14 +56,18 @@ def earlier_jobs(
     found: list[tuple[JobRecord, set[str]]] = []
     oldest = time.time() - within
     labels = store.job_labels()
-    for job in store.list_jobs(provider.name):
-        if not wanted or job.created_at < oldest:
-            break  # newest first: the rest are older still
-        if (
-            job.parent_job_id is not None
-            or job.endpoint != provider.endpoint_identity
-            or job.model != provider.settings.model
-        ):
+    model = provider.settings.model
+    recent = store.list_jobs(
+        provider.name,
+        first_rounds=True,
+        endpoint=provider.endpoint_identity,
+        model=model,
+        since=oldest,
+    )
+    for job in recent:
+        if not wanted:
+            break
+        if job.model != model:  # a model of None filters nothing in the store
             continue
         if labels.get(job.job_id, (None, None))[1] == BATCHIFY_SOURCE:
             held = _held(store, job, wanted, provider.limits)

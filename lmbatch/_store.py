@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from lmbatch._errors import ConfigError, LMBatchError, StoreError
 from lmbatch._private import make_private_dir, private_store_files
 from lmbatch._store_contract import QueueEntry, Store, is_database_url
+from lmbatch._store_listing import JobFilter, build_jobs, chunk_query, job_query
 from lmbatch._store_location import store_location
 from lmbatch._store_work import SQLITE_WORK_TABLES, SQLiteWorkQueue
 
@@ -607,15 +608,8 @@ class JobStore(SQLiteWorkQueue, Store):
     @_store_errors
     def child_jobs(self, job_id: str) -> list[JobRecord]:
         """Jobs that resubmit requests of ``job_id``, in round order."""
-        with self._lock:
-            ids = [
-                r[0]
-                for r in self._conn.execute(
-                    "SELECT job_id FROM jobs WHERE parent_job_id = ? ORDER BY round, created_at",
-                    (job_id,),
-                )
-            ]
-        return [job for job in (self.get_job(i) for i in ids) if job is not None]
+        order = "jobs.round, jobs.created_at"
+        return self._read_jobs(JobFilter("jobs.parent_job_id = {p}", (job_id,), order))
 
     def spool_dir(self, job_id: str | None = None) -> Path:
         """Where encoded input of unsubmitted chunks waits (kept until submitted).
@@ -737,49 +731,17 @@ class JobStore(SQLiteWorkQueue, Store):
     @_store_errors
     def get_job(self, job_id: str) -> JobRecord | None:
         """The job with this lmbatch job id, or None."""
+        found = self._read_jobs(JobFilter("jobs.job_id = {p}", (job_id,), "jobs.job_id"))
+        return found[0] if found else None
+
+    def _read_jobs(self, spec: JobFilter) -> list[JobRecord]:
+        """The jobs ``spec`` selects, with their chunks, in two queries."""
+        jobs_sql, jobs_params = job_query(spec, "?")
+        chunks_sql, chunks_params = chunk_query(spec, "?")
         with self._lock:
-            row = self._conn.execute(
-                "SELECT jobs.job_id, provider, model, fingerprint, request_count, created_at, "
-                "context, parent_job_id, round, endpoint, options FROM jobs "
-                "LEFT JOIN job_connections USING (job_id) WHERE jobs.job_id = ?",
-                (job_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            chunks = [
-                ChunkRecord(
-                    index=r[0],
-                    request_count=r[1],
-                    state=r[2],
-                    batch_id=r[3],
-                    owner=r[4],
-                    updated_at=r[5],
-                )
-                for r in self._conn.execute(
-                    "SELECT chunk_index, request_count, state, batch_id, owner, updated_at "
-                    "FROM chunks "
-                    "WHERE job_id = ? ORDER BY chunk_index",
-                    (job_id,),
-                )
-            ]
-            tag = self._conn.execute(
-                "SELECT tag FROM job_tags WHERE job_id = ?", (job_id,)
-            ).fetchone()
-        return JobRecord(
-            job_id=row[0],
-            provider=row[1],
-            model=row[2],
-            fingerprint=row[3],
-            request_count=row[4],
-            created_at=row[5],
-            context=json.loads(row[6]),
-            chunks=chunks,
-            parent_job_id=row[7],
-            round=row[8],
-            endpoint=row[9] or "",
-            connection=json.loads(row[10]) if row[10] is not None else None,
-            tag=str(tag[0]) if tag is not None else "",
-        )
+            rows = self._conn.execute(jobs_sql, jobs_params).fetchall()
+            chunk_rows = self._conn.execute(chunks_sql, chunks_params).fetchall() if rows else []
+        return build_jobs(rows, chunk_rows)
 
     @_store_errors
     def find_batch(
@@ -846,16 +808,27 @@ class JobStore(SQLiteWorkQueue, Store):
             after = page[-1][0]
 
     @_store_errors
-    def list_jobs(self, provider: str | None = None) -> list[JobRecord]:
-        """Every job, newest first (optionally one provider's)."""
-        query = "SELECT job_id FROM jobs"
-        params: tuple[Any, ...] = ()
-        if provider is not None:
-            query += " WHERE provider = ?"
-            params = (provider,)
-        with self._lock:
-            ids = [r[0] for r in self._conn.execute(query + " ORDER BY created_at DESC", params)]
-        return [job for job in (self.get_job(i) for i in ids) if job is not None]
+    def list_jobs(
+        self,
+        provider: str | None = None,
+        *,
+        first_rounds: bool = False,
+        endpoint: str | None = None,
+        model: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[JobRecord]:
+        """Every job, newest first, or those the filters keep (see :meth:`Store.list_jobs`)."""
+        return self._read_jobs(
+            JobFilter.listing(
+                provider,
+                first_rounds=first_rounds,
+                endpoint=endpoint,
+                model=model,
+                since=since,
+                limit=limit,
+            )
+        )
 
     # -- labels ------------------------------------------------------------------------
 

@@ -159,8 +159,29 @@ class Store(abc.ABC):
         """``(custom_id, key)`` pairs of a job (or one chunk of it)."""
 
     @abc.abstractmethod
-    def list_jobs(self, provider: str | None = None) -> list[JobRecord]:
-        """Every job, newest first (optionally one provider's)."""
+    def list_jobs(
+        self,
+        provider: str | None = None,
+        *,
+        first_rounds: bool = False,
+        endpoint: str | None = None,
+        model: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[JobRecord]:
+        """Every job, newest first, or only those the filters keep.
+
+        Jobs and their chunks are read in a constant number of queries, however many
+        there are; the filters are applied by the database.
+
+        Args:
+            provider: Only this provider's jobs.
+            first_rounds: Only first rounds (no resubmission round of another job).
+            endpoint: Only jobs on this endpoint identity (``""``: the vendor's default).
+            model: Only jobs of this model.
+            since: Only jobs created at or after this Unix time.
+            limit: At most this many (the newest).
+        """
 
     # -- cost ledger -----------------------------------------------------------------
 

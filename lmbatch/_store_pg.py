@@ -49,6 +49,7 @@ from lmbatch._store import (
     _fits,
 )
 from lmbatch._store_contract import QueueEntry, Store
+from lmbatch._store_listing import JobFilter, build_jobs, chunk_query, job_query
 from lmbatch._store_location import _shown
 from lmbatch._store_work import PG_WORK_TABLES, PostgresWorkQueue
 
@@ -604,58 +605,30 @@ class PostgresStore(PostgresWorkQueue, Store):
 
     @staticmethod
     def _job(conn: psycopg.Connection[Any], job_id: str) -> JobRecord | None:
-        row = conn.execute(
-            "SELECT jobs.job_id, provider, model, fingerprint, request_count, created_at, "
-            "context, parent_job_id, round, endpoint, options, tag FROM jobs "
-            "LEFT JOIN job_connections USING (job_id) LEFT JOIN job_tags USING (job_id) "
-            "WHERE jobs.job_id = %s",
-            (job_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        chunks = [
-            ChunkRecord(
-                index=r[0],
-                request_count=r[1],
-                state=r[2],
-                batch_id=r[3],
-                owner=r[4],
-                updated_at=r[5],
-            )
-            for r in conn.execute(
-                "SELECT chunk_index, request_count, state, batch_id, owner, updated_at "
-                "FROM chunks WHERE job_id = %s ORDER BY chunk_index",
-                (job_id,),
-            ).fetchall()
-        ]
-        return JobRecord(
-            job_id=row[0],
-            provider=row[1],
-            model=row[2],
-            fingerprint=row[3],
-            request_count=row[4],
-            created_at=row[5],
-            context=json.loads(row[6]),
-            chunks=chunks,
-            parent_job_id=row[7],
-            round=row[8],
-            endpoint=row[9] or "",
-            connection=json.loads(row[10]) if row[10] is not None else None,
-            tag=str(row[11]) if row[11] is not None else "",
+        found = PostgresStore._read_jobs(
+            conn, JobFilter("jobs.job_id = {p}", (job_id,), "jobs.job_id")
         )
+        return found[0] if found else None
 
-    def _jobs(self, query: str, params: tuple[Any, ...]) -> list[JobRecord]:
+    @staticmethod
+    def _read_jobs(conn: psycopg.Connection[Any], spec: JobFilter) -> list[JobRecord]:
+        """The jobs ``spec`` selects, with their chunks, in two queries."""
+        jobs_sql, jobs_params = job_query(spec, "%s")
+        rows = conn.execute(jobs_sql, jobs_params).fetchall()
+        if not rows:
+            return []
+        chunks_sql, chunks_params = chunk_query(spec, "%s")
+        return build_jobs(rows, conn.execute(chunks_sql, chunks_params).fetchall())
+
+    def _jobs(self, spec: JobFilter) -> list[JobRecord]:
         with self._connection() as conn:
-            ids = [r[0] for r in conn.execute(query, params).fetchall()]
-            return [job for job in (self._job(conn, i) for i in ids) if job is not None]
+            return self._read_jobs(conn, spec)
 
     @_store_errors
     def child_jobs(self, job_id: str) -> list[JobRecord]:
         """Jobs that resubmit requests of ``job_id``, in round order."""
-        return self._jobs(
-            "SELECT job_id FROM jobs WHERE parent_job_id = %s ORDER BY round, created_at",
-            (job_id,),
-        )
+        order = "jobs.round, jobs.created_at"
+        return self._jobs(JobFilter("jobs.parent_job_id = {p}", (job_id,), order))
 
     @_store_errors
     def find_batches(
@@ -718,12 +691,26 @@ class PostgresStore(PostgresWorkQueue, Store):
         return [(str(a), str(b)) for a, b in rows]
 
     @_store_errors
-    def list_jobs(self, provider: str | None = None) -> list[JobRecord]:
-        """Every job, newest first (optionally one provider's)."""
-        if provider is None:
-            return self._jobs("SELECT job_id FROM jobs ORDER BY created_at DESC", ())
+    def list_jobs(
+        self,
+        provider: str | None = None,
+        *,
+        first_rounds: bool = False,
+        endpoint: str | None = None,
+        model: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[JobRecord]:
+        """Every job, newest first, or those the filters keep (see :meth:`Store.list_jobs`)."""
         return self._jobs(
-            "SELECT job_id FROM jobs WHERE provider = %s ORDER BY created_at DESC", (provider,)
+            JobFilter.listing(
+                provider,
+                first_rounds=first_rounds,
+                endpoint=endpoint,
+                model=model,
+                since=since,
+                limit=limit,
+            )
         )
 
     # -- cost ledger -------------------------------------------------------------------

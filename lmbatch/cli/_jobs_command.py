@@ -160,9 +160,12 @@ def _jobs(
     try:
         labels = store.job_labels()
         rows: list[dict[str, Any]] = []
-        for job in store.list_jobs(provider):
-            if job.parent_job_id is not None:
-                continue  # a resubmission round: shown as part of its job
+        # Resubmission rounds are shown as part of their job; a label filter is a glob
+        # matched here, so the limit goes to the store only without one.
+        listed = store.list_jobs(
+            provider, first_rounds=True, limit=limit if label is None else None
+        )
+        for job in listed:
             job_label, source = labels.get(job.job_id, (None, None))
             if label is not None and not fnmatch.fnmatchcase(job_label or "", label):
                 continue

@@ -4,7 +4,8 @@ What differs from OpenAI: ``completion_window`` from ``24h`` to ``7d`` (and ``ex
 follows it), chat completions only, batch objects with ``project_id`` and without
 ``usage`` or ``model``, a list that is one page (no ``limit``, ``after`` or
 ``has_more``), and chat bodies with ``x_groq``, ``service_tier`` and timing fields in
-``usage`` (plus ``reasoning`` when asked for with ``reasoning_format``).
+``usage`` (plus ``reasoning`` when asked for with ``reasoning_format``); and ``GET
+/models/{model}`` for any model, where lmbatch reads Groq's clock.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from lmbatch_openai._emulator._http import openai_json
 from lmbatch_openai._emulator._jobs import OpenAIBatch
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from lmbatch.testing.emulator import hex_id
 
@@ -44,6 +46,21 @@ class GroqEmulator(OpenAIEmulator):
     completion_windows = WINDOWS
     batch_endpoints = frozenset({"/v1/chat/completions"})
     counts_tokens = False
+    operations = OpenAIEmulator.operations | {"retrieve_model"}
+
+    def routes(self) -> list[BaseRoute]:
+        """OpenAI's routes and Groq's ``GET /models/{model}``, where lmbatch reads its clock."""
+        path = self.route_prefix + "/v1/models/{model:path}"
+        return [*super().routes(), Route(path, self.retrieve_model, methods=["GET"])]
+
+    async def retrieve_model(self, request: Request) -> Response:
+        """Any model's description, with Groq's fields."""
+
+        async def action() -> Response:
+            described = {"id": request.path_params["model"], "object": "model"}
+            return openai_json({**described, "created": 1693721698, "owned_by": "Meta"})
+
+        return await self.guarded(request, "retrieve_model", action)
 
     def batch_json(self, batch: OpenAIBatch) -> dict[str, Any]:
         """OpenAI's object with ``project_id``, no ``usage``/``model``, the window's expiry."""

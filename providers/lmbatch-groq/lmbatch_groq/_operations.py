@@ -10,7 +10,8 @@ differences:
   reasoning models, ``message.reasoning``: the request id and timings go to
   ``finish_details``; the reasoning is a :class:`ThinkingOutput` before the text (read
   by ``lmbatch_openai``'s chat decoder);
-* the list is one page (no ``has_more``), in no promised order.
+* the list is one page (no ``has_more``), in no promised order, so the vendor's clock
+  is read from one model's description (``GET /models/{model}``) instead.
 """
 
 from __future__ import annotations
@@ -122,6 +123,15 @@ class GroqBatchOperations(OpenAICompatibleBatchOperations):
             reverse=True,  # newest first, as core expects
         )
         return BatchPage(infos, None)
+
+    async def vendor_date(self) -> str | None:
+        # Groq's batch list takes no ``limit`` (the base class's probe would download every
+        # batch): one model's description (``groq`` SDK ``models.retrieve``) is small.
+        if not self.settings.model:
+            return None  # read only before a create, which names a model
+        with self._errors("reading the clock from the model"):
+            raw = await self._client().models.with_raw_response.retrieve(self.settings.model)
+        return raw.headers.get("date")
 
     def decode_record(self, record: dict[str, Any], context: dict[str, Any]) -> ResultRecord:
         decoded = super().decode_record(record, context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -167,3 +168,19 @@ def test_the_emulated_list_answers_every_batch_without_paging(emulator: Any) -> 
     answer = httpx.get(root + "/batches", headers=auth, params={"limit": 1}).json()
     assert set(answer) == {"object", "data"}
     assert len(answer["data"]) == 3
+
+
+async def test_the_vendor_clock_is_read_without_listing_every_batch(
+    ops: GroqBatchOperations, emulator: Any
+) -> None:
+    for n in range(12):  # Groq's list has no limit: a probe listing batches reads them all
+        await ops.create({"q": f"Hi {n}"})
+    before = len(emulator.calls)
+    header = await ops.vendor_date()
+    probe = emulator.calls[before:]
+    assert [(call.method, call.operation, call.status) for call in probe] == [
+        ("GET", "retrieve_model", 200)
+    ]
+    assert probe[0].path.endswith(f"/models/{MODEL}")
+    assert header is not None
+    assert parsedate_to_datetime(header).year >= 2024  # the HTTP Date, read
