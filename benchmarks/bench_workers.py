@@ -33,7 +33,10 @@ from benchmarks._harness import Result
 from benchmarks.bench_end_to_end import emulator_process
 
 _MODEL = "gpt-4.1-mini"
-_WORKER_ARGS = ("--once", "--poll-interval", "0.02", "--lease", "30", "--concurrency", "2")
+_WORKER_ARGS = (
+    "--once", "--poll-interval", "0.02", "--lease", "30", "--concurrency", "2",
+    "--trust-store-endpoints",  # the jobs' recorded server is the local emulator
+)  # fmt: skip
 
 
 @contextmanager

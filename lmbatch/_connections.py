@@ -38,6 +38,7 @@ __all__ = [
     "describe_endpoint",
     "endpoint_mismatch",
     "options_for_job",
+    "recorded_foreign_endpoint",
     "select_recorded",
 ]
 
@@ -181,7 +182,7 @@ def options_for_job(
     markers = settings_class.connection_options()
     recorded = {k: v for k, v in (job.connection or {}).items() if k in markers}
     if store_named_by is not None and not trusts_config_files():
-        _refuse_untrusted_endpoints(job, recorded, explicit, settings_class, store_named_by)
+        _refuse_untrusted_endpoints(job, explicit, settings_class, store_named_by)
     for name, value in explicit.items():
         if name not in recorded:
             continue
@@ -202,21 +203,36 @@ def trusts_config_files() -> bool:
     return os.environ.get(TRUST_CONFIG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _refuse_untrusted_endpoints(
-    job: JobRecord,
-    recorded: dict[str, Any],
-    explicit: dict[str, Any],
-    settings_class: type[ProviderSettings],
-    config_file: Path,
-) -> None:
+def recorded_foreign_endpoint(
+    job: JobRecord, explicit: dict[str, Any], settings_class: type[ProviderSettings]
+) -> tuple[str, Any] | None:
+    """The first endpoint option ``job`` recorded that is not the vendor's default, not
+    set by ``explicit`` and not what this process's own environment variable for it
+    says, as ``(name, value)``; None if there is none."""
+    markers = settings_class.connection_options()
+    recorded = {k: v for k, v in (job.connection or {}).items() if k in markers}
     for name, marker in settings_class.endpoint_options().items():
         if name in explicit or recorded.get(name) is None:
             continue
         value = normalise_connection_value(recorded[name])
-        if marker.default is not None and value == normalise_connection_value(marker.default):
+        ours = [marker.default, os.environ.get(marker.env_var) if marker.env_var else None]
+        if any(v is not None and value == normalise_connection_value(v) for v in ours):
             continue
+        return name, recorded[name]
+    return None
+
+
+def _refuse_untrusted_endpoints(
+    job: JobRecord,
+    explicit: dict[str, Any],
+    settings_class: type[ProviderSettings],
+    config_file: Path,
+) -> None:
+    foreign = recorded_foreign_endpoint(job, explicit, settings_class)
+    if foreign is not None:
+        name, value = foreign
         raise ConfigError(
-            f"job {job.job_id} was created with {name}={recorded[name]}, in the job store "
+            f"job {job.job_id} was created with {name}={value}, in the job store "
             f"that {config_file} names; a store chosen by a config file cannot choose where "
             f"requests (and the API key) go. Pass {name}=... explicitly, name the store "
             f"yourself (--store / LMBATCH_STORE), or set {TRUST_CONFIG_ENV}=1 if you trust "

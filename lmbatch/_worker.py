@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lmbatch._errors import LMBatchError, StoreError, ValidationError
+from lmbatch._errors import ConfigError, LMBatchError, StoreError, ValidationError
 from lmbatch._jobs._claims import ClaimGate, ClaimsClosedError, claim_gate, in_flight, owner_id
 from lmbatch._jobs._poll_policy import PollPolicy, Waiting
 from lmbatch._worker_queue import family_size
@@ -69,6 +69,7 @@ class WorkerOptions:
     max_failures: int = 5
     retry_delay: float = 60.0
     provider_options: dict[str, Any] = field(default_factory=dict)
+    trust_store_endpoints: bool = False
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -338,7 +339,7 @@ class _Worker:
     async def _complete(self, job_id: str) -> dict[str, Any]:
         """Run the job's rounds to the end, keeping each final outcome in the store."""
         from lmbatch._config import config_file_naming_store, get_batch_operations
-        from lmbatch._connections import options_for_job
+        from lmbatch._connections import options_for_job, recorded_foreign_endpoint
         from lmbatch._jobs._invocation import iter_complete_job
         from lmbatch._jobs._resubmit_policy import OutcomePolicy
         from lmbatch._plugins import registry
@@ -352,10 +353,25 @@ class _Worker:
         options = dict(self.options.provider_options)
         if job.model is not None:
             options.setdefault("model", job.model)
+        settings_class = registry.get(job.provider).settings_class
+        if not self.options.trust_store_endpoints:
+            # Whoever can record a job in a shared store is not whoever runs this
+            # worker: a job's recorded server gets this machine's API key only when the
+            # worker's operator named it (or trusts the store's endpoints).
+            foreign = recorded_foreign_endpoint(job, options, settings_class)
+            if foreign is not None:
+                name, value = foreign
+                raise ConfigError(
+                    f"job {job_id} was recorded with {name}={value}, not {job.provider}'s "
+                    "own endpoint; this worker sends its API key only where its operator "
+                    f"says: run it with -O {name}={value} (or {name}={value!r} in "
+                    "lmbatch.worker.run), or --trust-store-endpoints if every writer of "
+                    "the store is trusted"
+                )
         options = options_for_job(
             job,
             options,
-            registry.get(job.provider).settings_class,
+            settings_class,
             store_named_by=config_file_naming_store(self.options.store),
         )
         operations = get_batch_operations(job.provider, store=store, **options)

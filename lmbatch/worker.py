@@ -44,6 +44,7 @@ def _options(
     provider: str | None,
     max_failures: int,
     retry_delay: float,
+    trust_store_endpoints: bool,
     provider_options: dict[str, Any],
 ) -> WorkerOptions:
     return WorkerOptions(
@@ -56,6 +57,7 @@ def _options(
         provider=provider,
         max_failures=max_failures,
         retry_delay=retry_delay,
+        trust_store_endpoints=trust_store_endpoints,
         provider_options=provider_options,
     )
 
@@ -71,6 +73,7 @@ def run(
     provider: str | None = None,
     max_failures: int = 5,
     retry_delay: float = 60.0,
+    trust_store_endpoints: bool = False,
     on_event: Callable[[WorkerEvent], None] | None = None,
     **provider_options: Any,
 ) -> WorkerReport:
@@ -92,6 +95,11 @@ def run(
         provider: Only jobs of this provider.
         max_failures: A job that fails this many times is marked failed.
         retry_delay: Seconds before a failed job may be taken again.
+        trust_store_endpoints: Send requests (and this machine's API keys) to the server
+            a job was recorded with even when it is not the vendor's own endpoint and
+            not given in ``provider_options``. Off: such a job is refused (and left for
+            a worker that is allowed), since whoever can write to a shared store could
+            otherwise direct this worker's keys to a host of their choosing.
         on_event: Called with each :class:`WorkerEvent` (also logged on the
             ``lmbatch.worker`` logger).
         **provider_options: Provider options for every job (keys come from the
@@ -111,6 +119,7 @@ def run(
         provider,
         max_failures,
         retry_delay,
+        trust_store_endpoints,
         provider_options,
     )
     return _run(options, on_event=on_event)
@@ -128,6 +137,7 @@ async def serve(
     provider: str | None = None,
     max_failures: int = 5,
     retry_delay: float = 60.0,
+    trust_store_endpoints: bool = False,
     on_event: Callable[[WorkerEvent], None] | None = None,
     **provider_options: Any,
 ) -> WorkerReport:
@@ -142,6 +152,7 @@ async def serve(
         provider,
         max_failures,
         retry_delay,
+        trust_store_endpoints,
         provider_options,
     )
     return await _serve(options, stop=stop, on_event=on_event)

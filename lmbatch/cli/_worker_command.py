@@ -54,6 +54,16 @@ def worker_command(
     ] = None,
     provider: ProviderOption = None,
     option: OptionsOption = None,
+    trust_store_endpoints: Annotated[
+        bool,
+        typer.Option(
+            "--trust-store-endpoints",
+            help="Send requests (and this machine's API keys) to the server each job was "
+            "recorded with, even when it is not the vendor's own endpoint and not given "
+            "with -O. Off: such jobs are refused, since whoever can write to the store "
+            "could otherwise choose where the keys go.",
+        ),
+    ] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Log one JSON object a line (on stderr).")
     ] = False,
@@ -91,6 +101,7 @@ def worker_command(
             job_ids=tuple(job) if job else None,
             provider=provider,
             provider_options=provider_options,
+            trust_store_endpoints=trust_store_endpoints,
         )
 
         def log(event: WorkerEvent) -> None:

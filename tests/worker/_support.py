@@ -12,8 +12,9 @@ from lmbatch.testing.emulator import Emulator
 from tests.faults._harness import OPENAI, make_operations
 from tests.faults._zygote import small_chunks
 
-#: Options every worker gets: an interrupted create settles fast on the emulator.
-WORKER_OPTIONS = ("-O", "create_settle_seconds=0.5")
+#: Options every worker gets: an interrupted create settles fast on the emulator, and
+#: the jobs' recorded server (the emulator on 127.0.0.1) is trusted.
+WORKER_OPTIONS = ("-O", "create_settle_seconds=0.5", "--trust-store-endpoints")
 
 
 def detach_job(

@@ -26,6 +26,7 @@ async def test_a_worker_polling_hourly_is_woken_by_the_webhooks(
             sender = emulator.send_webhooks(url, SECRETS)
             async with asyncio.timeout(60):  # the next status check on schedule: in an hour
                 report = await lmbatch.worker.serve(
+                    trust_store_endpoints=True,
                     store=store_url,
                     once=True,
                     poll_interval=3600,

@@ -66,6 +66,7 @@ def test_worker_once_drives_a_detached_job_to_done(
         assert emulator.create_calls == 0
         events: list[lmbatch.worker.WorkerEvent] = []
         report = lmbatch.worker.run(
+            trust_store_endpoints=True,
             store=url, once=True, poll_interval=0.01, lease_seconds=5, on_event=events.append,
             create_settle_seconds=0.5,
         )  # fmt: skip
@@ -107,7 +108,9 @@ def test_worker_resubmits_per_the_jobs_policy(
     settings = EmulatorSettings(mode="polls", key_faults={"k3": "expire"})
     with Emulator(settings) as emulator:
         job_id = detach_job(emulator, url, count=6, chunk_size=3)
-        report = lmbatch.worker.run(store=url, once=True, poll_interval=0.01, lease_seconds=5)
+        report = lmbatch.worker.run(
+            trust_store_endpoints=True, store=url, once=True, poll_interval=0.01, lease_seconds=5
+        )
         assert report.finished == [job_id]
         # The default policy: an expired request goes into two more rounds.
         assert emulator.submissions["k3"] == 3
@@ -192,12 +195,22 @@ def test_worker_takes_only_the_jobs_it_is_given(
         first = detach_job(emulator, url, count=3, chunk_size=3, prefix="a")
         second = detach_job(emulator, url, count=3, chunk_size=3, prefix="b")
         report = lmbatch.worker.run(
-            store=url, once=True, poll_interval=0.01, lease_seconds=5, job_ids=[second]
+            trust_store_endpoints=True,
+            store=url,
+            once=True,
+            poll_interval=0.01,
+            lease_seconds=5,
+            job_ids=[second],
         )
         assert report.finished == [second]
         assert sorted(emulator.submissions) == ["b0", "b1", "b2"]
         report = lmbatch.worker.run(
-            store=url, once=True, poll_interval=0.01, lease_seconds=5, provider="anthropic"
+            trust_store_endpoints=True,
+            store=url,
+            once=True,
+            poll_interval=0.01,
+            lease_seconds=5,
+            provider="anthropic",
         )
         assert report.finished == []
     store = open_store(url)
@@ -217,6 +230,7 @@ def test_a_job_that_keeps_failing_is_retried_then_marked_failed(
         monkeypatch.delenv("OPENAI_API_KEY")  # this worker's machine has no key
         events: list[lmbatch.worker.WorkerEvent] = []
         report = lmbatch.worker.run(
+            trust_store_endpoints=True,
             store=url, once=True, poll_interval=0.01, lease_seconds=5, max_failures=2,
             retry_delay=0, on_event=events.append,
         )  # fmt: skip
@@ -256,7 +270,12 @@ def test_a_worker_whose_lease_was_taken_stops_driving_the_job_without_leaving_it
 
             worker = asyncio.create_task(
                 lmbatch.worker.serve(
-                    stop=stop, store=url, poll_interval=0.02, lease_seconds=0.3, on_event=seen
+                    trust_store_endpoints=True,
+                    stop=stop,
+                    store=url,
+                    poll_interval=0.02,
+                    lease_seconds=0.3,
+                    on_event=seen,
                 )
             )
             while emulator.create_calls == 0:  # noqa: ASYNC110 - counted in another thread
@@ -299,7 +318,9 @@ def test_results_of_a_worker_finished_job_after_a_retry_give_the_retried_outcome
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     with Emulator(EmulatorSettings(mode="polls", key_faults={"k1": "error=400"})) as emulator:
         job_id = detach_job(emulator, url, count=4, chunk_size=2)
-        report = lmbatch.worker.run(store=url, once=True, poll_interval=0.01, lease_seconds=5)
+        report = lmbatch.worker.run(
+            trust_store_endpoints=True, store=url, once=True, poll_interval=0.01, lease_seconds=5
+        )
         assert report.finished == [job_id]
         emulator.faults.clear()
         code, out, err = _cli(
@@ -326,7 +347,9 @@ def test_retry_of_a_worker_finished_job_finds_its_failed_keys_without_downloadin
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     with Emulator(EmulatorSettings(mode="polls", key_faults={"k1": "error=400"})) as emulator:
         job_id = detach_job(emulator, url, count=4, chunk_size=2)
-        report = lmbatch.worker.run(store=url, once=True, poll_interval=0.01, lease_seconds=5)
+        report = lmbatch.worker.run(
+            trust_store_endpoints=True, store=url, once=True, poll_interval=0.01, lease_seconds=5
+        )
         assert report.finished == [job_id]
         emulator.faults.clear()
 
@@ -343,3 +366,31 @@ def test_retry_of_a_worker_finished_job_finds_its_failed_keys_without_downloadin
         assert json.loads(out)["retried"] == 1
         assert emulator.submissions["k1"] == 2
         assert downloads() == before
+
+
+def test_a_job_recorded_on_another_server_gets_no_key_unless_the_worker_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever can write to a shared store must not choose where a worker's key goes."""
+    url = str(tmp_path / "jobs.sqlite3")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with Emulator(EmulatorSettings(mode="polls")) as emulator:
+        refused = detach_job(emulator, url, count=2, chunk_size=2, prefix="r")
+        events: list[lmbatch.worker.WorkerEvent] = []
+        report = lmbatch.worker.run(
+            store=url, once=True, poll_interval=0.01, lease_seconds=5, max_failures=1,
+            on_event=events.append,
+        )  # fmt: skip
+        assert report.failed == [refused]
+        assert emulator.calls == []  # not even a status check: the key never left
+        (failed,) = [event for event in events if event.event == "failed"]
+        assert "base_url" in failed.details["error"]
+        assert "--trust-store-endpoints" in failed.details["error"]
+        # Named by the worker's operator, the same server is used.
+        named = detach_job(emulator, url, count=2, chunk_size=2, prefix="n")
+        report = lmbatch.worker.run(
+            store=url, once=True, poll_interval=0.01, lease_seconds=5,
+            base_url=emulator.openai_base_url,
+        )  # fmt: skip
+        assert report.finished == [named]
+        assert sorted(emulator.submissions.values()) == [1, 1]
