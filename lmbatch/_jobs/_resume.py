@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from lmbatch._status import BatchInfo
     from lmbatch._store import JobRecord
 
-__all__ = ["find_recorded_job", "open_job_store", "resume", "wait"]
+__all__ = ["find_recorded_job", "open_job_store", "operations_for_job", "resume", "wait"]
 
 
 async def wait(
@@ -131,18 +131,7 @@ async def resume(
     )
     deadline = Deadline.after(timeout, job_id) if timeout is not None else None
     job_store = open_job_store(store)
-    job = find_recorded_job(job_store, job_id, options=options)
-    if job is None:
-        raise BatchNotFoundError(f"the job store at {job_store.path} knows no job {job_id!r}")
-    if job.model is not None:
-        options.setdefault("model", job.model)
-    options = options_for_job(
-        job,
-        options,
-        registry.get(job.provider).settings_class,
-        store_named_by=config_file_naming_store(store),
-    )
-    operations = get_batch_operations(job.provider, store=job_store, **options)
+    operations, job = operations_for_job(job_id, job_store, options, store_named_by=store)
     async with operations:
         with deadline_scope(deadline):
             return await complete_job(
@@ -160,6 +149,34 @@ def open_job_store(store: Store | str | os.PathLike[str] | None) -> Store:
     if isinstance(store, Store):
         return store
     return open_store(resolve_store(store))
+
+
+def operations_for_job(
+    job_id: str, store: Store, options: dict[str, Any], *, store_named_by: object = None
+) -> tuple[BatchOperations, JobRecord]:
+    """Provider operations for a recorded job (its provider, model and connection
+    options under ``options``) and the job, as :func:`lmbatch.resume` and
+    :func:`lmbatch.retry` make them.
+
+    Args:
+        store_named_by: What the caller passed as the store (a config file that chose
+            it cannot choose the job's endpoint; see :func:`options_for_job`).
+
+    Raises:
+        BatchNotFoundError: The store knows no such job.
+    """
+    job = find_recorded_job(store, job_id, options=options)
+    if job is None:
+        raise BatchNotFoundError(f"the job store at {store.path} knows no job {job_id!r}")
+    if job.model is not None:
+        options.setdefault("model", job.model)
+    options = options_for_job(
+        job,
+        options,
+        registry.get(job.provider).settings_class,
+        store_named_by=config_file_naming_store(store_named_by),
+    )
+    return get_batch_operations(job.provider, store=store, **options), job
 
 
 def find_recorded_job(

@@ -27,41 +27,11 @@ from lmbatch._jobs._retry_round import failure_kinds, finish_retry, start_retry
 
 if TYPE_CHECKING:
     from lmbatch._messages import LMInput
-    from lmbatch._operations import BatchOperations
     from lmbatch._outputs import LMOutput
     from lmbatch._status import BatchInfo
-    from lmbatch._store import JobRecord
     from lmbatch._store_contract import Store
 
-__all__ = ["discard_input", "operations_for_job", "retry"]
-
-
-def operations_for_job(
-    job_id: str, store: Store, options: dict[str, Any], *, store_named_by: object = None
-) -> tuple[BatchOperations, JobRecord]:
-    """Provider operations for a recorded job (its provider, model and connection),
-    and the job; as :func:`lmbatch.resume` makes them.
-
-    Raises:
-        BatchNotFoundError: The store knows no such job.
-    """
-    from lmbatch._config import config_file_naming_store, get_batch_operations
-    from lmbatch._connections import options_for_job
-    from lmbatch._jobs._resume import find_recorded_job
-    from lmbatch._plugins import registry
-
-    job = find_recorded_job(store, job_id, options=options)
-    if job is None:
-        raise BatchNotFoundError(f"the job store at {store.path} knows no job {job_id!r}")
-    if job.model is not None:
-        options.setdefault("model", job.model)
-    options = options_for_job(
-        job,
-        options,
-        registry.get(job.provider).settings_class,
-        store_named_by=config_file_naming_store(store_named_by),
-    )
-    return get_batch_operations(job.provider, store=store, **options), job
+__all__ = ["discard_input", "retry"]
 
 
 async def retry(
@@ -125,7 +95,7 @@ async def retry(
     )
     outcomes = OutcomePolicy(on_resubmit=on_resubmit)
     deadline = Deadline.after(timeout, job_id) if timeout is not None else None
-    from lmbatch._jobs._resume import open_job_store
+    from lmbatch._jobs._resume import open_job_store, operations_for_job
 
     job_store = open_job_store(store)
     operations, job = operations_for_job(job_id, job_store, dict(options), store_named_by=store)
